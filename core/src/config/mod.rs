@@ -1,0 +1,13 @@
+//! The configuration model: `mailroom.toml` parsed into typed, validated values.
+//!
+//! Parsing text is pure, so it lives here; reading the file and the access and account
+//! files is the runtime's job (`mailroom-std::datadir`). A [`Snapshot`] bundles
+//! everything a session needs and is shared as an `Arc`, swapped whole on reload.
+
+mod model;
+mod parse;
+
+pub use model::*;
+pub use parse::{parse_config, ConfigError};
+mod snapshot;
+pub use snapshot::Snapshot;

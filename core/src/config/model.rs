@@ -1,0 +1,147 @@
+//! Typed configuration. Field names are the TOML keys; the fixed ones come from
+//! ../shared/design/INTERFACE.md and must not be renamed.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Greeting / HELO name.
+    pub hostname: String,
+    /// Domain used for unqualified addresses and for mail the server writes itself.
+    pub default_domain: String,
+    /// VPOP3 "Local Domains": mail for these is delivered here.
+    pub local_domains: Vec<String>,
+    #[serde(default)]
+    pub services: Services,
+    #[serde(default)]
+    pub tls: Tls,
+    #[serde(default)]
+    pub smtp: Smtp,
+    #[serde(default)]
+    pub accounts: AccountPolicy,
+}
+
+/// Listen addresses per service; an empty list disables the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Services {
+    /// Plain SMTP with STARTTLS (incoming Internet mail and submission).
+    pub smtp: Vec<String>,
+    /// SMTP with implicit TLS (RFC 8314, usually port 465).
+    pub smtps: Vec<String>,
+    pub pop3: Vec<String>,
+    pub pop3s: Vec<String>,
+    pub imap: Vec<String>,
+    pub imaps: Vec<String>,
+    pub http: Vec<String>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            smtp: vec!["127.0.0.1:2525".into()],
+            smtps: vec![],
+            pop3: vec!["127.0.0.1:2110".into()],
+            pop3s: vec![],
+            imap: vec!["127.0.0.1:2143".into()],
+            imaps: vec![],
+            http: vec!["127.0.0.1:5108".into()],
+        }
+    }
+}
+
+/// Certificate and key (PEM), relative to the data directory unless absolute.
+/// Without them STARTTLS is not offered and the implicit-TLS listeners refuse to start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
+}
+
+/// How the SMTP server decides who may send mail to non-local addresses (§11.3.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AntiRelay {
+    /// The SMTP access file (SMTPALLOWED.DAT) decides; the recommended method.
+    #[default]
+    ClientIp,
+    /// Only clients on the LAN (private, loopback and link-local addresses) may relay.
+    Lan,
+    /// Only messages whose envelope sender is a local user may be relayed.
+    FromAddress,
+}
+
+/// SMTP service settings (§11.3). Sizes are octets; 0 means "no limit" where noted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// "Require SMTP Authentication" before mail to non-local recipients.
+    pub require_auth: bool,
+    /// "Require POP3 then SMTP": minutes a POP3 login lets that IP send; 0 = off.
+    pub pop_before_smtp_minutes: u32,
+    pub anti_relay: AntiRelay,
+    /// Maximum message size; 0 = no limit (VPOP3). Smaller per-user limits also apply.
+    pub max_message_size: u64,
+    /// "Reject unrecognised local recipients" with 550 at RCPT (else accept and bounce).
+    pub reject_unknown_local: bool,
+    /// "Don't allow addresses with '%' in their address".
+    pub refuse_percent: bool,
+    /// "Refuse SMTP connections from": a HELO argument containing this is disconnected.
+    pub refuse_helo: String,
+    /// Offer the DSN extension (RFC 3461).
+    pub dsn: bool,
+    /// Most RCPT commands accepted per message.
+    pub max_recipients: u32,
+    /// Longest command line accepted, CRLF included.
+    pub max_command_line: u32,
+    /// Longest line inside DATA, CRLF excluded; longer lines fail the message.
+    pub max_data_line: u32,
+    /// Bad commands tolerated before the session is closed with 421.
+    pub max_errors: u32,
+    /// Seconds without input before the session is closed (§16.6.2).
+    pub idle_timeout_secs: u32,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            require_auth: true,
+            pop_before_smtp_minutes: 0,
+            anti_relay: AntiRelay::ClientIp,
+            max_message_size: 50 * 1024 * 1024,
+            reject_unknown_local: true,
+            refuse_percent: true,
+            refuse_helo: String::new(),
+            dsn: true,
+            max_recipients: 1000,
+            max_command_line: 2048,
+            max_data_line: 65536,
+            max_errors: 20,
+            idle_timeout_secs: 300,
+        }
+    }
+}
+
+/// Account rules (§4.2.1, §4.3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountPolicy {
+    /// Minimum password length, 1..=16 (VPOP3 default 5).
+    pub min_password_length: u32,
+    /// Failed logins before an account is locked; 0 = never lock.
+    pub lockout_failures: u32,
+    /// Minutes an account stays locked.
+    pub lockout_minutes: u32,
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        AccountPolicy {
+            min_password_length: 5,
+            lockout_failures: 5,
+            lockout_minutes: 15,
+        }
+    }
+}

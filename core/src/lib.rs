@@ -1,0 +1,16 @@
+//! Mailroom's behaviour as pure state machines.
+//!
+//! Nothing in this crate reads a clock, sleeps, touches a file or socket, spawns a
+//! thread or draws entropy (see docs/ARCHITECTURE.md, invariant 1). Time arrives as a
+//! [`Instant`] argument, bytes arrive as [`Input`], and everything the outside world
+//! must do comes back out of `poll_output` as an [`Output`].
+
+pub mod access;
+pub mod accounts;
+pub mod config;
+pub mod machine;
+pub mod smtp;
+pub mod time;
+
+pub use machine::{Input, Machine, Output};
+pub use time::Instant;

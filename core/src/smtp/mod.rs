@@ -1,0 +1,96 @@
+//! SMTP: the server session (RFC 5321 + extensions), its codecs and its policy.
+//!
+//! The types in this file are the contract with the runtimes: a driver creates an
+//! [`SmtpServer`] per connection, feeds it bytes, and answers its [`SmtpEvent`]s with
+//! [`SmtpCommand`]s.
+
+mod server;
+
+pub use server::SmtpServer;
+
+use std::net::IpAddr;
+
+/// Facts about the connection that the driver knows and the session cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub peer_ip: IpAddr,
+    /// Unique per connection (the driver's counter or random token); used in the
+    /// `Received:` id and in logs, suffixed with a per-message sequence.
+    pub session_id: String,
+    /// The connection is already encrypted (implicit TLS, port 465).
+    pub tls_active: bool,
+    /// STARTTLS may be offered (the runtime has a certificate).
+    pub tls_available: bool,
+    /// POP-before-SMTP: this IP logged in to POP3 recently enough (§11.3).
+    pub pop_before_smtp: bool,
+}
+
+/// An event the driver must act on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SmtpEvent {
+    /// Verify a password (slow: argon2). Answer with [`SmtpCommand::AuthResult`].
+    Authenticate { user: String, password: String },
+    /// A whole message was received. Make it durable (every local mailbox and the
+    /// outbound spool, fsynced), then answer with [`SmtpCommand::DeliveryResult`].
+    /// The 250 is sent only after that answer.
+    Deliver(Box<Delivery>),
+}
+
+/// The driver's answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpCommand {
+    /// `Some(canonical account name)` if the password was right.
+    AuthResult(Option<String>),
+    DeliveryResult(Result<(), DeliveryError>),
+}
+
+/// Why a message could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    /// 4xx (try again later) rather than 5xx.
+    pub temporary: bool,
+    pub text: String,
+}
+
+/// A message ready for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// `<session_id>.<n>`: the id in the `Received:` line, and the spool/log id.
+    pub id: String,
+    pub envelope: Envelope,
+    /// The message as submitted (dot-unstuffed, CRLF line ends), preceded by the one
+    /// `Received:` line this server added.
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Reverse path as given (`None` = the null sender `<>`).
+    pub mail_from: Option<String>,
+    pub recipients: Vec<Recipient>,
+    pub helo: String,
+    pub client_ip: IpAddr,
+    /// The account that authenticated, if any.
+    pub auth_user: Option<String>,
+    /// `BODY=8BITMIME` or `SMTPUTF8` was given.
+    pub eight_bit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// Forward path as given.
+    pub address: String,
+    pub route: Route,
+}
+
+/// Where a recipient accepted at RCPT goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Into this local account's mailbox.
+    Local(String),
+    /// Out through the queue (relay or direct).
+    Remote,
+    /// Accepted although unknown (reject_unknown_local = false): the driver queues a
+    /// bounce to the sender instead of a delivery.
+    Unknown,
+}

@@ -1,0 +1,64 @@
+//! Deterministic simulation harness (grows with the connection scheduler issue).
+//!
+//! For now it holds the one piece every core test needs: a driver that runs a
+//! [`Machine`] to quiescence with a virtual clock and scripted answers to its events.
+
+use mailroom_core::{Input, Instant, Machine, Output};
+
+/// What a machine did while it was drained once.
+#[derive(Debug)]
+pub struct Drained<E> {
+    pub events: Vec<E>,
+    pub start_tls: bool,
+    pub closed: bool,
+    pub wait: Option<Instant>,
+}
+
+/// Feed `input` at `now`, then drain `poll_output`, answering each event with
+/// `answer` (which may return `None` to leave it pending). Bytes for the peer are
+/// appended to `out`.
+pub fn feed<M: Machine>(
+    m: &mut M,
+    now: Instant,
+    input: Input<'_>,
+    out: &mut Vec<u8>,
+    answer: &mut dyn FnMut(&M::Event) -> Option<M::Command>,
+) -> Drained<M::Event> {
+    m.handle_input(now, input);
+    drain(m, now, out, answer)
+}
+
+/// Drain `poll_output` until `Wait` or `Close`, answering events as they come.
+pub fn drain<M: Machine>(
+    m: &mut M,
+    now: Instant,
+    out: &mut Vec<u8>,
+    answer: &mut dyn FnMut(&M::Event) -> Option<M::Command>,
+) -> Drained<M::Event> {
+    let mut d = Drained {
+        events: Vec::new(),
+        start_tls: false,
+        closed: false,
+        wait: None,
+    };
+    loop {
+        match m.poll_output(out) {
+            Output::Event(e) => {
+                let cmd = answer(&e);
+                d.events.push(e);
+                if let Some(c) = cmd {
+                    m.handle_command(now, c);
+                }
+            }
+            Output::StartTls => d.start_tls = true,
+            Output::Close => {
+                d.closed = true;
+                return d;
+            }
+            Output::Wait(w) => {
+                d.wait = w;
+                return d;
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The std platform layer shared by both runtimes: data directory and configuration
+//! files, accounts, the Maildir store and outbound spool, TLS, the command line, and
+//! the blocking thread-per-connection server used by `mailroom-lite`.
+#![allow(clippy::disallowed_methods)] // the platform layer is where I/O and clocks live
