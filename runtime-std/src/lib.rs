@@ -2,3 +2,5 @@
 //! files, accounts, the Maildir store and outbound spool, TLS, the command line, and
 //! the blocking thread-per-connection server used by `mailroom-lite`.
 #![allow(clippy::disallowed_methods)] // the platform layer is where I/O and clocks live
+
+pub mod datadir;

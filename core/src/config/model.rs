@@ -102,6 +102,35 @@ pub struct Smtp {
     pub max_errors: u32,
     /// Seconds without input before the session is closed (§16.6.2).
     pub idle_timeout_secs: u32,
+    /// When AUTH may be used on a connection that is not encrypted.
+    pub plaintext_auth: PlaintextAuth,
+    /// What a bare CR or LF inside DATA does (SMTP smuggling defence).
+    pub bare_newlines: BareNewlines,
+    /// "Hide IP addresses" in the added `Received:` line (§16.2).
+    pub hide_ip_addresses: bool,
+}
+
+/// When AUTH is offered without TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaintextAuth {
+    /// Only from loopback and private (LAN) addresses; elsewhere STARTTLS first.
+    #[default]
+    Lan,
+    Always,
+    Never,
+}
+
+/// Handling of a CR or LF that is not part of a CRLF pair inside DATA. Either way only
+/// CRLF.CRLF ends the data, so a smuggled "\n.\n" never ends a message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BareNewlines {
+    /// Refuse the message after its end with 550 (Postfix's behaviour since 2024).
+    #[default]
+    Reject,
+    /// Accept it, storing each bare CR or LF as CRLF.
+    Normalize,
 }
 
 impl Default for Smtp {
@@ -120,6 +149,9 @@ impl Default for Smtp {
             max_data_line: 65536,
             max_errors: 20,
             idle_timeout_secs: 300,
+            plaintext_auth: PlaintextAuth::Lan,
+            bare_newlines: BareNewlines::Reject,
+            hide_ip_addresses: false,
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct Envelope {
     pub auth_user: Option<String>,
     /// `BODY=8BITMIME` or `SMTPUTF8` was given.
     pub eight_bit: bool,
+    /// DSN (RFC 3461) `RET=` and `ENVID=` from MAIL FROM, as given.
+    pub dsn_ret: Option<String>,
+    pub dsn_envid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +84,9 @@ pub struct Recipient {
     /// Forward path as given.
     pub address: String,
     pub route: Route,
+    /// DSN (RFC 3461) `NOTIFY=` and `ORCPT=` from RCPT TO, as given.
+    pub dsn_notify: Option<String>,
+    pub dsn_orcpt: Option<String>,
 }
 
 /// Where a recipient accepted at RCPT goes.
