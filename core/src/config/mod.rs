@@ -6,8 +6,10 @@
 
 mod model;
 mod parse;
+mod validate;
 
 pub use model::*;
 pub use parse::{parse_config, ConfigError};
+pub use validate::check_domain_name;
 mod snapshot;
 pub use snapshot::Snapshot;

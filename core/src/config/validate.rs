@@ -1,0 +1,351 @@
+//! Value checks after a `mailroom.toml` has the right shape, each located by line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use toml_edit::{ImDocument, Item, Table, Value};
+
+use super::parse::line_of;
+use super::{Config, ConfigError};
+
+/// Why a name is not a usable domain or host name, or `Ok` if it is.
+///
+/// Letters, digits and `-` in dot-separated labels of 1–63 characters, not starting or
+/// ending with `-`, 253 characters at most. A single label (`localhost`) is allowed: a
+/// small office may well run on an internal name.
+pub fn check_domain_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > 253 {
+        return Err("is longer than 253 characters".into());
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("has an empty label (two dots in a row, or a dot at an end)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("has a label longer than 63 characters ({label})"));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "contains {c:?}; only letters, digits, '-' and '.' are allowed"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("has a label starting or ending with '-' ({label})"));
+        }
+    }
+    Ok(())
+}
+
+/// One step into the TOML tree.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+use Seg::{Index, Key};
+
+enum Node<'a> {
+    Item(&'a Item),
+    Value(&'a Value),
+    Table(&'a Table),
+}
+
+/// Finds the line of a key or array element in the original text.
+struct Locator<'a> {
+    text: &'a str,
+    doc: Option<ImDocument<&'a str>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(text: &'a str) -> Self {
+        Locator {
+            text,
+            doc: ImDocument::parse(text).ok(),
+        }
+    }
+
+    /// The line of the deepest part of `path` that exists in the text (line 1 if none:
+    /// a value that is only a default has no line of its own).
+    fn line(&self, path: &[Seg<'_>]) -> usize {
+        let Some(doc) = &self.doc else { return 1 };
+        let mut node = Node::Item(doc.as_item());
+        let mut span: Option<Range<usize>> = None;
+        for seg in path {
+            let Some((s, next)) = step(&node, *seg) else {
+                break;
+            };
+            if s.is_some() {
+                span = s;
+            }
+            node = next;
+        }
+        span.map(|s| line_of(self.text, s.start)).unwrap_or(1)
+    }
+}
+
+fn step<'n>(node: &Node<'n>, seg: Seg<'_>) -> Option<(Option<Range<usize>>, Node<'n>)> {
+    match seg {
+        Key(k) => {
+            let table: &dyn toml_edit::TableLike = match node {
+                Node::Item(i) => i.as_table_like()?,
+                Node::Value(v) => v.as_inline_table()?,
+                Node::Table(t) => *t,
+            };
+            let (key, item) = table.get_key_value(k)?;
+            Some((key.span().or_else(|| item.span()), Node::Item(item)))
+        }
+        Index(i) => match node {
+            Node::Item(Item::ArrayOfTables(a)) => {
+                let t = a.get(i)?;
+                Some((t.span(), Node::Table(t)))
+            }
+            Node::Item(item) => {
+                let v = item.as_array()?.get(i)?;
+                Some((v.span(), Node::Value(v)))
+            }
+            Node::Value(v) => {
+                let v = v.as_array()?.get(i)?;
+                Some((v.span(), Node::Value(v)))
+            }
+            Node::Table(_) => None,
+        },
+    }
+}
+
+struct Errors<'a> {
+    loc: Locator<'a>,
+    list: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn at(&mut self, path: &[Seg<'_>], message: impl Into<String>) {
+        let line = self.loc.line(path);
+        self.list.push(ConfigError {
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+/// Every value problem in `cfg`, sorted by line.
+pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
+    let mut e = Errors {
+        loc: Locator::new(text),
+        list: Vec::new(),
+    };
+
+    if let Err(why) = check_domain_name(&cfg.hostname) {
+        e.at(&[Key("hostname")], format!("hostname {why}"));
+    }
+    if let Err(why) = check_domain_name(&cfg.default_domain) {
+        e.at(&[Key("default_domain")], format!("default_domain {why}"));
+    }
+    if cfg.local_domains.is_empty() {
+        e.at(
+            &[Key("local_domains")],
+            "local_domains is empty; list at least the domain whose mail this server keeps",
+        );
+    }
+    for (i, d) in cfg.local_domains.iter().enumerate() {
+        if let Err(why) = check_domain_name(d) {
+            e.at(
+                &[Key("local_domains"), Index(i)],
+                format!("local_domains entry {d:?} {why}"),
+            );
+        }
+    }
+
+    services(&mut e, cfg);
+    tls(&mut e, cfg);
+    smtp(&mut e, cfg);
+    accounts(&mut e, cfg);
+
+    e.list.sort_by_key(|x| x.line);
+    e.list
+}
+
+fn services(e: &mut Errors<'_>, cfg: &Config) {
+    let s = &cfg.services;
+    let lists: [(&str, &Vec<String>); 7] = [
+        ("smtp", &s.smtp),
+        ("smtps", &s.smtps),
+        ("pop3", &s.pop3),
+        ("pop3s", &s.pop3s),
+        ("imap", &s.imap),
+        ("imaps", &s.imaps),
+        ("http", &s.http),
+    ];
+    let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+    for (name, addrs) in lists {
+        for (i, a) in addrs.iter().enumerate() {
+            let path = [Key("services"), Key(name), Index(i)];
+            match a.parse::<SocketAddr>() {
+                Err(_) => e.at(
+                    &path,
+                    format!(
+                        "[services] {name}: {a:?} is not an address with a port; \
+                         write e.g. \"127.0.0.1:2525\", \"0.0.0.0:25\" or \"[::1]:2525\""
+                    ),
+                ),
+                // Port 0 asks the system for any free port, so it never collides.
+                Ok(sa) if sa.port() != 0 => {
+                    if let Some(other) = seen.insert(sa, name) {
+                        e.at(
+                            &path,
+                            format!("[services] {name}: {a} is already used by {other}"),
+                        );
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    let implicit_tls = [
+        ("smtps", &s.smtps),
+        ("pop3s", &s.pop3s),
+        ("imaps", &s.imaps),
+    ];
+    if cfg.tls.cert.is_none() || cfg.tls.key.is_none() {
+        for (name, addrs) in implicit_tls {
+            if !addrs.is_empty() {
+                e.at(
+                    &[Key("services"), Key(name)],
+                    format!(
+                        "[services] {name} uses TLS from the first byte, which needs \
+                         [tls] cert and key; set them or make {name} an empty list"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn tls(e: &mut Errors<'_>, cfg: &Config) {
+    match (&cfg.tls.cert, &cfg.tls.key) {
+        (Some(_), None) => e.at(
+            &[Key("tls"), Key("cert")],
+            "[tls] cert is set but key is not; set both or neither",
+        ),
+        (None, Some(_)) => e.at(
+            &[Key("tls"), Key("key")],
+            "[tls] key is set but cert is not; set both or neither",
+        ),
+        _ => {}
+    }
+    for (k, v) in [("cert", &cfg.tls.cert), ("key", &cfg.tls.key)] {
+        if v.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            e.at(
+                &[Key("tls"), Key(k)],
+                format!("[tls] {k} is empty; give a file path or remove the key"),
+            );
+        }
+    }
+}
+
+fn smtp(e: &mut Errors<'_>, cfg: &Config) {
+    let s = &cfg.smtp;
+    // RFC 5321 §4.5.3.1: command lines of 512 octets and text lines of 1000 (998 + CRLF)
+    // must be accepted; less breaks ordinary mail. Recipient and time limits are the
+    // administrator's choice (the RFC's 100 recipients and 5 minutes are the defaults' floor
+    // in spirit, but a test setup may want less).
+    let mins: [(&str, u64, u64, &str); 5] = [
+        (
+            "max_command_line",
+            s.max_command_line.into(),
+            512,
+            "RFC 5321 requires 512",
+        ),
+        (
+            "max_data_line",
+            s.max_data_line.into(),
+            998,
+            "RFC 5321 requires 998",
+        ),
+        (
+            "max_recipients",
+            s.max_recipients.into(),
+            1,
+            "0 would refuse every message",
+        ),
+        (
+            "max_errors",
+            s.max_errors.into(),
+            1,
+            "0 would close at once",
+        ),
+        (
+            "idle_timeout_secs",
+            s.idle_timeout_secs.into(),
+            1,
+            "0 would close every session at once",
+        ),
+    ];
+    for (key, value, min, why) in mins {
+        if value < min {
+            e.at(
+                &[Key("smtp"), Key(key)],
+                format!("[smtp] {key} = {value} is too small; the least is {min} ({why})"),
+            );
+        }
+    }
+}
+
+fn accounts(e: &mut Errors<'_>, cfg: &Config) {
+    let a = &cfg.accounts;
+    if !(1..=16).contains(&a.min_password_length) {
+        e.at(
+            &[Key("accounts"), Key("min_password_length")],
+            format!(
+                "[accounts] min_password_length = {} is out of range; use 1 to 16",
+                a.min_password_length
+            ),
+        );
+    }
+    if a.lockout_failures > 0 && a.lockout_minutes == 0 {
+        e.at(
+            &[Key("accounts"), Key("lockout_minutes")],
+            "[accounts] lockout_minutes is 0 while lockout_failures is set; \
+             use at least 1, or set lockout_failures = 0 to never lock",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_names() {
+        assert!(check_domain_name("example.com").is_ok());
+        assert!(check_domain_name("localhost").is_ok());
+        assert!(check_domain_name("a-b.c0.example").is_ok());
+        assert!(check_domain_name("").is_err());
+        assert!(check_domain_name("exa mple.com").is_err());
+        assert!(check_domain_name("example..com").is_err());
+        assert!(check_domain_name("example.com.").is_err());
+        assert!(check_domain_name("-x.com").is_err());
+        assert!(check_domain_name("x-.com").is_err());
+        assert!(check_domain_name("user@example.com").is_err());
+        assert!(check_domain_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn locator_finds_keys_and_array_elements() {
+        let text = "hostname = \"h\"\n\n[services]\nsmtp = [\n  \"a\",\n  \"b\",\n]\n";
+        let loc = Locator::new(text);
+        assert_eq!(loc.line(&[Key("hostname")]), 1);
+        assert_eq!(loc.line(&[Key("services")]), 3);
+        assert_eq!(loc.line(&[Key("services"), Key("smtp")]), 4);
+        assert_eq!(loc.line(&[Key("services"), Key("smtp"), Index(1)]), 6);
+        // Missing leaves fall back to the deepest part present.
+        assert_eq!(loc.line(&[Key("services"), Key("pop3")]), 3);
+        assert_eq!(loc.line(&[Key("smtp"), Key("dsn")]), 1);
+    }
+}
