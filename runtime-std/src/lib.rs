@@ -4,3 +4,4 @@
 #![allow(clippy::disallowed_methods)] // the platform layer is where I/O and clocks live
 
 pub mod datadir;
+pub mod store;

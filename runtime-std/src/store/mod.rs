@@ -1,0 +1,139 @@
+//! The durable store: a Maildir per account and the outbound spool.
+//!
+//! Every write follows the same path — new file in a `tmp` directory, fsync, rename
+//! into place, fsync of the directory — and completes before [`Store::deliver`]
+//! returns, so the SMTP 250 that follows it is never a lie (invariant 5). Directory
+//! fsyncs go through a [`Committer`], which lets sessions finishing together share one.
+
+mod commit;
+mod maildir;
+pub mod spool;
+mod unique;
+
+pub use commit::Committer;
+
+use crate::datadir::DataDir;
+use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
+use std::io;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot prepare {path}: {source}")]
+pub struct OpenError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+pub struct Store {
+    dir: DataDir,
+    committer: Committer,
+}
+
+impl Store {
+    /// Create the mail and spool directories if needed.
+    pub fn open(dir: &DataDir) -> Result<Store, OpenError> {
+        let fail = |path: PathBuf| move |source| OpenError { path, source };
+        maildir::create_dir_synced(&dir.mail_dir()).map_err(fail(dir.mail_dir()))?;
+        spool::prepare(dir).map_err(fail(dir.spool_dir()))?;
+        Ok(Store {
+            dir: dir.clone(),
+            committer: Committer::new(),
+        })
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// Make `delivery` durable in every local mailbox and, for remote recipients, in
+    /// the outbound spool. Errors are temporary (the client retries); details go to
+    /// the log, not to the client.
+    pub fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
+        let plan = Plan::of(delivery)?;
+        let arrival = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        for r in &plan.unknown {
+            // Accept-and-bounce mode: the bounce is generated once routing and outbound
+            // delivery exist; until then the recipient is only logged.
+            tracing::warn!(
+                id = %delivery.id,
+                recipient = %r.address,
+                "unknown local recipient accepted; bounces are not generated yet, message not delivered to it"
+            );
+        }
+        if !plan.local.is_empty() {
+            let roots: Vec<PathBuf> = plan.local.iter().map(|u| self.dir.maildir(u)).collect();
+            maildir::deliver(&self.committer, &roots, &delivery.data)
+                .map_err(|e| storage_failure(delivery, "mailbox", &e))?;
+            tracing::info!(id = %delivery.id, users = ?plan.local, size = delivery.data.len(), "delivered");
+        }
+        if !plan.remote.is_empty() {
+            let qid = spool::enqueue(&self.dir, &self.committer, delivery, &plan.remote, arrival)
+                .map_err(|e| storage_failure(delivery, "spool", &e))?;
+            tracing::info!(id = %delivery.id, queue_id = %qid, recipients = plan.remote.len(), "queued for remote delivery");
+        }
+        Ok(())
+    }
+}
+
+/// A delivery's recipients sorted by where they go.
+struct Plan<'a> {
+    /// Distinct local accounts, in recipient order.
+    local: Vec<String>,
+    remote: Vec<&'a Recipient>,
+    unknown: Vec<&'a Recipient>,
+}
+
+impl<'a> Plan<'a> {
+    fn of(delivery: &'a Delivery) -> Result<Self, DeliveryError> {
+        let mut plan = Plan {
+            local: Vec::new(),
+            remote: Vec::new(),
+            unknown: Vec::new(),
+        };
+        for r in &delivery.envelope.recipients {
+            match &r.route {
+                Route::Local(user) => {
+                    let user = user.to_ascii_lowercase();
+                    if !is_mailbox_name(&user) {
+                        tracing::error!(id = %delivery.id, user, "refusing to deliver to an unsafe mailbox name");
+                        return Err(DeliveryError {
+                            temporary: false,
+                            text: "mailbox name not allowed".into(),
+                        });
+                    }
+                    if !plan.local.contains(&user) {
+                        plan.local.push(user);
+                    }
+                }
+                Route::Remote => plan.remote.push(r),
+                Route::Unknown => plan.unknown.push(r),
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Account names are validated when created; this guards the path anyway, since a
+/// name becomes a directory.
+fn is_mailbox_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn storage_failure(delivery: &Delivery, what: &str, e: &io::Error) -> DeliveryError {
+    tracing::error!(id = %delivery.id, error = %e, "cannot store message in {what}");
+    DeliveryError {
+        temporary: true,
+        text: "local storage error, please try again later".into(),
+    }
+}
