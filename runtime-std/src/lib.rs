@@ -5,3 +5,8 @@
 
 pub mod datadir;
 pub mod store;
+pub mod cli;
+pub mod config_files;
+pub mod devsetup;
+pub mod tls;
+pub mod users;
