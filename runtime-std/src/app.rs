@@ -1,0 +1,77 @@
+//! The application side of a session: answers the SMTP machine's events.
+//!
+//! Both runtimes share one [`Shared`] per server: the current configuration snapshot
+//! (swapped whole by the reloader), the store and the TLS configuration. The answers
+//! here block (argon2, fsync); the smol runtime runs them on its blocking pool.
+
+use crate::store::Store;
+use mailroom_core::accounts::{hash_password, verify_password};
+use mailroom_core::config::Snapshot;
+use mailroom_core::smtp::{SmtpCommand, SmtpEvent};
+use std::sync::{Arc, OnceLock, RwLock};
+
+pub struct Shared {
+    snapshot: RwLock<Arc<Snapshot>>,
+    pub store: Store,
+    /// `None`: no certificate configured; STARTTLS is not offered.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Shared {
+    pub fn new(snapshot: Snapshot, store: Store, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        Shared {
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            store,
+            tls,
+        }
+    }
+
+    /// The configuration new sessions start with.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        // A poisoned lock still holds a whole Arc: the swap is one assignment.
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replace the configuration; sessions already running keep theirs.
+    pub fn replace_snapshot(&self, snapshot: Arc<Snapshot>) {
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+    }
+
+    /// Answer one event. Blocks: argon2 for `Authenticate`, fsync for `Deliver`.
+    pub fn answer(&self, event: SmtpEvent) -> SmtpCommand {
+        match event {
+            SmtpEvent::Authenticate { user, password } => {
+                SmtpCommand::AuthResult(self.authenticate(&user, &password))
+            }
+            SmtpEvent::Deliver(delivery) => {
+                SmtpCommand::DeliveryResult(self.store.deliver(&delivery))
+            }
+        }
+    }
+
+    /// The canonical account name if `password` is right for `user`. Checked against
+    /// the current snapshot, so a changed password counts at once.
+    pub fn authenticate(&self, user: &str, password: &str) -> Option<String> {
+        let snapshot = self.snapshot();
+        match snapshot.accounts.get(user) {
+            Some(account) if verify_password(&account.password_hash, password) => {
+                Some(account.name.clone())
+            }
+            Some(_) => None,
+            None => {
+                // Spend the same time as for a real account so the reply time does
+                // not reveal which names exist.
+                let _ = verify_password(dummy_hash(), password);
+                None
+            }
+        }
+    }
+}
+
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password("not a password", &[0x5a; 16]).unwrap_or_default())
+}

@@ -1,0 +1,296 @@
+//! One SMTP connection without the socket: the part of the driver both runtimes share.
+//!
+//! [`Conn`] owns the session machine and, when TLS is on, the rustls connection. The
+//! runtime only moves bytes: it hands what it read to [`Conn::receive`], writes what
+//! [`Conn::outgoing`] holds, answers [`Step::Event`]s, and sleeps until the deadline
+//! of [`Step::Wait`]. Encryption, the STARTTLS switch and the end-of-stream rules live
+//! here once, so the blocking and the async runtime cannot drift apart.
+
+use mailroom_core::config::Snapshot;
+use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
+use mailroom_core::{Input, Instant, Machine, Output};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Bytes read from a socket at a time. Also bounds the plaintext one read can yield.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// What the driver must do next.
+#[derive(Debug)]
+pub enum Step {
+    /// Answer with [`Conn::answer`] (may block or be run on a blocking pool).
+    Event(SmtpEvent),
+    /// Write [`Conn::outgoing`], then read; at the deadline call [`Conn::tick`].
+    Wait(Option<Instant>),
+    /// Write [`Conn::outgoing`], then close the socket.
+    Close,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("TLS transport: {0}")]
+    TlsIo(#[from] io::Error),
+    #[error("TLS requested but no certificate is configured")]
+    NoCertificate,
+}
+
+pub struct Conn {
+    smtp: SmtpServer,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<Box<rustls::ServerConnection>>,
+    /// The machine's output, not yet encrypted.
+    plain_out: Vec<u8>,
+    /// Bytes for the socket.
+    wire_out: Vec<u8>,
+    /// Decrypted input, fed to the machine in one piece per read.
+    plain_in: Vec<u8>,
+    /// The peer ended the TLS stream; the machine gets `Eof` once drained.
+    peer_closed: bool,
+    last_now: Instant,
+}
+
+impl Conn {
+    /// A new session. With `info.tls_active` (implicit TLS) the handshake starts at
+    /// once and the greeting waits for it.
+    pub fn new(
+        now: Instant,
+        snapshot: Arc<Snapshot>,
+        info: SessionInfo,
+        tls_config: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<Conn, ConnError> {
+        let implicit = info.tls_active;
+        let mut conn = Conn {
+            smtp: SmtpServer::new(now, snapshot, info),
+            tls_config,
+            tls: None,
+            plain_out: Vec::new(),
+            wire_out: Vec::new(),
+            plain_in: Vec::new(),
+            peer_closed: false,
+            last_now: now,
+        };
+        if implicit {
+            conn.start_tls()?;
+        }
+        Ok(conn)
+    }
+
+    pub fn tls_active(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Bytes to write to the socket; the driver writes them all and clears the vector.
+    pub fn outgoing(&mut self) -> &mut Vec<u8> {
+        &mut self.wire_out
+    }
+
+    /// Bytes read from the socket. After an error, write [`Conn::outgoing`] (it may
+    /// hold a TLS alert) and close.
+    pub fn receive(&mut self, now: Instant, raw: &[u8]) -> Result<(), ConnError> {
+        self.last_now = now;
+        let Some(tls) = self.tls.as_mut() else {
+            self.smtp.handle_input(now, Input::Bytes(raw));
+            return Ok(());
+        };
+        let mut rest = raw;
+        let result = (|| {
+            while !rest.is_empty() {
+                tls.read_tls(&mut rest)?;
+                let state = tls.process_new_packets()?;
+                let mut want = state.plaintext_bytes_to_read();
+                while want > 0 {
+                    let start = self.plain_in.len();
+                    self.plain_in.resize(start + want, 0);
+                    let n = tls.reader().read(&mut self.plain_in[start..])?;
+                    self.plain_in.truncate(start + n);
+                    if n == 0 {
+                        break;
+                    }
+                    want -= n;
+                }
+                if state.peer_has_closed() {
+                    self.peer_closed = true;
+                    break;
+                }
+            }
+            Ok::<(), ConnError>(())
+        })();
+        // Handshake replies, or the alert describing a failure.
+        flush_tls(tls, &mut self.wire_out)?;
+        result?;
+        if !self.plain_in.is_empty() {
+            self.smtp.handle_input(now, Input::Bytes(&self.plain_in));
+            self.plain_in.clear();
+        } else if self.peer_closed {
+            self.peer_closed = false;
+            self.smtp.handle_input(now, Input::Eof);
+        }
+        Ok(())
+    }
+
+    /// The socket reached end of stream or failed.
+    pub fn eof(&mut self, now: Instant) {
+        self.last_now = now;
+        self.smtp.handle_input(now, Input::Eof);
+    }
+
+    /// The deadline of the last [`Step::Wait`] may have passed.
+    pub fn tick(&mut self, now: Instant) {
+        self.last_now = now;
+        self.smtp.handle_input(now, Input::Tick);
+    }
+
+    pub fn answer(&mut self, now: Instant, cmd: SmtpCommand) {
+        self.last_now = now;
+        self.smtp.handle_command(now, cmd);
+    }
+
+    /// Drain the machine until it needs something from the driver.
+    pub fn poll(&mut self) -> Result<Step, ConnError> {
+        loop {
+            match self.smtp.poll_output(&mut self.plain_out) {
+                Output::Event(e) => return Ok(Step::Event(e)),
+                Output::StartTls => {
+                    // The "220 go ahead" must reach the peer in the clear.
+                    self.encode()?;
+                    self.start_tls()?;
+                }
+                Output::Close => {
+                    self.encode()?;
+                    if let Some(tls) = self.tls.as_mut() {
+                        tls.send_close_notify();
+                        flush_tls(tls, &mut self.wire_out)?;
+                    }
+                    return Ok(Step::Close);
+                }
+                Output::Wait(deadline) => {
+                    self.encode()?;
+                    if self.peer_closed {
+                        // The TLS close arrived with data: the machine had the data
+                        // first, now it learns about the end.
+                        self.peer_closed = false;
+                        self.smtp.handle_input(self.last_now, Input::Eof);
+                        continue;
+                    }
+                    return Ok(Step::Wait(deadline));
+                }
+            }
+        }
+    }
+
+    fn start_tls(&mut self) -> Result<(), ConnError> {
+        let config = self.tls_config.clone().ok_or(ConnError::NoCertificate)?;
+        self.tls = Some(Box::new(rustls::ServerConnection::new(config)?));
+        Ok(())
+    }
+
+    /// Move the machine's output to the wire, through TLS when it is on.
+    fn encode(&mut self) -> Result<(), ConnError> {
+        match self.tls.as_mut() {
+            None => self.wire_out.append(&mut self.plain_out),
+            Some(tls) => {
+                if !self.plain_out.is_empty() {
+                    tls.writer().write_all(&self.plain_out)?;
+                    self.plain_out.clear();
+                }
+                flush_tls(tls, &mut self.wire_out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn flush_tls(tls: &mut rustls::ServerConnection, out: &mut Vec<u8>) -> io::Result<()> {
+    while tls.wants_write() {
+        tls.write_tls(out)?;
+    }
+    Ok(())
+}
+
+/// The facts a new session needs about its connection.
+pub fn session_info(
+    now: Instant,
+    peer_ip: IpAddr,
+    implicit_tls: bool,
+    tls_available: bool,
+) -> SessionInfo {
+    SessionInfo {
+        peer_ip,
+        session_id: new_session_id(now),
+        tls_active: implicit_tls,
+        tls_available,
+        pop_before_smtp: false,
+    }
+}
+
+/// How long to wait for input before ticking: `None` = no deadline, zero = due now.
+pub fn wait_time(now: Instant, deadline: Option<Instant>) -> Option<Duration> {
+    let left = deadline?.saturating_since(now);
+    if left.is_zero() {
+        return Some(Duration::ZERO);
+    }
+    // Socket APIs read a zero timeout as "forever"; round tiny waits up.
+    Some(left.max(Duration::from_millis(1)))
+}
+
+/// The production clock: microseconds since the Unix epoch (the project convention,
+/// so an `Instant` is also the wall-clock time used in `Received:` stamps).
+pub fn now() -> Instant {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Instant::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A session id unique across connections and restarts: the start time in
+/// microseconds and a per-process counter, base 36, upper case, no separators (the
+/// SMTP session appends `.N` per message).
+pub fn new_session_id(now: Instant) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) % (36u64.pow(4));
+    let mut id = base36(now.as_micros());
+    let suffix = base36(n);
+    for _ in suffix.len()..4 {
+        id.push('0');
+    }
+    id.push_str(&suffix);
+    id
+}
+
+fn base36(mut v: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut buf = Vec::new();
+    loop {
+        buf.push(DIGITS[(v % 36) as usize]);
+        v /= 36;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.reverse();
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn session_ids_are_distinct_and_safe() {
+        let t = Instant::from_secs(1_700_000_000);
+        let ids: HashSet<String> = (0..1000).map(|_| new_session_id(t)).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids
+            .iter()
+            .all(|i| i.bytes().all(|b| b.is_ascii_alphanumeric())));
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "Z");
+        assert_eq!(base36(36), "10");
+    }
+}

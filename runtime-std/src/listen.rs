@@ -1,0 +1,142 @@
+//! Listening sockets and the stop signal, shared by both runtimes.
+
+use mailroom_core::config::{Config, Services};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+
+/// Which SMTP flavour a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `[services].smtp`: plain, STARTTLS when a certificate is configured.
+    Smtp,
+    /// `[services].smtps`: implicit TLS.
+    Smtps,
+}
+
+impl Kind {
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Smtp => "smtp",
+            Kind::Smtps => "smtps",
+        }
+    }
+}
+
+/// The bound listening sockets of a server.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub sockets: Vec<(Kind, TcpListener)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot listen on {address} ([services].{key}): {source}")]
+    Bind {
+        key: &'static str,
+        address: String,
+        source: io::Error,
+    },
+    #[error(
+        "[services].smtps is set but [tls] has no cert and key: implicit TLS needs a certificate"
+    )]
+    SmtpsWithoutTls,
+}
+
+impl Listeners {
+    /// Bind every address of `[services].smtp` and `[services].smtps`.
+    pub fn bind(config: &Config, tls_available: bool) -> Result<Listeners, ListenError> {
+        let s = &config.services;
+        if !s.smtps.is_empty() && !tls_available {
+            return Err(ListenError::SmtpsWithoutTls);
+        }
+        let mut out = Listeners::default();
+        for (kind, list) in [(Kind::Smtp, &s.smtp), (Kind::Smtps, &s.smtps)] {
+            for address in list {
+                let fail = |source| ListenError::Bind {
+                    key: kind.key(),
+                    address: address.clone(),
+                    source,
+                };
+                let addrs: Vec<SocketAddr> = address.to_socket_addrs().map_err(fail)?.collect();
+                let first = addrs.first().ok_or_else(|| {
+                    fail(io::Error::new(io::ErrorKind::InvalidInput, "no address"))
+                })?;
+                let socket = TcpListener::bind(first).map_err(fail)?;
+                out.sockets.push((kind, socket));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn add(&mut self, kind: Kind, socket: TcpListener) {
+        self.sockets.push((kind, socket));
+    }
+}
+
+/// One warning per configured service this version cannot serve yet.
+pub fn warn_unavailable(services: &Services) {
+    let pending = [
+        ("pop3", &services.pop3),
+        ("pop3s", &services.pop3s),
+        ("imap", &services.imap),
+        ("imaps", &services.imaps),
+        ("http", &services.http),
+    ];
+    for (key, list) in pending {
+        if !list.is_empty() {
+            tracing::warn!("{key}: not available yet in this version; ignoring [services].{key}");
+        }
+    }
+}
+
+/// The receiving end of a stop request: readable once a stop was requested (by a
+/// signal or a [`StopHandle`]) and stays readable, so every watcher sees it.
+pub struct StopSignal {
+    pub(crate) rx: UnixStream,
+}
+
+/// Requests a stop; cloneable through [`StopHandle::try_clone`].
+pub struct StopHandle {
+    tx: UnixStream,
+}
+
+impl StopHandle {
+    pub fn stop(&self) {
+        // Non-blocking: a full pipe already holds a stop request.
+        let _ = (&self.tx).write(&[1]);
+    }
+
+    pub fn try_clone(&self) -> io::Result<StopHandle> {
+        Ok(StopHandle {
+            tx: self.tx.try_clone()?,
+        })
+    }
+}
+
+impl StopSignal {
+    /// A fresh signal and the handle that fires it.
+    pub fn new() -> io::Result<(StopHandle, StopSignal)> {
+        let (tx, rx) = UnixStream::pair()?;
+        tx.set_nonblocking(true)?;
+        Ok((StopHandle { tx }, StopSignal { rx }))
+    }
+
+    /// A fresh signal that SIGTERM and SIGINT fire.
+    pub fn on_signals() -> io::Result<(StopHandle, StopSignal)> {
+        let (handle, signal) = Self::new()?;
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::low_level::pipe::register(sig, handle.tx.try_clone()?)?;
+        }
+        Ok((handle, signal))
+    }
+
+    /// The readable end, for a runtime's own readiness mechanism.
+    pub fn into_stream(self) -> UnixStream {
+        self.rx
+    }
+
+    pub fn stream(&self) -> &UnixStream {
+        &self.rx
+    }
+}

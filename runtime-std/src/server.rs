@@ -1,0 +1,263 @@
+//! The blocking runtime (`mailroom-lite`): one thread per connection.
+//!
+//! The main thread waits in `poll(2)` on every listening socket and the stop signal;
+//! each accepted connection gets a thread with a small stack that drives a [`Conn`]
+//! with blocking reads whose timeout is the machine's next deadline.
+
+use crate::app::Shared;
+use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
+use crate::listen::{Kind, Listeners, StopSignal};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Stack of a connection thread: the session, rustls and argon2 keep their large
+/// buffers on the heap, so a small stack keeps many idle connections cheap.
+pub const CONN_STACK: usize = 256 * 1024;
+
+/// How long sessions may run on after a stop request before the process leaves them.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Longest time a write may block on a peer that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Serve until `stop` fires, then give running sessions `grace` to finish.
+/// Sessions still running after that are abandoned: whatever they had not yet
+/// acknowledged was never made visible, so nothing is lost or half-written.
+pub fn run(
+    shared: Arc<Shared>,
+    listeners: Listeners,
+    stop: StopSignal,
+    grace: Duration,
+) -> io::Result<()> {
+    for (kind, l) in &listeners.sockets {
+        l.set_nonblocking(true)?;
+        tracing::info!("listening on {} ({})", l.local_addr()?, kind.key());
+    }
+    let active = Arc::new(Active::default());
+    let mut fds: Vec<libc::pollfd> = listeners
+        .sockets
+        .iter()
+        .map(|(_, l)| l.as_raw_fd())
+        .chain(std::iter::once(stop.stream().as_raw_fd()))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let stop_index = fds.len() - 1;
+    loop {
+        // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfds.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if fds[stop_index].revents != 0 {
+            break;
+        }
+        for (i, (kind, listener)) in listeners.sockets.iter().enumerate() {
+            if fds[i].revents == 0 {
+                continue;
+            }
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => spawn_session(&shared, &active, *kind, stream),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        // Out of descriptors or memory: back off instead of spinning.
+                        tracing::error!("accept failed: {e}");
+                        std::thread::sleep(Duration::from_millis(100));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(listeners);
+    let n = active.count();
+    if n > 0 {
+        tracing::info!(
+            "stopping: waiting up to {}s for {n} sessions",
+            grace.as_secs()
+        );
+        let left = active.wait_idle(grace);
+        if left > 0 {
+            tracing::warn!("stopping with {left} sessions still open; they are abandoned");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Counts running sessions so shutdown can wait for them.
+#[derive(Default)]
+struct Active {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Active {
+    fn count(&self) -> usize {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enter(self: &Arc<Self>) -> ActiveGuard {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        ActiveGuard(self.clone())
+    }
+
+    /// Wait until no session runs or `limit` passed; returns how many still run.
+    fn wait_idle(&self, limit: Duration) -> usize {
+        let guard = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = self
+            .idle
+            .wait_timeout_while(guard, limit, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard
+    }
+}
+
+struct ActiveGuard(Arc<Active>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream: TcpStream) {
+    let shared = shared.clone();
+    let guard = active.enter();
+    let spawned = std::thread::Builder::new()
+        .name("smtp".into())
+        .stack_size(CONN_STACK)
+        .spawn(move || {
+            let _guard = guard;
+            session(&shared, kind, stream);
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start a session thread: {e}");
+    }
+}
+
+/// Drive one connection to its end. Every failure ends only this session.
+pub fn session(shared: &Shared, kind: Kind, mut stream: TcpStream) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    // Accepted sockets must block: the read timeout is the machine's clock.
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let start = conn::now();
+    let info = conn::session_info(start, peer.ip(), kind == Kind::Smtps, shared.tls.is_some());
+    let id = info.session_id.clone();
+    tracing::debug!(session = %id, peer = %peer, "connected");
+    let mut conn = match Conn::new(start, shared.snapshot(), info, shared.tls.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(session = %id, "cannot start session: {e}");
+            return;
+        }
+    };
+    let mut buf = vec![0u8; READ_CHUNK];
+    let result = drive(shared, &mut conn, &mut stream, &mut buf);
+    if let Err(e) = &result {
+        tracing::info!(session = %id, peer = %peer, "session ended: {e}");
+        // Best effort: a TLS alert explaining the failure.
+        let _ = stream.write_all(conn.outgoing());
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    tracing::debug!(session = %id, "closed");
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SessionEnd {
+    #[error("{0}")]
+    Conn(#[from] ConnError),
+    #[error("socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("peer gone")]
+    Gone,
+}
+
+fn drive(
+    shared: &Shared,
+    conn: &mut Conn,
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+) -> Result<(), SessionEnd> {
+    let mut eof_sent = false;
+    loop {
+        match conn.poll()? {
+            Step::Event(event) => {
+                let cmd = shared.answer(event);
+                conn.answer(conn::now(), cmd);
+            }
+            Step::Close => {
+                write_out(stream, conn)?;
+                return Ok(());
+            }
+            Step::Wait(deadline) => {
+                write_out(stream, conn)?;
+                if eof_sent {
+                    // The machine keeps waiting after the end of input: nothing more
+                    // can arrive, so end the session ourselves.
+                    return Err(SessionEnd::Gone);
+                }
+                let now = conn::now();
+                match conn::wait_time(now, deadline) {
+                    Some(t) if t.is_zero() => {
+                        conn.tick(now);
+                        continue;
+                    }
+                    t => stream.set_read_timeout(t)?,
+                }
+                match stream.read(buf) {
+                    Ok(0) => {
+                        eof_sent = true;
+                        conn.eof(conn::now());
+                    }
+                    Ok(n) => conn.receive(conn::now(), &buf[..n])?,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        conn.tick(conn::now());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        eof_sent = true;
+                        conn.eof(conn::now());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write_out(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
+    let out = conn.outgoing();
+    if !out.is_empty() {
+        stream.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}
