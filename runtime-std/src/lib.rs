@@ -5,6 +5,11 @@
 
 pub mod datadir;
 pub mod store;
+pub mod app;
+pub mod conn;
+pub mod listen;
+pub mod reload;
+pub mod server;
 pub mod cli;
 pub mod config_files;
 pub mod devsetup;
