@@ -182,3 +182,25 @@ fn empty_service_list_disables_it_and_ipv6_parses() {
     assert!(c.services.pop3.is_empty());
     assert_eq!(c.services.imap, vec!["[::1]:2143".to_string()]);
 }
+
+#[test]
+fn value_errors_name_their_key_and_table() {
+    let text = format!("{MINIMAL}\n[accounts]\nmin_password_length = -1\n");
+    let e = errors(&text);
+    assert_eq!(e[0].line, 12, "{e:?}");
+    assert!(
+        e[0].message
+            .starts_with("`min_password_length` in [accounts]: "),
+        "{}",
+        e[0].message
+    );
+    assert!(e[0].message.contains("whole number"), "{}", e[0].message);
+}
+
+#[test]
+fn multi_line_syntax_messages_become_one_line() {
+    let text = format!("{MINIMAL}\n[smtp\n");
+    let e = errors(&text);
+    assert_eq!(e[0].line, 11, "{e:?}");
+    assert!(!e[0].message.contains('\n'), "{:?}", e[0].message);
+}

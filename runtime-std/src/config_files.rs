@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use mailroom_core::access::{AccessFiles, AccessList};
 use mailroom_core::accounts::{check_name, is_valid_hash, Account, Accounts};
-use mailroom_core::config::{parse_config, Config, Snapshot};
+use mailroom_core::config::{parse_config, toml_error, Config, Snapshot};
 
 use crate::datadir::DataDir;
 
@@ -110,8 +110,8 @@ pub fn load_account(path: &Path) -> Result<Account, Problem> {
     let text = fs::read_to_string(path)
         .map_err(|e| Problem::new(path, None, format!("cannot read: {e}")))?;
     let account: Account = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| line_of(&text, s.start));
-        Problem::new(path, line, e.message().trim().replace("field", "key"))
+        let e = toml_error(&text, &e);
+        Problem::new(path, Some(e.line), e.message)
     })?;
     let line_of_key = |key: &str| {
         text.lines()
@@ -245,15 +245,6 @@ fn load_access(
         http: next(),
         pass: next(),
     }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 /// A cheap summary of every file [`load_snapshot`] reads (path, size, mtime, inode),

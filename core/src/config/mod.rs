@@ -9,7 +9,7 @@ mod parse;
 mod validate;
 
 pub use model::*;
-pub use parse::{parse_config, ConfigError};
+pub use parse::{parse_config, toml_error, ConfigError};
 pub use validate::check_domain_name;
 mod snapshot;
 pub use snapshot::Snapshot;

@@ -18,7 +18,7 @@ pub struct ConfigError {
 
 /// Parse and validate a `mailroom.toml` text.
 pub fn parse_config(text: &str) -> Result<Config, Vec<ConfigError>> {
-    let config: Config = toml::from_str(text).map_err(|e| vec![from_toml_error(text, &e)])?;
+    let config: Config = toml::from_str(text).map_err(|e| vec![toml_error(text, &e)])?;
     let errors = validate(text, &config);
     if errors.is_empty() {
         Ok(config)
@@ -37,11 +37,36 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Turn a toml/serde error into one plain message on the right line.
-pub(crate) fn from_toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+/// Turn a toml/serde error for `text` into one plain message on the right line. Also
+/// used for the other TOML files of the data directory (account files).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-    let message = rephrase(e.message(), &table_at(text, line));
+    let table = table_at(text, line);
+    let mut message = rephrase(e.message(), &table);
+    // Type and value errors point at the value; name the key they belong to.
+    if !message.starts_with("unknown key") && !message.starts_with("missing key") {
+        if let Some(key) = key_on_line(text, line) {
+            let place = if table.is_empty() {
+                String::new()
+            } else {
+                format!(" in [{table}]")
+            };
+            message = format!("`{key}`{place}: {message}");
+        }
+    }
     ConfigError { line, message }
+}
+
+/// The bare key assigned on a line (`key = value`), if any.
+fn key_on_line(text: &str, line: usize) -> Option<&str> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (key, _) = l.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    bare.then_some(key)
 }
 
 /// Name of the table a line sits in, as written in its header (`""` = top level).
@@ -60,7 +85,14 @@ fn table_at(text: &str, line: usize) -> String {
 
 /// serde speaks of "fields" and quotes each name; a person editing TOML thinks of keys.
 fn rephrase(msg: &str, table: &str) -> String {
-    let msg = msg.trim();
+    // toml's syntax errors span lines ("invalid table header\nexpected `.`, `]`").
+    let joined = msg
+        .trim()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let msg = joined.as_str();
     let place = if table.is_empty() {
         "at the top level".to_string()
     } else {
@@ -85,7 +117,12 @@ fn rephrase(msg: &str, table: &str) -> String {
             rest.replace(", expected ", "; expected ")
         );
     }
-    msg.to_string()
+    // Rust type names mean nothing to someone editing a config file.
+    msg.replace(
+        "expected u32",
+        "expected a whole number from 0 to 4294967295",
+    )
+    .replace("expected u64", "expected a whole number of 0 or more")
 }
 
 #[cfg(test)]
