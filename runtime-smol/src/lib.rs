@@ -250,3 +250,12 @@ async fn write_out(stream: &mut Async<TcpStream>, conn: &mut Conn) -> io::Result
     out.clear();
     Ok(())
 }
+
+/// `mailroom serve`: run the smol server on the data directory until SIGTERM or
+/// SIGINT.
+pub fn serve(dir: &mailroom_std::datadir::DataDir) -> Result<(), Box<dyn std::error::Error>> {
+    let p = mailroom_std::startup::prepare(dir)?;
+    run(p.shared, p.listeners, p.stop, DEFAULT_GRACE)?;
+    drop(p.reloader);
+    Ok(())
+}

@@ -15,3 +15,4 @@ pub mod config_files;
 pub mod devsetup;
 pub mod tls;
 pub mod users;
+pub mod startup;

@@ -261,3 +261,12 @@ fn write_out(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `mailroom-lite serve`: run the blocking server on the data directory until
+/// SIGTERM or SIGINT.
+pub fn serve(dir: &crate::datadir::DataDir) -> Result<(), Box<dyn std::error::Error>> {
+    let p = crate::startup::prepare(dir)?;
+    run(p.shared, p.listeners, p.stop, DEFAULT_GRACE)?;
+    drop(p.reloader);
+    Ok(())
+}
