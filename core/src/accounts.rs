@@ -144,7 +144,7 @@ pub fn check_password(password: &str, policy: &AccountPolicy) -> Result<(), Pass
 pub struct HashError(String);
 
 /// argon2id with OWASP's first recommended setting: 19 MiB, 2 passes, 1 lane. On the
-/// project's 2-core machine one verification takes about 15–20 ms (measured with an
+/// project's 2-core machine one verification takes about 20–25 ms (measured with an
 /// optimised argon2): slow enough to make guessing expensive, fast enough that a
 /// small office's mail clients logging in every few minutes never notice. The
 /// parameters are stored in each hash, so raising them later keeps old hashes valid.
