@@ -1,0 +1,145 @@
+//! A small blocking SMTP client for tests that need many sessions or exact control
+//! (the crash test, readiness checks). Interoperability is tested with real clients.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub struct Smtp {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+/// A reply: its code and its text lines joined with newlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl Smtp {
+    /// Connect and read the greeting.
+    pub fn connect(addr: SocketAddr) -> std::io::Result<(Smtp, Reply)> {
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        s.set_write_timeout(Some(Duration::from_secs(60)))?;
+        let writer = s.try_clone()?;
+        let mut c = Smtp {
+            reader: BufReader::new(s),
+            writer,
+        };
+        let greeting = c.reply()?;
+        Ok((c, greeting))
+    }
+
+    pub fn reply(&mut self) -> std::io::Result<Reply> {
+        let mut text = String::new();
+        loop {
+            let mut line = Vec::new();
+            let n = Read::take(&mut self.reader, 4096).read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let l = String::from_utf8_lossy(&line);
+            let code = l
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| std::io::Error::other(format!("bad reply line {l:?}")))?;
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(l.get(4..).unwrap_or("").trim_end());
+            if line.get(3) != Some(&b'-') {
+                return Ok(Reply { code, text });
+            }
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes)
+    }
+
+    /// Send one command line (CRLF added) and read its reply.
+    pub fn command(&mut self, line: &str) -> std::io::Result<Reply> {
+        self.send(format!("{line}\r\n").as_bytes())?;
+        self.reply()
+    }
+
+    /// One transaction without pipelining; returns the reply to the final dot, or the
+    /// first reply that was not the expected one.
+    pub fn send_mail(&mut self, from: &str, to: &str, message: &[u8]) -> std::io::Result<Reply> {
+        for (cmd, want) in [
+            (format!("MAIL FROM:<{from}>"), 250),
+            (format!("RCPT TO:<{to}>"), 250),
+            ("DATA".to_string(), 354),
+        ] {
+            let r = self.command(&cmd)?;
+            if r.code != want {
+                return Ok(r);
+            }
+        }
+        self.send(&dot_stuff(message))?;
+        self.reply()
+    }
+}
+
+/// `message` (CRLF line ends, ending in CRLF) in its DATA form, final dot included.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 16);
+    let mut at_line_start = true;
+    for &b in message {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// Standard base64 with padding (for AUTH PLAIN).
+pub fn base64(input: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            s.push(if k <= chunk.len() {
+                A[(n >> (18 - 6 * k)) as usize & 63] as char
+            } else {
+                '='
+            });
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (i, o) in cases {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn dot_stuffing() {
+        assert_eq!(dot_stuff(b".\r\n.a\r\nb\r\n"), b"..\r\n..a\r\nb\r\n.\r\n");
+    }
+}
