@@ -75,3 +75,49 @@ fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| hash_password("not a password", &[0x5a; 16]).unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir::DataDir;
+    use mailroom_core::accounts::{Account, Accounts};
+    use mailroom_core::config::parse_config;
+
+    #[test]
+    fn authenticate_checks_the_current_accounts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = parse_config(
+            "hostname = \"h.example\"\ndefault_domain = \"example.com\"\nlocal_domains = [\"example.com\"]\n",
+        )
+        .unwrap();
+        let account = |pw: &str| Account {
+            name: "alice".into(),
+            password_hash: hash_password(pw, &[1; 16]).unwrap(),
+            admin: false,
+            comment: String::new(),
+            max_outgoing_size: 0,
+        };
+        let snap = |pw: &str| Snapshot {
+            config: config.clone(),
+            accounts: Accounts::new([account(pw)]),
+            access: Default::default(),
+        };
+        let store = Store::open(&DataDir::new(tmp.path())).unwrap();
+        let shared = Shared::new(snap("first pass"), store, None);
+        assert_eq!(
+            shared.authenticate("Alice", "first pass").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(shared.authenticate("alice", "wrong"), None);
+        assert_eq!(shared.authenticate("bob", "first pass"), None);
+        shared.replace_snapshot(Arc::new(snap("second pass")));
+        assert_eq!(shared.authenticate("alice", "first pass"), None);
+        assert_eq!(
+            shared.answer(SmtpEvent::Authenticate {
+                user: "alice".into(),
+                password: "second pass".into()
+            }),
+            SmtpCommand::AuthResult(Some("alice".into()))
+        );
+    }
+}

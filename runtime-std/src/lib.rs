@@ -3,16 +3,16 @@
 //! the blocking thread-per-connection server used by `mailroom-lite`.
 #![allow(clippy::disallowed_methods)] // the platform layer is where I/O and clocks live
 
-pub mod datadir;
-pub mod store;
 pub mod app;
+pub mod cli;
+pub mod config_files;
 pub mod conn;
+pub mod datadir;
+pub mod devsetup;
 pub mod listen;
 pub mod reload;
 pub mod server;
-pub mod cli;
-pub mod config_files;
-pub mod devsetup;
+pub mod startup;
+pub mod store;
 pub mod tls;
 pub mod users;
-pub mod startup;

@@ -50,6 +50,7 @@ impl fmt::Display for Problems<'_> {
 }
 
 pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
+    let seen = fingerprint(dir);
     let snapshot = load_snapshot(dir).map_err(StartError::Config)?;
     let tls = tls::server_config(dir, &snapshot.config)?;
     let store = Store::open(dir)?;
@@ -63,6 +64,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     let reloader = reload::spawn(
         shared.clone(),
         reload::POLL_INTERVAL,
+        seen,
         move || fingerprint(&d1),
         move || load_snapshot(&d2),
     )?;
