@@ -6,6 +6,7 @@
 //! must do comes back out of `poll_output` as an [`Output`].
 
 pub mod access;
+pub mod address;
 pub mod accounts;
 pub mod config;
 pub mod machine;

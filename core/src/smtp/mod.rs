@@ -4,9 +4,16 @@
 //! [`SmtpServer`] per connection, feeds it bytes, and answers its [`SmtpEvent`]s with
 //! [`SmtpCommand`]s.
 
+mod codec;
+mod command;
+pub mod policy;
+mod received;
+mod reply;
+mod sasl;
 mod server;
 
-pub use server::SmtpServer;
+pub use reply::Refusal;
+pub use server::{SmtpServer, ABSOLUTE_MAX_MESSAGE, MAX_PENDING_INPUT};
 
 use std::net::IpAddr;
 

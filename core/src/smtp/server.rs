@@ -1,20 +1,762 @@
-//! The SMTP server session machine.
+//! The SMTP server session machine: commands in, replies and events out.
+//!
+//! Framing lives in [`super::codec`], parsing in [`super::command`], decisions in
+//! [`super::policy`]; this file is the state machine that ties them together.
+//!
+//! Flow control: while an event is outstanding (a password check or a delivery) the
+//! session stops reading and keeps what arrives in a bounded buffer, so pipelined
+//! commands (RFC 2920) are answered in order once the driver answers the event.
 
-use super::{SessionInfo, SmtpCommand, SmtpEvent};
+use super::codec::{BodyError, BodyScanner, Framing, LineReader, LineStep};
+use super::command::{self, Body, Command, MailParams, ParseError, RcptParams};
+use super::policy::{self, RcptDecision, SessionFacts};
+use super::received::{self, Trace};
+use super::reply::{reply, reply_lines, reply_plain, Refusal};
+use super::sasl::{self, Mechanism, SaslError};
+use super::{Delivery, Envelope, Recipient, SessionInfo, SmtpCommand, SmtpEvent};
+use crate::address::{Mailbox, Path};
 use crate::config::Snapshot;
 use crate::{Input, Instant, Machine, Output};
+use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Input kept while an event is outstanding, beyond what the current read brought.
+pub const MAX_PENDING_INPUT: usize = 64 * 1024;
+/// Command lines shorter than this are always accepted (RFC 5321 §4.5.3.1.4).
+const MIN_COMMAND_LINE: usize = 512;
+/// Message bound when no size limit is configured: a message is held in memory until
+/// it is stored, so "no limit" still has one.
+pub const ABSOLUTE_MAX_MESSAGE: u64 = 1 << 30;
+
+/// Where incoming bytes go.
+#[derive(Debug)]
+enum Phase {
+    Command,
+    /// Waiting for a SASL response line.
+    Sasl(SaslStep),
+    /// Reading DATA content into the transaction.
+    Data,
+    /// Reading a BDAT chunk; with `refuse`, the chunk is read and thrown away and the
+    /// refusal is the reply.
+    Bdat {
+        size: u64,
+        remaining: u64,
+        last: bool,
+        refuse: Option<Refusal>,
+    },
+}
+
+#[derive(Debug)]
+enum SaslStep {
+    Plain,
+    LoginUser,
+    LoginPassword { user: String },
+}
+
+/// What the session is waiting for from the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    Nothing,
+    Auth,
+    Delivery,
+}
+
+#[derive(Debug)]
+struct Helo {
+    name: String,
+    esmtp: bool,
+}
+
+/// One mail transaction, MAIL to end of data.
+#[derive(Debug)]
+struct Transaction {
+    sender: Option<Mailbox>,
+    size_limit: u64,
+    eight_bit: bool,
+    smtputf8: bool,
+    dsn_ret: Option<String>,
+    dsn_envid: Option<String>,
+    recipients: Vec<Recipient>,
+    /// The `Received:` line followed by the message, once data has started.
+    data: Vec<u8>,
+    scanner: Option<BodyScanner>,
+    id: String,
+}
 
 pub struct SmtpServer {
     snapshot: Arc<Snapshot>,
     info: SessionInfo,
+    /// Replies not yet handed to the driver.
+    out: Vec<u8>,
+    /// Input received while paused.
+    inbuf: Vec<u8>,
+    lines: LineReader,
+    phase: Phase,
+    helo: Option<Helo>,
+    tls_active: bool,
+    auth_user: Option<String>,
+    tx: Option<Transaction>,
+    /// Messages begun in this session (for ids).
+    messages: u32,
+    errors: u32,
+    event: Option<SmtpEvent>,
+    awaiting: Awaiting,
+    closing: bool,
+    start_tls: bool,
+    /// Throw away the rest of the input being processed (after STARTTLS).
+    discard_input: bool,
+    /// The peer closed while we were waiting for the driver.
+    eof: bool,
+    last_activity: Instant,
 }
 
 impl SmtpServer {
     /// A new session; the first `poll_output` yields the 220 greeting.
-    pub fn new(now: Instant, snapshot: Arc<Snapshot>, info: SessionInfo) -> Self {
-        let _ = now;
-        SmtpServer { snapshot, info }
+    pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: SessionInfo) -> Self {
+        info.peer_ip = info.peer_ip.to_canonical();
+        let mut out = Vec::with_capacity(256);
+        let greeting = format!("{} ESMTP Mailroom", snapshot.config.hostname);
+        reply_plain(&mut out, 220, &greeting);
+        SmtpServer {
+            tls_active: info.tls_active,
+            snapshot,
+            info,
+            out,
+            inbuf: Vec::new(),
+            lines: LineReader::default(),
+            phase: Phase::Command,
+            helo: None,
+            auth_user: None,
+            tx: None,
+            messages: 0,
+            errors: 0,
+            event: None,
+            awaiting: Awaiting::Nothing,
+            closing: false,
+            start_tls: false,
+            discard_input: false,
+            eof: false,
+            last_activity: now,
+        }
+    }
+
+    /// The account this session authenticated as.
+    pub fn auth_user(&self) -> Option<&str> {
+        self.auth_user.as_deref()
+    }
+
+    fn host(&self) -> &str {
+        &self.snapshot.config.hostname
+    }
+
+    fn max_line(&self) -> usize {
+        (self.snapshot.config.smtp.max_command_line as usize).max(MIN_COMMAND_LINE)
+    }
+
+    fn paused(&self) -> bool {
+        self.closing || self.start_tls || self.event.is_some() || self.awaiting != Awaiting::Nothing
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let secs = self.snapshot.config.smtp.idle_timeout_secs;
+        (secs != 0 && self.awaiting == Awaiting::Nothing)
+            .then(|| self.last_activity + Duration::from_secs(u64::from(secs)))
+    }
+
+    fn auth_offered(&self) -> bool {
+        policy::auth_allowed(&self.snapshot.config, self.info.peer_ip, self.tls_active)
+    }
+
+    fn starttls_offered(&self) -> bool {
+        self.info.tls_available && !self.tls_active
+    }
+
+    fn size_limit(&self) -> u64 {
+        policy::size_limit(&self.snapshot, self.auth_user.as_deref())
+    }
+
+    /// Run `input` through the session until it is used up or the session pauses.
+    /// Returns how many bytes were used (all of them after STARTTLS: the rest is
+    /// discarded as possible injected plaintext).
+    fn process(&mut self, now: Instant, input: &[u8]) -> usize {
+        let mut pos = 0;
+        while pos < input.len() && !self.paused() {
+            match &mut self.phase {
+                Phase::Data => {
+                    let Some(tx) = self.tx.as_mut() else {
+                        self.phase = Phase::Command;
+                        continue;
+                    };
+                    let Some(scanner) = tx.scanner.as_mut() else {
+                        self.phase = Phase::Command;
+                        continue;
+                    };
+                    let (n, ended) = scanner.scan(&input[pos..], &mut tx.data);
+                    pos += n;
+                    if ended {
+                        self.phase = Phase::Command;
+                        self.end_of_data();
+                    }
+                }
+                Phase::Bdat { remaining, .. } => {
+                    let avail = input.len() - pos;
+                    let take = usize::try_from(*remaining).map_or(avail, |r| r.min(avail));
+                    *remaining -= take as u64;
+                    let done = *remaining == 0;
+                    let refusing = matches!(
+                        self.phase,
+                        Phase::Bdat {
+                            refuse: Some(_),
+                            ..
+                        }
+                    );
+                    if !refusing {
+                        if let Some(tx) = self.tx.as_mut() {
+                            if let Some(scanner) = tx.scanner.as_mut() {
+                                scanner.scan(&input[pos..pos + take], &mut tx.data);
+                            }
+                        }
+                    }
+                    pos += take;
+                    if done {
+                        self.end_of_chunk();
+                    }
+                }
+                Phase::Command | Phase::Sasl(_) => {
+                    let max = self.max_line();
+                    let (n, step) = self.lines.feed(&input[pos..], max);
+                    pos += n;
+                    match step {
+                        LineStep::Partial => {}
+                        LineStep::TooLong => {
+                            if matches!(self.phase, Phase::Sasl(_)) {
+                                self.phase = Phase::Command;
+                            }
+                            self.error(500, "5.5.6", "Line too long");
+                        }
+                        LineStep::Line => {
+                            let line = self.lines.take_line();
+                            self.on_line(now, &line);
+                            self.lines.restore(line);
+                        }
+                    }
+                }
+            }
+            if self.discard_input {
+                self.discard_input = false;
+                return input.len();
+            }
+        }
+        pos
+    }
+
+    /// Continue with input kept while paused.
+    fn resume(&mut self, now: Instant) {
+        if !self.inbuf.is_empty() && !self.paused() {
+            let mut buf = std::mem::take(&mut self.inbuf);
+            let used = self.process(now, &buf);
+            buf.drain(..used);
+            self.inbuf = buf;
+        }
+        if self.eof && self.inbuf.is_empty() && !self.paused() {
+            self.on_eof();
+        }
+    }
+
+    fn on_eof(&mut self) {
+        // A message whose end was not seen is never delivered.
+        self.tx = None;
+        self.phase = Phase::Command;
+        self.closing = true;
+    }
+
+    fn on_line(&mut self, now: Instant, line: &[u8]) {
+        match std::mem::replace(&mut self.phase, Phase::Command) {
+            Phase::Sasl(step) => self.on_sasl(step, line),
+            Phase::Command => self.on_command(now, line),
+            other => self.phase = other,
+        }
+    }
+
+    /// A refusal caused by the client's mistake: counts toward `max_errors`.
+    fn error(&mut self, code: u16, status: &str, text: &str) {
+        reply(&mut self.out, code, status, text);
+        self.errors = self.errors.saturating_add(1);
+        let limit = self.snapshot.config.smtp.max_errors.max(1);
+        if self.errors >= limit && !self.closing {
+            let text = format!("{} Too many errors, closing connection", self.host());
+            reply(&mut self.out, 421, "4.7.0", &text);
+            self.close();
+        }
+    }
+
+    fn refuse(&mut self, r: Refusal) {
+        self.error(r.code, r.status, r.text);
+    }
+
+    fn close(&mut self) {
+        self.closing = true;
+        self.tx = None;
+        self.phase = Phase::Command;
+    }
+
+    fn on_command(&mut self, now: Instant, line: &[u8]) {
+        let cmd = match command::parse(line) {
+            Ok(cmd) => cmd,
+            Err(ParseError::Unknown) => return self.error(500, "5.5.2", "Command unrecognized"),
+            Err(ParseError::Refused(r)) => return self.refuse(r),
+        };
+        match cmd {
+            Command::Ehlo(name) => self.on_helo(name, true),
+            Command::Helo(name) => self.on_helo(name, false),
+            Command::Mail(path, params) => self.on_mail(path, params),
+            Command::Rcpt(path, params) => self.on_rcpt(path, params),
+            Command::Data => self.on_data(now),
+            Command::Bdat { size, last } => self.on_bdat(now, size, last),
+            Command::Rset => {
+                self.tx = None;
+                reply(&mut self.out, 250, "2.0.0", "OK");
+            }
+            Command::Noop => reply(&mut self.out, 250, "2.0.0", "OK"),
+            Command::Quit => {
+                let text = format!("{} closing connection", self.host());
+                reply(&mut self.out, 221, "2.0.0", &text);
+                self.close();
+            }
+            Command::Vrfy => reply(
+                &mut self.out,
+                252,
+                "2.5.2",
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            ),
+            Command::Expn => reply(&mut self.out, 502, "5.5.1", "EXPN not available"),
+            Command::Help => reply(
+                &mut self.out,
+                214,
+                "2.0.0",
+                "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP AUTH STARTTLS",
+            ),
+            Command::Auth { mechanism, initial } => self.on_auth(mechanism, initial),
+            Command::StartTls => self.on_starttls(),
+        }
+    }
+
+    fn on_helo(&mut self, name: &str, esmtp: bool) {
+        let refuse = &self.snapshot.config.smtp.refuse_helo;
+        if !refuse.is_empty()
+            && name
+                .to_ascii_lowercase()
+                .contains(&refuse.to_ascii_lowercase())
+        {
+            let text = format!("{} Connection refused", self.host());
+            reply(&mut self.out, 554, "5.7.1", &text);
+            self.close();
+            return;
+        }
+        self.tx = None;
+        self.helo = Some(Helo {
+            name: name.to_owned(),
+            esmtp,
+        });
+        if !esmtp {
+            reply_plain(&mut self.out, 250, &self.snapshot.config.hostname);
+            return;
+        }
+        let size = match self.size_limit() {
+            0 => "SIZE".to_owned(),
+            n => format!("SIZE {n}"),
+        };
+        let host = self.host().to_owned();
+        let mut lines = vec![
+            host.as_str(),
+            "PIPELINING",
+            size.as_str(),
+            "8BITMIME",
+            "ENHANCEDSTATUSCODES",
+        ];
+        if self.snapshot.config.smtp.dsn {
+            lines.push("DSN");
+        }
+        lines.extend(["SMTPUTF8", "CHUNKING"]);
+        if self.starttls_offered() {
+            lines.push("STARTTLS");
+        }
+        if self.auth_offered() && self.auth_user.is_none() {
+            lines.push("AUTH PLAIN LOGIN");
+        }
+        lines.push("HELP");
+        reply_lines(&mut self.out, 250, lines);
+    }
+
+    fn on_mail(&mut self, path: Path, params: MailParams) {
+        if self.helo.is_none() {
+            return self.error(503, "5.5.1", "Send EHLO or HELO first");
+        }
+        if self.tx.is_some() {
+            return self.error(503, "5.5.1", "Nested MAIL command");
+        }
+        let sender = match path {
+            Path::Null => None,
+            Path::Mailbox(m) => Some(m),
+            Path::Postmaster => return self.error(501, "5.1.7", "Bad sender address syntax"),
+        };
+        if (params.ret.is_some() || params.envid.is_some()) && !self.snapshot.config.smtp.dsn {
+            return self.error(555, "5.5.4", "DSN parameters are not supported");
+        }
+        if sender.as_ref().is_some_and(|s| !s.is_ascii()) && !params.smtputf8 {
+            return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+        }
+        let limit = match self.size_limit() {
+            0 => ABSOLUTE_MAX_MESSAGE,
+            n => n.min(ABSOLUTE_MAX_MESSAGE),
+        };
+        if params.size.is_some_and(|s| s > limit) {
+            reply(
+                &mut self.out,
+                552,
+                "5.3.4",
+                "Message size exceeds fixed maximum message size",
+            );
+            return;
+        }
+        self.tx = Some(Transaction {
+            sender,
+            size_limit: limit,
+            eight_bit: params.body == Some(Body::EightBitMime) || params.smtputf8,
+            smtputf8: params.smtputf8,
+            dsn_ret: params.ret,
+            dsn_envid: params.envid,
+            recipients: Vec::new(),
+            data: Vec::new(),
+            scanner: None,
+            id: String::new(),
+        });
+        reply(&mut self.out, 250, "2.1.0", "Sender OK");
+    }
+
+    fn on_rcpt(&mut self, path: Path, params: RcptParams) {
+        let Some(tx) = self.tx.as_ref() else {
+            return self.error(503, "5.5.1", "Need MAIL command first");
+        };
+        if tx.scanner.is_some() {
+            return self.error(503, "5.5.1", "RCPT not allowed after BDAT");
+        }
+        if (params.notify.is_some() || params.orcpt.is_some()) && !self.snapshot.config.smtp.dsn {
+            return self.error(555, "5.5.4", "DSN parameters are not supported");
+        }
+        let rcpt = match path {
+            Path::Mailbox(m) => m,
+            Path::Postmaster => {
+                let text = format!("postmaster@{}", self.snapshot.config.default_domain);
+                match Mailbox::parse(&text) {
+                    Ok(m) => m,
+                    Err(_) => {
+                        reply(&mut self.out, 550, "5.1.1", "Recipient not recognised");
+                        return;
+                    }
+                }
+            }
+            Path::Null => return self.error(501, "5.1.3", "Bad recipient address syntax"),
+        };
+        if !rcpt.is_ascii() && !tx.smtputf8 {
+            return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+        }
+        let smtp = &self.snapshot.config.smtp;
+        if smtp.refuse_percent && rcpt.as_str().contains('%') {
+            reply(
+                &mut self.out,
+                550,
+                "5.7.1",
+                "Addresses containing '%' are not accepted",
+            );
+            return;
+        }
+        let max = smtp.max_recipients as usize;
+        if max != 0 && tx.recipients.len() >= max {
+            reply(&mut self.out, 452, "4.5.3", "Too many recipients");
+            return;
+        }
+        let facts = SessionFacts {
+            peer_ip: self.info.peer_ip,
+            auth_user: self.auth_user.as_deref(),
+            pop_before_smtp: self.info.pop_before_smtp,
+            sender: tx.sender.as_ref(),
+        };
+        match policy::decide_recipient(&self.snapshot, &facts, &rcpt) {
+            RcptDecision::Refuse(r) => reply(&mut self.out, r.code, r.status, r.text),
+            RcptDecision::Accept(route) => {
+                if let Some(tx) = self.tx.as_mut() {
+                    let address = rcpt.into_string();
+                    let duplicate = tx
+                        .recipients
+                        .iter()
+                        .any(|r| r.address.eq_ignore_ascii_case(&address));
+                    if !duplicate {
+                        tx.recipients.push(Recipient {
+                            address,
+                            route,
+                            dsn_notify: params.notify,
+                            dsn_orcpt: params.orcpt,
+                        });
+                    }
+                }
+                reply(&mut self.out, 250, "2.1.5", "Recipient OK");
+            }
+        }
+    }
+
+    /// Check that a transaction can take data; refuse with the reason if not.
+    fn data_refusal(&self) -> Option<Refusal> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Some(Refusal {
+                code: 503,
+                status: "5.5.1",
+                text: "Need MAIL command first",
+            });
+        };
+        if tx.recipients.is_empty() {
+            return Some(Refusal {
+                code: 554,
+                status: "5.5.1",
+                text: "No valid recipients",
+            });
+        }
+        None
+    }
+
+    /// Start the message: number it, write the `Received:` line, set up the reader.
+    fn begin_content(&mut self, now: Instant, framing: Framing) {
+        self.messages = self.messages.saturating_add(1);
+        let esmtp = self.helo.as_ref().is_some_and(|h| h.esmtp);
+        let protocol = received::protocol(esmtp, self.tls_active, self.auth_user.is_some());
+        let smtp = &self.snapshot.config.smtp;
+        let (policy, max_line, hide_ip) = (
+            smtp.bare_newlines,
+            smtp.max_data_line,
+            smtp.hide_ip_addresses,
+        );
+        let Some(tx) = self.tx.as_mut() else { return };
+        tx.id.clear();
+        let _ = write!(tx.id, "{}.{}", self.info.session_id, self.messages);
+        let rcpt = match tx.recipients.as_slice() {
+            [one] => Some(one.address.as_str()),
+            _ => None,
+        };
+        let trace = Trace {
+            helo: self.helo.as_ref().map_or("unknown", |h| h.name.as_str()),
+            ip: (!hide_ip).then_some(self.info.peer_ip),
+            host: &self.snapshot.config.hostname,
+            protocol,
+            id: &tx.id,
+            rcpt,
+            date: now,
+        };
+        tx.data.clear();
+        received::write_received(&mut tx.data, &trace);
+        tx.scanner = Some(BodyScanner::new(
+            framing,
+            policy,
+            tx.data.len(),
+            tx.size_limit,
+            max_line as usize,
+        ));
+    }
+
+    fn on_data(&mut self, now: Instant) {
+        if let Some(r) = self.data_refusal() {
+            return self.refuse(r);
+        }
+        if self.tx.as_ref().is_some_and(|tx| tx.scanner.is_some()) {
+            return self.error(503, "5.5.1", "DATA not allowed after BDAT");
+        }
+        self.begin_content(now, Framing::Dot);
+        reply_plain(&mut self.out, 354, "End data with <CR><LF>.<CR><LF>");
+        self.phase = Phase::Data;
+    }
+
+    fn on_bdat(&mut self, now: Instant, size: u64, last: bool) {
+        let refuse = self.data_refusal();
+        if refuse.is_none() && self.tx.as_ref().is_some_and(|tx| tx.scanner.is_none()) {
+            self.begin_content(now, Framing::Chunk);
+        }
+        self.phase = Phase::Bdat {
+            size,
+            remaining: size,
+            last,
+            refuse,
+        };
+        if size == 0 {
+            self.end_of_chunk();
+        }
+    }
+
+    fn body_refusal(&mut self, why: BodyError) {
+        self.tx = None;
+        match why {
+            BodyError::TooBig => reply(
+                &mut self.out,
+                552,
+                "5.3.4",
+                "Message size exceeds fixed maximum message size",
+            ),
+            BodyError::LineTooLong => reply(
+                &mut self.out,
+                500,
+                "5.5.6",
+                "Message refused: line too long",
+            ),
+            BodyError::BareNewline => reply(
+                &mut self.out,
+                550,
+                "5.6.0",
+                "Message refused: bare CR or LF in message (lines must end with CRLF)",
+            ),
+        }
+    }
+
+    fn end_of_data(&mut self) {
+        let refused = self
+            .tx
+            .as_ref()
+            .and_then(|tx| tx.scanner.as_ref())
+            .and_then(BodyScanner::refused);
+        match refused {
+            Some(why) => self.body_refusal(why),
+            None => self.deliver(),
+        }
+    }
+
+    fn end_of_chunk(&mut self) {
+        let Phase::Bdat {
+            size, last, refuse, ..
+        } = std::mem::replace(&mut self.phase, Phase::Command)
+        else {
+            return;
+        };
+        if let Some(r) = refuse {
+            return self.refuse(r);
+        }
+        let Some(tx) = self.tx.as_mut() else { return };
+        let Some(scanner) = tx.scanner.as_mut() else {
+            return;
+        };
+        if last {
+            scanner.finish_chunked(&mut tx.data);
+        }
+        if let Some(why) = scanner.refused() {
+            return self.body_refusal(why);
+        }
+        if last {
+            self.deliver();
+        } else {
+            let text = format!("{size} octets received");
+            reply(&mut self.out, 250, "2.0.0", &text);
+        }
+    }
+
+    fn deliver(&mut self) {
+        let Some(tx) = self.tx.take() else { return };
+        let envelope = Envelope {
+            mail_from: tx.sender.map(Mailbox::into_string),
+            recipients: tx.recipients,
+            helo: self
+                .helo
+                .as_ref()
+                .map(|h| h.name.clone())
+                .unwrap_or_default(),
+            client_ip: self.info.peer_ip,
+            auth_user: self.auth_user.clone(),
+            eight_bit: tx.eight_bit,
+            dsn_ret: tx.dsn_ret,
+            dsn_envid: tx.dsn_envid,
+        };
+        self.event = Some(SmtpEvent::Deliver(Box::new(Delivery {
+            id: tx.id,
+            envelope,
+            data: tx.data,
+        })));
+        self.awaiting = Awaiting::Delivery;
+    }
+
+    fn on_auth(&mut self, mechanism: &str, initial: Option<&str>) {
+        if !self.helo.as_ref().is_some_and(|h| h.esmtp) {
+            return self.error(503, "5.5.1", "Send EHLO first");
+        }
+        if self.auth_user.is_some() {
+            return self.error(503, "5.5.1", "Already authenticated");
+        }
+        if self.tx.is_some() {
+            return self.error(503, "5.5.1", "AUTH not permitted during a mail transaction");
+        }
+        if !self.auth_offered() {
+            if self.starttls_offered() {
+                return self.error(538, "5.7.11", "Encryption required: use STARTTLS first");
+            }
+            return self.error(503, "5.5.1", "AUTH not available on this connection");
+        }
+        let Some(mech) = sasl::mechanism(mechanism) else {
+            return self.error(504, "5.5.4", "Unrecognized authentication type");
+        };
+        match (mech, initial) {
+            (Mechanism::Plain, Some(resp)) => self.on_sasl(SaslStep::Plain, resp.as_bytes()),
+            (Mechanism::Plain, None) => {
+                reply_plain(&mut self.out, 334, "");
+                self.phase = Phase::Sasl(SaslStep::Plain);
+            }
+            (Mechanism::Login, Some(resp)) => self.on_sasl(SaslStep::LoginUser, resp.as_bytes()),
+            (Mechanism::Login, None) => {
+                reply_plain(&mut self.out, 334, sasl::LOGIN_USERNAME);
+                self.phase = Phase::Sasl(SaslStep::LoginUser);
+            }
+        }
+    }
+
+    fn on_sasl(&mut self, step: SaslStep, line: &[u8]) {
+        let result = std::str::from_utf8(line)
+            .map_err(|_| SaslError::Malformed)
+            .and_then(sasl::decode);
+        let result = result.and_then(|bytes| match step {
+            SaslStep::Plain => sasl::plain(&bytes).map(Some),
+            SaslStep::LoginUser => {
+                let user = sasl::utf8(&bytes)?;
+                reply_plain(&mut self.out, 334, sasl::LOGIN_PASSWORD);
+                self.phase = Phase::Sasl(SaslStep::LoginPassword { user });
+                Ok(None)
+            }
+            SaslStep::LoginPassword { user } => Ok(Some((user, sasl::utf8(&bytes)?))),
+        });
+        match result {
+            Ok(Some((user, password))) => {
+                self.event = Some(SmtpEvent::Authenticate { user, password });
+                self.awaiting = Awaiting::Auth;
+            }
+            Ok(None) => {}
+            Err(SaslError::Cancelled) => self.error(501, "5.0.0", "Authentication cancelled"),
+            Err(SaslError::Malformed) => {
+                self.error(501, "5.5.2", "Invalid authentication response")
+            }
+            Err(SaslError::OtherIdentity) => {
+                self.error(535, "5.7.8", "Authentication credentials invalid")
+            }
+        }
+    }
+
+    fn on_starttls(&mut self) {
+        if self.tls_active {
+            return self.error(503, "5.5.1", "TLS already active");
+        }
+        if !self.info.tls_available {
+            return self.error(502, "5.5.1", "STARTTLS not available");
+        }
+        reply(&mut self.out, 220, "2.0.0", "Ready to start TLS");
+        // RFC 3207 §4.2: forget everything learned before the handshake.
+        self.helo = None;
+        self.tx = None;
+        self.auth_user = None;
+        self.lines.reset();
+        self.start_tls = true;
+        self.discard_input = true;
     }
 }
 
@@ -23,14 +765,104 @@ impl Machine for SmtpServer {
     type Event = SmtpEvent;
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        todo!("{now:?} {input:?} {:?} {}", self.info, self.snapshot.config.hostname)
+        if self.closing {
+            return;
+        }
+        match input {
+            Input::Bytes(bytes) => {
+                if self.eof || bytes.is_empty() {
+                    return;
+                }
+                self.last_activity = now;
+                if self.paused() {
+                    if self.inbuf.len() + bytes.len() > MAX_PENDING_INPUT.max(self.inbuf.len()) {
+                        let text = format!(
+                            "{} Too much pipelined input, closing connection",
+                            self.host()
+                        );
+                        reply(&mut self.out, 421, "4.7.0", &text);
+                        self.close();
+                        return;
+                    }
+                    self.inbuf.extend_from_slice(bytes);
+                    return;
+                }
+                let used = self.process(now, bytes);
+                if used < bytes.len() {
+                    self.inbuf.extend_from_slice(&bytes[used..]);
+                }
+            }
+            Input::Eof => {
+                if self.event.is_some() || self.awaiting != Awaiting::Nothing {
+                    self.eof = true;
+                } else {
+                    self.on_eof();
+                }
+            }
+            Input::Tick => {
+                if let Some(deadline) = self.deadline() {
+                    if now >= deadline && self.event.is_none() {
+                        let text = format!("{} Idle timeout, closing connection", self.host());
+                        reply(&mut self.out, 421, "4.4.2", &text);
+                        self.close();
+                    }
+                }
+            }
+        }
     }
 
     fn handle_command(&mut self, now: Instant, cmd: SmtpCommand) {
-        todo!("{now:?} {cmd:?}")
+        if self.closing {
+            return;
+        }
+        match (cmd, self.awaiting) {
+            (SmtpCommand::AuthResult(result), Awaiting::Auth) => {
+                self.awaiting = Awaiting::Nothing;
+                match result {
+                    Some(name) => {
+                        self.auth_user = Some(name);
+                        reply(&mut self.out, 235, "2.7.0", "Authentication successful");
+                    }
+                    None => self.error(535, "5.7.8", "Authentication credentials invalid"),
+                }
+            }
+            (SmtpCommand::DeliveryResult(result), Awaiting::Delivery) => {
+                self.awaiting = Awaiting::Nothing;
+                match result {
+                    Ok(()) => {
+                        let text =
+                            format!("Ok: queued as {}.{}", self.info.session_id, self.messages);
+                        reply(&mut self.out, 250, "2.0.0", &text);
+                    }
+                    Err(e) if e.temporary => reply(&mut self.out, 451, "4.3.0", &e.text),
+                    Err(e) => reply(&mut self.out, 554, "5.3.0", &e.text),
+                }
+            }
+            // An answer to nothing (or after close): ignore it.
+            _ => return,
+        }
+        if self.closing {
+            return;
+        }
+        self.last_activity = now;
+        self.resume(now);
     }
 
     fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<SmtpEvent> {
-        todo!("{}", out.len())
+        out.append(&mut self.out);
+        if let Some(event) = self.event.take() {
+            return Output::Event(event);
+        }
+        if self.closing {
+            return Output::Close;
+        }
+        if self.start_tls {
+            self.start_tls = false;
+            self.tls_active = true;
+            // Anything that arrived before the handshake is plaintext injection.
+            self.inbuf.clear();
+            return Output::StartTls;
+        }
+        Output::Wait(self.deadline())
     }
 }

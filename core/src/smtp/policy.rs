@@ -1,0 +1,181 @@
+//! Who may do what: recipient and relay decisions, AUTH availability and size limits.
+//!
+//! Pure functions of the configuration [`Snapshot`] and facts about the session, so
+//! they can be tested alone and reused (e.g. by `mailroom route`).
+
+use super::reply::Refusal;
+use super::Route;
+use crate::address::{domain_eq, Mailbox};
+use crate::config::{AntiRelay, Config, PlaintextAuth, Snapshot};
+use std::net::IpAddr;
+
+/// What the session knows when it decides about a recipient.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionFacts<'a> {
+    pub peer_ip: IpAddr,
+    /// The authenticated account, if any.
+    pub auth_user: Option<&'a str>,
+    /// The driver saw a POP3 login from this IP recently enough.
+    pub pop_before_smtp: bool,
+    /// The envelope sender (`None` = the null sender).
+    pub sender: Option<&'a Mailbox>,
+}
+
+/// The outcome for one `RCPT TO`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RcptDecision {
+    Accept(Route),
+    Refuse(Refusal),
+}
+
+const UNKNOWN_LOCAL: Refusal = Refusal {
+    code: 550,
+    status: "5.1.1",
+    text: "Recipient not recognised",
+};
+const RELAY_NEEDS_AUTH: Refusal = Refusal {
+    code: 550,
+    status: "5.7.1",
+    text: "Relaying denied: authentication required",
+};
+const RELAY_ADDRESS: Refusal = Refusal {
+    code: 550,
+    status: "5.7.1",
+    text: "Relaying denied: your address may not send to other domains",
+};
+const RELAY_SENDER: Refusal = Refusal {
+    code: 550,
+    status: "5.7.1",
+    text: "Relaying denied: sender is not a local user",
+};
+
+/// The domain is one of ours (`local_domains`, any case).
+pub fn is_local_domain(config: &Config, domain: &str) -> bool {
+    config.local_domains.iter().any(|d| domain_eq(d, domain))
+}
+
+/// Decide where `rcpt` goes, or why it is refused (§11.3, §11.3.2). Local recipients
+/// are accepted whatever the access lists say; only relaying is restricted.
+pub fn decide_recipient(snap: &Snapshot, facts: &SessionFacts<'_>, rcpt: &Mailbox) -> RcptDecision {
+    if is_local_domain(&snap.config, rcpt.domain()) {
+        let local = rcpt.local_part_unquoted();
+        if let Some(account) = snap.accounts.get(&local) {
+            return RcptDecision::Accept(Route::Local(account.name.clone()));
+        }
+        // RFC 5321 §4.5.1: postmaster must always be accepted; without a postmaster
+        // account it goes to the first administrator.
+        if local.eq_ignore_ascii_case("postmaster") {
+            if let Some(admin) = snap.accounts.iter().find(|a| a.admin) {
+                return RcptDecision::Accept(Route::Local(admin.name.clone()));
+            }
+            return RcptDecision::Accept(Route::Unknown);
+        }
+        return if snap.config.smtp.reject_unknown_local {
+            RcptDecision::Refuse(UNKNOWN_LOCAL)
+        } else {
+            RcptDecision::Accept(Route::Unknown)
+        };
+    }
+    match relay_allowed(snap, facts) {
+        Ok(()) => RcptDecision::Accept(Route::Remote),
+        Err(why) => RcptDecision::Refuse(why),
+    }
+}
+
+/// May this session send to other domains? (§11.3.2 anti-relay methods.)
+pub fn relay_allowed(snap: &Snapshot, facts: &SessionFacts<'_>) -> Result<(), Refusal> {
+    let smtp = &snap.config.smtp;
+    let proven = facts.auth_user.is_some() || facts.pop_before_smtp || !smtp.require_auth;
+    match smtp.anti_relay {
+        AntiRelay::ClientIp => {
+            let list = &snap.access.smtp;
+            let verdict = list.check(facts.peer_ip, facts.auth_user);
+            if !verdict.allowed {
+                Err(RELAY_ADDRESS)
+            } else if proven || verdict.noauth {
+                Ok(())
+            } else {
+                Err(RELAY_NEEDS_AUTH)
+            }
+        }
+        AntiRelay::Lan => {
+            if !is_lan(facts.peer_ip) {
+                Err(RELAY_ADDRESS)
+            } else if proven {
+                Ok(())
+            } else {
+                Err(RELAY_NEEDS_AUTH)
+            }
+        }
+        AntiRelay::FromAddress => {
+            let local_sender = facts.sender.is_some_and(|s| {
+                is_local_domain(&snap.config, s.domain())
+                    && snap.accounts.get(&s.local_part_unquoted()).is_some()
+            });
+            if !local_sender {
+                Err(RELAY_SENDER)
+            } else if proven {
+                Ok(())
+            } else {
+                Err(RELAY_NEEDS_AUTH)
+            }
+        }
+    }
+}
+
+/// Loopback, private (RFC 1918), link-local, and IPv6 unique-local addresses.
+pub fn is_lan(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+    }
+}
+
+/// May AUTH be offered on this connection?
+pub fn auth_allowed(config: &Config, peer_ip: IpAddr, tls_active: bool) -> bool {
+    tls_active
+        || match config.smtp.plaintext_auth {
+            PlaintextAuth::Always => true,
+            PlaintextAuth::Lan => is_lan(peer_ip),
+            PlaintextAuth::Never => false,
+        }
+}
+
+/// The message size limit for this session: the smallest non-zero of the global limit
+/// and the authenticated user's outgoing limit; 0 = none configured.
+pub fn size_limit(snap: &Snapshot, auth_user: Option<&str>) -> u64 {
+    let global = snap.config.smtp.max_message_size;
+    let user = auth_user
+        .and_then(|u| snap.accounts.get(u))
+        .map_or(0, |a| a.max_outgoing_size);
+    match (global, user) {
+        (0, u) => u,
+        (g, 0) => g,
+        (g, u) => g.min(u),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lan_addresses() {
+        for lan in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:192.168.0.1",
+        ] {
+            assert!(is_lan(lan.parse().unwrap()), "{lan}");
+        }
+        for wan in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
+            assert!(!is_lan(wan.parse().unwrap()), "{wan}");
+        }
+    }
+}
