@@ -423,7 +423,7 @@ fn refuse_helo_disconnects() {
     let mut c = Client::new(snapshot_with(cfg, vec![]), info("203.0.113.9"));
     c.take();
     assert_eq!(
-        c.send("EHLO relay3.mail.demon.NET\r\nMAIL FROM:<a@b.example>\r\n"),
+        c.send("EHLO relay3 (really relay3.mail.demon.NET)\r\nMAIL FROM:<a@b.example>\r\n"),
         "554 5.7.1 mail.example.com Connection refused\r\n"
     );
     assert!(c.closed);

@@ -28,6 +28,7 @@ pub(crate) struct RcptParams {
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Command<'a> {
+    /// The whole argument; the name is its first word.
     Ehlo(&'a str),
     Helo(&'a str),
     Mail(Path, MailParams),
@@ -88,8 +89,7 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
     let args = args.trim_matches(|c| c == ' ' || c == '\t');
     let is = |name: &str| verb.eq_ignore_ascii_case(name.as_bytes());
     if is("EHLO") || is("HELO") {
-        let name = args.split([' ', '\t']).next().unwrap_or("");
-        if name.is_empty() {
+        if args.is_empty() {
             return Err(if is("EHLO") {
                 refused(501, "5.5.4", "Syntax: EHLO hostname")
             } else {
@@ -97,9 +97,9 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
             });
         }
         return Ok(if is("EHLO") {
-            Command::Ehlo(name)
+            Command::Ehlo(args)
         } else {
-            Command::Helo(name)
+            Command::Helo(args)
         });
     }
     if is("MAIL") {
@@ -377,7 +377,7 @@ mod tests {
             parse(b"ehlo client.example"),
             Ok(Command::Ehlo("client.example"))
         );
-        assert_eq!(parse(b"HELO  x  y"), Ok(Command::Helo("x")));
+        assert_eq!(parse(b"HELO  x  y"), Ok(Command::Helo("x  y")));
         assert_eq!(parse(b"DATA"), Ok(Command::Data));
         assert_eq!(parse(b"noop anything"), Ok(Command::Noop));
         assert_eq!(parse(b"QUIT"), Ok(Command::Quit));

@@ -342,10 +342,11 @@ impl SmtpServer {
         }
     }
 
-    fn on_helo(&mut self, name: &str, esmtp: bool) {
+    fn on_helo(&mut self, args: &str, esmtp: bool) {
+        // VPOP3 looks for the refused text anywhere in the HELO argument (§11.3).
         let refuse = &self.snapshot.config.smtp.refuse_helo;
         if !refuse.is_empty()
-            && name
+            && args
                 .to_ascii_lowercase()
                 .contains(&refuse.to_ascii_lowercase())
         {
@@ -355,6 +356,7 @@ impl SmtpServer {
             return;
         }
         self.tx = None;
+        let name = args.split([' ', '\t']).next().unwrap_or(args);
         self.helo = Some(Helo {
             name: name.to_owned(),
             esmtp,
