@@ -32,8 +32,9 @@ pub struct SessionInfo {
     pub pop_before_smtp: bool,
 }
 
-/// An event the driver must act on.
-#[derive(Debug, PartialEq, Eq)]
+/// An event the driver must act on. `Debug` leaves the password out, so logging an
+/// event never writes a secret.
+#[derive(PartialEq, Eq)]
 pub enum SmtpEvent {
     /// Verify a password (slow: argon2). Answer with [`SmtpCommand::AuthResult`].
     Authenticate { user: String, password: String },
@@ -41,6 +42,19 @@ pub enum SmtpEvent {
     /// outbound spool, fsynced), then answer with [`SmtpCommand::DeliveryResult`].
     /// The 250 is sent only after that answer.
     Deliver(Box<Delivery>),
+}
+
+impl std::fmt::Debug for SmtpEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SmtpEvent::Authenticate { user, .. } => f
+                .debug_struct("Authenticate")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            SmtpEvent::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
+        }
+    }
 }
 
 /// The driver's answers.
@@ -106,4 +120,20 @@ pub enum Route {
     /// Accepted although unknown (reject_unknown_local = false): the driver queues a
     /// bounce to the sender instead of a delivery.
     Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmtpEvent;
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let ev = SmtpEvent::Authenticate {
+            user: "alice".into(),
+            password: "s3cret-pw".into(),
+        };
+        let shown = format!("{ev:?}");
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+    }
 }
