@@ -86,7 +86,12 @@ async fn serve_until_stopped(
             );
         }
     }
-    tracing::info!("stopped");
+    let stats = shared.store.commit_stats();
+    tracing::info!(
+        "stopped ({} directory fsyncs for {} requests)",
+        stats.fsyncs,
+        stats.requests
+    );
     Ok(())
 }
 

@@ -93,7 +93,12 @@ pub fn run(
             tracing::warn!("stopping with {left} sessions still open; they are abandoned");
         }
     }
-    tracing::info!("stopped");
+    let stats = shared.store.commit_stats();
+    tracing::info!(
+        "stopped ({} directory fsyncs for {} requests)",
+        stats.fsyncs,
+        stats.requests
+    );
     Ok(())
 }
 

@@ -11,12 +11,22 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 #[derive(Default)]
 pub struct Committer {
     dirs: Mutex<HashMap<PathBuf, DirState>>,
     done: Condvar,
+    requests: AtomicU64,
+    fsyncs: AtomicU64,
+}
+
+/// How much sharing happened: `fsyncs` < `requests` when group commit paid off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    pub requests: u64,
+    pub fsyncs: u64,
 }
 
 #[derive(Default)]
@@ -37,8 +47,16 @@ impl Committer {
         Self::default()
     }
 
+    pub fn stats(&self) -> CommitStats {
+        CommitStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            fsyncs: self.fsyncs.load(Ordering::Relaxed),
+        }
+    }
+
     /// Make every rename into `dir` that finished before this call durable.
     pub fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut dirs = self.lock();
         let batch = dirs
             .entry(dir.to_path_buf())
@@ -60,6 +78,7 @@ impl Committer {
                 state.pending = None;
                 state.running = true;
                 drop(dirs);
+                self.fsyncs.fetch_add(1, Ordering::Relaxed);
                 let result = fsync_dir(dir).map_err(|e| (e.kind(), e.to_string()));
                 let _ = batch.result.set(result.clone());
                 let mut dirs = self.lock();
@@ -111,6 +130,9 @@ mod tests {
             assert!(h.join().unwrap());
         }
         assert!(committer.lock().is_empty());
+        let stats = committer.stats();
+        assert_eq!(stats.requests, 320);
+        assert!(stats.fsyncs >= 1 && stats.fsyncs <= 320);
     }
 
     #[test]

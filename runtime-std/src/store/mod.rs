@@ -10,7 +10,7 @@ mod maildir;
 pub mod spool;
 mod unique;
 
-pub use commit::Committer;
+pub use commit::{CommitStats, Committer};
 
 use crate::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
@@ -42,6 +42,11 @@ impl Store {
             dir: dir.clone(),
             committer: Committer::new(),
         })
+    }
+
+    /// Directory fsyncs requested and performed since the store was opened.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.committer.stats()
     }
 
     pub fn data_dir(&self) -> &DataDir {
