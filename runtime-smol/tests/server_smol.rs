@@ -17,6 +17,11 @@ fn starttls_auth_delivers_local_and_spools_remote() {
 }
 
 #[test]
+fn starttls_discards_injected_plaintext() {
+    common::starttls_discards_injected_plaintext(run);
+}
+
+#[test]
 fn implicit_tls_delivers() {
     common::implicit_tls_delivers(run);
 }

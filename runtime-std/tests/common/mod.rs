@@ -352,6 +352,22 @@ pub fn starttls_auth_delivers_local_and_spools_remote(run: RunFn) {
     server.stop().unwrap();
 }
 
+pub fn starttls_discards_injected_plaintext(run: RunFn) {
+    let server = TestServer::start(run);
+    let mut c = server.connect();
+    c.expect(220);
+    c.ok("EHLO client.test", 250);
+    // A man in the middle appends a command after STARTTLS in the same packet; it
+    // must not be executed inside the encrypted session.
+    c.send(b"STARTTLS\r\nMAIL FROM:<evil@far.test>\r\n");
+    c.expect(220);
+    let mut c = Smtp::new(server.tls(c.into_inner()));
+    c.ok("EHLO client.test", 250);
+    c.ok("RCPT TO:<bob@example.com>", 503);
+    c.ok("QUIT", 221);
+    server.stop().unwrap();
+}
+
 pub fn implicit_tls_delivers(run: RunFn) {
     let server = TestServer::start(run);
     let mut c = server.connect_tls();
