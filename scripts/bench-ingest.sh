@@ -7,8 +7,10 @@
 #                           [--skip-build]
 #
 # N (default 2000) messages are sent per measurement, R (default 3) measurements are
-# taken and the median is printed. Everything runs on 127.0.0.1 in a scratch directory
-# under ${TMPDIR:-/tmp}, which is removed at the end (set KEEP=1 to keep it).
+# taken and the median is printed; after each one the script checks that exactly N
+# messages were stored, then empties the mailbox (or hold queue) for the next.
+# Everything runs on 127.0.0.1 in a scratch directory under ${TMPDIR:-/tmp}, which is
+# removed at the end (set KEEP=1 to keep it).
 #
 # The Postfix instance is private to this run: its own config_directory, queue and
 # port, started with `postfix -c DIR`; the system's Postfix is not touched. Every
@@ -20,7 +22,8 @@
 # Clients: Postfix's `smtp-source` (a new connection per message, no pipelining, like
 # many mail clients) and our `smtp-load` (one connection per client for all its messages,
 # PIPELINING). smtp-source -l counts only the body, so its messages are 4096 octets of
-# body plus its small header; smtp-load's are 4096 octets in total.
+# body plus its small header; smtp-load's are 4096 octets in total. Neither uses AUTH:
+# mail from loopback to a local user needs none, and both servers are measured alike.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -118,8 +121,30 @@ record() { # SERVER CLIENT PARALLEL RATE
     printf '%-14s %-12s %3s clients  %6s msg/s\n' "$1" "$2" "$3" "$4" | tee -a "$RESULTS"
 }
 
+# Where the server under test stores what it accepted: STORE_KIND is "maildir" (STORE
+# is bob's Maildir) or "postfix" (STORE is the instance's config directory).
+STORE_KIND=
+STORE=
+stored() {
+    if [[ $STORE_KIND == maildir ]]; then
+        # The Maildir appears with the first delivery.
+        if [[ -d $STORE/new ]]; then find "$STORE/new" -type f | wc -l; else echo 0; fi
+    else
+        find "$(postconf -c "$STORE" -h queue_directory)/hold" -type f | wc -l
+    fi
+}
+# Empty the store between measurements, as a mail client fetching the mail would: a
+# mailbox or queue directory that keeps growing would make later runs slower.
+clear_store() {
+    if [[ $STORE_KIND == maildir ]]; then
+        if [[ -d $STORE/new ]]; then find "$STORE/new" -type f -delete; fi
+    else
+        postsuper -c "$STORE" -d ALL hold >/dev/null 2>&1
+    fi
+}
+
 measure() { # SERVER PORT
-    local client par r rates
+    local client par r rates n
     for par in 1 10; do
         for client in smtp-source smtp-load; do
             if [[ $client == smtp-source && $HAVE_SMTP_SOURCE == 0 ]]; then
@@ -127,15 +152,21 @@ measure() { # SERVER PORT
             fi
             rates=()
             for r in $(seq "$RUNS"); do
+                clear_store
                 if [[ $client == smtp-source ]]; then
                     rates+=("$(run_smtp_source "$2" "$par")")
                 else
                     rates+=("$(run_smtp_load "$2" "$par")")
                 fi
+                n=$(stored)
+                if [[ $n != "$MESSAGES" ]]; then
+                    echo "WARNING: $1 stored $n of $MESSAGES messages" | tee -a "$RESULTS"
+                fi
             done
             record "$1" "$client" "$par" "$(printf '%s\n' "${rates[@]}" | median)"
         done
     done
+    clear_store
 }
 
 say "machine"
@@ -174,8 +205,6 @@ EOF
     wait_port "$PORT"
 }
 
-count_new() { find "$1" -path '*/new/*' -type f | wc -l; }
-
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 for name in mailroom mailroom-lite; do
@@ -186,11 +215,10 @@ for name in mailroom mailroom-lite; do
     sleep 2
     echo "idle RSS: $(rss_kb "$PID") kB" | tee -a "$RESULTS"
     printf '%-14s idle RSS %s kB\n' "$name" "$(rss_kb "$PID")" >>"$WORK/rss.txt"
+    STORE_KIND=maildir
+    STORE=$WORK/$name/mail/bob
     measure "$name" "$PORT"
     echo "peak RSS under load (VmHWM): $(hwm_kb "$PID") kB" | tee -a "$RESULTS"
-    stored=$(count_new "$WORK/$name/mail/bob")
-    expected=$((RUNS * MESSAGES * (1 + HAVE_SMTP_SOURCE) * 2))
-    echo "messages in bob's new/: $stored (expected $expected)" | tee -a "$RESULTS"
     kill -TERM "$PID"
     status=0
     wait "$PID" || status=$?
@@ -240,8 +268,9 @@ EOF
         exit 1
     }
     wait_port "$PPORT"
+    STORE_KIND=postfix
+    STORE=$PF/etc
     measure postfix "$PPORT"
-    echo "messages in the hold queue: $(find "$PF/queue/hold" -type f | wc -l)" | tee -a "$RESULTS"
     postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
     POSTFIX_CONF=
 fi
