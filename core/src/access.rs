@@ -126,6 +126,25 @@ impl AccessList {
         }
     }
 
+    /// Whether a client at `ip` may connect before it has said who it is: some user
+    /// could be let in. Lines naming users do not refuse anyone yet; the login check
+    /// ([`AccessList::check`] with the user) decides for them.
+    pub fn may_connect(&self, ip: IpAddr) -> bool {
+        if self.rules.is_empty() {
+            return true;
+        }
+        let ip = unmap(ip);
+        for rule in self.rules.iter().filter(|r| r.covers(ip)) {
+            match (rule.users.is_empty(), rule.deny) {
+                (true, deny) => return !deny,
+                (false, false) => return true,
+                // Some users are refused here; others may match a later line.
+                (false, true) => {}
+            }
+        }
+        false
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

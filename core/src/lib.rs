@@ -8,8 +8,12 @@
 pub mod access;
 pub mod address;
 pub mod accounts;
+pub mod challenge;
 pub mod config;
 pub mod machine;
+pub mod pass;
+pub mod pop3;
+pub mod security;
 pub mod smtp;
 pub mod time;
 

@@ -20,6 +20,8 @@ pub struct Config {
     pub smtp: Smtp,
     #[serde(default)]
     pub accounts: AccountPolicy,
+    #[serde(default)]
+    pub pop3: Pop3,
 }
 
 /// Listen addresses per service; an empty list disables the service.
@@ -35,6 +37,8 @@ pub struct Services {
     pub imap: Vec<String>,
     pub imaps: Vec<String>,
     pub http: Vec<String>,
+    /// The password-change service (§11.7; port 106 in production). Off unless listed.
+    pub pass: Vec<String>,
 }
 
 impl Default for Services {
@@ -47,6 +51,7 @@ impl Default for Services {
             imap: vec!["127.0.0.1:2143".into()],
             imaps: vec![],
             http: vec!["127.0.0.1:5108".into()],
+            pass: vec![],
         }
     }
 }
@@ -166,6 +171,12 @@ pub struct AccountPolicy {
     pub lockout_failures: u32,
     /// Minutes an account stays locked.
     pub lockout_minutes: u32,
+    /// §4.3.1 "Apply account lockout policy to WebMail/Admin even when connecting from
+    /// 127.0.0.1". Off by default: the web admin from the server itself is exempt.
+    pub lockout_web_from_loopback: bool,
+    /// Keep an encrypted reusable secret per account so APOP and CRAM-MD5 work. Off by
+    /// default: then only salted password hashes are stored.
+    pub challenge_response: bool,
 }
 
 impl Default for AccountPolicy {
@@ -174,6 +185,38 @@ impl Default for AccountPolicy {
             min_password_length: 5,
             lockout_failures: 5,
             lockout_minutes: 15,
+            lockout_web_from_loopback: false,
+            challenge_response: false,
+        }
+    }
+}
+
+/// POP3 service settings (§11.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    /// "Require APOP authentication": USER/PASS and AUTH are refused. Needs
+    /// `[accounts] challenge_response = true`.
+    pub require_apop: bool,
+    /// When USER/PASS and AUTH PLAIN may be used on a connection that is not encrypted.
+    pub plaintext_auth: PlaintextAuth,
+    /// Seconds without input before the session is closed; RFC 1939 asks for at least
+    /// 10 minutes. Deletions are not applied after a timeout.
+    pub idle_timeout_secs: u32,
+    /// Longest command line accepted, CRLF included (RFC 2449: at least 255).
+    pub max_command_line: u32,
+    /// Bad commands tolerated before the session is closed.
+    pub max_errors: u32,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            require_apop: false,
+            plaintext_auth: PlaintextAuth::Lan,
+            idle_timeout_secs: 600,
+            max_command_line: 1024,
+            max_errors: 20,
         }
     }
 }

@@ -166,6 +166,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     tls(&mut e, cfg);
     smtp(&mut e, cfg);
     accounts(&mut e, cfg);
+    pop3(&mut e, cfg);
 
     e.list.sort_by_key(|x| x.line);
     e.list
@@ -173,7 +174,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
 
 fn services(e: &mut Errors<'_>, cfg: &Config) {
     let s = &cfg.services;
-    let lists: [(&str, &Vec<String>); 7] = [
+    let lists: [(&str, &Vec<String>); 8] = [
         ("smtp", &s.smtp),
         ("smtps", &s.smtps),
         ("pop3", &s.pop3),
@@ -181,6 +182,7 @@ fn services(e: &mut Errors<'_>, cfg: &Config) {
         ("imap", &s.imap),
         ("imaps", &s.imaps),
         ("http", &s.http),
+        ("pass", &s.pass),
     ];
     let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
     for (name, addrs) in lists {
@@ -314,6 +316,40 @@ fn accounts(e: &mut Errors<'_>, cfg: &Config) {
             "[accounts] lockout_minutes is 0 while lockout_failures is set; \
              use at least 1, or set lockout_failures = 0 to never lock",
         );
+    }
+}
+
+fn pop3(e: &mut Errors<'_>, cfg: &Config) {
+    let p = &cfg.pop3;
+    if p.require_apop && !cfg.accounts.challenge_response {
+        e.at(
+            &[Key("pop3"), Key("require_apop")],
+            "[pop3] require_apop needs [accounts] challenge_response = true (APOP checks \
+             a reusable secret the server keeps only then)",
+        );
+    }
+    let mins: [(&str, u32, u32, &str); 3] = [
+        (
+            "idle_timeout_secs",
+            p.idle_timeout_secs,
+            60,
+            "RFC 1939 asks for 600",
+        ),
+        (
+            "max_command_line",
+            p.max_command_line,
+            255,
+            "RFC 2449 requires 255",
+        ),
+        ("max_errors", p.max_errors, 1, "0 would close at once"),
+    ];
+    for (key, value, min, why) in mins {
+        if value < min {
+            e.at(
+                &[Key("pop3"), Key(key)],
+                format!("[pop3] {key} = {value} is too small; the least is {min} ({why})"),
+            );
+        }
     }
 }
 

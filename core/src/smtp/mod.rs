@@ -4,12 +4,12 @@
 //! [`SmtpServer`] per connection, feeds it bytes, and answers its [`SmtpEvent`]s with
 //! [`SmtpCommand`]s.
 
-mod codec;
+pub(crate) mod codec;
 mod command;
 pub mod policy;
 mod received;
 mod reply;
-mod sasl;
+pub(crate) mod sasl;
 mod server;
 
 pub use reply::Refusal;

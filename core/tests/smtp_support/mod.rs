@@ -35,6 +35,7 @@ pub fn config() -> Config {
         tls: Tls::default(),
         smtp: Smtp::default(),
         accounts: AccountPolicy::default(),
+        pop3: Default::default(),
     }
 }
 
