@@ -6,6 +6,7 @@
 //! fsyncs go through a [`Committer`], which lets sessions finishing together share one.
 
 mod commit;
+pub mod index;
 mod maildir;
 pub mod spool;
 mod unique;
@@ -51,6 +52,19 @@ impl Store {
 
     pub fn data_dir(&self) -> &DataDir {
         &self.dir
+    }
+
+    /// Lock and open `user`'s mailbox for a reader (POP3 now, IMAP later); see
+    /// [`index`]. The lock is held until the returned value is dropped.
+    pub fn open_mailbox(&self, user: &str) -> Result<index::Mailbox, index::MailboxError> {
+        let user = user.to_ascii_lowercase();
+        if !is_mailbox_name(&user) {
+            return Err(index::MailboxError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "mailbox name not allowed",
+            )));
+        }
+        index::Mailbox::open(&self.dir.maildir(&user))
     }
 
     /// Make `delivery` durable in every local mailbox and, for remote recipients, in
