@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Loopback SMTP ingest benchmark: mailroom, mailroom-lite and Postfix receiving the same
 # load of 4 KB messages from 1 and 10 parallel clients, with fsync on, plus a probe of
-# what the disk itself allows and the idle memory of each binary.
+# what the disk itself allows and the memory of each binary.
 #
 #   scripts/bench-ingest.sh [--messages N] [--runs R] [--servers "mailroom mailroom-lite postfix"]
 #                           [--skip-build]
 #
-# N (default 2000) messages are sent per measurement, R (default 3) measurements are
-# taken and the median is printed; after each one the script checks that exactly N
-# messages were stored, then empties the mailbox (or hold queue) for the next.
-# Everything runs on 127.0.0.1 in a scratch directory under ${TMPDIR:-/tmp}, which is
-# removed at the end (set KEEP=1 to keep it).
+# All servers are started first; then every measurement (client × parallelism) is taken
+# R times (default 3) round-robin over the servers, so a noisy neighbour or a slow
+# moment of the disk hits them alike, and the median is printed. Each measurement sends
+# N messages (default 2000), checks that exactly N were stored, then empties the mailbox
+# (or hold queue) as a mail client fetching the mail would. Everything runs on
+# 127.0.0.1 in a scratch directory under ${TMPDIR:-/tmp}, removed at the end (KEEP=1
+# keeps it).
 #
 # The Postfix instance is private to this run: its own config_directory, queue and
 # port, started with `postfix -c DIR`; the system's Postfix is not touched. Every
@@ -23,7 +25,7 @@
 # many mail clients) and our `smtp-load` (one connection per client for all its messages,
 # PIPELINING). smtp-source -l counts only the body, so its messages are 4096 octets of
 # body plus its small header; smtp-load's are 4096 octets in total. Neither uses AUTH:
-# mail from loopback to a local user needs none, and both servers are measured alike.
+# mail from loopback to a local user needs none, and all servers are measured alike.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -44,6 +46,7 @@ while (($#)); do
 done
 
 say() { printf '\n== %s\n' "$*"; }
+wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 if ((!SKIP_BUILD)); then
     say "building release binaries"
@@ -58,10 +61,15 @@ command -v smtp-source >/dev/null 2>&1 && HAVE_SMTP_SOURCE=1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-bench.XXXXXX")
 chmod 755 "$WORK" # the postfix user must reach its queue under here
-PIDS=()
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+
+declare -A PORT PID STORE
+ACTIVE=()
 POSTFIX_CONF=
 cleanup() {
-    for p in "${PIDS[@]}"; do
+    local p
+    for p in "${PID[@]}"; do
         kill -TERM "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -93,156 +101,93 @@ wait_port() { # PORT: wait up to 20 s for a listener
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
-
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
-# One measurement with smtp-source; prints msg/s.
-run_smtp_source() { # PORT SESSIONS
+# What SERVER has stored so far, and emptying it: bob's Maildir for mailroom (it
+# appears with the first delivery), the hold queue for Postfix.
+stored() { # SERVER
+    if [[ $1 == postfix ]]; then
+        find "${STORE[$1]}/queue/hold" -type f | wc -l
+    elif [[ -d ${STORE[$1]}/new ]]; then
+        find "${STORE[$1]}/new" -type f | wc -l
+    else
+        echo 0
+    fi
+}
+clear_store() { # SERVER
+    if [[ $1 == postfix ]]; then
+        postsuper -c "${STORE[$1]}/etc" -d ALL hold >/dev/null 2>&1
+    elif [[ -d ${STORE[$1]}/new ]]; then
+        find "${STORE[$1]}/new" -type f -delete
+    fi
+}
+
+# One measurement; prints msg/s.
+run_client() { # CLIENT PORT PARALLEL
     local t0 t1
-    t0=$(date +%s.%N)
-    smtp-source -s "$2" -m "$MESSAGES" -l 4096 -M client.example.com \
-        -f alice@example.com -t bob@example.com "127.0.0.1:$1" >/dev/null
-    t1=$(date +%s.%N)
-    awk -v n="$MESSAGES" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f\n", n/(b-a)}'
-}
-
-# One measurement with smtp-load; prints msg/s.
-run_smtp_load() { # PORT CONNECTIONS
-    local per=$((MESSAGES / $2))
-    "$BIN/smtp-load" --server "127.0.0.1:$1" --connections "$2" --messages "$per" \
-        --size 4096 --pipelining --time-limit 300 |
-        sed -n 's/.*msg_per_s=\([0-9.]*\).*/\1/p' | awk '{printf "%.0f\n", $1}'
-}
-
-RESULTS=$WORK/results.txt
-: >"$RESULTS"
-record() { # SERVER CLIENT PARALLEL RATE
-    printf '%-14s %-12s %3s clients  %6s msg/s\n' "$1" "$2" "$3" "$4" | tee -a "$RESULTS"
-}
-
-# Where the server under test stores what it accepted: STORE_KIND is "maildir" (STORE
-# is bob's Maildir) or "postfix" (STORE is the instance's config directory).
-STORE_KIND=
-STORE=
-stored() {
-    if [[ $STORE_KIND == maildir ]]; then
-        # The Maildir appears with the first delivery.
-        if [[ -d $STORE/new ]]; then find "$STORE/new" -type f | wc -l; else echo 0; fi
+    if [[ $1 == smtp-source ]]; then
+        t0=$(date +%s.%N)
+        smtp-source -s "$3" -m "$MESSAGES" -l 4096 -M client.example.com \
+            -f alice@example.com -t bob@example.com "127.0.0.1:$2" >/dev/null
+        t1=$(date +%s.%N)
+        awk -v n="$MESSAGES" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f\n", n/(b-a)}'
     else
-        find "$(postconf -c "$STORE" -h queue_directory)/hold" -type f | wc -l
+        "$BIN/smtp-load" --server "127.0.0.1:$2" --connections "$3" \
+            --messages $((MESSAGES / $3)) --size 4096 --pipelining --time-limit 300 |
+            sed -n 's/.*msg_per_s=\([0-9.]*\).*/\1/p' | awk '{printf "%.0f\n", $1}'
     fi
-}
-# Empty the store between measurements, as a mail client fetching the mail would: a
-# mailbox or queue directory that keeps growing would make later runs slower.
-clear_store() {
-    if [[ $STORE_KIND == maildir ]]; then
-        if [[ -d $STORE/new ]]; then find "$STORE/new" -type f -delete; fi
-    else
-        postsuper -c "$STORE" -d ALL hold >/dev/null 2>&1
-    fi
-}
-
-measure() { # SERVER PORT
-    local client par r rates n
-    for par in 1 10; do
-        for client in smtp-source smtp-load; do
-            if [[ $client == smtp-source && $HAVE_SMTP_SOURCE == 0 ]]; then
-                continue
-            fi
-            rates=()
-            for r in $(seq "$RUNS"); do
-                clear_store
-                if [[ $client == smtp-source ]]; then
-                    rates+=("$(run_smtp_source "$2" "$par")")
-                else
-                    rates+=("$(run_smtp_load "$2" "$par")")
-                fi
-                n=$(stored)
-                if [[ $n != "$MESSAGES" ]]; then
-                    echo "WARNING: $1 stored $n of $MESSAGES messages" | tee -a "$RESULTS"
-                fi
-            done
-            record "$1" "$client" "$par" "$(printf '%s\n' "${rates[@]}" | median)"
-        done
-    done
-    clear_store
 }
 
 say "machine"
 echo "cpus: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "memory: $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo)"
 echo "file system of $WORK: $(df -T "$WORK" | awk 'NR==2 {print $2 " on " $1}')"
-echo "kernel: $(uname -r)"
+echo "kernel: $(uname -r); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-say "disk: create + write 4 KB + fsync + rename, one thread (then 10 threads)"
+say "disk: create + write 4 KB + fsync + rename (then the same plus fsync of the directory)"
 "$BIN/fsync-probe" --dir "$WORK" --seconds 3 | tee -a "$RESULTS"
 "$BIN/fsync-probe" --dir "$WORK" --seconds 3 --threads 10 | tee -a "$RESULTS"
 
-# A fresh data directory served by BINARY on a free port; sets PORT and PID.
 start_mailroom() { # BINARY
-    local name=$1 dir=$WORK/$1
-    PORT=$(free_port)
+    local name=$1 dir=$WORK/$1 port
+    [[ -x $BIN/$name ]] || { echo "missing $BIN/$name" >&2; exit 1; }
+    port=$(free_port)
     "$BIN/$name" init --data "$dir" --domain example.com --admin-password 'bench-postmaster-1' \
         >"$WORK/$name.init.log" 2>&1
     # Only SMTP, on the chosen port; the rest of the generated config is kept.
-    python3 - "$dir/mailroom.toml" "$PORT" <<'EOF'
+    python3 - "$dir/mailroom.toml" "$port" <<'EOF'
 import re, sys
 path, port = sys.argv[1], sys.argv[2]
 text = open(path).read()
-services = f'[services]\nsmtp = ["127.0.0.1:{port}"]\nsmtps = []\npop3 = []\npop3s = []\nimap = []\nimaps = []\nhttp = []\n'
-# Replace an existing [services] table (up to the next table) or append one.
+services = f'[services]\nsmtp = ["127.0.0.1:{port}"]\nsmtps = []\npop3 = []\npop3s = []\nimap = []\nimaps = []\nhttp = []\n\n'
+# Replace the [services] table (up to the next table) or append one.
 pat = re.compile(r'^\[services\]\n(?:(?!\[).*\n?)*', re.M)
-text = pat.sub(services, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + services
+text = pat.sub(lambda m: services, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + services
 open(path, 'w').write(text)
 EOF
     "$BIN/$name" check --data "$dir" >/dev/null
     "$BIN/$name" user add alice --password 'alice-password-1' --data "$dir" >/dev/null
     "$BIN/$name" user add bob --password 'bob-password-1' --data "$dir" >/dev/null
     "$BIN/$name" serve --data "$dir" >"$WORK/$name.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    wait_port "$PORT"
+    PID[$name]=$!
+    PORT[$name]=$port
+    STORE[$name]=$dir/mail/bob
+    wait_port "$port"
+    ACTIVE+=("$name")
 }
 
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
-
-for name in mailroom mailroom-lite; do
-    wants "$name" || continue
-    [[ -x $BIN/$name ]] || { echo "missing $BIN/$name" >&2; exit 1; }
-    say "$name"
-    start_mailroom "$name"
-    sleep 2
-    echo "idle RSS: $(rss_kb "$PID") kB" | tee -a "$RESULTS"
-    printf '%-14s idle RSS %s kB\n' "$name" "$(rss_kb "$PID")" >>"$WORK/rss.txt"
-    STORE_KIND=maildir
-    STORE=$WORK/$name/mail/bob
-    measure "$name" "$PORT"
-    echo "peak RSS under load (VmHWM): $(hwm_kb "$PID") kB" | tee -a "$RESULTS"
-    kill -TERM "$PID"
-    status=0
-    wait "$PID" || status=$?
-    PIDS=()
-    echo "$name exited with status $status after SIGTERM" | tee -a "$RESULTS"
-done
-
-if ! wants postfix; then
-    echo "Postfix skipped (not in --servers)"
-elif [[ $(id -u) -ne 0 ]] || ! command -v postfix >/dev/null 2>&1; then
-    echo "Postfix skipped: needs root and the postfix package"
-else
-    say "postfix ($(postconf -d -h mail_version 2>/dev/null)), private instance, every message on hold"
-    PF=$WORK/postfix
-    mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
-    chown postfix "$PF/data"
-    PPORT=$(free_port)
-    master=/etc/postfix/master.cf
+start_postfix() {
+    local pf=$WORK/postfix master=/etc/postfix/master.cf port
+    mkdir -p "$pf/etc" "$pf/queue" "$pf/data"
+    chown postfix "$pf/data"
+    port=$(free_port)
     [[ -f $master ]] || master=/usr/share/postfix/master.cf.dist
-    cp "$master" "$PF/etc/master.cf"
-    cat >"$PF/etc/main.cf" <<EOF
+    cp "$master" "$pf/etc/master.cf"
+    cat >"$pf/etc/main.cf" <<EOF
 compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
+queue_directory = $pf/queue
+data_directory = $pf/data
 myhostname = bench.localdomain
 mydomain = localdomain
 mydestination =
@@ -254,28 +199,86 @@ smtpd_client_restrictions = check_client_access static:HOLD
 smtpd_relay_restrictions = permit_mynetworks, reject
 alias_maps =
 alias_database =
-maillog_file_prefixes = $PF
-maillog_file = $PF/maillog
+maillog_file_prefixes = $pf
+maillog_file = $pf/maillog
 EOF
     # Only smtpd listens, on the chosen port; no daemon runs chrooted (the scratch
     # directory holds no chroot files).
-    sed -i "s/^smtp      inet .*/127.0.0.1:$PPORT inet n - n - - smtpd/" "$PF/etc/master.cf"
-    postconf -c "$PF/etc" -F '*/*/chroot = n'
-    POSTFIX_CONF=$PF/etc
-    postfix -c "$PF/etc" start >/dev/null 2>&1 || {
-        echo "postfix failed to start; see $PF/maillog" >&2
-        cat "$PF/maillog" >&2 || true
+    sed -i "s/^smtp      inet .*/127.0.0.1:$port inet n - n - - smtpd/" "$pf/etc/master.cf"
+    postconf -c "$pf/etc" -F '*/*/chroot = n'
+    POSTFIX_CONF=$pf/etc
+    postfix -c "$pf/etc" start >/dev/null 2>&1 || {
+        echo "postfix failed to start:" >&2
+        cat "$pf/maillog" >&2 || true
         exit 1
     }
-    wait_port "$PPORT"
-    STORE_KIND=postfix
-    STORE=$PF/etc
-    measure postfix "$PPORT"
-    postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
+    PORT[postfix]=$port
+    STORE[postfix]=$pf
+    wait_port "$port"
+    ACTIVE+=(postfix)
+}
+
+say "starting servers"
+for name in mailroom mailroom-lite; do
+    wants "$name" && start_mailroom "$name"
+done
+if wants postfix; then
+    if [[ $(id -u) -ne 0 ]] || ! command -v postfix >/dev/null 2>&1; then
+        echo "Postfix skipped: needs root and the postfix package"
+    else
+        start_postfix
+        echo "postfix $(postconf -d -h mail_version 2>/dev/null): private instance, every message on hold"
+    fi
+fi
+sleep 2
+for name in "${!PID[@]}"; do
+    printf '%-14s idle RSS %6s kB\n' "$name" "$(rss_kb "${PID[$name]}")" | tee -a "$RESULTS"
+done
+
+say "ingest, $MESSAGES messages per measurement, median of $RUNS"
+for par in 1 10; do
+    for client in smtp-source smtp-load; do
+        if [[ $client == smtp-source && $HAVE_SMTP_SOURCE == 0 ]]; then
+            continue
+        fi
+        declare -A rates=()
+        for r in $(seq "$RUNS"); do
+            for name in "${ACTIVE[@]}"; do
+                clear_store "$name"
+                rates[$name]+="$(run_client "$client" "${PORT[$name]}" "$par") "
+                n=$(stored "$name")
+                if [[ $n != "$MESSAGES" ]]; then
+                    echo "WARNING: $name stored $n of $MESSAGES messages" | tee -a "$RESULTS"
+                fi
+            done
+        done
+        for name in "${ACTIVE[@]}"; do
+            printf '%-14s %-12s %3s clients %6s msg/s   (runs: %s)\n' "$name" "$client" "$par" \
+                "$(tr ' ' '\n' <<<"${rates[$name]}" | grep . | median)" "${rates[$name]% }" |
+                tee -a "$RESULTS"
+        done
+        unset rates
+    done
+done
+for name in "${ACTIVE[@]}"; do
+    clear_store "$name"
+done
+
+say "stopping"
+for name in "${!PID[@]}"; do
+    printf '%-14s peak RSS under load (VmHWM) %6s kB\n' "$name" "$(hwm_kb "${PID[$name]}")" |
+        tee -a "$RESULTS"
+    kill -TERM "${PID[$name]}"
+    status=0
+    wait "${PID[$name]}" || status=$?
+    unset "PID[$name]"
+    echo "$name exited with status $status after SIGTERM" | tee -a "$RESULTS"
+done
+if [[ -n $POSTFIX_CONF ]]; then
+    postfix -c "$POSTFIX_CONF" stop >/dev/null 2>&1 || true
     POSTFIX_CONF=
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 say "summary"
-cat "$WORK/rss.txt" 2>/dev/null || true
-grep 'msg/s' "$RESULTS"
-grep 'per_s' "$RESULTS"
+cat "$RESULTS"
