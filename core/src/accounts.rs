@@ -8,7 +8,10 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use crate::config::AccountPolicy;
 
 /// One user account as stored under `DATA/users/NAME.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// `Default` is an empty, unusable account: a base for accounts built in code
+/// (`Account { name, password_hash, ..Default::default() }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// Lower-case account name (1–32 of letters, digits, `.`, `_`, `-`).
@@ -22,6 +25,86 @@ pub struct Account {
     /// Largest message this user may send, octets; 0 = only the global limit.
     #[serde(default)]
     pub max_outgoing_size: u64,
+    /// The `[[group]]` this account belongs to (§4.2.3.1.2); empty = none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    /// Assistants (§4.2.3.1.6.1): local user names or addresses that get a copy of
+    /// this user's mail, except mail from one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assistants: Vec<String>,
+    /// "Redirect to assistant (don't keep a local copy)".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub assistant_redirect: bool,
+    /// "Forward To" (§4.2.3.1.6.2): user names or addresses; used only while
+    /// `use_forwarding` is on, and then no local copy is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_to: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub use_forwarding: bool,
+    /// "Change Internet Mail Reply Address to" (§4.2.3.4.2); empty = unchanged.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reply_address: String,
+    /// Permissions (§4.2.3.3.3); unset = the group's setting, else allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_everyone: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_internet: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_internet: Option<bool>,
+    /// "Allowed Protocols" (§4.2.3.3.1); unset = all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<Protocol>>,
+    /// Size dependent forwarding (§4.2.3.1.6.4): "if message >= kb kB".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_at_least: Option<SizeRule>,
+    /// "If message <= kb kB".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_at_most: Option<SizeRule>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The services an account may log in to (§4.2.3.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Pop3,
+    Imap,
+    Smtp,
+    Webmail,
+    Password,
+    Ldap,
+}
+
+impl Account {
+    /// Whether this account may authenticate to `protocol`.
+    pub fn may_use(&self, protocol: Protocol) -> bool {
+        self.protocols
+            .as_ref()
+            .is_none_or(|list| list.contains(&protocol))
+    }
+}
+
+/// One size dependent forwarding rule; a size of 0 or no targets disables it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeRule {
+    pub kb: u64,
+    #[serde(default)]
+    pub action: SizeAction,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeAction {
+    /// Send a copy; the user keeps theirs.
+    #[default]
+    Copy,
+    /// Send it there instead of to the user.
+    Redirect,
 }
 
 /// All accounts, keyed by lower-case name.

@@ -10,12 +10,15 @@ pub mod address;
 pub mod accounts;
 pub mod challenge;
 pub mod config;
+pub mod dsn;
 pub mod machine;
 pub mod pass;
 pub mod pop3;
+pub mod router;
 pub mod security;
 pub mod smtp;
 pub mod time;
+pub mod wildcard;
 
 pub use machine::{Input, Machine, Output};
 pub use time::Instant;

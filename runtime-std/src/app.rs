@@ -96,6 +96,7 @@ mod tests {
             admin: false,
             comment: String::new(),
             max_outgoing_size: 0,
+            ..Default::default()
         };
         let snap = |pw: &str| Snapshot {
             config: config.clone(),

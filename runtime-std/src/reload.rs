@@ -113,6 +113,7 @@ mod tests {
                 admin: false,
                 comment: String::new(),
                 max_outgoing_size: 0,
+                ..Default::default()
             })),
             access: Default::default(),
         }

@@ -92,6 +92,7 @@ pub fn add_user(
         admin,
         comment: String::new(),
         max_outgoing_size: 0,
+        ..Default::default()
     };
     write_account(dd, &account, Mode::CreateNew)?;
     tracing::info!(user = %name, admin, "account created");

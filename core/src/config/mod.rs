@@ -6,10 +6,12 @@
 
 mod model;
 mod parse;
+mod routing;
 mod validate;
 
 pub use model::*;
 pub use parse::{parse_config, toml_error, ConfigError};
+pub use routing::*;
 pub use validate::check_domain_name;
 mod snapshot;
 pub use snapshot::Snapshot;

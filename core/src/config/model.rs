@@ -22,6 +22,44 @@ pub struct Config {
     pub accounts: AccountPolicy,
     #[serde(default)]
     pub pop3: Pop3,
+    /// `[[mapping]]` entries, in file order (§5).
+    #[serde(default, rename = "mapping", skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<super::Mapping>,
+    /// `[[list]]` entries (§14).
+    #[serde(default, rename = "list", skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<super::List>,
+    /// `[[group]]` entries (§4.3.6).
+    #[serde(default, rename = "group", skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<super::Group>,
+    #[serde(default)]
+    pub local_mail: super::LocalMail,
+    #[serde(default)]
+    pub admin: super::Admin,
+    #[serde(default)]
+    pub unknown_recipients: super::UnknownRecipients,
+}
+
+/// Empty names and every section at its default: a base for configurations built in
+/// code (`Config { hostname, .., ..Config::default() }`); not a valid file by itself.
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: String::new(),
+            default_domain: String::new(),
+            local_domains: Vec::new(),
+            services: Services::default(),
+            tls: Tls::default(),
+            smtp: Smtp::default(),
+            accounts: AccountPolicy::default(),
+            pop3: Pop3::default(),
+            mappings: Vec::new(),
+            lists: Vec::new(),
+            groups: Vec::new(),
+            local_mail: super::LocalMail::default(),
+            admin: super::Admin::default(),
+            unknown_recipients: super::UnknownRecipients::default(),
+        }
+    }
 }
 
 /// Listen addresses per service; an empty list disables the service.

@@ -18,7 +18,8 @@ pub struct ConfigError {
 
 /// Parse and validate a `mailroom.toml` text.
 pub fn parse_config(text: &str) -> Result<Config, Vec<ConfigError>> {
-    let config: Config = toml::from_str(text).map_err(|e| vec![toml_error(text, &e)])?;
+    let mut config: Config = toml::from_str(text).map_err(|e| vec![toml_error(text, &e)])?;
+    super::validate::routing::locate(text, &mut config);
     let errors = validate(text, &config);
     if errors.is_empty() {
         Ok(config)

@@ -7,6 +7,8 @@ use std::ops::Range;
 use toml_edit::{ImDocument, Item, Table, Value};
 
 use super::parse::line_of;
+
+pub(super) mod routing;
 use super::{Config, ConfigError};
 
 /// Why a name is not a usable domain or host name, or `Ok` if it is.
@@ -167,6 +169,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     smtp(&mut e, cfg);
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
+    routing::check(&mut e, cfg);
 
     e.list.sort_by_key(|x| x.line);
     e.list

@@ -7,7 +7,7 @@
 pub(crate) mod codec;
 mod command;
 pub mod policy;
-mod received;
+pub(crate) mod received;
 mod reply;
 pub(crate) mod sasl;
 mod server;

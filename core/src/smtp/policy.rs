@@ -7,6 +7,7 @@ use super::reply::Refusal;
 use super::Route;
 use crate::address::{domain_eq, Mailbox};
 use crate::config::{AntiRelay, Config, PlaintextAuth, Snapshot};
+use crate::router::{self, HeaderView, Outcome, Source};
 use std::net::IpAddr;
 
 /// What the session knows when it decides about a recipient.
@@ -43,6 +44,11 @@ const RELAY_ADDRESS: Refusal = Refusal {
     status: "5.7.1",
     text: "Relaying denied: your address may not send to other domains",
 };
+const SEND_NOT_ALLOWED: Refusal = Refusal {
+    code: 550,
+    status: "5.7.1",
+    text: "You may not send Internet mail",
+};
 const RELAY_SENDER: Refusal = Refusal {
     code: 550,
     status: "5.7.1",
@@ -54,32 +60,65 @@ pub fn is_local_domain(config: &Config, domain: &str) -> bool {
     config.local_domains.iter().any(|d| domain_eq(d, domain))
 }
 
-/// Decide where `rcpt` goes, or why it is refused (§11.3, §11.3.2). Local recipients
-/// are accepted whatever the access lists say; only relaying is restricted.
+/// Decide where `rcpt` goes, or why it is refused (§11.3, §11.3.2), asking the router
+/// (mappings, lists, users; docs/ROUTING.md). Local recipients are accepted whatever
+/// the access lists say; only mail that leaves (other domains, `*REMOTE`) needs
+/// relaying rights, and an authenticated user needs "Allow sending of Internet mail".
 pub fn decide_recipient(snap: &Snapshot, facts: &SessionFacts<'_>, rcpt: &Mailbox) -> RcptDecision {
-    if is_local_domain(&snap.config, rcpt.domain()) {
-        let local = rcpt.local_part_unquoted();
-        if let Some(account) = snap.accounts.get(&local) {
-            return RcptDecision::Accept(Route::Local(account.name.clone()));
+    let source = session_source(facts);
+    let local_domain = is_local_domain(&snap.config, rcpt.domain());
+    if !local_domain {
+        if let Err(why) = may_send_out(snap, facts) {
+            return RcptDecision::Refuse(why);
         }
-        // RFC 5321 §4.5.1: postmaster must always be accepted; without a postmaster
-        // account it goes to the first administrator.
-        if local.eq_ignore_ascii_case("postmaster") {
-            if let Some(admin) = snap.accounts.iter().find(|a| a.admin) {
-                return RcptDecision::Accept(Route::Local(admin.name.clone()));
-            }
-            return RcptDecision::Accept(Route::Unknown);
+    }
+    let sender = facts.sender.map(Mailbox::as_str);
+    let plan = router::route_recipient(
+        snap,
+        &source,
+        sender,
+        &HeaderView::default(),
+        None,
+        rcpt.as_str(),
+    );
+    if plan.via_remote && local_domain {
+        if let Err(why) = may_send_out(snap, facts) {
+            return RcptDecision::Refuse(why);
         }
-        return if snap.config.smtp.reject_unknown_local {
+    }
+    match plan.outcome {
+        Outcome::Deliver { mailboxes, .. } => RcptDecision::Accept(match mailboxes.first() {
+            Some(m) => Route::Local(m.clone()),
+            None => Route::Remote,
+        }),
+        Outcome::Unknown { .. } if snap.config.smtp.reject_unknown_local => {
             RcptDecision::Refuse(UNKNOWN_LOCAL)
-        } else {
-            RcptDecision::Accept(Route::Unknown)
-        };
+        }
+        // Accepted; the plan made at the end of DATA bounces or discards it.
+        Outcome::Unknown { .. } | Outcome::Discard { .. } => RcptDecision::Accept(Route::Unknown),
     }
-    match relay_allowed(snap, facts) {
-        Ok(()) => RcptDecision::Accept(Route::Remote),
-        Err(why) => RcptDecision::Refuse(why),
+}
+
+/// How the router sees an SMTP session's mail: from a local user when the session
+/// authenticated, else from the Internet.
+pub fn session_source(facts: &SessionFacts<'_>) -> Source {
+    if facts.auth_user.is_some() {
+        Source::Local
+    } else {
+        Source::Smtp
     }
+}
+
+/// Relaying rights, then the authenticated user's "Allow sending of Internet mail".
+fn may_send_out(snap: &Snapshot, facts: &SessionFacts<'_>) -> Result<(), Refusal> {
+    relay_allowed(snap, facts)?;
+    let names = router::names::Names::new(snap);
+    if let Some(account) = facts.auth_user.and_then(|u| snap.accounts.get(u)) {
+        if !names.effective(account).send_internet {
+            return Err(SEND_NOT_ALLOWED);
+        }
+    }
+    Ok(())
 }
 
 /// May this session send to other domains? (§11.3.2 anti-relay methods.)

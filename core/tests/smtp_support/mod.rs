@@ -22,6 +22,7 @@ pub fn account(name: &str, max_outgoing_size: u64) -> Account {
         admin: name == "admin",
         comment: String::new(),
         max_outgoing_size,
+        ..Default::default()
     }
 }
 
@@ -36,6 +37,7 @@ pub fn config() -> Config {
         smtp: Smtp::default(),
         accounts: AccountPolicy::default(),
         pop3: Default::default(),
+        ..Config::default()
     }
 }
 

@@ -50,6 +50,7 @@ pub fn account(name: &str) -> Account {
         admin: false,
         comment: String::new(),
         max_outgoing_size: 0,
+        ..Default::default()
     }
 }
 

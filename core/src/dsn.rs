@@ -1,0 +1,299 @@
+//! Messages the server writes about other messages: RFC 3464 delivery status
+//! notifications (bounces), and error notices that carry a message to an
+//! administrator (§16.3). Both come from `Mailer_Daemon@<default domain>` (§12.1) and
+//! are built whole here; the runtime supplies the time and a unique id.
+
+use crate::router::headers::{fields, header_end, unfold};
+use crate::smtp::received::write_date;
+use crate::Instant;
+
+/// VPOP3's default BOUNCE.MSG (§16.4.1.2); `%1` = the recipient, `%2` = the default
+/// domain.
+pub const DEFAULT_BOUNCE_MSG: &str = "Delivery Failure Report.\n\
+The following message was incorrectly addressed.\n\
+Recipient: \"%1\" is unrecognised.\n\
+\n\
+Please contact \"postmaster@%2\" for further\n\
+assistance\n";
+
+/// Longest original message returned whole; a longer one is returned as its header
+/// only, so a bounce never costs as much again as a huge message.
+pub const MAX_RETURNED: usize = 256 * 1024;
+
+/// Fill a BOUNCE.MSG template (§16.4): `%1` → `recipient`, `%2` → `default_domain`.
+pub fn fill_bounce_template(template: &str, recipient: &str, default_domain: &str) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('1')) => {
+                out.push_str(recipient);
+                chars.next();
+            }
+            ('%', Some('2')) => {
+                out.push_str(default_domain);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One recipient a DSN reports on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRecipient {
+    pub address: String,
+    /// RFC 3463 status, e.g. `5.1.1`.
+    pub status: String,
+    /// The `Diagnostic-Code` text (after `smtp; `).
+    pub diagnostic: String,
+    /// `ORCPT` from the original RCPT, if given (`rfc822;addr`).
+    pub original_recipient: Option<String>,
+}
+
+/// What goes into a bounce.
+#[derive(Debug, Clone, Copy)]
+pub struct Dsn<'a> {
+    /// This server's name (`Reporting-MTA`, the Message-ID's right side).
+    pub hostname: &'a str,
+    pub default_domain: &'a str,
+    /// The original sender, who gets the report.
+    pub to: &'a str,
+    pub date: Instant,
+    /// Unique per report; used for the Message-ID and the MIME boundary.
+    pub id: &'a str,
+    /// The human-readable part.
+    pub text: &'a str,
+    pub recipients: &'a [FailedRecipient],
+    pub original: &'a [u8],
+    /// RET=HDRS: return only the header of the original.
+    pub headers_only: bool,
+    pub envelope_id: Option<&'a str>,
+    pub arrival: Option<Instant>,
+}
+
+/// The DSN as a complete message (CRLF line ends).
+pub fn build_dsn(d: &Dsn<'_>) -> Vec<u8> {
+    let boundary = boundary_for(d.id, d.original);
+    let mut m = Vec::with_capacity(d.original.len().min(MAX_RETURNED) + 2048);
+    common_header(&mut m, d.hostname, d.default_domain, d.to, d.date, d.id);
+    let subject = match original_subject(d.original) {
+        Some(s) => format!("Undelivered Mail Returned to Sender: {s}"),
+        None => "Undelivered Mail Returned to Sender".to_string(),
+    };
+    push_line(&mut m, &format!("Subject: {subject}"));
+    push_line(&mut m, "Auto-Submitted: auto-replied");
+    push_line(&mut m, "MIME-Version: 1.0");
+    push_line(
+        &mut m,
+        &format!(
+            "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{boundary}\""
+        ),
+    );
+    push_line(&mut m, "");
+    push_line(&mut m, "This is a MIME-encapsulated message.");
+    push_line(&mut m, "");
+
+    push_line(&mut m, &format!("--{boundary}"));
+    push_line(&mut m, "Content-Type: text/plain; charset=utf-8");
+    push_line(&mut m, "Content-Transfer-Encoding: 8bit");
+    push_line(&mut m, "");
+    push_text(&mut m, d.text);
+
+    push_line(&mut m, &format!("--{boundary}"));
+    push_line(&mut m, "Content-Type: message/delivery-status");
+    push_line(&mut m, "");
+    push_line(&mut m, &format!("Reporting-MTA: dns; {}", d.hostname));
+    if let Some(envid) = d.envelope_id {
+        push_line(
+            &mut m,
+            &format!("Original-Envelope-Id: {}", one_line(envid)),
+        );
+    }
+    if let Some(arrival) = d.arrival {
+        let mut date = Vec::new();
+        write_date(&mut date, arrival);
+        m.extend_from_slice(b"Arrival-Date: ");
+        m.extend_from_slice(&date);
+        m.extend_from_slice(b"\r\n");
+    }
+    for r in d.recipients {
+        push_line(&mut m, "");
+        if let Some(o) = &r.original_recipient {
+            push_line(&mut m, &format!("Original-Recipient: {}", one_line(o)));
+        }
+        push_line(
+            &mut m,
+            &format!("Final-Recipient: rfc822; {}", one_line(&r.address)),
+        );
+        push_line(&mut m, "Action: failed");
+        push_line(&mut m, &format!("Status: {}", one_line(&r.status)));
+        push_line(
+            &mut m,
+            &format!("Diagnostic-Code: smtp; {}", one_line(&r.diagnostic)),
+        );
+    }
+    push_line(&mut m, "");
+
+    push_line(&mut m, &format!("--{boundary}"));
+    attach_original(&mut m, d.original, d.headers_only);
+    push_line(&mut m, &format!("--{boundary}--"));
+    m
+}
+
+/// An error message to an account, with the message it is about attached.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub hostname: &'a str,
+    pub default_domain: &'a str,
+    /// The recipient's address (the administrator's).
+    pub to: &'a str,
+    pub date: Instant,
+    pub id: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub original: &'a [u8],
+}
+
+pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
+    let boundary = boundary_for(n.id, n.original);
+    let mut m = Vec::with_capacity(n.original.len().min(MAX_RETURNED) + 1024);
+    common_header(&mut m, n.hostname, n.default_domain, n.to, n.date, n.id);
+    push_line(&mut m, &format!("Subject: {}", one_line(n.subject)));
+    push_line(&mut m, "Auto-Submitted: auto-generated");
+    push_line(&mut m, "MIME-Version: 1.0");
+    push_line(
+        &mut m,
+        &format!("Content-Type: multipart/mixed; boundary=\"{boundary}\""),
+    );
+    push_line(&mut m, "");
+    push_line(&mut m, &format!("--{boundary}"));
+    push_line(&mut m, "Content-Type: text/plain; charset=utf-8");
+    push_line(&mut m, "Content-Transfer-Encoding: 8bit");
+    push_line(&mut m, "");
+    push_text(&mut m, n.text);
+    push_line(&mut m, &format!("--{boundary}"));
+    attach_original(&mut m, n.original, false);
+    push_line(&mut m, &format!("--{boundary}--"));
+    m
+}
+
+fn common_header(m: &mut Vec<u8>, host: &str, domain: &str, to: &str, date: Instant, id: &str) {
+    m.extend_from_slice(b"Date: ");
+    write_date(m, date);
+    m.extend_from_slice(b"\r\n");
+    push_line(
+        m,
+        &format!("From: Mail Delivery System <Mailer_Daemon@{domain}>"),
+    );
+    push_line(m, &format!("To: <{}>", one_line(to)));
+    push_line(m, &format!("Message-ID: <{}@{host}>", safe_token(id)));
+}
+
+fn attach_original(m: &mut Vec<u8>, original: &[u8], headers_only: bool) {
+    let whole = !headers_only && original.len() <= MAX_RETURNED;
+    if whole {
+        push_line(m, "Content-Type: message/rfc822");
+        push_line(m, "Content-Transfer-Encoding: 8bit");
+        push_line(m, "");
+        m.extend_from_slice(original);
+        if !original.ends_with(b"\n") {
+            m.extend_from_slice(b"\r\n");
+        }
+    } else {
+        push_line(m, "Content-Type: text/rfc822-headers");
+        push_line(m, "Content-Transfer-Encoding: 8bit");
+        push_line(m, "");
+        let end = header_end(original);
+        let head = &original[..end];
+        m.extend_from_slice(head);
+        if !head.ends_with(b"\n") {
+            m.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+fn push_line(m: &mut Vec<u8>, line: &str) {
+    m.extend_from_slice(line.as_bytes());
+    m.extend_from_slice(b"\r\n");
+}
+
+/// Text with any line ends, as CRLF lines ending in CRLF.
+fn push_text(m: &mut Vec<u8>, text: &str) {
+    for line in text.lines() {
+        push_line(m, line);
+    }
+    if text.is_empty() {
+        push_line(m, "");
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+fn safe_token(id: &str) -> String {
+    let t: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if t.is_empty() {
+        "report".into()
+    } else {
+        t
+    }
+}
+
+/// A MIME boundary that does not occur in the attached message.
+fn boundary_for(id: &str, original: &[u8]) -> String {
+    let base = format!("=_mailroom_{}", safe_token(id));
+    let mut b = base.clone();
+    let mut n = 0u32;
+    while memchr::memmem::find(original, b.as_bytes()).is_some() {
+        n += 1;
+        b = format!("{base}_{n}");
+    }
+    b
+}
+
+/// The original's Subject, if it is printable ASCII (keeps the report's header
+/// 7-bit clean).
+fn original_subject(original: &[u8]) -> Option<String> {
+    let end = header_end(original);
+    let f = fields(original, end)
+        .into_iter()
+        .find(|f| f.is(original, "Subject"))?;
+    let v = std::str::from_utf8(f.value(original)).ok()?;
+    let v = unfold(v);
+    let v = v.trim();
+    (!v.is_empty() && v.bytes().all(|b| (32..127).contains(&b)))
+        .then(|| v.chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_fills_recipient_and_domain() {
+        let t = fill_bounce_template(DEFAULT_BOUNCE_MSG, "ghost@example.com", "example.com");
+        assert!(t.contains("Recipient: \"ghost@example.com\" is unrecognised."));
+        assert!(t.contains("\"postmaster@example.com\""));
+        assert_eq!(fill_bounce_template("100% %1%2 %3", "a", "b"), "100% ab %3");
+    }
+
+    #[test]
+    fn boundary_avoids_the_content() {
+        let b = boundary_for("x", b"--=_mailroom_x\r\n");
+        assert_eq!(b, "=_mailroom_x_1");
+        assert_eq!(safe_token("a b/c"), "a_b_c");
+    }
+}
