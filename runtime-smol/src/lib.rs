@@ -9,9 +9,11 @@
 use async_io::{Async, Timer};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::FutureExt;
+use mailroom_core::Machine;
 use mailroom_std::app::Shared;
 use mailroom_std::conn::{self, Conn, ConnError, Step, READ_CHUNK};
 use mailroom_std::listen::{Kind, Listeners, StopSignal};
+use mailroom_std::service::{self, Handler, Session};
 use smol::LocalExecutor;
 use std::cell::Cell;
 use std::io;
@@ -145,21 +147,21 @@ async fn session(shared: Arc<Shared>, kind: Kind, mut stream: Async<TcpStream>) 
     };
     let _ = stream.get_ref().set_nodelay(true);
     let start = conn::now();
-    let info = conn::session_info(start, peer.ip(), kind == Kind::Smtps, shared.tls.is_some());
-    let id = info.session_id.clone();
-    tracing::debug!(session = %id, peer = %peer, "connected");
-    let mut conn = match Conn::new(start, shared.snapshot(), info, shared.tls.clone()) {
-        Ok(c) => c,
+    let (session, id) = match service::open(&shared, kind, peer.ip(), start) {
+        Ok(s) => s,
         Err(e) => {
-            tracing::error!(session = %id, "cannot start session: {e}");
+            tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
             return;
         }
     };
-    let mut buf = vec![0u8; READ_CHUNK];
-    if let Err(e) = drive(&shared, &mut conn, &mut stream, &mut buf).await {
+    tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
+    let result = match session {
+        Session::Smtp(c, h) => run_session(h, c, &mut stream).await,
+        Session::Pop3(c, h) => run_session(h, c, &mut stream).await,
+        Session::Pass(c, h) => run_session(h, c, &mut stream).await,
+    };
+    if let Err(e) = result {
         tracing::info!(session = %id, peer = %peer, "session ended: {e}");
-        // Best effort: a TLS alert explaining the failure.
-        let _ = write_out(&mut stream, &mut conn).await;
     }
     let _ = stream.get_ref().shutdown(Shutdown::Both);
     tracing::debug!(session = %id, "closed");
@@ -180,18 +182,55 @@ enum Woke {
     Deadline,
 }
 
-async fn drive(
-    shared: &Arc<Shared>,
-    conn: &mut Conn,
+/// Drive one connection; after a failure, send what is left (a TLS alert).
+async fn run_session<H>(
+    handler: H,
+    mut conn: Conn<H::Machine>,
+    stream: &mut Async<TcpStream>,
+) -> Result<(), SessionEnd>
+where
+    H: Handler,
+    <H::Machine as Machine>::Event: Send + 'static,
+    <H::Machine as Machine>::Command: Send + 'static,
+{
+    let mut buf = vec![0u8; READ_CHUNK];
+    let result = drive(handler, &mut conn, stream, &mut buf).await;
+    if result.is_err() {
+        let _ = write_out(stream, &mut conn).await;
+    }
+    result
+}
+
+/// Run a connection until it ends; `handler` (dropped at the end: a POP3 mailbox
+/// lock goes with it) answers the machine's events on the blocking pool.
+async fn drive<H>(
+    handler: H,
+    conn: &mut Conn<H::Machine>,
     stream: &mut Async<TcpStream>,
     buf: &mut [u8],
-) -> Result<(), SessionEnd> {
+) -> Result<(), SessionEnd>
+where
+    H: Handler,
+    <H::Machine as Machine>::Event: Send + 'static,
+    <H::Machine as Machine>::Command: Send + 'static,
+{
     let mut eof_sent = false;
+    let mut handler = Some(handler);
     loop {
         match conn.poll()? {
             Step::Event(event) => {
-                let app = shared.clone();
-                let cmd = smol::unblock(move || app.answer(event)).await;
+                // Output first: a streaming machine asks for more only once its last
+                // chunk is on its way, which keeps memory bounded.
+                write_out(stream, conn).await?;
+                let Some(mut h) = handler.take() else {
+                    return Err(SessionEnd::Gone);
+                };
+                let (h, cmd) = smol::unblock(move || {
+                    let cmd = h.answer(event);
+                    (h, cmd)
+                })
+                .await;
+                handler = Some(h);
                 conn.answer(conn::now(), cmd);
             }
             Step::Close => {
@@ -237,7 +276,10 @@ async fn drive(
     }
 }
 
-async fn write_out(stream: &mut Async<TcpStream>, conn: &mut Conn) -> io::Result<()> {
+async fn write_out<M: Machine>(
+    stream: &mut Async<TcpStream>,
+    conn: &mut Conn<M>,
+) -> io::Result<()> {
     let out = conn.outgoing();
     if out.is_empty() {
         return Ok(());

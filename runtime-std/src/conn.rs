@@ -1,13 +1,13 @@
-//! One SMTP connection without the socket: the part of the driver both runtimes share.
+//! One connection without the socket: the part of the driver both runtimes share.
 //!
-//! [`Conn`] owns the session machine and, when TLS is on, the rustls connection. The
+//! [`Conn`] owns the session machine (SMTP, POP3, the password service) and, when TLS is on, the rustls connection. The
 //! runtime only moves bytes: it hands what it read to [`Conn::receive`], writes what
 //! [`Conn::outgoing`] holds, answers [`Step::Event`]s, and sleeps until the deadline
 //! of [`Step::Wait`]. Encryption, the STARTTLS switch and the end-of-stream rules live
 //! here once, so the blocking and the async runtime cannot drift apart.
 
 use mailroom_core::config::Snapshot;
-use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
+use mailroom_core::smtp::{SessionInfo, SmtpEvent, SmtpServer};
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
@@ -20,9 +20,11 @@ pub const READ_CHUNK: usize = 16 * 1024;
 
 /// What the driver must do next.
 #[derive(Debug)]
-pub enum Step {
-    /// Answer with [`Conn::answer`] (may block or be run on a blocking pool).
-    Event(SmtpEvent),
+pub enum Step<E = SmtpEvent> {
+    /// Write [`Conn::outgoing`] first (a streaming machine asks for more only once its
+    /// output is on its way), then answer with [`Conn::answer`] (may block or be run
+    /// on a blocking pool).
+    Event(E),
     /// Write [`Conn::outgoing`], then read; at the deadline call [`Conn::tick`].
     Wait(Option<Instant>),
     /// Write [`Conn::outgoing`], then close the socket.
@@ -39,8 +41,8 @@ pub enum ConnError {
     NoCertificate,
 }
 
-pub struct Conn {
-    smtp: SmtpServer,
+pub struct Conn<M = SmtpServer> {
+    machine: M,
     tls_config: Option<Arc<rustls::ServerConfig>>,
     tls: Option<Box<rustls::ServerConnection>>,
     /// The machine's output, not yet encrypted.
@@ -54,9 +56,9 @@ pub struct Conn {
     last_now: Instant,
 }
 
-impl Conn {
-    /// A new session. With `info.tls_active` (implicit TLS) the handshake starts at
-    /// once and the greeting waits for it.
+impl Conn<SmtpServer> {
+    /// A new SMTP session. With `info.tls_active` (implicit TLS) the handshake starts
+    /// at once and the greeting waits for it.
     pub fn new(
         now: Instant,
         snapshot: Arc<Snapshot>,
@@ -64,8 +66,27 @@ impl Conn {
         tls_config: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Conn, ConnError> {
         let implicit = info.tls_active;
+        Conn::with_machine(
+            now,
+            SmtpServer::new(now, snapshot, info),
+            implicit,
+            tls_config,
+        )
+    }
+}
+
+impl<M: Machine> Conn<M> {
+    /// A connection driving `machine`. With `implicit_tls` the handshake starts at
+    /// once and the greeting waits for it.
+    pub fn with_machine(
+        now: Instant,
+        machine: M,
+        implicit_tls: bool,
+        tls_config: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<Conn<M>, ConnError> {
+        let implicit = implicit_tls;
         let mut conn = Conn {
-            smtp: SmtpServer::new(now, snapshot, info),
+            machine,
             tls_config,
             tls: None,
             plain_out: Vec::new(),
@@ -94,7 +115,7 @@ impl Conn {
     pub fn receive(&mut self, now: Instant, raw: &[u8]) -> Result<(), ConnError> {
         self.last_now = now;
         let Some(tls) = self.tls.as_mut() else {
-            self.smtp.handle_input(now, Input::Bytes(raw));
+            self.machine.handle_input(now, Input::Bytes(raw));
             return Ok(());
         };
         let mut rest = raw;
@@ -124,11 +145,11 @@ impl Conn {
         flush_tls(tls, &mut self.wire_out)?;
         result?;
         if !self.plain_in.is_empty() {
-            self.smtp.handle_input(now, Input::Bytes(&self.plain_in));
+            self.machine.handle_input(now, Input::Bytes(&self.plain_in));
             self.plain_in.clear();
         } else if self.peer_closed {
             self.peer_closed = false;
-            self.smtp.handle_input(now, Input::Eof);
+            self.machine.handle_input(now, Input::Eof);
         }
         Ok(())
     }
@@ -136,25 +157,28 @@ impl Conn {
     /// The socket reached end of stream or failed.
     pub fn eof(&mut self, now: Instant) {
         self.last_now = now;
-        self.smtp.handle_input(now, Input::Eof);
+        self.machine.handle_input(now, Input::Eof);
     }
 
     /// The deadline of the last [`Step::Wait`] may have passed.
     pub fn tick(&mut self, now: Instant) {
         self.last_now = now;
-        self.smtp.handle_input(now, Input::Tick);
+        self.machine.handle_input(now, Input::Tick);
     }
 
-    pub fn answer(&mut self, now: Instant, cmd: SmtpCommand) {
+    pub fn answer(&mut self, now: Instant, cmd: M::Command) {
         self.last_now = now;
-        self.smtp.handle_command(now, cmd);
+        self.machine.handle_command(now, cmd);
     }
 
     /// Drain the machine until it needs something from the driver.
-    pub fn poll(&mut self) -> Result<Step, ConnError> {
+    pub fn poll(&mut self) -> Result<Step<M::Event>, ConnError> {
         loop {
-            match self.smtp.poll_output(&mut self.plain_out) {
-                Output::Event(e) => return Ok(Step::Event(e)),
+            match self.machine.poll_output(&mut self.plain_out) {
+                Output::Event(e) => {
+                    self.encode()?;
+                    return Ok(Step::Event(e));
+                }
                 Output::StartTls => {
                     // The "220 go ahead" must reach the peer in the clear.
                     self.encode()?;
@@ -174,7 +198,7 @@ impl Conn {
                         // The TLS close arrived with data: the machine had the data
                         // first, now it learns about the end.
                         self.peer_closed = false;
-                        self.smtp.handle_input(self.last_now, Input::Eof);
+                        self.machine.handle_input(self.last_now, Input::Eof);
                         continue;
                     }
                     return Ok(Step::Wait(deadline));

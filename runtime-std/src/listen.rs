@@ -5,13 +5,19 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 
-/// Which SMTP flavour a listener serves.
+/// Which service a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `[services].smtp`: plain, STARTTLS when a certificate is configured.
     Smtp,
     /// `[services].smtps`: implicit TLS.
     Smtps,
+    /// `[services].pop3`: plain, STLS when a certificate is configured.
+    Pop3,
+    /// `[services].pop3s`: implicit TLS (port 995).
+    Pop3s,
+    /// `[services].pass`: the password-change service (§11.7).
+    Pass,
 }
 
 impl Kind {
@@ -19,6 +25,9 @@ impl Kind {
         match self {
             Kind::Smtp => "smtp",
             Kind::Smtps => "smtps",
+            Kind::Pop3 => "pop3",
+            Kind::Pop3s => "pop3s",
+            Kind::Pass => "pass",
         }
     }
 }
@@ -41,17 +50,30 @@ pub enum ListenError {
         "[services].smtps is set but [tls] has no cert and key: implicit TLS needs a certificate"
     )]
     SmtpsWithoutTls,
+    #[error(
+        "[services].pop3s is set but [tls] has no cert and key: implicit TLS needs a certificate"
+    )]
+    Pop3sWithoutTls,
 }
 
 impl Listeners {
-    /// Bind every address of `[services].smtp` and `[services].smtps`.
+    /// Bind every address of the services this version serves.
     pub fn bind(config: &Config, tls_available: bool) -> Result<Listeners, ListenError> {
         let s = &config.services;
         if !s.smtps.is_empty() && !tls_available {
             return Err(ListenError::SmtpsWithoutTls);
         }
+        if !s.pop3s.is_empty() && !tls_available {
+            return Err(ListenError::Pop3sWithoutTls);
+        }
         let mut out = Listeners::default();
-        for (kind, list) in [(Kind::Smtp, &s.smtp), (Kind::Smtps, &s.smtps)] {
+        for (kind, list) in [
+            (Kind::Smtp, &s.smtp),
+            (Kind::Smtps, &s.smtps),
+            (Kind::Pop3, &s.pop3),
+            (Kind::Pop3s, &s.pop3s),
+            (Kind::Pass, &s.pass),
+        ] {
             for address in list {
                 let fail = |source| ListenError::Bind {
                     key: kind.key(),
@@ -77,8 +99,6 @@ impl Listeners {
 /// One warning per configured service this version cannot serve yet.
 pub fn warn_unavailable(services: &Services) {
     let pending = [
-        ("pop3", &services.pop3),
-        ("pop3s", &services.pop3s),
         ("imap", &services.imap),
         ("imaps", &services.imaps),
         ("http", &services.http),

@@ -7,6 +7,8 @@
 use crate::app::Shared;
 use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
 use crate::listen::{Kind, Listeners, StopSignal};
+use crate::service::{self, Handler, Session};
+use mailroom_core::Machine;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
@@ -146,7 +148,7 @@ fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream:
     let shared = shared.clone();
     let guard = active.enter();
     let spawned = std::thread::Builder::new()
-        .name("smtp".into())
+        .name(kind.key().into())
         .stack_size(CONN_STACK)
         .spawn(move || {
             let _guard = guard;
@@ -158,7 +160,7 @@ fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream:
 }
 
 /// Drive one connection to its end. Every failure ends only this session.
-pub fn session(shared: &Shared, kind: Kind, mut stream: TcpStream) {
+pub fn session(shared: &Arc<Shared>, kind: Kind, mut stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
@@ -170,25 +172,43 @@ pub fn session(shared: &Shared, kind: Kind, mut stream: TcpStream) {
     }
     let _ = stream.set_nodelay(true);
     let start = conn::now();
-    let info = conn::session_info(start, peer.ip(), kind == Kind::Smtps, shared.tls.is_some());
-    let id = info.session_id.clone();
-    tracing::debug!(session = %id, peer = %peer, "connected");
-    let mut conn = match Conn::new(start, shared.snapshot(), info, shared.tls.clone()) {
-        Ok(c) => c,
+    let (session, id) = match service::open(shared, kind, peer.ip(), start) {
+        Ok(s) => s,
         Err(e) => {
-            tracing::error!(session = %id, "cannot start session: {e}");
+            tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
             return;
         }
     };
+    tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
     let mut buf = vec![0u8; READ_CHUNK];
-    let result = drive(shared, &mut conn, &mut stream, &mut buf);
+    let result = match session {
+        Session::Smtp(mut c, h) => {
+            finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)
+        }
+        Session::Pop3(mut c, h) => {
+            finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)
+        }
+        Session::Pass(mut c, h) => {
+            finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)
+        }
+    };
     if let Err(e) = &result {
         tracing::info!(session = %id, peer = %peer, "session ended: {e}");
-        // Best effort: a TLS alert explaining the failure.
-        let _ = stream.write_all(conn.outgoing());
     }
     let _ = stream.shutdown(Shutdown::Both);
     tracing::debug!(session = %id, "closed");
+}
+
+/// After a failed session, send what is left (a TLS alert explaining the failure).
+fn finish<M: Machine>(
+    result: Result<(), SessionEnd>,
+    conn: &mut Conn<M>,
+    stream: &mut TcpStream,
+) -> Result<(), SessionEnd> {
+    if result.is_err() {
+        let _ = stream.write_all(conn.outgoing());
+    }
+    result
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,9 +221,11 @@ enum SessionEnd {
     Gone,
 }
 
-fn drive(
-    shared: &Shared,
-    conn: &mut Conn,
+/// Run a connection until it ends; `handler` (dropped at the end: a POP3 mailbox
+/// lock goes with it) answers the machine's events.
+fn drive<H: Handler>(
+    mut handler: H,
+    conn: &mut Conn<H::Machine>,
     stream: &mut TcpStream,
     buf: &mut [u8],
 ) -> Result<(), SessionEnd> {
@@ -211,7 +233,10 @@ fn drive(
     loop {
         match conn.poll()? {
             Step::Event(event) => {
-                let cmd = shared.answer(event);
+                // Output first: a streaming machine asks for more only once its last
+                // chunk is on its way, which keeps memory bounded.
+                write_out(stream, conn)?;
+                let cmd = handler.answer(event);
                 conn.answer(conn::now(), cmd);
             }
             Step::Close => {
@@ -258,7 +283,7 @@ fn drive(
     }
 }
 
-fn write_out(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
+fn write_out<M: Machine>(stream: &mut TcpStream, conn: &mut Conn<M>) -> io::Result<()> {
     let out = conn.outgoing();
     if !out.is_empty() {
         stream.write_all(out)?;
