@@ -48,19 +48,21 @@ fn picks(max: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(pick(), 0..=max)
 }
 
-fn account() -> impl Strategy<
-    Value = (
-        bool,
-        Option<bool>,
-        Option<bool>,
-        Vec<String>,
-        bool,
-        Vec<String>,
-        bool,
-        bool,
-        Option<u64>,
-    ),
-> {
+/// admin, in_everyone, receive_internet, assistants, redirect, forward_to,
+/// use_forwarding, in group g0, size rule kB.
+type AccountParts = (
+    bool,
+    Option<bool>,
+    Option<bool>,
+    Vec<String>,
+    bool,
+    Vec<String>,
+    bool,
+    bool,
+    Option<u64>,
+);
+
+fn account() -> impl Strategy<Value = AccountParts> {
     (
         any::<bool>(),
         proptest::option::of(any::<bool>()),

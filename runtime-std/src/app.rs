@@ -7,7 +7,8 @@
 use crate::store::Store;
 use mailroom_core::accounts::{hash_password, verify_password};
 use mailroom_core::config::Snapshot;
-use mailroom_core::smtp::{SmtpCommand, SmtpEvent};
+use mailroom_core::router::Source;
+use mailroom_core::smtp::{Delivery, DeliveryError, SmtpCommand, SmtpEvent};
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub struct Shared {
@@ -46,10 +47,21 @@ impl Shared {
             SmtpEvent::Authenticate { user, password } => {
                 SmtpCommand::AuthResult(self.authenticate(&user, &password))
             }
-            SmtpEvent::Deliver(delivery) => {
-                SmtpCommand::DeliveryResult(self.store.deliver(&delivery))
-            }
+            SmtpEvent::Deliver(delivery) => SmtpCommand::DeliveryResult(self.deliver(&delivery)),
         }
+    }
+
+    /// Route a received message (mappings, lists, forwarding; docs/ROUTING.md) with
+    /// the current configuration and store the plan's deliveries, notices and bounces.
+    pub fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
+        // An authenticated session is a local user sending; anything else came in.
+        let source = if delivery.envelope.auth_user.is_some() {
+            Source::Local
+        } else {
+            Source::Smtp
+        };
+        crate::deliver::route_and_store(&self.store, &self.snapshot(), delivery, &source)
+            .map(|_| ())
     }
 
     /// The canonical account name if `password` is right for `user`. Checked against

@@ -87,13 +87,30 @@ enum Command {
     /// Explain where mail to ADDRESS would go, without sending anything.
     Route {
         address: String,
+        /// The envelope sender ("" for <>).
         #[arg(long)]
         from: Option<String>,
+        /// local, smtp (the default) or pop3:INMAIL.
         #[arg(long)]
         source: Option<String>,
+        /// Message size in octets, for size dependent forwarding.
+        #[arg(long)]
+        size: Option<u64>,
         #[arg(long)]
         json: bool,
     },
+    /// Mappings (§5): list, import from CSV, export to CSV.
+    Mapping {
+        #[command(subcommand)]
+        command: crate::routecli::MappingCommand,
+    },
+    /// Lists and forwardings (§14): show, import forwardings.
+    List {
+        #[command(subcommand)]
+        command: crate::routecli::ListCommand,
+    },
+    /// Route a message from standard input and store it, as the server would.
+    Deliver(crate::routecli::DeliverArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,6 +129,10 @@ enum UserCommand {
     Del { name: String },
     /// List the accounts.
     List,
+    /// Change an account's routing settings and permissions (docs/ROUTING.md).
+    Set(crate::routecli::UserSet),
+    /// Show an account's settings.
+    Show { name: String },
     /// Change an account's password.
     Passwd {
         name: String,
@@ -186,7 +207,23 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::User { command } => user(&dd, command),
         Command::Queue { command } => queue(&dd, command),
         Command::Connect { .. } => later("connect", "a later version, with outgoing connections"),
-        Command::Route { .. } => later("route", "a later version, with mappings and lists"),
+        Command::Route {
+            address,
+            from,
+            source,
+            size,
+            json,
+        } => crate::routecli::route(
+            &dd,
+            &address,
+            from.as_deref(),
+            source.as_deref(),
+            size,
+            json,
+        ),
+        Command::Mapping { command } => crate::routecli::mapping(&dd, command),
+        Command::List { command } => crate::routecli::list(&dd, command),
+        Command::Deliver(args) => crate::routecli::deliver(&dd, args),
     }
 }
 
@@ -413,6 +450,8 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                 Err(problems) => report_problems(&problems),
             }
         }
+        UserCommand::Set(set) => return crate::routecli::user_set(dd, set),
+        UserCommand::Show { name } => return crate::routecli::user_show(dd, &name),
         UserCommand::Passwd { name, password } => {
             let password = match read_password(password) {
                 Ok(p) => p,

@@ -71,14 +71,20 @@ pub fn load_snapshot_with_warnings(dd: &DataDir) -> Result<(Snapshot, Vec<Proble
     let access = load_access(dd, &mut problems, &mut warnings);
 
     match config {
-        Some(config) if problems.is_empty() => Ok((
-            Snapshot {
+        Some(config) if problems.is_empty() => {
+            let snapshot = Snapshot {
                 config,
                 accounts,
                 access,
-            },
-            warnings,
-        )),
+            };
+            // Names used by mappings, lists and users' forwarding must exist (issue 4).
+            let routing = crate::routecheck::routing_problems(dd, &snapshot);
+            if routing.is_empty() {
+                Ok((snapshot, warnings))
+            } else {
+                Err(routing)
+            }
+        }
         _ => Err(problems),
     }
 }

@@ -126,6 +126,16 @@ pub fn delete_user(dd: &DataDir, name: &str) -> Result<Option<PathBuf>, UserErro
     Ok(mailbox.is_dir().then_some(mailbox))
 }
 
+/// Replace an existing account's file with `account` (settings other than the
+/// password; the caller has checked them).
+pub fn replace_account(dd: &DataDir, account: &Account) -> Result<(), UserError> {
+    let name = check_name(&account.name)?;
+    if !account_path(dd, &name).exists() {
+        return Err(UserError::NotFound(name));
+    }
+    write_account(dd, account, Mode::Replace)
+}
+
 /// One account, by name (any case).
 pub fn read_user(dd: &DataDir, name: &str) -> Result<Account, UserError> {
     let name = check_name(name)?;
