@@ -12,7 +12,7 @@
 //! ```
 
 use crate::datadir::DataDir;
-use mailroom_core::accounts::Account;
+use mailroom_core::accounts::{Account, Protocol};
 use mailroom_core::config::Snapshot;
 use mailroom_core::pop3::AuthOutcome;
 use mailroom_core::security::{
@@ -86,6 +86,17 @@ impl Security {
             Verdict::Right => {
                 lock(&self.lockout).success(user);
                 match account {
+                    // "Allowed Protocols" (§4.2.3.3.1): a right password, but not here.
+                    Some(a) if !a.may_use(protocol(service)) => {
+                        self.record(
+                            now,
+                            service,
+                            peer,
+                            &shown,
+                            "login refused, protocol not allowed for this account",
+                        );
+                        AuthOutcome::Unavailable
+                    }
                     Some(a) => AuthOutcome::Ok(a.name.clone()),
                     None => AuthOutcome::Invalid,
                 }
@@ -208,6 +219,18 @@ pub fn iso8601(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+
+/// The account permission that governs logins to `service`.
+fn protocol(service: Service) -> Protocol {
+    match service {
+        Service::Smtp => Protocol::Smtp,
+        Service::Pop3 => Protocol::Pop3,
+        Service::Imap => Protocol::Imap,
+        Service::Http => Protocol::Webmail,
+        Service::Pass => Protocol::Password,
+    }
 }
 
 #[cfg(test)]

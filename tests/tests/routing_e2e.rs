@@ -509,7 +509,50 @@ fn forwarding_import(flavor: Flavor) {
     s.cli_ok(&["check"]);
 }
 
+/// USR-2 permissions: sending and receiving Internet mail, allowed protocols.
+fn permissions(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    s.cli_ok(&[
+        "user",
+        "set",
+        BOB,
+        "--send-internet",
+        "no",
+        "--receive-internet",
+        "no",
+    ]);
+    s.cli_ok(&["user", "set", ALICE, "--protocols", "pop3"]);
+    s.serve();
+    // Bob may write to colleagues but not to the Internet...
+    let (rcpts, _) = send(
+        &s,
+        Some((BOB, mailroom_tests::server::BOB_PASSWORD)),
+        "bob@example.com",
+        &["someone@remote.test", "postmaster@example.com"],
+        "from bob",
+    );
+    assert_eq!(rcpts[0].code, 550, "{rcpts:?}");
+    assert!(
+        rcpts[0].text.contains("may not send Internet mail"),
+        "{rcpts:?}"
+    );
+    assert_eq!(rcpts[1].code, 250, "{rcpts:?}");
+    assert_eq!(subjects(&s, "postmaster"), ["from bob"]);
+    // ...and mail from outside does not reach him, though a colleague's does.
+    let (rcpts, _) = send(&s, None, OUTSIDER, &["bob@example.com"], "to bob");
+    assert_eq!(rcpts[0].code, 550, "{rcpts:?}");
+    let (rcpts, _) = send(&s, None, OUTSIDER, &["postmaster@example.com"], "probe");
+    assert_eq!(rcpts[0].code, 250);
+    // Alice may use POP3 only: her right password does not open SMTP.
+    let (mut c, _) = Smtp::connect(s.smtp).unwrap();
+    c.command("EHLO client.test").unwrap();
+    let token = base64(format!("\0{ALICE}\0{ALICE_PASSWORD}").as_bytes());
+    let r = c.command(&format!("AUTH PLAIN {token}")).unwrap();
+    assert_eq!(r.code, 535, "{r:?}");
+}
+
 both_binaries!(
+    permissions,
     mapping_list_forwarding_assistant,
     unknown_recipients_by_smtp,
     unknown_recipients_in_collected_mail,
