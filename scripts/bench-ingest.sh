@@ -273,6 +273,8 @@ for name in "${!PID[@]}"; do
     wait "${PID[$name]}" || status=$?
     unset "PID[$name]"
     echo "$name exited with status $status after SIGTERM" | tee -a "$RESULTS"
+    # Group commit at work: how many directory fsyncs the deliveries shared.
+    grep -o 'stopped (.*)' "$WORK/$name.log" | sed "s/^/$name /" | tee -a "$RESULTS" || true
 done
 if [[ -n $POSTFIX_CONF ]]; then
     postfix -c "$POSTFIX_CONF" stop >/dev/null 2>&1 || true
