@@ -83,6 +83,7 @@ pub fn run_session(snapshot: &Arc<Snapshot>, chunks: &[Vec<u8>], out: &mut Vec<u
             delivered += 1;
             Some(SmtpCommand::DeliveryResult(Ok(())))
         }
+        SmtpEvent::Etrn { .. } => Some(SmtpCommand::EtrnResult(Ok(0))),
     };
     out.clear();
     let mut closed = mailroom_harness::drain(&mut server, now, out, &mut answer).closed;

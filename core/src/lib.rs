@@ -10,6 +10,7 @@ pub mod address;
 pub mod accounts;
 pub mod challenge;
 pub mod config;
+pub mod connect;
 pub mod dsn;
 pub mod machine;
 pub mod pass;

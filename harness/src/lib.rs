@@ -1,7 +1,18 @@
-//! Deterministic simulation harness (grows with the connection scheduler issue).
+//! Deterministic simulation harness: a discrete-event loop over the core machines
+//! with a virtual clock, a seeded RNG forked per component, simulated links and
+//! scripted peers (docs/ARCHITECTURE.md "Simulation harness").
 //!
-//! For now it holds the one piece every core test needs: a driver that runs a
-//! [`Machine`] to quiescence with a virtual clock and scripted answers to its events.
+//! - [`feed`] / [`drain`]: run one [`Machine`] to quiescence with scripted answers.
+//! - [`office::Office`]: the connection scheduler and SMTP sessions of a small office,
+//!   its dial-up links, the ISP relay, POP3 box and remote MX, in virtual time.
+//! - [`sweep`]: randomized offices, invariants after every event, run-twice hashes.
+
+pub mod localtime;
+pub mod office;
+pub mod rng;
+pub mod sim;
+pub mod sweep;
+pub mod wire;
 
 use mailroom_core::{Input, Instant, Machine, Output};
 

@@ -48,6 +48,9 @@ impl Shared {
                 SmtpCommand::AuthResult(self.authenticate(&user, &password))
             }
             SmtpEvent::Deliver(delivery) => SmtpCommand::DeliveryResult(self.deliver(&delivery)),
+            SmtpEvent::Etrn { domain } => SmtpCommand::EtrnResult(
+                crate::connection::etrn::release(self.store.data_dir(), &domain),
+            ),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod config_files;
 pub mod conn;
+pub mod connection;
 pub mod datadir;
 pub mod deliver;
 pub mod devsetup;

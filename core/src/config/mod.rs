@@ -4,11 +4,13 @@
 //! files is the runtime's job (`mailroom-std::datadir`). A [`Snapshot`] bundles
 //! everything a session needs and is shared as an `Arc`, swapped whole on reload.
 
+mod connection;
 mod model;
 mod parse;
 mod routing;
 mod validate;
 
+pub use connection::*;
 pub use model::*;
 pub use parse::{parse_config, toml_error, ConfigError};
 pub use routing::*;

@@ -37,6 +37,15 @@ pub struct Config {
     pub admin: super::Admin,
     #[serde(default)]
     pub unknown_recipients: super::UnknownRecipients,
+    /// `[[connection]]` entries (§6.2); connection N is the Nth in the file.
+    #[serde(default, rename = "connection", skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<super::Connection>,
+    /// `[[schedule]]` entries (§6.5).
+    #[serde(default, rename = "schedule", skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<super::Schedule>,
+    /// `[connect]`: schedule modifiers, hooks, priority messages (§6.5.1, §23.1).
+    #[serde(default)]
+    pub connect: super::ConnectOptions,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -58,6 +67,9 @@ impl Default for Config {
             local_mail: super::LocalMail::default(),
             admin: super::Admin::default(),
             unknown_recipients: super::UnknownRecipients::default(),
+            connections: Vec::new(),
+            schedules: Vec::new(),
+            connect: super::ConnectOptions::default(),
         }
     }
 }
@@ -151,6 +163,9 @@ pub struct Smtp {
     pub bare_newlines: BareNewlines,
     /// "Hide IP addresses" in the added `Received:` line (§16.2).
     pub hide_ip_addresses: bool,
+    /// Domains whose mail is held here until their own server asks for it with
+    /// `ETRN` (hierarchical sites, §7.7.3). Mail to them is accepted from anyone.
+    pub etrn_domains: Vec<String>,
 }
 
 /// When AUTH is offered without TLS.
@@ -195,6 +210,7 @@ impl Default for Smtp {
             plaintext_auth: PlaintextAuth::Lan,
             bare_newlines: BareNewlines::Reject,
             hide_ip_addresses: false,
+            etrn_domains: Vec::new(),
         }
     }
 }

@@ -8,6 +8,8 @@ use toml_edit::{ImDocument, Item, Table, Value};
 
 use super::parse::line_of;
 
+mod connections;
+
 pub(super) mod routing;
 use super::{Config, ConfigError};
 
@@ -169,6 +171,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     smtp(&mut e, cfg);
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
+    connections::check(&mut e, cfg);
     routing::check(&mut e, cfg);
 
     e.list.sort_by_key(|x| x.line);

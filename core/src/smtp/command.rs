@@ -49,6 +49,8 @@ pub(crate) enum Command<'a> {
         initial: Option<&'a str>,
     },
     StartTls,
+    /// RFC 1985: the node as given (`domain`, `@domain` or `#queue`).
+    Etrn(&'a str),
 }
 
 /// How a command line was refused.
@@ -158,6 +160,12 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
         }
         return Ok(Command::Vrfy);
     }
+    if is("ETRN") {
+        if args.is_empty() || args.contains([' ', '\t']) {
+            return Err(refused(501, "5.5.4", "Syntax: ETRN domain"));
+        }
+        return Ok(Command::Etrn(args));
+    }
     if is("EXPN") {
         return Ok(Command::Expn);
     }
@@ -187,7 +195,7 @@ pub(crate) fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
 fn known_verb(verb: &[u8]) -> bool {
     [
         "EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN",
-        "HELP", "AUTH", "STARTTLS",
+        "HELP", "AUTH", "STARTTLS", "ETRN",
     ]
     .iter()
     .any(|v| verb.eq_ignore_ascii_case(v.as_bytes()))

@@ -42,6 +42,9 @@ pub enum SmtpEvent {
     /// outbound spool, fsynced), then answer with [`SmtpCommand::DeliveryResult`].
     /// The 250 is sent only after that answer.
     Deliver(Box<Delivery>),
+    /// `ETRN` for a domain held here (`[smtp] etrn_domains`): start delivering its
+    /// queued mail to its server, then answer with [`SmtpCommand::EtrnResult`].
+    Etrn { domain: String },
 }
 
 impl std::fmt::Debug for SmtpEvent {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for SmtpEvent {
                 .field("password", &"<redacted>")
                 .finish(),
             SmtpEvent::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
+            SmtpEvent::Etrn { domain } => f.debug_struct("Etrn").field("domain", domain).finish(),
         }
     }
 }
@@ -63,6 +67,8 @@ pub enum SmtpCommand {
     /// `Some(canonical account name)` if the password was right.
     AuthResult(Option<String>),
     DeliveryResult(Result<(), DeliveryError>),
+    /// How many held messages delivery was started for, or why it could not start.
+    EtrnResult(Result<usize, String>),
 }
 
 /// Why a message could not be stored.

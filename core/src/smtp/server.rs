@@ -21,6 +21,11 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Index of the configured held domain `domain` is, if any (case-insensitive).
+fn etrn_held(held: &[String], domain: &str) -> Option<usize> {
+    held.iter().position(|h| h.eq_ignore_ascii_case(domain))
+}
+
 /// Input kept while an event is outstanding, beyond what the current read brought.
 pub const MAX_PENDING_INPUT: usize = 64 * 1024;
 /// Command lines shorter than this are always accepted (RFC 5321 §4.5.3.1.4).
@@ -60,6 +65,8 @@ enum Awaiting {
     Nothing,
     Auth,
     Delivery,
+    /// The answer to an `ETRN` for this domain.
+    Etrn(usize),
 }
 
 #[derive(Debug)]
@@ -339,6 +346,7 @@ impl SmtpServer {
             ),
             Command::Auth { mechanism, initial } => self.on_auth(mechanism, initial),
             Command::StartTls => self.on_starttls(),
+            Command::Etrn(node) => self.on_etrn(node),
         }
     }
 
@@ -386,6 +394,9 @@ impl SmtpServer {
         }
         if self.auth_offered() && self.auth_user.is_none() {
             lines.push("AUTH PLAIN LOGIN");
+        }
+        if !self.snapshot.config.smtp.etrn_domains.is_empty() {
+            lines.push("ETRN");
         }
         lines.push("HELP");
         reply_lines(&mut self.out, 250, lines);
@@ -485,7 +496,14 @@ impl SmtpServer {
             pop_before_smtp: self.info.pop_before_smtp,
             sender: tx.sender.as_ref(),
         };
-        match policy::decide_recipient(&self.snapshot, &facts, &rcpt) {
+        // Mail held for a downstream server (§7.7.3) is accepted like a backup MX's.
+        let held = etrn_held(&self.snapshot.config.smtp.etrn_domains, rcpt.domain()).is_some();
+        let decision = if held {
+            RcptDecision::Accept(super::Route::Remote)
+        } else {
+            policy::decide_recipient(&self.snapshot, &facts, &rcpt)
+        };
+        match decision {
             RcptDecision::Refuse(r) => reply(&mut self.out, r.code, r.status, r.text),
             RcptDecision::Accept(route) => {
                 if let Some(tx) = self.tx.as_mut() {
@@ -744,6 +762,34 @@ impl SmtpServer {
         }
     }
 
+    /// RFC 1985 `ETRN`: ask the driver to start delivering a held domain's mail.
+    fn on_etrn(&mut self, node: &str) {
+        if self.helo.is_none() {
+            return self.error(503, "5.5.1", "Send EHLO or HELO first");
+        }
+        if self.tx.is_some() {
+            return self.error(
+                503,
+                "5.5.1",
+                "ETRN is not allowed inside a mail transaction",
+            );
+        }
+        // `@domain` asks for subdomains too and `#name` for a named queue; both come
+        // down to a configured domain here.
+        let domain = node.trim_start_matches(['@', '#']);
+        match etrn_held(&self.snapshot.config.smtp.etrn_domains, domain) {
+            None => {
+                let text = format!("Node {domain} not allowed");
+                reply(&mut self.out, 459, "4.7.1", &text);
+            }
+            Some(i) => {
+                let domain = self.snapshot.config.smtp.etrn_domains[i].clone();
+                self.event = Some(SmtpEvent::Etrn { domain });
+                self.awaiting = Awaiting::Etrn(i);
+            }
+        }
+    }
+
     fn on_starttls(&mut self) {
         if self.tls_active {
             return self.error(503, "5.5.1", "TLS already active");
@@ -838,6 +884,31 @@ impl Machine for SmtpServer {
                     }
                     Err(e) if e.temporary => reply(&mut self.out, 451, "4.3.0", &e.text),
                     Err(e) => reply(&mut self.out, 554, "5.3.0", &e.text),
+                }
+            }
+            (SmtpCommand::EtrnResult(result), Awaiting::Etrn(i)) => {
+                self.awaiting = Awaiting::Nothing;
+                let domain = self
+                    .snapshot
+                    .config
+                    .smtp
+                    .etrn_domains
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_default();
+                match result {
+                    Ok(0) => {
+                        let text = format!("OK, no messages waiting for node {domain}");
+                        reply_plain(&mut self.out, 251, &text);
+                    }
+                    Ok(n) => {
+                        let text = format!("OK, {n} pending messages for node {domain} started");
+                        reply_plain(&mut self.out, 253, &text);
+                    }
+                    Err(_) => {
+                        let text = format!("Unable to queue messages for node {domain}");
+                        reply_plain(&mut self.out, 458, &text);
+                    }
                 }
             }
             // An answer to nothing (or after close): ignore it.

@@ -112,6 +112,7 @@ impl Answers {
                     .map(|(_, _, n)| n.clone()),
             ),
             SmtpEvent::Deliver(_) => SmtpCommand::DeliveryResult(self.delivery.clone()),
+            SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
         })
     }
 }

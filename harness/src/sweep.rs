@@ -1,0 +1,1 @@
+//! Randomized scenarios for the seed sweep (filled in below).

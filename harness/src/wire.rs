@@ -1,0 +1,527 @@
+//! Simulated TCP between a client machine and a real core [`SmtpServer`]: latency per
+//! chunk, writes split at random boundaries, resets, refused connections.
+
+use crate::rng::Rng;
+use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
+use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
+use mailroom_core::{Input, Instant, Machine, Output};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Faults a link adds to the streams over it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// One-way latency per chunk, microseconds, uniform in this range.
+    pub latency: (u64, u64),
+    /// Split writes into chunks at random boundaries.
+    pub split: bool,
+    /// Chance that any one chunk resets the connection.
+    pub reset: f64,
+    /// Chance that opening a connection is refused.
+    pub refuse: f64,
+}
+
+impl Faults {
+    pub const CLEAN: Faults = Faults {
+        latency: (20_000, 20_000),
+        split: false,
+        reset: 0.0,
+        refuse: 0.0,
+    };
+}
+
+/// A message a scripted client hands over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMessage {
+    pub id: u64,
+    pub from: String,
+    pub to: String,
+}
+
+impl SimMessage {
+    /// The message text; `X-Sim-Id` lets the receiving side name it.
+    pub fn data(&self) -> String {
+        format!(
+            "From: <{}>\r\nTo: <{}>\r\nSubject: message {}\r\nX-Sim-Id: {}\r\n\r\nHello {}.\r\n",
+            self.from, self.to, self.id, self.id, self.id
+        )
+    }
+}
+
+/// The simulated id in a stored message.
+pub fn sim_id(data: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(data);
+    text.lines()
+        .find_map(|l| l.strip_prefix("X-Sim-Id: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// What the push client learned about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushResult {
+    Accepted,
+    TempFailed,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushEvent {
+    Result(u64, PushResult),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PushState {
+    Greeting,
+    Ehlo,
+    Mail(usize),
+    Rcpt(usize),
+    Data(usize),
+    Body(usize),
+    /// After a refused message: waiting for the RSET reply.
+    Rset(usize),
+    Quit,
+    Done,
+}
+
+/// A scripted SMTP client that hands over a list of messages (the ISP relay pushing
+/// mail in, a head office releasing held mail, the stand-in for the outbound client).
+pub struct PushClient {
+    messages: Vec<SimMessage>,
+    state: PushState,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    events: VecDeque<PushEvent>,
+    deadline: Instant,
+}
+
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl PushClient {
+    pub fn new(now: Instant, messages: Vec<SimMessage>) -> PushClient {
+        PushClient {
+            messages,
+            state: PushState::Greeting,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            deadline: now + CLIENT_TIMEOUT,
+        }
+    }
+
+    fn line(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    fn next_message(&mut self, i: usize) {
+        if i < self.messages.len() {
+            let cmd = format!("MAIL FROM:<{}>", self.messages[i].from);
+            self.line(&cmd);
+            self.state = PushState::Mail(i);
+        } else {
+            self.line("QUIT");
+            self.state = PushState::Quit;
+        }
+    }
+
+    fn result(&mut self, i: usize, code: u16) {
+        let r = match code {
+            200..=299 => PushResult::Accepted,
+            400..=499 => PushResult::TempFailed,
+            _ => PushResult::Refused,
+        };
+        self.events
+            .push_back(PushEvent::Result(self.messages[i].id, r));
+    }
+
+    fn on_reply(&mut self, code: u16) {
+        match self.state {
+            PushState::Greeting if code == 220 => {
+                self.line("EHLO sim.example");
+                self.state = PushState::Ehlo;
+            }
+            PushState::Ehlo if code == 250 => self.next_message(0),
+            PushState::Mail(i) if code == 250 => {
+                let cmd = format!("RCPT TO:<{}>", self.messages[i].to);
+                self.line(&cmd);
+                self.state = PushState::Rcpt(i);
+            }
+            PushState::Rcpt(i) if code == 250 => {
+                self.line("DATA");
+                self.state = PushState::Data(i);
+            }
+            PushState::Data(i) if code == 354 => {
+                let body = self.messages[i].data();
+                self.out.extend_from_slice(body.as_bytes());
+                self.line(".");
+                self.state = PushState::Body(i);
+            }
+            PushState::Mail(i) | PushState::Rcpt(i) | PushState::Data(i) => {
+                self.result(i, code);
+                self.line("RSET");
+                self.state = PushState::Rset(i);
+            }
+            PushState::Rset(i) => self.next_message(i + 1),
+            PushState::Body(i) => {
+                self.result(i, code);
+                self.next_message(i + 1);
+            }
+            PushState::Quit => self.state = PushState::Done,
+            _ => {
+                self.line("QUIT");
+                self.state = PushState::Done;
+            }
+        }
+    }
+}
+
+impl Machine for PushClient {
+    type Command = ();
+    type Event = PushEvent;
+
+    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Bytes(b) => {
+                self.deadline = now + CLIENT_TIMEOUT;
+                self.inbuf.extend_from_slice(b);
+                while let Some(end) = self.inbuf.iter().position(|&c| c == b'\n') {
+                    let line: Vec<u8> = self.inbuf.drain(..=end).collect();
+                    let more = line.get(3) == Some(&b'-');
+                    let code = std::str::from_utf8(line.get(..3).unwrap_or(b"000"))
+                        .ok()
+                        .and_then(|c| c.parse::<u16>().ok())
+                        .unwrap_or(0);
+                    if !more {
+                        self.on_reply(code);
+                    }
+                }
+            }
+            Input::Eof => self.state = PushState::Done,
+            Input::Tick => {
+                if now >= self.deadline {
+                    self.state = PushState::Done;
+                }
+            }
+        }
+    }
+
+    fn handle_command(&mut self, _now: Instant, _cmd: ()) {}
+
+    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<PushEvent> {
+        out.append(&mut self.out);
+        if let Some(e) = self.events.pop_front() {
+            return Output::Event(e);
+        }
+        if self.state == PushState::Done {
+            return Output::Close;
+        }
+        Output::Wait(Some(self.deadline))
+    }
+}
+
+/// The client end of a wire.
+pub enum Client {
+    Push(PushClient),
+    Etrn(EtrnClient),
+}
+
+/// Something the client end reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    Push(PushEvent),
+    Etrn(EtrnEvent),
+}
+
+impl Client {
+    fn input(&mut self, now: Instant, input: Input<'_>) {
+        match self {
+            Client::Push(c) => c.handle_input(now, input),
+            Client::Etrn(c) => c.handle_input(now, input),
+        }
+    }
+
+    fn poll(&mut self, out: &mut Vec<u8>) -> Output<ClientEvent> {
+        match self {
+            Client::Push(c) => match c.poll_output(out) {
+                Output::Event(e) => Output::Event(ClientEvent::Push(e)),
+                Output::Wait(w) => Output::Wait(w),
+                Output::Close => Output::Close,
+                Output::StartTls => Output::StartTls,
+            },
+            Client::Etrn(c) => match c.poll_output(out) {
+                Output::Event(e) => Output::Event(ClientEvent::Etrn(e)),
+                Output::Wait(w) => Output::Wait(w),
+                Output::Close => Output::Close,
+                Output::StartTls => Output::StartTls,
+            },
+        }
+    }
+}
+
+/// How a wire step ended.
+#[derive(Debug, Default)]
+pub struct Step {
+    pub client_events: Vec<ClientEvent>,
+    pub server_events: Vec<SmtpEvent>,
+    /// The wire is finished (closed or reset).
+    pub ended: bool,
+    /// It ended by a reset rather than a close.
+    pub reset: bool,
+}
+
+/// One connection: client machine, server machine, bytes in flight both ways.
+pub struct Wire {
+    pub client: Client,
+    pub server: SmtpServer,
+    faults: Faults,
+    rng: Rng,
+    to_server: VecDeque<(Instant, Vec<u8>)>,
+    to_client: VecDeque<(Instant, Vec<u8>)>,
+    client_wait: Option<Instant>,
+    server_wait: Option<Instant>,
+    client_closed: bool,
+    server_closed: bool,
+    /// Eof scheduled for the side that has not closed.
+    eof_to_server: Option<Instant>,
+    eof_to_client: Option<Instant>,
+    ended: bool,
+}
+
+impl Wire {
+    pub fn new(client: Client, server: SmtpServer, faults: Faults, rng: Rng) -> Wire {
+        Wire {
+            client,
+            server,
+            faults,
+            rng,
+            to_server: VecDeque::new(),
+            to_client: VecDeque::new(),
+            client_wait: None,
+            server_wait: None,
+            client_closed: false,
+            server_closed: false,
+            eof_to_server: None,
+            eof_to_client: None,
+            ended: false,
+        }
+    }
+
+    /// Whether opening this connection is refused (drawn once per open).
+    pub fn refused(rng: &mut Rng, faults: &Faults) -> bool {
+        rng.chance(faults.refuse)
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// When the wire next needs a step.
+    pub fn next_time(&self) -> Option<Instant> {
+        if self.ended {
+            return None;
+        }
+        [
+            self.to_server.front().map(|c| c.0),
+            self.to_client.front().map(|c| c.0),
+            self.client_wait.filter(|_| !self.client_closed),
+            self.server_wait.filter(|_| !self.server_closed),
+            self.eof_to_server,
+            self.eof_to_client,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn latency(&mut self) -> Duration {
+        Duration::from_micros(self.rng.range(self.faults.latency.0, self.faults.latency.1))
+    }
+
+    /// Queue `bytes` toward one side in (possibly split) chunks; `false` on a reset.
+    fn send(&mut self, now: Instant, bytes: Vec<u8>, to_server: bool) -> bool {
+        let mut rest = bytes.as_slice();
+        // Chunks of one write arrive in order: each at or after the one before.
+        let mut at = now;
+        while !rest.is_empty() {
+            let n = if self.faults.split && rest.len() > 1 {
+                self.rng.range(1, rest.len() as u64) as usize
+            } else {
+                rest.len()
+            };
+            if self.rng.chance(self.faults.reset) {
+                return false;
+            }
+            let lat = self.latency();
+            let queue = if to_server {
+                &mut self.to_server
+            } else {
+                &mut self.to_client
+            };
+            let last = queue.back().map_or(now, |c| c.0);
+            at = (now + lat).max(last).max(at);
+            queue.push_back((at, rest[..n].to_vec()));
+            rest = &rest[n..];
+        }
+        true
+    }
+
+    /// Tear the connection down at once: both sides see the end of input.
+    pub fn reset(
+        &mut self,
+        now: Instant,
+        step: &mut Step,
+        answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
+    ) {
+        if self.ended {
+            return;
+        }
+        self.to_server.clear();
+        self.to_client.clear();
+        self.client.input(now, Input::Eof);
+        self.server.handle_input(now, Input::Eof);
+        let mut sink = Vec::new();
+        self.drain_client(&mut sink, step);
+        let _ = self.drain_server(now, &mut sink, step, answer);
+        self.ended = true;
+        step.ended = true;
+        step.reset = true;
+    }
+
+    fn drain_client(&mut self, out: &mut Vec<u8>, step: &mut Step) -> Option<Output<()>> {
+        loop {
+            match self.client.poll(out) {
+                Output::Event(e) => step.client_events.push(e),
+                Output::Wait(w) => {
+                    self.client_wait = w;
+                    return Some(Output::Wait(w));
+                }
+                Output::Close => {
+                    self.client_closed = true;
+                    return Some(Output::Close);
+                }
+                Output::StartTls => {}
+            }
+        }
+    }
+
+    fn drain_server(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<u8>,
+        step: &mut Step,
+        answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
+    ) -> Option<Output<()>> {
+        loop {
+            match self.server.poll_output(out) {
+                Output::Event(e) => {
+                    let cmd = answer(&e);
+                    step.server_events.push(e);
+                    if let Some(c) = cmd {
+                        self.server.handle_command(now, c);
+                    }
+                }
+                Output::Wait(w) => {
+                    self.server_wait = w;
+                    return Some(Output::Wait(w));
+                }
+                Output::Close => {
+                    self.server_closed = true;
+                    return Some(Output::Close);
+                }
+                Output::StartTls => {}
+            }
+        }
+    }
+
+    /// Start: the server greets. Call once after creating the wire.
+    pub fn open(
+        &mut self,
+        now: Instant,
+        answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
+    ) -> Step {
+        let mut step = Step::default();
+        self.flush(now, &mut step, answer);
+        step
+    }
+
+    /// Deliver what is due at `now`, run both machines, send what they wrote.
+    pub fn step(
+        &mut self,
+        now: Instant,
+        answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
+    ) -> Step {
+        let mut step = Step::default();
+        if self.ended {
+            step.ended = true;
+            return step;
+        }
+        while self.to_server.front().is_some_and(|c| c.0 <= now) {
+            if let Some((_, b)) = self.to_server.pop_front() {
+                if !self.server_closed {
+                    self.server.handle_input(now, Input::Bytes(&b));
+                }
+            }
+        }
+        while self.to_client.front().is_some_and(|c| c.0 <= now) {
+            if let Some((_, b)) = self.to_client.pop_front() {
+                if !self.client_closed {
+                    self.client.input(now, Input::Bytes(&b));
+                }
+            }
+        }
+        if self.eof_to_server.is_some_and(|t| t <= now) && self.to_server.is_empty() {
+            self.eof_to_server = None;
+            self.server.handle_input(now, Input::Eof);
+        }
+        if self.eof_to_client.is_some_and(|t| t <= now) && self.to_client.is_empty() {
+            self.eof_to_client = None;
+            self.client.input(now, Input::Eof);
+        }
+        if self.client_wait.is_some_and(|t| t <= now) {
+            self.client.input(now, Input::Tick);
+        }
+        if self.server_wait.is_some_and(|t| t <= now) {
+            self.server.handle_input(now, Input::Tick);
+        }
+        self.flush(now, &mut step, answer);
+        step
+    }
+
+    fn flush(
+        &mut self,
+        now: Instant,
+        step: &mut Step,
+        answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
+    ) {
+        let mut to_client = Vec::new();
+        let was_closed = self.server_closed;
+        if !self.server_closed {
+            self.drain_server(now, &mut to_client, step, answer);
+        }
+        let mut to_server = Vec::new();
+        let client_was_closed = self.client_closed;
+        if !self.client_closed {
+            self.drain_client(&mut to_server, step);
+        }
+        if !to_client.is_empty() && !self.send(now, to_client, false) {
+            return self.reset(now, step, answer);
+        }
+        if !to_server.is_empty() && !self.send(now, to_server, true) {
+            return self.reset(now, step, answer);
+        }
+        if self.server_closed && !was_closed && !self.client_closed {
+            let lat = self.latency();
+            let last = self.to_client.back().map_or(now, |c| c.0);
+            self.eof_to_client = Some((now + lat).max(last));
+        }
+        if self.client_closed && !client_was_closed && !self.server_closed {
+            let lat = self.latency();
+            let last = self.to_server.back().map_or(now, |c| c.0);
+            self.eof_to_server = Some((now + lat).max(last));
+        }
+        if self.client_closed && self.server_closed {
+            self.ended = true;
+            step.ended = true;
+        }
+    }
+}
