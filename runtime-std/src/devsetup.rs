@@ -83,7 +83,7 @@ impl fmt::Display for SetupReport {
         writeln!(
             f,
             "  listening    on 127.0.0.1 only: SMTP 2525, SMTPS 2465, POP3 2110, POP3S 2995, \
-             IMAP 2143, IMAPS 2993, HTTP 5108"
+             IMAP 2143, IMAPS 2993, HTTP 5108, password service 2106"
         )?;
         writeln!(
             f,
@@ -275,6 +275,7 @@ pop3s = ["127.0.0.1:2995"]
 imap = ["127.0.0.1:2143"]
 imaps = ["127.0.0.1:2993"]
 http = ["127.0.0.1:5108"]       # web admin and webmail
+pass = ["127.0.0.1:2106"]       # password changes (poppassd, normally port 106)
 
 [tls]
 # PEM files, relative to this directory. The generated certificate is self-signed:
@@ -296,6 +297,12 @@ key = "{DEV_KEY}"
 # min_password_length = 5       # 1 to 16
 # lockout_failures = 5          # failed logins before an account is locked; 0 = never
 # lockout_minutes = 15
+# challenge_response = false    # keep encrypted passwords so APOP and CRAM-MD5 work
+
+[pop3]
+# require_apop = false          # needs challenge_response = true
+# plaintext_auth = "lan"        # lan | always | never: USER/PASS before STLS
+# idle_timeout_secs = 600
 "#
     )
 }

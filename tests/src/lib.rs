@@ -8,6 +8,7 @@ pub mod bins;
 pub mod client;
 pub mod maildir;
 pub mod message;
+pub mod pop3;
 pub mod server;
 
 pub use server::{Flavor, TestServer};
