@@ -4,6 +4,7 @@
 //! (swapped whole by the reloader), the store and the TLS configuration. The answers
 //! here block (argon2, fsync); the smol runtime runs them on its blocking pool.
 
+use crate::security::Security;
 use crate::store::Store;
 use mailroom_core::accounts::{hash_password, verify_password};
 use mailroom_core::config::Snapshot;
@@ -16,12 +17,15 @@ pub struct Shared {
     pub store: Store,
     /// `None`: no certificate configured; STARTTLS is not offered.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Lockout, POP-before-SMTP and the security log, for every service.
+    pub security: Security,
 }
 
 impl Shared {
     pub fn new(snapshot: Snapshot, store: Store, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
+            security: Security::new(store.data_dir()),
             store,
             tls,
         }
@@ -86,7 +90,7 @@ impl Shared {
     }
 }
 
-fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| hash_password("not a password", &[0x5a; 16]).unwrap_or_default())
 }

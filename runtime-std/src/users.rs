@@ -35,6 +35,8 @@ pub enum UserError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0}")]
     Problem(Problem),
+    #[error("{0}")]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> UserError + '_ {
@@ -85,7 +87,8 @@ pub fn add_user(
     admin: bool,
 ) -> Result<Account, UserError> {
     let name = check_name(name)?;
-    check_password(password, &password_policy(dd))?;
+    let policy = password_policy(dd);
+    check_password(password, &policy)?;
     let account = Account {
         name: name.clone(),
         password_hash: hash_password(password, &random_salt()?)?,
@@ -95,6 +98,7 @@ pub fn add_user(
         ..Default::default()
     };
     write_account(dd, &account, Mode::CreateNew)?;
+    sync_secret(dd, &name, password, policy.challenge_response)?;
     tracing::info!(user = %name, admin, "account created");
     Ok(account)
 }
@@ -102,10 +106,12 @@ pub fn add_user(
 /// Change the password of account `name`.
 pub fn set_password(dd: &DataDir, name: &str, password: &str) -> Result<(), UserError> {
     let name = check_name(name)?;
-    check_password(password, &password_policy(dd))?;
+    let policy = password_policy(dd);
+    check_password(password, &policy)?;
     let mut account = read_user(dd, &name)?;
     account.password_hash = hash_password(password, &random_salt()?)?;
     write_account(dd, &account, Mode::Replace)?;
+    sync_secret(dd, &name, password, policy.challenge_response)?;
     tracing::info!(user = %name, "password changed");
     Ok(())
 }
@@ -121,6 +127,7 @@ pub fn delete_user(dd: &DataDir, name: &str) -> Result<Option<PathBuf>, UserErro
         Err(e) => return Err(io_err(&path)(e)),
     }
     sync_dir(&dd.users_dir())?;
+    crate::secrets::remove(dd, &name)?;
     tracing::info!(user = %name, "account deleted");
     let mailbox = dd.maildir(&name);
     Ok(mailbox.is_dir().then_some(mailbox))
@@ -134,6 +141,17 @@ pub fn replace_account(dd: &DataDir, account: &Account) -> Result<(), UserError>
         return Err(UserError::NotFound(name));
     }
     write_account(dd, account, Mode::Replace)
+}
+
+/// Keep the challenge-response secret in step with the password: written when the
+/// option is on, removed when it is off so no reusable copy outlives the choice.
+fn sync_secret(dd: &DataDir, name: &str, password: &str, keep: bool) -> Result<(), UserError> {
+    if keep {
+        crate::secrets::store(dd, name, password)?;
+    } else {
+        crate::secrets::remove(dd, name)?;
+    }
+    Ok(())
 }
 
 /// One account, by name (any case).
