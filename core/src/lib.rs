@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod challenge;
 pub mod config;
 pub mod connect;
+pub mod dns;
 pub mod dsn;
 pub mod machine;
 pub mod pass;

@@ -6,12 +6,14 @@
 
 mod connection;
 mod model;
+mod outbound;
 mod parse;
 mod routing;
 mod validate;
 
 pub use connection::*;
 pub use model::*;
+pub use outbound::*;
 pub use parse::{parse_config, toml_error, ConfigError};
 pub use routing::*;
 pub use validate::check_domain_name;

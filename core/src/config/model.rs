@@ -46,6 +46,15 @@ pub struct Config {
     /// `[connect]`: schedule modifiers, hooks, priority messages (§6.5.1, §23.1).
     #[serde(default)]
     pub connect: super::ConnectOptions,
+    /// `[outbound]`: retry, delay warnings, bounces, sessions (§6.4, §6.4.4).
+    #[serde(default)]
+    pub outbound: super::Outbound,
+    /// `[dns]`: resolvers and cache for SMTP Direct (§6.4.3).
+    #[serde(default)]
+    pub dns: super::Dns,
+    /// `[lan_forward]`: the LAN forwarding queue (§13.3).
+    #[serde(default)]
+    pub lan_forward: super::LanForward,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -70,6 +79,9 @@ impl Default for Config {
             connections: Vec::new(),
             schedules: Vec::new(),
             connect: super::ConnectOptions::default(),
+            outbound: super::Outbound::default(),
+            dns: super::Dns::default(),
+            lan_forward: super::LanForward::default(),
         }
     }
 }

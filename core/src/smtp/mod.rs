@@ -4,6 +4,8 @@
 //! [`SmtpServer`] per connection, feeds it bytes, and answers its [`SmtpEvent`]s with
 //! [`SmtpCommand`]s.
 
+pub mod client;
+pub mod client_reply;
 pub(crate) mod codec;
 mod command;
 pub mod policy;
