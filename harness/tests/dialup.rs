@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use mailroom_core::connect::{Hook, Outcome, Reason, RunKind, Target};
 use mailroom_harness::localtime::utc;
-use mailroom_harness::office::{DialOutcome, LinkSpec, OfficeSpec, Traffic, UpstreamPolicy};
+use mailroom_harness::office::{DialOutcome, OfficeSpec, Traffic, UpstreamPolicy};
 
 fn t(h: u32, m: u32) -> mailroom_core::Instant {
     utc(2026, 3, 23, h, m)

@@ -223,10 +223,9 @@ impl Scheduler {
         };
         let jump = delta - old.delta;
         if jump.abs() < JUMP_TOLERANCE {
-            self.clock = Some(Clock {
-                delta: old.delta,
-                next_change,
-            });
+            // Follow the small step (slots it passes are simply due; a step back
+            // repeats nothing, the cursor stays), but it is no clock change.
+            self.clock = Some(Clock { delta, next_change });
             self.advance_schedule(local);
             return;
         }

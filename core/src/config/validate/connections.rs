@@ -236,13 +236,11 @@ fn schedules(e: &mut Errors<'_>, cfg: &Config) {
                 ),
             }
         }
-        if s.connections.is_empty() {
-            if !cfg.connections.iter().any(|c| c.primary) {
-                e.at(
-                    &[Key("schedule"), Index(i)],
-                    "[[schedule]] runs the primary connections, but no [[connection]] is primary; list `connections`",
-                );
-            }
+        if s.connections.is_empty() && !cfg.connections.iter().any(|c| c.primary) {
+            e.at(
+                &[Key("schedule"), Index(i)],
+                "[[schedule]] runs the primary connections, but no [[connection]] is primary; list `connections`",
+            );
         }
         for (j, n) in s.connections.iter().enumerate() {
             if !cfg
