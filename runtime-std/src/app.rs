@@ -51,7 +51,9 @@ impl Shared {
             SmtpEvent::Authenticate { user, password } => {
                 SmtpCommand::AuthResult(self.authenticate(&user, &password))
             }
-            SmtpEvent::Deliver(delivery) => SmtpCommand::DeliveryResult(self.deliver(&delivery)),
+            SmtpEvent::Deliver(mut delivery) => {
+                SmtpCommand::DeliveryResult(self.deliver(&mut delivery))
+            }
             SmtpEvent::Etrn { domain } => SmtpCommand::EtrnResult(
                 crate::connection::etrn::release(self.store.data_dir(), &domain),
             ),
@@ -60,7 +62,7 @@ impl Shared {
 
     /// Route a received message (mappings, lists, forwarding; docs/ROUTING.md) with
     /// the current configuration and store the plan's deliveries, notices and bounces.
-    pub fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
+    pub fn deliver(&self, delivery: &mut Delivery) -> Result<(), DeliveryError> {
         // An authenticated session is a local user sending; anything else came in.
         let source = if delivery.envelope.auth_user.is_some() {
             Source::Local

@@ -5,6 +5,7 @@
 //! administrators' mailboxes, and one bounce to the sender. Everything is durable
 //! before it returns, so an SMTP 250 after it is never a lie (invariant 5).
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,11 +26,12 @@ pub const BOUNCE_MSG_FILE: &str = "BOUNCE.MSG";
 const MAX_BOUNCE_MSG: u64 = 64 * 1024;
 
 /// Route `delivery` (which came from `source`) and store the result. Returns the plan
-/// so callers can report it.
+/// so callers can report it. `delivery` is lent, not copied: its recipients (and, for
+/// a rewritten outbound copy, its data) are swapped while storing and put back.
 pub fn route_and_store(
     store: &Store,
     snap: &Snapshot,
-    delivery: &Delivery,
+    delivery: &mut Delivery,
     source: &Source,
 ) -> Result<Plan, DeliveryError> {
     let plan = plan_for(snap, delivery, source);
@@ -58,54 +60,74 @@ pub fn plan_for(snap: &Snapshot, delivery: &Delivery, source: &Source) -> Plan {
     )
 }
 
-/// Store everything `plan` asks for.
+/// Store everything `plan` asks for. `delivery` is the same afterwards.
 pub fn execute(
     store: &Store,
     snap: &Snapshot,
-    delivery: &Delivery,
+    delivery: &mut Delivery,
     source: &Source,
     plan: &Plan,
 ) -> Result<(), DeliveryError> {
-    let id = delivery.id.as_str();
     for r in &plan.recipients {
-        tracing::info!(id, recipient = %r.address, outcome = %r.outcome, "routed");
+        tracing::info!(id = %delivery.id, recipient = %r.address, outcome = %r.outcome, "routed");
         for step in &r.trace {
-            tracing::debug!(id, "{}{}", "  ".repeat(step.depth), step.text);
+            tracing::debug!(id = %delivery.id, "{}{}", "  ".repeat(step.depth), step.text);
         }
     }
+    let recipients = std::mem::take(&mut delivery.envelope.recipients);
+    let sender = delivery.envelope.mail_from.clone();
+    let result = store_plan(store, snap, delivery, &recipients, source, plan);
+    delivery.envelope.recipients = recipients;
+    delivery.envelope.mail_from = sender;
+    result
+}
 
+fn store_plan(
+    store: &Store,
+    snap: &Snapshot,
+    delivery: &mut Delivery,
+    original: &[Recipient],
+    source: &Source,
+    plan: &Plan,
+) -> Result<(), DeliveryError> {
+    let sender = delivery.envelope.mail_from.clone();
     if !plan.mailboxes.is_empty() {
-        let local = with_recipients(
-            delivery,
-            delivery.envelope.mail_from.clone(),
-            plan.mailboxes
-                .iter()
-                .map(|m| recipient(m, Route::Local(m.clone()), None))
-                .collect(),
-            delivery.data.clone(),
-        );
-        store.deliver(&local)?;
+        delivery.envelope.recipients = plan
+            .mailboxes
+            .iter()
+            .map(|m| recipient(m, Route::Local(m.clone()), None))
+            .collect();
+        store.deliver(delivery)?;
     }
 
     if !plan.remote.is_empty() {
-        let data = outbound_message(
-            snap,
-            source,
-            delivery.envelope.mail_from.as_deref(),
-            &delivery.data,
-        );
-        let recipients = plan
+        let rewritten = match outbound_message(snap, source, sender.as_deref(), &delivery.data) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(v) => Some(v),
+        };
+        delivery.envelope.recipients = plan
             .remote
             .iter()
-            .map(|a| recipient(a, Route::Remote, original(delivery, a)))
+            .map(|a| recipient(a, Route::Remote, find(original, a)))
             .collect();
-        let out = with_recipients(delivery, plan.outbound_sender.clone(), recipients, data);
-        store.deliver(&out)?;
+        delivery.envelope.mail_from = plan.outbound_sender.clone();
+        let result = match rewritten {
+            None => store.deliver(delivery),
+            Some(mut data) => {
+                std::mem::swap(&mut delivery.data, &mut data);
+                let r = store.deliver(delivery);
+                std::mem::swap(&mut delivery.data, &mut data);
+                r
+            }
+        };
+        delivery.envelope.mail_from = sender.clone();
+        result?;
     }
 
+    let id = delivery.id.as_str();
     let now = now();
     for (n, notice) in plan.notices.iter().enumerate() {
-        let message = notice_message(snap, delivery, source, notice, now, n);
+        let message = notice_message(snap, delivery, sender.as_deref(), source, notice, now, n);
         let d = with_recipients(
             delivery,
             None,
@@ -121,8 +143,8 @@ pub fn execute(
     }
 
     if !plan.bounces.is_empty() {
-        match delivery.envelope.mail_from.as_deref() {
-            Some(sender) => bounce(store, snap, delivery, plan, sender, now)?,
+        match sender.as_deref() {
+            Some(s) => bounce(store, snap, delivery, original, plan, s, now)?,
             None => tracing::info!(id, "no bounce: the sender is <>"),
         }
     }
@@ -139,6 +161,7 @@ fn bounce(
     store: &Store,
     snap: &Snapshot,
     delivery: &Delivery,
+    original: &[Recipient],
     plan: &Plan,
     sender: &str,
     now: Instant,
@@ -157,7 +180,7 @@ fn bounce(
             address: r.clone(),
             status: "5.1.1".into(),
             diagnostic: format!("550 5.1.1 <{r}>: recipient not recognised"),
-            original_recipient: original(delivery, r).and_then(|x| x.dsn_orcpt.clone()),
+            original_recipient: find(original, r).and_then(|x| x.dsn_orcpt.clone()),
         })
         .collect();
     let token = token(delivery, now, "bounce");
@@ -218,6 +241,7 @@ fn bounce(
 fn notice_message(
     snap: &Snapshot,
     delivery: &Delivery,
+    sender: Option<&str>,
     source: &Source,
     notice: &Notice,
     now: Instant,
@@ -238,7 +262,7 @@ fn notice_message(
     text.push_str(&format!(
         "\nSender: <{}>\n\nThe message is attached. ([unknown_recipients] in mailroom.toml \
          decides who gets these notices.)\n",
-        delivery.envelope.mail_from.as_deref().unwrap_or("")
+        sender.unwrap_or("")
     ));
     let subject = match notice.recipients.as_slice() {
         [one] => format!("Unrecognised recipient: {one}"),
@@ -277,10 +301,8 @@ pub fn bounce_template(dd: &DataDir) -> String {
 
 /// The envelope recipient `address` came from, if it is one (its DSN parameters
 /// travel with it).
-fn original<'d>(delivery: &'d Delivery, address: &str) -> Option<&'d Recipient> {
-    delivery
-        .envelope
-        .recipients
+fn find<'r>(original: &'r [Recipient], address: &str) -> Option<&'r Recipient> {
+    original
         .iter()
         .find(|r| r.address.eq_ignore_ascii_case(address))
 }

@@ -1010,7 +1010,7 @@ pub fn deliver(dd: &DataDir, args: DeliverArgs) -> ExitCode {
             dsn_orcpt: None,
         })
         .collect();
-    let delivery = Delivery {
+    let mut delivery = Delivery {
         id: format!(
             "cli{}.{}",
             std::time::SystemTime::now()
@@ -1035,7 +1035,7 @@ pub fn deliver(dd: &DataDir, args: DeliverArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    match deliver::route_and_store(&store, &snap, &delivery, &source) {
+    match deliver::route_and_store(&store, &snap, &mut delivery, &source) {
         Ok(plan) => {
             println!("{}", summary(&plan));
             ExitCode::SUCCESS

@@ -9,6 +9,7 @@ use super::names::{address_part, Names};
 use super::Source;
 use crate::address::Mailbox;
 use crate::config::Snapshot;
+use std::borrow::Cow;
 
 /// The header fields whose addresses are rewritten (§4.2.3.4.2).
 const ADDRESS_FIELDS: [&str; 6] = [
@@ -78,13 +79,14 @@ pub fn expand_header_value(value: &str, address: &str, name: &str) -> String {
     out.replace(['\r', '\n'], " ")
 }
 
-/// The outbound copy of `data`. Returns the message unchanged when nothing applies.
-pub fn outbound_message(
+/// The outbound copy of `data`; borrowed unchanged when nothing applies, so the common
+/// case costs no copy of a large message.
+pub fn outbound_message<'d>(
     snap: &Snapshot,
     source: &Source,
     sender: Option<&str>,
-    data: &[u8],
-) -> Vec<u8> {
+    data: &'d [u8],
+) -> Cow<'d, [u8]> {
     let names = Names::new(snap);
     let local = *source == Source::Local;
     let edits: Vec<HeaderEdit> = if local {
@@ -103,7 +105,7 @@ pub fn outbound_message(
         .any(|a| names.effective(a).reply_address.is_some());
     let any_domain_map = local && !snap.config.local_mail.domain_mappings.is_empty();
     if edits.is_empty() && !any_reply && !any_domain_map {
-        return data.to_vec();
+        return Cow::Borrowed(data);
     }
 
     let end = header_end(data);
@@ -178,7 +180,11 @@ pub fn outbound_message(
         }
     }
     out.extend_from_slice(&data[block_end..]);
-    out
+    if out == data {
+        Cow::Borrowed(data)
+    } else {
+        Cow::Owned(out)
+    }
 }
 
 /// Where the empty line that ends the header starts (`end` is just after it), or

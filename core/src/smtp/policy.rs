@@ -91,7 +91,14 @@ pub fn decide_recipient(snap: &Snapshot, facts: &SessionFacts<'_>, rcpt: &Mailbo
             Some(m) => Route::Local(m.clone()),
             None => Route::Remote,
         }),
-        Outcome::Unknown { .. } if snap.config.smtp.reject_unknown_local => {
+        // RFC 5321 §4.5.1: postmaster is accepted even with no administrator to take it.
+        Outcome::Unknown { .. }
+            if snap.config.smtp.reject_unknown_local
+                && !(local_domain
+                    && rcpt
+                        .local_part_unquoted()
+                        .eq_ignore_ascii_case("postmaster")) =>
+        {
             RcptDecision::Refuse(UNKNOWN_LOCAL)
         }
         // Accepted; the plan made at the end of DATA bounces or discards it.
