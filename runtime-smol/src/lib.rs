@@ -156,7 +156,13 @@ async fn session(shared: Arc<Shared>, kind: Kind, mut stream: Async<TcpStream>) 
     };
     tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
     let result = match session {
-        Session::Smtp(c, h) => run_session(h, c, &mut stream).await,
+        Session::Smtp(c, h) => {
+            // The scheduler keeps a dial-up online while the ISP delivers (§6.3.3).
+            mailroom_std::connection::inbound(true);
+            let r = run_session(h, c, &mut stream).await;
+            mailroom_std::connection::inbound(false);
+            r
+        }
         Session::Pop3(c, h) => run_session(h, c, &mut stream).await,
         Session::Pass(c, h) => run_session(h, c, &mut stream).await,
     };

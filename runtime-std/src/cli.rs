@@ -206,7 +206,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Check => check(&dd),
         Command::User { command } => user(&dd, command),
         Command::Queue { command } => queue(&dd, command),
-        Command::Connect { .. } => later("connect", "a later version, with outgoing connections"),
+        Command::Connect { target, wait } => connect(&dd, target.as_deref(), wait),
         Command::Route {
             address,
             from,
@@ -230,11 +230,6 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::FAILURE
-}
-
-fn later(what: &str, when: &str) -> ExitCode {
-    eprintln!("`{what}` is not available yet; it arrives with {when}.");
-    ExitCode::from(2)
 }
 
 /// `-` means "read one line from standard input", which keeps passwords out of `ps`.
@@ -546,6 +541,17 @@ fn format_unix(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `connect [all|primary|NAME] [--wait]`: a request for the running server
+/// (docs/SCHEDULE.md "Triggers").
+fn connect(dd: &DataDir, target: Option<&str>, wait: bool) -> ExitCode {
+    let target = target.unwrap_or("primary");
+    match crate::connection::control::request(dd, target, wait) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => fail(e),
+    }
 }
 
 #[cfg(test)]

@@ -183,7 +183,11 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, mut stream: TcpStream) {
     let mut buf = vec![0u8; READ_CHUNK];
     let result = match session {
         Session::Smtp(mut c, h) => {
-            finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)
+            // The scheduler keeps a dial-up online while the ISP delivers (§6.3.3).
+            crate::connection::inbound(true);
+            let r = finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream);
+            crate::connection::inbound(false);
+            r
         }
         Session::Pop3(mut c, h) => {
             finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)

@@ -19,6 +19,8 @@ pub struct Prepared {
     pub listeners: Listeners,
     pub stop: StopSignal,
     pub reloader: Reloader,
+    /// The connection scheduler's thread; stops when dropped.
+    pub connections: crate::connection::Handle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,7 @@ impl fmt::Display for Problems<'_> {
 }
 
 pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
+    crate::memory::tune();
     let seen = fingerprint(dir);
     let snapshot = load_snapshot(dir).map_err(StartError::Config)?;
     let tls = tls::server_config(dir, &snapshot.config)?;
@@ -69,10 +72,12 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
         move || load_snapshot(&d2),
     )?;
     tracing::info!("serving {} with {users} users", dir.root().display());
+    let connections = crate::connection::spawn(shared.clone(), dir.clone())?;
     Ok(Prepared {
         shared,
         listeners,
         stop,
         reloader,
+        connections,
     })
 }

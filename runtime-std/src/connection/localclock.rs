@@ -1,0 +1,59 @@
+//! The local wall clock for the scheduler: the C library's `localtime_r` reads the
+//! time zone database (TZ, /etc/localtime), so DST needs no crate of our own.
+
+use mailroom_core::connect::clock::SEC;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds east of UTC in force at Unix time `t`.
+pub fn offset_at(t: i64) -> i64 {
+    let tt = t as libc::time_t;
+    // SAFETY: `tm` is plain data that `localtime_r` fills; both pointers are valid for
+    // the call and `localtime_r` keeps neither.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
+    if r.is_null() {
+        0
+    } else {
+        tm.tm_gmtoff
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The local stamp (microseconds since 1970-01-01 00:00 local) at Unix microseconds `us`.
+pub fn local_stamp(us: i64) -> i64 {
+    us + offset_at(us.div_euclid(SEC)) * SEC
+}
+
+/// The next moment (Unix seconds) within `horizon` seconds after `t` at which the
+/// offset changes, found by probing hourly and then bisecting to the second.
+pub fn next_change(t: i64, horizon: i64) -> Option<i64> {
+    let now = offset_at(t);
+    let mut lo = t;
+    let mut hi = None;
+    let mut probe = t;
+    while probe < t + horizon {
+        probe += 3600;
+        if offset_at(probe) != now {
+            hi = Some(probe);
+            break;
+        }
+        lo = probe;
+    }
+    let mut hi = hi?;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset_at(mid) == now {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
+}

@@ -1,0 +1,131 @@
+//! A real `command` link driven by small shell scripts: `mailroom connect --wait`, the
+//! retry after a failed dial, the hooks with `CONNECTION`, the hang-up, and a
+//! `CONNECT.NOW` file, through both binaries.
+#![allow(clippy::disallowed_methods)]
+
+use mailroom_tests::{both_binaries, Flavor, TestServer};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn script(path: &Path, body: &str) {
+    fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("writing a script");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Wait (bounded) until `f` holds; a hang guard, not a timing assertion.
+fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn command_link(flavor: Flavor) {
+    let mut server = TestServer::setup(flavor);
+    let root = server
+        .data
+        .parent()
+        .expect("the data dir has a parent")
+        .to_path_buf();
+    let log = root.join("link.log");
+    let count = root.join("dials");
+    let (up, down, post, pre) = (
+        root.join("up.sh"),
+        root.join("down.sh"),
+        root.join("post.sh"),
+        root.join("pre.sh"),
+    );
+    let l = log.display();
+    // The first dial fails; later ones succeed.
+    script(
+        &up,
+        &format!(
+            "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\necho \"up $n $CONNECTION\" >> {l}\n[ $n -gt 1 ]",
+            c = count.display()
+        ),
+    );
+    script(&down, &format!("echo \"down $CONNECTION\" >> {l}"));
+    script(
+        &post,
+        &format!("echo \"post $CONNECTION $CONNECTION_NAME\" >> {l}"),
+    );
+    script(
+        &pre,
+        &format!("echo \"pre $CONNECTION $CONNECTION_NAME\" >> {l}"),
+    );
+    let mut config = read(&server.config_file());
+    config.push_str(&format!(
+        r#"
+[[connection]]
+name = "lan"
+link = "lan"
+primary = false
+
+[[connection]]
+name = "isp"
+link = "command"
+up = "{}"
+down = "{}"
+dial_retries = 1
+retry_interval = "1s"
+dial_timeout = "20s"
+
+[connect]
+post_connect = "{}"
+pre_disconnect = "{}"
+"#,
+        up.display(),
+        down.display(),
+        post.display(),
+        pre.display()
+    ));
+    fs::write(server.config_file(), config).expect("writing the config");
+    server.cli_ok(&["check"]);
+    server.serve();
+
+    let out = server.cli(&["connect", "isp", "--wait"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "connect --wait failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("isp: started") && text.contains("isp: finished") && text.ends_with("done\n"),
+        "{text}"
+    );
+    // The hang-up runs just after the run ends.
+    eventually("the hang-up", Duration::from_secs(20), || {
+        read(&log).contains("down")
+    });
+    assert_eq!(
+        read(&log),
+        "up 1 2\nup 2 2\npost 2 isp\npre 2 isp\ndown 2\n"
+    );
+
+    // An unknown name is refused.
+    let out = server.cli(&["connect", "nowhere", "--wait"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rejected"));
+
+    // VPOP3's CONNECT.NOW runs the primary connections: here only "isp".
+    fs::write(server.data.join("CONNECT.NOW"), "").expect("CONNECT.NOW");
+    eventually("the CONNECT.NOW run", Duration::from_secs(30), || {
+        read(&log).matches("down").count() == 2
+    });
+    assert!(!server.data.join("CONNECT.NOW").exists());
+    assert!(
+        read(&log).ends_with("up 3 2\npost 2 isp\npre 2 isp\ndown 2\n"),
+        "{}",
+        read(&log)
+    );
+}
+
+both_binaries!(command_link);
