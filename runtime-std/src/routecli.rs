@@ -849,9 +849,11 @@ fn parse_protocols(s: &str) -> Result<Option<Vec<Protocol>>, String> {
             "webmail" => Protocol::Webmail,
             "password" => Protocol::Password,
             "ldap" => Protocol::Ldap,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown protocol {other:?}; use pop3, imap, smtp, webmail, password, ldap or all"
-            )),
+            ))
+            }
         };
         if !out.contains(&proto) {
             out.push(proto);

@@ -221,7 +221,6 @@ pub fn iso8601(secs: u64) -> String {
     )
 }
 
-
 /// The account permission that governs logins to `service`.
 fn protocol(service: Service) -> Protocol {
     match service {

@@ -108,33 +108,31 @@ fn lists_and_groups(e: &mut Errors<'_>, cfg: &Config) {
     // Lists and groups share one name space with each other (and with users, which
     // the account check covers).
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-    let mut name_ok = |e: &mut Errors<'_>,
-                       path: &[super::Seg<'_>],
-                       kind: &'static str,
-                       name: &str| {
-        if let Err(why) = check_list_name(name) {
-            e.at(path, format!("[[{kind}]] name: {why}"));
-            return;
-        }
-        if let Some(b) = BUILT_IN_GROUPS
-            .iter()
-            .find(|b| b.eq_ignore_ascii_case(name))
-        {
-            e.at(
-                path,
-                format!(
+    let mut name_ok =
+        |e: &mut Errors<'_>, path: &[super::Seg<'_>], kind: &'static str, name: &str| {
+            if let Err(why) = check_list_name(name) {
+                e.at(path, format!("[[{kind}]] name: {why}"));
+                return;
+            }
+            if let Some(b) = BUILT_IN_GROUPS
+                .iter()
+                .find(|b| b.eq_ignore_ascii_case(name))
+            {
+                e.at(
+                    path,
+                    format!(
                     "[[{kind}]] name {name:?} is the built-in group {b}, which cannot be redefined"
                 ),
-            );
-            return;
-        }
-        if let Some(other) = seen.insert(name.to_ascii_lowercase(), kind) {
-            e.at(
-                path,
-                format!("[[{kind}]] name {name:?} is already used by a [[{other}]]"),
-            );
-        }
-    };
+                );
+                return;
+            }
+            if let Some(other) = seen.insert(name.to_ascii_lowercase(), kind) {
+                e.at(
+                    path,
+                    format!("[[{kind}]] name {name:?} is already used by a [[{other}]]"),
+                );
+            }
+        };
     for (i, l) in cfg.lists.iter().enumerate() {
         name_ok(e, &[Key("list"), Index(i), Key("name")], "list", &l.name);
         for (j, m) in l.members.iter().enumerate() {
