@@ -225,12 +225,23 @@ where
     loop {
         match conn.poll()? {
             Step::Event(event) => {
-                // Output first: a streaming machine asks for more only once its last
-                // chunk is on its way, which keeps memory bounded.
-                write_out(stream, conn).await?;
+                // Output first, unless the event is quick and little is pending: a
+                // streaming machine asks for more only after handing out its last
+                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
                 let Some(mut h) = handler.take() else {
                     return Err(SessionEnd::Gone);
                 };
+                let quick = h.quick(&event);
+                if !quick || conn.outgoing().len() >= service::FLUSH_AT {
+                    write_out(stream, conn).await?;
+                }
+                if quick {
+                    // A chunk of a message: a thread hop would cost more than the read.
+                    let cmd = h.answer(event);
+                    handler = Some(h);
+                    conn.answer(conn::now(), cmd);
+                    continue;
+                }
                 let (h, cmd) = smol::unblock(move || {
                     let cmd = h.answer(event);
                     (h, cmd)

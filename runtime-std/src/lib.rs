@@ -12,6 +12,7 @@ pub mod datadir;
 pub mod deliver;
 pub mod devsetup;
 pub mod listen;
+pub mod memory;
 pub mod reload;
 pub mod routecheck;
 pub mod routecli;

@@ -237,9 +237,12 @@ fn drive<H: Handler>(
     loop {
         match conn.poll()? {
             Step::Event(event) => {
-                // Output first: a streaming machine asks for more only once its last
-                // chunk is on its way, which keeps memory bounded.
-                write_out(stream, conn)?;
+                // Output first, unless the event is quick and little is pending: a
+                // streaming machine asks for more only after handing out its last
+                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
+                if !handler.quick(&event) || conn.outgoing().len() >= service::FLUSH_AT {
+                    write_out(stream, conn)?;
+                }
                 let cmd = handler.answer(event);
                 conn.answer(conn::now(), cmd);
             }

@@ -27,15 +27,28 @@ use std::sync::Arc;
 /// memory, and a small one goes out in one step.
 pub const RETRIEVE_CHUNK: usize = 64 * 1024;
 
+/// Output a driver may hold back while answering quick events, so a run of small
+/// pipelined responses leaves in few writes; past it, the driver writes first.
+pub const FLUSH_AT: usize = 64 * 1024;
+
 /// The application half of one connection.
 pub trait Handler: Send + 'static {
     type Machine: Machine;
     /// Answer one event. May block (argon2, disk): the async runtime runs it on its
-    /// blocking pool.
+    /// blocking pool unless it is [`Handler::quick`].
     fn answer(
         &mut self,
         event: <Self::Machine as Machine>::Event,
     ) -> <Self::Machine as Machine>::Command;
+
+    /// Whether `event` is answered in a moment (a read of at most one chunk of a
+    /// message, usually from the page cache): the async runtime then answers it in
+    /// place, and no driver needs to write out pending output before answering it.
+    /// Slow events (passwords, fsync, opening a mailbox) always see the output written
+    /// first, so the client is never kept waiting for a reply that is ready.
+    fn quick(&self, _event: &<Self::Machine as Machine>::Event) -> bool {
+        false
+    }
 }
 
 /// A new connection's machine and handler, by service.
@@ -192,7 +205,8 @@ pub struct Pop3Handler {
     peer: IpAddr,
     mailbox: Option<Mailbox>,
     listing: Vec<Listed>,
-    reading: Option<File>,
+    /// The message being sent, and how many of its octets are still to be read.
+    reading: Option<(File, u64)>,
     logged_in: bool,
 }
 
@@ -239,9 +253,12 @@ impl Pop3Handler {
         let (Some(mailbox), Some(m)) = (self.mailbox.as_ref(), self.listing.get(index)) else {
             return Pop3Command::Missing;
         };
-        match mailbox.open_message(m) {
-            Ok(f) => {
-                self.reading = Some(f);
+        match mailbox
+            .open_message(m)
+            .and_then(|f| Ok((f.metadata()?.len(), f)))
+        {
+            Ok((len, f)) => {
+                self.reading = Some((f, len));
                 self.next_chunk()
             }
             Err(e) => {
@@ -252,15 +269,20 @@ impl Pop3Handler {
     }
 
     fn next_chunk(&mut self) -> Pop3Command {
-        let Some(f) = self.reading.as_mut() else {
+        let Some((f, left)) = self.reading.as_mut() else {
             return Pop3Command::Missing;
         };
-        let mut data = vec![0u8; RETRIEVE_CHUNK];
+        // Sized to what is left, so a small message costs a small buffer and one read.
+        let want = usize::try_from(*left).map_or(RETRIEVE_CHUNK, |l| l.clamp(1, RETRIEVE_CHUNK));
+        let mut data = vec![0u8; want];
         let mut n = 0;
         while n < data.len() {
             match f.read(&mut data[n..]) {
                 Ok(0) => break,
-                Ok(k) => n += k,
+                Ok(k) => {
+                    n += k;
+                    *left = left.saturating_sub(k as u64);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::error!("reading a message: {e}");
@@ -270,7 +292,8 @@ impl Pop3Handler {
             }
         }
         data.truncate(n);
-        let last = n < RETRIEVE_CHUNK;
+        // Maildir files never change once delivered: the size read at open is the end.
+        let last = n < want || *left == 0;
         if last {
             self.reading = None;
         }
@@ -300,6 +323,10 @@ impl Pop3Handler {
 
 impl Handler for Pop3Handler {
     type Machine = Pop3Server;
+
+    fn quick(&self, event: &Pop3Event) -> bool {
+        matches!(event, Pop3Event::Retrieve { .. } | Pop3Event::NextChunk)
+    }
 
     fn answer(&mut self, event: Pop3Event) -> Pop3Command {
         match event {

@@ -1,0 +1,300 @@
+//! Loopback POP3 retrieval load: N clients, each logging in to its own mailbox,
+//! retrieving every message with pipelined RETRs, and quitting (mail is kept, so
+//! sessions can repeat). Reports messages and megabytes per second.
+//!
+//! ```text
+//! pop3-load [--server 127.0.0.1:2110] [--clients 1] [--user load%] [--password P]
+//!           [--sessions 1] [--window 32] [--time-limit 60] [--hold SECONDS]
+//! ```
+//!
+//! `%` in `--user` is replaced by the client number (1..N). One thread per client with
+//! blocking sockets; a response is found by searching the buffer for the end marker
+//! (CRLF `.` CRLF cannot occur inside a byte-stuffed body), so the client spends a few
+//! instructions per message and the server stays the bottleneck. `--hold S` logs every
+//! client in, waits S seconds with the sessions open (to measure the server's memory per
+//! session), then quits. Only loopback addresses are accepted.
+#![allow(clippy::disallowed_methods)]
+
+use memchr::memmem;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const MAX_CLIENTS: usize = 1000;
+const MAX_SESSIONS: usize = 100_000;
+const MAX_WINDOW: usize = 1000;
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+struct Options {
+    server: SocketAddr,
+    clients: usize,
+    user: String,
+    password: String,
+    sessions: usize,
+    window: usize,
+    time_limit: Duration,
+    hold: Option<Duration>,
+}
+
+const USAGE: &str = "usage: pop3-load [--server ADDR:PORT] [--clients N] [--user NAME%] \
+[--password P] [--sessions S] [--window W] [--time-limit SECONDS] [--hold SECONDS]";
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        server: SocketAddr::from(([127, 0, 0, 1], 2110)),
+        clients: 1,
+        user: "load%".into(),
+        password: "load-secret".into(),
+        sessions: 1,
+        window: 32,
+        time_limit: Duration::from_secs(60),
+        hold: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--server" => o.server = value()?.parse().map_err(|e| format!("--server: {e}"))?,
+            "--clients" | "-c" => o.clients = number(value()?)?,
+            "--user" => o.user = value()?,
+            "--password" => o.password = value()?,
+            "--sessions" => o.sessions = number(value()?)?,
+            "--window" => o.window = number(value()?)?,
+            "--time-limit" => o.time_limit = Duration::from_secs(number(value()?)? as u64),
+            "--hold" => o.hold = Some(Duration::from_secs(number(value()?)? as u64)),
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if !o.server.ip().is_loopback() {
+        return Err("--server must be a loopback address".into());
+    }
+    if o.clients == 0 || o.clients > MAX_CLIENTS {
+        return Err(format!("--clients must be 1..={MAX_CLIENTS}"));
+    }
+    if o.sessions == 0 || o.sessions > MAX_SESSIONS {
+        return Err(format!("--sessions must be 1..={MAX_SESSIONS}"));
+    }
+    if o.window == 0 || o.window > MAX_WINDOW {
+        return Err(format!("--window must be 1..={MAX_WINDOW}"));
+    }
+    Ok(o)
+}
+
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+    /// Start of unread data in `buf`.
+    pos: usize,
+}
+
+impl Client {
+    fn connect(o: &Options, user: &str) -> Result<Client, String> {
+        let s = TcpStream::connect(o.server).map_err(|e| format!("connect: {e}"))?;
+        s.set_read_timeout(Some(IO_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let _ = s.set_nodelay(true);
+        let mut c = Client {
+            s,
+            buf: Vec::with_capacity(256 * 1024),
+            pos: 0,
+        };
+        c.status("greeting")?;
+        c.send(format!("USER {user}\r\nPASS {}\r\n", o.password).as_bytes())?;
+        c.status("USER")?;
+        c.status("PASS")?;
+        Ok(c)
+    }
+
+    fn send(&mut self, b: &[u8]) -> Result<(), String> {
+        self.s.write_all(b).map_err(|e| format!("write: {e}"))
+    }
+
+    /// Drop what has been parsed; only between responses, so indexes stay valid.
+    fn compact(&mut self) {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 128 * 1024 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), String> {
+        let len = self.buf.len();
+        self.buf.resize(len + 64 * 1024, 0);
+        let n = self
+            .s
+            .read(&mut self.buf[len..])
+            .map_err(|e| format!("read: {e}"))?;
+        self.buf.truncate(len + n);
+        if n == 0 {
+            return Err("server closed the connection".into());
+        }
+        Ok(())
+    }
+
+    /// One status line; `+OK` required. Returns it.
+    fn status(&mut self, what: &str) -> Result<String, String> {
+        self.compact();
+        loop {
+            if let Some(i) = memmem::find(&self.buf[self.pos..], b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[self.pos..self.pos + i]).into_owned();
+                self.pos += i + 2;
+                if !line.starts_with("+OK") {
+                    return Err(format!("{what}: {line}"));
+                }
+                return Ok(line);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// One multi-line response; returns the body's length in octets (stuffing included).
+    fn multi(&mut self, what: &str) -> Result<usize, String> {
+        self.compact();
+        let start = loop {
+            if let Some(i) = memmem::find(&self.buf[self.pos..], b"\r\n") {
+                if !self.buf[self.pos..].starts_with(b"+OK") {
+                    let line = String::from_utf8_lossy(&self.buf[self.pos..self.pos + i]);
+                    return Err(format!("{what}: {line}"));
+                }
+                break self.pos + i;
+            }
+            self.fill()?;
+        };
+        // From the status line's CRLF: an empty body ends right there.
+        let mut from = start;
+        loop {
+            if let Some(i) = memmem::find(&self.buf[from..], b"\r\n.\r\n") {
+                let end = from + i;
+                self.pos = end + 5;
+                return Ok(end + 2 - (start + 2));
+            }
+            from = self.buf.len().saturating_sub(4).max(start);
+            self.fill()?;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    octets: u64,
+    logins: u64,
+    error: Option<String>,
+}
+
+fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
+    let mut c = Client::connect(o, user)?;
+    t.logins += 1;
+    c.send(b"STAT\r\n")?;
+    let line = c.status("STAT")?;
+    let count: usize = line
+        .split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("STAT: {line}"))?;
+    let mut sent = 0;
+    let mut received = 0;
+    let mut cmds = Vec::with_capacity(o.window * 12);
+    while received < count {
+        cmds.clear();
+        while sent < count && sent - received < o.window {
+            sent += 1;
+            cmds.extend_from_slice(format!("RETR {sent}\r\n").as_bytes());
+        }
+        if !cmds.is_empty() {
+            c.send(&cmds)?;
+        }
+        t.octets += c.multi("RETR")? as u64;
+        t.messages += 1;
+        received += 1;
+    }
+    c.send(b"QUIT\r\n")?;
+    c.status("QUIT")?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let o = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(hold) = o.hold {
+        return hold_sessions(&o, hold);
+    }
+    let start = Instant::now();
+    let tallies: Vec<Tally> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=o.clients)
+            .map(|i| {
+                let o = &o;
+                scope.spawn(move || {
+                    let user = o.user.replace('%', &i.to_string());
+                    let mut t = Tally::default();
+                    for _ in 0..o.sessions {
+                        if start.elapsed() > o.time_limit {
+                            break;
+                        }
+                        if let Err(e) = session(o, &user, &mut t) {
+                            t.error = Some(format!("{user}: {e}"));
+                            break;
+                        }
+                    }
+                    t
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let messages: u64 = tallies.iter().map(|t| t.messages).sum();
+    let octets: u64 = tallies.iter().map(|t| t.octets).sum();
+    let logins: u64 = tallies.iter().map(|t| t.logins).sum();
+    for e in tallies.iter().filter_map(|t| t.error.as_ref()) {
+        eprintln!("error: {e}");
+    }
+    println!(
+        "clients={} logins={logins} messages={messages} octets={octets} secs={secs:.3} msg_per_s={:.0} mb_per_s={:.1}",
+        o.clients,
+        messages as f64 / secs,
+        octets as f64 / secs / 1e6
+    );
+    if tallies.iter().any(|t| t.error.is_some()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Log every client in, keep the sessions open for `hold`, then quit them all.
+fn hold_sessions(o: &Options, hold: Duration) -> ExitCode {
+    let mut open = Vec::with_capacity(o.clients);
+    for i in 1..=o.clients {
+        let user = o.user.replace('%', &i.to_string());
+        match Client::connect(o, &user) {
+            Ok(c) => open.push(c),
+            Err(e) => {
+                eprintln!("error: {user}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("holding={}", open.len());
+    std::thread::sleep(hold);
+    for mut c in open {
+        let _ = c.send(b"QUIT\r\n");
+        let _ = c.status("QUIT");
+    }
+    ExitCode::SUCCESS
+}

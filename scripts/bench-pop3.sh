@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Loopback POP3 retrieval benchmark: mailroom, mailroom-lite and a private Dovecot
+# (Debian's dovecot-pop3d) serving the same Maildirs of 4 KB messages to 1 and 10
+# clients, plus the resident memory each spends per open, logged-in POP3 session.
+#
+#   scripts/bench-pop3.sh [--messages N] [--runs R] [--hold H]
+#                         [--servers "mailroom mailroom-lite dovecot"] [--skip-build]
+#
+# Ten mailboxes (load1..load10) get N messages each (default 1000), written as Maildir
+# files. A measurement is our Rust client `pop3-load` (benches/src/bin/pop3-load.rs):
+# each client logs in to its own mailbox (a POP3 mailbox is locked per session),
+# retrieves every message with up to 32 RETRs in flight (PIPELINING, which both
+# servers advertise), and quits without deleting. 1 client runs 10 sessions in a row,
+# 10 clients 3 sessions each. Every server gets one warm-up pass first, so both
+# Mailroom's index and Dovecot's have been built; each measurement is taken R times
+# (default 3) round-robin over the servers and the median is printed.
+#
+# Memory per session: H clients (default 50, mailboxes hold1..holdH) log in and stay
+# connected; the server's resident memory (for Dovecot: its master and every child
+# process) is sampled before and while they are open.
+#
+# Dovecot runs from its own config in the scratch directory (port, base_dir, logs), as
+# user nobody (it refuses root for mail access), with plain passwords from a
+# passwd-file; the system's Dovecot, if any, is not touched. Everything listens on
+# 127.0.0.1 only; the scratch directory under ${TMPDIR:-/tmp} is removed at the end
+# (KEEP=1 keeps it).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+MESSAGES=1000
+RUNS=3
+HOLD=50
+SERVERS="mailroom mailroom-lite dovecot"
+SKIP_BUILD=0
+while (($#)); do
+    case $1 in
+        --messages) MESSAGES=$2; shift 2 ;;
+        --runs) RUNS=$2; shift 2 ;;
+        --hold) HOLD=$2; shift 2 ;;
+        --servers) SERVERS=$2; shift 2 ;;
+        --skip-build) SKIP_BUILD=1; shift ;;
+        *) echo "usage: $0 [--messages N] [--runs R] [--hold H] [--servers LIST] [--skip-build]" >&2; exit 2 ;;
+    esac
+done
+
+say() { printf '\n== %s\n' "$*"; }
+wants() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+if ((!SKIP_BUILD)); then
+    say "building release binaries"
+    cargo build --release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
+fi
+BIN=$ROOT/target/release
+[[ -x $BIN/pop3-load ]] || { echo "missing $BIN/pop3-load" >&2; exit 1; }
+
+if wants dovecot; then
+    if ! command -v dovecot >/dev/null 2>&1 || [[ ! -e /usr/lib/dovecot/pop3 ]]; then
+        echo "dovecot-pop3d is not installed (apt-get install dovecot-pop3d); skipping Dovecot" >&2
+        SERVERS=${SERVERS//dovecot/}
+    elif [[ $(id -u) -ne 0 ]]; then
+        echo "Dovecot's mail processes switch to user nobody, which needs root; skipping Dovecot" >&2
+        SERVERS=${SERVERS//dovecot/}
+    fi
+fi
+
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-pop3bench.XXXXXX")
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [[ -f $SCRATCH/dovecot/run/master.pid ]]; then
+        kill "$(cat "$SCRATCH/dovecot/run/master.pid")" 2>/dev/null || true
+        sleep 1
+    fi
+    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+D=$SCRATCH/data
+PASSWORD=load-secret-1
+
+say "setting up $D: 10 mailboxes x $MESSAGES messages of 4096 octets, $HOLD empty ones"
+"$BIN/mailroom" init --data "$D" --domain example.com --admin-password bench-admin-1 >/dev/null
+python3 - "$D/mailroom.toml" "$PORT" <<'PY'
+import re, sys
+path, port = sys.argv[1], sys.argv[2]
+text = open(path).read()
+def service(m):
+    key = m.group(1)
+    return f'{key} = ["127.0.0.1:{port}"]' if key == "pop3" else f"{key} = []"
+text = re.sub(r"(?m)^(smtp|smtps|pop3|pop3s|imap|imaps|http|pass) = .*$", service, text)
+open(path, "w").write(text)
+PY
+USERS=()
+for i in $(seq 1 10); do USERS+=("load$i"); done
+for i in $(seq 1 "$HOLD"); do USERS+=("hold$i"); done
+for u in "${USERS[@]}"; do
+    "$BIN/mailroom" user add "$u" --password "$PASSWORD" --data "$D" >/dev/null
+done
+python3 - "$D/mail" "$MESSAGES" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(1, 11):
+    new = os.path.join(root, f"load{i}", "new")
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(root, f"load{i}", sub), exist_ok=True)
+    for k in range(n):
+        head = (f"From: Sender <sender@example.net>\r\nTo: load{i}@example.com\r\n"
+                f"Subject: benchmark message {k}\r\nMessage-Id: <{i}.{k}@example.net>\r\n"
+                "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\n")
+        body = bytearray(head.encode())
+        line = 0
+        while len(body) < 3900:
+            body += f"line {line:04d} of message {k} ".encode() + b"x" * 50 + b"\r\n"
+            line += 1
+        body += b"." * 10 + b" a line starting with dots\r\n"
+        body += b"z" * (4096 - len(body) - 2) + b"\r\n"
+        assert len(body) == 4096
+        with open(os.path.join(new, f"1767225600.M{k}P{i}.bench,S=4096"), "wb") as f:
+            f.write(body)
+PY
+for u in "${USERS[@]}"; do mkdir -p "$D/mail/$u/new" "$D/mail/$u/cur" "$D/mail/$u/tmp"; done
+
+if wants dovecot; then
+    DV=$SCRATCH/dovecot
+    mkdir -p "$DV/run" "$DV/state"
+    for u in "${USERS[@]}"; do echo "$u:{PLAIN}$PASSWORD"; done >"$DV/passwd"
+    DPORT=$(free_port)
+    cat >"$DV/dovecot.conf" <<EOF2
+base_dir = $DV/run
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:$D/mail/%u
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $DV/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$D/mail/%u
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $DPORT
+  }
+}
+EOF2
+    # Dovecot's processes run as its own users and nobody; they must reach the files,
+    # and its mail processes write their index into each Maildir.
+    chmod 755 "$SCRATCH" "$D" "$D/mail"
+    chmod 644 "$DV/passwd"
+    chown -R nobody:nogroup "$D/mail"
+fi
+
+PID=
+start() {
+    case $1 in
+        dovecot)
+            dovecot -c "$SCRATCH/dovecot/dovecot.conf"
+            PORT_OF=$DPORT
+            for _ in $(seq 100); do [[ -s $SCRATCH/dovecot/run/master.pid ]] && break; sleep 0.05; done
+            PID=$(cat "$SCRATCH/dovecot/run/master.pid")
+            ;;
+        *)
+            "$BIN/$1" serve --data "$D" >>"$SCRATCH/$1.log" 2>&1 &
+            PID=$!
+            PIDS+=("$PID")
+            PORT_OF=$PORT
+            ;;
+    esac
+    for _ in $(seq 200); do
+        python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$PORT_OF),1).close()" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "$1 did not come up" >&2
+    exit 1
+}
+stop() {
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+    PID=
+}
+# Resident kB of the server: the process, or Dovecot's master and all its children.
+rss() {
+    if [[ $1 == dovecot ]]; then
+        ps -eo pid=,ppid=,rss= | awk -v m="$PID" '$1==m || $2==m {s+=$3} END {print s+0}'
+    else
+        ps -o rss= -p "$PID" | tr -d ' '
+    fi
+}
+load() { "$BIN/pop3-load" --server "127.0.0.1:$PORT_OF" --user 'load%' --password "$PASSWORD" --time-limit 300 "$@"; }
+
+RESULTS=$SCRATCH/results
+: >"$RESULTS"
+for run in $(seq 1 "$RUNS"); do
+    for s in $SERVERS; do
+        start "$s"
+        if ((run == 1)); then load --clients 10 --sessions 1 >/dev/null; fi
+        for c in 1 10; do
+            sessions=$((c == 1 ? 10 : 3))
+            out=$(load --clients "$c" --sessions "$sessions")
+            echo "$s clients=$c run=$run $out" | tee -a "$RESULTS"
+        done
+        stop
+    done
+done
+
+say "memory per open POP3 session ($HOLD sessions logged in and idle)"
+MEM=$SCRATCH/memory
+: >"$MEM"
+for s in $SERVERS; do
+    start "$s"
+    sleep 1
+    before=$(rss "$s")
+    "$BIN/pop3-load" --server "127.0.0.1:$PORT_OF" --user 'hold%' --password "$PASSWORD" --clients "$HOLD" --hold 8 >/dev/null &
+    loader=$!
+    sleep 6
+    during=$(rss "$s")
+    wait "$loader"
+    stop
+    echo "$s before=$before during=$during per_session=$(( (during - before) / HOLD ))" | tee -a "$MEM"
+done
+
+say "POP3 retrieval, 4096-octet messages, median of $RUNS runs"
+python3 - "$RESULTS" "$MEM" <<'PY'
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+) clients=(\d+) run=\d+ .*msg_per_s=(\d+) mb_per_s=([\d.]+)", line)
+    if m:
+        rows.setdefault((m[1], int(m[2])), []).append((int(m[3]), float(m[4])))
+print(f"{'server':<15}{'clients':>8}{'msg/s':>10}{'MB/s':>8}")
+for (s, c), v in rows.items():
+    print(f"{s:<15}{c:>8}{statistics.median(x[0] for x in v):>10.0f}{statistics.median(x[1] for x in v):>8.1f}")
+print()
+for line in open(sys.argv[2]):
+    s, *kv = line.split()
+    d = dict(x.split("=") for x in kv)
+    print(f"{s:<15} RSS {d['before']} kB idle, {d['during']} kB with the sessions open: {d['per_session']} kB per session")
+PY
