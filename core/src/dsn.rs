@@ -75,12 +75,30 @@ pub struct Dsn<'a> {
 
 /// The DSN as a complete message (CRLF line ends).
 pub fn build_dsn(d: &Dsn<'_>) -> Vec<u8> {
+    build_report(d, ReportKind::Failed)
+}
+
+/// What a DSN reports (RFC 3464 `Action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// A bounce: the recipients were given up.
+    Failed,
+    /// A delay warning: still being tried, until `retry_until`.
+    Delayed { retry_until: Instant },
+}
+
+/// A bounce or a delay warning as a complete message (CRLF line ends).
+pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
     let boundary = boundary_for(d.id, d.original);
     let mut m = Vec::with_capacity(d.original.len().min(MAX_RETURNED) + 2048);
     common_header(&mut m, d.hostname, d.default_domain, d.to, d.date, d.id);
+    let what = match kind {
+        ReportKind::Failed => "Undelivered Mail Returned to Sender",
+        ReportKind::Delayed { .. } => "Delayed Mail (still being retried)",
+    };
     let subject = match original_subject(d.original) {
-        Some(s) => format!("Undelivered Mail Returned to Sender: {s}"),
-        None => "Undelivered Mail Returned to Sender".to_string(),
+        Some(s) => format!("{what}: {s}"),
+        None => what.to_string(),
     };
     push_line(&mut m, &format!("Subject: {subject}"));
     push_line(&mut m, "Auto-Submitted: auto-replied");
@@ -127,12 +145,20 @@ pub fn build_dsn(d: &Dsn<'_>) -> Vec<u8> {
             &mut m,
             &format!("Final-Recipient: rfc822; {}", one_line(&r.address)),
         );
-        push_line(&mut m, "Action: failed");
+        match kind {
+            ReportKind::Failed => push_line(&mut m, "Action: failed"),
+            ReportKind::Delayed { .. } => push_line(&mut m, "Action: delayed"),
+        }
         push_line(&mut m, &format!("Status: {}", one_line(&r.status)));
         push_line(
             &mut m,
             &format!("Diagnostic-Code: smtp; {}", one_line(&r.diagnostic)),
         );
+        if let ReportKind::Delayed { retry_until } = kind {
+            m.extend_from_slice(b"Will-Retry-Until: ");
+            write_date(&mut m, retry_until);
+            m.extend_from_slice(b"\r\n");
+        }
     }
     push_line(&mut m, "");
 

@@ -14,6 +14,7 @@ pub mod connect;
 pub mod dns;
 pub mod dsn;
 pub mod machine;
+pub mod outbound;
 pub mod pass;
 pub mod pop3;
 pub mod router;

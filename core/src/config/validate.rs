@@ -9,6 +9,7 @@ use toml_edit::{ImDocument, Item, Table, Value};
 use super::parse::line_of;
 
 mod connections;
+mod outbound;
 
 pub(super) mod routing;
 use super::{Config, ConfigError};
@@ -172,6 +173,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
     connections::check(&mut e, cfg);
+    outbound::check(&mut e, cfg);
     routing::check(&mut e, cfg);
 
     e.list.sort_by_key(|x| x.line);
