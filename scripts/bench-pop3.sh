@@ -6,7 +6,7 @@
 #   scripts/bench-pop3.sh [--messages N] [--runs R] [--hold H]
 #                         [--servers "mailroom mailroom-lite dovecot"] [--skip-build]
 #
-# Ten mailboxes (load1..load10) get N messages each (default 1000), written as Maildir
+# Ten mailboxes (load1..load10) get N messages each (default 2000), written as Maildir
 # files. A measurement is our Rust client `pop3-load` (benches/src/bin/pop3-load.rs):
 # each client logs in to its own mailbox (a POP3 mailbox is locked per session),
 # retrieves every message with up to 32 RETRs in flight (PIPELINING, which both
@@ -29,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-MESSAGES=1000
+MESSAGES=2000
 RUNS=3
 HOLD=50
 SERVERS="mailroom mailroom-lite dovecot"
