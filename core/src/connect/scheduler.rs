@@ -1013,3 +1013,158 @@ impl Machine for Scheduler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::{ConnSetup, Setup};
+    use std::time::Duration;
+
+    fn drain(s: &mut Scheduler) -> (Vec<Action>, Option<Instant>) {
+        let mut out = Vec::new();
+        let mut v = Vec::new();
+        loop {
+            match s.poll_output(&mut out) {
+                Output::Event(a) => v.push(a),
+                Output::Wait(w) => return (v, w),
+                _ => unreachable!(),
+            }
+        }
+    }
+
+    fn t(s: u64) -> Instant {
+        Instant::from_secs(1_000_000 + s)
+    }
+
+    fn dialup_with_outmail() -> Scheduler {
+        let mut c = ConnSetup::dialup("isp");
+        c.sends = true;
+        c.max_online = Duration::from_secs(600);
+        Scheduler::new(t(0), Setup::with_connections(vec![c]))
+    }
+
+    fn connect(s: &mut Scheduler) -> RunId {
+        s.handle_command(
+            t(0),
+            Notice::ConnectNow {
+                target: Target::Primary,
+                request: 1,
+            },
+        );
+        let (a, _) = drain(s);
+        assert!(matches!(
+            a[1],
+            Action::Dial {
+                conn: 0,
+                attempt: 1
+            }
+        ));
+        s.handle_command(
+            t(5),
+            Notice::DialResult {
+                conn: 0,
+                attempt: 1,
+                result: Ok(()),
+            },
+        );
+        let (a, _) = drain(s);
+        match a.last() {
+            Some(Action::RunOutMail { run, .. }) => *run,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_run_that_never_finishes_is_ended_at_max_online() {
+        let mut s = dialup_with_outmail();
+        let run = connect(&mut s);
+        let (_, wait) = drain(&mut s);
+        assert_eq!(wait, Some(t(605)));
+        s.handle_input(t(605), Input::Tick);
+        let (a, _) = drain(&mut s);
+        assert!(a.contains(&Action::RunFinished {
+            conn: 0,
+            run,
+            outcome: Outcome::TimedOut,
+            requests: vec![1]
+        }));
+        assert!(a.contains(&Action::HangUp { conn: 0 }));
+        // The late answer is ignored.
+        s.handle_command(t(700), Notice::OutMailDone { conn: 0, run });
+        assert!(drain(&mut s).0.is_empty());
+        assert!(!s.is_online(0));
+    }
+
+    #[test]
+    fn queued_mail_while_sending_restarts_the_send_cycle() {
+        let mut s = dialup_with_outmail();
+        let run = connect(&mut s);
+        s.handle_command(t(6), Notice::MessageQueued { priority: false });
+        assert!(drain(&mut s).0.is_empty());
+        s.handle_command(t(7), Notice::OutMailDone { conn: 0, run });
+        assert_eq!(drain(&mut s).0, [Action::RunOutMail { conn: 0, run }]);
+        s.handle_command(t(8), Notice::OutMailDone { conn: 0, run });
+        let (a, _) = drain(&mut s);
+        assert!(matches!(
+            a[0],
+            Action::RunFinished {
+                outcome: Outcome::Done,
+                ..
+            }
+        ));
+        assert_eq!(a[1], Action::HangUp { conn: 0 });
+    }
+
+    #[test]
+    fn a_link_lost_while_dialling_hooks_ends_the_run() {
+        let mut setup = Setup::with_connections(vec![ConnSetup::dialup("isp")]);
+        setup.post_connect = true;
+        let mut s = Scheduler::new(t(0), setup);
+        s.handle_command(
+            t(0),
+            Notice::ConnectNow {
+                target: Target::All,
+                request: 9,
+            },
+        );
+        drain(&mut s);
+        s.handle_command(
+            t(5),
+            Notice::DialResult {
+                conn: 0,
+                attempt: 1,
+                result: Ok(()),
+            },
+        );
+        let (a, _) = drain(&mut s);
+        assert!(a.contains(&Action::RunHook {
+            conn: 0,
+            hook: Hook::PostConnect
+        }));
+        s.handle_command(t(6), Notice::LinkLost { conn: 0 });
+        let (a, _) = drain(&mut s);
+        assert!(a.iter().any(|x| matches!(
+            x,
+            Action::RunFinished {
+                outcome: Outcome::LinkLost,
+                ..
+            }
+        )));
+        // Nothing to hang up: the link is already gone.
+        assert!(!a.contains(&Action::HangUp { conn: 0 }));
+    }
+
+    #[test]
+    fn unknown_names_are_rejected() {
+        let mut s = dialup_with_outmail();
+        s.handle_command(
+            t(0),
+            Notice::ConnectNow {
+                target: Target::Named("nope".into()),
+                request: 3,
+            },
+        );
+        let (a, _) = drain(&mut s);
+        assert!(matches!(&a[..], [Action::Rejected { request: 3, .. }]));
+    }
+}

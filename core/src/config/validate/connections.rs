@@ -290,3 +290,107 @@ fn options(e: &mut Errors<'_>, cfg: &Config) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse_config;
+
+    const BASE: &str = "hostname = \"h.example\"\ndefault_domain = \"example.com\"\nlocal_domains = [\"example.com\"]\n";
+
+    fn problems(extra: &str) -> Vec<String> {
+        match parse_config(&format!("{BASE}{extra}")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .iter()
+                .map(|e| format!("{}: {}", e.line, e.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_full_dialup_setup_is_accepted() {
+        let ok = r#"
+[[connection]]
+name = "isp"
+link = "command"
+up = "pon isp"
+down = "poff isp"
+check = "true"
+autoconnect = true
+idle_hangup = "2m"
+[connection.outmail]
+relays = ["smtp.isp.example:25"]
+[connection.smtp_in]
+etrn = ["example.com"]
+
+[[schedule]]
+days = ["weekdays", "sat"]
+every = "30m"
+from = "08:00"
+to = "18:00"
+
+[connect]
+users_checked = 2
+clock_change = "check"
+post_connect = "/bin/true"
+"#;
+        assert_eq!(problems(ok), Vec::<String>::new());
+    }
+
+    #[test]
+    fn mistakes_are_reported_on_their_lines() {
+        let bad = r#"
+[[connection]]
+name = "isp"
+link = "command"
+up = "pon isp"
+alternatives = ["nowhere"]
+autoconnect = true
+[connection.smtp_in]
+etrn = ["example.com"]
+
+[[connection]]
+name = "ISP"
+link = "lan"
+down = "x"
+
+[[schedule]]
+at = ["09:00"]
+every = "1h"
+
+[[schedule]]
+every = "30s"
+from = "10:00"
+to = "09:00"
+connections = ["dsl"]
+"#;
+        let p = problems(bad).join("\n");
+        for want in [
+            "9: [[connection]] \"isp\": alternative \"nowhere\" is not a [[connection]] name",
+            "needs `down`",
+            "ETRN goes to etrn_host or the first Out Mail relay",
+            "15: [[connection]] name \"ISP\" is used twice",
+            "17: [[connection]] \"ISP\": `down` is only for link = \"command\"",
+            "not both",
+            "every is shorter than 1 minute",
+            "the window 10:00..09:00 is empty",
+            "connection \"dsl\" is not a [[connection]] name",
+        ] {
+            assert!(p.contains(want), "missing {want:?} in:\n{p}");
+        }
+    }
+
+    #[test]
+    fn bad_spans_and_times_name_the_key() {
+        let p = problems("[[schedule]]\nat = [\"25:00\"]\n").join("\n");
+        assert!(p.contains("not a time of day"), "{p}");
+        let p =
+            problems("[[connection]]\nname = \"a\"\nretry_interval = \"5 minutes\"\n").join("\n");
+        assert!(
+            p.contains("retry_interval") && p.contains("not a time span"),
+            "{p}"
+        );
+        let p = problems("[connect]\npriority_headers = [\"no colon\"]\n").join("\n");
+        assert!(p.contains("not \"Field: value\""), "{p}");
+    }
+}
