@@ -313,11 +313,16 @@ fn data_dir_comes_from_the_environment() {
 }
 
 #[test]
-fn later_commands_say_so_and_exit_2() {
+fn connect_without_a_running_server_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let o = run(dir.path(), &["connect", "all"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not available yet"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is `mailroom serve` running"), "{}", stderr(&o));
+    // The request it left is taken back.
+    let left = std::fs::read_dir(dir.path().join("state/connect/requests"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0);
 }
 
 #[test]

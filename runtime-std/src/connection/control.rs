@@ -93,7 +93,7 @@ pub fn status(dir: &DataDir, id: &str, line: &str) {
 }
 
 /// How long the CLI waits for a server to pick a request up.
-const PICKUP: Duration = Duration::from_secs(15);
+const PICKUP: Duration = Duration::from_secs(5);
 /// How long `--wait` follows a run at most.
 const MAX_WAIT: Duration = Duration::from_secs(4 * 3600);
 

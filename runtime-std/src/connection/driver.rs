@@ -31,12 +31,16 @@ enum Msg {
 }
 
 /// Where sessions send notices (inbound SMTP sessions, queued mail).
-static NOTIFY: OnceLock<Mutex<Option<Sender<Msg>>>> = OnceLock::new();
+/// The sender of the newest driver, with its generation so an older driver's
+/// shutdown does not unhook a newer one (tests run several servers in one process).
+static NOTIFY: OnceLock<Mutex<Option<Notifier>>> = OnceLock::new();
+type Notifier = (u64, Sender<Msg>);
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Tell the running scheduler something (no-op when none runs).
 pub fn notify(n: Notice) {
     if let Some(m) = NOTIFY.get() {
-        if let Some(tx) = m.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some((_, tx)) = m.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             let _ = tx.send(Msg::Notice(n));
         }
     }
@@ -53,6 +57,7 @@ pub fn inbound(started: bool) {
 
 /// Stops the driver thread when dropped.
 pub struct Handle {
+    generation: u64,
     tx: Sender<Msg>,
     thread: Option<JoinHandle<()>>,
 }
@@ -64,7 +69,10 @@ impl Drop for Handle {
             let _ = t.join();
         }
         if let Some(m) = NOTIFY.get() {
-            *m.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            let mut slot = m.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_some_and(|(g, _)| *g == self.generation) {
+                *slot = None;
+            }
         }
     }
 }
@@ -73,15 +81,17 @@ impl Drop for Handle {
 /// settings changed later take effect at the next start.
 pub fn spawn(shared: Arc<Shared>, dir: DataDir) -> std::io::Result<Handle> {
     let (tx, rx) = mpsc::channel();
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     *NOTIFY
         .get_or_init(|| Mutex::new(None))
         .lock()
-        .unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+        .unwrap_or_else(|p| p.into_inner()) = Some((generation, tx.clone()));
     let tx2 = tx.clone();
     let thread = std::thread::Builder::new()
         .name("connections".into())
         .spawn(move || Driver::new(shared, dir, tx2).run(rx))?;
     Ok(Handle {
+        generation,
         tx,
         thread: Some(thread),
     })
