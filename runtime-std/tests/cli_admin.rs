@@ -317,7 +317,11 @@ fn connect_without_a_running_server_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let o = run(dir.path(), &["connect", "all"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("is `mailroom serve` running"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is `mailroom serve` running"),
+        "{}",
+        stderr(&o)
+    );
     // The request it left is taken back.
     let left = std::fs::read_dir(dir.path().join("state/connect/requests"))
         .map(|d| d.count())
