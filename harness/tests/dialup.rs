@@ -109,9 +109,7 @@ fn four_failed_dials_tell_the_administrator_once() {
 
 #[test]
 fn an_alternative_link_that_is_up_is_used_instead_of_dialling() {
-    let extra = r#"
-alternatives = ["isdn"]
-
+    let isdn = r#"
 [[connection]]
 name = "isdn"
 link = "command"
@@ -120,15 +118,7 @@ down = "isdnctrl hangup"
 check = "isdnctrl status"
 primary = false
 "#;
-    // `alternatives` must sit in the isp table, before [connection.outmail].
-    let text = DIALUP.replace(
-        "[connection.outmail]",
-        &format!(
-            "{}\n[connection.outmail]",
-            extra.lines().nth(1).unwrap_or("")
-        ),
-    ) + &extra.lines().skip(2).collect::<Vec<_>>().join("\n");
-    let mut spec = OfficeSpec::new(config(&text), monday());
+    let mut spec = dialup_with("alternatives = [\"isdn\"]", isdn);
     spec.links[1].external = vec![(t(9, 0), t(10, 0))];
     spec.traffic
         .push((t(9, 30), Traffic::Connect(Target::Named("ISP".into()))));
