@@ -60,8 +60,14 @@ mod tests {
         let t = Instant::from_secs(10);
         assert_eq!((t + Duration::from_millis(1500)).as_micros(), 11_500_000);
         assert_eq!((t - Duration::from_secs(20)), Instant::ZERO);
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
         assert_eq!(t.saturating_since(Instant::from_secs(12)), Duration::ZERO);
-        assert_eq!(t.saturating_since(Instant::from_secs(4)), Duration::from_secs(6));
+        assert_eq!(
+            t.saturating_since(Instant::from_secs(4)),
+            Duration::from_secs(6)
+        );
     }
 }
