@@ -6,8 +6,8 @@
 //! must do comes back out of `poll_output` as an [`Output`].
 
 pub mod access;
-pub mod address;
 pub mod accounts;
+pub mod address;
 pub mod challenge;
 pub mod config;
 pub mod connect;
