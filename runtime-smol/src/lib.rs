@@ -22,6 +22,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
+pub mod outbound;
+
 /// How long sessions may run on after a stop request before they are abandoned.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
@@ -319,7 +321,12 @@ async fn write_out<M: Machine>(
 /// SIGINT.
 pub fn serve(dir: &mailroom_std::datadir::DataDir) -> Result<(), Box<dyn std::error::Error>> {
     let p = mailroom_std::startup::prepare(dir)?;
+    let outbound = outbound::SmolTransport::start()
+        .map_err(|e| tracing::error!("cannot start sending: {e}; queued mail waits"))
+        .ok()
+        .and_then(|t| mailroom_std::outbound::start_for_server(&p.shared, Arc::new(t)));
     run(p.shared, p.listeners, p.stop, DEFAULT_GRACE)?;
+    drop(outbound);
     drop(p.reloader);
     Ok(())
 }

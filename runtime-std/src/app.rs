@@ -19,6 +19,8 @@ pub struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Lockout, POP-before-SMTP and the security log, for every service.
     pub security: Security,
+    /// The outbound queue, once it runs (the connection driver asks it to send).
+    pub outbound: std::sync::OnceLock<crate::outbound::OutboundHandle>,
 }
 
 impl Shared {
@@ -26,6 +28,7 @@ impl Shared {
         Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
             security: Security::new(store.data_dir()),
+            outbound: std::sync::OnceLock::new(),
             store,
             tls,
         }

@@ -486,6 +486,9 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
                             .collect::<Vec<_>>()
                             .join(", ")
                     );
+                    for line in crate::outbound::state::describe(dd, &e.id) {
+                        println!("    {line}");
+                    }
                 }
                 println!(
                     "{} message{} queued.",
@@ -496,14 +499,10 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
             }
             Err(e) => fail(format!("cannot read the queue: {e}")),
         },
-        QueueCommand::Flush => match spool::flush(dd) {
-            Ok(()) => {
-                println!("Asked the server to send queued mail now.");
+        QueueCommand::Flush => match crate::outbound::flush_from_cli(dd) {
+            Ok(msg) => {
+                println!("{msg}");
                 ExitCode::SUCCESS
-            }
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                eprintln!("{e}");
-                ExitCode::from(2)
             }
             Err(e) => fail(e),
         },

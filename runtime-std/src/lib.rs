@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod devsetup;
 pub mod listen;
 pub mod memory;
+pub mod outbound;
 pub mod reload;
 pub mod routecheck;
 pub mod routecli;

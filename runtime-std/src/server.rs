@@ -303,7 +303,12 @@ fn write_out<M: Machine>(stream: &mut TcpStream, conn: &mut Conn<M>) -> io::Resu
 /// SIGTERM or SIGINT.
 pub fn serve(dir: &crate::datadir::DataDir) -> Result<(), Box<dyn std::error::Error>> {
     let p = crate::startup::prepare(dir)?;
+    let outbound = crate::outbound::start_for_server(
+        &p.shared,
+        Arc::new(crate::outbound::blocking::ThreadTransport),
+    );
     run(p.shared, p.listeners, p.stop, DEFAULT_GRACE)?;
+    drop(outbound);
     drop(p.reloader);
     Ok(())
 }

@@ -47,6 +47,9 @@ pub struct Outbound {
     /// The name sent in EHLO/HELO; default: `hostname`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub helo_name: Option<String>,
+    /// The port of MX hosts (SMTP Direct). Always 25 on the Internet; other values are
+    /// for tests and private networks.
+    pub direct_port: u16,
 }
 
 impl Default for Outbound {
@@ -62,6 +65,7 @@ impl Default for Outbound {
             timeout: Span::mins(5),
             data_timeout: Span::mins(10),
             helo_name: None,
+            direct_port: 25,
         }
     }
 }

@@ -419,6 +419,11 @@ impl OutQueue {
         self.runs.contains_key(&Owner::Conn(conn))
     }
 
+    /// No run and no session: nothing is being sent.
+    pub fn is_idle(&self) -> bool {
+        self.runs.is_empty() && self.sessions.is_empty() && self.actions.is_empty()
+    }
+
     /// Sessions open now.
     pub fn sessions(&self) -> usize {
         self.sessions.len()

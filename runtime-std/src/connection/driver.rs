@@ -366,12 +366,21 @@ impl Driver {
                     Some(Notice::EtrnDone { conn, run, result })
                 });
             }
-            Action::RunOutMail { conn, run } => {
-                // The outbound queue (issue 5) plugs in here; until then queued mail
-                // stays in the spool and the send cycle ends at once.
-                tracing::info!(connection = %self.name(conn), "Out Mail: no outbound sender in this version; queued mail stays in the spool");
-                self.answer_later(Notice::OutMailDone { conn, run });
-            }
+            Action::RunOutMail { conn, run } => match self.shared.outbound.get() {
+                // The outbound queue runs this connection's Out Mail and says when it
+                // is done (docs/OUTBOUND.md).
+                Some(out) => {
+                    let tx = self.tx.clone();
+                    let done = move |_report| {
+                        let _ = tx.send(Msg::Notice(Notice::OutMailDone { conn, run }));
+                    };
+                    out.run_outmail(conn, run, false, Some(Box::new(done)));
+                }
+                None => {
+                    tracing::info!(connection = %self.name(conn), "Out Mail: the outbound queue is not running; queued mail stays in the spool");
+                    self.answer_later(Notice::OutMailDone { conn, run });
+                }
+            },
             Action::RunInMail { conn, run, in_mail } => {
                 tracing::info!(connection = %self.name(conn), %in_mail, "In Mail: no POP3 collector in this version");
                 self.answer_later(Notice::InMailDone { conn, run, in_mail });

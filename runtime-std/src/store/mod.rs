@@ -31,7 +31,12 @@ pub struct OpenError {
 pub struct Store {
     dir: DataDir,
     committer: Committer,
+    /// Told the queue id of every new spool entry (the outbound queue's wake-up).
+    queued: std::sync::OnceLock<QueuedHook>,
 }
+
+/// Called with the id of each new spool entry, after it is durable.
+pub type QueuedHook = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Store {
     /// Create the mail and spool directories if needed.
@@ -42,6 +47,7 @@ impl Store {
         Ok(Store {
             dir: dir.clone(),
             committer: Committer::new(),
+            queued: std::sync::OnceLock::new(),
         })
     }
 
@@ -52,6 +58,11 @@ impl Store {
 
     pub fn data_dir(&self) -> &DataDir {
         &self.dir
+    }
+
+    /// Be told about every new spool entry (set once, by the outbound queue).
+    pub fn set_queued_hook(&self, hook: QueuedHook) -> bool {
+        self.queued.set(hook).is_ok()
     }
 
     /// Lock and open `user`'s mailbox for a reader (POP3 now, IMAP later); see
@@ -95,6 +106,9 @@ impl Store {
             let qid = spool::enqueue(&self.dir, &self.committer, delivery, &plan.remote, arrival)
                 .map_err(|e| storage_failure(delivery, "spool", &e))?;
             tracing::info!(id = %delivery.id, queue_id = %qid, recipients = plan.remote.len(), "queued for remote delivery");
+            if let Some(hook) = self.queued.get() {
+                hook(&qid);
+            }
         }
         Ok(())
     }

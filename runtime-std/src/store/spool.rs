@@ -282,10 +282,13 @@ pub fn delete(dir: &DataDir, id: &str) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e),
     };
-    match fs::remove_file(&eml) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    // The message, and what sending recorded about it (outbound/state.rs).
+    for p in [eml, queue_dir(dir).join(format!("{id}.state"))] {
+        match fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
     }
     if existed {
         fsync_dir(&queue_dir(dir))?;

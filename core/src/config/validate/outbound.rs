@@ -49,6 +49,12 @@ fn outbound(e: &mut Errors<'_>, cfg: &Config) {
             );
         }
     }
+    if o.direct_port == 0 {
+        e.at(
+            &[Key("outbound"), Key("direct_port")],
+            "[outbound] direct_port cannot be 0",
+        );
+    }
     if let Some(h) = &o.helo_name {
         if let Err(why) = check_domain_name(h) {
             e.at(

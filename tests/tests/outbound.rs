@@ -1,0 +1,405 @@
+//! Outbound delivery end to end through both binaries (issue 5): through Postfix's
+//! smtp-sink as a relay (the first relay of the list down), through a mailroom server
+//! as a relay that needs SMTP AUTH after STARTTLS (certificate checked), straight to
+//! the second MX of a domain served by a test DNS server (the first MX down, the MX
+//! answer truncated over UDP), `queue list/flush/del`, and SIGKILL while sending.
+#![allow(clippy::disallowed_methods)]
+
+use mailroom_tests::client::{base64, Smtp};
+use mailroom_tests::dns::{TestDns, Zone};
+use mailroom_tests::message::plain;
+use mailroom_tests::server::{free_port, ALICE, ALICE_PASSWORD, BOB};
+use mailroom_tests::sink::Sink;
+use mailroom_tests::{both_binaries, maildir, Flavor, TestServer};
+use std::fs;
+use std::time::{Duration, Instant};
+
+const SENDER_DOMAIN: &str = "sender.test";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn edit_config(server: &TestServer, f: impl FnOnce(&mut toml::Table)) {
+    let path = server.config_file();
+    let text = fs::read_to_string(&path).expect("config");
+    let mut doc: toml::Table = text.parse().expect("valid TOML");
+    f(&mut doc);
+    fs::write(&path, doc.to_string()).expect("rewriting the config");
+}
+
+/// A server whose own domain is sender.test (so example.com is remote), with one LAN
+/// connection whose Out Mail is `outmail`, and `extra` top-level tables.
+fn sender(flavor: Flavor, outmail: toml::Table, extra: &[(&str, toml::Table)]) -> TestServer {
+    let s = TestServer::setup(flavor);
+    edit_config(&s, |doc| {
+        doc.insert("default_domain".into(), SENDER_DOMAIN.into());
+        doc.insert(
+            "local_domains".into(),
+            toml::Value::Array(vec![SENDER_DOMAIN.into()]),
+        );
+        let mut conn = toml::Table::new();
+        conn.insert("name".into(), "isp".into());
+        conn.insert("link".into(), "lan".into());
+        conn.insert("outmail".into(), toml::Value::Table(outmail));
+        doc.insert(
+            "connection".into(),
+            toml::Value::Array(vec![toml::Value::Table(conn)]),
+        );
+        for (k, t) in extra {
+            doc.insert((*k).into(), toml::Value::Table(t.clone()));
+        }
+    });
+    s
+}
+
+fn table(pairs: &[(&str, toml::Value)]) -> toml::Table {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect()
+}
+
+fn strings(v: &[&str]) -> toml::Value {
+    toml::Value::Array(
+        v.iter()
+            .map(|s| toml::Value::String(s.to_string()))
+            .collect(),
+    )
+}
+
+/// Alice (logged in) sends `token` to `to` through `server`.
+fn submit(server: &TestServer, token: &str, to: &str) {
+    let (mut c, greeting) = Smtp::connect(server.smtp).expect("connect");
+    assert_eq!(greeting.code, 220);
+    assert_eq!(c.command("EHLO client.test").unwrap().code, 250);
+    let auth = base64(format!("\0{ALICE}\0{ALICE_PASSWORD}").as_bytes());
+    assert_eq!(c.command(&format!("AUTH PLAIN {auth}")).unwrap().code, 235);
+    let r = c
+        .send_mail(&format!("alice@{SENDER_DOMAIN}"), to, &plain(token, 3000))
+        .expect("send");
+    assert_eq!(r.code, 250, "{r:?}\n{}", server.log());
+    let _ = c.command("QUIT");
+}
+
+fn queue_dir(server: &TestServer) -> std::path::PathBuf {
+    server.data.join("spool").join("queue")
+}
+
+fn queued(server: &TestServer) -> usize {
+    fs::read_dir(queue_dir(server))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".env"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok()
+}
+
+fn relay_to_smtp_sink(flavor: Flavor) {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let dead = format!("127.0.0.1:{}", free_port());
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&dead, &sink.addr.to_string()])),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "relay-sink-1", "bob@example.com");
+    let got = sink.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "smtp-sink got nothing\n{}", s.log());
+    assert!(
+        got[0].contains("X-Mail-Args: <alice@sender.test>"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[0].contains("X-Rcpt-Args: <bob@example.com>"),
+        "{}",
+        got[0]
+    );
+    assert!(got[0].contains("Subject: e2e relay-sink-1"));
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+    // The first relay of the list was tried and found down.
+    assert!(s.log().contains(&dead), "{}", s.log());
+}
+
+fn relay_with_auth_and_starttls(flavor: Flavor) {
+    // The relay: a mailroom server for example.com that relays only for logged-in
+    // users, offering STARTTLS with its development certificate.
+    let relay = TestServer::start(flavor);
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&relay.smtp.to_string()])),
+        ("auth_user", ALICE.into()),
+        ("auth_password", ALICE_PASSWORD.into()),
+        ("tls", "required".into()),
+        (
+            "ca_file",
+            relay.cert().to_string_lossy().into_owned().into(),
+        ),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "relay-auth-1", "carol@far.test");
+    // The relay queued it for far.test, as an authenticated submission from alice.
+    let rq = relay.data.join("spool").join("queue");
+    let found = wait_until(WAIT, || {
+        fs::read_dir(&rq).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(".env"))
+        })
+    });
+    assert!(
+        found,
+        "the relay queued nothing\n{}\n--- relay ---\n{}",
+        s.log(),
+        relay.log()
+    );
+    let env = fs::read_dir(&rq)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with(".env"))
+        .map(|e| fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    assert!(env.contains("auth_user = \"alice\""), "{env}");
+    assert!(env.contains("carol@far.test"), "{env}");
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+}
+
+fn relay_refusing_the_password_keeps_the_mail(flavor: Flavor) {
+    let relay = TestServer::start(flavor);
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&relay.smtp.to_string()])),
+        ("auth_user", ALICE.into()),
+        ("auth_password", "wrong password".into()),
+        ("tls_verify", "never".into()),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "relay-badauth-1", "carol@far.test");
+    let listed = wait_until(WAIT, || {
+        let out = s.cli_ok(&["queue", "list"]);
+        String::from_utf8_lossy(&out.stdout).contains("535")
+    });
+    let out = String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout).into_owned();
+    assert!(listed, "{out}\n{}", s.log());
+    assert!(out.contains("waiting, 1 attempt"), "{out}");
+    assert!(out.contains("authentication refused"), "{out}");
+    assert_eq!(queued(&s), 1);
+}
+
+fn direct_to_the_second_mx(flavor: Flavor) {
+    let receiver = TestServer::start(flavor);
+    let zone = Zone::new()
+        .mx("example.com", 10, "mx1.example.com")
+        .mx("example.com", 20, "mx2.example.com")
+        .ip("mx1.example.com", "127.0.0.2")
+        .ip("mx2.example.com", "127.0.0.1")
+        .truncated("example.com");
+    let dns = TestDns::start(zone);
+    let outmail = table(&[("method", "direct".into())]);
+    let port = i64::from(receiver.smtp.port());
+    let extra = [
+        (
+            "dns",
+            table(&[("servers", strings(&[&dns.addr.to_string()]))]),
+        ),
+        ("outbound", table(&[("direct_port", port.into())])),
+    ];
+    let mut s = sender(flavor, outmail, &extra);
+    s.serve();
+    submit(&s, "direct-mx-1", &format!("{BOB}@example.com"));
+    let arrived = wait_until(WAIT, || {
+        maildir::visible(&receiver.maildir(BOB))
+            .iter()
+            .any(|(_, d)| String::from_utf8_lossy(d).contains("direct-mx-1"))
+    });
+    assert!(
+        arrived,
+        "not delivered\n{}\n--- receiver ---\n{}",
+        s.log(),
+        receiver.log()
+    );
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+    let log = s.log();
+    // The preferred MX was tried first and found down.
+    assert!(log.contains("mx1.example.com (127.0.0.2"), "{log}");
+    // The MX answer was truncated over UDP and fetched again over TCP.
+    assert!(dns.tcp_queries.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+}
+
+fn queue_commands(flavor: Flavor) {
+    let dead = format!("127.0.0.1:{}", free_port());
+    let outmail = table(&[("method", "relay".into()), ("relays", strings(&[&dead]))]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "queue-cmd-1", "bob@example.com");
+    submit(&s, "queue-cmd-2", "carol@example.com");
+    assert!(wait_until(WAIT, || {
+        String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout)
+            .matches("1 attempt")
+            .count()
+            == 2
+    }));
+    let list = String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout).into_owned();
+    assert!(list.contains("2 messages queued."), "{list}");
+    // Delete the one for carol.
+    let carol_id = list
+        .lines()
+        .find(|l| l.contains("<carol@example.com>") && !l.starts_with(' '))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("carol's entry")
+        .to_string();
+    s.cli_ok(&["queue", "del", &carol_id]);
+    // With the server running, flush asks it.
+    let out = String::from_utf8_lossy(&s.cli_ok(&["queue", "flush"]).stdout).into_owned();
+    assert!(out.contains("Asked the running server"), "{out}");
+    assert!(wait_until(WAIT, || !queue_dir(&s)
+        .join(format!("{carol_id}.state"))
+        .exists()));
+    s.kill();
+    // Without a server, flush sends from the command line, here to a working relay.
+    let Some(sink) = Sink::start(&[]) else { return };
+    edit_config(&s, |doc| {
+        let conns = doc
+            .get_mut("connection")
+            .and_then(|c| c.as_array_mut())
+            .unwrap();
+        let om = conns[0]
+            .as_table_mut()
+            .and_then(|c| c.get_mut("outmail"))
+            .and_then(|o| o.as_table_mut())
+            .unwrap();
+        om.insert("relays".into(), strings(&[&sink.addr.to_string()]));
+    });
+    let out = String::from_utf8_lossy(&s.cli_ok(&["queue", "flush"]).stdout).into_owned();
+    assert!(out.contains("1 delivered"), "{out}");
+    assert_eq!(queued(&s), 0);
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("queue-cmd-1"));
+    let list = String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout).into_owned();
+    assert!(list.contains("The queue is empty."), "{list}");
+}
+
+const CRASH_MESSAGES: usize = 24;
+const CRASH_SIZE: usize = 32 * 1024;
+
+/// The last line of the message built for `token`: its presence shows a dump is whole.
+fn last_line(token: &str) -> String {
+    let m = plain(token, CRASH_SIZE);
+    let text = String::from_utf8_lossy(&m).into_owned();
+    text.trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn sigkill_while_sending(flavor: Flavor) {
+    // A slow relay: a second before each DATA is answered, so the kill lands while
+    // sessions are busy.
+    let Some(sink) = Sink::start(&["-w", "1"]) else {
+        return;
+    };
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&sink.addr.to_string()])),
+    ]);
+    let extra = [("outbound", table(&[("per_destination", 3.into())]))];
+    let mut s = sender(flavor, outmail, &extra);
+    // Queue the messages while no server runs (as a local program would).
+    let data = s.data.to_string_lossy().into_owned();
+    for i in 0..CRASH_MESSAGES {
+        let token = format!("kill-{i:02}");
+        let mut child = flavor
+            .command()
+            .args([
+                "deliver",
+                "--data",
+                &data,
+                "--from",
+                "alice@sender.test",
+                "bob@example.com",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("deliver");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&plain(&token, CRASH_SIZE))
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    assert_eq!(queued(&s), CRASH_MESSAGES);
+    s.serve();
+    let _ = sink.wait_for(6, WAIT);
+    s.signal(libc::SIGKILL);
+    s.kill();
+    let at_kill = queued(&s);
+    assert!(
+        at_kill > 0 && at_kill < CRASH_MESSAGES,
+        "{at_kill} queued at the kill"
+    );
+    s.serve();
+    assert!(
+        wait_until(Duration::from_secs(120), || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+    // Every message arrived whole at least once; repeats only for those in flight.
+    let dumps = sink.messages();
+    let mut whole = 0;
+    for i in 0..CRASH_MESSAGES {
+        let token = format!("kill-{i:02}");
+        let end = last_line(&token);
+        let n = dumps
+            .iter()
+            .filter(|d| {
+                d.contains(&format!("Subject: e2e {token}\n"))
+                    || d.contains(&format!("Subject: e2e {token}\r\n"))
+            })
+            .filter(|d| d.contains(&end))
+            .count();
+        assert!(n >= 1, "{token} lost");
+        whole += n;
+    }
+    assert!(
+        whole <= CRASH_MESSAGES + 3,
+        "{whole} whole deliveries of {CRASH_MESSAGES} messages: more repeats than sessions"
+    );
+}
+
+both_binaries!(
+    relay_to_smtp_sink,
+    relay_with_auth_and_starttls,
+    relay_refusing_the_password_keeps_the_mail,
+    direct_to_the_second_mx,
+    queue_commands,
+    sigkill_while_sending,
+);
