@@ -6,10 +6,12 @@
 
 pub mod bins;
 pub mod client;
+pub mod dns;
 pub mod maildir;
 pub mod message;
 pub mod pop3;
 pub mod server;
+pub mod sink;
 
 pub use server::{Flavor, TestServer};
 
