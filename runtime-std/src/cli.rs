@@ -319,6 +319,10 @@ fn check(dd: &DataDir) -> ExitCode {
         Ok(x) => x,
         Err(problems) => return report_problems(&problems),
     };
+    let lan_rules = crate::outbound::check_lan_rules(dd);
+    if !lan_rules.is_empty() {
+        return report_problems(&lan_rules);
+    }
     if let Err(e) = tls::server_config(dd, &snapshot.config) {
         let file = e
             .file()

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod maildir;
 pub mod message;
 pub mod pop3;
+pub mod postfix;
 pub mod server;
 pub mod sink;
 

@@ -8,6 +8,7 @@
 use mailroom_tests::client::{base64, Smtp};
 use mailroom_tests::dns::{TestDns, Zone};
 use mailroom_tests::message::plain;
+use mailroom_tests::postfix::{PostfixRelay, REALM};
 use mailroom_tests::server::{free_port, ALICE, ALICE_PASSWORD, BOB};
 use mailroom_tests::sink::Sink;
 use mailroom_tests::{both_binaries, maildir, Flavor, TestServer};
@@ -183,6 +184,41 @@ fn relay_with_auth_and_starttls(flavor: Flavor) {
     );
 }
 
+fn relay_through_postfix_with_smtp_auth(flavor: Flavor) {
+    let user = "office";
+    let password = "office-secret-1";
+    let Some(postfix) = PostfixRelay::start(user, password) else {
+        return;
+    };
+    let login = format!("{user}@{REALM}");
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&postfix.addr.to_string()])),
+        ("auth_user", login.clone().into()),
+        ("auth_password", password.into()),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "relay-postfix-1", "carol@far.test");
+    assert!(
+        wait_until(WAIT, || postfix.held().len() == 1),
+        "Postfix holds nothing\n{}\n--- maillog ---\n{}",
+        s.log(),
+        postfix.maillog()
+    );
+    let held = postfix.held().remove(0);
+    assert!(held.contains("relay-postfix-1"), "{held}");
+    assert!(held.contains("carol@far.test"), "{held}");
+    assert!(postfix
+        .maillog()
+        .contains(&format!("sasl_method=PLAIN, sasl_username={login}")));
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+}
+
 fn relay_refusing_the_password_keeps_the_mail(flavor: Flavor) {
     let relay = TestServer::start(flavor);
     let outmail = table(&[
@@ -304,6 +340,41 @@ fn queue_commands(flavor: Flavor) {
     assert!(list.contains("The queue is empty."), "{list}");
 }
 
+fn lan_forwarding_rules(flavor: Flavor) {
+    let Some(sink) = Sink::start(&[]) else { return };
+    // No connection at all: LAN forwarding does not need one.
+    let s0 = TestServer::setup(flavor);
+    edit_config(&s0, |doc| {
+        doc.insert("default_domain".into(), SENDER_DOMAIN.into());
+        doc.insert("local_domains".into(), strings(&[SENDER_DOMAIN]));
+    });
+    let mut s = s0;
+    let rules = s.data.join("SMTPFWD.DAT");
+    // A bad rule is refused by `check`, with its line.
+    fs::write(&rules, "# LAN forwarding\nnot-an-address 10.0.0.1\n").unwrap();
+    let out = s.cli(&["check"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SMTPFWD.DAT:2:"), "{text}");
+    fs::write(
+        &rules,
+        format!("(smtp) *@branch.test {} *@hq.test\n", sink.addr),
+    )
+    .unwrap();
+    s.cli_ok(&["check"]);
+    s.serve();
+    submit(&s, "lan-fwd-1", "joe@branch.test");
+    let got = sink.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "nothing forwarded\n{}", s.log());
+    assert!(got[0].contains("X-Rcpt-Args: <joe@hq.test>"), "{}", got[0]);
+    assert!(got[0].contains("lan-fwd-1"));
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+}
+
 const CRASH_MESSAGES: usize = 24;
 const CRASH_SIZE: usize = 32 * 1024;
 
@@ -398,8 +469,10 @@ fn sigkill_while_sending(flavor: Flavor) {
 both_binaries!(
     relay_to_smtp_sink,
     relay_with_auth_and_starttls,
+    relay_through_postfix_with_smtp_auth,
     relay_refusing_the_password_keeps_the_mail,
     direct_to_the_second_mx,
     queue_commands,
+    lan_forwarding_rules,
     sigkill_while_sending,
 );

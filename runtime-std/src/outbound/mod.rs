@@ -749,6 +749,21 @@ impl Driver {
     }
 }
 
+/// Problems in SMTPFWD.DAT, for `mailroom check` (none when there is no such file).
+pub fn check_lan_rules(dd: &DataDir) -> Vec<crate::config_files::Problem> {
+    let path = dd.root().join(LAN_RULES_FILE);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Vec::new();
+    };
+    match parse_rules(&text) {
+        Ok(_) => Vec::new(),
+        Err(errs) => errs
+            .into_iter()
+            .map(|e| crate::config_files::Problem::new(&path, Some(e.line), e.message))
+            .collect(),
+    }
+}
+
 fn setup(cfg: &Config, opts: Options) -> QueueSetup {
     QueueSetup::from_config(cfg, |c| opts.auto_lan && auto_lan(c))
 }
