@@ -34,7 +34,8 @@ use crate::dsn::FailedRecipient;
 use crate::smtp::client::{Job, JobRecipient, RcptOutcome, TxReport};
 use crate::smtp::client_reply::Reply;
 use crate::{Input, Instant, Machine, Output};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
 /// Index of a connection in the configuration (as in [`crate::connect::ConnId`]).
@@ -234,6 +235,8 @@ pub struct RunReport {
 pub enum QueueNotice {
     /// A spool entry (at start, or newly queued). Known ids are ignored.
     Load(Box<QueuedMessage>),
+    /// Many entries at once (the spool at start): the same as a `Load` each, faster.
+    LoadAll(Vec<QueuedMessage>),
     /// The entry was deleted (`queue del`); results for it are dropped.
     Forget(String),
     /// Run this connection's Out Mail (the scheduler's `RunOutMail`); `flush` also
@@ -369,6 +372,10 @@ pub struct OutQueue {
     actions: VecDeque<QueueAction>,
     /// A run ended: look for due work before sleeping.
     dirty: bool,
+    /// Each entry's next moment of interest, and a heap of them (stale items are
+    /// dropped when they come up), so finding the next wake-up is not a full scan.
+    armed: HashMap<String, Instant>,
+    timers: BinaryHeap<Reverse<(Instant, String)>>,
     now: Instant,
 }
 
@@ -397,6 +404,8 @@ impl OutQueue {
             warned_domains: HashMap::new(),
             actions: VecDeque::new(),
             dirty: false,
+            armed: HashMap::new(),
+            timers: BinaryHeap::new(),
             now,
         }
     }
@@ -408,6 +417,12 @@ impl OutQueue {
     /// Replace the configuration (a reload). Runs in progress keep their jobs.
     pub fn set_setup(&mut self, setup: QueueSetup) {
         self.setup = setup;
+        self.armed.clear();
+        self.timers.clear();
+        let ids: Vec<String> = self.entries.keys().cloned().collect();
+        for id in ids {
+            self.arm(&id);
+        }
     }
 
     /// The messages the queue holds, for listings.
@@ -453,8 +468,37 @@ impl OutQueue {
     // ----- loading -------------------------------------------------------------------
 
     fn load(&mut self, now: Instant, msg: QueuedMessage) {
+        if self.insert(now, msg) {
+            self.fill();
+        }
+    }
+
+    fn load_all(&mut self, now: Instant, msgs: Vec<QueuedMessage>) {
+        let mut any = false;
+        for m in msgs {
+            any |= self.insert_only(now, m).is_some();
+        }
+        if any {
+            self.fill();
+            self.housekeeping(now, None);
+        }
+    }
+
+    /// Add one entry and look at what it makes due; `false` if it was known.
+    fn insert(&mut self, now: Instant, msg: QueuedMessage) -> bool {
+        match self.insert_only(now, msg) {
+            Some(id) => {
+                self.housekeeping(now, Some(&id));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Add one entry and give running Out Mails its jobs; the new id.
+    fn insert_only(&mut self, now: Instant, msg: QueuedMessage) -> Option<String> {
         if self.entries.contains_key(&msg.id) {
-            return;
+            return None;
         }
         let n = msg.recipients.len();
         let id = msg.id.clone();
@@ -477,8 +521,8 @@ impl OutQueue {
                 self.add_jobs(now, owner, &id, false);
             }
         }
-        self.fill();
-        self.housekeeping(now);
+        self.arm(&id);
+        Some(id)
     }
 
     // ----- runs ----------------------------------------------------------------------
@@ -993,12 +1037,14 @@ impl OutQueue {
             .all(|r| r.state != RcptState::Pending);
         if done && !e.in_flight.iter().any(|f| *f) {
             self.entries.remove(msg);
+            self.armed.remove(msg);
             self.actions.push_back(QueueAction::Remove {
                 message: msg.to_string(),
             });
         } else {
             self.actions
                 .push_back(QueueAction::Save(Box::new(e.msg.clone())));
+            self.arm(msg);
         }
     }
 
@@ -1055,12 +1101,20 @@ impl OutQueue {
 
     // ----- time ----------------------------------------------------------------------
 
-    /// Expiries, warnings and automatic runs due at `now`.
-    fn housekeeping(&mut self, now: Instant) {
+    /// Expiries, warnings and automatic runs due at `now`; with `only`, just for that
+    /// entry (a new one), else for all.
+    fn housekeeping(&mut self, now: Instant, only: Option<&str>) {
+        let ids: Vec<String> = match only {
+            Some(id) => vec![id.to_string()],
+            None => self.entries.keys().cloned().collect(),
+        };
         // Recipients past their time that no session holds are given up.
         let mut expired: Vec<(String, Vec<usize>)> = Vec::new();
         let mut warn: Vec<String> = Vec::new();
-        for (id, e) in &self.entries {
+        for id in &ids {
+            let Some(e) = self.entries.get(id) else {
+                continue;
+            };
             let idx: Vec<usize> = e
                 .msg
                 .recipients
@@ -1097,6 +1151,7 @@ impl OutQueue {
                     self.actions
                         .push_back(QueueAction::Save(Box::new(e.msg.clone())));
                 }
+                self.arm(&id);
             }
         }
         // Automatic runs, and LAN forwarding, for what is due.
@@ -1112,13 +1167,13 @@ impl OutQueue {
             if self.runs.contains_key(&owner) {
                 continue;
             }
-            if self.has_due(now, owner) {
+            if self.has_due(now, owner, only) {
                 let id = self.next_auto_run;
                 self.next_auto_run += 1;
                 self.start_run(now, owner, id, false, false);
             }
         }
-        if self.has_due(now, Owner::Lan) {
+        if self.has_due(now, Owner::Lan, only) {
             self.runs.entry(Owner::Lan).or_insert_with(|| Run {
                 id: 0,
                 requested: false,
@@ -1129,7 +1184,10 @@ impl OutQueue {
                 report: RunReport::default(),
                 again: None,
             });
-            let ids: Vec<String> = self.entries.keys().cloned().collect();
+            let ids: Vec<String> = match only {
+                Some(id) => vec![id.to_string()],
+                None => self.entries.keys().cloned().collect(),
+            };
             for m in ids {
                 self.add_jobs(now, Owner::Lan, &m, false);
             }
@@ -1138,8 +1196,8 @@ impl OutQueue {
         self.check_run(Owner::Lan);
     }
 
-    /// Whether `owner` would take some recipient now.
-    fn has_due(&self, now: Instant, owner: Owner) -> bool {
+    /// Whether `owner` would take some recipient now (of entry `only`, or of any).
+    fn has_due(&self, now: Instant, owner: Owner, only: Option<&str>) -> bool {
         let om = match owner {
             Owner::Conn(c) => match self.outmail(c) {
                 Some(o) => Some(o),
@@ -1147,7 +1205,7 @@ impl OutQueue {
             },
             Owner::Lan => None,
         };
-        self.entries.values().any(|e| {
+        let due = |e: &Entry| {
             e.msg.recipients.iter().enumerate().any(|(i, r)| {
                 r.state == RcptState::Pending
                     && !e.in_flight[i]
@@ -1160,39 +1218,74 @@ impl OutQueue {
                         _ => false,
                     }
             })
-        })
+        };
+        match only {
+            Some(id) => self.entries.get(id).is_some_and(due),
+            None => self.entries.values().any(due),
+        }
     }
 
-    /// The next moment something is due: a retry an automatic Out Mail or LAN
-    /// forwarding would take, a delay warning, an expiry.
-    pub fn next_wake(&self) -> Option<Instant> {
-        let autos: Vec<&OutMailSetup> = self.setup.outmails.iter().filter(|o| o.auto).collect();
+    /// The next moment `e` needs attention: a retry an automatic Out Mail or LAN
+    /// forwarding would take, its delay warning, an expiry.
+    fn entry_wake(&self, e: &Entry) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut at = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
-        for e in self.entries.values() {
-            let mut pending = false;
-            for (i, r) in e.msg.recipients.iter().enumerate() {
-                if r.state != RcptState::Pending || e.in_flight[i] {
-                    continue;
-                }
-                pending = true;
-                at(self.expiry(&e.msg, r));
-                let taken = match &r.lan {
-                    Some(_) => true,
-                    None => autos.iter().any(|o| {
-                        o.filter
-                            .allows(e.msg.sender.as_deref(), &domain_of(&r.address))
-                    }),
-                };
-                if taken && r.next_attempt > self.now {
-                    at(r.next_attempt);
-                }
+        let mut pending = false;
+        for (i, r) in e.msg.recipients.iter().enumerate() {
+            if r.state != RcptState::Pending || e.in_flight[i] {
+                continue;
             }
-            if pending && !e.msg.warned {
-                at(e.msg.arrival + self.setup.warn_after);
+            pending = true;
+            at(self.expiry(&e.msg, r));
+            let taken = match &r.lan {
+                Some(_) => true,
+                None => self.setup.outmails.iter().any(|o| {
+                    o.auto
+                        && o.filter
+                            .allows(e.msg.sender.as_deref(), &domain_of(&r.address))
+                }),
+            };
+            if taken && r.next_attempt > self.now {
+                at(r.next_attempt);
             }
         }
+        if pending && !e.msg.warned {
+            at(e.msg.arrival + self.setup.warn_after);
+        }
         next
+    }
+
+    /// Record when entry `id` next needs attention.
+    fn arm(&mut self, id: &str) {
+        let wake = self.entries.get(id).and_then(|e| self.entry_wake(e));
+        match wake {
+            Some(w) if self.armed.get(id) == Some(&w) => {}
+            Some(w) => {
+                self.armed.insert(id.to_string(), w);
+                self.timers.push(Reverse((w, id.to_string())));
+            }
+            None => {
+                self.armed.remove(id);
+            }
+        }
+    }
+
+    /// The next moment something is due (see [`OutQueue::entry_wake`]).
+    pub fn next_wake(&mut self) -> Option<Instant> {
+        while let Some(Reverse((t, id))) = self.timers.peek().cloned() {
+            if self.armed.get(&id) != Some(&t) {
+                self.timers.pop();
+                continue;
+            }
+            let now_wake = self.entries.get(&id).and_then(|e| self.entry_wake(e));
+            if now_wake == Some(t) {
+                return Some(t);
+            }
+            self.timers.pop();
+            self.armed.remove(&id);
+            self.arm(&id);
+        }
+        None
     }
 
     fn flush(&mut self, now: Instant) {
@@ -1203,11 +1296,16 @@ impl OutQueue {
                 }
             }
         }
-        self.housekeeping(now);
+        let ids: Vec<String> = self.entries.keys().cloned().collect();
+        for id in &ids {
+            self.arm(id);
+        }
+        self.housekeeping(now, None);
     }
 
     fn forget(&mut self, id: &str) {
         self.entries.remove(id);
+        self.armed.remove(id);
         for run in self.runs.values_mut() {
             for q in run.jobs.values_mut() {
                 q.retain(|j| j.msg != id);
@@ -1255,7 +1353,7 @@ impl Machine for OutQueue {
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         self.now = now;
         if let Input::Tick = input {
-            self.housekeeping(now);
+            self.housekeeping(now, None);
         }
     }
 
@@ -1263,6 +1361,7 @@ impl Machine for OutQueue {
         self.now = now;
         match cmd {
             QueueNotice::Load(m) => self.load(now, *m),
+            QueueNotice::LoadAll(v) => self.load_all(now, v),
             QueueNotice::Forget(id) => self.forget(&id),
             QueueNotice::Run { conn, run, flush } => {
                 if self.outmail(conn).is_some() {
@@ -1295,7 +1394,7 @@ impl Machine for OutQueue {
         if self.actions.is_empty() && self.dirty {
             self.dirty = false;
             let now = self.now;
-            self.housekeeping(now);
+            self.housekeeping(now, None);
         }
         match self.actions.pop_front() {
             Some(a) => Output::Event(a),

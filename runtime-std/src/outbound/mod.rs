@@ -634,8 +634,16 @@ impl Driver {
 
     /// Read one spool entry into the queue.
     fn load(&mut self, id: &str) {
+        if let Some(m) = self.read(id) {
+            self.q
+                .handle_command(crate::conn::now(), QueueNotice::Load(Box::new(m)));
+        }
+    }
+
+    /// A spool entry not yet known, with its LAN forwarding targets.
+    fn read(&mut self, id: &str) -> Option<mailroom_core::outbound::QueuedMessage> {
         if self.known.contains(id) {
-            return;
+            return None;
         }
         match state::load(&self.dd, id) {
             Ok(Some(mut m)) => {
@@ -645,11 +653,13 @@ impl Driver {
                     r.lan = lan_target(&self.lan_rules, &r.address, &source, None, true);
                 }
                 self.known.insert(id.to_string());
-                self.q
-                    .handle_command(crate::conn::now(), QueueNotice::Load(Box::new(m)));
+                Some(m)
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(id, error = %e, "unreadable queue entry skipped"),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(id, error = %e, "unreadable queue entry skipped");
+                None
+            }
         }
     }
 
@@ -692,8 +702,10 @@ impl Driver {
             self.q
                 .handle_command(crate::conn::now(), QueueNotice::Forget(id));
         }
-        for id in &ids {
-            self.load(id);
+        let new: Vec<_> = ids.iter().filter_map(|id| self.read(id)).collect();
+        if !new.is_empty() {
+            self.q
+                .handle_command(crate::conn::now(), QueueNotice::LoadAll(new));
         }
     }
 

@@ -278,3 +278,71 @@ pub fn client(plan: &SessionPlan, target: &Target) -> ClientConn {
         &target.name,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailroom_core::config::{Dns, OutTls};
+
+    fn plan(targets: Targets) -> SessionPlan {
+        SessionPlan {
+            session: 1,
+            dest: Dest::Relay(0),
+            targets,
+            settings: ClientSettings {
+                helo_name: "h".into(),
+                tls: OutTls::Off,
+                tls_available: false,
+                tls_active: false,
+                auth: None,
+                timeout: Duration::from_secs(1),
+                data_timeout: Duration::from_secs(1),
+            },
+            tls: None,
+            connect_timeout: Duration::from_secs(1),
+            data: DataDir::new("/nonexistent"),
+            resolver: Arc::new(Resolver::from_config(&Dns::default())),
+        }
+    }
+
+    #[test]
+    fn address_literals_and_relay_lists() {
+        let t = resolve(&plan(Targets::Mx {
+            domain: "[192.0.2.7]".into(),
+            port: 2525,
+        }))
+        .unwrap();
+        assert_eq!(
+            t,
+            vec![Target {
+                name: "192.0.2.7".into(),
+                addr: "192.0.2.7:2525".parse().unwrap()
+            }]
+        );
+        let t = resolve(&plan(Targets::Mx {
+            domain: "[IPv6:::1]".into(),
+            port: 25,
+        }))
+        .unwrap();
+        assert_eq!(t[0].addr, "[::1]:25".parse().unwrap());
+        let bad = resolve(&plan(Targets::Mx {
+            domain: "[not-an-ip]".into(),
+            port: 25,
+        }))
+        .unwrap_err();
+        assert!(bad.permanent);
+        let t = resolve(&plan(Targets::Hosts(vec![
+            "127.0.0.1:2526".into(),
+            "[::1]:2527".into(),
+        ])))
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].name, "127.0.0.1");
+        assert_eq!(t[1].name, "::1");
+        let none = resolve(&plan(Targets::Hosts(
+            vec!["no-such-host.invalid:25".into()],
+        )))
+        .unwrap_err();
+        assert!(!none.permanent);
+    }
+}

@@ -279,3 +279,92 @@ pub fn describe(dd: &DataDir, id: &str) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn queue_one(dd: &DataDir) -> String {
+        let store = Store::open(dd).unwrap();
+        let rcpt = |a: &str| Recipient {
+            address: a.into(),
+            route: Route::Remote,
+            dsn_notify: Some("FAILURE".into()),
+            dsn_orcpt: None,
+        };
+        let d = Delivery {
+            id: "T.1".into(),
+            envelope: Envelope {
+                mail_from: Some("alice@example.com".into()),
+                recipients: vec![rcpt("a@x.test"), rcpt("b@y.test")],
+                helo: "h".into(),
+                client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                auth_user: Some("alice".into()),
+                eight_bit: false,
+                dsn_ret: None,
+                dsn_envid: None,
+            },
+            data: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        };
+        store.deliver(&d).unwrap();
+        entry_ids(dd).unwrap().remove(0)
+    }
+
+    #[test]
+    fn state_round_trips_and_goes_with_the_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path());
+        let id = queue_one(&dd);
+        let mut m = load(&dd, &id).unwrap().unwrap();
+        assert_eq!(m.recipients.len(), 2);
+        assert_eq!(m.recipients[0].notify.as_deref(), Some("FAILURE"));
+        assert_eq!(m.recipients[0].state, RcptState::Pending);
+        assert!(describe(&dd, &id).is_empty(), "never tried: nothing to say");
+
+        m.warned = true;
+        m.recipients[0].state = RcptState::Delivered;
+        m.recipients[0].attempts = 1;
+        m.recipients[1].attempts = 2;
+        m.recipients[1].next_attempt = Instant::from_secs(1_712_345_678);
+        m.recipients[1].last_error = Some("451 4.7.1 greylisted".into());
+        write(&dd, &m).unwrap();
+        sync_queue_dir(&dd).unwrap();
+        let back = load(&dd, &id).unwrap().unwrap();
+        assert_eq!(back, m);
+        let lines = describe(&dd, &id);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].contains("delivered"), "{lines:?}");
+        assert!(lines[1].contains("waiting, 2 attempts, next try after 2024-04-05 19:34 UTC; last answer: 451 4.7.1 greylisted"), "{lines:?}");
+
+        // `queue del` takes the state along.
+        assert!(crate::store::spool::delete(&dd, &id).unwrap());
+        assert!(read(&dd, &id).unwrap().is_none());
+        // A state for a deleted entry is not written.
+        write(&dd, &m).unwrap();
+        assert!(read(&dd, &id).unwrap().is_none());
+    }
+
+    #[test]
+    fn remove_takes_the_envelope_first_and_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path());
+        let id = queue_one(&dd);
+        let m = load(&dd, &id).unwrap().unwrap();
+        write(&dd, &m).unwrap();
+        remove(&dd, &id).unwrap();
+        assert!(entry_ids(&dd).unwrap().is_empty());
+        assert_eq!(fs::read_dir(queue_dir(&dd)).unwrap().count(), 0);
+        // A state that does not fit its envelope is ignored, not trusted.
+        let id = queue_one(&dd);
+        fs::write(
+            state_path(&dd, &id).unwrap(),
+            "version = 1\n[[recipient]]\naddress = \"other@x.test\"\nstatus = \"delivered\"\n",
+        )
+        .unwrap();
+        let m = load(&dd, &id).unwrap().unwrap();
+        assert!(m.recipients.iter().all(|r| r.state == RcptState::Pending));
+    }
+}
