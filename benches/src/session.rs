@@ -78,7 +78,9 @@ pub fn run_session(snapshot: &Arc<Snapshot>, chunks: &[Vec<u8>], out: &mut Vec<u
     let mut server = SmtpServer::new(now, Arc::clone(snapshot), info);
     let mut delivered = 0usize;
     let mut answer = |e: &SmtpEvent| match e {
-        SmtpEvent::Authenticate { user, .. } => Some(SmtpCommand::AuthResult(Some(user.clone()))),
+        SmtpEvent::Authenticate { user, .. } | SmtpEvent::AuthenticateCram { user, .. } => {
+            Some(SmtpCommand::AuthResult(Some(user.clone())))
+        }
         SmtpEvent::Deliver(_) => {
             delivered += 1;
             Some(SmtpCommand::DeliveryResult(Ok(())))

@@ -1,4 +1,4 @@
-//! SMTP AUTH (PLAIN, LOGIN) and STARTTLS, including plaintext injected after STARTTLS.
+//! SMTP AUTH (PLAIN, LOGIN, CRAM-MD5) and STARTTLS, including plaintext injected after STARTTLS.
 
 mod smtp_support;
 
@@ -184,5 +184,83 @@ fn starttls_not_offered() {
     assert_eq!(
         c.send("STARTTLS now\r\n").lines().last(),
         Some("501 5.5.4 Syntax: STARTTLS")
+    );
+}
+
+fn cram_client(enabled: bool) -> Client {
+    let mut config = config();
+    config.hostname = "postoffice.reston.mci.net".into();
+    config.accounts.challenge_response = enabled;
+    let mut info = info("192.168.1.10");
+    info.session_id = "1896".into();
+    let mut c = Client::new(snapshot_with(config, vec![]), info);
+    // RFC 2195's example: user tim, secret tanstaaftanstaaf.
+    c.answers.users = vec![("tim".into(), "tanstaaftanstaaf".into(), "tim".into())];
+    c
+}
+
+#[test]
+fn cram_md5_with_the_rfc_2195_vector() {
+    let mut c = cram_client(true);
+    assert!(c.ehlo().contains("AUTH PLAIN LOGIN CRAM-MD5"));
+    c.now = mailroom_core::Instant::from_secs(697_170_952);
+    // base64("<1896.697170952@postoffice.reston.mci.net>"), as in RFC 2195.
+    assert_eq!(
+        c.send("AUTH CRAM-MD5\r\n"),
+        "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"
+    );
+    // base64("tim b913a602c7eda7a495b4e6e7334d3890")
+    assert_eq!(
+        c.send("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        "235 2.7.0 Authentication successful\r\n"
+    );
+    match c.events.last() {
+        Some(SmtpEvent::AuthenticateCram {
+            user,
+            challenge,
+            digest,
+        }) => {
+            assert_eq!(user, "tim");
+            assert_eq!(challenge, "<1896.697170952@postoffice.reston.mci.net>");
+            assert_eq!(digest, "b913a602c7eda7a495b4e6e7334d3890");
+        }
+        other => panic!("expected AuthenticateCram, got {other:?}"),
+    }
+    assert_eq!(c.server.auth_user(), Some("tim"));
+}
+
+#[test]
+fn cram_md5_wrong_digest_cancel_and_initial_response() {
+    let mut c = cram_client(true);
+    c.ehlo();
+    assert!(c.send("AUTH CRAM-MD5\r\n").starts_with("334 "));
+    // base64("tim 00000000000000000000000000000000")
+    assert_eq!(
+        c.send("dGltIDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw\r\n"),
+        "535 5.7.8 Authentication credentials invalid\r\n"
+    );
+    assert!(c.send("AUTH CRAM-MD5\r\n").starts_with("334 "));
+    assert_eq!(c.send("*\r\n"), "501 5.0.0 Authentication cancelled\r\n");
+    assert!(c.send("AUTH CRAM-MD5\r\n").starts_with("334 "));
+    assert_eq!(
+        c.send("bm90IGEgcmVzcG9uc2U=\r\n"),
+        "501 5.5.2 Invalid authentication response\r\n"
+    );
+    assert_eq!(
+        c.send("AUTH CRAM-MD5 dGlt\r\n"),
+        "501 5.5.2 CRAM-MD5 takes no initial response\r\n"
+    );
+    assert_eq!(c.server.auth_user(), None);
+}
+
+#[test]
+fn cram_md5_is_not_offered_without_challenge_response_secrets() {
+    let mut c = cram_client(false);
+    let ehlo = c.ehlo();
+    assert!(ehlo.contains("AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    assert!(!ehlo.contains("CRAM-MD5"), "{ehlo}");
+    assert_eq!(
+        c.send("AUTH CRAM-MD5\r\n"),
+        "504 5.5.4 Unrecognized authentication type\r\n"
     );
 }

@@ -905,7 +905,9 @@ impl Office {
                         etrn_asked = true;
                         Some(SmtpCommand::EtrnResult(Ok(mail.relay_held.len())))
                     }
-                    SmtpEvent::Authenticate { .. } => Some(SmtpCommand::AuthResult(None)),
+                    SmtpEvent::Authenticate { .. } | SmtpEvent::AuthenticateCram { .. } => {
+                        Some(SmtpCommand::AuthResult(None))
+                    }
                     #[allow(unreachable_patterns)]
                     _ => None,
                 }

@@ -54,6 +54,9 @@ impl Shared {
             SmtpEvent::Authenticate { user, password } => {
                 SmtpCommand::AuthResult(self.authenticate(&user, &password))
             }
+            // CRAM-MD5 needs the secret store and lock-out table, which only the
+            // service handler has (service.rs answers it there); refuse here.
+            SmtpEvent::AuthenticateCram { .. } => SmtpCommand::AuthResult(None),
             SmtpEvent::Deliver(mut delivery) => {
                 SmtpCommand::DeliveryResult(self.deliver(&mut delivery))
             }

@@ -10,7 +10,7 @@ use crate::security::Verdict;
 use crate::store::index::{Listed, Mailbox, MailboxError};
 use crate::{reload, secrets, users};
 use mailroom_core::accounts::{verify_password, Account};
-use mailroom_core::challenge::{apop_digest, digests_match};
+use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::{
     AuthOutcome, MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server,
@@ -188,6 +188,24 @@ impl Handler for SmtpHandler {
             SmtpEvent::Authenticate { user, password } => {
                 let outcome =
                     password_login(&self.shared, Service::Smtp, self.peer, &user, &password);
+                SmtpCommand::AuthResult(match outcome {
+                    AuthOutcome::Ok(name) => Some(name),
+                    _ => None,
+                })
+            }
+            SmtpEvent::AuthenticateCram {
+                user,
+                challenge,
+                digest,
+            } => {
+                let outcome = challenge_login(
+                    &self.shared,
+                    Service::Smtp,
+                    self.peer,
+                    &user,
+                    &digest,
+                    |s| cram_md5_digest(&challenge, s),
+                );
                 SmtpCommand::AuthResult(match outcome {
                     AuthOutcome::Ok(name) => Some(name),
                     _ => None,

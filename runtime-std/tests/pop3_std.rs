@@ -25,4 +25,5 @@ scenarios!(
     pop3s_and_stls,
     apop_with_challenge_response,
     held_messages_are_hidden,
+    smtp_cram_md5_with_challenge_response,
 );

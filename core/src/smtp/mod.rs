@@ -40,6 +40,14 @@ pub struct SessionInfo {
 pub enum SmtpEvent {
     /// Verify a password (slow: argon2). Answer with [`SmtpCommand::AuthResult`].
     Authenticate { user: String, password: String },
+    /// Verify an RFC 2195 CRAM-MD5 response: `digest` (lower-case hex) must be
+    /// HMAC-MD5 of `challenge` keyed with the account's challenge-response secret.
+    /// Answer with [`SmtpCommand::AuthResult`].
+    AuthenticateCram {
+        user: String,
+        challenge: String,
+        digest: String,
+    },
     /// A whole message was received. Make it durable (every local mailbox and the
     /// outbound spool, fsynced), then answer with [`SmtpCommand::DeliveryResult`].
     /// The 250 is sent only after that answer.
@@ -57,6 +65,10 @@ impl std::fmt::Debug for SmtpEvent {
                 .field("user", user)
                 .field("password", &"<redacted>")
                 .finish(),
+            SmtpEvent::AuthenticateCram { user, .. } => f
+                .debug_struct("AuthenticateCram")
+                .field("user", user)
+                .finish_non_exhaustive(),
             SmtpEvent::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
             SmtpEvent::Etrn { domain } => f.debug_struct("Etrn").field("domain", domain).finish(),
         }

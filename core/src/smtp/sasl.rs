@@ -1,4 +1,5 @@
-//! SASL for SMTP AUTH (RFC 4954): the PLAIN (RFC 4616) and LOGIN mechanisms.
+//! SASL for SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, and CRAM-MD5 (RFC 2195)
+//! when the administrator has turned on challenge-response secrets.
 //!
 //! Only decoding lives here; the session runs the exchange (334 challenges, `*` to
 //! cancel) and hands the credentials to the driver to verify.
@@ -10,6 +11,7 @@ use base64::Engine;
 pub(crate) enum Mechanism {
     Plain,
     Login,
+    CramMd5,
 }
 
 /// LOGIN's challenges: base64 of "Username:" and "Password:".
@@ -31,6 +33,8 @@ pub(crate) fn mechanism(name: &str) -> Option<Mechanism> {
         Some(Mechanism::Plain)
     } else if name.eq_ignore_ascii_case("LOGIN") {
         Some(Mechanism::Login)
+    } else if name.eq_ignore_ascii_case("CRAM-MD5") {
+        Some(Mechanism::CramMd5)
     } else {
         None
     }
@@ -62,6 +66,16 @@ pub(crate) fn plain(message: &[u8]) -> Result<(String, String), SaslError> {
     Ok((user, password))
 }
 
+/// CRAM-MD5: `user SP digest`, the digest 32 hex digits → (user, lower-case digest).
+pub(crate) fn cram(message: &[u8]) -> Result<(String, String), SaslError> {
+    let text = utf8(message)?;
+    let (user, digest) = text.rsplit_once(' ').ok_or(SaslError::Malformed)?;
+    if user.is_empty() || digest.len() != 32 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SaslError::Malformed);
+    }
+    Ok((user.to_string(), digest.to_ascii_lowercase()))
+}
+
 /// A LOGIN response (user name or password) as text.
 pub(crate) fn utf8(bytes: &[u8]) -> Result<String, SaslError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| SaslError::Malformed)
@@ -85,12 +99,35 @@ mod tests {
     }
 
     #[test]
+    fn cram_responses() {
+        let ok = b"tim B913A602C7EDA7A495B4E6E7334D3890";
+        assert_eq!(
+            cram(ok),
+            Ok(("tim".into(), "b913a602c7eda7a495b4e6e7334d3890".into()))
+        );
+        assert_eq!(cram(b"tim"), Err(SaslError::Malformed));
+        assert_eq!(
+            cram(b" b913a602c7eda7a495b4e6e7334d3890"),
+            Err(SaslError::Malformed)
+        );
+        assert_eq!(
+            cram(b"tim b913a602c7eda7a495b4e6e7334d389"),
+            Err(SaslError::Malformed)
+        );
+        assert_eq!(
+            cram(b"tim zz13a602c7eda7a495b4e6e7334d3890"),
+            Err(SaslError::Malformed)
+        );
+    }
+
+    #[test]
     fn responses() {
         assert_eq!(decode("*"), Err(SaslError::Cancelled));
         assert_eq!(decode("="), Ok(vec![]));
         assert_eq!(decode("!!!"), Err(SaslError::Malformed));
         assert_eq!(mechanism("login"), Some(Mechanism::Login));
-        assert_eq!(mechanism("CRAM-MD5"), None);
+        assert_eq!(mechanism("cram-md5"), Some(Mechanism::CramMd5));
+        assert_eq!(mechanism("DIGEST-MD5"), None);
         assert_eq!(STANDARD.decode(LOGIN_USERNAME).unwrap(), b"Username:");
         assert_eq!(STANDARD.decode(LOGIN_PASSWORD).unwrap(), b"Password:");
     }

@@ -111,6 +111,21 @@ impl Answers {
                     .find(|(u, p, _)| u.eq_ignore_ascii_case(user) && p == password)
                     .map(|(_, _, n)| n.clone()),
             ),
+            // The test secret of every user is its password (RFC 2195's example:
+            // tim / tanstaaftanstaaf).
+            SmtpEvent::AuthenticateCram {
+                user,
+                challenge,
+                digest,
+            } => SmtpCommand::AuthResult(
+                self.users
+                    .iter()
+                    .find(|(u, p, _)| {
+                        u.eq_ignore_ascii_case(user)
+                            && mailroom_core::challenge::cram_md5_digest(challenge, p) == *digest
+                    })
+                    .map(|(_, _, n)| n.clone()),
+            ),
             SmtpEvent::Deliver(_) => SmtpCommand::DeliveryResult(self.delivery.clone()),
             SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
         })

@@ -557,3 +557,42 @@ pub fn held_messages_are_hidden(run: RunFn) {
         .starts_with("+OK Logged in, maildrop has 1 messages"));
     assert_eq!(p.multi("RETR 1"), M2);
 }
+
+/// SMTP AUTH CRAM-MD5 (RFC 2195) against the encrypted challenge-response secret.
+pub fn smtp_cram_md5_with_challenge_response(run: RunFn) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup(&tmp, "[accounts]\nchallenge_response = true\n", &[]);
+    let server = Server::start(run, &dir);
+    let attempt = |secret: &str| {
+        let mut s = server.lines("smtp");
+        s.line();
+        s.send("EHLO client.example.com");
+        let mut auth_line = String::new();
+        loop {
+            let l = s.line();
+            if l.contains("AUTH ") {
+                auth_line = l.clone();
+            }
+            if l.starts_with("250 ") {
+                break;
+            }
+        }
+        assert!(auth_line.contains("CRAM-MD5"), "{auth_line}");
+        let challenge = s.cmd("AUTH CRAM-MD5");
+        let challenge = b64
+            .decode(challenge.strip_prefix("334 ").expect("a 334 challenge"))
+            .unwrap();
+        let challenge = String::from_utf8(challenge).unwrap();
+        assert!(
+            challenge.starts_with('<') && challenge.ends_with('>'),
+            "{challenge}"
+        );
+        let digest = mailroom_core::challenge::cram_md5_digest(&challenge, secret);
+        s.cmd(&b64.encode(format!("alice {digest}")))
+    };
+    assert!(attempt("not-it").starts_with("535"));
+    let r = attempt(ALICE_PW);
+    assert!(r.starts_with("235"), "{r}");
+}
