@@ -5,6 +5,7 @@
 //! answer truncated over UDP), `queue list/flush/del`, and SIGKILL while sending.
 #![allow(clippy::disallowed_methods)]
 
+use mail_parser::MimeHeaders;
 use mailroom_tests::client::{base64, Smtp};
 use mailroom_tests::dns::{TestDns, Zone};
 use mailroom_tests::message::plain;
@@ -137,6 +138,60 @@ fn relay_to_smtp_sink(flavor: Flavor) {
     assert!(s.log().contains(&dead), "{}", s.log());
 }
 
+fn a_refusal_bounces_to_the_local_sender(flavor: Flavor) {
+    let Some(sink) = Sink::start(&["-f", "RCPT", "-B", "550 5.1.1 no such user here"]) else {
+        return;
+    };
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&sink.addr.to_string()])),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "bounce-1", "ghost@example.com");
+    let bounced = wait_until(WAIT, || !maildir::visible(&s.maildir(ALICE)).is_empty());
+    assert!(bounced, "no bounce for alice\n{}", s.log());
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+    let (_, data) = maildir::visible(&s.maildir(ALICE)).remove(0);
+    let m = mail_parser::MessageParser::default()
+        .parse(&data)
+        .expect("a message");
+    let ct = m.content_type().expect("a content type");
+    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
+    assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+    let from = m
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .unwrap_or("");
+    assert_eq!(from, "Mailer_Daemon@sender.test");
+    assert!(m.subject().unwrap_or("").contains("e2e bounce-1"));
+    let status = m
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|c| c.subtype() == Some("delivery-status"))
+        })
+        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
+        .expect("a delivery-status part");
+    assert!(
+        status.contains("Final-Recipient: rfc822; ghost@example.com"),
+        "{status}"
+    );
+    assert!(status.contains("Action: failed"), "{status}");
+    assert!(status.contains("Status: 5.1.1"), "{status}");
+    assert!(status.contains("550 5.1.1 no such user here"), "{status}");
+    assert!(
+        sink.messages().is_empty(),
+        "nothing was accepted by the relay"
+    );
+}
+
 fn relay_with_auth_and_starttls(flavor: Flavor) {
     // The relay: a mailroom server for example.com that relays only for logged-in
     // users, offering STARTTLS with its development certificate.
@@ -176,6 +231,14 @@ fn relay_with_auth_and_starttls(flavor: Flavor) {
         .map(|e| fs::read_to_string(e.path()).unwrap())
         .unwrap();
     assert!(env.contains("auth_user = \"alice\""), "{env}");
+    // It came over STARTTLS and AUTH (the relay's own trace line says so).
+    let eml = fs::read_dir(&rq)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+        .map(|e| fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    assert!(eml.contains("with ESMTPSA"), "{eml}");
     assert!(env.contains("carol@far.test"), "{env}");
     assert!(
         wait_until(WAIT, || queued(&s) == 0),
@@ -216,6 +279,32 @@ fn relay_through_postfix_with_smtp_auth(flavor: Flavor) {
         wait_until(WAIT, || queued(&s) == 0),
         "still queued\n{}",
         s.log()
+    );
+}
+
+fn relay_with_an_unverifiable_certificate_keeps_the_mail(flavor: Flavor) {
+    // The relay's development certificate is signed by nobody the system trusts, and
+    // relays are verified by default: nothing is sent, the mail waits.
+    let relay = TestServer::start(flavor);
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&relay.smtp.to_string()])),
+        ("auth_user", ALICE.into()),
+        ("auth_password", ALICE_PASSWORD.into()),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    submit(&s, "relay-badcert-1", "carol@far.test");
+    let listed = wait_until(WAIT, || {
+        String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout).contains("1 attempt")
+    });
+    let out = String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout).into_owned();
+    assert!(listed, "{out}\n{}", s.log());
+    assert!(out.to_ascii_lowercase().contains("certificate"), "{out}");
+    let rq = relay.data.join("spool").join("queue");
+    assert!(
+        fs::read_dir(&rq).map_or(true, |rd| rd.count() == 0),
+        "the relay got it anyway"
     );
 }
 
@@ -284,6 +373,12 @@ fn direct_to_the_second_mx(flavor: Flavor) {
     assert!(log.contains("mx1.example.com (127.0.0.2"), "{log}");
     // The MX answer was truncated over UDP and fetched again over TCP.
     assert!(dns.tcp_queries.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    // The MX offered STARTTLS with a certificate nobody vouches for: used anyway
+    // (opportunistic TLS for MX hosts), as the receiver's trace line shows.
+    let (_, data) = maildir::visible(&receiver.maildir(BOB)).remove(0);
+    let text = String::from_utf8_lossy(&data);
+    let first = text.lines().take(3).collect::<Vec<_>>().join(" ");
+    assert!(first.contains("with ESMTPS "), "{first}");
 }
 
 fn queue_commands(flavor: Flavor) {
@@ -468,9 +563,11 @@ fn sigkill_while_sending(flavor: Flavor) {
 
 both_binaries!(
     relay_to_smtp_sink,
+    a_refusal_bounces_to_the_local_sender,
     relay_with_auth_and_starttls,
     relay_through_postfix_with_smtp_auth,
     relay_refusing_the_password_keeps_the_mail,
+    relay_with_an_unverifiable_certificate_keeps_the_mail,
     direct_to_the_second_mx,
     queue_commands,
     lan_forwarding_rules,

@@ -23,9 +23,10 @@
 //! this run (VPOP3: no responding relay, no mail sent). A run ends when its jobs and
 //! sessions are done ([`QueueAction::RunFinished`]).
 //!
-//! Until the connection scheduler drives them, Out Mails marked `auto` (LAN links)
-//! run by themselves whenever something of theirs is due: new mail, a retry time, a
-//! flush.
+//! Out Mails marked `auto` (LAN links: always up, nothing to dial) also run by
+//! themselves whenever something of theirs is due: new mail, a retry time, a flush.
+//! The scheduler's runs come on top; a run asked for while one is going starts when
+//! it ends.
 
 use super::filter::DomainFilter;
 use super::lanfwd::LanTarget;
@@ -76,8 +77,7 @@ pub struct OutMailSetup {
     pub max_recipients: usize,
     pub filter: DomainFilter,
     pub return_address: Option<ReturnAddress>,
-    /// Runs by itself when something is due (a LAN link, until the scheduler drives
-    /// the connection).
+    /// Runs by itself when something is due (a LAN link).
     pub auto: bool,
 }
 
@@ -100,7 +100,7 @@ pub struct QueueSetup {
 
 impl QueueSetup {
     /// Resolve a validated configuration. `auto` says which connections run by
-    /// themselves; [`auto_lan`] is the interim rule (LAN links do).
+    /// themselves; [`auto_lan`] is the rule the runtimes use (LAN links do).
     pub fn from_config(
         cfg: &Config,
         auto: impl Fn(&crate::config::Connection) -> bool,
@@ -155,7 +155,8 @@ impl QueueSetup {
     }
 }
 
-/// The interim rule until the scheduler drives Out Mail: LAN links send at once.
+/// LAN links are always up: their Out Mail sends at once, without waiting for a run
+/// of the scheduler.
 pub fn auto_lan(c: &crate::config::Connection) -> bool {
     c.link == LinkKind::Lan
 }

@@ -9,9 +9,11 @@
 //! spool only after the remote server's 250 for its last recipient; a crash at any
 //! moment loses nothing, and can repeat only the transaction that was in flight.
 //!
-//! The scheduler drives Out Mail with [`OutboundHandle::run_outmail`] ("run Out Mail
-//! for connection X", answered when the run ends). Until it is wired in, connections
-//! with a LAN link send by themselves ([`Options::auto_lan`]).
+//! The connection scheduler drives Out Mail with [`OutboundHandle::run_outmail`] ("run
+//! Out Mail for connection X", answered when the run ends); the connection driver
+//! calls it for `Action::RunOutMail` and is told of each new spool entry. Connections
+//! with a LAN link also send by themselves whenever something is due
+//! ([`Options::auto_lan`]): the link is always up.
 
 pub mod blocking;
 pub mod conn;
@@ -59,7 +61,7 @@ pub trait Transport: Send + Sync {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// LAN-link connections send by themselves (until the scheduler drives them).
+    /// LAN-link connections send by themselves when something is due.
     pub auto_lan: bool,
     /// Stop once nothing is being sent (the command line's `queue flush`).
     pub exit_when_idle: bool,
