@@ -118,31 +118,9 @@ impl<M: Machine> Conn<M> {
             self.machine.handle_input(now, Input::Bytes(raw));
             return Ok(());
         };
-        let mut rest = raw;
-        let result = (|| {
-            while !rest.is_empty() {
-                tls.read_tls(&mut rest)?;
-                let state = tls.process_new_packets()?;
-                let mut want = state.plaintext_bytes_to_read();
-                while want > 0 {
-                    let start = self.plain_in.len();
-                    self.plain_in.resize(start + want, 0);
-                    let n = tls.reader().read(&mut self.plain_in[start..])?;
-                    self.plain_in.truncate(start + n);
-                    if n == 0 {
-                        break;
-                    }
-                    want -= n;
-                }
-                if state.peer_has_closed() {
-                    self.peer_closed = true;
-                    break;
-                }
-            }
-            Ok::<(), ConnError>(())
-        })();
+        let result = decrypt(&mut **tls, raw, &mut self.plain_in, &mut self.peer_closed);
         // Handshake replies, or the alert describing a failure.
-        flush_tls(tls, &mut self.wire_out)?;
+        flush_tls(&mut **tls, &mut self.wire_out)?;
         result?;
         if !self.plain_in.is_empty() {
             self.machine.handle_input(now, Input::Bytes(&self.plain_in));
@@ -188,7 +166,7 @@ impl<M: Machine> Conn<M> {
                     self.encode()?;
                     if let Some(tls) = self.tls.as_mut() {
                         tls.send_close_notify();
-                        flush_tls(tls, &mut self.wire_out)?;
+                        flush_tls(&mut **tls, &mut self.wire_out)?;
                     }
                     return Ok(Step::Close);
                 }
@@ -222,14 +200,53 @@ impl<M: Machine> Conn<M> {
                     tls.writer().write_all(&self.plain_out)?;
                     self.plain_out.clear();
                 }
-                flush_tls(tls, &mut self.wire_out)?;
+                flush_tls(&mut **tls, &mut self.wire_out)?;
             }
         }
         Ok(())
     }
 }
 
-fn flush_tls(tls: &mut rustls::ServerConnection, out: &mut Vec<u8>) -> io::Result<()> {
+/// Feed ciphertext from the socket to `tls`, appending the plaintext it yields to
+/// `plain` and noting a close_notify in `peer_closed`. Shared by the server side
+/// ([`Conn`]) and the outbound client (`outbound::conn`).
+pub(crate) fn decrypt<C, D>(
+    tls: &mut C,
+    raw: &[u8],
+    plain: &mut Vec<u8>,
+    peer_closed: &mut bool,
+) -> Result<(), ConnError>
+where
+    C: std::ops::DerefMut<Target = rustls::ConnectionCommon<D>>,
+{
+    let mut rest = raw;
+    while !rest.is_empty() {
+        tls.read_tls(&mut rest)?;
+        let state = tls.process_new_packets()?;
+        let mut want = state.plaintext_bytes_to_read();
+        while want > 0 {
+            let start = plain.len();
+            plain.resize(start + want, 0);
+            let n = tls.reader().read(&mut plain[start..])?;
+            plain.truncate(start + n);
+            if n == 0 {
+                break;
+            }
+            want -= n;
+        }
+        if state.peer_has_closed() {
+            *peer_closed = true;
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Queue whatever TLS must send (records, handshake replies, alerts) in `out`.
+pub(crate) fn flush_tls<C, D>(tls: &mut C, out: &mut Vec<u8>) -> io::Result<()>
+where
+    C: std::ops::DerefMut<Target = rustls::ConnectionCommon<D>>,
+{
     while tls.wants_write() {
         tls.write_tls(out)?;
     }

@@ -3,11 +3,11 @@
 //! [`crate::conn::Conn`]; both runtimes drive it, so encryption and the STARTTLS
 //! switch live here once.
 
-use crate::conn::{ConnError, Step};
+use crate::conn::{decrypt, flush_tls, ConnError, Step};
 use mailroom_core::smtp::client::{ClientCommand, ClientEvent, ClientSettings, SmtpClient};
 use mailroom_core::{Input, Instant, Machine, Output};
 use rustls::pki_types::ServerName;
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 pub struct ClientConn {
@@ -66,30 +66,8 @@ impl ClientConn {
             self.machine.handle_input(now, Input::Bytes(raw));
             return Ok(());
         };
-        let mut rest = raw;
-        let result = (|| {
-            while !rest.is_empty() {
-                tls.read_tls(&mut rest)?;
-                let state = tls.process_new_packets()?;
-                let mut want = state.plaintext_bytes_to_read();
-                while want > 0 {
-                    let start = self.plain_in.len();
-                    self.plain_in.resize(start + want, 0);
-                    let n = tls.reader().read(&mut self.plain_in[start..])?;
-                    self.plain_in.truncate(start + n);
-                    if n == 0 {
-                        break;
-                    }
-                    want -= n;
-                }
-                if state.peer_has_closed() {
-                    self.peer_closed = true;
-                    break;
-                }
-            }
-            Ok::<(), ConnError>(())
-        })();
-        flush_tls(tls, &mut self.wire_out)?;
+        let result = decrypt(&mut **tls, raw, &mut self.plain_in, &mut self.peer_closed);
+        flush_tls(&mut **tls, &mut self.wire_out)?;
         result?;
         if !self.plain_in.is_empty() {
             self.machine.handle_input(now, Input::Bytes(&self.plain_in));
@@ -136,7 +114,7 @@ impl ClientConn {
                     self.encode()?;
                     if let Some(tls) = self.tls.as_mut() {
                         tls.send_close_notify();
-                        flush_tls(tls, &mut self.wire_out)?;
+                        flush_tls(&mut **tls, &mut self.wire_out)?;
                     }
                     return Ok(Step::Close);
                 }
@@ -161,16 +139,9 @@ impl ClientConn {
                     tls.writer().write_all(&self.plain_out)?;
                     self.plain_out.clear();
                 }
-                flush_tls(tls, &mut self.wire_out)?;
+                flush_tls(&mut **tls, &mut self.wire_out)?;
             }
         }
         Ok(())
     }
-}
-
-fn flush_tls(tls: &mut rustls::ClientConnection, out: &mut Vec<u8>) -> io::Result<()> {
-    while tls.wants_write() {
-        tls.write_tls(out)?;
-    }
-    Ok(())
 }
