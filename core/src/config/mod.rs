@@ -5,6 +5,7 @@
 //! everything a session needs and is shared as an `Arc`, swapped whole on reload.
 
 mod connection;
+mod inmail;
 mod model;
 mod outbound;
 mod parse;
@@ -12,6 +13,7 @@ mod routing;
 mod validate;
 
 pub use connection::*;
+pub use inmail::*;
 pub use model::*;
 pub use outbound::*;
 pub use parse::{parse_config, toml_error, ConfigError};

@@ -55,6 +55,9 @@ pub struct Config {
     /// `[lan_forward]`: the LAN forwarding queue (§13.3).
     #[serde(default)]
     pub lan_forward: super::LanForward,
+    /// `[[inmail]]` entries: ISP POP3 mailboxes to collect (§6.3).
+    #[serde(default, rename = "inmail", skip_serializing_if = "Vec::is_empty")]
+    pub inmails: Vec<super::InMail>,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -82,6 +85,7 @@ impl Default for Config {
             outbound: super::Outbound::default(),
             dns: super::Dns::default(),
             lan_forward: super::LanForward::default(),
+            inmails: Vec::new(),
         }
     }
 }

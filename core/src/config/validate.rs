@@ -9,6 +9,7 @@ use toml_edit::{ImDocument, Item, Table, Value};
 use super::parse::line_of;
 
 mod connections;
+mod inmail;
 mod outbound;
 
 pub(super) mod routing;
@@ -175,6 +176,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     connections::check(&mut e, cfg);
     outbound::check(&mut e, cfg);
     routing::check(&mut e, cfg);
+    inmail::check(&mut e, cfg);
 
     e.list.sort_by_key(|x| x.line);
     e.list
