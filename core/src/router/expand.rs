@@ -15,7 +15,8 @@ use super::{
 };
 use crate::accounts::{Account, SizeAction, SizeRule};
 use crate::address::Mailbox;
-use crate::config::{List, Mapping, MappingMode, Snapshot, UnknownAction, MAX_LIST_DEPTH};
+use crate::collect::detect::accepts;
+use crate::config::{InMail, List, Mapping, MappingMode, Snapshot, UnknownAction, MAX_LIST_DEPTH};
 use crate::wildcard;
 
 /// Most trace steps kept for one recipient (a list of every user can be long); the
@@ -30,6 +31,8 @@ struct Ctx<'a> {
     /// The envelope sender and the `From:` addresses, for the assistant rule.
     senders: Vec<Mailbox>,
     size: Option<u64>,
+    /// The In Mail collected mail came through, if it is configured.
+    inmail: Option<&'a InMail>,
 }
 
 impl<'a> Ctx<'a> {
@@ -43,6 +46,14 @@ impl<'a> Ctx<'a> {
         let sender = sender.and_then(|s| Mailbox::parse(s).ok());
         let mut senders: Vec<Mailbox> = sender.iter().cloned().collect();
         senders.extend(headers.from.iter().filter_map(|a| Mailbox::parse(a).ok()));
+        let inmail = match source {
+            Source::Pop3(name) => snap
+                .config
+                .inmails
+                .iter()
+                .find(|m| m.name.trim().eq_ignore_ascii_case(name.trim())),
+            _ => None,
+        };
         Ctx {
             names: Names::new(snap),
             snap,
@@ -50,17 +61,32 @@ impl<'a> Ctx<'a> {
             sender,
             senders,
             size,
+            inmail,
         }
     }
 
-    /// A domain whose addresses this source may deliver here: the Local Domains.
-    /// (Per-In-Mail accepted domains join this when `[[inmail]]` exists.)
-    fn valid_domain(&self, domain: &str) -> bool {
-        self.names.is_local_domain(domain)
+    /// An address this source may deliver here: one in the Local Domains, or, for mail
+    /// collected by an In Mail, one its Accepted Domains take (§6.3.6: a domain or a
+    /// single address).
+    fn valid_address(&self, local: &str, domain: &str) -> bool {
+        self.names.is_local_domain(domain) || self.inmail.is_some_and(|m| accepts(m, local, domain))
     }
 
-    fn default_mapping(&self) -> bool {
-        self.snap.config.local_mail.default_user_mapping
+    /// Whether the default `user@domain -> user` mapping applies; why not, if it does
+    /// not (§5.8 for all mail, MAP-5 per In Mail).
+    fn default_mapping(&self) -> Result<(), String> {
+        if !self.snap.config.local_mail.default_user_mapping {
+            return Err(
+                "default user mapping is off ([local_mail] default_user_mapping = false)".into(),
+            );
+        }
+        match self.inmail {
+            Some(m) if m.detect.disable_default_mappings => Err(format!(
+                "default user mapping is off for In Mail {} (detect.disable_default_mappings)",
+                m.name
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -200,7 +226,7 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
     };
     let local = rcpt.local_part_unquoted().into_owned();
     let domain = rcpt.domain().to_string();
-    let valid = ctx.valid_domain(&domain);
+    let valid = ctx.valid_address(&local, &domain);
 
     // 1. Mappings: every match is used (§5.1.1).
     let hits: Vec<&Mapping> = ctx
@@ -241,7 +267,8 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
     }
 
     // 2. Default user → user mapping: a list or group, else a mailbox (§5, §21.13).
-    if ctx.default_mapping() {
+    let default_mapping = ctx.default_mapping();
+    if default_mapping.is_ok() {
         if let Some(list) = ctx.names.list(&local) {
             w.step(1, format!("list {}", list.name));
             expand_list(ctx, &mut w, list, 1, 2);
@@ -277,11 +304,8 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
                 return w.finish(address, Origin::Envelope);
             }
         }
-    } else {
-        w.step(
-            1,
-            "default user mapping is off ([local_mail] default_user_mapping = false)",
-        );
+    } else if let Err(why) = default_mapping {
+        w.step(1, why);
     }
 
     // 3. `~@domain`: only when nothing else knew the address.
@@ -717,8 +741,32 @@ pub(crate) fn domain_mapped(snap: &Snapshot, address: &str) -> Option<String> {
 /// The whole message: every recipient, the sender mappings, then one plan.
 pub(super) fn route_message(snap: &Snapshot, req: &Request<'_>) -> Plan {
     let ctx = Ctx::new(snap, req.source, req.sender, req.headers, req.size);
-    let mut recipients: Vec<RecipientPlan> =
+    let recipients: Vec<RecipientPlan> =
         req.recipients.iter().map(|r| route_one(&ctx, r)).collect();
+    assemble(&ctx, req, recipients)
+}
+
+/// The whole message to one user, list or group name, whatever its recipients
+/// (§6.3.2.1 "Send all messages to a specified user/list"). Mappings are not
+/// consulted: the name is what the administrator chose. A name that does not exist is
+/// an unknown recipient (§16.3).
+pub(super) fn route_name(snap: &Snapshot, req: &Request<'_>, name: &str) -> Plan {
+    let ctx = Ctx::new(snap, req.source, req.sender, req.headers, req.size);
+    let mut w = Walk::default();
+    w.step(0, name);
+    let plan = if ctx.names.exists(name) {
+        resolve_name(&ctx, &mut w, name, 0, 1);
+        w.finish(name, Origin::Envelope)
+    } else {
+        w.step(1, format!("no user, list or group named {name}"));
+        unknown(&ctx, w, name)
+    };
+    assemble(&ctx, req, vec![plan])
+}
+
+/// The sender mappings, then one plan from every recipient's outcome.
+fn assemble(ctx: &Ctx<'_>, req: &Request<'_>, mut recipients: Vec<RecipientPlan>) -> Plan {
+    let snap = ctx.snap;
 
     // §5.1.3.4: "check the sender's address instead of the recipient's".
     for m in snap
@@ -741,7 +789,7 @@ pub(super) fn route_message(snap: &Snapshot, req: &Request<'_>) -> Plan {
         let mut w = Walk::default();
         w.step(0, format!("sender {s}"));
         w.step(1, describe(m));
-        target(&ctx, &mut w, &m.target, &s, 2);
+        target(ctx, &mut w, &m.target, &s, 2);
         recipients.push(w.finish(&m.address, Origin::SenderMapping));
     }
 
@@ -805,7 +853,7 @@ pub(super) fn route_message(snap: &Snapshot, req: &Request<'_>) -> Plan {
         }
     }
     if *req.source == Source::Local {
-        plan.outbound_sender = ctx.sender.as_ref().map(|s| outbound_sender(&ctx, s));
+        plan.outbound_sender = ctx.sender.as_ref().map(|s| outbound_sender(ctx, s));
     }
     plan.recipients = recipients;
     plan

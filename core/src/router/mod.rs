@@ -239,3 +239,11 @@ impl fmt::Display for Outcome {
 pub fn route(snap: &Snapshot, req: &Request<'_>) -> Plan {
     expand::route_message(snap, req)
 }
+
+/// Route a whole message to the user, list or group `name` instead of its recipients
+/// (`req.recipients` is not read): an In Mail's `routing = "user"` (§6.3.2.1). The
+/// plan has one recipient entry, for `name`; a name that does not exist is an unknown
+/// recipient.
+pub fn route_to_name(snap: &Snapshot, req: &Request<'_>, name: &str) -> Plan {
+    expand::route_name(snap, req, name)
+}
