@@ -105,7 +105,7 @@ pub fn sort(snap: &Snapshot, inmail: &InMail, message: &[u8]) -> Sorted {
             (Vec::new(), Sorting::Route(plan))
         }
         InMailRouting::Lan => {
-            let server = inmail.lan_server.clone().unwrap_or_default();
+            let server = with_port(inmail.lan_server.as_deref().unwrap_or("").trim());
             let recipient = inmail.lan_recipient.clone().unwrap_or_default();
             trace.push(format!(
                 "every message to <{recipient}> at the LAN server {server} (routing = \"lan\")"
@@ -177,6 +177,23 @@ pub fn from_line_len(message: &[u8]) -> usize {
         Some(p) => p + 1,
         // A message that is one line with no end is not a message; keep it whole.
         None => 0,
+    }
+}
+
+/// `host:port`, port 25 when `server` names none (an IPv6 literal is bracketed).
+fn with_port(server: &str) -> String {
+    let has_port = match server.rsplit_once(':') {
+        Some((h, p)) => {
+            (!h.contains(':') || h.ends_with(']'))
+                && !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    };
+    if has_port {
+        server.to_string()
+    } else {
+        format!("{server}:25")
     }
 }
 

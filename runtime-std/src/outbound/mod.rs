@@ -651,7 +651,8 @@ impl Driver {
             Ok(Some(mut m)) => {
                 let local = spool_source_is_local(&self.dd, id);
                 let source = if local { Source::Local } else { Source::Smtp };
-                for r in &mut m.recipients {
+                // A recipient queued for a LAN server (In Mail routing = "lan") keeps it.
+                for r in m.recipients.iter_mut().filter(|r| r.lan.is_none()) {
                     r.lan = lan_target(&self.lan_rules, &r.address, &source, None, true);
                 }
                 self.known.insert(id.to_string());

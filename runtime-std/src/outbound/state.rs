@@ -22,7 +22,7 @@
 
 use super::super::store::spool::{self, SpoolEnvelope};
 use crate::datadir::DataDir;
-use mailroom_core::outbound::{QueuedMessage, QueuedRecipient, RcptState};
+use mailroom_core::outbound::{LanTarget, QueuedMessage, QueuedRecipient, RcptState};
 use mailroom_core::Instant;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -207,6 +207,10 @@ fn merge(env: &SpoolEnvelope, size: u64, state: Option<StateFile>) -> QueuedMess
         .map(|r| QueuedRecipient {
             notify: r.notify.clone(),
             orcpt: r.orcpt.clone(),
+            lan: r.lan_server.as_ref().map(|server| LanTarget {
+                server: server.clone(),
+                address: r.address.clone(),
+            }),
             ..QueuedRecipient::new(&r.address)
         })
         .collect();

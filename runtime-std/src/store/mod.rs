@@ -112,6 +112,35 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Make `delivery` durable in the outbound spool for its recipients, each forwarded
+    /// to the LAN server `server` (`host:port`) rather than where the rules would send
+    /// it (an In Mail's `routing = "lan"`). Returns the queue id.
+    pub fn queue_for_lan(
+        &self,
+        delivery: &Delivery,
+        server: &str,
+    ) -> Result<String, DeliveryError> {
+        let recipients: Vec<&Recipient> = delivery.envelope.recipients.iter().collect();
+        let arrival = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let qid = spool::enqueue_via(
+            &self.dir,
+            &self.committer,
+            delivery,
+            &recipients,
+            Some(server),
+            arrival,
+        )
+        .map_err(|e| storage_failure(delivery, "spool", &e))?;
+        tracing::info!(id = %delivery.id, queue_id = %qid, server, "queued for the LAN server");
+        if let Some(hook) = self.queued.get() {
+            hook(&qid);
+        }
+        Ok(qid)
+    }
 }
 
 /// A delivery's recipients sorted by where they go.

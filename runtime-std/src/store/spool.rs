@@ -82,6 +82,11 @@ pub struct SpoolRecipient {
     pub notify: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orcpt: Option<String>,
+    /// `host:port` of the LAN server this recipient is forwarded to whatever the
+    /// SMTPFWD.DAT rules say (an In Mail's `routing = "lan"`); absent = the rules and
+    /// the Out Mail decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lan_server: Option<String>,
 }
 
 /// One queued message as `mailroom queue list` shows it.
@@ -166,6 +171,18 @@ pub fn enqueue(
     recipients: &[&Recipient],
     arrival: u64,
 ) -> io::Result<String> {
+    enqueue_via(dir, committer, delivery, recipients, None, arrival)
+}
+
+/// [`enqueue`], every recipient forwarded to the LAN server `lan_server` when given.
+pub fn enqueue_via(
+    dir: &DataDir,
+    committer: &Committer,
+    delivery: &Delivery,
+    recipients: &[&Recipient],
+    lan_server: Option<&str>,
+    arrival: u64,
+) -> io::Result<String> {
     let id = unique::local_unique();
     let env = &delivery.envelope;
     let envelope = SpoolEnvelope {
@@ -186,6 +203,7 @@ pub fn enqueue(
                 address: r.address.clone(),
                 notify: r.dsn_notify.clone(),
                 orcpt: r.dsn_orcpt.clone(),
+                lan_server: lan_server.map(str::to_string),
             })
             .collect(),
     };
