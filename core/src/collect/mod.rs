@@ -5,6 +5,7 @@
 //! persist the seen-UID book and the Ask book, and store what the sorting decides.
 
 pub mod detect;
+pub mod dlrules;
 mod single;
 pub mod sort;
 mod subject;
