@@ -4,6 +4,7 @@
 //! Pure like the rest of core: the runtimes run the POP3 client machine over a socket,
 //! persist the seen-UID book and the Ask book, and store what the sorting decides.
 
+pub mod ask;
 pub mod detect;
 pub mod dlrules;
 mod single;
