@@ -194,6 +194,49 @@ pub fn remote_only(plan: &Plan) -> bool {
     any && plan.mailboxes.is_empty() && plan.remote.is_empty()
 }
 
+/// One DLRULES.LOG line (§8.1.3) for a rule that fired on a message:
+///
+/// ```text
+/// 2026-11-23T21:20:00+00:00 inmail="isp" rule="Ask about big" action="ask" from="bob@x.org" subject="Big file" size=2000000
+/// ```
+///
+/// `time` is the runtime's timestamp (ISO 8601 with offset, DECISIONS.md). Values are
+/// quoted with `"` and `\` escaped and control characters as spaces, so one message
+/// is always one line and the fields can be read back unambiguously.
+pub fn log_line(time: &str, inmail: &str, fired: &Fired, header: &[u8], size: u64) -> String {
+    let h = HeaderFields::new(header);
+    let from = h.values("From").next().unwrap_or("");
+    let subject = h.values("Subject").next().unwrap_or("");
+    format!(
+        "{time} inmail={} rule={} action={} from={} subject={} size={size}",
+        quoted(inmail),
+        quoted(&fired.rule),
+        quoted(&fired.action.to_string()),
+        quoted(from),
+        quoted(subject)
+    )
+}
+
+/// Longest value written to the log.
+const MAX_LOGGED: usize = 500;
+
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_LOGGED) + 2);
+    out.push('"');
+    for c in s.chars().take(MAX_LOGGED) {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// A line of DLRULES.DAT that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]

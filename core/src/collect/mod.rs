@@ -7,6 +7,7 @@
 pub mod ask;
 pub mod detect;
 pub mod dlrules;
+pub mod errors;
 mod single;
 pub mod sort;
 mod subject;

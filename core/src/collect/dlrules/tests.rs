@@ -486,3 +486,23 @@ fn remote_only_plans() {
     }])));
     assert_eq!(Fired::remote_only().action.kind, Kind::Ignore);
 }
+
+#[test]
+fn log_lines() {
+    let f = Fired {
+        rule: "Ask \"big\" ones".into(),
+        line: 3,
+        action: action(Kind::Ask, Target::Redirect("fred".into())),
+    };
+    let header = b"From: Bob <bob@x.org>\r\nSubject: Big\r\n file\\now\r\n\r\n";
+    assert_eq!(
+        log_line("2026-11-23T21:20:00+00:00", "isp", &f, header, 2_000_000),
+        "2026-11-23T21:20:00+00:00 inmail=\"isp\" rule=\"Ask \\\"big\\\" ones\" \
+         action=\"redirect to fred, ask\" from=\"Bob <bob@x.org>\" subject=\"Big file\\\\now\" \
+         size=2000000"
+    );
+    let hostile = b"Subject: a\rb\x07c\r\n\r\n";
+    let line = log_line("t", "isp", &f, hostile, 1);
+    assert!(!line.contains('\r') && !line.contains('\x07'), "{line}");
+    assert!(line.contains("from=\"\""));
+}
