@@ -147,6 +147,47 @@ fn map5_disable_default_mappings_per_inmail() {
 }
 
 #[test]
+fn map5_is_for_that_inmail_only() {
+    let m =
+        inmail("accepted_domains = [\"example.com\"]\n[detect]\ndisable_default_mappings = true");
+    let s = with("", USERS, &m);
+    let via = |src: &str| {
+        summary(&router_support::route(
+            &s,
+            src,
+            Some("a@b.test"),
+            &["louise@example.com"],
+        ))
+    };
+    assert_eq!(
+        via("pop3:isp"),
+        "mbox=[postmaster] remote=[] bounce=[] notice=[] discard=[]"
+    );
+    assert_eq!(
+        via("pop3:ISP"),
+        "mbox=[postmaster] remote=[] bounce=[] notice=[] discard=[]"
+    );
+    assert_eq!(
+        via("pop3:other"),
+        "mbox=[louise] remote=[] bounce=[] notice=[] discard=[]"
+    );
+    assert_eq!(
+        via("smtp"),
+        "mbox=[louise] remote=[] bounce=[] notice=[] discard=[]"
+    );
+    // postmaster still reaches the Main Administrator (RFC 5321).
+    assert_eq!(
+        summary(&router_support::route(
+            &s,
+            "pop3:isp",
+            None,
+            &["postmaster@example.com"]
+        )),
+        "mbox=[postmaster] remote=[] bounce=[] notice=[] discard=[]"
+    );
+}
+
+#[test]
 fn no_recipients_is_an_error_to_the_default_user() {
     let m = inmail("accepted_domains = [\"example.com\"]");
     let msg = crlf("From: a@remote.test\nTo: someone@remote.test\n\n");
