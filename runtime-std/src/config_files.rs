@@ -250,6 +250,32 @@ fn load_access(
         imap: next(),
         http: next(),
         pass: next(),
+        lan_rules: load_lan_rules(dd, warnings),
+    }
+}
+
+/// SMTPFWD.DAT for the router. A bad file is a warning here, not a refusal: the
+/// outbound queue ignores it the same way, and `mailroom check` reports its lines.
+fn load_lan_rules(
+    dd: &DataDir,
+    warnings: &mut Vec<Problem>,
+) -> Vec<mailroom_core::outbound::LanRule> {
+    let path = dd.root().join(crate::outbound::LAN_RULES_FILE);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Vec::new();
+    };
+    match mailroom_core::outbound::parse_rules(&text) {
+        Ok(rules) => rules,
+        Err(errors) => {
+            warnings.extend(errors.into_iter().map(|e| {
+                Problem::new(
+                    &path,
+                    Some(e.line),
+                    format!("{} (rules not used)", e.message),
+                )
+            }));
+            Vec::new()
+        }
     }
 }
 
@@ -278,5 +304,6 @@ pub fn fingerprint(dd: &DataDir) -> u64 {
     for name in ACCESS_FILE_NAMES {
         add(&dd.access_dir().join(name));
     }
+    add(&dd.root().join(crate::outbound::LAN_RULES_FILE));
     h.finish()
 }

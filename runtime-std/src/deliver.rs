@@ -105,17 +105,12 @@ fn store_plan(
             Cow::Borrowed(_) => None,
             Cow::Owned(v) => Some(v),
         };
-        delivery.envelope.recipients = plan
-            .remote
-            .iter()
-            .map(|a| recipient(a, Route::Remote, find(original, a)))
-            .collect();
         delivery.envelope.mail_from = plan.outbound_sender.clone();
         let result = match rewritten {
-            None => store.deliver(delivery),
+            None => store_remote(store, snap, delivery, original, source, plan),
             Some(mut data) => {
                 std::mem::swap(&mut delivery.data, &mut data);
-                let r = store.deliver(delivery);
+                let r = store_remote(store, snap, delivery, original, source, plan);
                 std::mem::swap(&mut delivery.data, &mut data);
                 r
             }
@@ -150,6 +145,43 @@ fn store_plan(
     }
     for d in &plan.discards {
         tracing::info!(id, recipient = %d.recipient, reason = %d.reason, "discarded");
+    }
+    Ok(())
+}
+
+/// The outbound copy: recipients SMTPFWD.DAT forwards (MAP-7, §13.3) are queued for
+/// their LAN server, decided here with the message's real source so `(pop3)` and In
+/// Mail conditions hold; the rest for the Internet.
+fn store_remote(
+    store: &Store,
+    snap: &Snapshot,
+    delivery: &mut Delivery,
+    original: &[Recipient],
+    source: &Source,
+    plan: &Plan,
+) -> Result<(), DeliveryError> {
+    let mut internet = Vec::new();
+    let mut lan: Vec<(String, Vec<Recipient>)> = Vec::new();
+    for a in &plan.remote {
+        let from = find(original, a);
+        match router::lan::forward_target(snap, source, a) {
+            Some(t) => {
+                let r = recipient(&t.address, Route::Remote, from);
+                match lan.iter_mut().find(|(s, _)| *s == t.server) {
+                    Some((_, rs)) => rs.push(r),
+                    None => lan.push((t.server, vec![r])),
+                }
+            }
+            None => internet.push(recipient(a, Route::Remote, from)),
+        }
+    }
+    if !internet.is_empty() {
+        delivery.envelope.recipients = internet;
+        store.deliver(delivery)?;
+    }
+    for (server, recipients) in lan {
+        delivery.envelope.recipients = recipients;
+        store.queue_for_lan(delivery, &server)?;
     }
     Ok(())
 }

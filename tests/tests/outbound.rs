@@ -470,6 +470,95 @@ fn lan_forwarding_rules(flavor: Flavor) {
     );
 }
 
+/// MAP-7: a `~@localdomain` rule takes the addresses of a local domain that nobody
+/// here has (§13.3: "some users in VPOP3 and all others on another mail server"):
+/// mail from the Internet for them is accepted and forwarded to the LAN server, while
+/// a local user still gets theirs.
+fn unknown_local_users_go_to_the_lan_server(flavor: Flavor) {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let mut s = TestServer::setup(flavor);
+    edit_config(&s, |doc| {
+        doc.insert("default_domain".into(), SENDER_DOMAIN.into());
+        doc.insert("local_domains".into(), strings(&[SENDER_DOMAIN]));
+    });
+    // Without the rule, an unknown local user is refused at RCPT.
+    let refused = {
+        s.serve();
+        let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
+        assert_eq!(c.command("EHLO outside.test").unwrap().code, 250);
+        assert_eq!(c.command("MAIL FROM:<x@outside.test>").unwrap().code, 250);
+        c.command(&format!("RCPT TO:<nobody@{SENDER_DOMAIN}>"))
+            .unwrap()
+            .code
+    };
+    assert_eq!(refused, 550);
+    fs::write(
+        s.data.join("SMTPFWD.DAT"),
+        format!(
+            "# the other office's server\nfred@{SENDER_DOMAIN} 127.0.0.1:9 fred@elsewhere.test\n\
+             ~@{SENDER_DOMAIN} {}\n",
+            sink.addr
+        ),
+    )
+    .unwrap();
+    s.cli_ok(&["check"]);
+    // The running server takes the rules with its next reload (within seconds).
+    let route = |who: &str| {
+        let out = s.cli_ok(&[
+            "route",
+            "--source",
+            "smtp",
+            &format!("{who}@{SENDER_DOMAIN}"),
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let explained = route("nobody");
+    assert!(explained.contains("SMTPFWD.DAT line 3"), "{explained}");
+    assert!(route(BOB).contains("mailbox bob"), "{}", route(BOB));
+    let accepted = wait_until(WAIT, || {
+        let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
+        let _ = c.command("EHLO outside.test");
+        let _ = c.command("MAIL FROM:<x@outside.test>");
+        c.command(&format!("RCPT TO:<nobody@{SENDER_DOMAIN}>"))
+            .is_ok_and(|r| r.code == 250)
+    });
+    assert!(accepted, "the rule was not picked up\n{}", s.log());
+    let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
+    assert_eq!(c.command("EHLO outside.test").unwrap().code, 250);
+    assert_eq!(c.command("MAIL FROM:<x@outside.test>").unwrap().code, 250);
+    for to in ["nobody", "bob"] {
+        let r = c
+            .command(&format!("RCPT TO:<{to}@{SENDER_DOMAIN}>"))
+            .unwrap();
+        assert_eq!(r.code, 250, "{to}: {r:?}");
+    }
+    assert_eq!(c.command("DATA").unwrap().code, 354);
+    c.send(&mailroom_tests::client::dot_stuff(&plain(
+        "lan-unknown-1",
+        2000,
+    )))
+    .unwrap();
+    assert_eq!(c.reply().unwrap().code, 250);
+    let _ = c.command("QUIT");
+
+    let got = sink.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "nothing forwarded\n{}", s.log());
+    assert!(
+        got[0].contains(&format!("X-Rcpt-Args: <nobody@{SENDER_DOMAIN}>")),
+        "{}",
+        got[0]
+    );
+    assert!(!got[0].contains("X-Rcpt-Args: <bob@"), "{}", got[0]);
+    assert!(got[0].contains("lan-unknown-1"));
+    let bob = maildir::visible(&s.maildir(BOB));
+    assert_eq!(bob.len(), 1, "bob keeps his copy");
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+}
+
 const CRASH_MESSAGES: usize = 24;
 const CRASH_SIZE: usize = 32 * 1024;
 
@@ -571,5 +660,6 @@ both_binaries!(
     direct_to_the_second_mx,
     queue_commands,
     lan_forwarding_rules,
+    unknown_local_users_go_to_the_lan_server,
     sigkill_while_sending,
 );

@@ -187,6 +187,17 @@ pub fn lan_target(
     in_mail_number: Option<u32>,
     include_unknown: bool,
 ) -> Option<LanTarget> {
+    lan_rule(rules, address, source, in_mail_number, include_unknown).map(|(_, t)| t)
+}
+
+/// [`lan_target`] with the rule that matched, for explanations.
+pub fn lan_rule<'r>(
+    rules: &'r [LanRule],
+    address: &str,
+    source: &Source,
+    in_mail_number: Option<u32>,
+    include_unknown: bool,
+) -> Option<(&'r LanRule, LanTarget)> {
     let usable = |r: &&LanRule| r.applies(source, in_mail_number);
     let hit = rules
         .iter()
@@ -202,10 +213,11 @@ pub fn lan_target(
                 })
                 .flatten()
         })?;
-    Some(LanTarget {
+    let target = LanTarget {
         server: hit.server.clone(),
         address: rewrite(hit, address),
-    })
+    };
+    Some((hit, target))
 }
 
 fn rewrite(rule: &LanRule, address: &str) -> String {

@@ -8,7 +8,7 @@ pub mod lanfwd;
 pub mod queue;
 
 pub use filter::DomainFilter;
-pub use lanfwd::{lan_target, parse_rules, LanRule, LanTarget, RuleError};
+pub use lanfwd::{lan_rule, lan_target, parse_rules, LanRule, LanTarget, RuleError};
 pub use queue::{
     auto_lan, ConnId, Dest, Method, OutMailSetup, OutQueue, QueueAction, QueueNotice, QueueSetup,
     QueuedMessage, QueuedRecipient, RcptState, RunId, RunReport, SessionId, DEFAULT_MAX_RECIPIENTS,

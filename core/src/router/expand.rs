@@ -337,6 +337,13 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
         }
     }
 
+    // MAP-7: an address nothing here knows may live on a LAN mail server (§13.3).
+    if let Some(why) = super::lan::explain(ctx.snap, ctx.source, rcpt.as_str()) {
+        w.step(1, why);
+        w.remote.push(rcpt.as_str().to_string());
+        return w.finish(address, Origin::Envelope);
+    }
+
     unknown(ctx, w, address)
 }
 

@@ -16,6 +16,7 @@
 mod check;
 mod expand;
 pub mod headers;
+pub mod lan;
 pub mod names;
 pub mod rewrite;
 
