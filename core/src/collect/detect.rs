@@ -7,6 +7,8 @@
 //! "stop" markers between them. Only addresses the In Mail's Accepted Domains take
 //! (§6.3.6) are recipients; every other address is somebody else's.
 
+use std::collections::HashSet;
+
 use crate::config::{InMail, OrderStep, ReadMode};
 use crate::router::headers::{address_spans, fields, header_end, unfold, Field};
 use crate::wildcard;
@@ -24,6 +26,8 @@ pub struct Detection {
     /// Accepted addresses in the order found, each once (ASCII case ignored).
     pub recipients: Vec<String>,
     pub trace: Vec<String>,
+    /// `recipients` in lower case, to keep each once without a quadratic search.
+    seen: HashSet<String>,
 }
 
 impl Detection {
@@ -40,11 +44,7 @@ impl Detection {
             ));
             return;
         }
-        if !self
-            .recipients
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(address))
-        {
+        if self.seen.insert(address.to_ascii_lowercase()) {
             self.recipients.push(address.to_string());
         }
     }
@@ -146,8 +146,24 @@ fn recognised(inmail: &InMail, d: &mut Detection, label: &str, found: Vec<&str>)
     out
 }
 
+/// Recognised addresses in header order, each once, with the field they came from.
+#[derive(Default)]
+struct Found {
+    list: Vec<(String, String)>,
+    seen: HashSet<String>,
+}
+
+impl Found {
+    fn push(&mut self, label: &str, address: String) {
+        if self.list.len() < MAX_DETECTED && self.seen.insert(address.to_ascii_lowercase()) {
+            self.list.push((label.to_string(), address));
+        }
+    }
+}
+
 /// Apply a read mode to recognised addresses found in header order.
-fn read(mode: ReadMode, found: Vec<(String, String)>, d: &mut Detection, what: &str) {
+fn read(mode: ReadMode, found: Found, d: &mut Detection, what: &str) {
+    let found = found.list;
     let chosen: Vec<(String, String)> = match mode {
         ReadMode::Forwards => found.into_iter().take(1).collect(),
         ReadMode::Reversed => found.into_iter().last().into_iter().collect(),
@@ -236,9 +252,32 @@ fn special(inmail: &InMail, data: &[u8], all: &[Field], d: &mut Detection) {
         d.note("special header fields: none configured");
         return;
     }
-    let mut found: Vec<(String, String)> = Vec::new();
+    // The one field each position entry names, found once.
+    let positions: Vec<Option<usize>> = entries
+        .iter()
+        .map(|e| match e {
+            Special::Position(n, pos) => {
+                let same: Vec<usize> = all
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.is(data, n))
+                    .map(|(j, _)| j)
+                    .collect();
+                let want = if *pos > 0 {
+                    usize::try_from(pos - 1).ok()
+                } else {
+                    usize::try_from(pos.unsigned_abs())
+                        .ok()
+                        .and_then(|back| same.len().checked_sub(back))
+                };
+                want.and_then(|w| same.get(w).copied())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut found = Found::default();
     for (i, f) in all.iter().enumerate() {
-        for e in &entries {
+        for (k, e) in entries.iter().enumerate() {
             if !f.is(data, e.name()) {
                 continue;
             }
@@ -246,29 +285,12 @@ fn special(inmail: &InMail, data: &[u8], all: &[Field], d: &mut Detection) {
             let value = value_str(data, f);
             let part = match e {
                 Special::Plain(_) => Some(value.as_str()),
-                Special::Position(n, pos) => {
-                    let same: Vec<usize> = all
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, g)| g.is(data, n))
-                        .map(|(j, _)| j)
-                        .collect();
-                    let want = if *pos > 0 {
-                        usize::try_from(pos - 1).ok()
-                    } else {
-                        usize::try_from(pos.unsigned_abs())
-                            .ok()
-                            .and_then(|back| same.len().checked_sub(back))
-                    };
-                    (want.and_then(|w| same.get(w)) == Some(&i)).then_some(value.as_str())
-                }
+                Special::Position(..) => (positions[k] == Some(i)).then_some(value.as_str()),
                 Special::Pattern(_, p, s) => extract(&value, p, s),
             };
             let Some(part) = part else { continue };
             for a in recognised(inmail, d, &label, addresses(part)) {
-                if !found.iter().any(|(_, x)| x.eq_ignore_ascii_case(&a)) {
-                    found.push((label.clone(), a));
-                }
+                found.push(&label, a);
             }
         }
     }
@@ -319,7 +341,7 @@ pub fn received_for(value: &str) -> Vec<&str> {
 
 fn received(inmail: &InMail, data: &[u8], all: &[Field], d: &mut Detection) {
     let opts = &inmail.detect;
-    let mut found: Vec<(String, String)> = Vec::new();
+    let mut found = Found::default();
     for f in all.iter().filter(|f| f.is(data, "Received")) {
         let value = value_str(data, f);
         for token in received_for(&value) {
@@ -353,9 +375,7 @@ fn received(inmail: &InMail, data: &[u8], all: &[Field], d: &mut Detection) {
                 ));
                 continue;
             }
-            if !found.iter().any(|(_, x)| x.eq_ignore_ascii_case(&address)) {
-                found.push(("Received: for".into(), address));
-            }
+            found.push("Received: for", address);
         }
     }
     read(opts.received_read, found, d, "Received: fields");
