@@ -7,6 +7,7 @@
 pub mod bins;
 pub mod client;
 pub mod dns;
+pub mod dovecot;
 pub mod maildir;
 pub mod message;
 pub mod pop3;
