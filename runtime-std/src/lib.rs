@@ -12,6 +12,7 @@ pub mod connection;
 pub mod datadir;
 pub mod deliver;
 pub mod devsetup;
+pub mod dlrules;
 pub mod listen;
 pub mod memory;
 pub mod outbound;
