@@ -34,6 +34,10 @@ pub fn route_and_store(
     delivery: &mut Delivery,
     source: &Source,
 ) -> Result<Plan, DeliveryError> {
+    // A local user's answer to a download query (§8.1.1) is for the Ask book only.
+    if let Some(plan) = crate::dlrules::divert_reply(store, snap, delivery, source) {
+        return Ok(plan);
+    }
     let plan = plan_for(snap, delivery, source);
     execute(store, snap, delivery, source, &plan)?;
     Ok(plan)
