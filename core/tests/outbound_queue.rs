@@ -814,3 +814,77 @@ fn flush_ignores_retry_times_and_forget_drops_an_entry() {
     sim.run_until(T0 + HOUR);
     assert_eq!(sim.sent.len(), 3, "m2 is not sent after it was forgotten");
 }
+
+#[test]
+fn held_domains_wait_for_etrn_and_a_4xx_holds_them_again() {
+    let mut s = setup(vec![relay_outmail(0, true)]);
+    s.held_domains = vec!["office2.test".into()];
+    let mut sim = Sim::new(s);
+    let refuse_until = T0 + HOUR;
+    sim.world = Box::new(move |_, addr, now| {
+        if addr.ends_with("@office2.test") && now < refuse_until {
+            Behaviour::Temp
+        } else {
+            Behaviour::Accept
+        }
+    });
+    sim.tell(QueueNotice::Load(Box::new(message(
+        "m1",
+        100,
+        &["bob@remote.test", "martin@office2.test"],
+    ))));
+    sim.run_until(T0 + MIN * 30);
+    // The LAN-link Out Mail sent the other recipient at once, never the held one.
+    let to = |sim: &Sim| -> Vec<String> {
+        sim.sent
+            .iter()
+            .flat_map(|s| s.job.recipients.iter().map(|r| r.address.clone()))
+            .collect()
+    };
+    assert_eq!(to(&sim), vec!["bob@remote.test".to_string()]);
+    // ETRN: sent at once, answered 4xx, then held again (no retry after 15 minutes).
+    sim.tell(QueueNotice::Release {
+        domain: "Office2.Test".into(),
+    });
+    assert_eq!(to(&sim).len(), 2);
+    sim.run_until(T0 + HOUR * 3);
+    assert_eq!(to(&sim).len(), 2, "retried without an ETRN");
+    assert!(sim.removed.is_empty());
+    // The next ETRN delivers it; the entry leaves the queue.
+    sim.tell(QueueNotice::Release {
+        domain: "office2.test".into(),
+    });
+    assert_eq!(to(&sim).len(), 3);
+    assert_eq!(sim.removed.len(), 1);
+    // An ETRN for a domain with nothing waiting changes nothing.
+    sim.tell(QueueNotice::Release {
+        domain: "office3.test".into(),
+    });
+    assert_eq!(to(&sim).len(), 3);
+}
+
+#[test]
+fn an_etrn_runs_an_out_mail_that_does_not_run_by_itself() {
+    let mut s = setup(vec![relay_outmail(0, false)]);
+    s.held_domains = vec!["office2.test".into()];
+    let mut sim = Sim::new(s);
+    sim.tell(QueueNotice::Load(Box::new(message(
+        "m1",
+        100,
+        &["martin@office2.test"],
+    ))));
+    sim.run_until(T0 + MIN);
+    assert!(sim.sent.is_empty());
+    // Even a scheduled run of the connection leaves held mail alone.
+    sim.tell(QueueNotice::Run {
+        conn: 0,
+        run: 7,
+        flush: true,
+    });
+    assert!(sim.sent.is_empty());
+    sim.tell(QueueNotice::Release {
+        domain: "office2.test".into(),
+    });
+    assert_eq!(sim.sent.len(), 1);
+    assert_eq!(sim.removed.len(), 1);
+}

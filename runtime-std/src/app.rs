@@ -60,9 +60,13 @@ impl Shared {
             SmtpEvent::Deliver(mut delivery) => {
                 SmtpCommand::DeliveryResult(self.deliver(&mut delivery))
             }
-            SmtpEvent::Etrn { domain } => SmtpCommand::EtrnResult(
-                crate::connection::etrn::release(self.store.data_dir(), &domain),
-            ),
+            SmtpEvent::Etrn { domain } => {
+                let result = crate::connection::etrn::release(self.store.data_dir(), &domain);
+                if let (Ok(_), Some(out)) = (&result, self.outbound.get()) {
+                    out.release(&domain);
+                }
+                SmtpCommand::EtrnResult(result)
+            }
         }
     }
 

@@ -559,6 +559,80 @@ fn unknown_local_users_go_to_the_lan_server(flavor: Flavor) {
     );
 }
 
+/// SMTP-8 (§7.7.3): mail for `[smtp] etrn_domains` waits in the queue until the
+/// downstream server sends `ETRN` (here with Python's smtplib); other mail goes at once.
+fn held_for_etrn_until_the_downstream_server_asks(flavor: Flavor) {
+    if !mailroom_tests::have_program("python3") {
+        return;
+    }
+    let Some(sink) = Sink::start(&[]) else { return };
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&sink.addr.to_string()])),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    edit_config(&s, |doc| {
+        let smtp = doc
+            .entry("smtp")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = smtp {
+            t.insert("etrn_domains".into(), strings(&["office2.test"]));
+        }
+    });
+    s.serve();
+    // From outside, like the Internet delivering to us as office2's backup MX.
+    let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
+    assert_eq!(c.command("EHLO outside.test").unwrap().code, 250);
+    let r = c
+        .send_mail(
+            "x@outside.test",
+            "martin@office2.test",
+            &plain("etrn-held-1", 1000),
+        )
+        .unwrap();
+    assert_eq!(r.code, 250, "{r:?}\n{}", s.log());
+    let _ = c.command("QUIT");
+    // Mail queued after it for elsewhere goes out; the held message does not.
+    submit(&s, "etrn-free-2", "bob@example.com");
+    let got = sink.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "{}", s.log());
+    assert!(got[0].contains("etrn-free-2"), "{}", got[0]);
+    assert_eq!(queued(&s), 1, "the held message waits");
+    let list = String::from_utf8_lossy(&s.cli_ok(&["queue", "list"]).stdout).into_owned();
+    assert!(list.contains("martin@office2.test"), "{list}");
+
+    let script = format!(
+        "import smtplib\ns = smtplib.SMTP('127.0.0.1', {})\ns.ehlo('office2.test')\n\
+         code, text = s.docmd('ETRN', 'office2.test')\nprint(code, text.decode())\n\
+         print(*s.docmd('ETRN', 'elsewhere.test'))\ns.quit()\n",
+        s.smtp.port()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("253 "), "{text}");
+    assert!(text.contains("\n459 "), "{text}");
+    let got = sink.wait_for(2, WAIT);
+    assert_eq!(got.len(), 2, "not released\n{}", s.log());
+    assert!(
+        got.iter()
+            .any(|m| m.contains("etrn-held-1") && m.contains("X-Rcpt-Args: <martin@office2.test>")),
+        "{got:?}"
+    );
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+}
+
 const CRASH_MESSAGES: usize = 24;
 const CRASH_SIZE: usize = 32 * 1024;
 
@@ -661,5 +735,6 @@ both_binaries!(
     queue_commands,
     lan_forwarding_rules,
     unknown_local_users_go_to_the_lan_server,
+    held_for_etrn_until_the_downstream_server_asks,
     sigkill_while_sending,
 );

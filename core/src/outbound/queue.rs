@@ -36,7 +36,7 @@ use crate::smtp::client::{Job, JobRecipient, RcptOutcome, TxReport};
 use crate::smtp::client_reply::Reply;
 use crate::{Input, Instant, Machine, Output};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// Index of a connection in the configuration (as in [`crate::connect::ConnId`]).
@@ -96,6 +96,9 @@ pub struct QueueSetup {
     pub lan_limits: BTreeMap<String, usize>,
     pub outmails: Vec<OutMailSetup>,
     pub local_domains: Vec<String>,
+    /// `[smtp] etrn_domains` (lower case): mail for these waits until their own server
+    /// sends `ETRN` (SMTP-8, §7.7.3); see [`QueueNotice::Release`].
+    pub held_domains: Vec<String>,
 }
 
 impl QueueSetup {
@@ -151,6 +154,12 @@ impl QueueSetup {
                 .collect(),
             outmails,
             local_domains: cfg.local_domains.clone(),
+            held_domains: cfg
+                .smtp
+                .etrn_domains
+                .iter()
+                .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
         }
     }
 }
@@ -249,6 +258,10 @@ pub enum QueueNotice {
     },
     /// `queue flush`: every retry time is now; LAN links and LAN forwarding send.
     Flush,
+    /// The downstream server sent `ETRN domain` (RFC 1985): the held mail for that
+    /// domain queued now is sent at once, by every Out Mail that takes it. A recipient
+    /// it does not reach (4xx) is held again until the next ETRN.
+    Release { domain: String },
     /// A session is ready for a job.
     Ready { session: SessionId },
     /// A session's job ended.
@@ -378,6 +391,8 @@ pub struct OutQueue {
     armed: HashMap<String, Instant>,
     timers: BinaryHeap<Reverse<(Instant, String)>>,
     now: Instant,
+    /// Recipients of held domains that an ETRN released for one attempt, by message.
+    released: HashMap<String, HashSet<usize>>,
 }
 
 /// Automatic run ids start here so they never meet the scheduler's.
@@ -408,6 +423,7 @@ impl OutQueue {
             armed: HashMap::new(),
             timers: BinaryHeap::new(),
             now,
+            released: HashMap::new(),
         }
     }
 
@@ -455,6 +471,17 @@ impl OutQueue {
             .local_domains
             .iter()
             .any(|l| l.eq_ignore_ascii_case(&d))
+    }
+
+    /// Waiting for an ETRN: a held domain's recipient (not LAN forwarded) that no
+    /// ETRN has released.
+    fn is_held(&self, msg: &str, i: usize, r: &QueuedRecipient) -> bool {
+        if r.lan.is_some() || self.setup.held_domains.is_empty() {
+            return false;
+        }
+        let d = domain_of(&r.address);
+        self.setup.held_domains.contains(&d)
+            && !self.released.get(msg).is_some_and(|s| s.contains(&i))
     }
 
     fn expiry(&self, msg: &QueuedMessage, r: &QueuedRecipient) -> Instant {
@@ -578,7 +605,10 @@ impl OutQueue {
         let sender = e.msg.sender.clone();
         let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
         for (i, r) in e.msg.recipients.iter().enumerate() {
-            if r.state != RcptState::Pending || e.in_flight[i] || !(flush || r.next_attempt <= now)
+            if r.state != RcptState::Pending
+                || e.in_flight[i]
+                || !(flush || r.next_attempt <= now)
+                || self.is_held(msg, i, r)
             {
                 continue;
             }
@@ -959,6 +989,9 @@ impl OutQueue {
                 continue;
             };
             e.in_flight[i] = false;
+            if let Some(set) = self.released.get_mut(msg) {
+                set.remove(&i);
+            }
             if r.state != RcptState::Pending {
                 continue;
             }
@@ -1037,6 +1070,7 @@ impl OutQueue {
             .iter()
             .all(|r| r.state != RcptState::Pending);
         if done && !e.in_flight.iter().any(|f| *f) {
+            self.released.remove(msg);
             self.entries.remove(msg);
             self.armed.remove(msg);
             self.actions.push_back(QueueAction::Remove {
@@ -1211,6 +1245,7 @@ impl OutQueue {
                 r.state == RcptState::Pending
                     && !e.in_flight[i]
                     && r.next_attempt <= now
+                    && !self.is_held(&e.msg.id, i, r)
                     && match (om, &r.lan) {
                         (None, Some(_)) => true,
                         (Some(o), None) => o
@@ -1240,6 +1275,7 @@ impl OutQueue {
             at(self.expiry(&e.msg, r));
             let taken = match &r.lan {
                 Some(_) => true,
+                None if self.is_held(&e.msg.id, i, r) => false,
                 None => self.setup.outmails.iter().any(|o| {
                     o.auto
                         && o.filter
@@ -1304,7 +1340,47 @@ impl OutQueue {
         self.housekeeping(now, None);
     }
 
+    /// `ETRN domain`: release what is held for it and start the Out Mails that take it.
+    fn release(&mut self, now: Instant, domain: &str) {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let mut touched = Vec::new();
+        for (id, e) in self.entries.iter_mut() {
+            for (i, r) in e.msg.recipients.iter_mut().enumerate() {
+                if r.state == RcptState::Pending
+                    && !e.in_flight[i]
+                    && r.lan.is_none()
+                    && domain_of(&r.address) == domain
+                {
+                    r.next_attempt = Instant::ZERO;
+                    self.released.entry(id.clone()).or_default().insert(i);
+                    touched.push(id.clone());
+                }
+            }
+        }
+        touched.dedup();
+        for id in &touched {
+            self.arm(id);
+        }
+        // The downstream server is reachable now (it just called): every Out Mail that
+        // takes the domain runs, whether its link runs by itself or not.
+        let conns: Vec<ConnId> = self.setup.outmails.iter().map(|o| o.conn).collect();
+        for conn in conns {
+            let owner = Owner::Conn(conn);
+            if self.runs.contains_key(&owner) {
+                for id in &touched {
+                    self.add_jobs(now, owner, id, false);
+                }
+                self.fill();
+            } else if self.has_due(now, owner, None) {
+                let id = self.next_auto_run;
+                self.next_auto_run += 1;
+                self.start_run(now, owner, id, false, false);
+            }
+        }
+    }
+
     fn forget(&mut self, id: &str) {
+        self.released.remove(id);
         self.entries.remove(id);
         self.armed.remove(id);
         for run in self.runs.values_mut() {
@@ -1377,6 +1453,7 @@ impl Machine for OutQueue {
                 }
             }
             QueueNotice::Flush => self.flush(now),
+            QueueNotice::Release { domain } => self.release(now, &domain),
             QueueNotice::Ready { session } => self.ready(session),
             QueueNotice::Finished { session, report } => {
                 self.finished(now, session, report);

@@ -4,9 +4,9 @@
 use crate::datadir::DataDir;
 use crate::store::spool;
 
-/// A downstream server sent `ETRN domain`: count the queued messages for it and ask
-/// for them to be sent. Until the outbound queue exists (issue 5) the messages stay
-/// in the spool; the answer still tells the downstream server how many wait.
+/// A downstream server sent `ETRN domain`: count the queued messages for it (the
+/// answer tells the downstream server how many wait). The caller then asks the
+/// outbound queue to send them ([`crate::outbound::OutboundHandle::release`]).
 pub fn release(dir: &DataDir, domain: &str) -> Result<usize, String> {
     let entries = spool::list(dir).map_err(|e| format!("cannot read the queue: {e}"))?;
     let suffix = format!("@{}", domain.to_ascii_lowercase());

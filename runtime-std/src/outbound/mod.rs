@@ -106,6 +106,13 @@ impl OutboundHandle {
         let _ = self.tx.send(Msg::Queued(id.to_string()));
     }
 
+    /// A downstream server sent `ETRN domain`: send the mail held for it now.
+    pub fn release(&self, domain: &str) {
+        let _ = self.tx.send(Msg::Notice(QueueNotice::Release {
+            domain: domain.to_string(),
+        }));
+    }
+
     /// Every retry time is now; LAN links and LAN forwarding send at once.
     pub fn flush(&self) {
         let _ = self.tx.send(Msg::Flush);
