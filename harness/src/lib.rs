@@ -6,7 +6,10 @@
 //! - [`office::Office`]: the connection scheduler and SMTP sessions of a small office,
 //!   its dial-up links, the ISP relay, POP3 box and remote MX, in virtual time.
 //! - [`sweep`]: randomized offices, invariants after every event, run-twice hashes.
+//! - [`isp_pop3`]: a scripted ISP POP3 server (UIDL refused or missing, no TOP, drops,
+//!   slow or stalled replies) and a link running a client machine against it.
 
+pub mod isp_pop3;
 pub mod localtime;
 pub mod office;
 pub mod rng;
