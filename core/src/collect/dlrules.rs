@@ -194,6 +194,54 @@ pub fn remote_only(plan: &Plan) -> bool {
     any && plan.mailboxes.is_empty() && plan.remote.is_empty()
 }
 
+/// Everything the collection runner decides from a message's header before
+/// downloading it, in this order (the Ask book's verdict comes before all of it: an
+/// answered query is downloaded or deleted as answered):
+///
+/// 1. the automatic size-limit rule (§6.3.2), whether or not download rules are on;
+/// 2. with download rules on (`rules` is `Some`): a message for `*REMOTE` recipients
+///    only is left on the server (COL-5), then DLRULES.DAT, first match wins.
+///
+/// `sorted` is [`sort::sort`](super::sort::sort) of the TOP header. `None` = download
+/// as normal.
+pub fn decide_collected(
+    rules: Option<&DlRules>,
+    inmail: &crate::config::InMail,
+    sorted: &super::sort::Sorted,
+    input: &RuleInput<'_>,
+) -> Option<Fired> {
+    if let Some(f) = Fired::size_limit(
+        input.size,
+        inmail.size_limit(),
+        inmail.leave_on_server_days > 0,
+        rules.is_some(),
+    ) {
+        return Some(f);
+    }
+    let rules = rules?;
+    if let super::sort::Sorting::Route(plan) = &sorted.sorting {
+        if remote_only(plan) {
+            return Some(Fired::remote_only());
+        }
+    }
+    rules.decide(input)
+}
+
+/// The intended recipients after mapping and assistants, for `Rept:` and for the
+/// people an Ask or Delete rule tells: the local mailboxes of the header's routing
+/// plan, then its outbound addresses.
+pub fn rule_recipients(sorted: &super::sort::Sorted) -> Vec<String> {
+    match &sorted.sorting {
+        super::sort::Sorting::Route(plan) => plan
+            .mailboxes
+            .iter()
+            .chain(plan.remote.iter())
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// One DLRULES.LOG line (§8.1.3) for a rule that fired on a message:
 ///
 /// ```text

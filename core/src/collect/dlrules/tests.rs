@@ -506,3 +506,70 @@ fn log_lines() {
     assert!(!line.contains('\r') && !line.contains('\x07'), "{line}");
     assert!(line.contains("from=\"\""));
 }
+
+mod collected {
+    use super::*;
+    use crate::accounts::{Account, Accounts};
+    use crate::collect::sort::sort;
+    use crate::config::{parse_config, Snapshot};
+
+    fn snap() -> Snapshot {
+        let config = parse_config(
+            "hostname = \"h.example.com\"\ndefault_domain = \"company.com\"\n\
+             local_domains = [\"company.com\"]\n\
+             [[mapping]]\naddress = \"karen\"\ntarget = \"*REMOTE\"\n\
+             [[connection]]\nname = \"isp\"\n\
+             [[inmail]]\nname = \"isp\"\nconnections = [\"isp\"]\nserver = \"pop.isp.net\"\n\
+             user = \"u\"\npassword = \"p\"\naccepted_domains = [\"company.com\"]\n\
+             size_limit_kb = 100\ndownload_rules = true\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        Snapshot {
+            config,
+            accounts: Accounts::new([Account {
+                name: "sue".into(),
+                ..Default::default()
+            }]),
+            access: Default::default(),
+        }
+    }
+
+    fn run(rules: Option<&str>, header: &[u8], size: u64) -> Option<Fired> {
+        let snap = snap();
+        let inmail = &snap.config.inmails[0];
+        let sorted = sort(&snap, inmail, header);
+        let rcpts = rule_recipients(&sorted);
+        let parsed = rules.map(super::rules);
+        let mut i = input(header, &rcpts);
+        i.size = size;
+        decide_collected(parsed.as_ref(), inmail, &sorted, &i)
+    }
+
+    const FOR_KAREN: &[u8] = b"From: a@b.c\r\nTo: karen@company.com\r\nSubject: s\r\n\r\n";
+    const FOR_SUE: &[u8] =
+        b"From: a@b.c\r\nTo: sue@company.com, karen@company.com\r\nSubject: s\r\n\r\n";
+
+    #[test]
+    fn remote_only_mail_stays_under_download_rules() {
+        let f = run(Some("<Download all\n"), FOR_KAREN, 10);
+        assert_eq!(f.map(|f| f.rule), Some(REMOTE_ONLY_RULE.to_string()));
+        // Also for sue: the rules decide.
+        let f = run(Some("<Download all\n"), FOR_SUE, 10);
+        assert_eq!(f.map(|f| f.rule), Some("Download all".to_string()));
+        // Without download rules the router discards it after download as before.
+        assert_eq!(run(None, FOR_KAREN, 10), None);
+    }
+
+    #[test]
+    fn size_limit_comes_first_and_rept_sees_mapped_names() {
+        let f = run(Some("<Download all\n"), FOR_SUE, 200 * 1024);
+        assert_eq!(
+            f.map(|f| (f.rule, f.action.kind)),
+            Some((SIZE_LIMIT_RULE.to_string(), Kind::Ask))
+        );
+        let f = run(Some("?Ask sue\nRept: sue\n"), FOR_SUE, 10);
+        assert_eq!(f.map(|f| f.rule), Some("Ask sue".to_string()));
+        let f = run(Some("?Ask karen\nRept: karen\n"), FOR_SUE, 10);
+        assert_eq!(f, None, "karen is *REMOTE, not a recipient here");
+    }
+}
