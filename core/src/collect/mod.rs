@@ -8,6 +8,8 @@ pub mod ask;
 pub mod detect;
 pub mod dlrules;
 pub mod errors;
+pub mod run;
+pub mod seen;
 mod single;
 pub mod sort;
 mod subject;

@@ -169,6 +169,100 @@ impl SizeCounter {
     }
 }
 
+/// Reads a dot-terminated multi-line POP3 response (RFC 1939 §3) on the client side:
+/// removes the byte-stuffing and finds the `.` line, over input split at any byte.
+/// Line ends pass through as they came. Holds no buffer of its own: memory is bounded
+/// by what the caller keeps of the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unstuffer {
+    state: Unstuff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unstuff {
+    LineStart,
+    Mid,
+    /// A `.` at the start of a line.
+    Dot,
+    /// `.` then CR at the start of a line.
+    DotCr,
+    Done,
+}
+
+impl Default for Unstuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Unstuffer {
+    pub fn new() -> Self {
+        Unstuffer {
+            state: Unstuff::LineStart,
+        }
+    }
+
+    /// The `.` line has been read.
+    pub fn is_done(&self) -> bool {
+        self.state == Unstuff::Done
+    }
+
+    /// Un-stuff `data` into `out`; returns how many bytes of `data` belong to the
+    /// response (everything up to and including the `.` line; the rest is the next
+    /// response).
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> usize {
+        let mut i = 0;
+        while i < data.len() {
+            match self.state {
+                Unstuff::Done => return i,
+                Unstuff::LineStart => {
+                    if data[i] == b'.' {
+                        self.state = Unstuff::Dot;
+                        i += 1;
+                    } else {
+                        self.state = Unstuff::Mid;
+                    }
+                }
+                Unstuff::Mid => match memchr(b'\n', &data[i..]) {
+                    Some(j) => {
+                        out.extend_from_slice(&data[i..i + j + 1]);
+                        i += j + 1;
+                        self.state = Unstuff::LineStart;
+                    }
+                    None => {
+                        out.extend_from_slice(&data[i..]);
+                        i = data.len();
+                    }
+                },
+                Unstuff::Dot => match data[i] {
+                    b'\r' => {
+                        self.state = Unstuff::DotCr;
+                        i += 1;
+                    }
+                    // A bare LF end line from a sloppy server.
+                    b'\n' => {
+                        self.state = Unstuff::Done;
+                        i += 1;
+                    }
+                    // The stuffed dot is dropped; the rest of the line is data.
+                    _ => self.state = Unstuff::Mid,
+                },
+                Unstuff::DotCr => {
+                    if data[i] == b'\n' {
+                        self.state = Unstuff::Done;
+                        i += 1;
+                    } else {
+                        // ".\r" followed by more: a line that began with a stuffed dot.
+                        out.push(b'\r');
+                        self.state = Unstuff::Mid;
+                    }
+                }
+            }
+        }
+        i
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +324,31 @@ mod tests {
         assert_eq!(send(b"x\r", Stuffer::full(), 1), b"x\r\n.\r\n");
         assert_eq!(size(b"x\r", 1), 3);
         assert_eq!(size(b"a\r\nb\r\n", 2), 6);
+    }
+
+    fn unstuff(wire: &[u8], cut: usize) -> (Vec<u8>, usize) {
+        let mut u = Unstuffer::new();
+        let mut out = Vec::new();
+        let mut used = 0;
+        for part in wire.chunks(cut.max(1)) {
+            used += u.push(part, &mut out);
+            if u.is_done() {
+                break;
+            }
+        }
+        (out, used)
+    }
+
+    #[test]
+    fn unstuffer_inverts_the_stuffer() {
+        let msg = b"A: b\r\n\r\n.x\r\n..\r\n.\r\nend\r\n";
+        let wire = send(msg, Stuffer::full(), 1000);
+        let mut with_next = wire.clone();
+        with_next.extend_from_slice(b"+OK next\r\n");
+        for cut in 1..with_next.len() + 1 {
+            let (out, used) = unstuff(&with_next, cut);
+            assert_eq!(out, msg, "cut {cut}");
+            assert_eq!(used, wire.len(), "cut {cut}");
+        }
     }
 }

@@ -6,11 +6,12 @@
 //! [`Pop3Command`]s. The mailbox itself (lock, listing, message files, deletions)
 //! stays on the driver's side; the session only knows message numbers, sizes and UIDs.
 
+pub mod client;
 mod codec;
 mod command;
 mod server;
 
-pub use codec::{SizeCounter, Stuffer};
+pub use codec::{SizeCounter, Stuffer, Unstuffer};
 pub use server::{Pop3Server, MAX_PENDING_INPUT};
 
 use std::net::IpAddr;
