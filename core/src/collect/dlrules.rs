@@ -242,6 +242,96 @@ pub fn rule_recipients(sorted: &super::sort::Sorted) -> Vec<String> {
     }
 }
 
+/// A Redirect (`>name<`, `>name%`) or Copy (`>+name<`, `>+name%`) rule applied to a
+/// downloaded message: the target (a user, list or group name, or an address) gets it
+/// instead of, or as well as, the recipients `sorted` found. `message` is what was
+/// sorted. A copy of mail for a LAN server (`routing = "lan"`) is not made (the trace
+/// says so); a copy of mail nobody was found for goes to the target alone.
+pub fn retarget(
+    snap: &crate::config::Snapshot,
+    inmail: &crate::config::InMail,
+    message: &[u8],
+    mut sorted: super::sort::Sorted,
+    target: &Target,
+) -> super::sort::Sorted {
+    use super::sort::Sorting;
+    use crate::router::{self, HeaderView, Request, Source};
+    let (name, copy) = match target {
+        Target::Recipient => return sorted,
+        Target::Redirect(t) => (t.trim(), false),
+        Target::Copy(t) => (t.trim(), true),
+    };
+    let data = &message[sorted.strip.min(message.len())..];
+    let headers = HeaderView::parse(data);
+    let source = Source::Pop3(inmail.name.clone());
+    let address = [name.to_string()];
+    let by_address = name.contains('@');
+    let req = Request {
+        sender: sorted.sender.as_deref(),
+        recipients: if by_address { &address } else { &[] },
+        source: &source,
+        headers: &headers,
+        size: Some(data.len() as u64),
+    };
+    let extra = if by_address {
+        router::route(snap, &req)
+    } else {
+        router::route_to_name(snap, &req, name)
+    };
+    // A cheap placeholder while the old sorting is taken apart.
+    let placeholder = Sorting::Lan {
+        server: String::new(),
+        recipient: String::new(),
+    };
+    let old = std::mem::replace(&mut sorted.sorting, placeholder);
+    sorted.sorting = match (copy, old) {
+        (false, _) => {
+            sorted
+                .trace
+                .push(format!("download rule: redirected to {name}"));
+            Sorting::Route(extra)
+        }
+        (true, Sorting::Route(plan)) => {
+            sorted
+                .trace
+                .push(format!("download rule: copied to {name}"));
+            Sorting::Route(merge(plan, extra))
+        }
+        (true, lan @ Sorting::Lan { .. }) => {
+            sorted.trace.push(format!(
+                "download rule: no copy to {name} of mail for a LAN server"
+            ));
+            lan
+        }
+        (true, Sorting::Unrouted { .. }) => {
+            sorted.trace.push(format!(
+                "download rule: copied to {name}, the only recipient found"
+            ));
+            Sorting::Route(extra)
+        }
+    };
+    sorted
+}
+
+/// Two plans for one message as one: each mailbox and address once.
+fn merge(mut a: Plan, b: Plan) -> Plan {
+    a.recipients.extend(b.recipients);
+    for m in b.mailboxes {
+        if !a.mailboxes.contains(&m) {
+            a.mailboxes.push(m);
+        }
+    }
+    for r in b.remote {
+        if !a.remote.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+            a.remote.push(r);
+        }
+    }
+    a.notices.extend(b.notices);
+    a.bounces.extend(b.bounces);
+    a.discards.extend(b.discards);
+    a
+}
+
 /// One DLRULES.LOG line (§8.1.3) for a rule that fired on a message:
 ///
 /// ```text

@@ -526,10 +526,10 @@ mod collected {
         .unwrap_or_else(|e| panic!("{e:?}"));
         Snapshot {
             config,
-            accounts: Accounts::new([Account {
-                name: "sue".into(),
+            accounts: Accounts::new(["sue", "spambox", "boss"].map(|n| Account {
+                name: n.into(),
                 ..Default::default()
-            }]),
+            })),
             access: Default::default(),
         }
     }
@@ -571,5 +571,46 @@ mod collected {
         assert_eq!(f.map(|f| f.rule), Some("Ask sue".to_string()));
         let f = run(Some("?Ask karen\nRept: karen\n"), FOR_SUE, 10);
         assert_eq!(f, None, "karen is *REMOTE, not a recipient here");
+    }
+
+    fn mailboxes(sorted: &crate::collect::sort::Sorted) -> Vec<String> {
+        match &sorted.sorting {
+            crate::collect::sort::Sorting::Route(p) => p.mailboxes.clone(),
+            other => panic!("not routed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redirect_and_copy_change_who_gets_it() {
+        let snap = snap();
+        let inmail = &snap.config.inmails[0];
+        let sorted = || sort(&snap, inmail, FOR_SUE);
+        assert_eq!(mailboxes(&sorted()), vec!["sue"]);
+        let r = retarget(
+            &snap,
+            inmail,
+            FOR_SUE,
+            sorted(),
+            &Target::Redirect("spambox".into()),
+        );
+        assert_eq!(mailboxes(&r), vec!["spambox"]);
+        let c = retarget(
+            &snap,
+            inmail,
+            FOR_SUE,
+            sorted(),
+            &Target::Copy("boss".into()),
+        );
+        assert_eq!(mailboxes(&c), vec!["sue", "boss"]);
+        let c = retarget(
+            &snap,
+            inmail,
+            FOR_SUE,
+            sorted(),
+            &Target::Copy("SUE@company.com".into()),
+        );
+        assert_eq!(mailboxes(&c), vec!["sue"], "each mailbox once");
+        let same = retarget(&snap, inmail, FOR_SUE, sorted(), &Target::Recipient);
+        assert_eq!(same, sorted());
     }
 }
