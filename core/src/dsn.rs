@@ -85,6 +85,10 @@ pub enum ReportKind {
     Failed,
     /// A delay warning: still being tried, until `retry_until`.
     Delayed { retry_until: Instant },
+    /// A success report (RFC 3461 `NOTIFY=SUCCESS` to a server without DSN) or a
+    /// transmission receipt (§16.1.2): handed on to the next server (`Action:
+    /// relayed`, RFC 3464 §2.3.3).
+    Relayed,
 }
 
 /// A bounce or a delay warning as a complete message (CRLF line ends).
@@ -95,6 +99,7 @@ pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
     let what = match kind {
         ReportKind::Failed => "Undelivered Mail Returned to Sender",
         ReportKind::Delayed { .. } => "Delayed Mail (still being retried)",
+        ReportKind::Relayed => "Successful Mail Delivery Report",
     };
     let subject = match original_subject(d.original) {
         Some(s) => format!("{what}: {s}"),
@@ -148,6 +153,7 @@ pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
         match kind {
             ReportKind::Failed => push_line(&mut m, "Action: failed"),
             ReportKind::Delayed { .. } => push_line(&mut m, "Action: delayed"),
+            ReportKind::Relayed => push_line(&mut m, "Action: relayed"),
         }
         push_line(&mut m, &format!("Status: {}", one_line(&r.status)));
         push_line(
@@ -166,6 +172,32 @@ pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
     attach_original(&mut m, d.original, d.headers_only);
     push_line(&mut m, &format!("--{boundary}--"));
     m
+}
+
+/// The address a transmission receipt goes to (§16.1.2): the first of `names` (header
+/// field names, any case) present in the header of `message`, its value's address
+/// (`Name <a@b>` or a bare `a@b`). `None` when no such field holds an address.
+pub fn receipt_address(message: &[u8], names: &[String]) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    let end = header_end(message);
+    let fs = fields(message, end);
+    names.iter().find_map(|name| {
+        let f = fs.iter().find(|f| f.is(message, name.trim()))?;
+        let value = unfold(&String::from_utf8_lossy(f.value(message)));
+        let v = value.trim();
+        let addr = match (v.rfind('<'), v.rfind('>')) {
+            (Some(a), Some(b)) if a < b => v[a + 1..b].trim(),
+            _ => v.split([',', ' ']).next().unwrap_or("").trim(),
+        };
+        let ok = addr.len() <= 254
+            && addr
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+            && !addr.bytes().any(|b| b.is_ascii_control() || b == b' ');
+        ok.then(|| addr.to_string())
+    })
 }
 
 /// An error message to an account, with the message it is about attached.

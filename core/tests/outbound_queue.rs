@@ -52,6 +52,7 @@ fn message(id: &str, size: u64, to: &[&str]) -> QueuedMessage {
         dsn_envid: None,
         warned: false,
         recipients: to.iter().map(|a| QueuedRecipient::new(a)).collect(),
+        receipt_to: None,
     }
 }
 
@@ -87,6 +88,10 @@ struct Sim {
     runs: Vec<(usize, u64, bool, RunReport)>,
     max_open: usize,
     open_per_dest_max: BTreeMap<Dest, usize>,
+    /// Success reports and receipts: (to, built report).
+    successes: Vec<(String, Vec<u8>)>,
+    /// The simulated servers support DSN.
+    dsn: bool,
 }
 
 impl Sim {
@@ -104,6 +109,8 @@ impl Sim {
             runs: Vec::new(),
             max_open: 0,
             open_per_dest_max: BTreeMap::new(),
+            successes: Vec::new(),
+            dsn: false,
         }
     }
 
@@ -185,6 +192,7 @@ impl Sim {
                         report: TxReport {
                             job: id,
                             recipients,
+                            dsn_passed: self.dsn,
                         },
                     },
                 );
@@ -223,6 +231,27 @@ impl Sim {
                 };
                 self.bounces
                     .push((self.now, message, build_report(&dsn, ReportKind::Failed)));
+            }
+            QueueAction::Success {
+                message: _,
+                to,
+                recipients,
+            } => {
+                let dsn = Dsn {
+                    hostname: "mail.example.com",
+                    default_domain: "example.com",
+                    to: &to,
+                    date: self.now,
+                    id: "s1",
+                    text: "Your message was handed on.",
+                    recipients: &recipients,
+                    original: ORIGINAL,
+                    headers_only: true,
+                    envelope_id: None,
+                    arrival: Some(T0),
+                };
+                self.successes
+                    .push((to.clone(), build_report(&dsn, ReportKind::Relayed)));
             }
             QueueAction::Warn {
                 message,
@@ -887,4 +916,86 @@ fn an_etrn_runs_an_out_mail_that_does_not_run_by_itself() {
     });
     assert_eq!(sim.sent.len(), 1);
     assert_eq!(sim.removed.len(), 1);
+}
+
+#[test]
+fn notify_success_and_transmission_receipts_give_relayed_reports() {
+    let mut sim = Sim::new(setup(vec![relay_outmail(0, true)]));
+    let mut m = message(
+        "m1",
+        100,
+        &["a@remote.test", "b@remote.test", "c@remote.test"],
+    );
+    m.recipients[0].notify = Some("SUCCESS,FAILURE".into());
+    m.recipients[0].orcpt = Some("rfc822;a@remote.test".into());
+    m.recipients[1].notify = Some("FAILURE".into());
+    sim.tell(QueueNotice::Load(Box::new(m)));
+    sim.run_until(T0 + MIN);
+    // Only the recipient that asked, to the sender.
+    assert_eq!(sim.successes.len(), 1);
+    let (to, report) = &sim.successes[0];
+    assert_eq!(to, "alice@example.com");
+    let (subject, status) = parse_report(report);
+    assert!(
+        subject.starts_with("Successful Mail Delivery Report"),
+        "{subject}"
+    );
+    assert!(
+        status.contains("Final-Recipient: rfc822; a@remote.test"),
+        "{status}"
+    );
+    assert!(
+        status.contains("Original-Recipient: rfc822;a@remote.test"),
+        "{status}"
+    );
+    assert!(status.contains("Action: relayed"), "{status}");
+    assert!(status.contains("Status: 2.0.0"), "{status}");
+    assert!(!status.contains("b@remote.test"), "{status}");
+
+    // A server with DSN takes the request on: no report from here. A transmission
+    // receipt is sent anyway, for every recipient, to the address in the header.
+    let mut sim = Sim::new(setup(vec![relay_outmail(0, true)]));
+    sim.dsn = true;
+    let mut m = message("m2", 100, &["a@remote.test", "b@remote.test"]);
+    m.recipients[0].notify = Some("SUCCESS".into());
+    m.receipt_to = Some("boss@example.com".into());
+    sim.tell(QueueNotice::Load(Box::new(m)));
+    sim.run_until(T0 + MIN);
+    assert_eq!(sim.successes.len(), 1);
+    let (to, report) = &sim.successes[0];
+    assert_eq!(to, "boss@example.com");
+    let (_, status) = parse_report(report);
+    assert_eq!(status.matches("Action: relayed").count(), 2, "{status}");
+
+    // Never for a report itself (the null sender), never for a failure.
+    let mut sim = Sim::new(setup(vec![relay_outmail(0, true)]));
+    sim.world = Box::new(|_, _, _| Behaviour::Perm);
+    let mut m = message("m3", 100, &["a@remote.test"]);
+    m.recipients[0].notify = Some("SUCCESS".into());
+    m.receipt_to = Some("boss@example.com".into());
+    sim.tell(QueueNotice::Load(Box::new(m)));
+    let mut m = message("m4", 100, &["a@remote.test"]);
+    m.sender = None;
+    m.receipt_to = Some("boss@example.com".into());
+    sim.tell(QueueNotice::Load(Box::new(m)));
+    sim.run_until(T0 + MIN);
+    assert!(sim.successes.is_empty());
+}
+
+#[test]
+fn receipt_addresses_come_from_the_named_header_fields() {
+    use mailroom_core::dsn::receipt_address;
+    let names = vec!["Return-Receipt-To".to_string()];
+    let m = b"From: a@example.com\r\nreturn-receipt-to: \"Boss\"\r\n <boss@example.com>\r\n\r\nbody\r\n";
+    assert_eq!(
+        receipt_address(m, &names).as_deref(),
+        Some("boss@example.com")
+    );
+    let m = b"Return-Receipt-To: x@example.org\r\n\r\n";
+    assert_eq!(receipt_address(m, &names).as_deref(), Some("x@example.org"));
+    assert_eq!(receipt_address(m, &[]), None);
+    let m = b"Subject: hi\r\n\r\nReturn-Receipt-To: body@example.org\r\n";
+    assert_eq!(receipt_address(m, &names), None);
+    let m = b"Return-Receipt-To: nonsense\r\n\r\n";
+    assert_eq!(receipt_address(m, &names), None);
 }

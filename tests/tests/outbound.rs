@@ -633,6 +633,74 @@ fn held_for_etrn_until_the_downstream_server_asks(flavor: Flavor) {
     );
 }
 
+/// OUT-5 (§16.1.2, RFC 3461/3464): a message with `Return-Receipt-To` that asked
+/// `NOTIFY=SUCCESS` gets a transmission receipt once the relay said 250: an RFC 3464
+/// report (`Action: relayed`) from Mailer_Daemon, in the local sender's mailbox.
+fn success_reports_after_the_relay_took_the_message(flavor: Flavor) {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let outmail = table(&[
+        ("method", "relay".into()),
+        ("relays", strings(&[&sink.addr.to_string()])),
+    ]);
+    let mut s = sender(flavor, outmail, &[]);
+    s.serve();
+    let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
+    assert_eq!(c.command("EHLO client.test").unwrap().code, 250);
+    let auth = base64(format!("\0{ALICE}\0{ALICE_PASSWORD}").as_bytes());
+    assert_eq!(c.command(&format!("AUTH PLAIN {auth}")).unwrap().code, 235);
+    let mut message = format!("Return-Receipt-To: Alice <alice@{SENDER_DOMAIN}>\r\n").into_bytes();
+    message.extend_from_slice(&plain("receipt-1", 2000));
+    assert_eq!(
+        c.command(&format!("MAIL FROM:<alice@{SENDER_DOMAIN}>"))
+            .unwrap()
+            .code,
+        250
+    );
+    let r = c
+        .command("RCPT TO:<bob@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.com")
+        .unwrap();
+    assert_eq!(r.code, 250, "{r:?}");
+    assert_eq!(c.command("DATA").unwrap().code, 354);
+    c.send(&mailroom_tests::client::dot_stuff(&message))
+        .unwrap();
+    assert_eq!(c.reply().unwrap().code, 250);
+    let _ = c.command("QUIT");
+
+    assert_eq!(sink.wait_for(1, WAIT).len(), 1, "{}", s.log());
+    let arrived = wait_until(WAIT, || !maildir::visible(&s.maildir(ALICE)).is_empty());
+    assert!(arrived, "no receipt for alice\n{}", s.log());
+    let (_, data) = maildir::visible(&s.maildir(ALICE)).remove(0);
+    let m = mail_parser::MessageParser::default()
+        .parse(&data)
+        .expect("a message");
+    let ct = m.content_type().expect("a content type");
+    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
+    assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+    let from = m
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .unwrap_or("");
+    assert_eq!(from, "Mailer_Daemon@sender.test");
+    assert!(m.subject().unwrap_or("").contains("e2e receipt-1"));
+    let status = m
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|c| c.subtype() == Some("delivery-status"))
+        })
+        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
+        .expect("a delivery-status part");
+    assert!(
+        status.contains("Final-Recipient: rfc822; bob@example.com"),
+        "{status}"
+    );
+    assert!(status.contains("Action: relayed"), "{status}");
+    assert!(status.contains("Status: 2.0.0"), "{status}");
+    assert!(status.contains("Diagnostic-Code: smtp; 250"), "{status}");
+}
+
 const CRASH_MESSAGES: usize = 24;
 const CRASH_SIZE: usize = 32 * 1024;
 
@@ -736,5 +804,6 @@ both_binaries!(
     lan_forwarding_rules,
     unknown_local_users_go_to_the_lan_server,
     held_for_etrn_until_the_downstream_server_asks,
+    success_reports_after_the_relay_took_the_message,
     sigkill_while_sending,
 );

@@ -50,6 +50,10 @@ pub struct Outbound {
     /// The port of MX hosts (SMTP Direct). Always 25 on the Internet; other values are
     /// for tests and private networks.
     pub direct_port: u16,
+    /// §16.1.2 "Transmission Receipt Header fields": a message with one of these
+    /// header fields gets a receipt, sent to the address in the field, once it has
+    /// been handed on (the remote server's 250). Empty: no transmission receipts.
+    pub transmission_receipt_headers: Vec<String>,
 }
 
 impl Default for Outbound {
@@ -66,6 +70,7 @@ impl Default for Outbound {
             data_timeout: Span::mins(10),
             helo_name: None,
             direct_port: 25,
+            transmission_receipt_headers: vec!["Return-Receipt-To".into()],
         }
     }
 }

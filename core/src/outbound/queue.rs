@@ -230,6 +230,9 @@ pub struct QueuedMessage {
     /// A delay warning went out.
     pub warned: bool,
     pub recipients: Vec<QueuedRecipient>,
+    /// Where a transmission receipt goes (§16.1.2: the address in a
+    /// `Return-Receipt-To` field or the like), found by the runtime in the header.
+    pub receipt_to: Option<String>,
 }
 
 /// Counts of recipients in a run, by what became of them.
@@ -295,6 +298,15 @@ pub enum QueueAction {
     /// Store a bounce (RFC 3464, Action: failed) about `message` to `to`. Before the
     /// state change that follows.
     Bounce {
+        message: String,
+        to: String,
+        recipients: Vec<FailedRecipient>,
+    },
+    /// Store a success report (Action: relayed) about `message` to `to`: recipients
+    /// whose `NOTIFY` asked for SUCCESS and whose server could not take that request
+    /// on (RFC 3461 §5.2.2), and a transmission receipt (§16.1.2) for every recipient
+    /// handed on. One per transaction and address.
+    Success {
         message: String,
         to: String,
         recipients: Vec<FailedRecipient>,
@@ -881,7 +893,7 @@ impl OutQueue {
                 RcptOutcome::Temporary(Reply::new(451, "4.4.2 no answer for this recipient")),
             ));
         }
-        self.apply(now, owner, &spec.msg, all);
+        self.apply(now, owner, &spec.msg, all, report.dsn_passed);
     }
 
     fn ended(
@@ -909,7 +921,7 @@ impl OutQueue {
                 .iter()
                 .map(|&i| (i, RcptOutcome::Temporary(reply(false))))
                 .collect();
-            self.apply(now, s.owner, &spec.msg, outcomes);
+            self.apply(now, s.owner, &spec.msg, outcomes, false);
         }
         if established {
             if let Some(run) = self.runs.get_mut(&s.owner) {
@@ -954,7 +966,7 @@ impl OutQueue {
                             (i, o)
                         })
                         .collect();
-                    self.apply(now, s.owner, &spec.msg, outcomes);
+                    self.apply(now, s.owner, &spec.msg, outcomes, false);
                 }
             }
         }
@@ -972,6 +984,7 @@ impl OutQueue {
         owner: Owner,
         msg: &str,
         outcomes: Vec<(usize, RcptOutcome)>,
+        dsn_passed: bool,
     ) {
         let (retry, bounce_after, lan_retry, lan_fail) = (
             self.setup.retry,
@@ -983,6 +996,7 @@ impl OutQueue {
             return;
         };
         let mut failed = Vec::new();
+        let mut delivered = Vec::new();
         let mut report = RunReport::default();
         for (i, outcome) in outcomes {
             let Some(r) = e.msg.recipients.get_mut(i) else {
@@ -1001,10 +1015,11 @@ impl OutQueue {
                 (retry, bounce_after)
             };
             match outcome {
-                RcptOutcome::Delivered(_) => {
+                RcptOutcome::Delivered(reply) => {
                     r.state = RcptState::Delivered;
                     r.last_error = None;
                     report.delivered += 1;
+                    delivered.push((i, reply.one_line()));
                 }
                 RcptOutcome::Permanent(reply) => {
                     r.state = RcptState::Failed;
@@ -1026,6 +1041,13 @@ impl OutQueue {
                     }
                 }
             }
+        }
+        for (to, recipients) in success_reports(&e.msg, &delivered, dsn_passed) {
+            self.actions.push_back(QueueAction::Success {
+                message: msg.to_string(),
+                to,
+                recipients,
+            });
         }
         if let Some(run) = self.runs.get_mut(&owner) {
             run.report.delivered += report.delivered;
@@ -1389,6 +1411,55 @@ impl OutQueue {
             }
         }
     }
+}
+
+/// The success reports one transaction owes: to the sender for `NOTIFY=SUCCESS`
+/// recipients the server could not pass the request on for, and a transmission
+/// receipt for all of them to the receipt address (one report when both are the same
+/// address). Nothing for a message with the null sender: reports are never reported.
+fn success_reports(
+    msg: &QueuedMessage,
+    delivered: &[(usize, String)],
+    dsn_passed: bool,
+) -> Vec<(String, Vec<FailedRecipient>)> {
+    let Some(sender) = msg.sender.as_deref() else {
+        return Vec::new();
+    };
+    let item = |i: usize, reply: &str| {
+        let r = &msg.recipients[i];
+        FailedRecipient {
+            address: r.address.clone(),
+            status: "2.0.0".into(),
+            diagnostic: reply.to_string(),
+            original_recipient: r.orcpt.clone(),
+        }
+    };
+    let asked = |i: usize| {
+        msg.recipients[i].notify.as_deref().is_some_and(|n| {
+            n.split(',')
+                .any(|w| w.trim().eq_ignore_ascii_case("SUCCESS"))
+        })
+    };
+    let mut out: Vec<(String, Vec<FailedRecipient>)> = Vec::new();
+    let receipt = msg.receipt_to.as_deref().filter(|_| !delivered.is_empty());
+    if let Some(to) = receipt {
+        out.push((
+            to.to_string(),
+            delivered.iter().map(|(i, r)| item(*i, r)).collect(),
+        ));
+    }
+    if !dsn_passed {
+        let notify: Vec<FailedRecipient> = delivered
+            .iter()
+            .filter(|(i, _)| asked(*i))
+            .map(|(i, r)| item(*i, r))
+            .collect();
+        let same = receipt.is_some_and(|t| t.eq_ignore_ascii_case(sender));
+        if !notify.is_empty() && !same {
+            out.push((sender.to_string(), notify));
+        }
+    }
+    out
 }
 
 fn failure(r: &QueuedRecipient, generic: &str) -> FailedRecipient {

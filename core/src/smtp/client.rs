@@ -108,6 +108,9 @@ pub struct TxReport {
     pub job: String,
     /// Every recipient of the job, in its order.
     pub recipients: Vec<(String, RcptOutcome)>,
+    /// The server supports DSN (RFC 3461), so the recipients' `NOTIFY` went with them
+    /// and success reports are now its business, not ours.
+    pub dsn_passed: bool,
 }
 
 /// How a session ended.
@@ -800,6 +803,7 @@ impl SmtpClient {
         self.events.push_back(ClientEvent::Finished(TxReport {
             job: tx.job.id,
             recipients,
+            dsn_passed: self.ext.dsn,
         }));
     }
 
@@ -926,6 +930,7 @@ impl Machine for SmtpClient {
                 self.events.push_back(ClientEvent::Finished(TxReport {
                     job: job.id,
                     recipients,
+                    dsn_passed: false,
                 }));
             }
             return;

@@ -487,6 +487,23 @@ impl Driver {
                     tracing::error!(id = %message, to, "cannot store the bounce: {}", e.text);
                 }
             }
+            QueueAction::Success {
+                message,
+                to,
+                recipients,
+            } => {
+                let arrival = self.arrival(&message);
+                if let Err(e) = report::store(
+                    &self.shared,
+                    &message,
+                    &to,
+                    &recipients,
+                    arrival,
+                    report::Kind::Relayed,
+                ) {
+                    tracing::error!(id = %message, to, "cannot store the success report: {}", e.text);
+                }
+            }
             QueueAction::Warn {
                 message,
                 to,
@@ -656,6 +673,9 @@ impl Driver {
         }
         match state::load(&self.dd, id) {
             Ok(Some(mut m)) => {
+                if m.sender.is_some() {
+                    m.receipt_to = receipt_to(&self.dd, id, &self.snapshot.config);
+                }
                 let local = spool_source_is_local(&self.dd, id);
                 let source = if local { Source::Local } else { Source::Smtp };
                 // A recipient queued for a LAN server (In Mail routing = "lan") keeps it.
@@ -788,6 +808,19 @@ pub fn check_lan_rules(dd: &DataDir) -> Vec<crate::config_files::Problem> {
 
 fn setup(cfg: &Config, opts: Options) -> QueueSetup {
     QueueSetup::from_config(cfg, |c| opts.auto_lan && auto_lan(c))
+}
+
+/// §16.1.2: the transmission receipt address in the queued message's header, if
+/// receipts are on.
+fn receipt_to(dd: &DataDir, id: &str, cfg: &Config) -> Option<String> {
+    let names = &cfg.outbound.transmission_receipt_headers;
+    if names.is_empty() {
+        return None;
+    }
+    let f = fs::File::open(crate::store::spool::message_path(dd, id).ok()?).ok()?;
+    let mut head = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(f, 64 * 1024), &mut head).ok()?;
+    mailroom_core::dsn::receipt_address(&head, names)
 }
 
 fn spool_source_is_local(dd: &DataDir, id: &str) -> bool {

@@ -17,7 +17,11 @@ const HEADER_READ: u64 = 64 * 1024;
 /// What the report says.
 pub enum Kind {
     Bounce,
-    Warning { retry_until: Instant },
+    Warning {
+        retry_until: Instant,
+    },
+    /// Handed on: `NOTIFY=SUCCESS` or a transmission receipt (§16.1.2).
+    Relayed,
 }
 
 /// Build the report about queued message `id` and store it for `to`.
@@ -61,10 +65,18 @@ pub fn store(
             host = cfg.hostname,
             until = utc_text(retry_until)
         ),
+        Kind::Relayed => format!(
+            "This is the mail system at {host}.\n\n\
+             Your message was handed on to the next mail server for the recipients below. \
+             This is only a receipt: nothing needs to be done.\n\n{list}\n\
+             The header of the message is attached.\n",
+            host = cfg.hostname
+        ),
     };
     let (report_kind, headers_only, what) = match kind {
         Kind::Bounce => (ReportKind::Failed, cut, "bounce"),
         Kind::Warning { retry_until } => (ReportKind::Delayed { retry_until }, true, "warning"),
+        Kind::Relayed => (ReportKind::Relayed, true, "receipt"),
     };
     let token = format!("{}.{}.{id}.{what}", now.as_micros(), std::process::id());
     let message = build_report(

@@ -247,6 +247,7 @@ fn merge(env: &SpoolEnvelope, size: u64, state: Option<StateFile>) -> QueuedMess
         dsn_envid: env.dsn_envid.clone(),
         warned,
         recipients,
+        receipt_to: None,
     }
 }
 
