@@ -267,6 +267,11 @@ impl IspPop3 {
         s
     }
 
+    /// The mailbox as this session sees it (message `n` is `messages()[n - 1]`).
+    pub fn messages(&self) -> &[IspMessage] {
+        &self.messages
+    }
+
     /// Every command line received (PASS and APOP secrets masked), in order.
     pub fn transcript(&self) -> &[String] {
         &self.transcript
