@@ -21,11 +21,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mailroom_core::collect::ask::Verdict;
 use mailroom_core::collect::ask::{
     deleted_message, query_message, AskBook, Asked, DeletedMail, QueryMail, DEFAULT_QUERY_DELAY,
 };
-use mailroom_core::collect::dlrules::{log_line, DlRules, Fired, Target, MAX_RULES_FILE};
+use mailroom_core::collect::dlrules::{
+    decide_collected, log_line, rule_recipients, DlRules, Fired, Kind, RuleInput, Target,
+    MAX_RULES_FILE,
+};
 use mailroom_core::collect::errors::AdminMail;
+use mailroom_core::collect::run::Decision;
+use mailroom_core::collect::sort::sort;
+use mailroom_core::config::InMail;
 use mailroom_core::config::Snapshot;
 use mailroom_core::router::names::Names;
 use mailroom_core::router::{Plan, Source};
@@ -479,6 +486,148 @@ fn empty_plan() -> Plan {
         notices: Vec::new(),
         bounces: Vec::new(),
         discards: Vec::new(),
+    }
+}
+
+/// How long a query stays in the Ask book at most, answered or not: the query delay
+/// plus a month, so a message whose DELE or download failed is still recognised on
+/// later runs and the book does not keep queries for vanished messages for ever.
+pub fn book_retention(snap: &Snapshot) -> Duration {
+    query_delay(snap) + Duration::from_secs(30 * 86_400)
+}
+
+/// The answer to the collection run's `Decide` for one new message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub decision: Decision,
+    /// For a download: a Redirect or Copy rule's target; apply it to the message's
+    /// sorting with `dlrules::retarget` when storing it.
+    pub target: Target,
+    /// The rule that decided, if one did (already logged to DLRULES.LOG).
+    pub fired: Option<Fired>,
+}
+
+/// What the collection runner needs to answer `Decide`.
+#[derive(Clone, Copy)]
+pub struct DecideFor<'a> {
+    pub store: &'a Store,
+    pub snap: &'a Snapshot,
+    pub inmail: &'a InMail,
+    /// 1-based position of the In Mail in `config.inmails`.
+    pub inmail_number: usize,
+    /// This run's rules ([`RulesLoader::load`]) when the In Mail uses download rules.
+    pub rules: Option<&'a DlRules>,
+}
+
+/// Decide about one new message from its header (TOP), in this order: an answered or
+/// expired query in the Ask book; the automatic size-limit rule; `*REMOTE`-only mail
+/// under download rules; DLRULES.DAT. Carries out the side effects of the rule that
+/// fired (DLRULES.LOG, the query mail, the deletion notice). Trouble writing those
+/// leaves the message on the server.
+pub fn decide(ctx: &DecideFor<'_>, uid: Option<&str>, size: u64, header: &[u8]) -> Decided {
+    let now = now();
+    let dd = ctx.store.data_dir();
+    let inmail = ctx.inmail.name.as_str();
+    let leave = |fired: Option<Fired>| Decided {
+        decision: Decision::Leave,
+        target: Target::Recipient,
+        fired,
+    };
+    if let Some(uid) = uid {
+        let delay = query_delay(ctx.snap);
+        let retention = book_retention(ctx.snap);
+        let verdict = with_book(dd, |b| {
+            b.prune(now, retention);
+            b.verdict(inmail, uid, now, delay)
+        });
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(
+                    inmail,
+                    uid,
+                    "cannot read the Ask book: {e}; message left on the server"
+                );
+                return leave(None);
+            }
+        };
+        let answered = |decision| {
+            tracing::info!(inmail, uid, ?verdict, "download query settled");
+            Decided {
+                decision,
+                target: Target::Recipient,
+                fired: None,
+            }
+        };
+        match verdict {
+            Verdict::NotAsked => {}
+            Verdict::Waiting => return leave(None),
+            Verdict::Download => return answered(Decision::Download),
+            Verdict::Delete | Verdict::Expired => return answered(Decision::Delete),
+        }
+    }
+
+    let sorted = sort(ctx.snap, ctx.inmail, header);
+    let recipients = rule_recipients(&sorted);
+    let (weekday, minutes) = rule_clock(unix_secs());
+    let input = RuleInput {
+        header,
+        size,
+        recipients: &recipients,
+        inmail_number: ctx.inmail_number,
+        weekday,
+        minutes,
+    };
+    let Some(fired) = decide_collected(ctx.rules, ctx.inmail, &sorted, &input) else {
+        return Decided {
+            decision: Decision::Download,
+            target: Target::Recipient,
+            fired: None,
+        };
+    };
+    log_activation(dd, inmail, &fired, header, size);
+    let held = Held {
+        inmail,
+        uid: uid.unwrap_or(""),
+        fired: &fired,
+        header,
+        size,
+        recipients: &recipients,
+    };
+    let decision = match fired.action.kind {
+        Kind::Download => Decision::Download,
+        Kind::DownloadDelete => Decision::DownloadDelete,
+        Kind::Ignore => Decision::Leave,
+        Kind::DeleteSilently => Decision::Delete,
+        Kind::Delete => match tell_deleted(ctx.store, ctx.snap, &held) {
+            Ok(()) => Decision::Delete,
+            Err(e) => {
+                tracing::error!(
+                    inmail,
+                    "cannot store the deletion notice ({}); message left on the server",
+                    e.text
+                );
+                Decision::Leave
+            }
+        },
+        Kind::Ask => {
+            if uid.is_none() {
+                tracing::warn!(inmail, rule = %fired.rule, "the server gives no message ids, so nobody can be asked; message left on the server");
+            } else if let Err(e) = ask(ctx.store, ctx.snap, &held) {
+                tracing::error!(inmail, "cannot send the download query: {}", e.text);
+            }
+            Decision::Leave
+        }
+    };
+    let target = if fired.action.kind.downloads() {
+        fired.action.target.clone()
+    } else {
+        Target::Recipient
+    };
+    Decided {
+        decision,
+        target,
+        fired: Some(fired),
     }
 }
 

@@ -221,6 +221,15 @@ impl AskBook {
             .retain(|(i, uid), _| i != inmail || present(uid));
     }
 
+    /// Forget queries asked longer than `max_age` ago, answered or not: their
+    /// messages were collected or deleted long since, or are gone from the server.
+    /// `max_age` must be longer than the query delay, or pending queries would be
+    /// forgotten before they expire.
+    pub fn prune(&mut self, now: Instant, max_age: Duration) {
+        self.queries
+            .retain(|_, q| now.saturating_since(q.asked) <= max_age);
+    }
+
     /// The stored form: a header line, then one tab-separated line per query.
     pub fn to_text(&self) -> String {
         let mut s = format!("{BOOK_MAGIC}\n");

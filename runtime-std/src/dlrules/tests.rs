@@ -47,7 +47,7 @@ fn inbox(dd: &DataDir, user: &str) -> Vec<String> {
 const HEADER: &[u8] =
     b"From: bob@spammers.net\r\nTo: fred@example.com\r\nSubject: Cheap offer\r\n\r\n";
 
-fn decide(rules: &DlRules) -> Option<Kind> {
+fn kind_of(rules: &DlRules) -> Option<Kind> {
     let none: Vec<String> = Vec::new();
     rules
         .decide(&RuleInput {
@@ -70,17 +70,17 @@ fn an_edit_between_runs_counts_without_a_restart() {
     assert!(run.rules.is_empty() && run.problem.is_none());
 
     fs::write(rules_path(&dd), "~Leave everything\n").unwrap();
-    assert_eq!(decide(&loader.load(&dd).rules), Some(Kind::Ignore));
+    assert_eq!(kind_of(&loader.load(&dd).rules), Some(Kind::Ignore));
 
     fs::write(rules_path(&dd), "*Spam\nFrom: spammers.net\n").unwrap();
     let run = loader.load(&dd);
-    assert_eq!(decide(&run.rules), Some(Kind::Delete));
+    assert_eq!(kind_of(&run.rules), Some(Kind::Delete));
     assert!(run.problem.is_none());
 
     // A broken edit: the last good rules stay, the administrator is told once.
     fs::write(rules_path(&dd), "*Spam\nSize: big\n").unwrap();
     let run = loader.load(&dd);
-    assert_eq!(decide(&run.rules), Some(Kind::Delete));
+    assert_eq!(kind_of(&run.rules), Some(Kind::Delete));
     let problem = run.problem.expect("a mail about the broken file");
     assert_eq!(problem.subject, SUBJECT_BAD_RULES);
     assert!(
@@ -379,4 +379,124 @@ fn local_clock_for_rules() {
     );
     assert_eq!(new_token().len(), 24);
     assert_ne!(new_token(), new_token());
+}
+
+fn snapshot_with_inmail() -> Snapshot {
+    let config = parse_config(
+        "hostname = \"mail.example.com\"\ndefault_domain = \"example.com\"\n\
+         local_domains = [\"example.com\"]\n\
+         [[connection]]\nname = \"isp\"\n\
+         [[inmail]]\nname = \"isp\"\nconnections = [\"isp\"]\nserver = \"pop.isp.net\"\n\
+         user = \"u\"\npassword = \"p\"\naccepted_domains = [\"example.com\"]\n\
+         download_rules = true\n",
+    )
+    .unwrap();
+    Snapshot {
+        config,
+        ..snapshot()
+    }
+}
+
+fn decide_with(store: &Store, snap: &Snapshot, rules: Option<&str>, uid: &str) -> Decided {
+    let rules = rules.map(|r| DlRules::parse(r).unwrap());
+    decide(
+        &DecideFor {
+            store,
+            snap,
+            inmail: &snap.config.inmails[0],
+            inmail_number: 1,
+            rules: rules.as_ref(),
+        },
+        Some(uid),
+        5000,
+        HEADER,
+    )
+}
+
+#[test]
+fn decide_answers_the_runner() {
+    let (_tmp, dd, store) = setup();
+    let snap = snapshot_with_inmail();
+    let d = decide_with(&store, &snap, None, "m1");
+    assert_eq!((d.decision, d.fired), (Decision::Download, None));
+    let d = decide_with(&store, &snap, Some("<Boss\nFrom: boss@\n"), "m1");
+    assert_eq!((d.decision, d.fired), (Decision::Download, None));
+    assert!(!log_path(&dd).exists(), "nothing fired, nothing logged");
+
+    let d = decide_with(&store, &snap, Some("~Leave\nSubject: cheap\n"), "m1");
+    assert_eq!(d.decision, Decision::Leave);
+    let d = decide_with(&store, &snap, Some("@Quiet\n"), "m1");
+    assert_eq!(d.decision, Decision::Delete);
+    assert!(inbox(&dd, "fred").is_empty(), "silently");
+    let d = decide_with(&store, &snap, Some("*Spam\nFrom: spammers\n"), "m1");
+    assert_eq!(d.decision, Decision::Delete);
+    let fred = inbox(&dd, "fred");
+    assert_eq!(fred.len(), 1, "the intended recipient is told");
+    assert!(fred[0].contains("\"Spam\""));
+    let d = decide_with(&store, &snap, Some(">boss%Boss gets it\n"), "m1");
+    assert_eq!(
+        (d.decision, d.target),
+        (Decision::DownloadDelete, Target::Redirect("boss".into()))
+    );
+    let log = fs::read_to_string(log_path(&dd)).unwrap();
+    assert_eq!(log.lines().count(), 4, "{log}");
+    assert!(log
+        .lines()
+        .last()
+        .unwrap()
+        .contains("rule=\"Boss gets it\" action=\"redirect to boss, download and delete\""));
+}
+
+#[test]
+fn decide_asks_once_then_follows_the_answer() {
+    let (_tmp, dd, store) = setup();
+    let snap = snapshot_with_inmail();
+    let rules = Some("?Ask about offers\nSubject: offer\n");
+    assert_eq!(
+        decide_with(&store, &snap, rules, "m2").decision,
+        Decision::Leave
+    );
+    assert_eq!(
+        decide_with(&store, &snap, rules, "m2").decision,
+        Decision::Leave
+    );
+    let fred = inbox(&dd, "fred");
+    assert_eq!(fred.len(), 1, "asked once");
+    let token = load_book(&dd)
+        .unwrap()
+        .get("isp", "m2")
+        .unwrap()
+        .token
+        .clone();
+    let reply = format!("Subject: Re: Download query [DLQ-{token}]: Cheap offer\r\n\r\nok\r\n");
+    with_book(&dd, |b| b.answer(reply.as_bytes())).unwrap();
+    let d = decide_with(&store, &snap, rules, "m2");
+    assert_eq!(
+        (d.decision, d.target),
+        (Decision::Download, Target::Recipient)
+    );
+    // Still known if the download failed and the message is decided again.
+    assert_eq!(
+        decide_with(&store, &snap, rules, "m2").decision,
+        Decision::Download
+    );
+
+    // An unanswered query older than the delay: delete it at the ISP.
+    let long_ago = now() - (query_delay(&snap) + Duration::from_secs(60));
+    with_book(&dd, |b| {
+        b.ask("isp", "m3", "oldtoken", "Ask about offers", long_ago)
+    })
+    .unwrap();
+    assert_eq!(
+        decide_with(&store, &snap, rules, "m3").decision,
+        Decision::Delete
+    );
+    // Older than the retention: forgotten, so the rules decide afresh.
+    let ancient = now() - (book_retention(&snap) + Duration::from_secs(60));
+    with_book(&dd, |b| b.ask("isp", "m4", "ancient", "r", ancient)).unwrap();
+    assert_eq!(
+        decide_with(&store, &snap, None, "m4").decision,
+        Decision::Download
+    );
+    assert!(load_book(&dd).unwrap().get("isp", "m4").is_none());
 }

@@ -293,3 +293,16 @@ fn deletion_notice() {
     assert!(s.contains("\"Delete message\""));
     assert!(s.contains("\r\nTo: fred@company.com\r\n"));
 }
+
+#[test]
+fn old_queries_are_pruned() {
+    let mut book = AskBook::new();
+    book.ask("isp", "old", "a", "r", t(0));
+    book.ask("isp", "new", "b", "r", t(20));
+    book.answer(&reply("[DLQ-a]", "ok"));
+    book.prune(t(30), DAY * 15);
+    let left: Vec<&str> = book.queries().map(|q| q.uid.as_str()).collect();
+    assert_eq!(left, vec!["new"]);
+    book.prune(t(35), DAY * 15);
+    assert_eq!(book.len(), 1, "15 days is not more than 15 days");
+}
