@@ -383,6 +383,7 @@ fn addressees(snap: &Snapshot, held: &Held<'_>) -> Vec<String> {
             v
         }
     };
+    out.retain(|a| !is_mailer_daemon(snap, a));
     if out.is_empty() {
         out.extend(admin_address(snap));
     }
@@ -456,7 +457,9 @@ pub fn divert_reply(
     delivery: &Delivery,
     source: &Source,
 ) -> Option<Plan> {
-    if *source != Source::Local {
+    // The server's own mails have the null sender; only a person's mail is an answer
+    // (a query sent to a Mailer_Daemon address must not answer itself).
+    if *source != Source::Local || delivery.envelope.mail_from.is_none() {
         return None;
     }
     let rcpts = &delivery.envelope.recipients;

@@ -500,3 +500,27 @@ fn decide_asks_once_then_follows_the_answer() {
     );
     assert!(load_book(&dd).unwrap().get("isp", "m4").is_none());
 }
+
+#[test]
+fn a_query_for_mailer_daemon_does_not_answer_itself() {
+    let (_tmp, dd, store) = setup();
+    let snap = snapshot();
+    let fired = ask_fired(Target::Recipient);
+    let rcpts = vec!["Mailer_Daemon@example.com".to_string()];
+    let held = Held {
+        inmail: "isp",
+        uid: "X",
+        fired: &fired,
+        header: HEADER,
+        size: 1,
+        recipients: &rcpts,
+    };
+    ask(&store, &snap, &held).unwrap();
+    assert_eq!(
+        inbox(&dd, "postmaster").len(),
+        1,
+        "asked the administrator instead"
+    );
+    let book = load_book(&dd).unwrap();
+    assert_eq!(book.get("isp", "X").map(|q| q.state), Some(State::Pending));
+}
