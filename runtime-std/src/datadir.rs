@@ -60,6 +60,12 @@ impl DataDir {
         self.root.join("state")
     }
 
+    /// The seen-UID books of the In Mails (POP3 collection), one book and one
+    /// journal per In Mail.
+    pub fn seen_dir(&self) -> PathBuf {
+        self.state_dir().join("seen")
+    }
+
     pub fn log_dir(&self) -> PathBuf {
         self.root.join("log")
     }

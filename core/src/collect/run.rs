@@ -234,6 +234,8 @@ enum Awaiting {
 
 pub struct Collector {
     client: Pop3Client,
+    /// Messages the server lists as larger than this are not downloaded.
+    max_message: u64,
     settings: RunSettings,
     book: SeenBook,
     msgs: Vec<Msg>,
@@ -263,7 +265,9 @@ impl Collector {
             inmail: settings.inmail.clone(),
             ..RunReport::default()
         };
+        let max_message = client.max_message;
         Collector {
+            max_message,
             client: Pop3Client::new(now, client),
             settings,
             book: seen,
@@ -452,6 +456,15 @@ impl Collector {
                     i += 1;
                     continue;
                 }
+            }
+            if m.size > self.max_message {
+                let (n, size, max) = (m.number, m.size, self.max_message);
+                self.report.notes.push(format!(
+                    "message {n} ({size} octets) is larger than the largest message accepted here ({max} octets); left on the server"
+                ));
+                self.report.left += 1;
+                i += 1;
+                continue;
             }
             let over = self.settings.size_limit.is_some_and(|l| m.size > l);
             let ask = self.settings.download_rules || (over && leave > 0);

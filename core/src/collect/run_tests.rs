@@ -364,3 +364,28 @@ fn duplicates_are_deleted_and_remembered_but_counted_apart() {
     );
     assert_eq!((r.downloaded, r.duplicates, r.deleted), (1, 1, 2));
 }
+
+#[test]
+fn a_message_listed_larger_than_the_maximum_is_left_with_a_note() {
+    let mut server = FakeServer::new(&[("u1", M1), ("u2", M2)]);
+    let mut c = Collector::new(
+        T0,
+        ClientSettings {
+            max_message: M2.len() as u64,
+            ..client()
+        },
+        run_settings(0),
+        SeenBook::new(),
+    );
+    let t = talk(&mut c, &mut server, T0, 9, &mut |e| match e {
+        RunEvent::Store { .. } => Some(RunCommand::Stored(Stored::Stored)),
+        _ => None,
+    });
+    let Some(RunEvent::Done(r)) = t.events.last() else {
+        panic!("no Done")
+    };
+    assert_eq!((r.downloaded, r.left), (1, 1));
+    assert!(r.notes[0].contains("larger than the largest message"));
+    assert!(!server.log.iter().any(|l| l == "RETR 1"));
+    assert_eq!(server.removed, ["u2"]);
+}

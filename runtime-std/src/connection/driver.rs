@@ -117,6 +117,16 @@ struct Driver {
     cancel: BTreeMap<ConnId, Arc<AtomicBool>>,
 }
 
+/// The enabled In Mails and the connections that collect each (`[[inmail]]`).
+fn in_mails(config: &Config) -> Vec<(String, Vec<String>)> {
+    config
+        .inmails
+        .iter()
+        .filter(|m| m.enabled)
+        .map(|m| (m.name.clone(), m.connections.clone()))
+        .collect()
+}
+
 fn unix_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -130,7 +140,7 @@ impl Driver {
         let start = StdInstant::now();
         let start_us = unix_micros();
         let now = Instant::from_micros(start_us);
-        let sched = Scheduler::new(now, Setup::from_config(&config, &[]));
+        let sched = Scheduler::new(now, Setup::from_config(&config, &in_mails(&config)));
         if !config.connections.is_empty() {
             tracing::info!(
                 "connections: {} configured, {} schedules",
@@ -382,8 +392,15 @@ impl Driver {
                 }
             },
             Action::RunInMail { conn, run, in_mail } => {
-                tracing::info!(connection = %self.name(conn), %in_mail, "In Mail: no POP3 collector in this version");
-                self.answer_later(Notice::InMailDone { conn, run, in_mail });
+                // Collected on its own thread; progress goes to every `connect --wait`
+                // being followed (usually one).
+                let shared = self.shared.clone();
+                let dir = self.dir.clone();
+                let ids: Vec<String> = self.requests.values().map(|r| r.id.clone()).collect();
+                self.job("inmail", move || {
+                    crate::collect::run::collect_for_driver(&shared, &dir, &in_mail, &ids);
+                    Some(Notice::InMailDone { conn, run, in_mail })
+                });
             }
             Action::NotifyAdmin {
                 conn,
