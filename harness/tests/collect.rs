@@ -1,0 +1,790 @@
+//! POP3 collection against scripted ISP servers in virtual time (issue 7): the real
+//! core collection run ([`Collector`]: POP3 client session + seen-UID book) over a
+//! simulated link to [`IspPop3`], with a model of the runtime's side (durable store,
+//! seen journal appended before `Stored`, book rewritten at the end of a run).
+//!
+//! Every scenario runs under several seeds (latency, writes split at random points);
+//! a failure names its seed. Invariants checked after every session: nothing removed
+//! at the ISP that is not stored here, and no message stored twice.
+
+use mailroom_core::collect::run::{
+    Collector, Decision, RunCommand, RunError, RunEvent, RunReport, RunSettings, Stored,
+};
+use mailroom_core::collect::seen::SeenBook;
+use mailroom_core::config::{InMailTls, Pop3Auth};
+use mailroom_core::pop3::client::{ClientSettings, ErrorKind};
+use mailroom_core::Instant;
+use mailroom_harness::isp_pop3::{Behaviour, IspMailbox, IspPop3, Link};
+use mailroom_harness::rng::Rng;
+use mailroom_harness::wire::Faults;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+const USER: &str = "office";
+const PASSWORD: &str = "isp secret";
+const DAY: u64 = 86_400;
+/// Monday 2026-03-23 09:00 UTC.
+const T0: Instant = Instant::from_secs(1_774_256_400);
+const TIMEOUT: Duration = Duration::from_secs(60);
+const SEEDS: std::ops::Range<u64> = 0..12;
+
+/// Run `f` for each seed; a failure is reported with the seed that caused it.
+fn with_seeds(seeds: std::ops::Range<u64>, f: impl Fn(u64)) {
+    for seed in seeds {
+        if let Err(e) = catch_unwind(AssertUnwindSafe(|| f(seed))) {
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_default();
+            panic!("seed {seed} failed (rerun with that seed): {why}");
+        }
+    }
+}
+
+/// A line of 20 to 120 ms per chunk, writes split at random boundaries.
+fn faults() -> Faults {
+    Faults {
+        latency: (20_000, 120_000),
+        split: true,
+        reset: 0.0,
+        refuse: 0.0,
+    }
+}
+
+fn message(n: usize, body_octets: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: sender{n}@partner.example\r\nTo: alice@office.example\r\nSubject: message {n}\r\nMessage-Id: <m{n}@isp.example>\r\n\r\n"
+    )
+    .into_bytes();
+    let mut line = 0;
+    while m.len() < body_octets {
+        // Leading dots on some lines: the byte-stuffing has to round-trip.
+        let dot = if line % 7 == 0 { "." } else { "" };
+        m.extend_from_slice(
+            format!("{dot}message {n} line {line} ................\r\n").as_bytes(),
+        );
+        line += 1;
+    }
+    m
+}
+
+fn message_id(data: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(data);
+    let end = text.find("\r\n\r\n")?;
+    text[..end]
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-Id: "))
+        .map(str::to_string)
+}
+
+fn mailbox(n: usize) -> IspMailbox {
+    let mut mb = IspMailbox::new();
+    for i in 0..n {
+        mb.add(&message(i, 600 + 97 * i));
+    }
+    mb
+}
+
+fn settings(leave: u32) -> RunSettings {
+    RunSettings {
+        inmail: "isp".into(),
+        leave_on_server_days: leave,
+        size_limit: None,
+        download_rules: false,
+    }
+}
+
+fn client() -> ClientSettings {
+    ClientSettings {
+        user: USER.into(),
+        password: PASSWORD.into(),
+        auth: Pop3Auth::Plain,
+        tls: InMailTls::None,
+        tls_available: false,
+        timeout: TIMEOUT,
+        max_message: 16 << 20,
+    }
+}
+
+/// The runtime side, as files that outlive a crash (`store`, `book`, `journal`) and
+/// what a process holds in memory (`current`, `this_run`).
+#[derive(Default)]
+struct Local {
+    /// Message-Id → the message, durably stored (every copy kept to count duplicates).
+    store: BTreeMap<String, Vec<Vec<u8>>>,
+    /// The seen book file and its journal.
+    book: String,
+    journal: String,
+    current: Option<Vec<u8>>,
+    this_run: BTreeSet<String>,
+    /// Every header [`RunEvent::Decide`] was asked about, by Message-Id.
+    decided: Vec<String>,
+}
+
+impl Local {
+    /// What a (re)started process reads: the book, then the journal.
+    fn load_book(&self) -> SeenBook {
+        let mut b = SeenBook::parse(&self.book).expect("the seen book parses");
+        b.apply_journal(&self.journal)
+            .expect("the seen journal parses");
+        b
+    }
+
+    fn copies(&self, id: &str) -> usize {
+        self.store.get(id).map_or(0, Vec::len)
+    }
+
+    fn answer(&mut self, e: &RunEvent, decide: &dyn Fn(u64) -> Decision) -> Option<RunCommand> {
+        match e {
+            RunEvent::Decide { size, header, .. } => {
+                self.decided
+                    .push(message_id(header).unwrap_or_else(|| "(no header)".into()));
+                Some(RunCommand::Decision(decide(*size)))
+            }
+            RunEvent::Begin { .. } => {
+                assert!(self.current.is_none(), "Begin inside a download");
+                self.current = Some(Vec::new());
+                None
+            }
+            RunEvent::Data(d) => {
+                self.current
+                    .as_mut()
+                    .expect("Data outside a download")
+                    .extend_from_slice(d);
+                None
+            }
+            RunEvent::Discard { .. } => {
+                self.current = None;
+                None
+            }
+            RunEvent::Store {
+                size, seen_line, ..
+            } => {
+                let data = self.current.take().expect("Store without a download");
+                assert_eq!(data.len() as u64, *size, "Store's size is what came");
+                let id = message_id(&data).expect("every test message has an id");
+                // The runtime's duplicate check (§21.16.2) within one run.
+                let answer = if self.this_run.insert(id.clone()) {
+                    self.store.entry(id).or_default().push(data);
+                    Stored::Stored
+                } else {
+                    Stored::Duplicate
+                };
+                if let Some(l) = seen_line {
+                    self.journal.push_str(l);
+                }
+                Some(RunCommand::Stored(answer))
+            }
+            RunEvent::Deleted { .. } => None,
+            RunEvent::Done(report) => {
+                self.book = report.seen.to_text();
+                self.journal.clear();
+                self.current = None;
+                self.this_run.clear();
+                None
+            }
+        }
+    }
+}
+
+/// How one session went.
+struct Session {
+    report: Option<RunReport>,
+    ended_at: Instant,
+    removed: Vec<String>,
+    retrieved: Vec<String>,
+    transcript: Vec<String>,
+}
+
+/// One collection run from `now`: connect, collect, and apply the ISP's deletions.
+/// `crash_after`: the process dies after that many run events (no more answers, the
+/// connection goes away without QUIT, nothing in memory survives).
+#[allow(clippy::too_many_arguments)]
+fn run(
+    seed: u64,
+    now: Instant,
+    mb: &mut IspMailbox,
+    behaviour: Behaviour,
+    settings: RunSettings,
+    local: &mut Local,
+    decide: &dyn Fn(u64) -> Decision,
+    crash_after: Option<usize>,
+) -> Session {
+    let rng = Rng::new(seed).fork(&format!("collect-{}", now.as_secs()));
+    let server = IspPop3::new(now, mb, behaviour, USER, PASSWORD);
+    let collector = Collector::new(now, client(), settings, local.load_book());
+    let mut link = Link::new(collector, server, faults(), rng);
+    let mut events = 0usize;
+    let crashed = Cell::new(false);
+    let mut report = None;
+    let limit = now + Duration::from_secs(DAY);
+    let mut answer = |_: Instant, e: &RunEvent| {
+        if crashed.get() {
+            return None;
+        }
+        events += 1;
+        if crash_after.is_some_and(|k| events > k) {
+            crashed.set(true);
+            return None;
+        }
+        if let RunEvent::Done(r) = e {
+            report = Some((**r).clone());
+        }
+        local.answer(e, decide)
+    };
+    let mut at = now;
+    link.open(now, &mut answer);
+    while let Some(t) = link.next_time() {
+        if t > limit {
+            break;
+        }
+        at = t.max(at);
+        link.step(at, &mut answer);
+        if crashed.get() {
+            let mut sink = Vec::new();
+            link.reset(at, &mut sink, &mut |_, _| None);
+            break;
+        }
+    }
+    if crashed.get() {
+        local.current = None;
+        local.this_run.clear();
+    } else {
+        assert!(link.is_ended(), "the run did not end within a day");
+    }
+    let removed = link.server.apply(mb);
+    // Nothing removed at the ISP that is not durable here.
+    let originals = removed
+        .iter()
+        .map(|u| mb_lookup(&link.server, u).unwrap_or_else(|| panic!("{u} was never listed")));
+    for id in originals {
+        assert!(
+            local.copies(&id) > 0,
+            "{id} was deleted at the ISP but never stored here"
+        );
+    }
+    for (id, copies) in &local.store {
+        assert_eq!(copies.len(), 1, "{id} was stored {} times", copies.len());
+    }
+    Session {
+        report,
+        ended_at: at,
+        removed,
+        retrieved: link.server.retrieved().to_vec(),
+        transcript: link.server.transcript().to_vec(),
+    }
+}
+
+/// The Message-Id of the message `uid` as the session saw it.
+fn mb_lookup(server: &IspPop3, uid: &str) -> Option<String> {
+    server
+        .messages()
+        .iter()
+        .find(|m| m.uid == uid)
+        .and_then(|m| message_id(&m.data))
+}
+
+fn download(_: u64) -> Decision {
+    Decision::Download
+}
+
+/// Every message of `original` is stored exactly once and byte for byte.
+fn all_stored_once(local: &Local, original: &IspMailbox) {
+    for m in original.messages() {
+        let id = message_id(&m.data).expect("an id");
+        assert_eq!(local.copies(&id), 1, "{id}");
+        assert_eq!(local.store[&id][0], m.data, "{id} arrived altered");
+    }
+}
+
+#[test]
+fn a_clean_run_collects_everything_and_empties_the_mailbox() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(8);
+        let original = mb.clone();
+        let mut local = Local::default();
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::normal(),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert_eq!((r.listed, r.downloaded, r.deleted), (8, 8, 8));
+        assert!(mb.is_empty());
+        all_stored_once(&local, &original);
+        // Deleted messages are forgotten: the server no longer lists them.
+        assert!(local.load_book().is_empty());
+    });
+}
+
+fn dropped_after_retr(mid_message: bool) {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(6);
+        let original = mb.clone();
+        let mut local = Local::default();
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::drop_on_retr(3, mid_message),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        let kind = match &r.error {
+            Some(RunError::Session(e)) => e.kind,
+            other => panic!("expected a session error, got {other:?}"),
+        };
+        assert_eq!(kind, ErrorKind::Closed);
+        // No QUIT was answered, so the ISP deleted nothing, whatever was DELEd.
+        assert!(s.removed.is_empty());
+        assert_eq!(mb.len(), 6);
+        let stored_first = if mid_message { 2 } else { 3 };
+        assert_eq!(local.store.len(), stored_first, "{:?}", local.store.keys());
+        assert_eq!(r.downloaded as usize, stored_first);
+
+        // The next run deletes what was stored without downloading it again, and
+        // collects the rest.
+        let s2 = run(
+            seed,
+            T0 + Duration::from_secs(900),
+            &mut mb,
+            Behaviour::normal(),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r2 = s2.report.expect("a report");
+        assert!(r2.error.is_none(), "{:?}", r2.error);
+        assert_eq!(r2.downloaded as usize, 6 - stored_first);
+        assert_eq!(s2.retrieved.len(), 6 - stored_first, "{:?}", s2.transcript);
+        assert!(mb.is_empty(), "left: {:?}", mb.uids());
+        all_stored_once(&local, &original);
+    });
+}
+
+#[test]
+fn connection_dropped_in_the_middle_of_retr() {
+    dropped_after_retr(true);
+}
+
+#[test]
+fn connection_dropped_right_after_retr() {
+    dropped_after_retr(false);
+}
+
+#[test]
+fn uidl_refused_falls_back_to_top_header_hashes() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(5);
+        let original = mb.clone();
+        let mut local = Local::default();
+        // Leave on the server: the hashes have to be stable across runs.
+        for day in 0..3 {
+            let s = run(
+                seed,
+                T0 + Duration::from_secs(day * DAY / 4),
+                &mut mb,
+                Behaviour::uidl_refused(),
+                settings(7),
+                &mut local,
+                &download,
+                None,
+            );
+            let r = s.report.expect("a report");
+            assert!(r.error.is_none(), "{:?}", r.error);
+            assert!(
+                s.transcript.iter().any(|c| c == "UIDL"),
+                "UIDL was tried: {:?}",
+                s.transcript
+            );
+            for n in 1..=5 {
+                let top = format!("TOP {n} 0");
+                assert!(s.transcript.contains(&top), "{top}: {:?}", s.transcript);
+            }
+            let want = if day == 0 { 5 } else { 0 };
+            assert_eq!(s.retrieved.len(), want, "run {day}: {:?}", s.transcript);
+            assert_eq!(r.left, 5);
+        }
+        assert_eq!(mb.len(), 5);
+        assert_eq!(local.load_book().len(), 5);
+        all_stored_once(&local, &original);
+    });
+}
+
+#[test]
+fn neither_uidl_nor_top_refuses_leave_on_server() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(4);
+        let mut local = Local::default();
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::bare(),
+            settings(3),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        assert_eq!(r.error, Some(RunError::NoUidlOrTop));
+        assert!(
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.to_string().contains("neither UIDL nor TOP")),
+            "the error says why: {:?}",
+            r.error
+        );
+        assert!(s.retrieved.is_empty(), "{:?}", s.transcript);
+        assert!(!s.transcript.iter().any(|c| c.starts_with("DELE")));
+        assert_eq!(mb.len(), 4);
+        assert!(local.store.is_empty());
+    });
+}
+
+#[test]
+fn neither_uidl_nor_top_still_collects_when_nothing_is_left_on_the_server() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(4);
+        let original = mb.clone();
+        let mut local = Local::default();
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::bare(),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert!(mb.is_empty());
+        all_stored_once(&local, &original);
+    });
+}
+
+#[test]
+fn a_slow_server_within_the_timeout_is_waited_for() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(3);
+        let original = mb.clone();
+        let mut local = Local::default();
+        let delay = TIMEOUT - Duration::from_secs(5);
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::slow(delay),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        // Greeting, CAPA, USER, PASS, LIST, UIDL, 3 × (RETR, DELE), QUIT: each late.
+        let replies = 13u32;
+        assert!(
+            s.ended_at.saturating_since(T0) >= delay * replies,
+            "took {:?}",
+            s.ended_at.saturating_since(T0)
+        );
+        assert!(mb.is_empty());
+        all_stored_once(&local, &original);
+    });
+}
+
+#[test]
+fn a_server_slower_than_the_timeout_ends_the_run_at_the_deadline() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(3);
+        let mut local = Local::default();
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::slow(TIMEOUT * 3),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        match &r.error {
+            Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(!r.logged_in);
+        let took = s.ended_at.saturating_since(T0);
+        assert!(
+            took >= TIMEOUT && took < TIMEOUT * 2,
+            "gave up after {took:?}"
+        );
+        assert_eq!(mb.len(), 3);
+    });
+}
+
+#[test]
+fn a_server_that_stops_answering_mid_run_times_out_and_keeps_its_mail() {
+    with_seeds(SEEDS, |seed| {
+        let mut mb = mailbox(5);
+        let original = mb.clone();
+        let mut local = Local::default();
+        // CAPA, USER, PASS, LIST, UIDL, RETR 1, DELE 1, RETR 2: then silence.
+        let stall = Behaviour {
+            stall_after: Some(7),
+            ..Behaviour::normal()
+        };
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            stall,
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        match &r.error {
+            Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(s.ended_at.saturating_since(T0) < TIMEOUT * 2);
+        assert_eq!(mb.len(), 5, "no QUIT, nothing deleted");
+        assert_eq!(local.store.len(), 1);
+        let s2 = run(
+            seed,
+            T0 + Duration::from_secs(3600),
+            &mut mb,
+            Behaviour::normal(),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        assert!(s2.report.expect("a report").error.is_none());
+        assert!(mb.is_empty());
+        all_stored_once(&local, &original);
+    });
+}
+
+fn with_big_message() -> (IspMailbox, String) {
+    let mut mb = IspMailbox::new();
+    mb.add(&message(0, 1_000));
+    let big = mb.add(&message(1, 80_000));
+    mb.add(&message(2, 2_000));
+    (mb, big)
+}
+
+#[test]
+fn a_message_over_the_limit_is_not_downloaded_and_stays_on_the_server() {
+    with_seeds(SEEDS, |seed| {
+        let (mut mb, big) = with_big_message();
+        let mut local = Local::default();
+        let limited = RunSettings {
+            size_limit: Some(50 * 1024),
+            ..settings(0)
+        };
+        for hour in 0..2 {
+            let s = run(
+                seed,
+                T0 + Duration::from_secs(hour * 3600),
+                &mut mb,
+                Behaviour::normal(),
+                limited.clone(),
+                &mut local,
+                &download,
+                None,
+            );
+            let r = s.report.expect("a report");
+            assert!(r.error.is_none(), "{:?}", r.error);
+            assert_eq!(r.over_limit, 1);
+            assert!(!s.retrieved.contains(&big), "{:?}", s.transcript);
+            assert!(
+                !s.transcript.iter().any(|c| c.starts_with("TOP")),
+                "no need to ask about it: {:?}",
+                s.transcript
+            );
+        }
+        assert_eq!(mb.uids(), std::slice::from_ref(&big));
+        assert_eq!(local.store.len(), 2);
+        assert_eq!(local.copies("<m1@isp.example>"), 0);
+    });
+}
+
+#[test]
+fn over_the_limit_while_leaving_mail_asks_and_a_leave_answer_keeps_it() {
+    with_seeds(SEEDS, |seed| {
+        let (mut mb, big) = with_big_message();
+        let mut local = Local::default();
+        let limited = RunSettings {
+            size_limit: Some(50 * 1024),
+            ..settings(5)
+        };
+        let refuse_big = |size: u64| {
+            if size > 50 * 1024 {
+                Decision::Leave
+            } else {
+                Decision::Download
+            }
+        };
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::normal(),
+            limited,
+            &mut local,
+            &refuse_big,
+            None,
+        );
+        let r = s.report.expect("a report");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert_eq!(local.decided, ["<m1@isp.example>"]);
+        assert!(!s.retrieved.contains(&big));
+        assert_eq!(mb.len(), 3, "everything is left on the server");
+        assert_eq!(local.store.len(), 2);
+    });
+}
+
+#[test]
+fn leave_on_server_across_days_and_restarts_deletes_after_n_days() {
+    with_seeds(SEEDS, |seed| {
+        let days = 3u64;
+        let mut mb = mailbox(3);
+        let mut local = Local::default();
+        let mut late = None;
+        let mut gone_on: BTreeMap<String, u64> = BTreeMap::new();
+        for day in 0..8u64 {
+            if day == 2 {
+                late = Some(mb.add(&message(99, 700)));
+            }
+            let before = mb.uids();
+            // A restart every day: nothing but the book and journal texts carry over.
+            let book = local.load_book().to_text();
+            local.book = book;
+            local.journal.clear();
+            for (hour, crash) in [(9u64, None), (13, None), (17, Some(4))] {
+                let now = T0 + Duration::from_secs(day * DAY + (hour - 9) * 3600);
+                let s = run(
+                    seed,
+                    now,
+                    &mut mb,
+                    Behaviour::normal(),
+                    settings(days as u32),
+                    &mut local,
+                    &download,
+                    crash,
+                );
+                for u in s.removed {
+                    gone_on.insert(u, day);
+                }
+            }
+            for u in before {
+                if !mb.contains(&u) {
+                    assert!(gone_on.contains_key(&u));
+                }
+            }
+        }
+        let first = mailbox(3).uids();
+        for u in &first {
+            // First seen on day 0 at 09:00; due on day 3 at 09:00.
+            assert_eq!(gone_on.get(u), Some(&days), "{u}: {gone_on:?}");
+        }
+        let late = late.expect("added on day 2");
+        assert_eq!(gone_on.get(&late), Some(&(2 + days)), "{gone_on:?}");
+        assert!(mb.is_empty());
+        assert_eq!(local.store.len(), 4);
+        assert!(local.load_book().is_empty());
+    });
+}
+
+#[test]
+fn a_crash_at_any_point_then_a_restart_loses_and_duplicates_nothing() {
+    // Every crash point of a 6-message run, under several seeds, both with deletion
+    // and with mail left on the server.
+    with_seeds(0..6, |seed| {
+        for leave in [0u32, 2] {
+            let mut crash_at = 0usize;
+            loop {
+                let point = catch_unwind(AssertUnwindSafe(|| {
+                    crash_then_restart(seed, leave, crash_at)
+                }));
+                match point {
+                    Ok(true) => break,
+                    Ok(false) => crash_at += 1,
+                    Err(e) => {
+                        let why = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                            .unwrap_or_default();
+                        panic!("leave {leave}, crash after {crash_at} events: {why}");
+                    }
+                }
+            }
+            assert!(crash_at > 12, "only {crash_at} crash points");
+        }
+    });
+}
+
+/// Crash after `crash_at` events, restart, collect twice more; `true` when the first
+/// run finished before the crash point.
+fn crash_then_restart(seed: u64, leave: u32, crash_at: usize) -> bool {
+    let mut mb = mailbox(6);
+    let original = mb.clone();
+    let mut local = Local::default();
+    let s = run(
+        seed,
+        T0,
+        &mut mb,
+        Behaviour::normal(),
+        settings(leave),
+        &mut local,
+        &download,
+        Some(crash_at),
+    );
+    let finished = s.report.is_some();
+    // Restart and collect again (and again, if mail is left on the
+    // server), then check.
+    for k in 1..=2 {
+        let s = run(
+            seed,
+            T0 + Duration::from_secs(k * 600),
+            &mut mb,
+            Behaviour::normal(),
+            settings(leave),
+            &mut local,
+            &download,
+            None,
+        );
+        let r = s.report.expect("a report");
+        assert!(r.error.is_none(), "crash at {crash_at}: {:?}", r.error);
+        if k == 2 {
+            assert!(s.retrieved.is_empty(), "crash at {crash_at}");
+        }
+    }
+    all_stored_once(&local, &original);
+    if leave == 0 {
+        assert!(mb.is_empty(), "crash at {crash_at}: {:?}", mb.uids());
+    } else {
+        assert_eq!(mb.len(), 6);
+    }
+    finished
+}
