@@ -124,3 +124,52 @@ return_address = {{ always = \"not an address\" }}
     let unknown = parse_config(&format!("{BASE}[outbound]\nretries = 3\n")).unwrap_err();
     assert!(unknown[0].message.contains("retries"), "{unknown:?}");
 }
+
+#[test]
+fn pop_before_smtp_needs_a_relay_an_address_and_a_login() {
+    let ok = format!(
+        "{BASE}
+[[connection]]
+name = \"isp\"
+[connection.outmail]
+relays = [\"smtp.isp.example:25\"]
+auth_user = \"office\"
+auth_password = \"pw\"
+pop_before_smtp = \"pop.isp.example:110\"
+"
+    );
+    let c = parse_config(&ok).unwrap();
+    let om = c.connections[0].outmail.as_ref().unwrap();
+    assert_eq!(om.pop_before_smtp.as_deref(), Some("pop.isp.example:110"));
+    assert_eq!(
+        c.outbound.transmission_receipt_headers,
+        vec!["Return-Receipt-To".to_string()]
+    );
+
+    let bad = format!(
+        "{BASE}
+[[connection]]
+name = \"isp\"
+[connection.outmail]
+method = \"direct\"
+pop_before_smtp = \"pop.isp.example\"
+pop_user = \"office\"
+"
+    );
+    let errs = parse_config(&bad).unwrap_err();
+    let msgs: Vec<(usize, &str)> = errs.iter().map(|e| (e.line, e.message.as_str())).collect();
+    assert!(
+        msgs.iter()
+            .any(|(l, m)| *l == 10 && m.contains("pop_user and pop_password")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|(l, m)| *l == 9 && m.contains("is for relays")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter().any(|(l, m)| *l == 9 && m.contains("host:port")),
+        "{msgs:?}"
+    );
+}

@@ -701,6 +701,78 @@ fn success_reports_after_the_relay_took_the_message(flavor: Flavor) {
     assert!(status.contains("Diagnostic-Code: smtp; 250"), "{status}");
 }
 
+/// OUT-2 POP3 before SMTP: the "ISP" is a mailroom server that relays only for
+/// addresses that logged in to its POP3 service in the last minutes. With a wrong
+/// POP3 password the mail stays queued (not bounced by the relay's refusal); with the
+/// right one it goes through.
+fn pop_before_smtp_to_the_relay(flavor: Flavor) {
+    let mut isp = TestServer::setup(flavor);
+    let (pop3, _) = mailroom_tests::pop3::enable(&isp, false);
+    edit_config(&isp, |doc| {
+        let smtp = doc
+            .entry("smtp")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = smtp {
+            t.insert("require_auth".into(), true.into());
+            t.insert("pop_before_smtp_minutes".into(), 10.into());
+        }
+    });
+    isp.serve();
+    let outmail = |password: &str| {
+        table(&[
+            ("method", "relay".into()),
+            ("relays", strings(&[&isp.smtp.to_string()])),
+            ("tls", "off".into()),
+            ("pop_before_smtp", pop3.to_string().into()),
+            ("pop_user", ALICE.into()),
+            ("pop_password", password.into()),
+        ])
+    };
+    let mut s = sender(flavor, outmail("wrong-password"), &[]);
+    s.cli_ok(&["check"]);
+    s.serve();
+    submit(&s, "pop-smtp-1", "carol@far.test");
+    let refused = wait_until(WAIT, || s.log().contains("POP3 before SMTP"));
+    assert!(refused, "no POP3 login tried\n{}", s.log());
+    assert_eq!(queued(&s), 1, "kept for a retry\n{}", s.log());
+    assert!(
+        maildir::visible(&s.maildir(ALICE)).is_empty(),
+        "no bounce for a failed login"
+    );
+    edit_config(&s, |doc| {
+        if let Some(toml::Value::Array(conns)) = doc.get_mut("connection") {
+            if let Some(toml::Value::Table(c)) = conns.first_mut() {
+                c.insert(
+                    "outmail".into(),
+                    toml::Value::Table(outmail(ALICE_PASSWORD)),
+                );
+            }
+        }
+    });
+    let rq = isp.data.join("spool").join("queue");
+    let relayed = wait_until(WAIT, || {
+        // Retry times are minutes away: flush until the new settings are in use.
+        let _ = s.cli(&["queue", "flush"]);
+        std::thread::sleep(Duration::from_millis(500));
+        fs::read_dir(&rq).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(".env"))
+        })
+    });
+    assert!(
+        relayed,
+        "the relay took nothing\n{}\n--- relay ---\n{}",
+        s.log(),
+        isp.log()
+    );
+    assert!(
+        wait_until(WAIT, || queued(&s) == 0),
+        "still queued\n{}",
+        s.log()
+    );
+    assert!(isp.log().contains("alice"), "{}", isp.log());
+}
+
 const CRASH_MESSAGES: usize = 24;
 const CRASH_SIZE: usize = 32 * 1024;
 
@@ -805,5 +877,6 @@ both_binaries!(
     unknown_local_users_go_to_the_lan_server,
     held_for_etrn_until_the_downstream_server_asks,
     success_reports_after_the_relay_took_the_message,
+    pop_before_smtp_to_the_relay,
     sigkill_while_sending,
 );

@@ -263,6 +263,16 @@ pub struct OutMail {
     /// directory); default: the system's bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// OUT-2 "POP3 before SMTP": log in to this POP3 server (`host:port`, plain
+    /// USER/PASS) before each relay session, for relays that only take mail from an
+    /// address that has just collected its mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop_before_smtp: Option<String>,
+    /// The POP3 login for `pop_before_smtp`; default: `auth_user` / `auth_password`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop_password: Option<String>,
 }
 
 /// `[connection.smtp_in]`: the ISP delivers by SMTP over this connection (§6.3.3).

@@ -18,6 +18,7 @@
 pub mod blocking;
 pub mod conn;
 pub mod dns;
+pub mod popauth;
 pub mod report;
 pub mod session;
 pub mod state;
@@ -588,9 +589,24 @@ impl Driver {
                 .and_then(|c| c.outmail.clone())
                 .ok_or_else(|| format!("connection {} has no Out Mail any more", conn + 1))
         };
+        let mut pop_login = None;
         let (targets, settings, tls) = match dest {
             Dest::Relay(conn) => {
                 let om = outmail(*conn)?;
+                if let Some(server) = &om.pop_before_smtp {
+                    let (user, password) = match (&om.pop_user, &om.pop_password) {
+                        (Some(u), Some(p)) => (u.clone(), p.clone()),
+                        _ => (
+                            om.auth_user.clone().unwrap_or_default(),
+                            om.auth_password.clone().unwrap_or_default(),
+                        ),
+                    };
+                    pop_login = Some(popauth::PopLogin {
+                        server: server.clone(),
+                        user,
+                        password,
+                    });
+                }
                 let auth = match (&om.auth_user, &om.auth_password) {
                     (Some(u), Some(p)) => Some(Credentials {
                         user: u.clone(),
@@ -646,6 +662,7 @@ impl Driver {
             connect_timeout: o.connect_timeout.0,
             data: self.dd.clone(),
             resolver: self.resolver.clone(),
+            pop_login,
         })
     }
 

@@ -64,6 +64,8 @@ pub struct SessionPlan {
     pub connect_timeout: Duration,
     pub data: DataDir,
     pub resolver: Arc<Resolver>,
+    /// OUT-2: log in to this POP3 server first (relays only).
+    pub pop_login: Option<super::popauth::PopLogin>,
 }
 
 /// One address to connect to, and the name to check its certificate against.
@@ -80,8 +82,16 @@ pub struct ResolveError {
     pub text: String,
 }
 
-/// The addresses to try, in order. Blocks (DNS).
+/// The addresses to try, in order. Blocks (DNS, and the POP3 login some relays want
+/// first: a failed login fails the session for now, so the relay's refusal cannot
+/// bounce the mail).
 pub fn resolve(plan: &SessionPlan) -> Result<Vec<Target>, ResolveError> {
+    if let Some(l) = &plan.pop_login {
+        super::popauth::login(l, plan.connect_timeout).map_err(|text| ResolveError {
+            permanent: false,
+            text,
+        })?;
+    }
     let mut out = Vec::new();
     match &plan.targets {
         Targets::Hosts(hosts) => {
@@ -302,6 +312,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             data: DataDir::new("/nonexistent"),
             resolver: Arc::new(Resolver::from_config(&Dns::default())),
+            pop_login: None,
         }
     }
 

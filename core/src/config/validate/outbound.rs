@@ -170,5 +170,49 @@ fn outmails(e: &mut Errors<'_>, cfg: &Config) {
         if o.ca_file.as_deref().is_some_and(|f| f.trim().is_empty()) {
             e.at(&at("ca_file"), format!("{who}: ca_file is empty"));
         }
+        pop_before_smtp(e, o, &at, &who);
+    }
+}
+
+/// OUT-2: `pop_before_smtp` needs a relay, a `host:port` and a login.
+fn pop_before_smtp(
+    e: &mut Errors<'_>,
+    o: &crate::config::OutMail,
+    at: &dyn Fn(&'static str) -> [super::Seg<'static>; 4],
+    who: &str,
+) {
+    if o.pop_user.is_some() != o.pop_password.is_some() {
+        e.at(
+            &at("pop_user"),
+            format!("{who}: pop_user and pop_password go together"),
+        );
+    }
+    let Some(server) = &o.pop_before_smtp else {
+        if o.pop_user.is_some() {
+            e.at(
+                &at("pop_user"),
+                format!("{who}: pop_user is only used with pop_before_smtp"),
+            );
+        }
+        return;
+    };
+    if o.method == OutMethod::Direct {
+        e.at(
+            &at("pop_before_smtp"),
+            format!("{who}: pop_before_smtp is for relays (method = \"relay\")"),
+        );
+    }
+    let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
+    if host.trim().is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+        e.at(
+            &at("pop_before_smtp"),
+            format!("{who}: pop_before_smtp {server:?}: write \"host:port\", e.g. \"pop.isp.example:110\""),
+        );
+    }
+    if o.pop_user.is_none() && o.auth_user.is_none() {
+        e.at(
+            &at("pop_before_smtp"),
+            format!("{who}: pop_before_smtp needs pop_user and pop_password (or auth_user and auth_password)"),
+        );
     }
 }
