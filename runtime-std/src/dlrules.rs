@@ -64,7 +64,7 @@ pub fn book_path(dd: &DataDir) -> PathBuf {
 }
 
 /// "Query Download Delay": how long an unanswered query keeps its message on the
-/// server. Not configurable yet (docs/COLLECT.md).
+/// server. Not configurable yet (docs/DLRULES.md).
 pub fn query_delay(_snap: &Snapshot) -> Duration {
     DEFAULT_QUERY_DELAY
 }

@@ -12,7 +12,7 @@
 //! Size: 1000000
 //! ```
 //!
-//! Choices where the manual is silent (docs/COLLECT.md repeats them):
+//! Choices where the manual is silent (docs/DLRULES.md repeats them):
 //! - Leading blanks before a condition are ignored (the manual's own junk-mail example
 //!   is indented); a comment may be indented too.
 //! - Text matches a header value case-insensitively (ASCII) as a substring; in double
