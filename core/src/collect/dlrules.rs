@@ -187,7 +187,14 @@ pub fn remote_only(plan: &Plan) -> bool {
     let mut any = false;
     for r in plan.envelope_recipients() {
         match &r.outcome {
-            Outcome::Discard { reason } if reason.contains("*REMOTE") => any = true,
+            // Every part of the reason (a list can join several) must be *REMOTE's.
+            Outcome::Discard { reason }
+                if reason
+                    .split("; ")
+                    .all(|r| r == crate::router::REMOTE_IGNORED) =>
+            {
+                any = true
+            }
             _ => return false,
         }
     }

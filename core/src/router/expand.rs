@@ -437,8 +437,7 @@ fn remote_target(ctx: &Ctx<'_>, w: &mut Walk, rcpt: &Mailbox, depth: usize) {
                 depth,
                 "*REMOTE: a remote user; collected mail for it is ignored",
             );
-            w.discards
-                .push("*REMOTE: collected mail for a remote user is ignored".into());
+            w.discards.push(super::REMOTE_IGNORED.into());
         }
         _ => {
             w.step(depth, "*REMOTE: a remote user; queued for the Internet");

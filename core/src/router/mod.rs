@@ -99,6 +99,10 @@ pub struct Step {
     pub text: String,
 }
 
+/// The discard reason of collected mail for a `*REMOTE` user (§5.5): download rules
+/// leave mail for such users only on the ISP's server (COL-5), so they look for it.
+pub const REMOTE_IGNORED: &str = "*REMOTE: collected mail for a remote user is ignored";
+
 /// What became of one recipient. Every recipient has exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
