@@ -248,6 +248,10 @@ impl Pop3Handler {
                 if !self.logged_in {
                     self.logged_in = true;
                     self.shared.security.pop_login(self.peer, conn::now());
+                    // §6.5.1 "connect when X users have checked their mail".
+                    crate::connection::notify(mailroom_core::connect::Notice::UserCheckedMail {
+                        user: user.to_string(),
+                    });
                 }
                 tracing::info!(user, peer = %self.peer, messages = self.listing.len(), "pop3 login");
                 Pop3Command::Opened(Ok(self

@@ -3,6 +3,8 @@
 //! `CONNECT.NOW` file, through both binaries.
 #![allow(clippy::disallowed_methods)]
 
+use mailroom_tests::pop3::Pop3;
+use mailroom_tests::server::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -128,4 +130,110 @@ pre_disconnect = "{}"
     );
 }
 
-both_binaries!(command_link);
+/// §6.5.1 "connect when X users have checked their mail": two different users log in
+/// by POP3 (one of them twice) and the primary connection dials.
+fn users_checking_mail_connect(flavor: Flavor) {
+    let mut server = TestServer::setup(flavor);
+    let (pop3, _) = mailroom_tests::pop3::enable(&server, false);
+    let root = server.data.parent().expect("a parent").to_path_buf();
+    let log = root.join("link.log");
+    let up = root.join("up.sh");
+    script(&up, &format!("echo up >> {}", log.display()));
+    let mut config = read(&server.config_file());
+    config.push_str(&format!(
+        r#"
+[[connection]]
+name = "isp"
+link = "command"
+up = "{}"
+down = "true"
+
+[connect]
+users_checked = 2
+users_checked_within = "1s"
+"#,
+        up.display()
+    ));
+    fs::write(server.config_file(), config).expect("writing the config");
+    server.cli_ok(&["check"]);
+    server.serve();
+    for (user, password) in [
+        (ALICE, ALICE_PASSWORD),
+        (ALICE, ALICE_PASSWORD),
+        (BOB, BOB_PASSWORD),
+    ] {
+        let mut c = Pop3::connect(pop3).expect("pop3");
+        let r = c.login(user, password).expect("login");
+        assert!(r.starts_with("+OK"), "{r}");
+        let _ = c.command("QUIT");
+    }
+    eventually("the dial", Duration::from_secs(30), || {
+        read(&log).contains("up")
+    });
+    assert_eq!(read(&log), "up\n", "one connection");
+}
+
+/// A link that drops by itself is noticed by its `check` command while in use: the
+/// next connection dials again instead of using the dead link.
+fn a_dropped_link_is_noticed(flavor: Flavor) {
+    let mut server = TestServer::setup(flavor);
+    let root = server.data.parent().expect("a parent").to_path_buf();
+    let log = root.join("link.log");
+    let flag = root.join("link-is-up");
+    let (up, down) = (root.join("up.sh"), root.join("down.sh"));
+    script(
+        &up,
+        &format!("echo up >> {}\ntouch {}", log.display(), flag.display()),
+    );
+    script(
+        &down,
+        &format!("echo down >> {}\nrm -f {}", log.display(), flag.display()),
+    );
+    let mut config = read(&server.config_file());
+    config.push_str(&format!(
+        r#"
+[[connection]]
+name = "isp"
+link = "command"
+up = "{}"
+down = "{}"
+check = "test -f {}"
+idle_hangup = "1h"
+"#,
+        up.display(),
+        down.display(),
+        flag.display()
+    ));
+    fs::write(server.config_file(), config).expect("writing the config");
+    server.cli_ok(&["check"]);
+    server.serve();
+    let out = server.cli(&["connect", "isp", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(read(&log), "up\n", "online, staying up while idle");
+    // The line drops (nobody ran `down`).
+    fs::remove_file(&flag).expect("dropping the link");
+    eventually("the drop to be noticed", Duration::from_secs(60), || {
+        server.log().contains("went down by itself")
+    });
+    let out = server.cli(&["connect", "isp", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        read(&log),
+        "up\nup\n",
+        "dialled again, no hang-up of a dead link"
+    );
+}
+
+both_binaries!(
+    command_link,
+    users_checking_mail_connect,
+    a_dropped_link_is_noticed
+);

@@ -3,7 +3,7 @@
 //! actions (shell commands on their own threads, ETRN over TCP). Both runtimes start
 //! it the same way from `startup::prepare`.
 
-use super::{commands, control, etrn, localclock};
+use super::{commands, control, etrn, localclock, watch};
 use crate::app::Shared;
 use crate::datadir::DataDir;
 use mailroom_core::config::Config;
@@ -27,6 +27,12 @@ const DOWN_LIMIT: Duration = Duration::from_secs(60);
 
 enum Msg {
     Notice(Notice),
+    /// A link watch check ended (see [`watch`]).
+    LinkCheck {
+        conn: ConnId,
+        generation: u64,
+        up: bool,
+    },
     Stop,
 }
 
@@ -115,6 +121,7 @@ struct Driver {
     requests: BTreeMap<u64, Request>,
     next_request: u64,
     cancel: BTreeMap<ConnId, Arc<AtomicBool>>,
+    watch: watch::LinkWatch,
 }
 
 /// The enabled In Mails and the connections that collect each (`[[inmail]]`).
@@ -159,6 +166,7 @@ impl Driver {
             requests: BTreeMap::new(),
             next_request: 1,
             cancel: BTreeMap::new(),
+            watch: watch::LinkWatch::default(),
         }
     }
 
@@ -189,25 +197,64 @@ impl Driver {
             let now = self.now();
             self.sched.handle_input(now, Input::Tick);
             let deadline = self.drain();
+            self.watch_links();
             let wait = deadline
                 .map(|d| d.saturating_since(self.now()))
                 .unwrap_or(POLL)
                 .min(POLL);
             match rx.recv_timeout(wait) {
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Msg::Notice(n)) => {
+                Ok(m) => {
                     self.clock();
-                    let now = self.now();
-                    self.sched.handle_command(now, n);
+                    self.take(m);
                     // Take whatever else is waiting before the next round.
                     while let Ok(m) = rx.try_recv() {
-                        match m {
-                            Msg::Stop => return,
-                            Msg::Notice(n) => self.sched.handle_command(self.now(), n),
+                        if matches!(m, Msg::Stop) {
+                            return;
                         }
+                        self.take(m);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    fn take(&mut self, m: Msg) {
+        match m {
+            Msg::Notice(n) => self.sched.handle_command(self.now(), n),
+            Msg::LinkCheck {
+                conn,
+                generation,
+                up,
+            } => {
+                if self.watch.answer(conn, generation, up, StdInstant::now()) {
+                    tracing::warn!(connection = %self.name(conn), "the link went down by itself");
+                    self.sched
+                        .handle_command(self.now(), Notice::LinkLost { conn });
+                }
+            }
+            Msg::Stop => {}
+        }
+    }
+
+    /// Run the `check` command of each link in use that is due (docs/SCHEDULE.md).
+    fn watch_links(&mut self) {
+        for c in self.watch.due(StdInstant::now()) {
+            let tx = self.tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("conn-watch".into())
+                .spawn(move || {
+                    let up =
+                        commands::run(&c.command, c.conn + 1, &c.name, CHECK_LIMIT, None).is_ok();
+                    let _ = tx.send(Msg::LinkCheck {
+                        conn: c.conn,
+                        generation: c.generation,
+                        up,
+                    });
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start a thread for a link check: {e}");
             }
         }
     }
@@ -459,10 +506,12 @@ impl Driver {
                 }
             }
             Action::Online { conn, dialled } => {
-                tracing::info!(connection = %self.name(conn), dialled, "online")
+                tracing::info!(connection = %self.name(conn), dialled, "online");
+                self.watch.online(conn, &self.config, StdInstant::now());
             }
             Action::Offline { conn, hung_up } => {
-                tracing::info!(connection = %self.name(conn), hung_up, "offline")
+                tracing::info!(connection = %self.name(conn), hung_up, "offline");
+                self.watch.offline(conn);
             }
             Action::Skipped { conn, why } => {
                 tracing::info!(connection = %self.name(conn), "scheduled connection skipped: {why}")

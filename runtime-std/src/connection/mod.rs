@@ -6,5 +6,6 @@ pub mod control;
 pub mod driver;
 pub mod etrn;
 pub mod localclock;
+pub mod watch;
 
 pub use driver::{inbound, notify, spawn, Handle};
