@@ -256,8 +256,8 @@ impl MxLookup {
                     self.stage = Stage::Done;
                     return;
                 }
-                // Lowest preference first; equal ones keep the server's order (which
-                // resolvers already rotate).
+                // Lowest preference first; equal ones in the server's order here (the
+                // runtime spreads them with `shuffle_equal`).
                 mx.sort_by_key(|(p, _)| *p);
                 mx.retain(|(_, h)| !h.is_empty());
                 mx.dedup_by(|a, b| a.1 == b.1);
@@ -353,6 +353,36 @@ impl MxLookup {
                 self.domain
             ))),
         }
+    }
+}
+
+/// Spread the load over MX hosts of equal preference (RFC 5321 §5.1: "randomized"):
+/// reorder each run of equal preference by `seed`, keeping the preference order. The
+/// runtime draws the seed; the same seed gives the same order, so this stays pure.
+pub fn shuffle_equal(hosts: &mut [MxHost], seed: u64) {
+    // splitmix64: enough for spreading load, not for secrets.
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut start = 0;
+    while start < hosts.len() {
+        let p = hosts[start].preference;
+        let end = hosts[start..]
+            .iter()
+            .position(|h| h.preference != p)
+            .map_or(hosts.len(), |n| start + n);
+        // Fisher-Yates over hosts[start..end].
+        for i in (start + 1..end).rev() {
+            let span = (i - start + 1) as u64;
+            let j = start + (next() % span) as usize;
+            hosts.swap(i, j);
+        }
+        start = end;
     }
 }
 
@@ -522,5 +552,35 @@ mod tests {
             vec![IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1))]
         );
         assert!(asked.contains(&("real.example".to_string(), RecordKind::A)));
+    }
+
+    #[test]
+    fn equal_preferences_are_shuffled_by_the_seed_and_only_among_themselves() {
+        let host = |n: &str, p: u16| MxHost {
+            name: n.into(),
+            preference: p,
+            addrs: Vec::new(),
+        };
+        let base = vec![
+            host("a", 10),
+            host("b", 10),
+            host("c", 10),
+            host("d", 10),
+            host("z", 20),
+        ];
+        let mut firsts = std::collections::BTreeSet::new();
+        for seed in 0..64u64 {
+            let mut h = base.clone();
+            shuffle_equal(&mut h, seed);
+            assert_eq!(h[4].name, "z", "a worse preference never moves up");
+            let mut names: Vec<&str> = h[..4].iter().map(|x| x.name.as_str()).collect();
+            firsts.insert(names[0].to_string());
+            names.sort_unstable();
+            assert_eq!(names, ["a", "b", "c", "d"]);
+            let mut again = base.clone();
+            shuffle_equal(&mut again, seed);
+            assert_eq!(again, h, "same seed, same order");
+        }
+        assert_eq!(firsts.len(), 4, "every host comes first for some seed");
     }
 }

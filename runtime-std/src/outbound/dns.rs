@@ -52,7 +52,12 @@ impl Resolver {
                 lookup.step(now, &cache)
             };
             match step {
-                LookupStep::Done(r) => return r,
+                LookupStep::Done(r) => {
+                    return r.map(|mut hosts| {
+                        mailroom_core::dns::mx::shuffle_equal(&mut hosts, random_seed());
+                        hosts
+                    })
+                }
                 LookupStep::Query { name, kind } => {
                     let answer = self.query(&name, kind);
                     let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -174,6 +179,15 @@ fn random_id() -> u16 {
         return (t ^ (t >> 16)) as u16;
     }
     u16::from_be_bytes(b)
+}
+
+/// A seed for spreading load over equal MX hosts.
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        return crate::conn::now().as_micros();
+    }
+    u64::from_be_bytes(b)
 }
 
 fn parse_server(s: &str) -> Option<SocketAddr> {
