@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailroom_core::collect::ask::Verdict;
 use mailroom_core::collect::ask::{
-    deleted_message, query_message, AskBook, Asked, DeletedMail, QueryMail, DEFAULT_QUERY_DELAY,
+    deleted_message, query_message, AskBook, Asked, DeletedMail, QueryMail,
 };
 use mailroom_core::collect::dlrules::{
     decide_collected, log_line, rule_recipients, DlRules, Fired, Kind, RuleInput, Target,
@@ -64,9 +64,9 @@ pub fn book_path(dd: &DataDir) -> PathBuf {
 }
 
 /// "Query Download Delay": how long an unanswered query keeps its message on the
-/// server. Not configurable yet (docs/DLRULES.md).
-pub fn query_delay(_snap: &Snapshot) -> Duration {
-    DEFAULT_QUERY_DELAY
+/// server: `[download_rules] query_delay`.
+pub fn query_delay(snap: &Snapshot) -> Duration {
+    snap.config.download_rules.query_delay.0
 }
 
 /// Why DLRULES.DAT was not used.

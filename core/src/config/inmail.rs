@@ -223,3 +223,25 @@ impl InMail {
         (self.size_limit_kb > 0).then(|| self.size_limit_kb.saturating_mul(1024))
     }
 }
+
+/// `[download_rules]`: settings of DLRULES.DAT (§8.1) shared by every In Mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadRules {
+    /// "Query Download Delay": how long an unanswered Ask query keeps its message on
+    /// the ISP's server before it is deleted there.
+    #[serde(default = "week")]
+    pub query_delay: super::Span,
+}
+
+fn week() -> super::Span {
+    super::Span(crate::collect::ask::DEFAULT_QUERY_DELAY)
+}
+
+impl Default for DownloadRules {
+    fn default() -> Self {
+        DownloadRules {
+            query_delay: week(),
+        }
+    }
+}

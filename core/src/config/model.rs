@@ -58,6 +58,9 @@ pub struct Config {
     /// `[[inmail]]` entries: ISP POP3 mailboxes to collect (§6.3).
     #[serde(default, rename = "inmail", skip_serializing_if = "Vec::is_empty")]
     pub inmails: Vec<super::InMail>,
+    /// `[download_rules]`: DLRULES.DAT settings (§8.1).
+    #[serde(default)]
+    pub download_rules: super::DownloadRules,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -86,6 +89,7 @@ impl Default for Config {
             dns: super::Dns::default(),
             lan_forward: super::LanForward::default(),
             inmails: Vec::new(),
+            download_rules: super::DownloadRules::default(),
         }
     }
 }

@@ -4,6 +4,15 @@ use super::{check_domain_name, Errors, Index, Key};
 use crate::config::{Config, InMailRouting, OrderStep, MAX_INMAILS};
 
 pub(super) fn check(e: &mut Errors<'_>, cfg: &Config) {
+    if cfg.download_rules.query_delay.0.as_secs() < 3600 {
+        e.at(
+            &[Key("download_rules"), Key("query_delay")],
+            format!(
+                "[download_rules] query_delay = {} is too short for anyone to answer; use at least \"1h\" (default \"7d\")",
+                cfg.download_rules.query_delay
+            ),
+        );
+    }
     let list = &cfg.inmails;
     if list.len() > MAX_INMAILS {
         e.at(
@@ -252,5 +261,14 @@ order = ["special", "special", "stop"]
         );
         let p = problems("[[inmail]]\nname = \"a\"\nconnections = [\"isp\"]\nserver = \"h\"\nuser = \"u\"\npassword = \"p\"\nrouting = \"subject\"\nsubject_marker = \"{x}\"\nbogus = 1\n");
         assert!(p.iter().any(|l| l.contains("bogus")), "{p:?}");
+        let p = problems("[download_rules]\nquery_delay = \"10m\"\n");
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("7:") && l.contains("too short")),
+            "{p:?}"
+        );
+        let cfg = parse_config(&format!("{BASE}[download_rules]\nquery_delay = \"2d\"\n"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(cfg.download_rules.query_delay.0.as_secs(), 2 * 86_400);
     }
 }
