@@ -141,7 +141,35 @@ fn leaves_mail_on_the_server_without_delivering_it_twice(flavor: Flavor) {
     assert_eq!(d.message_ids().len(), prepared.len() + 1);
 }
 
+fn a_refused_login_is_reported_to_the_main_administrator(flavor: Flavor) {
+    let Some(d) = Dovecot::start_with(&[dovecot::multidrop()[0].file()]) else {
+        return;
+    };
+    let mut s = TestServer::setup(flavor);
+    configure(&s, &d, 0);
+    let path = s.config_file();
+    let text = fs::read_to_string(&path).expect("config");
+    fs::write(&path, text.replace(ISP_PASSWORD, "wrong-password")).expect("config");
+    s.serve();
+    let out = s.cli(&["connect", "isp", "--wait"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("In Mail isp-box: failed"), "{text}");
+    assert_eq!(d.message_ids().len(), 1, "the ISP mailbox is untouched");
+    let mails: Vec<String> = maildir::visible(&s.maildir("postmaster"))
+        .iter()
+        .map(|(_, m)| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let mail = mails
+        .iter()
+        .find(|m| m.contains("Subject: Mailroom - POP3 Client Problem"))
+        .unwrap_or_else(|| panic!("no error mail: {mails:?}\n{}", s.log()));
+    assert!(mail.contains("PASS ********"), "{mail}");
+    assert!(!mail.contains("wrong-password"), "{mail}");
+}
+
 both_binaries!(
     collects_the_multidrop_mailbox_and_deletes_it,
-    leaves_mail_on_the_server_without_delivering_it_twice
+    leaves_mail_on_the_server_without_delivering_it_twice,
+    a_refused_login_is_reported_to_the_main_administrator
 );

@@ -203,6 +203,9 @@ pub struct RunReport {
     /// The seen book to keep: the UIDs collected, less those the server no longer
     /// lists (when the listing was complete).
     pub seen: SeenBook,
+    /// Every UID the server listed, when each message had one (for forgetting Ask-book
+    /// queries about messages that are gone); `None` otherwise.
+    pub present: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -405,6 +408,8 @@ impl Collector {
                     let present: std::collections::HashSet<&str> =
                         self.msgs.iter().filter_map(|m| m.uid.as_deref()).collect();
                     book.retain(|u| present.contains(u));
+                    self.report.present =
+                        Some(self.msgs.iter().filter_map(|m| m.uid.clone()).collect());
                 }
                 self.report.seen = book;
                 let report = std::mem::take(&mut self.report);

@@ -544,6 +544,15 @@ impl<'a> Run<'a> {
                 tracing::error!(inmail = %m.name, "cannot save the seen-UID book: {e}");
             }
         }
+        if let Some(present) = &r.present {
+            let present: HashSet<&str> = present.iter().map(String::as_str).collect();
+            let name = m.name.clone();
+            if let Err(e) = dlrules::with_book(self.dd(), |b| {
+                b.retain_present(&name, |u| present.contains(u))
+            }) {
+                tracing::warn!("cannot update the Ask book: {e}");
+            }
+        }
         for n in &r.notes {
             tracing::warn!(inmail = %m.name, "{n}");
         }
@@ -602,14 +611,10 @@ static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// The connection driver's entry: collect In Mail `name` with the current
 /// configuration, writing progress lines for the `mailroom connect` requests `ids`.
 pub fn collect_for_driver(shared: &crate::app::Shared, dir: &DataDir, name: &str, ids: &[String]) {
-    let key = name.to_ascii_lowercase();
-    {
-        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        if !running.get_or_insert_with(HashSet::new).insert(key.clone()) {
-            tracing::info!(inmail = name, "already being collected; this run skips it");
-            return;
-        }
-    }
+    let Some(_running) = Running::claim(name) else {
+        tracing::info!(inmail = name, "already being collected; this run skips it");
+        return;
+    };
     let snap = shared.snapshot();
     let status = |line: &str| {
         for id in ids {
@@ -641,8 +646,27 @@ pub fn collect_for_driver(shared: &crate::app::Shared, dir: &DataDir, name: &str
         ),
     };
     status(&line);
-    if let Some(set) = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-        set.remove(&key);
+}
+
+/// An In Mail marked as being collected until dropped (also on a panic).
+struct Running(String);
+
+impl Running {
+    fn claim(name: &str) -> Option<Running> {
+        let key = name.to_ascii_lowercase();
+        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        running
+            .get_or_insert_with(HashSet::new)
+            .insert(key.clone())
+            .then_some(Running(key))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(set) = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            set.remove(&self.0);
+        }
     }
 }
 
