@@ -193,3 +193,38 @@ fn names_that_do_not_exist_are_found_with_their_line() {
     );
     assert_eq!(problems.len(), 11, "{show}");
 }
+
+#[test]
+fn in_mail_names_are_checked_with_their_line() {
+    let snap = snap_unchecked(
+        "[[connection]]\nname = \"isp\"\n\
+         [[inmail]]\nname = \"box\"\nconnections = [\"isp\"]\nserver = \"pop.isp.test\"\n\
+         user = \"u\"\npassword = \"p\"\nrouting = \"user\"\ndeliver_to = \"freddy\"\n\
+         [[inmail]]\nname = \"ok\"\nconnections = [\"isp\"]\nserver = \"pop.isp.test\"\n\
+         user = \"u\"\npassword = \"p\"\nrouting = \"user\"\ndeliver_to = \"fred\"\n\
+         [[mapping]]\naddress = \"sales\"\ntarget = \"fred\"\nmode = \"pop3\"\ninmail = \"bx\"\n\
+         [[mapping]]\naddress = \"info\"\ntarget = \"fred\"\nmode = \"pop3\"\ninmail = \"BOX\"\n",
+        &[("fred", "")],
+    );
+    let problems = check_routing(&snap);
+    let show = format!("{problems:#?}");
+    let base = 3; // the three lines of the base configuration
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.place == Place::Config { line: base + 3 }
+                && p.message.contains(
+                    "deliver_to = \"freddy\": there is no user, list or group named freddy"
+                )),
+        "{show}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.place == Place::Config { line: base + 19 }
+                && p.message
+                    .contains("inmail = \"bx\", but no [[inmail]] has that name")),
+        "{show}"
+    );
+    assert_eq!(problems.len(), 2, "{show}");
+}

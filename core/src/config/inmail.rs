@@ -66,6 +66,9 @@ pub struct InMail {
     /// `routing = "detected"`: "Configure Routing Options" (§6.3.2.2.1).
     #[serde(default)]
     pub detect: Detect,
+    /// Line of the `[[inmail]]` header in `mailroom.toml` (0 = built in code).
+    #[serde(skip)]
+    pub line: usize,
 }
 
 fn yes() -> bool {

@@ -4,7 +4,7 @@
 
 use super::names::{address_part, parse_target, Names, Target};
 use crate::address::Mailbox;
-use crate::config::Snapshot;
+use crate::config::{InMailRouting, Snapshot};
 use serde::Serialize;
 
 /// Where a problem is.
@@ -75,6 +75,38 @@ pub fn check_routing(snap: &Snapshot) -> Vec<RoutingProblem> {
                     format!("[[list]] {} member {member}: {why}", l.name),
                 );
             }
+        }
+    }
+    for m in &cfg.mappings {
+        if let Some(i) = &m.inmail {
+            if !cfg
+                .inmails
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(i.trim()))
+            {
+                at_line(
+                    m.line,
+                    format!(
+                        "[[mapping]] {}: inmail = {i:?}, but no [[inmail]] has that name",
+                        m.address
+                    ),
+                );
+            }
+        }
+    }
+    for m in &cfg.inmails {
+        let Some(to) = m
+            .deliver_to
+            .as_deref()
+            .filter(|_| m.routing == InMailRouting::User)
+        else {
+            continue;
+        };
+        if let Some(why) = unresolved(&names, to) {
+            at_line(
+                m.line,
+                format!("[[inmail]] {} deliver_to = {to:?}: {why}", m.name),
+            );
         }
     }
     if let Some(admin) = &cfg.admin.main_administrator {

@@ -21,6 +21,9 @@ pub(in crate::config) fn locate(text: &str, cfg: &mut Config) {
     for (i, g) in cfg.groups.iter_mut().enumerate() {
         g.line = loc.line(&[Key("group"), Index(i)]);
     }
+    for (i, m) in cfg.inmails.iter_mut().enumerate() {
+        m.line = loc.line(&[Key("inmail"), Index(i)]);
+    }
 }
 
 pub(super) fn check(e: &mut Errors<'_>, cfg: &Config) {
