@@ -92,6 +92,8 @@ struct Sim {
     successes: Vec<(String, Vec<u8>)>,
     /// The simulated servers support DSN.
     dsn: bool,
+    /// RCPTs a server takes per transaction; the rest get `452 too many recipients`.
+    rcpt_limit: Option<usize>,
 }
 
 impl Sim {
@@ -111,6 +113,7 @@ impl Sim {
             open_per_dest_max: BTreeMap::new(),
             successes: Vec::new(),
             dsn: false,
+            rcpt_limit: None,
         }
     }
 
@@ -160,10 +163,16 @@ impl Sim {
                 job,
             } => {
                 let dest = self.open[&session].clone();
+                let limit = self.rcpt_limit.unwrap_or(usize::MAX);
                 let recipients = job
                     .recipients
                     .iter()
-                    .map(|r| {
+                    .enumerate()
+                    .map(|(n, r)| {
+                        if n >= limit {
+                            let too_many = Reply::new(452, "4.5.3 too many recipients");
+                            return (r.address.clone(), RcptOutcome::Temporary(too_many));
+                        }
                         let o = match (self.world)(&dest, &r.address, self.now) {
                             Behaviour::Accept => {
                                 RcptOutcome::Delivered(Reply::new(250, "2.0.0 ok"))
@@ -998,4 +1007,36 @@ fn receipt_addresses_come_from_the_named_header_fields() {
     assert_eq!(receipt_address(m, &names), None);
     let m = b"Return-Receipt-To: nonsense\r\n\r\n";
     assert_eq!(receipt_address(m, &names), None);
+}
+
+#[test]
+fn a_452_too_many_recipients_sends_the_rest_at_once() {
+    let mut sim = Sim::new(setup(vec![relay_outmail(0, false)]));
+    sim.rcpt_limit = Some(2);
+    let to = ["a@r.test", "b@r.test", "c@r.test", "d@r.test", "e@r.test"];
+    sim.tell(QueueNotice::Load(Box::new(message("m1", 100, &to))));
+    sim.tell(QueueNotice::Run {
+        conn: 0,
+        run: 1,
+        flush: false,
+    });
+    // Three transactions at once, in the same run; nothing waits for the retry.
+    let sizes: Vec<usize> = sim.sent.iter().map(|s| s.job.recipients.len()).collect();
+    assert_eq!(sizes, vec![5, 3, 1]);
+    assert!(sim.sent.iter().all(|s| s.at == T0));
+    assert_eq!(sim.removed.len(), 1);
+    let (_, _, _, report) = sim.runs.last().copied().expect("the run ended");
+    assert_eq!(report.delivered, 5);
+    assert_eq!(report.deferred, 0);
+    // A 452 for every recipient is an ordinary temporary failure (no loop).
+    let mut sim = Sim::new(setup(vec![relay_outmail(0, false)]));
+    sim.rcpt_limit = Some(0);
+    sim.tell(QueueNotice::Load(Box::new(message("m2", 100, &to[..2]))));
+    sim.tell(QueueNotice::Run {
+        conn: 0,
+        run: 1,
+        flush: false,
+    });
+    assert_eq!(sim.sent.len(), 1);
+    assert!(sim.removed.is_empty());
 }

@@ -997,6 +997,7 @@ impl OutQueue {
         };
         let mut failed = Vec::new();
         let mut delivered = Vec::new();
+        let mut too_many = Vec::new();
         let mut report = RunReport::default();
         for (i, outcome) in outcomes {
             let Some(r) = e.msg.recipients.get_mut(i) else {
@@ -1038,9 +1039,21 @@ impl OutQueue {
                     } else {
                         r.next_attempt = now + retry;
                         report.deferred += 1;
+                        if reply.code == 452 {
+                            too_many.push(i);
+                        }
                     }
                 }
             }
+        }
+        // RFC 5321 §4.5.3.1.10: "452 too many recipients" while others were taken
+        // means "send the rest in another transaction": at once, not at the retry.
+        let again = !delivered.is_empty() && !too_many.is_empty();
+        if again {
+            for &i in &too_many {
+                e.msg.recipients[i].next_attempt = now;
+            }
+            report.deferred -= too_many.len();
         }
         for (to, recipients) in success_reports(&e.msg, &delivered, dsn_passed) {
             self.actions.push_back(QueueAction::Success {
@@ -1055,6 +1068,9 @@ impl OutQueue {
             run.report.deferred += report.deferred;
         }
         self.settle(now, msg, failed);
+        if again {
+            self.add_jobs(now, owner, msg, false);
+        }
     }
 
     /// After a change to `msg`: bounce `failed`, warn if due, then save or remove.
