@@ -5,10 +5,14 @@
 //! both binaries.
 #![allow(clippy::disallowed_methods)]
 
+use mailroom_tests::client::Smtp;
 use mailroom_tests::dovecot::{self, Dovecot, Prepared, ISP_PASSWORD, ISP_USER};
 use mailroom_tests::maildir;
+use mailroom_tests::server::{free_port, ALICE, ALICE_PASSWORD, BOB};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
 use std::fs;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 fn configure(s: &TestServer, d: &Dovecot, leave_days: u32) {
     let path = s.config_file();
@@ -168,7 +172,116 @@ fn a_refused_login_is_reported_to_the_main_administrator(flavor: Flavor) {
     assert!(!mail.contains("wrong-password"), "{mail}");
 }
 
+/// Point `[services] pop3` and `pop3s` of `s` at free loopback ports.
+fn serve_pop3(s: &TestServer) -> (SocketAddr, SocketAddr) {
+    let pop3 = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let pop3s = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let path = s.config_file();
+    let text = fs::read_to_string(&path).expect("config");
+    let mut doc: toml::Table = text.parse().expect("TOML");
+    let services = doc
+        .get_mut("services")
+        .and_then(|v| v.as_table_mut())
+        .expect("[services]");
+    services.insert(
+        "pop3".into(),
+        toml::Value::Array(vec![pop3.to_string().into()]),
+    );
+    services.insert(
+        "pop3s".into(),
+        toml::Value::Array(vec![pop3s.to_string().into()]),
+    );
+    fs::write(&path, doc.to_string()).expect("config");
+    (pop3, pop3s)
+}
+
+fn send(isp: &TestServer, subject: &str) {
+    let (mut c, _) = Smtp::connect(isp.smtp).expect("SMTP to the ISP");
+    c.command("EHLO test.example").expect("EHLO");
+    let msg = format!(
+        "From: far@partner.example\r\nTo: bob@example.com\r\nSubject: {subject}\r\nMessage-Id: <{subject}@isp.example>\r\n\r\nhello\r\n"
+    );
+    let r = c
+        .send_mail("far@partner.example", "alice@example.com", msg.as_bytes())
+        .expect("sending");
+    assert_eq!(r.code, 250, "{r:?}");
+}
+
+fn collects_over_stls_and_implicit_tls(flavor: Flavor) {
+    // Another Mailroom plays the ISP: alice's mailbox there is the office's POP3 box.
+    let mut isp = TestServer::setup(flavor);
+    let (pop3, pop3s) = serve_pop3(&isp);
+    isp.serve();
+    let mut office = TestServer::setup(flavor);
+    let path = office.config_file();
+    let mut text = fs::read_to_string(&path).expect("config");
+    for (conn, server, tls) in [("a", pop3, "starttls"), ("b", pop3s, "implicit")] {
+        text.push_str(&format!(
+            "\n[[connection]]\nname = \"{conn}\"\nlink = \"lan\"\nprimary = false\n\n\
+             [[inmail]]\nname = \"box-{conn}\"\nconnections = [\"{conn}\"]\nserver = \"{server}\"\n\
+             user = \"{ALICE}\"\npassword = \"{ALICE_PASSWORD}\"\ntls = \"{tls}\"\ntls_verify = false\n\
+             accepted_domains = [\"example.com\"]\n"
+        ));
+    }
+    fs::write(&path, text).expect("config");
+    office.cli_ok(&["check"]);
+    office.serve();
+
+    for (conn, subject) in [("a", "over-stls"), ("b", "over-995")] {
+        send(&isp, subject);
+        eventually(|| maildir::visible(&isp.maildir(ALICE)).len() == 1);
+        let out = office.cli(&["connect", conn, "--wait"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(&format!("In Mail box-{conn}: done, 1 messages")),
+            "{text}\n--- office ---\n{}\n--- isp ---\n{}",
+            office.log(),
+            isp.log()
+        );
+        assert!(
+            ids(&office, BOB).contains(&format!("<{subject}@isp.example>")),
+            "{}",
+            office.log()
+        );
+        eventually(|| maildir::visible(&isp.maildir(ALICE)).is_empty());
+    }
+    let log = plain(&office.log());
+    let done: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("collection done"))
+        .collect();
+    assert_eq!(done.len(), 2, "{log}");
+    assert!(done.iter().all(|l| l.contains("tls=true")), "{log}");
+}
+
+/// The log without its colour codes.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn eventually(mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "gave up waiting");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 both_binaries!(
+    collects_over_stls_and_implicit_tls,
     collects_the_multidrop_mailbox_and_deletes_it,
     leaves_mail_on_the_server_without_delivering_it_twice,
     a_refused_login_is_reported_to_the_main_administrator
