@@ -33,7 +33,10 @@ fn unknown_local_users_are_forwarded_to_the_lan_server() {
     let plan = route(&s, "smtp", Some("x@outside.test"), &["nobody@example.com"]);
     assert_eq!(remote_of(&plan), vec!["nobody@example.com".to_string()]);
     assert!(plan.bounces.is_empty());
-    assert!(matches!(plan.recipients[0].outcome, Outcome::Deliver { .. }));
+    assert!(matches!(
+        plan.recipients[0].outcome,
+        Outcome::Deliver { .. }
+    ));
     assert!(
         plan.explain().contains("SMTPFWD.DAT line 3"),
         "{}",
@@ -59,7 +62,11 @@ fn an_explicit_rule_for_a_missing_user_wins_over_the_unknown_rule() {
 #[test]
 fn local_users_mappings_and_postmaster_come_first() {
     let s = office();
-    for to in ["bob@example.com", "sales@example.com", "postmaster@example.com"] {
+    for to in [
+        "bob@example.com",
+        "sales@example.com",
+        "postmaster@example.com",
+    ] {
         let plan = route(&s, "smtp", Some("x@outside.test"), &[to]);
         assert!(plan.remote.is_empty(), "{to}: {}", plan.explain());
         assert_eq!(plan.mailboxes.len(), 1, "{to}");
@@ -73,7 +80,12 @@ fn conditions_follow_the_source() {
     let plan = route(&s, "smtp", Some("x@outside.test"), &["someone@example.org"]);
     assert!(plan.remote.is_empty());
     assert_eq!(plan.bounces, vec!["someone@example.org".to_string()]);
-    let plan = route(&s, "pop3:isp", Some("x@outside.test"), &["someone@example.org"]);
+    let plan = route(
+        &s,
+        "pop3:isp",
+        Some("x@outside.test"),
+        &["someone@example.org"],
+    );
     assert_eq!(remote_of(&plan), vec!["someone@example.org".to_string()]);
 }
 
