@@ -263,7 +263,10 @@ fn section_5_mappings() {
 const MODES: &str = "[[mapping]]\naddress = \"sales\"\ntarget = \"fred\"\nmode = \"pop3\"\n\
 [[mapping]]\naddress = \"sales\"\ntarget = \"bob\"\nmode = \"pop3\"\ninmail = \"isp2\"\n\
 [[mapping]]\naddress = \"info\"\ntarget = \"carol\"\nmode = \"smtp\"\n\
-[[mapping]]\naddress = \"boss@client.test\"\ntarget = \"alice\"\nmode = \"sender\"\n";
+[[mapping]]\naddress = \"boss@client.test\"\ntarget = \"alice\"\nmode = \"sender\"\n\
+[[connection]]\nname = \"isp\"\n\
+[[inmail]]\nname = \"isp1\"\nconnections = [\"isp\"]\nserver = \"pop1.isp.test\"\nuser = \"u\"\npassword = \"p\"\n\
+[[inmail]]\nname = \"isp2\"\nconnections = [\"isp\"]\nserver = \"pop2.isp.test\"\nuser = \"u\"\npassword = \"p\"\n";
 const MODE_USERS: &[(&str, &str)] = &[
     ("fred", ""),
     ("bob", ""),
