@@ -363,6 +363,23 @@ fn pop3(e: &mut Errors<'_>, cfg: &Config) {
     }
 }
 
+/// The three required keys, for tests that add a section after them.
+#[cfg(test)]
+const TEST_BASE: &str =
+    "hostname = \"h.example\"\ndefault_domain = \"example.com\"\nlocal_domains = [\"example.com\"]\n";
+
+/// Every problem `parse_config` finds in `text`, as `"line: message"`.
+#[cfg(test)]
+fn test_problems(text: &str) -> Vec<String> {
+    match super::parse_config(text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e
+            .iter()
+            .map(|e| format!("{}: {}", e.line, e.message))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -293,18 +293,11 @@ fn options(e: &mut Errors<'_>, cfg: &Config) {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::parse_config;
 
-    const BASE: &str = "hostname = \"h.example\"\ndefault_domain = \"example.com\"\nlocal_domains = [\"example.com\"]\n";
+    use super::super::{test_problems, TEST_BASE as BASE};
 
     fn problems(extra: &str) -> Vec<String> {
-        match parse_config(&format!("{BASE}{extra}")) {
-            Ok(_) => Vec::new(),
-            Err(e) => e
-                .iter()
-                .map(|e| format!("{}: {}", e.line, e.message))
-                .collect(),
-        }
+        test_problems(&format!("{BASE}{extra}"))
     }
 
     #[test]

@@ -171,22 +171,19 @@ fn server_problem(v: &str) -> Option<String> {
 mod tests {
     use crate::config::{parse_config, InMailRouting, OrderStep, ReadMode};
 
-    const BASE: &str = "hostname = \"h.example\"\ndefault_domain = \"example.com\"\nlocal_domains = [\"example.com\"]\n[[connection]]\nname = \"isp\"\n";
+    use super::super::{test_problems, TEST_BASE};
+
+    /// The required keys and the connection the In Mails use.
+    const CONN: &str = "[[connection]]\nname = \"isp\"\n";
 
     fn problems(extra: &str) -> Vec<String> {
-        match parse_config(&format!("{BASE}{extra}")) {
-            Ok(_) => Vec::new(),
-            Err(e) => e
-                .iter()
-                .map(|e| format!("{}: {}", e.line, e.message))
-                .collect(),
-        }
+        test_problems(&format!("{TEST_BASE}{CONN}{extra}"))
     }
 
     #[test]
     fn the_interface_example_parses_with_the_manuals_defaults() {
         let text = format!(
-            "{BASE}{}",
+            "{TEST_BASE}{CONN}{}",
             r#"
 [[inmail]]
 name = "isp-box"
@@ -267,8 +264,10 @@ order = ["special", "special", "stop"]
                 .any(|l| l.starts_with("7:") && l.contains("too short")),
             "{p:?}"
         );
-        let cfg = parse_config(&format!("{BASE}[download_rules]\nquery_delay = \"2d\"\n"))
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let cfg = parse_config(&format!(
+            "{TEST_BASE}{CONN}[download_rules]\nquery_delay = \"2d\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(cfg.download_rules.query_delay.0.as_secs(), 2 * 86_400);
     }
 }
