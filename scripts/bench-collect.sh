@@ -221,7 +221,17 @@ collect_mailroom() {
     t1=$(now)
     kill "$pid"; wait "$pid" 2>/dev/null || true
     got=$(find "$d/mail/alice/new" "$d/mail/alice/cur" -type f | wc -l)
-    echo "$t0 $t1 $got"
+    # The run itself, from the server's log: "collecting" to "collection done".
+    run=$(python3 - "$SCRATCH/$b.log" <<'PY'
+import datetime, re, sys
+text = re.sub(r"\x1b\[[0-9;]*m", "", open(sys.argv[1], errors="replace").read())
+def at(word):
+    stamps = re.findall(r"^(\S+Z)\s+INFO\s+\S+ " + word, text, re.M)
+    return datetime.datetime.fromisoformat(stamps[-1].replace("Z", "+00:00"))
+print(f"{(at('collection done') - at('collecting')).total_seconds():.3f}")
+PY
+)
+    echo "$t0 $t1 $got $run"
 }
 
 FM_HOME=$SCRATCH/fetchmail
@@ -250,7 +260,7 @@ collect_fetchmail() {
         --logfile "$FM_HOME/$1.log" >/dev/null 2>&1 || true
     t1=$(now)
     got=$(find "$ALICE_MD/new" "$ALICE_MD/cur" -type f | wc -l)
-    echo "$t0 $t1 $got"
+    echo "$t0 $t1 $got $(python3 -c "print(f'{$t1 - $t0:.3f}')")"
 }
 
 for c in $COLLECTORS; do
@@ -259,21 +269,21 @@ done
 
 RESULTS=$SCRATCH/results
 : >"$RESULTS"
-for run in $(seq 1 "$RUNS"); do
+for i in $(seq 1 "$RUNS"); do
     for c in $COLLECTORS; do
         refill
         case $c in
-            fetchmail-*) read -r t0 t1 got < <(collect_fetchmail "$c") ;;
-            *) read -r t0 t1 got < <(collect_mailroom "$c") ;;
+            fetchmail-*) read -r t0 t1 got run < <(collect_fetchmail "$c") ;;
+            *) read -r t0 t1 got run < <(collect_mailroom "$c") ;;
         esac
         left=$(isp_left)
         if [[ $got -ne $MESSAGES || $left -ne 0 ]]; then
-            echo "$c run $run: $got messages stored, $left left at the ISP (want $MESSAGES and 0)" >&2
+            echo "$c run $i: $got messages stored, $left left at the ISP (want $MESSAGES and 0)" >&2
             [[ $c == fetchmail-* ]] && tail -5 "$FM_HOME/$c.log" >&2
             exit 1
         fi
         secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-        echo "$c run=$run secs=$secs msg_per_s=$(python3 -c "print(round($MESSAGES / ($t1 - $t0)))")" | tee -a "$RESULTS"
+        echo "$c run=$i secs=$secs msg_per_s=$(python3 -c "print(round($MESSAGES / ($t1 - $t0)))") collect_secs=$run collect_msg_per_s=$(python3 -c "print(round($MESSAGES / $run))")" | tee -a "$RESULTS"
     done
 done
 
@@ -282,12 +292,16 @@ python3 - "$RESULTS" "$MESSAGES" <<'PY'
 import re, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(\S+) run=\d+ secs=([\d.]+) msg_per_s=(\d+)", line)
+    m = re.match(r"(\S+) run=\d+ secs=([\d.]+) msg_per_s=\d+ collect_secs=([\d.]+)", line)
     if m:
-        rows.setdefault(m[1], []).append((float(m[2]), int(m[3])))
-print(f"{'collector':<15}{'seconds':>10}{'msg/s':>10}{'MB/s':>8}")
+        rows.setdefault(m[1], []).append((float(m[2]), float(m[3])))
+n = int(sys.argv[2])
+print("wall: the whole command (mailroom: `connect --wait`, which includes the server")
+print("picking up the request); run: the POP3 session alone (mailroom: its log).")
+print(f"{'collector':<15}{'wall s':>8}{'msg/s':>8}{'run s':>8}{'msg/s':>8}  runs (msg/s, run)")
 for c, v in rows.items():
-    secs = statistics.median(x[0] for x in v)
-    n = int(sys.argv[2])
-    print(f"{c:<15}{secs:>10.2f}{n / secs:>10.0f}{n * 4096 / secs / 1e6:>8.1f}")
+    wall = statistics.median(x[0] for x in v)
+    run = statistics.median(x[1] for x in v)
+    each = " ".join(str(round(n / x[1])) for x in v)
+    print(f"{c:<15}{wall:>8.2f}{n / wall:>8.0f}{run:>8.2f}{n / run:>8.0f}  {each}")
 PY
