@@ -67,6 +67,15 @@ pub fn load(dd: &DataDir, inmail: &str) -> io::Result<SeenBook> {
     Ok(book)
 }
 
+/// When the journal was last written, if there is one. A journal outlives only a run
+/// that did not finish (a crash, a kill, a storage error): every finished run folds it
+/// into the book and removes it.
+pub fn journal_left(dd: &DataDir, inmail: &str) -> Option<std::time::SystemTime> {
+    fs::metadata(journal_path(dd, inmail))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
 /// Appends seen lines, each synced before [`Journal::append`] returns.
 pub struct Journal {
     file: fs::File,

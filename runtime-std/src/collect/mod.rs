@@ -4,5 +4,6 @@
 
 pub mod book;
 pub mod conn;
+pub mod recover;
 pub mod run;
 pub mod sort;

@@ -10,6 +10,7 @@
 
 use super::book::{self, Journal};
 use super::conn::Pop3Conn;
+use super::recover::InDoubt;
 use super::sort::{store_sorted, StoreSortedError};
 use crate::conn::{self, ConnError, Step, READ_CHUNK};
 use crate::datadir::DataDir;
@@ -24,7 +25,7 @@ use mailroom_core::collect::run::{
     Collector, Decision, RunCommand, RunError, RunEvent, RunReport, RunSettings, Stored,
 };
 use mailroom_core::collect::seen::SeenBook;
-use mailroom_core::collect::sort::{duplicate_key, sort, DupKey};
+use mailroom_core::collect::sort::{duplicate_key, sort, DupKey, Sorted, Sorting};
 use mailroom_core::config::{InMail, InMailTls, Snapshot};
 use mailroom_core::pop3::client::{ClientSettings, ErrorKind, Pop3Error};
 use mailroom_core::Instant;
@@ -130,6 +131,8 @@ struct Run<'a> {
     answered: HashSet<String>,
     dups: HashSet<DupKey>,
     journal: Option<Journal>,
+    /// The previous run did not finish: new messages may already be here.
+    in_doubt: Option<InDoubt>,
     progress: Progress,
     last_progress: StdInstant,
 }
@@ -181,6 +184,7 @@ impl<'a> Run<'a> {
             answered: HashSet::new(),
             dups: HashSet::new(),
             journal: None,
+            in_doubt: None,
             progress: Progress {
                 messages: 0,
                 bytes: 0,
@@ -223,6 +227,13 @@ impl<'a> Run<'a> {
     fn go(&mut self, opts: &Options, progress: &mut dyn FnMut(Progress)) -> RunReport {
         let m = self.inmail;
         let name = m.name.as_str();
+        if let Some(t) = book::journal_left(self.dd(), name) {
+            tracing::warn!(
+                inmail = name,
+                "the previous collection did not finish; new messages are checked against what was stored since"
+            );
+            self.in_doubt = Some(InDoubt::new(t));
+        }
         let seen = match book::load(self.dd(), name) {
             Ok(b) => b,
             Err(e) => {
@@ -369,6 +380,11 @@ impl<'a> Run<'a> {
                 &header,
             ))),
             RunEvent::Begin { size, .. } => {
+                // The journal exists from the first download on: if this run dies, the
+                // next one knows (see `recover`).
+                if let Err(e) = self.open_journal() {
+                    tracing::warn!(inmail = %self.inmail.name, "cannot open the seen-UID journal: {e}");
+                }
                 self.message.clear();
                 self.message
                     .reserve(usize::try_from(size.min(16 << 20)).unwrap_or(0));
@@ -503,6 +519,9 @@ impl<'a> Run<'a> {
         let result = if duplicate {
             tracing::info!(inmail = %m.name, number, ?uid, "duplicate in this run; not stored again");
             Stored::Duplicate
+        } else if self.stored_before_crash(&message, &sorted) {
+            tracing::warn!(inmail = %m.name, number, ?uid, "stored before the previous run stopped; not stored again");
+            Stored::Duplicate
         } else {
             let id = format!("pop3.{}", conn::new_session_id(conn::now()));
             match store_sorted(self.store, self.snap, m, &message, &sorted, &id) {
@@ -524,10 +543,26 @@ impl<'a> Run<'a> {
         result
     }
 
-    fn journal_line(&mut self, line: &str) -> io::Result<()> {
+    fn stored_before_crash(&mut self, message: &[u8], sorted: &Sorted) -> bool {
+        let Some(d) = self.in_doubt.as_mut() else {
+            return false;
+        };
+        let Sorting::Route(plan) = &sorted.sorting else {
+            return false;
+        };
+        let data = message.get(sorted.strip..).unwrap_or(message);
+        d.already_stored(self.store.data_dir(), &plan.mailboxes, data)
+    }
+
+    fn open_journal(&mut self) -> io::Result<()> {
         if self.journal.is_none() {
             self.journal = Some(Journal::open(self.store.data_dir(), &self.inmail.name)?);
         }
+        Ok(())
+    }
+
+    fn journal_line(&mut self, line: &str) -> io::Result<()> {
+        self.open_journal()?;
         match self.journal.as_mut() {
             Some(j) => j.append(line),
             None => Ok(()),
