@@ -13,10 +13,11 @@
 //! - Nothing is delivered twice: the runtime appends the event's `seen_line` to the
 //!   In Mail's seen journal (synced) right after storing and before answering, so a
 //!   crash before DELE (or a DELE that QUIT never committed) leaves a seen UID that
-//!   the next run deletes instead of downloading again. The one window left is a
-//!   crash between the message's fsync and the journal's: that message comes again.
-//!   A server without UIDL or TOP gives no UIDs, so there the window is the whole
-//!   time from storing to QUIT.
+//!   the next run deletes instead of downloading again. A crash between the
+//!   message's fsync and the journal's is caught by the runtime (a journal left
+//!   behind marks it; the next run checks new messages against what was stored since:
+//!   `mailroom_std::collect::recover`). A server without UIDL or TOP gives no UIDs,
+//!   so there a message stored but not yet deleted when the run stops comes again.
 
 use super::errors::Problem;
 use super::seen::SeenBook;
