@@ -616,8 +616,14 @@ impl Machine for Pop3Client {
             }
             Input::Eof => {
                 if self.expect == Some(Expect::Quit) {
-                    // Some servers close at once after +OK, or without it.
-                    self.finish(None);
+                    // No +OK to QUIT: the server may never have read it, so its
+                    // deletions may not be applied (RFC 1939 §6); the caller must not
+                    // forget the DELEd messages.
+                    self.fail(
+                        ErrorKind::Closed,
+                        None,
+                        "the server closed the connection before answering QUIT".into(),
+                    );
                 } else {
                     self.fail(
                         ErrorKind::Closed,
