@@ -44,12 +44,18 @@ fn with_seeds(seeds: std::ops::Range<u64>, f: impl Fn(u64)) {
     }
 }
 
+thread_local! {
+    /// Chance that a chunk resets the connection, for the runs of this thread (the
+    /// flaky-line scenario sets it; the others leave it at 0).
+    static RESET: Cell<f64> = const { Cell::new(0.0) };
+}
+
 /// A line of 20 to 120 ms per chunk, writes split at random boundaries.
 fn faults() -> Faults {
     Faults {
         latency: (20_000, 120_000),
         split: true,
-        reset: 0.0,
+        reset: RESET.with(Cell::get),
         refuse: 0.0,
     }
 }
@@ -787,4 +793,40 @@ fn crash_then_restart(seed: u64, leave: u32, crash_at: usize) -> bool {
         assert_eq!(mb.len(), 6);
     }
     finished
+}
+
+#[test]
+fn a_line_that_resets_at_random_loses_and_duplicates_nothing() {
+    let cut = Cell::new(0u32);
+    with_seeds(0..30, |seed| {
+        RESET.with(|r| r.set(0.01));
+        let mut mb = mailbox(10);
+        let original = mb.clone();
+        let mut local = Local::default();
+        let mut runs = 0u64;
+        while !mb.is_empty() {
+            runs += 1;
+            assert!(
+                runs <= 200,
+                "still {} on the server after 200 runs",
+                mb.len()
+            );
+            let s = run(
+                seed ^ (runs << 32),
+                T0 + Duration::from_secs(runs * 300),
+                &mut mb,
+                Behaviour::normal(),
+                settings(0),
+                &mut local,
+                &download,
+                None,
+            );
+            if s.report.is_some_and(|r| r.error.is_some()) {
+                cut.set(cut.get() + 1);
+            }
+        }
+        RESET.with(|r| r.set(0.0));
+        all_stored_once(&local, &original);
+    });
+    assert!(cut.get() >= 10, "only {} runs were cut off", cut.get());
 }
