@@ -280,7 +280,50 @@ fn eventually(mut f: impl FnMut() -> bool) {
     }
 }
 
+fn download_rules_delete_leave_and_redirect(flavor: Flavor) {
+    let prepared = dovecot::multidrop();
+    let files: Vec<_> = prepared.iter().map(|p| p.file()).collect();
+    let Some(d) = Dovecot::start_with(&files) else {
+        return;
+    };
+    let mut s = TestServer::setup(flavor);
+    configure(&s, &d, 0);
+    let path = s.config_file();
+    let text = fs::read_to_string(&path).expect("config");
+    let text = text.replace(
+        "leave_on_server_days = 0\n",
+        "leave_on_server_days = 0\ndownload_rules = true\n",
+    );
+    fs::write(&path, text).expect("config");
+    fs::write(
+        s.data.join("DLRULES.DAT"),
+        "@Drop the Cc one\nSubject: multidrop md-cc\n\n~Keep the To one\nSubject: multidrop md-to\n\n>alice<Envelope to alice\nSubject: multidrop md-envelope\n",
+    )
+    .expect("rules");
+    s.serve();
+    let text = connect(&s, &d);
+    assert!(text.contains("done, 5 messages"), "{text}");
+    let id = |name: &str| format!("<{name}@isp.example>");
+    let alice = ids(&s, "alice");
+    let bob = ids(&s, "bob");
+    assert!(!alice.contains(&id("md-to")), "md-to was left: {alice:?}");
+    assert!(alice.contains(&id("md-envelope")), "redirected: {alice:?}");
+    assert!(!bob.contains(&id("md-envelope")), "{bob:?}");
+    assert!(!bob.contains(&id("md-cc")), "deleted unread: {bob:?}");
+    assert!(alice.contains(&id("md-received")) && bob.contains(&id("md-fromline")));
+    assert_eq!(
+        d.message_ids(),
+        [id("md-to")],
+        "only md-to stays at the ISP"
+    );
+    let log = fs::read_to_string(s.data.join("log").join("DLRULES.LOG")).unwrap_or_default();
+    for rule in ["Drop the Cc one", "Keep the To one", "Envelope to alice"] {
+        assert!(log.contains(rule), "{rule} not logged: {log}");
+    }
+}
+
 both_binaries!(
+    download_rules_delete_leave_and_redirect,
     collects_over_stls_and_implicit_tls,
     collects_the_multidrop_mailbox_and_deletes_it,
     leaves_mail_on_the_server_without_delivering_it_twice,
