@@ -356,9 +356,15 @@ impl Collector {
                 };
                 if !ok {
                     self.events.push_back(RunEvent::Discard { number });
-                    self.report
-                        .notes
-                        .push(format!("message {number}: the server refused RETR"));
+                    let why = if size > self.max_message {
+                        format!(
+                            "message {number} is larger than the largest message accepted here ({} octets); left on the server",
+                            self.max_message
+                        )
+                    } else {
+                        format!("message {number}: the server refused RETR")
+                    };
+                    self.report.notes.push(why);
                     self.report.left += 1;
                     self.work(i + 1);
                     return;

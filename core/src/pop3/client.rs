@@ -31,6 +31,9 @@ pub const MAX_LISTING: usize = 16 * 1024 * 1024;
 pub const MAX_HEADER: usize = 256 * 1024;
 /// Input kept while the session waits for its driver.
 pub const MAX_PENDING: usize = 64 * 1024;
+/// Octets past `max_message` that a RETR may still run on (read and dropped) before the
+/// session is cut off; at least as much again as `max_message`.
+pub const DISCARD_SLACK: u64 = 16 * 1024 * 1024;
 
 /// How one session logs in. `Debug` leaves the password out.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,8 +46,9 @@ pub struct ClientSettings {
     pub tls_available: bool,
     /// Longest wait for a response, or between two reads of a multi-line response.
     pub timeout: Duration,
-    /// A RETR that yields more than this many octets ends the session (a server that
-    /// lied in LIST, or never stops).
+    /// A RETR that yields more than this many octets is not passed on (its rest is read
+    /// and dropped, and `Retrieved` says `ok: false`); one that goes on far beyond it
+    /// ends the session (a server that never stops).
     pub max_message: u64,
 }
 
@@ -156,8 +160,10 @@ pub enum ClientEvent {
     },
     /// The next part of the message being retrieved; no answer.
     Data(Vec<u8>),
-    /// The end of RETR (`ok: false`: the server answered `-ERR`, no data came).
-    /// Answer with a [`Request`].
+    /// The end of RETR. `ok: false`: the server answered `-ERR` (`size` 0), or the
+    /// message turned out larger than `max_message` and its data was not all passed
+    /// on (`size` is what the server sent): throw away the parts. Answer with a
+    /// [`Request`].
     Retrieved { number: u32, size: u64, ok: bool },
     /// The DELE response. Answer with a [`Request`].
     Deleted { number: u32, ok: bool },
@@ -381,8 +387,11 @@ impl Pop3Client {
         let total = m.total;
         match expect {
             Expect::Retr(_) => {
-                if total > self.settings.max_message {
-                    let max = self.settings.max_message;
+                let max = self.settings.max_message;
+                // Past the maximum the rest is read and dropped, so one message whose
+                // LIST size lied does not block the mailbox; a server that goes on
+                // far beyond that is cut off.
+                if total > max.saturating_mul(2).max(max.saturating_add(DISCARD_SLACK)) {
                     self.fail(
                         ErrorKind::TooLarge,
                         None,
@@ -390,7 +399,7 @@ impl Pop3Client {
                     );
                     return;
                 }
-                if !part.is_empty() {
+                if total <= max && !part.is_empty() {
                     self.events.push_back(ClientEvent::Data(part));
                 }
                 self.deadline = Some(self.now + self.settings.timeout);
@@ -519,7 +528,11 @@ impl Pop3Client {
                 let header = ok.then_some(body);
                 self.emit(ClientEvent::Header { number, header }, true);
             }
-            Expect::Retr(number) => self.emit(ClientEvent::Retrieved { number, size, ok }, true),
+            Expect::Retr(number) => {
+                // Too large: what came was dropped (see `read_multi`).
+                let ok = ok && size <= self.settings.max_message;
+                self.emit(ClientEvent::Retrieved { number, size, ok }, true)
+            }
             Expect::Dele(number) => self.emit(ClientEvent::Deleted { number, ok }, true),
             Expect::Quit => {
                 if ok {

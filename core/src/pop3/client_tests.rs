@@ -441,14 +441,30 @@ fn retr_of_dotted_lines_split_at_every_byte() {
 
 #[test]
 fn a_message_larger_than_the_maximum_ends_the_session() {
-    let msg = vec![b'x'; 5000];
-    let (got, events) = retrieve(&msg, 512, 1000);
-    assert!(got.len() <= 1000 + 512);
+    let msg = vec![b'x'; 20 << 20];
+    let (got, events) = retrieve(&msg, 64 << 10, 1000);
+    assert!(got.len() <= 1000);
     let err = ended(&events).error.clone().unwrap();
     assert_eq!(err.kind, ErrorKind::TooLarge);
     assert!(!events
         .iter()
         .any(|e| matches!(e, ClientEvent::Retrieved { .. })));
+}
+
+#[test]
+fn a_message_somewhat_larger_than_the_maximum_is_dropped_not_fatal() {
+    let msg = vec![b'y'; 1500];
+    let (got, events) = retrieve(&msg, 100, 1000);
+    assert!(got.len() <= 1000, "{} octets passed on", got.len());
+    assert!(events.contains(&ClientEvent::Retrieved {
+        number: 1,
+        size: 1502,
+        ok: false
+    }));
+    assert!(
+        ended(&events).error.is_none(),
+        "the session went on to QUIT"
+    );
 }
 
 #[test]
