@@ -322,7 +322,44 @@ fn download_rules_delete_leave_and_redirect(flavor: Flavor) {
     }
 }
 
+fn a_message_over_the_size_limit_stays_and_is_reported_once(flavor: Flavor) {
+    let small = dovecot::multidrop()[0].file();
+    let big = dovecot::bulk(1, 3000).remove(0);
+    let Some(d) = Dovecot::start_with(&[small, big]) else {
+        return;
+    };
+    let mut s = TestServer::setup(flavor);
+    configure(&s, &d, 0);
+    let path = s.config_file();
+    let text = fs::read_to_string(&path).expect("config");
+    let text = text.replace(
+        "leave_on_server_days = 0\n",
+        "leave_on_server_days = 0\nsize_limit_kb = 1\n",
+    );
+    fs::write(&path, text).expect("config");
+    s.serve();
+    let reports = |s: &TestServer| {
+        maildir::visible(&s.maildir("postmaster"))
+            .iter()
+            .filter(|(_, m)| String::from_utf8_lossy(m).contains("larger than the"))
+            .count()
+    };
+    for run in 0..2 {
+        let text = connect(&s, &d);
+        let want = if run == 0 {
+            "done, 1 messages"
+        } else {
+            "done, 0 messages"
+        };
+        assert!(text.contains(want), "run {run}: {text}");
+        assert!(text.contains("1 left on the server"), "run {run}: {text}");
+        assert_eq!(d.message_ids(), ["<bulk-000000@isp.example>"], "run {run}");
+        assert_eq!(reports(&s), 1, "run {run}: reported once\n{}", s.log());
+    }
+}
+
 both_binaries!(
+    a_message_over_the_size_limit_stays_and_is_reported_once,
     download_rules_delete_leave_and_redirect,
     collects_over_stls_and_implicit_tls,
     collects_the_multidrop_mailbox_and_deletes_it,

@@ -607,7 +607,8 @@ impl<'a> Run<'a> {
             }
         }
         let mut problems: Vec<Problem> = r.error.iter().filter_map(RunError::problem).collect();
-        if r.over_limit > 0 {
+        let changed = r.logged_in && over_limit_changed(&m.name, r.over_limit);
+        if r.over_limit > 0 && changed {
             problems.push(Problem::OverLimit {
                 count: r.over_limit as usize,
                 limit: m.size_limit().unwrap_or(0),
@@ -620,6 +621,16 @@ impl<'a> Run<'a> {
             }
         }
     }
+}
+
+/// Over-limit counts already reported, per In Mail, in this process: the same
+/// messages waiting at the ISP are not reported again every run.
+static OVER_LIMIT: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+
+fn over_limit_changed(inmail: &str, count: u32) -> bool {
+    let mut slot = OVER_LIMIT.lock().unwrap_or_else(|p| p.into_inner());
+    let map = slot.get_or_insert_with(HashMap::new);
+    map.insert(inmail.to_ascii_lowercase(), count) != Some(count)
 }
 
 #[derive(Debug, thiserror::Error)]
