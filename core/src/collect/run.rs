@@ -326,6 +326,7 @@ impl Collector {
                     m.uid = map.get(&m.number).cloned();
                 }
                 self.uids_complete = self.msgs.iter().all(|m| m.uid.is_some());
+                self.unique_uids();
                 self.work(0);
             }
             ClientEvent::Uids(None) => {
@@ -435,6 +436,7 @@ impl Collector {
                     self.ask(Request::Top(n));
                 } else {
                     self.uids_complete = true;
+                    self.unique_uids();
                     self.work(0);
                 }
             }
@@ -449,6 +451,24 @@ impl Collector {
                 }
                 self.work(0);
             }
+        }
+    }
+
+    /// A UID listed twice (a broken server, or two messages with the same header
+    /// under the TOP fallback) would make the second look collected as soon as the
+    /// first is, and be deleted unread: later copies get `#2`, `#3`... in listing
+    /// order.
+    fn unique_uids(&mut self) {
+        let mut used = std::collections::HashSet::new();
+        for m in &mut self.msgs {
+            let Some(uid) = m.uid.clone() else { continue };
+            let mut candidate = uid.clone();
+            let mut k = 1;
+            while !used.insert(candidate.clone()) {
+                k += 1;
+                candidate = format!("{uid}#{k}");
+            }
+            m.uid = Some(candidate);
         }
     }
 

@@ -389,3 +389,19 @@ fn a_message_listed_larger_than_the_maximum_is_left_with_a_note() {
     assert!(!server.log.iter().any(|l| l == "RETR 1"));
     assert_eq!(server.removed, ["u2"]);
 }
+
+#[test]
+fn a_uid_listed_twice_does_not_get_the_second_message_deleted_unread() {
+    let mut server = FakeServer::new(&[("same", M1), ("same", M2)]);
+    let (r, seen) = collect(
+        &mut server,
+        run_settings(3),
+        SeenBook::new(),
+        T0,
+        &mut download,
+        &mut ok,
+    );
+    assert_eq!(r.downloaded, 2);
+    assert_eq!(seen.stored[1], (Some("same#2".into()), M2.to_vec()));
+    assert!(server.removed.is_empty());
+}
