@@ -70,12 +70,17 @@ pub struct Progress {
     pub bytes: u64,
 }
 
-/// DLRULES.DAT across runs in this process (the last good version is kept).
-static RULES: Mutex<Option<RulesLoader>> = Mutex::new(None);
+/// DLRULES.DAT across runs in this process, per data directory (the last good
+/// version is kept).
+static RULES: Mutex<Option<HashMap<std::path::PathBuf, RulesLoader>>> = Mutex::new(None);
 
 fn load_rules(dd: &DataDir, store: &Store, snap: &Snapshot) -> Arc<DlRules> {
     let mut slot = RULES.lock().unwrap_or_else(|p| p.into_inner());
-    let loaded = slot.get_or_insert_with(RulesLoader::new).load(dd);
+    let loaded = slot
+        .get_or_insert_with(HashMap::new)
+        .entry(dd.root().to_path_buf())
+        .or_default()
+        .load(dd);
     if let Some(mail) = &loaded.problem {
         if let Err(e) = dlrules::send_admin_mail(store, snap, mail) {
             tracing::warn!("cannot store the download-rules notice: {}", e.text);
@@ -607,7 +612,8 @@ impl<'a> Run<'a> {
             }
         }
         let mut problems: Vec<Problem> = r.error.iter().filter_map(RunError::problem).collect();
-        let changed = r.logged_in && over_limit_changed(&m.name, r.over_limit);
+        let key = key(self.dd(), &m.name);
+        let changed = r.logged_in && over_limit_changed(key, r.over_limit);
         if r.over_limit > 0 && changed {
             problems.push(Problem::OverLimit {
                 count: r.over_limit as usize,
@@ -627,10 +633,15 @@ impl<'a> Run<'a> {
 /// messages waiting at the ISP are not reported again every run.
 static OVER_LIMIT: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
 
-fn over_limit_changed(inmail: &str, count: u32) -> bool {
+fn over_limit_changed(key: String, count: u32) -> bool {
     let mut slot = OVER_LIMIT.lock().unwrap_or_else(|p| p.into_inner());
     let map = slot.get_or_insert_with(HashMap::new);
-    map.insert(inmail.to_ascii_lowercase(), count) != Some(count)
+    map.insert(key, count) != Some(count)
+}
+
+/// An In Mail of one data directory (several servers may run in one test process).
+fn key(dd: &DataDir, inmail: &str) -> String {
+    format!("{}\n{}", dd.root().display(), inmail.to_ascii_lowercase())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -657,16 +668,17 @@ static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// The connection driver's entry: collect In Mail `name` with the current
 /// configuration, writing progress lines for the `mailroom connect` requests `ids`.
 pub fn collect_for_driver(shared: &crate::app::Shared, dir: &DataDir, name: &str, ids: &[String]) {
-    let Some(_running) = Running::claim(name) else {
-        tracing::info!(inmail = name, "already being collected; this run skips it");
-        return;
-    };
-    let snap = shared.snapshot();
     let status = |line: &str| {
         for id in ids {
             crate::connection::control::status(dir, id, line);
         }
     };
+    let Some(_running) = Running::claim(key(dir, name)) else {
+        tracing::info!(inmail = name, "already being collected; this run skips it");
+        status(&format!("In Mail {name}: already being collected"));
+        return;
+    };
+    let snap = shared.snapshot();
     status(&format!("In Mail {name}: collecting"));
     let mut progress = |p: Progress| {
         status(&format!(
@@ -698,8 +710,7 @@ pub fn collect_for_driver(shared: &crate::app::Shared, dir: &DataDir, name: &str
 struct Running(String);
 
 impl Running {
-    fn claim(name: &str) -> Option<Running> {
-        let key = name.to_ascii_lowercase();
+    fn claim(key: String) -> Option<Running> {
         let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
         running
             .get_or_insert_with(HashSet::new)
