@@ -48,6 +48,8 @@ thread_local! {
     /// Chance that a chunk resets the connection, for the runs of this thread (the
     /// flaky-line scenario sets it; the others leave it at 0).
     static RESET: Cell<f64> = const { Cell::new(0.0) };
+    /// How the runs of this thread log in.
+    static AUTH: Cell<Pop3Auth> = const { Cell::new(Pop3Auth::Plain) };
 }
 
 /// A line of 20 to 120 ms per chunk, writes split at random boundaries.
@@ -107,7 +109,7 @@ fn client() -> ClientSettings {
     ClientSettings {
         user: USER.into(),
         password: PASSWORD.into(),
-        auth: Pop3Auth::Plain,
+        auth: AUTH.with(Cell::get),
         tls: InMailTls::None,
         tls_available: false,
         timeout: TIMEOUT,
@@ -829,4 +831,82 @@ fn a_line_that_resets_at_random_loses_and_duplicates_nothing() {
         all_stored_once(&local, &original);
     });
     assert!(cut.get() >= 10, "only {} runs were cut off", cut.get());
+}
+
+#[test]
+fn apop_and_a_server_without_capa() {
+    with_seeds(SEEDS, |seed| {
+        let apop = Behaviour {
+            apop: true,
+            ..Behaviour::normal()
+        };
+        let rfc1939 = Behaviour {
+            capa: false,
+            ..Behaviour::normal()
+        };
+        for (auth, behaviour, login) in [
+            (Pop3Auth::Apop, apop.clone(), "APOP office ****"),
+            (Pop3Auth::Plain, rfc1939, "USER office"),
+        ] {
+            AUTH.with(|a| a.set(auth));
+            let mut mb = mailbox(3);
+            let original = mb.clone();
+            let mut local = Local::default();
+            let s = run(
+                seed,
+                T0,
+                &mut mb,
+                behaviour,
+                settings(0),
+                &mut local,
+                &download,
+                None,
+            );
+            AUTH.with(|a| a.set(Pop3Auth::Plain));
+            let r = s.report.expect("a report");
+            assert!(r.error.is_none(), "{auth:?}: {:?}", r.error);
+            assert!(
+                s.transcript.iter().any(|c| c == login),
+                "{:?}",
+                s.transcript
+            );
+            if auth == Pop3Auth::Apop {
+                assert!(
+                    !s.transcript.iter().any(|c| c.starts_with("PASS")),
+                    "no plain password with APOP: {:?}",
+                    s.transcript
+                );
+            }
+            assert!(mb.is_empty());
+            all_stored_once(&local, &original);
+        }
+        // APOP asked of a server whose greeting has no timestamp: refused, nothing sent.
+        AUTH.with(|a| a.set(Pop3Auth::Apop));
+        let mut mb = mailbox(2);
+        let mut local = Local::default();
+        let s = run(
+            seed,
+            T0,
+            &mut mb,
+            Behaviour::normal(),
+            settings(0),
+            &mut local,
+            &download,
+            None,
+        );
+        AUTH.with(|a| a.set(Pop3Auth::Plain));
+        let r = s.report.expect("a report");
+        match &r.error {
+            Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Auth, "{e:?}"),
+            other => panic!("expected an auth error, got {other:?}"),
+        }
+        assert!(
+            !s.transcript
+                .iter()
+                .any(|c| c.starts_with("USER") || c.starts_with("PASS")),
+            "no fallback to a plain password: {:?}",
+            s.transcript
+        );
+        assert_eq!(mb.len(), 2);
+    });
 }
