@@ -154,10 +154,3 @@ fn incomplete_and_damaged_entries_are_not_listed() {
     let list = spool::list(&dir).unwrap();
     assert_eq!(list.len(), 1);
 }
-
-#[test]
-fn flush_says_there_is_no_sender_yet() {
-    let tmp = tempfile::tempdir().unwrap();
-    let err = spool::flush(&DataDir::new(tmp.path())).unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
-}

@@ -313,11 +313,3 @@ pub fn delete(dir: &DataDir, id: &str) -> io::Result<bool> {
     }
     Ok(existed)
 }
-
-/// Send queued mail now. Outbound delivery does not exist yet in this version.
-pub fn flush(_dir: &DataDir) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "no outbound sender yet in this version: queued mail stays in the spool",
-    ))
-}
