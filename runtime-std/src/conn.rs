@@ -1,6 +1,8 @@
 //! One connection without the socket: the part of the driver both runtimes share.
 //!
-//! [`Conn`] owns the session machine (SMTP, POP3, the password service) and, when TLS is on, the rustls connection. The
+//! [`Conn`] owns the session machine (SMTP, POP3, the password service on the server
+//! side; the SMTP client and the POP3 collector on the client side) and, when TLS is
+//! on, the rustls connection. The
 //! runtime only moves bytes: it hands what it read to [`Conn::receive`], writes what
 //! [`Conn::outgoing`] holds, answers [`Step::Event`]s, and sleeps until the deadline
 //! of [`Step::Wait`]. Encryption, the STARTTLS switch and the end-of-stream rules live
@@ -9,6 +11,7 @@
 use mailroom_core::config::Snapshot;
 use mailroom_core::smtp::{SessionInfo, SmtpEvent, SmtpServer};
 use mailroom_core::{Input, Instant, Machine, Output};
+use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,10 +44,17 @@ pub enum ConnError {
     NoCertificate,
 }
 
+/// How TLS starts when the session asks for it: as the server with our certificate,
+/// or as the client to a named server.
+enum TlsSetup {
+    Server(Arc<rustls::ServerConfig>),
+    Client(Arc<rustls::ClientConfig>, ServerName<'static>),
+}
+
 pub struct Conn<M = SmtpServer> {
     machine: M,
-    tls_config: Option<Arc<rustls::ServerConfig>>,
-    tls: Option<Box<rustls::ServerConnection>>,
+    tls_setup: Option<TlsSetup>,
+    tls: Option<Box<rustls::Connection>>,
     /// The machine's output, not yet encrypted.
     plain_out: Vec<u8>,
     /// Bytes for the socket.
@@ -84,21 +94,43 @@ impl<M: Machine> Conn<M> {
         implicit_tls: bool,
         tls_config: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Conn<M>, ConnError> {
-        let implicit = implicit_tls;
-        let mut conn = Conn {
+        let mut conn = Conn::build(now, machine, tls_config.map(TlsSetup::Server));
+        if implicit_tls {
+            conn.start_tls()?;
+        }
+        Ok(conn)
+    }
+
+    /// The client side of a session to `server_name` (a host name or an IP address,
+    /// checked against the certificate when the configuration verifies). Without
+    /// `tls_config` TLS never starts. For implicit TLS, call [`Conn::start_tls`] before
+    /// the first poll.
+    pub fn client(
+        now: Instant,
+        machine: M,
+        tls_config: Option<Arc<rustls::ClientConfig>>,
+        server_name: &str,
+    ) -> Conn<M> {
+        // A name rustls cannot use (it came from DNS) only matters when the certificate
+        // is checked, and then it fails the check as it should.
+        let name = ServerName::try_from(server_name.to_string()).unwrap_or(ServerName::IpAddress(
+            std::net::IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED).into(),
+        ));
+        let setup = tls_config.map(|c| TlsSetup::Client(c, name));
+        Conn::build(now, machine, setup)
+    }
+
+    fn build(now: Instant, machine: M, tls_setup: Option<TlsSetup>) -> Conn<M> {
+        Conn {
             machine,
-            tls_config,
+            tls_setup,
             tls: None,
             plain_out: Vec::new(),
             wire_out: Vec::new(),
             plain_in: Vec::new(),
             peer_closed: false,
             last_now: now,
-        };
-        if implicit {
-            conn.start_tls()?;
         }
-        Ok(conn)
     }
 
     pub fn tls_active(&self) -> bool {
@@ -118,9 +150,9 @@ impl<M: Machine> Conn<M> {
             self.machine.handle_input(now, Input::Bytes(raw));
             return Ok(());
         };
-        let result = decrypt(&mut **tls, raw, &mut self.plain_in, &mut self.peer_closed);
+        let result = decrypt(tls, raw, &mut self.plain_in, &mut self.peer_closed);
         // Handshake replies, or the alert describing a failure.
-        flush_tls(&mut **tls, &mut self.wire_out)?;
+        flush_tls(tls, &mut self.wire_out)?;
         result?;
         if !self.plain_in.is_empty() {
             self.machine.handle_input(now, Input::Bytes(&self.plain_in));
@@ -158,7 +190,8 @@ impl<M: Machine> Conn<M> {
                     return Ok(Step::Event(e));
                 }
                 Output::StartTls => {
-                    // The "220 go ahead" must reach the peer in the clear.
+                    // The go-ahead (or the client's STARTTLS / STLS) must reach the
+                    // peer in the clear; what follows is encrypted.
                     self.encode()?;
                     self.start_tls()?;
                 }
@@ -166,7 +199,7 @@ impl<M: Machine> Conn<M> {
                     self.encode()?;
                     if let Some(tls) = self.tls.as_mut() {
                         tls.send_close_notify();
-                        flush_tls(&mut **tls, &mut self.wire_out)?;
+                        flush_tls(tls, &mut self.wire_out)?;
                     }
                     return Ok(Step::Close);
                 }
@@ -185,9 +218,19 @@ impl<M: Machine> Conn<M> {
         }
     }
 
-    fn start_tls(&mut self) -> Result<(), ConnError> {
-        let config = self.tls_config.clone().ok_or(ConnError::NoCertificate)?;
-        self.tls = Some(Box::new(rustls::ServerConnection::new(config)?));
+    /// Start the TLS handshake now: when the session asks, or before the first byte
+    /// for implicit TLS.
+    pub fn start_tls(&mut self) -> Result<(), ConnError> {
+        let mut tls: rustls::Connection = match &self.tls_setup {
+            None => return Err(ConnError::NoCertificate),
+            Some(TlsSetup::Server(config)) => rustls::ServerConnection::new(config.clone())?.into(),
+            Some(TlsSetup::Client(config, name)) => {
+                rustls::ClientConnection::new(config.clone(), name.clone())?.into()
+            }
+        };
+        // The client speaks first (its hello); a new server connection has nothing yet.
+        flush_tls(&mut tls, &mut self.wire_out)?;
+        self.tls = Some(Box::new(tls));
         Ok(())
     }
 
@@ -200,7 +243,7 @@ impl<M: Machine> Conn<M> {
                     tls.writer().write_all(&self.plain_out)?;
                     self.plain_out.clear();
                 }
-                flush_tls(&mut **tls, &mut self.wire_out)?;
+                flush_tls(tls, &mut self.wire_out)?;
             }
         }
         Ok(())
@@ -208,17 +251,13 @@ impl<M: Machine> Conn<M> {
 }
 
 /// Feed ciphertext from the socket to `tls`, appending the plaintext it yields to
-/// `plain` and noting a close_notify in `peer_closed`. Shared by the server side
-/// ([`Conn`]) and the outbound client (`outbound::conn`).
-pub(crate) fn decrypt<C, D>(
-    tls: &mut C,
+/// `plain` and noting a close_notify in `peer_closed`.
+fn decrypt(
+    tls: &mut rustls::Connection,
     raw: &[u8],
     plain: &mut Vec<u8>,
     peer_closed: &mut bool,
-) -> Result<(), ConnError>
-where
-    C: std::ops::DerefMut<Target = rustls::ConnectionCommon<D>>,
-{
+) -> Result<(), ConnError> {
     let mut rest = raw;
     while !rest.is_empty() {
         tls.read_tls(&mut rest)?;
@@ -243,10 +282,7 @@ where
 }
 
 /// Queue whatever TLS must send (records, handshake replies, alerts) in `out`.
-pub(crate) fn flush_tls<C, D>(tls: &mut C, out: &mut Vec<u8>) -> io::Result<()>
-where
-    C: std::ops::DerefMut<Target = rustls::ConnectionCommon<D>>,
-{
+fn flush_tls(tls: &mut rustls::Connection, out: &mut Vec<u8>) -> io::Result<()> {
     while tls.wants_write() {
         tls.write_tls(out)?;
     }

@@ -3,7 +3,6 @@
 //! keeps the seen-UID book.
 
 pub mod book;
-pub mod conn;
 pub mod recover;
 pub mod run;
 pub mod sort;

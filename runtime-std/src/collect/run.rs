@@ -9,10 +9,9 @@
 //! collector told `Stored`, which is what lets it send DELE.
 
 use super::book::{self, Journal};
-use super::conn::Pop3Conn;
 use super::recover::InDoubt;
 use super::sort::{store_sorted, StoreSortedError};
-use crate::conn::{self, ConnError, Step, READ_CHUNK};
+use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
 use crate::datadir::DataDir;
 use crate::dlrules::{self, Held, RulesLoader};
 use crate::store::Store;
@@ -287,10 +286,12 @@ impl<'a> Run<'a> {
             };
             let collector = Collector::new(now, client, RunSettings::from_inmail(m), seen);
             let implicit = m.tls == InMailTls::Implicit;
-            let c = match Pop3Conn::new(now, collector, tls, &host, implicit) {
-                Ok(c) => c,
-                Err(e) => return failed(name, ErrorKind::Tls, format!("TLS: {e}")),
-            };
+            let mut c = Conn::client(now, collector, tls, &host);
+            if implicit {
+                if let Err(e) = c.start_tls() {
+                    return failed(name, ErrorKind::Tls, format!("TLS: {e}"));
+                }
+            }
             return match self.drive(stream, c, progress) {
                 Ok(r) => r,
                 Err(e) => {
@@ -308,7 +309,7 @@ impl<'a> Run<'a> {
     fn drive(
         &mut self,
         mut stream: TcpStream,
-        mut c: Pop3Conn,
+        mut c: Conn<Collector>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunReport, DriveError> {
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -652,7 +653,7 @@ enum DriveError {
     Io(#[from] io::Error),
 }
 
-fn write_out(stream: &mut TcpStream, c: &mut Pop3Conn) -> io::Result<()> {
+fn write_out(stream: &mut TcpStream, c: &mut Conn<Collector>) -> io::Result<()> {
     let out = c.outgoing();
     if !out.is_empty() {
         stream.write_all(out)?;

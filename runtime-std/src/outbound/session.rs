@@ -281,7 +281,7 @@ fn next_chunk(b: &mut Body) -> io::Result<(Vec<u8>, bool)> {
 
 /// A new client connection to `target` for `plan`.
 pub fn client(plan: &SessionPlan, target: &Target) -> ClientConn {
-    ClientConn::new(
+    super::conn::client_conn(
         crate::conn::now(),
         plan.settings.clone(),
         plan.tls.clone(),
