@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod client_socket;
 pub mod collect;
 pub mod config_files;
 pub mod conn;

@@ -11,7 +11,8 @@
 use super::book::{self, Journal};
 use super::recover::InDoubt;
 use super::sort::{store_sorted, StoreSortedError};
-use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
+use crate::client_socket::{self, DriveError};
+use crate::conn::{self, Conn};
 use crate::datadir::DataDir;
 use crate::dlrules::{self, Held, RulesLoader};
 use crate::store::Store;
@@ -29,8 +30,8 @@ use mailroom_core::config::{InMail, InMailTls, Snapshot};
 use mailroom_core::pop3::client::{ClientSettings, ErrorKind, Pop3Error};
 use mailroom_core::Instant;
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -308,61 +309,18 @@ impl<'a> Run<'a> {
 
     fn drive(
         &mut self,
-        mut stream: TcpStream,
+        stream: TcpStream,
         mut c: Conn<Collector>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunReport, DriveError> {
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        let _ = stream.set_nodelay(true);
-        let mut buf = vec![0u8; READ_CHUNK];
         let mut report = None;
-        let result = (|| loop {
-            match c.poll()? {
-                Step::Event(ev) => {
-                    write_out(&mut stream, &mut c)?;
-                    if let RunEvent::Done(r) = ev {
-                        report = Some(*r);
-                        continue;
-                    }
-                    if let Some(cmd) = self.on_event(ev, progress) {
-                        c.answer(conn::now(), cmd);
-                    }
-                }
-                Step::Close => {
-                    write_out(&mut stream, &mut c)?;
-                    return Ok(());
-                }
-                Step::Wait(deadline) => {
-                    write_out(&mut stream, &mut c)?;
-                    let now = conn::now();
-                    match conn::wait_time(now, deadline) {
-                        Some(t) if t.is_zero() => {
-                            c.tick(now);
-                            continue;
-                        }
-                        t => stream.set_read_timeout(t)?,
-                    }
-                    match stream.read(&mut buf) {
-                        Ok(0) => c.eof(conn::now()),
-                        Ok(n) => c.receive(conn::now(), &buf[..n])?,
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                            ) =>
-                        {
-                            c.tick(conn::now())
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => c.eof(conn::now()),
-                    }
-                }
+        let result = client_socket::drive(stream, &mut c, WRITE_TIMEOUT, |c, ev| {
+            if let RunEvent::Done(r) = ev {
+                report = Some(*r);
+            } else if let Some(cmd) = self.on_event(ev, progress) {
+                c.answer(conn::now(), cmd);
             }
-        })();
-        if result.is_err() {
-            let _ = stream.write_all(c.outgoing());
-        }
-        let _ = stream.shutdown(Shutdown::Both);
+        });
         match (result, report) {
             (_, Some(r)) => Ok(r),
             (Err(e), None) => Err(e),
@@ -643,23 +601,6 @@ fn over_limit_changed(key: String, count: u32) -> bool {
 /// An In Mail of one data directory (several servers may run in one test process).
 fn key(dd: &DataDir, inmail: &str) -> String {
     format!("{}\n{}", dd.root().display(), inmail.to_ascii_lowercase())
-}
-
-#[derive(Debug, thiserror::Error)]
-enum DriveError {
-    #[error("{0}")]
-    Conn(#[from] ConnError),
-    #[error("{0}")]
-    Io(#[from] io::Error),
-}
-
-fn write_out(stream: &mut TcpStream, c: &mut Conn<Collector>) -> io::Result<()> {
-    let out = c.outgoing();
-    if !out.is_empty() {
-        stream.write_all(out)?;
-        out.clear();
-    }
-    Ok(())
 }
 
 /// In Mails being collected now: a second run of the same one waits its turn

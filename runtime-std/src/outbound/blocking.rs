@@ -3,9 +3,8 @@
 
 use super::session::{self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target};
 use super::Transport;
-use crate::conn::{self, ConnError, Step, READ_CHUNK};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use crate::client_socket::{self, DriveError};
+use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -79,78 +78,18 @@ pub fn run(plan: SessionPlan, report: Reporter, orders: mpsc::Receiver<Order>) {
     pump.finish(false, false, Some(last));
 }
 
-#[derive(Debug, thiserror::Error)]
-enum DriveError {
-    #[error("{0}")]
-    Conn(#[from] ConnError),
-    #[error("{0}")]
-    Io(#[from] io::Error),
-}
-
 fn drive(
     plan: &SessionPlan,
     target: &Target,
-    mut stream: TcpStream,
+    stream: TcpStream,
     pump: &mut Pump,
     orders: &mpsc::Receiver<Order>,
 ) -> Result<(), DriveError> {
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let _ = stream.set_nodelay(true);
     let mut c = session::client(plan, target);
-    let mut buf = vec![0u8; READ_CHUNK];
-    let result = (|| loop {
-        match c.poll()? {
-            Step::Event(ev) => {
-                write_out(&mut stream, &mut c)?;
-                if pump.on_event(&mut c, ev) == Need::Order {
-                    let order = orders.recv().ok();
-                    pump.on_order(&mut c, order);
-                }
-            }
-            Step::Close => {
-                write_out(&mut stream, &mut c)?;
-                return Ok(());
-            }
-            Step::Wait(deadline) => {
-                write_out(&mut stream, &mut c)?;
-                let now = conn::now();
-                match conn::wait_time(now, deadline) {
-                    Some(t) if t.is_zero() => {
-                        c.tick(now);
-                        continue;
-                    }
-                    t => stream.set_read_timeout(t)?,
-                }
-                match stream.read(&mut buf) {
-                    Ok(0) => c.eof(conn::now()),
-                    Ok(n) => c.receive(conn::now(), &buf[..n])?,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        c.tick(conn::now())
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => c.eof(conn::now()),
-                }
-            }
+    client_socket::drive(stream, &mut c, WRITE_TIMEOUT, |c, ev| {
+        if pump.on_event(c, ev) == Need::Order {
+            let order = orders.recv().ok();
+            pump.on_order(c, order);
         }
-    })();
-    if result.is_err() {
-        // A TLS alert explaining the failure, if there is one.
-        let _ = stream.write_all(c.outgoing());
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-    result
-}
-
-fn write_out(stream: &mut TcpStream, c: &mut super::conn::ClientConn) -> io::Result<()> {
-    let out = c.outgoing();
-    if !out.is_empty() {
-        stream.write_all(out)?;
-        out.clear();
-    }
-    Ok(())
+    })
 }
