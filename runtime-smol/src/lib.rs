@@ -263,18 +263,7 @@ where
                     // can arrive, so end the session ourselves.
                     return Err(SessionEnd::Gone);
                 }
-                let read = async { Woke::Read(stream.read(buf).await) };
-                let woke = match conn::wait_time(conn::now(), deadline) {
-                    Some(t) if t.is_zero() => Woke::Deadline,
-                    Some(t) => {
-                        read.or(async {
-                            Timer::after(t).await;
-                            Woke::Deadline
-                        })
-                        .await
-                    }
-                    None => read.await,
-                };
+                let woke = read_until(stream, buf, deadline).await;
                 // `now` comes from the clock, not from which future finished first.
                 let now = conn::now();
                 match woke {
@@ -295,6 +284,28 @@ where
     }
 }
 
+/// Read into `buf`, or give up at `deadline` (the machine's next tick).
+async fn read_until(
+    stream: &mut Async<TcpStream>,
+    buf: &mut [u8],
+    deadline: Option<mailroom_core::Instant>,
+) -> Woke {
+    let read = async { Woke::Read(stream.read(buf).await) };
+    match conn::wait_time(conn::now(), deadline) {
+        Some(t) if t.is_zero() => Woke::Deadline,
+        Some(t) => {
+            read.or(async {
+                Timer::after(t).await;
+                Woke::Deadline
+            })
+            .await
+        }
+        None => read.await,
+    }
+}
+
+/// Write what the connection holds for the socket, giving up on a peer that does not
+/// read.
 async fn write_out<M: Machine>(
     stream: &mut Async<TcpStream>,
     conn: &mut Conn<M>,

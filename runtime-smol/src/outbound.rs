@@ -5,12 +5,11 @@
 //! with the blocking runtime. DNS lookups and opening message files run on smol's
 //! blocking pool.
 
+use super::{read_until, write_out, Woke};
 use async_io::{Async, Timer};
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::FutureExt;
 use mailroom_core::outbound::QueueNotice;
 use mailroom_std::conn::{self, ConnError, Step, READ_CHUNK};
-use mailroom_std::outbound::conn::ClientConn;
 use mailroom_std::outbound::session::{
     self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target,
 };
@@ -20,9 +19,6 @@ use smol::LocalExecutor;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
-
-/// Longest time a write may wait on a server that does not read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Start = (SessionPlan, Reporter, Receiver<Order>);
 
@@ -133,11 +129,6 @@ enum DriveError {
     Io(#[from] io::Error),
 }
 
-enum Woke {
-    Read(io::Result<usize>),
-    Deadline,
-}
-
 async fn drive(
     plan: &SessionPlan,
     target: &Target,
@@ -164,18 +155,7 @@ async fn drive(
                 }
                 Step::Wait(deadline) => {
                     write_out(&mut stream, &mut c).await?;
-                    let read = async { Woke::Read(stream.read(&mut buf).await) };
-                    let woke = match conn::wait_time(conn::now(), deadline) {
-                        Some(t) if t.is_zero() => Woke::Deadline,
-                        Some(t) => {
-                            read.or(async {
-                                Timer::after(t).await;
-                                Woke::Deadline
-                            })
-                            .await
-                        }
-                        None => read.await,
-                    };
+                    let woke = read_until(&mut stream, &mut buf, deadline).await;
                     let now = conn::now();
                     match woke {
                         Woke::Deadline => c.tick(now),
@@ -194,23 +174,4 @@ async fn drive(
     }
     let _ = stream.get_ref().shutdown(Shutdown::Both);
     result
-}
-
-async fn write_out(stream: &mut Async<TcpStream>, c: &mut ClientConn) -> io::Result<()> {
-    let out = c.outgoing();
-    if out.is_empty() {
-        return Ok(());
-    }
-    let write = async { stream.write_all(out).await };
-    write
-        .or(async {
-            Timer::after(WRITE_TIMEOUT).await;
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "server does not read",
-            ))
-        })
-        .await?;
-    out.clear();
-    Ok(())
 }
