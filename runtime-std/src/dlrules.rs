@@ -36,7 +36,7 @@ use mailroom_core::config::InMail;
 use mailroom_core::config::Snapshot;
 use mailroom_core::router::names::Names;
 use mailroom_core::router::{Plan, Source};
-use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
+use mailroom_core::smtp::{Delivery, DeliveryError};
 use mailroom_core::Instant;
 
 use crate::datadir::DataDir;
@@ -319,7 +319,7 @@ pub fn ask(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<Asked, Del
             size: held.size,
             delay,
         });
-        send(store, snap, id, to, data)?;
+        crate::deliver::store_server_mail(store, snap, id, to, data)?;
     }
     Ok(asked)
 }
@@ -342,7 +342,7 @@ pub fn tell_deleted(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<(
             header: held.header,
             size: held.size,
         });
-        send(store, snap, id, to, data)?;
+        crate::deliver::store_server_mail(store, snap, id, to, data)?;
     }
     Ok(())
 }
@@ -362,7 +362,7 @@ pub fn send_admin_mail(
     let now = now();
     let id = format!("err.{}", now.as_micros());
     let data = mail.render(&cfg.hostname, &cfg.default_domain, &to, now, &id);
-    send(store, snap, id, &to, data)
+    crate::deliver::store_server_mail(store, snap, id, &to, data)
 }
 
 fn admin_address(snap: &Snapshot) -> Option<String> {
@@ -399,37 +399,6 @@ fn addressees(snap: &Snapshot, held: &Held<'_>) -> Vec<String> {
         }
     }
     qualified
-}
-
-/// Route and store a mail the server wrote, as local mail from the null sender (so
-/// it is never bounced); lists and mappings apply to its recipient.
-fn send(
-    store: &Store,
-    snap: &Snapshot,
-    id: String,
-    to: &str,
-    data: Vec<u8>,
-) -> Result<(), DeliveryError> {
-    let mut d = Delivery {
-        id,
-        envelope: Envelope {
-            mail_from: None,
-            recipients: vec![Recipient {
-                address: to.to_string(),
-                route: Route::Remote,
-                dsn_notify: None,
-                dsn_orcpt: None,
-            }],
-            helo: snap.config.hostname.clone(),
-            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            auth_user: None,
-            eight_bit: true,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
-        data,
-    };
-    crate::deliver::route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
 }
 
 /// Whether `address` is Mailer_Daemon at one of this site's domains.

@@ -3,6 +3,7 @@ use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::collect::ask::{State, Verdict};
 use mailroom_core::collect::dlrules::{Action, Kind, RuleInput};
 use mailroom_core::config::parse_config;
+use mailroom_core::smtp::{Envelope, Recipient, Route};
 
 fn snapshot() -> Snapshot {
     let config = parse_config(

@@ -4,12 +4,10 @@
 
 use crate::app::Shared;
 use mailroom_core::dsn::{build_report, Dsn, FailedRecipient, ReportKind, MAX_RETURNED};
-use mailroom_core::router::Source;
-use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
+use mailroom_core::smtp::DeliveryError;
 use mailroom_core::Instant;
 use std::fs;
 use std::io::{self, Read};
-use std::net::{IpAddr, Ipv4Addr};
 
 /// Header bytes read from a message too large to return whole.
 const HEADER_READ: u64 = 64 * 1024;
@@ -95,26 +93,7 @@ pub fn store(
         },
         report_kind,
     );
-    let mut delivery = Delivery {
-        id: format!("{id}.{what}"),
-        envelope: Envelope {
-            mail_from: None,
-            recipients: vec![Recipient {
-                address: to.to_string(),
-                route: Route::Remote,
-                dsn_notify: None,
-                dsn_orcpt: None,
-            }],
-            helo: cfg.hostname.clone(),
-            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            auth_user: None,
-            eight_bit: true,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
-        data: message,
-    };
-    crate::deliver::route_and_store(&shared.store, &snap, &mut delivery, &Source::Local)?;
+    crate::deliver::store_server_mail(&shared.store, &snap, format!("{id}.{what}"), to, message)?;
     tracing::info!(id, to, recipients = recipients.len(), "{what} stored");
     Ok(())
 }
