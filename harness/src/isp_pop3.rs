@@ -9,7 +9,7 @@
 //! n-th RETR, slow replies, and a server that stops answering.
 
 use crate::rng::Rng;
-use crate::wire::Faults;
+use crate::wire::{Faults, Pipes};
 use mailroom_core::challenge::apop_digest;
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -656,19 +656,9 @@ impl Machine for IspPop3 {
 pub struct Link<C: Machine> {
     pub client: C,
     pub server: IspPop3,
-    faults: Faults,
-    rng: Rng,
-    to_server: VecDeque<(Instant, Vec<u8>)>,
-    to_client: VecDeque<(Instant, Vec<u8>)>,
-    client_wait: Option<Instant>,
-    server_wait: Option<Instant>,
-    client_closed: bool,
-    server_closed: bool,
-    eof_to_server: Option<Instant>,
-    eof_to_client: Option<Instant>,
+    pipes: Pipes,
     /// The client asked for TLS; the scripted server offers none, so this is a fault.
     pub client_asked_tls: bool,
-    ended: bool,
     /// Bytes the client sent and received.
     pub bytes_up: u64,
     pub bytes_down: u64,
@@ -683,92 +673,37 @@ impl<C: Machine> Link<C> {
         Link {
             client,
             server,
-            faults,
-            rng,
-            to_server: VecDeque::new(),
-            to_client: VecDeque::new(),
-            client_wait: None,
-            server_wait: None,
-            client_closed: false,
-            server_closed: false,
-            eof_to_server: None,
-            eof_to_client: None,
+            pipes: Pipes::new(faults, rng),
             client_asked_tls: false,
-            ended: false,
             bytes_up: 0,
             bytes_down: 0,
         }
     }
 
     pub fn is_ended(&self) -> bool {
-        self.ended
+        self.pipes.ended
     }
 
     /// When the link next needs a step (`None` once ended).
     pub fn next_time(&self) -> Option<Instant> {
-        if self.ended {
-            return None;
-        }
-        [
-            self.to_server.front().map(|c| c.0),
-            self.to_client.front().map(|c| c.0),
-            self.client_wait.filter(|_| !self.client_closed),
-            self.server_wait.filter(|_| !self.server_closed),
-            self.eof_to_server,
-            self.eof_to_client,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    fn latency(&mut self) -> Duration {
-        Duration::from_micros(self.rng.range(self.faults.latency.0, self.faults.latency.1))
-    }
-
-    /// Queue bytes toward one side; `false` when the link reset instead.
-    fn send(&mut self, now: Instant, bytes: Vec<u8>, to_server: bool) -> bool {
-        let mut rest = bytes.as_slice();
-        let mut at = now;
-        while !rest.is_empty() {
-            let n = if self.faults.split && rest.len() > 1 {
-                self.rng.range(1, rest.len() as u64) as usize
-            } else {
-                rest.len()
-            };
-            if self.rng.chance(self.faults.reset) {
-                return false;
-            }
-            let lat = self.latency();
-            let queue = if to_server {
-                &mut self.to_server
-            } else {
-                &mut self.to_client
-            };
-            let last = queue.back().map_or(now, |c| c.0);
-            at = (now + lat).max(last).max(at);
-            queue.push_back((at, rest[..n].to_vec()));
-            rest = &rest[n..];
-        }
-        true
+        self.pipes.next_time()
     }
 
     /// Tear the connection down: both sides see the end of input at once.
     pub fn reset(&mut self, now: Instant, events: &mut Vec<C::Event>, answer: &mut Answer<'_, C>) {
-        if self.ended {
+        if self.pipes.ended {
             return;
         }
-        self.to_server.clear();
-        self.to_client.clear();
-        if !self.client_closed {
+        self.pipes.drop_in_flight();
+        if !self.pipes.client_closed {
             self.client.handle_input(now, Input::Eof);
             let mut sink = Vec::new();
             self.drain_client(now, &mut sink, events, answer);
         }
         self.server.handle_input(now, Input::Eof);
-        self.client_closed = true;
-        self.server_closed = true;
-        self.ended = true;
+        self.pipes.client_closed = true;
+        self.pipes.server_closed = true;
+        self.pipes.ended = true;
     }
 
     fn drain_client(
@@ -788,11 +723,11 @@ impl<C: Machine> Link<C> {
                     }
                 }
                 Output::Wait(w) => {
-                    self.client_wait = w;
+                    self.pipes.client_wait = w;
                     return;
                 }
                 Output::Close => {
-                    self.client_closed = true;
+                    self.pipes.client_closed = true;
                     return;
                 }
                 Output::StartTls => self.client_asked_tls = true,
@@ -805,11 +740,11 @@ impl<C: Machine> Link<C> {
             match self.server.poll_output(out) {
                 Output::Event(e) => match e {},
                 Output::Wait(w) => {
-                    self.server_wait = w;
+                    self.pipes.server_wait = w;
                     return;
                 }
                 Output::Close => {
-                    self.server_closed = true;
+                    self.pipes.server_closed = true;
                     return;
                 }
                 Output::StartTls => {}
@@ -827,36 +762,30 @@ impl<C: Machine> Link<C> {
     /// Deliver what is due at `now`, run both machines, send what they wrote.
     pub fn step(&mut self, now: Instant, answer: &mut Answer<'_, C>) -> Vec<C::Event> {
         let mut events = Vec::new();
-        if self.ended {
+        if self.pipes.ended {
             return events;
         }
-        while self.to_server.front().is_some_and(|c| c.0 <= now) {
-            if let Some((_, b)) = self.to_server.pop_front() {
-                if !self.server_closed {
-                    self.server.handle_input(now, Input::Bytes(&b));
-                }
+        while let Some(b) = self.pipes.arrived(now, true) {
+            if !self.pipes.server_closed {
+                self.server.handle_input(now, Input::Bytes(&b));
             }
         }
-        while self.to_client.front().is_some_and(|c| c.0 <= now) {
-            if let Some((_, b)) = self.to_client.pop_front() {
-                if !self.client_closed {
-                    self.bytes_down += b.len() as u64;
-                    self.client.handle_input(now, Input::Bytes(&b));
-                }
+        while let Some(b) = self.pipes.arrived(now, false) {
+            if !self.pipes.client_closed {
+                self.bytes_down += b.len() as u64;
+                self.client.handle_input(now, Input::Bytes(&b));
             }
         }
-        if self.eof_to_server.is_some_and(|t| t <= now) && self.to_server.is_empty() {
-            self.eof_to_server = None;
+        if self.pipes.eof_due(now, true) {
             self.server.handle_input(now, Input::Eof);
         }
-        if self.eof_to_client.is_some_and(|t| t <= now) && self.to_client.is_empty() {
-            self.eof_to_client = None;
+        if self.pipes.eof_due(now, false) {
             self.client.handle_input(now, Input::Eof);
         }
-        if self.client_wait.is_some_and(|t| t <= now) && !self.client_closed {
+        if self.pipes.client_wait.is_some_and(|t| t <= now) && !self.pipes.client_closed {
             self.client.handle_input(now, Input::Tick);
         }
-        if self.server_wait.is_some_and(|t| t <= now) && !self.server_closed {
+        if self.pipes.server_wait.is_some_and(|t| t <= now) && !self.pipes.server_closed {
             self.server.handle_input(now, Input::Tick);
         }
         self.flush(now, &mut events, answer);
@@ -865,35 +794,24 @@ impl<C: Machine> Link<C> {
 
     fn flush(&mut self, now: Instant, events: &mut Vec<C::Event>, answer: &mut Answer<'_, C>) {
         let mut to_client = Vec::new();
-        let server_was_closed = self.server_closed;
-        if !self.server_closed {
+        let server_was_closed = self.pipes.server_closed;
+        if !self.pipes.server_closed {
             self.drain_server(&mut to_client);
         }
         let mut to_server = Vec::new();
-        let client_was_closed = self.client_closed;
-        if !self.client_closed {
+        let client_was_closed = self.pipes.client_closed;
+        if !self.pipes.client_closed {
             self.drain_client(now, &mut to_server, events, answer);
         }
-        if !to_client.is_empty() && !self.send(now, to_client, false) {
+        if !to_client.is_empty() && !self.pipes.send(now, to_client, false) {
             return self.reset(now, events, answer);
         }
         self.bytes_up += to_server.len() as u64;
-        if !to_server.is_empty() && !self.send(now, to_server, true) {
+        if !to_server.is_empty() && !self.pipes.send(now, to_server, true) {
             return self.reset(now, events, answer);
         }
-        if self.server_closed && !server_was_closed && !self.client_closed {
-            let lat = self.latency();
-            let last = self.to_client.back().map_or(now, |c| c.0);
-            self.eof_to_client = Some((now + lat).max(last));
-        }
-        if self.client_closed && !client_was_closed && !self.server_closed {
-            let lat = self.latency();
-            let last = self.to_server.back().map_or(now, |c| c.0);
-            self.eof_to_server = Some((now + lat).max(last));
-        }
-        if self.client_closed && self.server_closed {
-            self.ended = true;
-        }
+        self.pipes
+            .note_closes(now, server_was_closed, client_was_closed);
     }
 
     /// Run from `start` until both sides have closed or the virtual clock passes

@@ -273,25 +273,30 @@ pub struct Step {
 pub struct Wire {
     pub client: Client,
     pub server: SmtpServer,
+    pipes: Pipes,
+}
+
+/// The two directions of a simulated connection: chunks in flight with their arrival
+/// times, the faults that delay, split and reset them, and which side has closed.
+/// [`Wire`] and `isp_pop3::Link` put their two machines at its ends.
+pub(crate) struct Pipes {
     faults: Faults,
     rng: Rng,
     to_server: VecDeque<(Instant, Vec<u8>)>,
     to_client: VecDeque<(Instant, Vec<u8>)>,
-    client_wait: Option<Instant>,
-    server_wait: Option<Instant>,
-    client_closed: bool,
-    server_closed: bool,
+    pub(crate) client_wait: Option<Instant>,
+    pub(crate) server_wait: Option<Instant>,
+    pub(crate) client_closed: bool,
+    pub(crate) server_closed: bool,
     /// Eof scheduled for the side that has not closed.
     eof_to_server: Option<Instant>,
     eof_to_client: Option<Instant>,
-    ended: bool,
+    pub(crate) ended: bool,
 }
 
-impl Wire {
-    pub fn new(client: Client, server: SmtpServer, faults: Faults, rng: Rng) -> Wire {
-        Wire {
-            client,
-            server,
+impl Pipes {
+    pub(crate) fn new(faults: Faults, rng: Rng) -> Pipes {
+        Pipes {
             faults,
             rng,
             to_server: VecDeque::new(),
@@ -306,17 +311,8 @@ impl Wire {
         }
     }
 
-    /// Whether opening this connection is refused (drawn once per open).
-    pub fn refused(rng: &mut Rng, faults: &Faults) -> bool {
-        rng.chance(faults.refuse)
-    }
-
-    pub fn is_ended(&self) -> bool {
-        self.ended
-    }
-
-    /// When the wire next needs a step.
-    pub fn next_time(&self) -> Option<Instant> {
+    /// When the connection next needs a step (`None` once ended).
+    pub(crate) fn next_time(&self) -> Option<Instant> {
         if self.ended {
             return None;
         }
@@ -338,7 +334,7 @@ impl Wire {
     }
 
     /// Queue `bytes` toward one side in (possibly split) chunks; `false` on a reset.
-    fn send(&mut self, now: Instant, bytes: Vec<u8>, to_server: bool) -> bool {
+    pub(crate) fn send(&mut self, now: Instant, bytes: Vec<u8>, to_server: bool) -> bool {
         let mut rest = bytes.as_slice();
         // Chunks of one write arrive in order: each at or after the one before.
         let mut at = now;
@@ -365,6 +361,87 @@ impl Wire {
         true
     }
 
+    /// The next chunk toward one side that has arrived by `now`.
+    pub(crate) fn arrived(&mut self, now: Instant, to_server: bool) -> Option<Vec<u8>> {
+        let queue = if to_server {
+            &mut self.to_server
+        } else {
+            &mut self.to_client
+        };
+        if queue.front().is_some_and(|c| c.0 <= now) {
+            queue.pop_front().map(|(_, b)| b)
+        } else {
+            None
+        }
+    }
+
+    /// Whether one side's end of input is due at `now`, after all its data (once).
+    pub(crate) fn eof_due(&mut self, now: Instant, to_server: bool) -> bool {
+        let (eof, queue) = if to_server {
+            (&mut self.eof_to_server, &self.to_server)
+        } else {
+            (&mut self.eof_to_client, &self.to_client)
+        };
+        if eof.is_some_and(|t| t <= now) && queue.is_empty() {
+            *eof = None;
+            return true;
+        }
+        false
+    }
+
+    /// A reset: what is in flight is lost.
+    pub(crate) fn drop_in_flight(&mut self) {
+        self.to_server.clear();
+        self.to_client.clear();
+    }
+
+    /// After both machines wrote: a side that closed just now sends its end of input
+    /// to the other, behind the data already in flight; both closed ends the connection.
+    pub(crate) fn note_closes(
+        &mut self,
+        now: Instant,
+        server_was_closed: bool,
+        client_was_closed: bool,
+    ) {
+        if self.server_closed && !server_was_closed && !self.client_closed {
+            let lat = self.latency();
+            let last = self.to_client.back().map_or(now, |c| c.0);
+            self.eof_to_client = Some((now + lat).max(last));
+        }
+        if self.client_closed && !client_was_closed && !self.server_closed {
+            let lat = self.latency();
+            let last = self.to_server.back().map_or(now, |c| c.0);
+            self.eof_to_server = Some((now + lat).max(last));
+        }
+        if self.client_closed && self.server_closed {
+            self.ended = true;
+        }
+    }
+}
+
+impl Wire {
+    pub fn new(client: Client, server: SmtpServer, faults: Faults, rng: Rng) -> Wire {
+        Wire {
+            client,
+            server,
+            pipes: Pipes::new(faults, rng),
+        }
+    }
+
+    /// Whether opening this connection is refused (drawn once per open).
+    pub fn refused(rng: &mut Rng, faults: &Faults) -> bool {
+        rng.chance(faults.refuse)
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.pipes.ended
+    }
+
+    /// When the wire next needs a step.
+    pub fn next_time(&self) -> Option<Instant> {
+        self.pipes.next_time()
+    }
+
     /// Tear the connection down at once: both sides see the end of input.
     pub fn reset(
         &mut self,
@@ -372,17 +449,16 @@ impl Wire {
         step: &mut Step,
         answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
     ) {
-        if self.ended {
+        if self.pipes.ended {
             return;
         }
-        self.to_server.clear();
-        self.to_client.clear();
+        self.pipes.drop_in_flight();
         self.client.input(now, Input::Eof);
         self.server.handle_input(now, Input::Eof);
         let mut sink = Vec::new();
         self.drain_client(&mut sink, step);
         let _ = self.drain_server(now, &mut sink, step, answer);
-        self.ended = true;
+        self.pipes.ended = true;
         step.ended = true;
         step.reset = true;
     }
@@ -392,11 +468,11 @@ impl Wire {
             match self.client.poll(out) {
                 Output::Event(e) => step.client_events.push(e),
                 Output::Wait(w) => {
-                    self.client_wait = w;
+                    self.pipes.client_wait = w;
                     return Some(Output::Wait(w));
                 }
                 Output::Close => {
-                    self.client_closed = true;
+                    self.pipes.client_closed = true;
                     return Some(Output::Close);
                 }
                 Output::StartTls => {}
@@ -421,11 +497,11 @@ impl Wire {
                     }
                 }
                 Output::Wait(w) => {
-                    self.server_wait = w;
+                    self.pipes.server_wait = w;
                     return Some(Output::Wait(w));
                 }
                 Output::Close => {
-                    self.server_closed = true;
+                    self.pipes.server_closed = true;
                     return Some(Output::Close);
                 }
                 Output::StartTls => {}
@@ -451,36 +527,30 @@ impl Wire {
         answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
     ) -> Step {
         let mut step = Step::default();
-        if self.ended {
+        if self.pipes.ended {
             step.ended = true;
             return step;
         }
-        while self.to_server.front().is_some_and(|c| c.0 <= now) {
-            if let Some((_, b)) = self.to_server.pop_front() {
-                if !self.server_closed {
-                    self.server.handle_input(now, Input::Bytes(&b));
-                }
+        while let Some(b) = self.pipes.arrived(now, true) {
+            if !self.pipes.server_closed {
+                self.server.handle_input(now, Input::Bytes(&b));
             }
         }
-        while self.to_client.front().is_some_and(|c| c.0 <= now) {
-            if let Some((_, b)) = self.to_client.pop_front() {
-                if !self.client_closed {
-                    self.client.input(now, Input::Bytes(&b));
-                }
+        while let Some(b) = self.pipes.arrived(now, false) {
+            if !self.pipes.client_closed {
+                self.client.input(now, Input::Bytes(&b));
             }
         }
-        if self.eof_to_server.is_some_and(|t| t <= now) && self.to_server.is_empty() {
-            self.eof_to_server = None;
+        if self.pipes.eof_due(now, true) {
             self.server.handle_input(now, Input::Eof);
         }
-        if self.eof_to_client.is_some_and(|t| t <= now) && self.to_client.is_empty() {
-            self.eof_to_client = None;
+        if self.pipes.eof_due(now, false) {
             self.client.input(now, Input::Eof);
         }
-        if self.client_wait.is_some_and(|t| t <= now) {
+        if self.pipes.client_wait.is_some_and(|t| t <= now) {
             self.client.input(now, Input::Tick);
         }
-        if self.server_wait.is_some_and(|t| t <= now) {
+        if self.pipes.server_wait.is_some_and(|t| t <= now) {
             self.server.handle_input(now, Input::Tick);
         }
         self.flush(now, &mut step, answer);
@@ -494,33 +564,23 @@ impl Wire {
         answer: &mut dyn FnMut(&SmtpEvent) -> Option<SmtpCommand>,
     ) {
         let mut to_client = Vec::new();
-        let was_closed = self.server_closed;
-        if !self.server_closed {
+        let was_closed = self.pipes.server_closed;
+        if !self.pipes.server_closed {
             self.drain_server(now, &mut to_client, step, answer);
         }
         let mut to_server = Vec::new();
-        let client_was_closed = self.client_closed;
-        if !self.client_closed {
+        let client_was_closed = self.pipes.client_closed;
+        if !self.pipes.client_closed {
             self.drain_client(&mut to_server, step);
         }
-        if !to_client.is_empty() && !self.send(now, to_client, false) {
+        if !to_client.is_empty() && !self.pipes.send(now, to_client, false) {
             return self.reset(now, step, answer);
         }
-        if !to_server.is_empty() && !self.send(now, to_server, true) {
+        if !to_server.is_empty() && !self.pipes.send(now, to_server, true) {
             return self.reset(now, step, answer);
         }
-        if self.server_closed && !was_closed && !self.client_closed {
-            let lat = self.latency();
-            let last = self.to_client.back().map_or(now, |c| c.0);
-            self.eof_to_client = Some((now + lat).max(last));
-        }
-        if self.client_closed && !client_was_closed && !self.server_closed {
-            let lat = self.latency();
-            let last = self.to_server.back().map_or(now, |c| c.0);
-            self.eof_to_server = Some((now + lat).max(last));
-        }
-        if self.client_closed && self.server_closed {
-            self.ended = true;
+        self.pipes.note_closes(now, was_closed, client_was_closed);
+        if self.pipes.ended {
             step.ended = true;
         }
     }
