@@ -106,6 +106,32 @@ fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
     ok()
 }
 
+/// The delivery-status part of a report from Mailer_Daemon about the message whose
+/// subject holds `subject`, after checking that it is one.
+fn delivery_status(data: &[u8], subject: &str) -> String {
+    let m = mail_parser::MessageParser::default()
+        .parse(data)
+        .expect("a message");
+    let ct = m.content_type().expect("a content type");
+    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
+    assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+    let from = m
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .unwrap_or("");
+    assert_eq!(from, "Mailer_Daemon@sender.test");
+    assert!(m.subject().unwrap_or("").contains(subject));
+    m.parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|c| c.subtype() == Some("delivery-status"))
+        })
+        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
+        .expect("a delivery-status part")
+}
+
 fn relay_to_smtp_sink(flavor: Flavor) {
     let Some(sink) = Sink::start(&[]) else { return };
     let dead = format!("127.0.0.1:{}", free_port());
@@ -157,28 +183,7 @@ fn a_refusal_bounces_to_the_local_sender(flavor: Flavor) {
         s.log()
     );
     let (_, data) = maildir::visible(&s.maildir(ALICE)).remove(0);
-    let m = mail_parser::MessageParser::default()
-        .parse(&data)
-        .expect("a message");
-    let ct = m.content_type().expect("a content type");
-    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
-    assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
-    let from = m
-        .from()
-        .and_then(|f| f.first())
-        .and_then(|a| a.address())
-        .unwrap_or("");
-    assert_eq!(from, "Mailer_Daemon@sender.test");
-    assert!(m.subject().unwrap_or("").contains("e2e bounce-1"));
-    let status = m
-        .parts
-        .iter()
-        .find(|p| {
-            p.content_type()
-                .is_some_and(|c| c.subtype() == Some("delivery-status"))
-        })
-        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
-        .expect("a delivery-status part");
+    let status = delivery_status(&data, "e2e bounce-1");
     assert!(
         status.contains("Final-Recipient: rfc822; ghost@example.com"),
         "{status}"
@@ -670,28 +675,7 @@ fn success_reports_after_the_relay_took_the_message(flavor: Flavor) {
     let arrived = wait_until(WAIT, || !maildir::visible(&s.maildir(ALICE)).is_empty());
     assert!(arrived, "no receipt for alice\n{}", s.log());
     let (_, data) = maildir::visible(&s.maildir(ALICE)).remove(0);
-    let m = mail_parser::MessageParser::default()
-        .parse(&data)
-        .expect("a message");
-    let ct = m.content_type().expect("a content type");
-    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
-    assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
-    let from = m
-        .from()
-        .and_then(|f| f.first())
-        .and_then(|a| a.address())
-        .unwrap_or("");
-    assert_eq!(from, "Mailer_Daemon@sender.test");
-    assert!(m.subject().unwrap_or("").contains("e2e receipt-1"));
-    let status = m
-        .parts
-        .iter()
-        .find(|p| {
-            p.content_type()
-                .is_some_and(|c| c.subtype() == Some("delivery-status"))
-        })
-        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
-        .expect("a delivery-status part");
+    let status = delivery_status(&data, "e2e receipt-1");
     assert!(
         status.contains("Final-Recipient: rfc822; bob@example.com"),
         "{status}"
