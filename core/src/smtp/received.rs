@@ -90,7 +90,8 @@ pub(crate) fn write_date(out: &mut Vec<u8>, when: Instant) {
     let secs = when.as_secs();
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
+    // Whole days since 1970 fit an i64 many times over.
+    let (y, m, d) = crate::connect::clock::civil(days as i64);
     let _ = write!(
         out,
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",
@@ -102,21 +103,6 @@ pub(crate) fn write_date(out: &mut Vec<u8>, when: Instant) {
         rem % 3600 / 60,
         rem % 60
     );
-}
-
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
