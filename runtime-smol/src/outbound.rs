@@ -73,38 +73,23 @@ async fn run(plan: SessionPlan, report: Reporter, orders: Receiver<Order>) {
     let p = plan.clone();
     let targets = match smol::unblock(move || session::resolve(&p)).await {
         Ok(t) => t,
-        Err(e) => {
-            tracing::info!(session = plan.session, dest = ?plan.dest, "no address: {}", e.text);
-            pump.finish(false, e.permanent, Some(e.text));
-            return;
-        }
+        Err(e) => return pump.unresolved(&plan, e),
     };
     let mut last = String::from("no address to try");
     for target in &targets {
         let stream = match connect(target.addr, plan.connect_timeout).await {
             Ok(s) => s,
             Err(e) => {
-                last = format!("{} ({}): {e}", target.name, target.addr);
-                tracing::info!(session = plan.session, "connect failed: {last}");
+                last = pump.connect_failed(target, e);
                 continue;
             }
         };
         pump.reset();
         let result = drive(&plan, target, stream, &mut pump, &orders).await;
-        if pump.established {
-            let error = match result {
-                Err(e) => Some(format!("{} ({}): {e}", target.name, target.addr)),
-                Ok(()) => pump.end_error(),
-            };
-            pump.finish(true, false, error);
-            return;
+        match pump.attempt_ended(target, result) {
+            Some(reason) => last = reason,
+            None => return,
         }
-        last = match (result, pump.end_error()) {
-            (Err(e), _) => format!("{} ({}): {e}", target.name, target.addr),
-            (Ok(()), Some(t)) => format!("{} ({}): {t}", target.name, target.addr),
-            (Ok(()), None) => format!("{} ({}): the session ended", target.name, target.addr),
-        };
-        tracing::info!(session = plan.session, "not sent through {last}");
     }
     pump.finish(false, false, Some(last));
 }

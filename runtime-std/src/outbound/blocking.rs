@@ -42,38 +42,23 @@ pub fn run(plan: SessionPlan, report: Reporter, orders: mpsc::Receiver<Order>) {
     let mut pump = Pump::new(&plan, report);
     let targets = match session::resolve(&plan) {
         Ok(t) => t,
-        Err(e) => {
-            tracing::info!(session = plan.session, dest = ?plan.dest, "no address: {}", e.text);
-            pump.finish(false, e.permanent, Some(e.text));
-            return;
-        }
+        Err(e) => return pump.unresolved(&plan, e),
     };
     let mut last = String::from("no address to try");
     for target in &targets {
         let stream = match TcpStream::connect_timeout(&target.addr, plan.connect_timeout) {
             Ok(s) => s,
             Err(e) => {
-                last = format!("{} ({}): {e}", target.name, target.addr);
-                tracing::info!(session = plan.session, "connect failed: {last}");
+                last = pump.connect_failed(target, e);
                 continue;
             }
         };
         pump.reset();
         let result = drive(&plan, target, stream, &mut pump, &orders);
-        if pump.established {
-            let error = match result {
-                Err(e) => Some(format!("{} ({}): {e}", target.name, target.addr)),
-                Ok(()) => pump.end_error(),
-            };
-            pump.finish(true, false, error);
-            return;
+        match pump.attempt_ended(target, result) {
+            Some(reason) => last = reason,
+            None => return,
         }
-        last = match (result, pump.end_error()) {
-            (Err(e), _) => format!("{} ({}): {e}", target.name, target.addr),
-            (Ok(()), Some(t)) => format!("{} ({}): {t}", target.name, target.addr),
-            (Ok(()), None) => format!("{} ({}): the session ended", target.name, target.addr),
-        };
-        tracing::info!(session = plan.session, "not sent through {last}");
     }
     pump.finish(false, false, Some(last));
 }

@@ -254,6 +254,44 @@ impl Pump {
         });
     }
 
+    /// No address for the session's destination: the queue hears why.
+    pub fn unresolved(&self, plan: &SessionPlan, e: ResolveError) {
+        tracing::info!(session = plan.session, dest = ?plan.dest, "no address: {}", e.text);
+        self.finish(false, e.permanent, Some(e.text));
+    }
+
+    /// Connecting to `target` failed: the reason, should no other address work.
+    pub fn connect_failed(&self, target: &Target, e: impl std::fmt::Display) -> String {
+        let last = format!("{} ({}): {e}", target.name, target.addr);
+        tracing::info!(session = self.session, "connect failed: {last}");
+        last
+    }
+
+    /// The connection to `target` ended with `result`. Once the server had answered,
+    /// the session is over and the queue is told (`None`); before that, the reason
+    /// this address did not take the mail (`Some`), and the next one is tried.
+    pub fn attempt_ended<E: std::fmt::Display>(
+        &mut self,
+        target: &Target,
+        result: Result<(), E>,
+    ) -> Option<String> {
+        if self.established {
+            let error = match result {
+                Err(e) => Some(format!("{} ({}): {e}", target.name, target.addr)),
+                Ok(()) => self.end_error(),
+            };
+            self.finish(true, false, error);
+            return None;
+        }
+        let last = match (result, self.end_error()) {
+            (Err(e), _) => format!("{} ({}): {e}", target.name, target.addr),
+            (Ok(()), Some(t)) => format!("{} ({}): {t}", target.name, target.addr),
+            (Ok(()), None) => format!("{} ({}): the session ended", target.name, target.addr),
+        };
+        tracing::info!(session = self.session, "not sent through {last}");
+        Some(last)
+    }
+
     /// The error text of the client's end, if it failed.
     pub fn end_error(&self) -> Option<String> {
         let e = self.end.as_ref()?.error.as_ref()?;
