@@ -475,50 +475,30 @@ impl Driver {
                 message,
                 to,
                 recipients,
-            } => {
-                let arrival = self.arrival(&message);
-                if let Err(e) = report::store(
-                    &self.shared,
-                    &message,
-                    &to,
-                    &recipients,
-                    arrival,
-                    report::Kind::Bounce,
-                ) {
-                    tracing::error!(id = %message, to, "cannot store the bounce: {}", e.text);
-                }
-            }
+            } => self.report(&message, &to, &recipients, report::Kind::Bounce, "bounce"),
             QueueAction::Success {
                 message,
                 to,
                 recipients,
-            } => {
-                let arrival = self.arrival(&message);
-                if let Err(e) = report::store(
-                    &self.shared,
-                    &message,
-                    &to,
-                    &recipients,
-                    arrival,
-                    report::Kind::Relayed,
-                ) {
-                    tracing::error!(id = %message, to, "cannot store the success report: {}", e.text);
-                }
-            }
+            } => self.report(
+                &message,
+                &to,
+                &recipients,
+                report::Kind::Relayed,
+                "success report",
+            ),
             QueueAction::Warn {
                 message,
                 to,
                 recipients,
                 retry_until,
-            } => {
-                let arrival = self.arrival(&message);
-                let kind = report::Kind::Warning { retry_until };
-                if let Err(e) =
-                    report::store(&self.shared, &message, &to, &recipients, arrival, kind)
-                {
-                    tracing::error!(id = %message, to, "cannot store the delay warning: {}", e.text);
-                }
-            }
+            } => self.report(
+                &message,
+                &to,
+                &recipients,
+                report::Kind::Warning { retry_until },
+                "delay warning",
+            ),
             QueueAction::Save(m) => {
                 for r in &m.recipients {
                     if let Some(err) = &r.last_error {
@@ -560,6 +540,22 @@ impl Driver {
                     done(report);
                 }
             }
+        }
+    }
+
+    /// Store a report about `message` for `to`; a failure is logged and the queue
+    /// goes on.
+    fn report(
+        &self,
+        message: &str,
+        to: &str,
+        recipients: &[mailroom_core::dsn::FailedRecipient],
+        kind: report::Kind,
+        what: &str,
+    ) {
+        let arrival = self.arrival(message);
+        if let Err(e) = report::store(&self.shared, message, to, recipients, arrival, kind) {
+            tracing::error!(id = %message, to, "cannot store the {what}: {}", e.text);
         }
     }
 
