@@ -1,9 +1,10 @@
 //! The blocking socket loop of the client side: drives a [`Conn`] holding a client
 //! machine (the outbound SMTP client, the POP3 collector) over a `TcpStream`, with the
-//! machine's deadlines as read timeouts. Used on the sending threads and by collection.
+//! machine's deadlines as read timeouts. Used on the sending threads and by collection;
+//! its read and write steps also serve the blocking server (`crate::server`).
 
 use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
-use mailroom_core::Machine;
+use mailroom_core::{Instant, Machine};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -40,27 +41,11 @@ pub fn drive<M: Machine>(
             }
             Step::Wait(deadline) => {
                 write_out(&mut stream, c)?;
-                let now = conn::now();
-                match conn::wait_time(now, deadline) {
-                    Some(t) if t.is_zero() => {
-                        c.tick(now);
-                        continue;
-                    }
-                    t => stream.set_read_timeout(t)?,
-                }
-                match stream.read(&mut buf) {
-                    Ok(0) => c.eof(conn::now()),
-                    Ok(n) => c.receive(conn::now(), &buf[..n])?,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        c.tick(conn::now())
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => c.eof(conn::now()),
+                match wait_input(&mut stream, &mut buf, deadline)? {
+                    Woke::Data(n) => c.receive(conn::now(), &buf[..n])?,
+                    Woke::Eof => c.eof(conn::now()),
+                    Woke::Tick => c.tick(conn::now()),
+                    Woke::Again => {}
                 }
             }
         }
@@ -73,7 +58,46 @@ pub fn drive<M: Machine>(
     result
 }
 
-fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Conn<M>) -> io::Result<()> {
+/// What waiting for input brought.
+pub(crate) enum Woke {
+    /// This many bytes, at the start of the buffer.
+    Data(usize),
+    /// The end of the stream, or a failed socket.
+    Eof,
+    /// Nothing by the deadline (or it had passed already).
+    Tick,
+    /// Interrupted: wait again.
+    Again,
+}
+
+/// A blocking read into `buf` that gives up at `deadline` (the machine's next tick).
+pub(crate) fn wait_input(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> io::Result<Woke> {
+    match conn::wait_time(conn::now(), deadline) {
+        Some(t) if t.is_zero() => return Ok(Woke::Tick),
+        t => stream.set_read_timeout(t)?,
+    }
+    Ok(match stream.read(buf) {
+        Ok(0) => Woke::Eof,
+        Ok(n) => Woke::Data(n),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Woke::Tick
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Woke::Again,
+        Err(_) => Woke::Eof,
+    })
+}
+
+/// Write what the connection holds for the socket.
+pub(crate) fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Conn<M>) -> io::Result<()> {
     let out = c.outgoing();
     if !out.is_empty() {
         stream.write_all(out)?;

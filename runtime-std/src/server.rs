@@ -5,11 +5,12 @@
 //! with blocking reads whose timeout is the machine's next deadline.
 
 use crate::app::Shared;
+use crate::client_socket::{wait_input, write_out, Woke};
 use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
 use crate::listen::{Kind, Listeners, StopSignal};
 use crate::service::{self, Handler, Session};
 use mailroom_core::Machine;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Condvar, Mutex};
@@ -257,46 +258,18 @@ fn drive<H: Handler>(
                     // can arrive, so end the session ourselves.
                     return Err(SessionEnd::Gone);
                 }
-                let now = conn::now();
-                match conn::wait_time(now, deadline) {
-                    Some(t) if t.is_zero() => {
-                        conn.tick(now);
-                        continue;
-                    }
-                    t => stream.set_read_timeout(t)?,
-                }
-                match stream.read(buf) {
-                    Ok(0) => {
+                match wait_input(stream, buf, deadline)? {
+                    Woke::Data(n) => conn.receive(conn::now(), &buf[..n])?,
+                    Woke::Eof => {
                         eof_sent = true;
                         conn.eof(conn::now());
                     }
-                    Ok(n) => conn.receive(conn::now(), &buf[..n])?,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        conn.tick(conn::now());
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => {
-                        eof_sent = true;
-                        conn.eof(conn::now());
-                    }
+                    Woke::Tick => conn.tick(conn::now()),
+                    Woke::Again => {}
                 }
             }
         }
     }
-}
-
-fn write_out<M: Machine>(stream: &mut TcpStream, conn: &mut Conn<M>) -> io::Result<()> {
-    let out = conn.outgoing();
-    if !out.is_empty() {
-        stream.write_all(out)?;
-        out.clear();
-    }
-    Ok(())
 }
 
 /// `mailroom-lite serve`: run the blocking server on the data directory until
