@@ -286,6 +286,18 @@ fn run(
     }
 }
 
+/// [`run`] downloading everything, without a crash.
+fn collect(
+    seed: u64,
+    now: Instant,
+    mb: &mut IspMailbox,
+    behaviour: Behaviour,
+    settings: RunSettings,
+    local: &mut Local,
+) -> Session {
+    run(seed, now, mb, behaviour, settings, local, &download, None)
+}
+
 /// The Message-Id of the message `uid` as the session saw it.
 fn mb_lookup(server: &IspPop3, uid: &str) -> Option<String> {
     server
@@ -314,15 +326,13 @@ fn a_clean_run_collects_everything_and_empties_the_mailbox() {
         let mut mb = mailbox(8);
         let original = mb.clone();
         let mut local = Local::default();
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::normal(),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         assert!(r.error.is_none(), "{:?}", r.error);
@@ -339,15 +349,13 @@ fn dropped_after_retr(mid_message: bool) {
         let mut mb = mailbox(6);
         let original = mb.clone();
         let mut local = Local::default();
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::drop_on_retr(3, mid_message),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         let kind = match &r.error {
@@ -364,15 +372,13 @@ fn dropped_after_retr(mid_message: bool) {
 
         // The next run deletes what was stored without downloading it again, and
         // collects the rest.
-        let s2 = run(
+        let s2 = collect(
             seed,
             T0 + Duration::from_secs(900),
             &mut mb,
             Behaviour::normal(),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         let r2 = s2.report.expect("a report");
         assert!(r2.error.is_none(), "{:?}", r2.error);
@@ -401,15 +407,13 @@ fn uidl_refused_falls_back_to_top_header_hashes() {
         let mut local = Local::default();
         // Leave on the server: the hashes have to be stable across runs.
         for day in 0..3 {
-            let s = run(
+            let s = collect(
                 seed,
                 T0 + Duration::from_secs(day * DAY / 4),
                 &mut mb,
                 Behaviour::uidl_refused(),
                 settings(7),
                 &mut local,
-                &download,
-                None,
             );
             let r = s.report.expect("a report");
             assert!(r.error.is_none(), "{:?}", r.error);
@@ -437,15 +441,13 @@ fn neither_uidl_nor_top_refuses_leave_on_server() {
     with_seeds(SEEDS, |seed| {
         let mut mb = mailbox(4);
         let mut local = Local::default();
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::bare(),
             settings(3),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         assert_eq!(r.error, Some(RunError::NoUidlOrTop));
@@ -469,15 +471,13 @@ fn neither_uidl_nor_top_still_collects_when_nothing_is_left_on_the_server() {
         let mut mb = mailbox(4);
         let original = mb.clone();
         let mut local = Local::default();
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::bare(),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         assert!(r.error.is_none(), "{:?}", r.error);
@@ -493,15 +493,13 @@ fn a_slow_server_within_the_timeout_is_waited_for() {
         let original = mb.clone();
         let mut local = Local::default();
         let delay = TIMEOUT - Duration::from_secs(5);
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::slow(delay),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         assert!(r.error.is_none(), "{:?}", r.error);
@@ -522,15 +520,13 @@ fn a_server_slower_than_the_timeout_ends_the_run_at_the_deadline() {
     with_seeds(SEEDS, |seed| {
         let mut mb = mailbox(3);
         let mut local = Local::default();
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::slow(TIMEOUT * 3),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         match &r.error {
@@ -558,16 +554,7 @@ fn a_server_that_stops_answering_mid_run_times_out_and_keeps_its_mail() {
             stall_after: Some(7),
             ..Behaviour::normal()
         };
-        let s = run(
-            seed,
-            T0,
-            &mut mb,
-            stall,
-            settings(0),
-            &mut local,
-            &download,
-            None,
-        );
+        let s = collect(seed, T0, &mut mb, stall, settings(0), &mut local);
         let r = s.report.expect("a report");
         match &r.error {
             Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}"),
@@ -576,15 +563,13 @@ fn a_server_that_stops_answering_mid_run_times_out_and_keeps_its_mail() {
         assert!(s.ended_at.saturating_since(T0) < TIMEOUT * 2);
         assert_eq!(mb.len(), 5, "no QUIT, nothing deleted");
         assert_eq!(local.store.len(), 1);
-        let s2 = run(
+        let s2 = collect(
             seed,
             T0 + Duration::from_secs(3600),
             &mut mb,
             Behaviour::normal(),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         assert!(s2.report.expect("a report").error.is_none());
         assert!(mb.is_empty());
@@ -610,15 +595,13 @@ fn a_message_over_the_limit_is_not_downloaded_and_stays_on_the_server() {
             ..settings(0)
         };
         for hour in 0..2 {
-            let s = run(
+            let s = collect(
                 seed,
                 T0 + Duration::from_secs(hour * 3600),
                 &mut mb,
                 Behaviour::normal(),
                 limited.clone(),
                 &mut local,
-                &download,
-                None,
             );
             let r = s.report.expect("a report");
             assert!(r.error.is_none(), "{:?}", r.error);
@@ -772,15 +755,13 @@ fn crash_then_restart(seed: u64, leave: u32, crash_at: usize) -> bool {
     // Restart and collect again (and again, if mail is left on the
     // server), then check.
     for k in 1..=2 {
-        let s = run(
+        let s = collect(
             seed,
             T0 + Duration::from_secs(k * 600),
             &mut mb,
             Behaviour::normal(),
             settings(leave),
             &mut local,
-            &download,
-            None,
         );
         let r = s.report.expect("a report");
         assert!(r.error.is_none(), "crash at {crash_at}: {:?}", r.error);
@@ -813,15 +794,13 @@ fn a_line_that_resets_at_random_loses_and_duplicates_nothing() {
                 "still {} on the server after 200 runs",
                 mb.len()
             );
-            let s = run(
+            let s = collect(
                 seed ^ (runs << 32),
                 T0 + Duration::from_secs(runs * 300),
                 &mut mb,
                 Behaviour::normal(),
                 settings(0),
                 &mut local,
-                &download,
-                None,
             );
             if s.report.is_some_and(|r| r.error.is_some()) {
                 cut.set(cut.get() + 1);
@@ -852,16 +831,7 @@ fn apop_and_a_server_without_capa() {
             let mut mb = mailbox(3);
             let original = mb.clone();
             let mut local = Local::default();
-            let s = run(
-                seed,
-                T0,
-                &mut mb,
-                behaviour,
-                settings(0),
-                &mut local,
-                &download,
-                None,
-            );
+            let s = collect(seed, T0, &mut mb, behaviour, settings(0), &mut local);
             AUTH.with(|a| a.set(Pop3Auth::Plain));
             let r = s.report.expect("a report");
             assert!(r.error.is_none(), "{auth:?}: {:?}", r.error);
@@ -884,15 +854,13 @@ fn apop_and_a_server_without_capa() {
         AUTH.with(|a| a.set(Pop3Auth::Apop));
         let mut mb = mailbox(2);
         let mut local = Local::default();
-        let s = run(
+        let s = collect(
             seed,
             T0,
             &mut mb,
             Behaviour::normal(),
             settings(0),
             &mut local,
-            &download,
-            None,
         );
         AUTH.with(|a| a.set(Pop3Auth::Plain));
         let r = s.report.expect("a report");
