@@ -171,7 +171,7 @@ protocols = pop3
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login apop
 # A wrong password answers at once (tests of bad credentials need no 2 s wait).
 auth_failure_delay = 0
 log_path = {w_}/dovecot.log

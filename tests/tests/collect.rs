@@ -358,7 +358,42 @@ fn a_message_over_the_size_limit_stays_and_is_reported_once(flavor: Flavor) {
     }
 }
 
+/// APOP (§6.3.2 "POP3 Authentication Method") against Dovecot's timestamped greeting:
+/// the password never crosses the wire, and Dovecot logs the APOP login.
+fn collects_with_apop(flavor: Flavor) {
+    let prepared = dovecot::multidrop();
+    let files: Vec<_> = prepared.iter().map(|p| p.file()).collect();
+    let Some(d) = Dovecot::start_with(&files) else {
+        return;
+    };
+    let mut s = TestServer::setup(flavor);
+    configure(&s, &d, 0);
+    let path = s.config_file();
+    let text = fs::read_to_string(&path).expect("config");
+    fs::write(
+        &path,
+        text.replacen("tls = \"none\"", "tls = \"none\"\nauth = \"apop\"", 1),
+    )
+    .expect("config");
+    s.cli_ok(&["check"]);
+    s.serve();
+    let text = connect(&s, &d);
+    let n = prepared.len();
+    assert!(
+        text.contains(&format!("In Mail isp-box: done, {n} messages")),
+        "{text}"
+    );
+    assert_eq!(ids(&s, "alice"), expected(&prepared, "alice"));
+    let log = d.log();
+    assert!(
+        log.contains("method=APOP"),
+        "Dovecot saw no APOP login:\n{log}"
+    );
+    assert!(d.message_ids().is_empty(), "left at the ISP");
+}
+
 both_binaries!(
+    collects_with_apop,
     a_message_over_the_size_limit_stays_and_is_reported_once,
     download_rules_delete_leave_and_redirect,
     collects_over_stls_and_implicit_tls,
