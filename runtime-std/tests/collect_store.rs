@@ -84,7 +84,7 @@ fn routed_mail_is_stored_without_the_from_line() {
     let s = snapshot("", USERS, &m);
     let msg = b"From isp-sender@remote.test Tue Jan 13 09:20:03 1998\r\nReturn-Path: <rp@remote.test>\r\nFrom: x@remote.test\r\nTo: fred@example.com, bob@example.com\r\n\r\nhello\r\n";
     let sorted = sort(&s, &m, msg);
-    let report = store_sorted(&store, &s, &m, msg, &sorted, "isp.1").unwrap();
+    let report = store_sorted(&store, &s, &m, msg.to_vec(), &sorted, "isp.1").unwrap();
     assert_eq!(report.mailboxes, vec!["fred"]);
     assert_eq!(report.queued, vec!["bob@home.test"]);
 
@@ -113,7 +113,7 @@ fn lan_routing_queues_for_the_lan_server() {
     let s = snapshot("", USERS, &m);
     let msg = b"Return-Path: <>\r\nTo: joe@isp.test\r\n\r\nx\r\n";
     let sorted = sort(&s, &m, msg);
-    let report = store_sorted(&store, &s, &m, msg, &sorted, "isp.2").unwrap();
+    let report = store_sorted(&store, &s, &m, msg.to_vec(), &sorted, "isp.2").unwrap();
     assert_eq!(report.queued, vec!["joe@lan.test"]);
     let q = spool::list(&dir).unwrap();
     assert_eq!(q.len(), 1);
@@ -138,7 +138,7 @@ fn no_recipients_gives_the_admin_an_error_message() {
     let msg =
         b"From: x@remote.test\r\nTo: someone@remote.test\r\nSubject: lost\r\n\r\nbody text\r\n";
     let sorted = sort(&s, &m, msg);
-    let report = store_sorted(&store, &s, &m, msg, &sorted, "isp.3").unwrap();
+    let report = store_sorted(&store, &s, &m, msg.to_vec(), &sorted, "isp.3").unwrap();
     assert_eq!(report.notices, vec!["postmaster"]);
     let pm = mailbox(&dir, "postmaster");
     assert_eq!(pm.len(), 1);
@@ -168,7 +168,7 @@ fn subject_without_marker_goes_as_it_is_to_the_named_user() {
     );
     let msg = b"Subject: hello\r\n\r\nbody\r\n";
     let sorted = sort(&s, &m, msg);
-    let report = store_sorted(&store, &s, &m, msg, &sorted, "isp.4").unwrap();
+    let report = store_sorted(&store, &s, &m, msg.to_vec(), &sorted, "isp.4").unwrap();
     assert_eq!(report.mailboxes, vec!["fred"]);
     assert_eq!(mailbox(&dir, "fred"), vec![msg.to_vec()]);
 }
@@ -182,7 +182,7 @@ fn nobody_to_tell_leaves_the_message_at_the_isp() {
     let s = snapshot("", &[("fred", "")], &m);
     let msg = b"To: nobody@remote.test\r\n\r\nx\r\n";
     let sorted = sort(&s, &m, msg);
-    let err = store_sorted(&store, &s, &m, msg, &sorted, "isp.5").unwrap_err();
+    let err = store_sorted(&store, &s, &m, msg.to_vec(), &sorted, "isp.5").unwrap_err();
     assert!(matches!(err, StoreSortedError::NoAccount(_)), "{err}");
     assert!(mailbox(&dir, "fred").is_empty());
     assert!(spool::list(&dir).unwrap().is_empty());

@@ -49,7 +49,15 @@ From: far@remote.test\r\nTo: office@isp.test\r\nSubject: lan-collected-1\r\n\r\n
     assert!(matches!(sorted.sorting, Sorting::Lan { .. }), "{sorted:?}");
     {
         let store = Store::open(&dd).expect("store");
-        store_sorted(&store, &snap, &inmail, message, &sorted, "isp-box.1").expect("stored");
+        store_sorted(
+            &store,
+            &snap,
+            &inmail,
+            message.to_vec(),
+            &sorted,
+            "isp-box.1",
+        )
+        .expect("stored");
     }
     assert_eq!(queued(&s), 1);
 

@@ -488,7 +488,7 @@ impl<'a> Run<'a> {
             Stored::Duplicate
         } else {
             let id = format!("pop3.{}", conn::new_session_id(conn::now()));
-            match store_sorted(self.store, self.snap, m, &message, &sorted, &id) {
+            match store_sorted(self.store, self.snap, m, message, &sorted, &id) {
                 Ok(r) => {
                     tracing::info!(inmail = %m.name, number, ?uid, id, mailboxes = ?r.mailboxes, queued = ?r.queued, "collected");
                     Stored::Stored

@@ -58,11 +58,13 @@ pub fn store_sorted(
     store: &Store,
     snap: &Snapshot,
     inmail: &InMail,
-    message: &[u8],
+    message: Vec<u8>,
     sorted: &Sorted,
     id: &str,
 ) -> Result<StoredReport, StoreSortedError> {
-    let data = message.get(sorted.strip..).unwrap_or(message).to_vec();
+    // Owned, so a large message is not copied: the From line is cut off in place.
+    let mut data = message;
+    data.drain(..sorted.strip.min(data.len()));
     let source = Source::Pop3(inmail.name.clone());
     for line in &sorted.trace {
         tracing::debug!(id, inmail = %inmail.name, "{line}");
