@@ -64,14 +64,20 @@ impl Sink {
             .collect()
     }
 
-    /// Wait up to `limit` until at least `n` transactions arrived.
+    /// Wait up to `limit` until at least `n` transactions arrived, whole: smtp-sink
+    /// creates a dump file before it has written it, so the first `n` files must be
+    /// non-empty and the same on two reads in a row (more may still be arriving).
     pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
+        let mut previous: Option<Vec<String>> = None;
         loop {
             let m = self.messages();
-            if m.len() >= n || Instant::now() >= deadline {
+            let first = m.get(..n).filter(|f| f.iter().all(|d| !d.is_empty()));
+            let settled = first.is_some() && previous.as_deref() == first;
+            if settled || Instant::now() >= deadline {
                 return m;
             }
+            previous = first.map(<[String]>::to_vec);
             std::thread::sleep(Duration::from_millis(50));
         }
     }
