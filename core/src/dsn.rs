@@ -95,7 +95,15 @@ pub enum ReportKind {
 pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
     let boundary = boundary_for(d.id, d.original);
     let mut m = Vec::with_capacity(d.original.len().min(MAX_RETURNED) + 2048);
-    common_header(&mut m, d.hostname, d.default_domain, d.to, d.date, d.id);
+    common_header(
+        &mut m,
+        DELIVERY_SYSTEM,
+        d.hostname,
+        d.default_domain,
+        d.to,
+        d.date,
+        d.id,
+    );
     let what = match kind {
         ReportKind::Failed => "Undelivered Mail Returned to Sender",
         ReportKind::Delayed { .. } => "Delayed Mail (still being retried)",
@@ -217,7 +225,15 @@ pub struct Notice<'a> {
 pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
     let boundary = boundary_for(n.id, n.original);
     let mut m = Vec::with_capacity(n.original.len().min(MAX_RETURNED) + 1024);
-    common_header(&mut m, n.hostname, n.default_domain, n.to, n.date, n.id);
+    common_header(
+        &mut m,
+        DELIVERY_SYSTEM,
+        n.hostname,
+        n.default_domain,
+        n.to,
+        n.date,
+        n.id,
+    );
     push_line(&mut m, &format!("Subject: {}", one_line(n.subject)));
     push_line(&mut m, "Auto-Submitted: auto-generated");
     push_line(&mut m, "MIME-Version: 1.0");
@@ -237,16 +253,68 @@ pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
     m
 }
 
-fn common_header(m: &mut Vec<u8>, host: &str, domain: &str, to: &str, date: Instant, id: &str) {
+/// The sender's display name on bounces, warnings, reports and notices.
+const DELIVERY_SYSTEM: &str = "Mail Delivery System";
+
+/// A plain-text mail from `Mailer_Daemon@<default domain>` (download queries, rule
+/// notices, the §21.4 error mails): no attachment, 8-bit UTF-8 text.
+#[derive(Debug, Clone, Copy)]
+pub struct TextMail<'a> {
+    pub hostname: &'a str,
+    pub default_domain: &'a str,
+    pub to: &'a str,
+    pub date: Instant,
+    pub id: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+}
+
+pub fn build_text(t: &TextMail<'_>) -> Vec<u8> {
+    let mut m = Vec::with_capacity(t.text.len() + 512);
+    common_header(
+        &mut m,
+        "Mailer_Daemon",
+        t.hostname,
+        t.default_domain,
+        t.to,
+        t.date,
+        t.id,
+    );
+    push_line(&mut m, &format!("Subject: {}", one_line(t.subject)));
+    push_line(&mut m, "Auto-Submitted: auto-generated");
+    push_line(&mut m, "MIME-Version: 1.0");
+    push_line(&mut m, "Content-Type: text/plain; charset=utf-8");
+    push_line(&mut m, "Content-Transfer-Encoding: 8bit");
+    push_line(&mut m, "");
+    for l in t.text.lines() {
+        // A lone "." is harmless in a file but not when relayed over SMTP by a client
+        // that does not dot-stuff; a space keeps it readable.
+        push_line(&mut m, if l == "." { " ." } else { l });
+    }
+    m
+}
+
+fn common_header(
+    m: &mut Vec<u8>,
+    from_name: &str,
+    host: &str,
+    domain: &str,
+    to: &str,
+    date: Instant,
+    id: &str,
+) {
     m.extend_from_slice(b"Date: ");
     write_date(m, date);
     m.extend_from_slice(b"\r\n");
     push_line(
         m,
-        &format!("From: Mail Delivery System <Mailer_Daemon@{domain}>"),
+        &format!("From: {from_name} <Mailer_Daemon@{}>", one_line(domain)),
     );
     push_line(m, &format!("To: <{}>", one_line(to)));
-    push_line(m, &format!("Message-ID: <{}@{host}>", safe_token(id)));
+    push_line(
+        m,
+        &format!("Message-ID: <{}@{}>", safe_token(id), one_line(host)),
+    );
 }
 
 fn attach_original(m: &mut Vec<u8>, original: &[u8], headers_only: bool) {

@@ -22,9 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailroom_core::collect::ask::Verdict;
-use mailroom_core::collect::ask::{
-    deleted_message, query_message, AskBook, Asked, DeletedMail, QueryMail,
-};
+use mailroom_core::collect::ask::{deleted_message, query_message, AskBook, Asked, RuleMail};
 use mailroom_core::collect::dlrules::{
     decide_collected, log_line, rule_recipients, DlRules, Fired, Kind, RuleInput, Target,
     MAX_RULES_FILE,
@@ -302,46 +300,43 @@ pub fn ask(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<Asked, Del
         }
         return Ok(asked);
     }
-    let cfg = &snap.config;
     let delay = query_delay(snap);
     for (n, to) in addressees(snap, held).iter().enumerate() {
         let id = format!("dlq.{}.{n}", now.as_micros());
-        let data = query_message(&QueryMail {
-            hostname: &cfg.hostname,
-            default_domain: &cfg.default_domain,
-            to,
-            date: now,
-            id: &id,
-            token: &token,
-            rule: &held.fired.rule,
-            inmail: held.inmail,
-            header: held.header,
-            size: held.size,
-            delay,
-        });
+        let data = query_message(&rule_mail(snap, held, to, now, &id), &token, delay);
         crate::deliver::store_server_mail(store, snap, id, to, data)?;
     }
     Ok(asked)
 }
 
+/// The mail to `to` about the message `held`.
+fn rule_mail<'a>(
+    snap: &'a Snapshot,
+    held: &'a Held<'_>,
+    to: &'a str,
+    now: Instant,
+    id: &'a str,
+) -> RuleMail<'a> {
+    RuleMail {
+        hostname: &snap.config.hostname,
+        default_domain: &snap.config.default_domain,
+        to,
+        date: now,
+        id,
+        rule: &held.fired.rule,
+        inmail: held.inmail,
+        header: held.header,
+        size: held.size,
+    }
+}
+
 /// The Delete action's notice (§8.1.1 action 1, 8, 12): to the intended recipients
 /// (or the Main Administrator when there are none) and/or the rule's target.
 pub fn tell_deleted(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<(), DeliveryError> {
-    let cfg = &snap.config;
     let now = now();
     for (n, to) in addressees(snap, held).iter().enumerate() {
         let id = format!("dld.{}.{n}", now.as_micros());
-        let data = deleted_message(&DeletedMail {
-            hostname: &cfg.hostname,
-            default_domain: &cfg.default_domain,
-            to,
-            date: now,
-            id: &id,
-            rule: &held.fired.rule,
-            inmail: held.inmail,
-            header: held.header,
-            size: held.size,
-        });
+        let data = deleted_message(&rule_mail(snap, held, to, now, &id));
         crate::deliver::store_server_mail(store, snap, id, to, data)?;
     }
     Ok(())

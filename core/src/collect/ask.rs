@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::dsn::{build_text, TextMail};
 use crate::router::headers::header_end;
-use crate::smtp::received::write_date;
 use crate::time::Instant;
 
 /// "Query Download Delay" when the configuration gives none: a week, long enough for
@@ -371,36 +371,49 @@ fn begins_with_delete(body: &[u8]) -> bool {
     false
 }
 
-/// What a query mail says.
+/// A mail about a message a download rule held (a query) or deleted at the ISP.
 #[derive(Debug, Clone, Copy)]
-pub struct QueryMail<'a> {
+pub struct RuleMail<'a> {
     pub hostname: &'a str,
     pub default_domain: &'a str,
-    /// The person asked (an intended recipient, or the redirect/copy target).
+    /// The person told (an intended recipient, or the redirect/copy target).
     pub to: &'a str,
     pub date: Instant,
     /// Unique id for the Message-ID.
     pub id: &'a str,
-    pub token: &'a str,
     pub rule: &'a str,
     pub inmail: &'a str,
-    /// The waiting message's header.
+    /// The message's header (only the header is quoted).
     pub header: &'a [u8],
     pub size: u64,
-    pub delay: Duration,
+}
+
+impl RuleMail<'_> {
+    /// `subject` (without the message's own subject, which follows it) and `intro`
+    /// above the quoted header.
+    fn build(&self, subject: &str, intro: &str) -> Vec<u8> {
+        let head = &self.header[..header_end(self.header).min(MAX_QUOTED_HEADER)];
+        let subject = format!("{subject}{}", subject_of(head).unwrap_or_default());
+        let mut text = intro.to_string();
+        text.push_str(&String::from_utf8_lossy(head));
+        build_text(&TextMail {
+            hostname: self.hostname,
+            default_domain: self.default_domain,
+            to: self.to,
+            date: self.date,
+            id: self.id,
+            subject: &subject,
+            text: &text,
+        })
+    }
 }
 
 /// The query mail from Mailer_Daemon: the header of the waiting message, the rule
-/// that held it and how to answer.
-pub fn query_message(q: &QueryMail<'_>) -> Vec<u8> {
-    let head = &q.header[..header_end(q.header).min(MAX_QUOTED_HEADER)];
-    let original_subject = subject_of(head).unwrap_or_default();
-    let subject = format!(
-        "Download query {TOKEN_OPEN}{}]: {original_subject}",
-        q.token
-    );
-    let days = q.delay.as_secs().div_ceil(86_400);
-    let mut text = format!(
+/// that held it and how to answer (`token` marks the subject, `delay` is the Query
+/// Download Delay).
+pub fn query_message(m: &RuleMail<'_>, token: &str, delay: Duration) -> Vec<u8> {
+    let days = delay.as_secs().div_ceil(86_400);
+    let intro = format!(
         "A message waiting at your ISP (In Mail \"{}\") matched the download rule\n\
          \"{}\", so it has not been downloaded. It is {} bytes long; its header is below.\n\
          \n\
@@ -411,103 +424,22 @@ pub fn query_message(q: &QueryMail<'_>) -> Vec<u8> {
          Without a reply it stays on the server for {days} days and is then deleted.\n\
          \n\
          ---- header of the waiting message ----\n",
-        q.inmail, q.rule, q.size
+        m.inmail, m.rule, m.size
     );
-    text.push_str(&String::from_utf8_lossy(head));
-    text_message(&Mail {
-        hostname: q.hostname,
-        default_domain: q.default_domain,
-        to: q.to,
-        date: q.date,
-        id: q.id,
-        subject: &subject,
-        text: &text,
-    })
+    m.build(&format!("Download query {TOKEN_OPEN}{token}]: "), &intro)
 }
 
 /// A `*` (Delete) rule's notice: the message was deleted at the ISP unread.
-#[derive(Debug, Clone, Copy)]
-pub struct DeletedMail<'a> {
-    pub hostname: &'a str,
-    pub default_domain: &'a str,
-    pub to: &'a str,
-    pub date: Instant,
-    pub id: &'a str,
-    pub rule: &'a str,
-    pub inmail: &'a str,
-    pub header: &'a [u8],
-    pub size: u64,
-}
-
-pub fn deleted_message(d: &DeletedMail<'_>) -> Vec<u8> {
-    let head = &d.header[..header_end(d.header).min(MAX_QUOTED_HEADER)];
-    let original_subject = subject_of(head).unwrap_or_default();
-    let subject = format!("Message deleted by download rule: {original_subject}");
-    let mut text = format!(
+pub fn deleted_message(m: &RuleMail<'_>) -> Vec<u8> {
+    let intro = format!(
         "A message at your ISP (In Mail \"{}\") matched the download rule \"{}\"\n\
          and was deleted from the ISP's server without being downloaded.\n\
          It was {} bytes long; its header is below.\n\
          \n\
          ---- header of the deleted message ----\n",
-        d.inmail, d.rule, d.size
+        m.inmail, m.rule, m.size
     );
-    text.push_str(&String::from_utf8_lossy(head));
-    text_message(&Mail {
-        hostname: d.hostname,
-        default_domain: d.default_domain,
-        to: d.to,
-        date: d.date,
-        id: d.id,
-        subject: &subject,
-        text: &text,
-    })
-}
-
-/// A plain text mail from `Mailer_Daemon@<default domain>`.
-#[derive(Debug, Clone, Copy)]
-pub struct Mail<'a> {
-    pub hostname: &'a str,
-    pub default_domain: &'a str,
-    pub to: &'a str,
-    pub date: Instant,
-    pub id: &'a str,
-    pub subject: &'a str,
-    pub text: &'a str,
-}
-
-pub fn text_message(m: &Mail<'_>) -> Vec<u8> {
-    let one_line = |s: &str| s.replace(['\r', '\n'], " ");
-    let safe_id: String =
-        m.id.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            .take(100)
-            .collect();
-    let mut out = Vec::with_capacity(m.text.len() + 512);
-    out.extend_from_slice(b"Date: ");
-    write_date(&mut out, m.date);
-    out.extend_from_slice(b"\r\n");
-    let mut line = |s: String| {
-        out.extend_from_slice(s.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    };
-    line(format!(
-        "From: Mailer_Daemon <Mailer_Daemon@{}>",
-        one_line(m.default_domain)
-    ));
-    line(format!("To: <{}>", one_line(m.to)));
-    line(format!("Subject: {}", one_line(m.subject)));
-    line(format!("Message-ID: <{safe_id}@{}>", one_line(m.hostname)));
-    line("Auto-Submitted: auto-generated".into());
-    line("MIME-Version: 1.0".into());
-    line("Content-Type: text/plain; charset=utf-8".into());
-    line("Content-Transfer-Encoding: 8bit".into());
-    line(String::new());
-    for l in m.text.lines() {
-        // A lone "." is harmless in a file but not when relayed over SMTP by a client
-        // that does not dot-stuff; a space keeps it readable.
-        line(if l == "." { " .".into() } else { l.to_string() });
-    }
-    out
+    m.build("Message deleted by download rule: ", &intro)
 }
 
 #[cfg(test)]

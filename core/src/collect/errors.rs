@@ -7,7 +7,7 @@
 //! "The server connection was closed unexpectedly", or filtering on it, finds these.
 //! `XXXX` is the In Mail's name and `YY` its server (`host:port`).
 
-use crate::collect::ask::{text_message, Mail};
+use crate::dsn::{build_text, TextMail};
 use crate::time::Instant;
 
 /// The product name in the §21.4 texts (the manual's "VPOP3").
@@ -58,7 +58,7 @@ impl AdminMail {
         date: Instant,
         id: &str,
     ) -> Vec<u8> {
-        text_message(&Mail {
+        build_text(&TextMail {
             hostname,
             default_domain,
             to,

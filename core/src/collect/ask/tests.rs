@@ -237,19 +237,21 @@ fn the_book_is_bounded() {
 
 #[test]
 fn query_mail_carries_token_rule_and_header() {
-    let m = query_message(&QueryMail {
+    let m = query_message(
+        &RuleMail {
         hostname: "mail.company.com",
         default_domain: "company.com",
         to: "fred@company.com",
         date: t(0),
         id: "q1",
-        token: "AbC123",
         rule: "Ask about big messages",
         inmail: "isp",
         header: b"From: bob@example.org\r\nTo: fred@company.com\r\nSubject: Big file\r\n\r\nBODY SECRET\r\n",
         size: 2_000_000,
-        delay: DEFAULT_QUERY_DELAY,
-    });
+        },
+        "AbC123",
+        DEFAULT_QUERY_DELAY,
+    );
     let s = String::from_utf8_lossy(&m);
     assert!(
         s.contains("From: Mailer_Daemon <Mailer_Daemon@company.com>\r\n"),
@@ -274,7 +276,7 @@ fn query_mail_carries_token_rule_and_header() {
 
 #[test]
 fn deletion_notice() {
-    let m = deleted_message(&DeletedMail {
+    let m = deleted_message(&RuleMail {
         hostname: "h",
         default_domain: "company.com",
         to: "admin@company.com",
