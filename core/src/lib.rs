@@ -15,6 +15,7 @@ pub mod connect;
 pub mod dns;
 pub mod dsn;
 pub mod machine;
+pub mod mailbox;
 pub mod outbound;
 pub mod pass;
 pub mod pop3;
