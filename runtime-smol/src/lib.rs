@@ -3,17 +3,17 @@
 //! One task per connection on a single-threaded executor; argon2 and fsync run on
 //! smol's blocking pool so a slow disk or password check never stalls other sessions.
 //! The connection logic itself (TLS, STARTTLS, end of stream) is
-//! [`mailroom_std::conn::Conn`], shared with the blocking runtime.
+//! [`mailroom_std::net::pump::Conn`], shared with the blocking runtime.
 #![allow(clippy::disallowed_methods)] // a runtime owns the clock and the sockets
 
 use async_io::{Async, Timer};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::FutureExt;
 use mailroom_core::Machine;
-use mailroom_std::app::Shared;
-use mailroom_std::conn::{self, Conn, ConnError, Step, READ_CHUNK};
-use mailroom_std::listen::{Kind, Listeners, StopSignal};
-use mailroom_std::service::{self, Handler, Session};
+use mailroom_std::daemon::sessions::{self, Handler, Session};
+use mailroom_std::net::listen::{Kind, Listeners, StopSignal};
+use mailroom_std::net::pump::{self, Conn, ConnError, Step, READ_CHUNK};
+use mailroom_std::services::app::Shared;
 use smol::LocalExecutor;
 use std::cell::Cell;
 use std::io;
@@ -148,8 +148,8 @@ async fn session(shared: Arc<Shared>, kind: Kind, mut stream: Async<TcpStream>) 
         return;
     };
     let _ = stream.get_ref().set_nodelay(true);
-    let start = conn::now();
-    let (session, id) = match service::open(&shared, kind, peer.ip(), start) {
+    let start = pump::now();
+    let (session, id) = match sessions::open(&shared, kind, peer.ip(), start) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
@@ -160,9 +160,9 @@ async fn session(shared: Arc<Shared>, kind: Kind, mut stream: Async<TcpStream>) 
     let result = match session {
         Session::Smtp(c, h) => {
             // The scheduler keeps a dial-up online while the ISP delivers (§6.3.3).
-            mailroom_std::connection::inbound(true);
+            mailroom_std::services::scheduler::inbound(true);
             let r = run_session(h, c, &mut stream).await;
-            mailroom_std::connection::inbound(false);
+            mailroom_std::services::scheduler::inbound(false);
             r
         }
         Session::Pop3(c, h) => run_session(h, c, &mut stream).await,
@@ -234,14 +234,14 @@ where
                     return Err(SessionEnd::Gone);
                 };
                 let quick = h.quick(&event);
-                if !quick || conn.outgoing().len() >= service::FLUSH_AT {
+                if !quick || conn.outgoing().len() >= sessions::FLUSH_AT {
                     write_out(stream, conn).await?;
                 }
                 if quick {
                     // A chunk of a message: a thread hop would cost more than the read.
                     let cmd = h.answer(event);
                     handler = Some(h);
-                    conn.answer(conn::now(), cmd);
+                    conn.answer(pump::now(), cmd);
                     continue;
                 }
                 let (h, cmd) = smol::unblock(move || {
@@ -250,7 +250,7 @@ where
                 })
                 .await;
                 handler = Some(h);
-                conn.answer(conn::now(), cmd);
+                conn.answer(pump::now(), cmd);
             }
             Step::Close => {
                 write_out(stream, conn).await?;
@@ -265,7 +265,7 @@ where
                 }
                 let woke = read_until(stream, buf, deadline).await;
                 // `now` comes from the clock, not from which future finished first.
-                let now = conn::now();
+                let now = pump::now();
                 match woke {
                     Woke::Deadline => conn.tick(now),
                     Woke::Read(Ok(0)) => {
@@ -291,7 +291,7 @@ async fn read_until(
     deadline: Option<mailroom_core::Instant>,
 ) -> Woke {
     let read = async { Woke::Read(stream.read(buf).await) };
-    match conn::wait_time(conn::now(), deadline) {
+    match pump::wait_time(pump::now(), deadline) {
         Some(t) if t.is_zero() => Woke::Deadline,
         Some(t) => {
             read.or(async {
@@ -330,12 +330,14 @@ async fn write_out<M: Machine>(
 
 /// `mailroom serve`: run the smol server on the data directory until SIGTERM or
 /// SIGINT.
-pub fn serve(dir: &mailroom_std::datadir::DataDir) -> Result<(), Box<dyn std::error::Error>> {
-    let p = mailroom_std::startup::prepare(dir)?;
+pub fn serve(
+    dir: &mailroom_std::platform::datadir::DataDir,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let p = mailroom_std::daemon::startup::prepare(dir)?;
     let outbound = outbound::SmolTransport::start()
         .map_err(|e| tracing::error!("cannot start sending: {e}; queued mail waits"))
         .ok()
-        .and_then(|t| mailroom_std::outbound::start_for_server(&p.shared, Arc::new(t)));
+        .and_then(|t| mailroom_std::services::outbound::start_for_server(&p.shared, Arc::new(t)));
     run(p.shared, p.listeners, p.stop, DEFAULT_GRACE)?;
     drop(outbound);
     drop(p.reloader);

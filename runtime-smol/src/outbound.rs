@@ -1,7 +1,7 @@
 //! Sending sessions as smol tasks: the production daemon's outbound transport.
 //!
 //! All sessions run on one executor thread; the connection logic (TLS, STARTTLS, the
-//! SMTP client machine, jobs and message chunks) is `mailroom_std::outbound`'s, shared
+//! SMTP client machine, jobs and message chunks) is `mailroom_std::services::outbound`'s, shared
 //! with the blocking runtime. DNS lookups and opening message files run on smol's
 //! blocking pool.
 
@@ -9,11 +9,11 @@ use super::{read_until, write_out, Woke};
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
 use mailroom_core::outbound::QueueNotice;
-use mailroom_std::conn::{self, ConnError, Step, READ_CHUNK};
-use mailroom_std::outbound::session::{
+use mailroom_std::net::pump::{self, ConnError, Step, READ_CHUNK};
+use mailroom_std::services::outbound::session::{
     self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target,
 };
-use mailroom_std::outbound::Transport;
+use mailroom_std::services::outbound::Transport;
 use smol::channel::{Receiver, Sender};
 use smol::LocalExecutor;
 use std::io;
@@ -141,7 +141,7 @@ async fn drive(
                 Step::Wait(deadline) => {
                     write_out(&mut stream, &mut c).await?;
                     let woke = read_until(&mut stream, &mut buf, deadline).await;
-                    let now = conn::now();
+                    let now = pump::now();
                     match woke {
                         Woke::Deadline => c.tick(now),
                         Woke::Read(Ok(0)) => c.eof(now),

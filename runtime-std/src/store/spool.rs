@@ -34,7 +34,7 @@
 use super::commit::{fsync_dir, Committer};
 use super::maildir::{create_dir_synced, write_synced};
 use super::unique;
-use crate::datadir::DataDir;
+use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, Recipient};
 use serde::{Deserialize, Serialize};
 use std::fs;

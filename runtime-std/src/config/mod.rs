@@ -1,0 +1,7 @@
+//! Configuration and accounts on disk: loading and checking `mailroom.toml` and the
+//! account files, routing checks, users, and the lock-out table with its security log.
+
+pub mod files;
+pub mod routecheck;
+pub mod security;
+pub mod users;

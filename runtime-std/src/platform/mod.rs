@@ -1,0 +1,7 @@
+//! What the application needs from the machine: the data directory and its file
+//! names, TLS configuration, memory limits, and the secret store.
+
+pub mod datadir;
+pub mod memory;
+pub mod secrets;
+pub mod tls;
