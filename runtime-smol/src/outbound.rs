@@ -5,11 +5,13 @@
 //! with the blocking runtime. DNS lookups and opening message files run on smol's
 //! blocking pool.
 
-use super::{read_until, write_out, Woke};
+use crate::socket::{self, Answer};
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
 use mailroom_core::outbound::QueueNotice;
-use mailroom_std::net::pump::{self, ConnError, Step, READ_CHUNK};
+use mailroom_core::smtp::client::{ClientEvent, SmtpClient};
+use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
+use mailroom_std::services::outbound::client::ClientConn;
 use mailroom_std::services::outbound::session::{
     self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target,
 };
@@ -17,7 +19,7 @@ use mailroom_std::services::outbound::Transport;
 use smol::channel::{Receiver, Sender};
 use smol::LocalExecutor;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 type Start = (SessionPlan, Reporter, Receiver<Order>);
@@ -106,57 +108,30 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Async<TcpStr
         .await
 }
 
-#[derive(Debug, thiserror::Error)]
-enum DriveError {
-    #[error("{0}")]
-    Conn(#[from] ConnError),
-    #[error("{0}")]
-    Io(#[from] io::Error),
+/// The sending session's answerer: the pump answers, waiting for the queue's next
+/// order when it needs one.
+struct Sending<'a> {
+    pump: &'a mut Pump,
+    orders: &'a Receiver<Order>,
+}
+
+impl Answer<SmtpClient> for Sending<'_> {
+    async fn answer(&mut self, c: &mut ClientConn, ev: ClientEvent) {
+        if self.pump.on_event(c, ev) == Need::Order {
+            let order = self.orders.recv().await.ok();
+            self.pump.on_order(c, order);
+        }
+    }
 }
 
 async fn drive(
     plan: &SessionPlan,
     target: &Target,
-    mut stream: Async<TcpStream>,
+    stream: Async<TcpStream>,
     pump: &mut Pump,
     orders: &Receiver<Order>,
 ) -> Result<(), DriveError> {
-    let _ = stream.get_ref().set_nodelay(true);
     let mut c = session::client(plan, target);
-    let mut buf = vec![0u8; READ_CHUNK];
-    let result = async {
-        loop {
-            match c.poll()? {
-                Step::Event(ev) => {
-                    write_out(&mut stream, &mut c).await?;
-                    if pump.on_event(&mut c, ev) == Need::Order {
-                        let order = orders.recv().await.ok();
-                        pump.on_order(&mut c, order);
-                    }
-                }
-                Step::Close => {
-                    write_out(&mut stream, &mut c).await?;
-                    return Ok(());
-                }
-                Step::Wait(deadline) => {
-                    write_out(&mut stream, &mut c).await?;
-                    let woke = read_until(&mut stream, &mut buf, deadline).await;
-                    let now = pump::now();
-                    match woke {
-                        Woke::Deadline => c.tick(now),
-                        Woke::Read(Ok(0)) => c.eof(now),
-                        Woke::Read(Ok(n)) => c.receive(now, &buf[..n])?,
-                        Woke::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Woke::Read(Err(_)) => c.eof(now),
-                    }
-                }
-            }
-        }
-    }
-    .await;
-    if result.is_err() {
-        let _ = write_out(&mut stream, &mut c).await;
-    }
-    let _ = stream.get_ref().shutdown(Shutdown::Both);
-    result
+    let mut sending = Sending { pump, orders };
+    socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut sending).await
 }

@@ -29,10 +29,6 @@ use std::sync::Arc;
 /// memory, and a small one goes out in one step.
 pub const RETRIEVE_CHUNK: usize = 64 * 1024;
 
-/// Output a driver may hold back while answering quick events, so a run of small
-/// pipelined responses leaves in few writes; past it, the driver writes first.
-pub const FLUSH_AT: usize = 64 * 1024;
-
 /// The application half of one connection.
 pub trait Handler: Send + 'static {
     type Machine: Machine;

@@ -11,6 +11,14 @@ use crate::store::{OpenError, Store};
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long sessions may run on after a stop request before the process leaves them.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// After a failed accept (out of descriptors or memory), how long a runtime waits
+/// before accepting again, instead of spinning.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A server ready to run: hand `shared`, `listeners` and `stop` to a runtime, and keep
 /// `reloader` alive for as long as it runs.
@@ -80,4 +88,27 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
         reloader,
         connections,
     })
+}
+
+/// The stop request came with `running` sessions open; they get `grace` to finish.
+pub fn log_stopping(running: usize, grace: Duration) {
+    tracing::info!(
+        "stopping: waiting up to {}s for {running} sessions",
+        grace.as_secs()
+    );
+}
+
+/// The server has stopped, leaving `left` sessions that did not finish in time.
+/// Whatever they had not acknowledged was never made visible, so nothing is lost or
+/// half-written.
+pub fn log_stopped(shared: &Shared, left: usize) {
+    if left > 0 {
+        tracing::warn!("stopping with {left} sessions still open; they are abandoned");
+    }
+    let stats = shared.store.commit_stats();
+    tracing::info!(
+        "stopped ({} directory fsyncs for {} requests)",
+        stats.fsyncs,
+        stats.requests
+    );
 }

@@ -5,13 +5,14 @@
 //! with blocking reads whose timeout is the machine's next deadline.
 
 use crate::daemon::sessions::{self, Handler, Session};
+use crate::daemon::startup;
 use crate::net::listen::{Kind, Listeners, StopSignal};
-use crate::net::pump::{self, Conn, ConnError, Step, READ_CHUNK};
-use crate::net::socket::{wait_input, write_out, Woke};
+use crate::net::pump::{self, Conn};
+use crate::net::socket::{self, Answer, DriveError, WRITE_TIMEOUT};
 use crate::services::app::Shared;
 use mailroom_core::Machine;
-use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io;
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -19,12 +20,6 @@ use std::time::Duration;
 /// Stack of a connection thread: the session, rustls and argon2 keep their large
 /// buffers on the heap, so a small stack keeps many idle connections cheap.
 pub const CONN_STACK: usize = 256 * 1024;
-
-/// How long sessions may run on after a stop request before the process leaves them.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
-
-/// Longest time a write may block on a peer that does not read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Serve until `stop` fires, then give running sessions `grace` to finish.
 /// Sessions still running after that are abandoned: whatever they had not yet
@@ -75,9 +70,8 @@ pub fn run(
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        // Out of descriptors or memory: back off instead of spinning.
                         tracing::error!("accept failed: {e}");
-                        std::thread::sleep(Duration::from_millis(100));
+                        std::thread::sleep(startup::ACCEPT_BACKOFF);
                         break;
                     }
                 }
@@ -85,23 +79,12 @@ pub fn run(
         }
     }
     drop(listeners);
-    let n = active.count();
-    if n > 0 {
-        tracing::info!(
-            "stopping: waiting up to {}s for {n} sessions",
-            grace.as_secs()
-        );
-        let left = active.wait_idle(grace);
-        if left > 0 {
-            tracing::warn!("stopping with {left} sessions still open; they are abandoned");
-        }
+    let mut left = active.count();
+    if left > 0 {
+        startup::log_stopping(left, grace);
+        left = active.wait_idle(grace);
     }
-    let stats = shared.store.commit_stats();
-    tracing::info!(
-        "stopped ({} directory fsyncs for {} requests)",
-        stats.fsyncs,
-        stats.requests
-    );
+    startup::log_stopped(&shared, left);
     Ok(())
 }
 
@@ -161,17 +144,14 @@ fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream:
 }
 
 /// Drive one connection to its end. Every failure ends only this session.
-pub fn session(shared: &Arc<Shared>, kind: Kind, mut stream: TcpStream) {
+pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
     // Accepted sockets must block: the read timeout is the machine's clock.
-    if stream.set_nonblocking(false).is_err()
-        || stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
-    {
+    if stream.set_nonblocking(false).is_err() {
         return;
     }
-    let _ = stream.set_nodelay(true);
     let start = pump::now();
     let (session, id) = match sessions::open(shared, kind, peer.ip(), start) {
         Ok(s) => s,
@@ -181,106 +161,55 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, mut stream: TcpStream) {
         }
     };
     tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
-    let mut buf = vec![0u8; READ_CHUNK];
     let result = match session {
         Session::Smtp(mut c, h) => {
             // The scheduler keeps a dial-up online while the ISP delivers (§6.3.3).
             crate::services::scheduler::inbound(true);
-            let r = finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream);
+            let r = drive(stream, &mut c, &mut Serve(h));
             crate::services::scheduler::inbound(false);
             r
         }
-        Session::Pop3(mut c, h) => {
-            finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)
-        }
-        Session::Pass(mut c, h) => {
-            finish(drive(h, &mut c, &mut stream, &mut buf), &mut c, &mut stream)
-        }
+        Session::Pop3(mut c, h) => drive(stream, &mut c, &mut Serve(h)),
+        Session::Pass(mut c, h) => drive(stream, &mut c, &mut Serve(h)),
     };
     if let Err(e) = &result {
         tracing::info!(session = %id, peer = %peer, "session ended: {e}");
     }
-    let _ = stream.shutdown(Shutdown::Both);
     tracing::debug!(session = %id, "closed");
 }
 
-/// After a failed session, send what is left (a TLS alert explaining the failure).
-fn finish<M: Machine>(
-    result: Result<(), SessionEnd>,
+/// A session's handler as the socket loop's answerer; dropped when the session ends
+/// (a POP3 mailbox lock goes with it).
+struct Serve<H>(H);
+
+impl<H: Handler> Answer<H::Machine> for Serve<H> {
+    fn quick(&self, event: &<H::Machine as Machine>::Event) -> bool {
+        self.0.quick(event)
+    }
+
+    fn answer(&mut self, conn: &mut Conn<H::Machine>, event: <H::Machine as Machine>::Event) {
+        let cmd = self.0.answer(event);
+        conn.answer(pump::now(), cmd);
+    }
+}
+
+fn drive<M: Machine>(
+    stream: TcpStream,
     conn: &mut Conn<M>,
-    stream: &mut TcpStream,
-) -> Result<(), SessionEnd> {
-    if result.is_err() {
-        let _ = stream.write_all(conn.outgoing());
-    }
-    result
-}
-
-#[derive(Debug, thiserror::Error)]
-enum SessionEnd {
-    #[error("{0}")]
-    Conn(#[from] ConnError),
-    #[error("socket: {0}")]
-    Io(#[from] io::Error),
-    #[error("peer gone")]
-    Gone,
-}
-
-/// Run a connection until it ends; `handler` (dropped at the end: a POP3 mailbox
-/// lock goes with it) answers the machine's events.
-fn drive<H: Handler>(
-    mut handler: H,
-    conn: &mut Conn<H::Machine>,
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-) -> Result<(), SessionEnd> {
-    let mut eof_sent = false;
-    loop {
-        match conn.poll()? {
-            Step::Event(event) => {
-                // Output first, unless the event is quick and little is pending: a
-                // streaming machine asks for more only after handing out its last
-                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
-                if !handler.quick(&event) || conn.outgoing().len() >= sessions::FLUSH_AT {
-                    write_out(stream, conn)?;
-                }
-                let cmd = handler.answer(event);
-                conn.answer(pump::now(), cmd);
-            }
-            Step::Close => {
-                write_out(stream, conn)?;
-                return Ok(());
-            }
-            Step::Wait(deadline) => {
-                write_out(stream, conn)?;
-                if eof_sent {
-                    // The machine keeps waiting after the end of input: nothing more
-                    // can arrive, so end the session ourselves.
-                    return Err(SessionEnd::Gone);
-                }
-                match wait_input(stream, buf, deadline)? {
-                    Woke::Data(n) => conn.receive(pump::now(), &buf[..n])?,
-                    Woke::Eof => {
-                        eof_sent = true;
-                        conn.eof(pump::now());
-                    }
-                    Woke::Tick => conn.tick(pump::now()),
-                    Woke::Again => {}
-                }
-            }
-        }
-    }
+    answerer: &mut impl Answer<M>,
+) -> Result<(), DriveError> {
+    socket::drive(stream, conn, WRITE_TIMEOUT, answerer)
 }
 
 /// `mailroom-lite serve`: run the blocking server on the data directory until
 /// SIGTERM or SIGINT.
 pub fn serve(dir: &crate::platform::datadir::DataDir) -> Result<(), Box<dyn std::error::Error>> {
-    let p = crate::daemon::startup::prepare(dir)?;
+    let p = startup::prepare(dir)?;
     let outbound = crate::services::outbound::start_for_server(
         &p.shared,
         Arc::new(crate::services::outbound::blocking::ThreadTransport),
     );
-    run(p.shared, p.listeners, p.stop, DEFAULT_GRACE)?;
+    run(p.shared, p.listeners, p.stop, startup::DEFAULT_GRACE)?;
     drop(outbound);
     drop(p.reloader);
     Ok(())

@@ -21,6 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Bytes read from a socket at a time. Also bounds the plaintext one read can yield.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// Output a socket loop may hold back while answering quick events, so a run of small
+/// pipelined responses leaves in few writes; past it, the loop writes first.
+pub const FLUSH_AT: usize = 64 * 1024;
+
 /// What the driver must do next.
 #[derive(Debug)]
 pub enum Step<E = SmtpEvent> {
@@ -28,7 +32,9 @@ pub enum Step<E = SmtpEvent> {
     /// output is on its way), then answer with [`Conn::answer`] (may block or be run
     /// on a blocking pool).
     Event(E),
-    /// Write [`Conn::outgoing`], then read; at the deadline call [`Conn::tick`].
+    /// Write [`Conn::outgoing`], then read; at the deadline call [`Conn::tick`]. Never
+    /// returned after [`Conn::eof`]: a machine that still waits then ends with
+    /// [`ConnError::Gone`].
     Wait(Option<Instant>),
     /// Write [`Conn::outgoing`], then close the socket.
     Close,
@@ -42,6 +48,10 @@ pub enum ConnError {
     TlsIo(#[from] io::Error),
     #[error("TLS requested but no certificate is configured")]
     NoCertificate,
+    /// The machine kept waiting after the end of the stream: nothing more can
+    /// arrive, so the connection ends here.
+    #[error("peer gone")]
+    Gone,
 }
 
 /// How TLS starts when the session asks for it: as the server with our certificate,
@@ -63,6 +73,8 @@ pub struct Conn<M = SmtpServer> {
     plain_in: Vec<u8>,
     /// The peer ended the TLS stream; the machine gets `Eof` once drained.
     peer_closed: bool,
+    /// The socket reached its end and the machine was told.
+    socket_ended: bool,
     last_now: Instant,
 }
 
@@ -129,6 +141,7 @@ impl<M: Machine> Conn<M> {
             wire_out: Vec::new(),
             plain_in: Vec::new(),
             peer_closed: false,
+            socket_ended: false,
             last_now: now,
         }
     }
@@ -167,6 +180,7 @@ impl<M: Machine> Conn<M> {
     /// The socket reached end of stream or failed.
     pub fn eof(&mut self, now: Instant) {
         self.last_now = now;
+        self.socket_ended = true;
         self.machine.handle_input(now, Input::Eof);
     }
 
@@ -211,6 +225,9 @@ impl<M: Machine> Conn<M> {
                         self.peer_closed = false;
                         self.machine.handle_input(self.last_now, Input::Eof);
                         continue;
+                    }
+                    if self.socket_ended {
+                        return Err(ConnError::Gone);
                     }
                     return Ok(Step::Wait(deadline));
                 }

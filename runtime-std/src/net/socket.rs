@@ -1,13 +1,18 @@
-//! The blocking socket loop of the client side: drives a [`Conn`] holding a client
-//! machine (the outbound SMTP client, the POP3 collector) over a `TcpStream`, with the
-//! machine's deadlines as read timeouts. Used on the sending threads and by collection;
-//! its read and write steps also serve the blocking server (`crate::daemon::threads`).
+//! The blocking socket loop: drives a [`Conn`] over a `TcpStream`, with the machine's
+//! deadlines as read timeouts. Every blocking session runs in it: the server's
+//! (SMTP-in, POP3, the password service, on `crate::daemon::threads`) and the
+//! client's (outbound sending, POP3 collection, ETRN). The smol runtime has the one
+//! async twin of this loop; the rules both follow (TLS, end of stream) live in
+//! [`Conn`].
 
-use crate::net::pump::{self, Conn, ConnError, Step, READ_CHUNK};
+use crate::net::pump::{self, Conn, ConnError, Step, FLUSH_AT, READ_CHUNK};
 use mailroom_core::{Instant, Machine};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
+
+/// Longest time a write may block on a peer that does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError {
@@ -17,14 +22,35 @@ pub enum DriveError {
     Io(#[from] io::Error),
 }
 
+/// How the loop answers the machine's events: a server session's handler, or a
+/// client's closure (any `FnMut(&mut Conn<M>, M::Event)` is one).
+pub trait Answer<M: Machine> {
+    /// Whether `event` is answered in a moment (a chunk of a message from the page
+    /// cache): the loop may then answer it before writing what is pending. Slow events
+    /// (passwords, fsync, the network) always see the output written first, so the
+    /// peer never waits for a reply that is ready.
+    fn quick(&self, _event: &M::Event) -> bool {
+        false
+    }
+
+    /// Answer `event`, giving `conn` what it needs (usually one command).
+    fn answer(&mut self, conn: &mut Conn<M>, event: M::Event);
+}
+
+impl<M: Machine, F: FnMut(&mut Conn<M>, M::Event)> Answer<M> for F {
+    fn answer(&mut self, conn: &mut Conn<M>, event: M::Event) {
+        self(conn, event)
+    }
+}
+
 /// Run the session on `stream` until the machine closes it or the transport fails;
-/// `on_event` answers each event (output is already written when it runs). The
-/// socket is shut down on return.
+/// `answerer` answers each event. After a failure what is left for the peer (a TLS
+/// alert) is sent; the socket is shut down on return.
 pub fn drive<M: Machine>(
     mut stream: TcpStream,
     c: &mut Conn<M>,
     write_timeout: Duration,
-    mut on_event: impl FnMut(&mut Conn<M>, M::Event),
+    answerer: &mut impl Answer<M>,
 ) -> Result<(), DriveError> {
     stream.set_write_timeout(Some(write_timeout))?;
     let _ = stream.set_nodelay(true);
@@ -32,8 +58,13 @@ pub fn drive<M: Machine>(
     let result = (|| loop {
         match c.poll()? {
             Step::Event(ev) => {
-                write_out(&mut stream, c)?;
-                on_event(c, ev);
+                // Output first, unless the event is quick and little is pending: a
+                // streaming machine asks for more only after handing out its last
+                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
+                if !answerer.quick(&ev) || c.outgoing().len() >= FLUSH_AT {
+                    write_out(&mut stream, c)?;
+                }
+                answerer.answer(c, ev);
             }
             Step::Close => {
                 write_out(&mut stream, c)?;
@@ -51,7 +82,6 @@ pub fn drive<M: Machine>(
         }
     })();
     if result.is_err() {
-        // A TLS alert explaining the failure, if there is one.
         let _ = stream.write_all(c.outgoing());
     }
     let _ = stream.shutdown(Shutdown::Both);
@@ -59,7 +89,7 @@ pub fn drive<M: Machine>(
 }
 
 /// What waiting for input brought.
-pub(crate) enum Woke {
+enum Woke {
     /// This many bytes, at the start of the buffer.
     Data(usize),
     /// The end of the stream, or a failed socket.
@@ -71,7 +101,7 @@ pub(crate) enum Woke {
 }
 
 /// A blocking read into `buf` that gives up at `deadline` (the machine's next tick).
-pub(crate) fn wait_input(
+fn wait_input(
     stream: &mut TcpStream,
     buf: &mut [u8],
     deadline: Option<Instant>,
@@ -97,7 +127,7 @@ pub(crate) fn wait_input(
 }
 
 /// Write what the connection holds for the socket.
-pub(crate) fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Conn<M>) -> io::Result<()> {
+fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Conn<M>) -> io::Result<()> {
     let out = c.outgoing();
     if !out.is_empty() {
         stream.write_all(out)?;

@@ -11,7 +11,7 @@
 use super::book::{self, Journal};
 use super::recover::InDoubt;
 use super::sort::{store_sorted, StoreSortedError};
-use crate::net::pump::{self, Conn};
+use crate::net::pump::{self, Conn, ConnError};
 use crate::net::socket::{self, DriveError};
 use crate::platform::datadir::DataDir;
 use crate::services::dlrules::{self, Held, RulesLoader};
@@ -297,6 +297,7 @@ impl<'a> Run<'a> {
                 Ok(r) => r,
                 Err(e) => {
                     let kind = match e {
+                        DriveError::Conn(ConnError::Gone) => ErrorKind::Closed,
                         DriveError::Conn(_) => ErrorKind::Tls,
                         DriveError::Io(_) => ErrorKind::Closed,
                     };
@@ -314,13 +315,14 @@ impl<'a> Run<'a> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunReport, DriveError> {
         let mut report = None;
-        let result = socket::drive(stream, &mut c, WRITE_TIMEOUT, |c, ev| {
+        let mut answer = |c: &mut Conn<Collector>, ev| {
             if let RunEvent::Done(r) = ev {
                 report = Some(*r);
             } else if let Some(cmd) = self.on_event(ev, progress) {
                 c.answer(pump::now(), cmd);
             }
-        });
+        };
+        let result = socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut answer);
         match (result, report) {
             (_, Some(r)) => Ok(r),
             (Err(e), None) => Err(e),

@@ -1,17 +1,15 @@
 //! Sessions on threads: the blocking runtime's transport (and the one the command
 //! line uses for `queue flush` when no server is running).
 
+use super::client::ClientConn;
 use super::session::{self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target};
 use super::Transport;
-use crate::net::socket::{self, DriveError};
+use crate::net::socket::{self, DriveError, WRITE_TIMEOUT};
 use std::net::TcpStream;
 use std::sync::mpsc;
-use std::time::Duration;
 
 /// Stack of a session thread (rustls and the buffers live on the heap).
 const STACK: usize = 256 * 1024;
-/// Longest time a write may block on a server that does not read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct ThreadTransport;
 
@@ -71,10 +69,11 @@ fn drive(
     orders: &mpsc::Receiver<Order>,
 ) -> Result<(), DriveError> {
     let mut c = session::client(plan, target);
-    socket::drive(stream, &mut c, WRITE_TIMEOUT, |c, ev| {
+    let mut answer = |c: &mut ClientConn, ev| {
         if pump.on_event(c, ev) == Need::Order {
             let order = orders.recv().ok();
             pump.on_order(c, order);
         }
-    })
+    };
+    socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut answer)
 }

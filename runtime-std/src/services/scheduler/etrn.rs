@@ -1,6 +1,8 @@
 //! ETRN in the daemon: the server side's answer (held mail for a downstream server)
 //! and the client sent when a connection comes up.
 
+use crate::net::pump::{self, Conn};
+use crate::net::socket::{self, WRITE_TIMEOUT};
 use crate::platform::datadir::DataDir;
 use crate::store::spool;
 
@@ -30,8 +32,6 @@ pub fn release(dir: &DataDir, domain: &str) -> Result<usize, String> {
 /// `Ok` when the server accepted every one (250–253).
 pub fn send(host: &str, helo: &str, domains: Vec<String>) -> Result<(), String> {
     use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
-    use mailroom_core::{Input, Machine, Output};
-    use std::io::{Read, Write};
     use std::net::{TcpStream, ToSocketAddrs};
     use std::time::Duration;
 
@@ -40,55 +40,20 @@ pub fn send(host: &str, helo: &str, domains: Vec<String>) -> Result<(), String> 
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("{host} has no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
         .map_err(|e| format!("cannot connect to {host}: {e}"))?;
-    let now = crate::net::pump::now;
-    let mut client = EtrnClient::new(now(), helo, domains);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match client.poll_output(&mut out) {
-            Output::Event(EtrnEvent::Done(r)) => {
-                let _ = stream.write_all(&out);
-                return match r {
-                    Ok(replies) => match replies.iter().find(|r| !r.accepted()) {
-                        None => Ok(()),
-                        Some(bad) => Err(format!("ETRN {}: {} {}", bad.domain, bad.code, bad.text)),
-                    },
-                    Err(e) => Err(e),
-                };
-            }
-            Output::Close => return Err("the session ended without a result".into()),
-            Output::StartTls => {}
-            Output::Wait(deadline) => {
-                if !out.is_empty() {
-                    stream.write_all(&out).map_err(|e| format!("{host}: {e}"))?;
-                    out.clear();
-                }
-                let t = crate::net::pump::wait_time(now(), deadline)
-                    .unwrap_or(Duration::from_secs(120));
-                if t.is_zero() {
-                    client.handle_input(now(), Input::Tick);
-                    continue;
-                }
-                stream
-                    .set_read_timeout(Some(t))
-                    .map_err(|e| e.to_string())?;
-                match stream.read(&mut buf) {
-                    Ok(0) => client.handle_input(now(), Input::Eof),
-                    Ok(n) => client.handle_input(now(), Input::Bytes(&buf[..n])),
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        client.handle_input(now(), Input::Tick)
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => client.handle_input(now(), Input::Eof),
-                }
-            }
-        }
+    let now = pump::now();
+    let mut c = Conn::client(now, EtrnClient::new(now, helo, domains), None, host);
+    let mut result = None;
+    let mut answer = |_: &mut Conn<EtrnClient>, EtrnEvent::Done(r)| result = Some(r);
+    socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut answer)
+        .map_err(|e| format!("{host}: {e}"))?;
+    match result {
+        None => Err("the session ended without a result".into()),
+        Some(Ok(replies)) => match replies.iter().find(|r| !r.accepted()) {
+            None => Ok(()),
+            Some(bad) => Err(format!("ETRN {}: {} {}", bad.domain, bad.code, bad.text)),
+        },
+        Some(Err(e)) => Err(e),
     }
 }
