@@ -127,38 +127,22 @@ async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>) {
     let Ok(peer) = stream.get_ref().peer_addr() else {
         return;
     };
-    let start = pump::now();
-    let (session, id) = match sessions::open(&shared, kind, peer.ip(), start) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
-            return;
-        }
+    let Some((session, log)) = sessions::accept(&shared, kind, peer) else {
+        return;
     };
-    tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
-    let result = match session {
-        Session::Smtp(mut c, h) => {
-            // The scheduler keeps a dial-up online while the ISP delivers (§6.3.3).
-            mailroom_std::services::scheduler::inbound(true);
-            let r = drive(stream, &mut c, &mut Serve(Some(h))).await;
-            mailroom_std::services::scheduler::inbound(false);
-            r
-        }
-        Session::Pop3(mut c, h) => drive(stream, &mut c, &mut Serve(Some(h))).await,
-        Session::Pass(mut c, h) => drive(stream, &mut c, &mut Serve(Some(h))).await,
-    };
-    if let Err(e) = result {
-        tracing::info!(session = %id, peer = %peer, "session ended: {e}");
-    }
-    tracing::debug!(session = %id, "closed");
+    log.ended(match session {
+        Session::Smtp(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
+        Session::Pop3(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
+        Session::Pass(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
+    });
 }
 
 async fn drive<M: Machine>(
     stream: Async<TcpStream>,
     conn: &mut Conn<M>,
-    answerer: &mut impl Answer<M>,
+    mut answerer: impl Answer<M>,
 ) -> Result<(), DriveError> {
-    socket::drive(stream, conn, WRITE_TIMEOUT, answerer).await
+    socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer).await
 }
 
 /// A session's handler as the socket loop's answerer, answering on the blocking pool

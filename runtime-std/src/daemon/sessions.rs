@@ -22,7 +22,7 @@ use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Instant, Machine};
 use std::fs::File;
 use std::io::{self, Read};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// Bytes of a message read from disk per step of RETR: a 50 MB message never sits in
@@ -104,6 +104,64 @@ pub fn open(
             };
             Ok((Session::Pass(conn, handler), id))
         }
+    }
+}
+
+/// Open the session for a connection from `peer` accepted on a `kind` listener, for a
+/// runtime's socket loop; `None` (logged) when it cannot start. The [`SessionLog`]
+/// logs the end, and for SMTP keeps a dial-up online while the session runs (§6.3.3).
+pub fn accept(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Option<(Session, SessionLog)> {
+    let (session, id) = match open(shared, kind, peer.ip(), pump::now()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
+            return None;
+        }
+    };
+    tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
+    let inbound = matches!(session, Session::Smtp(..)).then(InboundSmtp::start);
+    Some((
+        session,
+        SessionLog {
+            id,
+            peer,
+            _inbound: inbound,
+        },
+    ))
+}
+
+/// A running session's identity for the logs.
+pub struct SessionLog {
+    id: String,
+    peer: SocketAddr,
+    _inbound: Option<InboundSmtp>,
+}
+
+impl SessionLog {
+    /// The session is over: `result` is how its socket loop ended.
+    pub fn ended<E: std::fmt::Display>(self, result: Result<(), E>) {
+        let SessionLog { id, peer, _inbound } = self;
+        drop(_inbound);
+        if let Err(e) = result {
+            tracing::info!(session = %id, peer = %peer, "session ended: {e}");
+        }
+        tracing::debug!(session = %id, "closed");
+    }
+}
+
+/// Tells the connection scheduler an SMTP session runs, from start to drop.
+struct InboundSmtp;
+
+impl InboundSmtp {
+    fn start() -> Self {
+        crate::services::scheduler::inbound(true);
+        InboundSmtp
+    }
+}
+
+impl Drop for InboundSmtp {
+    fn drop(&mut self) {
+        crate::services::scheduler::inbound(false);
     }
 }
 

@@ -152,30 +152,14 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream) {
     if stream.set_nonblocking(false).is_err() {
         return;
     }
-    let start = pump::now();
-    let (session, id) = match sessions::open(shared, kind, peer.ip(), start) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
-            return;
-        }
+    let Some((session, log)) = sessions::accept(shared, kind, peer) else {
+        return;
     };
-    tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
-    let result = match session {
-        Session::Smtp(mut c, h) => {
-            // The scheduler keeps a dial-up online while the ISP delivers (§6.3.3).
-            crate::services::scheduler::inbound(true);
-            let r = drive(stream, &mut c, &mut Serve(h));
-            crate::services::scheduler::inbound(false);
-            r
-        }
-        Session::Pop3(mut c, h) => drive(stream, &mut c, &mut Serve(h)),
-        Session::Pass(mut c, h) => drive(stream, &mut c, &mut Serve(h)),
-    };
-    if let Err(e) = &result {
-        tracing::info!(session = %id, peer = %peer, "session ended: {e}");
-    }
-    tracing::debug!(session = %id, "closed");
+    log.ended(match session {
+        Session::Smtp(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Pop3(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Pass(mut c, h) => drive(stream, &mut c, Serve(h)),
+    });
 }
 
 /// A session's handler as the socket loop's answerer; dropped when the session ends
@@ -196,9 +180,9 @@ impl<H: Handler> Answer<H::Machine> for Serve<H> {
 fn drive<M: Machine>(
     stream: TcpStream,
     conn: &mut Conn<M>,
-    answerer: &mut impl Answer<M>,
+    mut answerer: impl Answer<M>,
 ) -> Result<(), DriveError> {
-    socket::drive(stream, conn, WRITE_TIMEOUT, answerer)
+    socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer)
 }
 
 /// `mailroom-lite serve`: run the blocking server on the data directory until
