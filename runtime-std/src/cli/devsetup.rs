@@ -171,7 +171,7 @@ fn create(
     ];
     let (cert, key) = tls::generate_self_signed(dd, &names)?;
 
-    let smtp_allowed = dd.access_dir().join("SMTPALLOWED.DAT");
+    let smtp_allowed = dd.access_file("SMTPALLOWED.DAT");
     if !smtp_allowed.exists() {
         write_new(&smtp_allowed, SMTPALLOWED_TEMPLATE.as_bytes())?;
     }

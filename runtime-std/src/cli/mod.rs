@@ -15,11 +15,9 @@ use tracing_subscriber::EnvFilter;
 pub mod devsetup;
 pub mod route;
 
-use crate::config::files::{
-    load_snapshot, load_snapshot_with_warnings, Problem, ACCESS_FILE_NAMES,
-};
+use crate::config::files::{load_snapshot, load_snapshot_with_warnings, Problem};
 use crate::config::users::{self, UserError};
-use crate::platform::datadir::DataDir;
+use crate::platform::datadir::{DataDir, ACCESS_FILE_NAMES};
 use crate::platform::tls;
 use crate::store::spool;
 
@@ -253,7 +251,7 @@ fn read_password(p: String) -> Result<String, ExitCode> {
 /// `DIR/log/mailroom.log`, appended to; `None` (with a note) if it cannot be opened.
 fn open_log_file(dd: &DataDir) -> Option<fs::File> {
     let dir = dd.log_dir();
-    let path = dir.join("mailroom.log");
+    let path = dd.log_file();
     let opened = fs::create_dir_all(&dir)
         .and_then(|()| fs::OpenOptions::new().create(true).append(true).open(&path));
     match opened {

@@ -6,7 +6,7 @@
 //! atomically; a running server picks the change up within a couple of seconds.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +22,7 @@ use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 use crate::config::files::{load_snapshot, Problem};
 use crate::config::users;
 use crate::platform::datadir::DataDir;
+use crate::platform::durable::{self, Access};
 use crate::services::deliver;
 use crate::store::Store;
 
@@ -1138,7 +1139,7 @@ pub fn edit_config(
         .map(|p| match p.place {
             router::Place::Config { line } => Problem::new(&path, Some(line), p.message),
             router::Place::Account { name, .. } => {
-                Problem::new(users::account_path(dd, &name), None, p.message)
+                Problem::new(dd.account_file(&name), None, p.message)
             }
         })
         .collect();
@@ -1150,19 +1151,7 @@ pub fn edit_config(
 }
 
 fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".mailroom.toml.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    durable::replace(path, data, Access::Normal)
 }
 
 /// A text file, refused above 16 MiB (an import file, not a mailbox).

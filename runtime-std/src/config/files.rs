@@ -11,7 +11,7 @@ use mailroom_core::access::{AccessFiles, AccessList};
 use mailroom_core::accounts::{check_name, is_valid_hash, Account, Accounts};
 use mailroom_core::config::{parse_config, toml_error, Config, Snapshot};
 
-use crate::platform::datadir::DataDir;
+use crate::platform::datadir::{DataDir, ACCESS_FILE_NAMES};
 
 /// Something wrong (or, as a warning, doubtful) in one of the data directory's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,15 +41,6 @@ impl fmt::Display for Problem {
 }
 
 impl std::error::Error for Problem {}
-
-/// The access files, in the order of [`AccessFiles`]' fields.
-pub const ACCESS_FILE_NAMES: [&str; 5] = [
-    "SMTPALLOWED.DAT",
-    "POP3ALLOWED.DAT",
-    "IMAPALLOWED.DAT",
-    "MAILHTTPALLOWED.DAT",
-    "PASSALLOWED.DAT",
-];
 
 /// Load everything a server needs from `dd`. Warnings (doubtful but usable lines) are
 /// logged; use [`load_snapshot_with_warnings`] to show them to a person.
@@ -260,7 +251,7 @@ fn load_lan_rules(
     dd: &DataDir,
     warnings: &mut Vec<Problem>,
 ) -> Vec<mailroom_core::outbound::LanRule> {
-    let path = dd.root().join(crate::services::outbound::LAN_RULES_FILE);
+    let path = dd.lan_rules_file();
     let Ok(text) = fs::read_to_string(&path) else {
         return Vec::new();
     };
@@ -304,6 +295,6 @@ pub fn fingerprint(dd: &DataDir) -> u64 {
     for name in ACCESS_FILE_NAMES {
         add(&dd.access_dir().join(name));
     }
-    add(&dd.root().join(crate::services::outbound::LAN_RULES_FILE));
+    add(&dd.lan_rules_file());
     h.finish()
 }

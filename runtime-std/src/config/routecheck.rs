@@ -8,7 +8,6 @@ use mailroom_core::config::Snapshot;
 use mailroom_core::router::{check_routing, Place};
 
 use crate::config::files::Problem;
-use crate::config::users::account_path;
 use crate::platform::datadir::DataDir;
 
 pub fn routing_problems(dd: &DataDir, snap: &Snapshot) -> Vec<Problem> {
@@ -17,7 +16,7 @@ pub fn routing_problems(dd: &DataDir, snap: &Snapshot) -> Vec<Problem> {
         .map(|p| match p.place {
             Place::Config { line } => Problem::new(dd.config_file(), Some(line), p.message),
             Place::Account { name, key } => {
-                let path = account_path(dd, &name);
+                let path = dd.account_file(&name);
                 let line = fs::read_to_string(&path).ok().and_then(|text| {
                     text.lines()
                         .position(|l| {

@@ -26,8 +26,6 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-pub const SECURITY_LOG: &str = "security.log";
-
 /// What a password or digest check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -54,7 +52,7 @@ impl Security {
         Security {
             lockout: Mutex::new(Lockout::new()),
             pop: Mutex::new(PopBeforeSmtp::new()),
-            log_path: dd.log_dir().join(SECURITY_LOG),
+            log_path: dd.security_log(),
             log: Mutex::new(None),
         }
     }
@@ -277,7 +275,7 @@ mod tests {
             sec.login(&snap, Service::Pop3, peer, "nobody", t, right),
             AuthOutcome::Invalid
         );
-        let log = fs::read_to_string(dd.log_dir().join(SECURITY_LOG)).unwrap();
+        let log = fs::read_to_string(dd.security_log()).unwrap();
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(
             lines,

@@ -16,6 +16,7 @@ use mailroom_core::config::AccountPolicy;
 
 use crate::config::files::{account_files, load_account, load_config, Problem};
 use crate::platform::datadir::DataDir;
+use crate::platform::durable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -44,11 +45,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> UserError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// The file of account `name` (already checked and lower-cased).
-pub fn account_path(dd: &DataDir, name: &str) -> PathBuf {
-    dd.users_dir().join(format!("{name}.toml"))
 }
 
 /// The password policy in force: from `mailroom.toml` if it exists and is valid, else
@@ -120,7 +116,7 @@ pub fn set_password(dd: &DataDir, name: &str, password: &str) -> Result<(), User
 /// mailbox directory if one exists.
 pub fn delete_user(dd: &DataDir, name: &str) -> Result<Option<PathBuf>, UserError> {
     let name = check_name(name)?;
-    let path = account_path(dd, &name);
+    let path = dd.account_file(&name);
     match fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(UserError::NotFound(name)),
@@ -137,7 +133,7 @@ pub fn delete_user(dd: &DataDir, name: &str) -> Result<Option<PathBuf>, UserErro
 /// password; the caller has checked them).
 pub fn replace_account(dd: &DataDir, account: &Account) -> Result<(), UserError> {
     let name = check_name(&account.name)?;
-    if !account_path(dd, &name).exists() {
+    if !dd.account_file(&name).exists() {
         return Err(UserError::NotFound(name));
     }
     write_account(dd, account, Mode::Replace)
@@ -157,7 +153,7 @@ fn sync_secret(dd: &DataDir, name: &str, password: &str, keep: bool) -> Result<(
 /// One account, by name (any case).
 pub fn read_user(dd: &DataDir, name: &str) -> Result<Account, UserError> {
     let name = check_name(name)?;
-    let path = account_path(dd, &name);
+    let path = dd.account_file(&name);
     if !path.exists() {
         return Err(UserError::NotFound(name));
     }
@@ -201,7 +197,7 @@ fn write_account(dd: &DataDir, account: &Account, mode: Mode) -> Result<(), User
         path: dir.clone(),
         source: io::Error::other(e),
     })?;
-    let final_path = account_path(dd, &account.name);
+    let final_path = dd.account_file(&account.name);
     let tmp = write_temp(&dir, &account.name, text.as_bytes())?;
     let placed = match mode {
         // A hard link fails if the name exists, so two concurrent `user add`s of the
@@ -257,7 +253,5 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), UserError> {
 
 /// fsync a directory so renames and removals inside it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), UserError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    durable::sync_dir(dir).map_err(io_err(dir))
 }

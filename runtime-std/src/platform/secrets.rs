@@ -16,6 +16,7 @@
 //! option off, no secret files are written and changing a password removes an old one.
 
 use crate::platform::datadir::DataDir;
+use crate::platform::durable::{self, Access};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -25,7 +26,6 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-const KEY_FILE: &str = "secret.key";
 const FORMAT: &str = "v1 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -45,18 +45,10 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> SecretError + '_ 
     }
 }
 
-pub fn key_path(dd: &DataDir) -> PathBuf {
-    dd.state_dir().join(KEY_FILE)
-}
-
-pub fn secret_path(dd: &DataDir, name: &str) -> PathBuf {
-    dd.users_dir().join(format!("{name}.secret"))
-}
-
 /// The key, created (0600) if there is none yet. Two processes creating it at once
 /// agree: the loser of `create_new` reads the winner's key.
 fn key(dd: &DataDir, create: bool) -> Result<Option<ChaCha20Poly1305>, SecretError> {
-    let path = key_path(dd);
+    let path = dd.secret_key_file();
     let mut bytes = [0u8; 32];
     match fs::File::open(&path) {
         Ok(mut f) => {
@@ -90,7 +82,7 @@ fn key(dd: &DataDir, create: bool) -> Result<Option<ChaCha20Poly1305>, SecretErr
 /// Store `password` as account `name`'s secret (name already checked, lower case).
 pub fn store(dd: &DataDir, name: &str, password: &str) -> Result<(), SecretError> {
     let Some(cipher) = key(dd, true)? else {
-        return Err(SecretError::Damaged(key_path(dd)));
+        return Err(SecretError::Damaged(dd.secret_key_file()));
     };
     let mut nonce = [0u8; 12];
     getrandom::getrandom(&mut nonce).map_err(SecretError::Random)?;
@@ -102,33 +94,17 @@ pub fn store(dd: &DataDir, name: &str, password: &str) -> Result<(), SecretError
                 aad: name.as_bytes(),
             },
         )
-        .map_err(|_| SecretError::Damaged(key_path(dd)))?;
+        .map_err(|_| SecretError::Damaged(dd.secret_key_file()))?;
     let mut blob = nonce.to_vec();
     blob.extend_from_slice(&sealed);
     let text = format!("{FORMAT}{}\n", STANDARD.encode(blob));
-    let path = secret_path(dd, name);
-    let tmp = dd.users_dir().join(format!(".{name}.secret.tmp"));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        fs::File::open(dd.users_dir())?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(&path))
+    let path = dd.secret_file(name);
+    durable::replace(&path, text.as_bytes(), Access::Private).map_err(io_err(&path))
 }
 
 /// Account `name`'s password, if a secret is stored for it.
 pub fn load(dd: &DataDir, name: &str) -> Result<Option<String>, SecretError> {
-    let path = secret_path(dd, name);
+    let path = dd.secret_file(name);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -159,7 +135,7 @@ pub fn load(dd: &DataDir, name: &str) -> Result<Option<String>, SecretError> {
 
 /// Remove account `name`'s secret, if any.
 pub fn remove(dd: &DataDir, name: &str) -> Result<(), SecretError> {
-    let path = secret_path(dd, name);
+    let path = dd.secret_file(name);
     match fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -181,13 +157,13 @@ mod tests {
         store(&dd, "alice", "tanstaaf").unwrap();
         assert_eq!(load(&dd, "alice").unwrap().as_deref(), Some("tanstaaf"));
         let mode = |p: PathBuf| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(key_path(&dd)), 0o600);
-        assert_eq!(mode(secret_path(&dd, "alice")), 0o600);
-        assert!(!fs::read_to_string(secret_path(&dd, "alice"))
+        assert_eq!(mode(dd.secret_key_file()), 0o600);
+        assert_eq!(mode(dd.secret_file("alice")), 0o600);
+        assert!(!fs::read_to_string(dd.secret_file("alice"))
             .unwrap()
             .contains("tanstaaf"));
         // Copied to another account's name, it does not decrypt.
-        fs::copy(secret_path(&dd, "alice"), secret_path(&dd, "bob")).unwrap();
+        fs::copy(dd.secret_file("alice"), dd.secret_file("bob")).unwrap();
         assert!(matches!(load(&dd, "bob"), Err(SecretError::Damaged(_))));
         remove(&dd, "alice").unwrap();
         remove(&dd, "alice").unwrap();

@@ -20,8 +20,6 @@ use mailroom_core::Instant;
 use crate::platform::datadir::DataDir;
 use crate::store::Store;
 
-/// The custom bounce text (§16.4), in the data directory.
-pub const BOUNCE_MSG_FILE: &str = "BOUNCE.MSG";
 /// Longest BOUNCE.MSG used; the rest is ignored.
 const MAX_BOUNCE_MSG: u64 = 64 * 1024;
 
@@ -351,7 +349,7 @@ fn notice_message(
 
 /// BOUNCE.MSG from the data directory, or VPOP3's default text.
 pub fn bounce_template(dd: &DataDir) -> String {
-    let path = dd.root().join(BOUNCE_MSG_FILE);
+    let path = dd.bounce_template_file();
     let mut text = String::new();
     match fs::File::open(&path) {
         Ok(f) => match f.take(MAX_BOUNCE_MSG).read_to_string(&mut text) {

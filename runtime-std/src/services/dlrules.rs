@@ -38,28 +38,11 @@ use mailroom_core::smtp::{Delivery, DeliveryError};
 use mailroom_core::Instant;
 
 use crate::platform::datadir::DataDir;
+use crate::platform::durable::{self, Access};
 use crate::store::Store;
 
-/// The rules file, in the data directory (§8.1.2).
-pub const RULES_FILE: &str = "DLRULES.DAT";
-/// The activation log, in the log directory (§8.1.3).
-pub const LOG_FILE: &str = "DLRULES.LOG";
-/// The Ask book, in the state directory.
-pub const BOOK_FILE: &str = "askbook";
 /// Subject of the mail about a DLRULES.DAT that cannot be read (not a §21.4 text).
 pub const SUBJECT_BAD_RULES: &str = "Mailroom - Download Rules not loaded";
-
-pub fn rules_path(dd: &DataDir) -> PathBuf {
-    dd.root().join(RULES_FILE)
-}
-
-pub fn log_path(dd: &DataDir) -> PathBuf {
-    dd.log_dir().join(LOG_FILE)
-}
-
-pub fn book_path(dd: &DataDir) -> PathBuf {
-    dd.state_dir().join(BOOK_FILE)
-}
 
 /// "Query Download Delay": how long an unanswered query keeps its message on the
 /// server: `[download_rules] query_delay`.
@@ -81,7 +64,7 @@ pub enum RulesFileError {
 
 /// Read DLRULES.DAT now. `Ok(None)`: there is no file (no rules: download everything).
 pub fn load_rules(dd: &DataDir) -> Result<Option<DlRules>, RulesFileError> {
-    let path = rules_path(dd);
+    let path = dd.download_rules_file();
     let file = match fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -171,7 +154,7 @@ impl RulesLoader {
 /// Append one activation to DLRULES.LOG. Failures are logged, never fatal.
 pub fn log_activation(dd: &DataDir, inmail: &str, fired: &Fired, header: &[u8], size: u64) {
     let line = log_line(&local_iso8601(unix_secs()), inmail, fired, header, size);
-    let path = log_path(dd);
+    let path = dd.download_rules_log();
     let result = fs::create_dir_all(dd.log_dir()).and_then(|()| {
         let mut f = fs::OpenOptions::new()
             .create(true)
@@ -198,7 +181,7 @@ pub fn with_book<R>(dd: &DataDir, f: impl FnOnce(&mut AskBook) -> R) -> io::Resu
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dd.state_dir().join("askbook.lock"))?;
+        .open(dd.ask_book_lock())?;
     // SAFETY: flock on a descriptor we own; released when `lock` is closed.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(io::Error::last_os_error());
@@ -214,7 +197,7 @@ pub fn with_book<R>(dd: &DataDir, f: impl FnOnce(&mut AskBook) -> R) -> io::Resu
 
 /// The stored Ask book (empty if there is none).
 pub fn load_book(dd: &DataDir) -> io::Result<AskBook> {
-    let path = book_path(dd);
+    let path = dd.ask_book_file();
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AskBook::new()),
@@ -242,15 +225,11 @@ pub fn load_book(dd: &DataDir) -> io::Result<AskBook> {
 pub fn save_book(dd: &DataDir, book: &AskBook) -> io::Result<()> {
     let dir = dd.state_dir();
     fs::create_dir_all(&dir)?;
-    let path = book_path(dd);
-    let tmp = dir.join(format!("{BOOK_FILE}.tmp"));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(book.to_text().as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path)?;
-    fs::File::open(&dir)?.sync_all()
+    durable::replace(
+        &dd.ask_book_file(),
+        book.to_text().as_bytes(),
+        Access::Normal,
+    )
 }
 
 /// A fresh query token: 96 random bits as hex.

@@ -103,11 +103,11 @@ pub struct QueueEntry {
 }
 
 fn tmp_dir(dir: &DataDir) -> PathBuf {
-    dir.spool_dir().join("tmp")
+    dir.spool_tmp_dir()
 }
 
 fn queue_dir(dir: &DataDir) -> PathBuf {
-    dir.spool_dir().join("queue")
+    dir.spool_queue_dir()
 }
 
 /// The message file of a queue entry.

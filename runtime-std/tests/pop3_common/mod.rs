@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use mailroom_std::config::files::load_snapshot;
-use mailroom_std::config::security::SECURITY_LOG;
 use mailroom_std::config::users;
 use mailroom_std::net::listen::{Kind, Listeners, StopHandle, StopSignal};
 use mailroom_std::platform::datadir::DataDir;
@@ -124,7 +123,7 @@ impl Server {
     }
 
     pub fn security_log(&self) -> String {
-        std::fs::read_to_string(self.dir.log_dir().join(SECURITY_LOG)).unwrap_or_default()
+        std::fs::read_to_string(self.dir.security_log()).unwrap_or_default()
     }
 
     /// Put a message into `user`'s Maildir as a deliverer would.

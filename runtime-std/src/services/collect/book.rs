@@ -10,6 +10,7 @@
 //! crash at any point loses no UID that was journaled.
 
 use crate::platform::datadir::DataDir;
+use crate::platform::durable::{self, Access};
 use mailroom_core::collect::seen::SeenBook;
 use std::fs;
 use std::io::{self, Write};
@@ -17,10 +18,6 @@ use std::path::PathBuf;
 
 /// The largest book or journal read (a million UIDs of 70 octets fit).
 const MAX_FILE: u64 = 128 * 1024 * 1024;
-
-fn fsync_dir(dir: &std::path::Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
 
 fn file_name(inmail: &str) -> String {
     let mut s = String::new();
@@ -91,7 +88,7 @@ impl Journal {
             .append(true)
             .open(&path)?;
         if created {
-            fsync_dir(&dd.seen_dir())?;
+            durable::sync_dir(&dd.seen_dir())?;
         }
         Ok(Journal { file })
     }
@@ -108,16 +105,9 @@ pub fn save(dd: &DataDir, inmail: &str, book: &SeenBook) -> io::Result<()> {
     let dir = dd.seen_dir();
     fs::create_dir_all(&dir)?;
     let path = book_path(dd, inmail);
-    let tmp = dir.join(format!("{}.tmp", file_name(inmail)));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(book.to_text().as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path)?;
-    fsync_dir(&dir)?;
+    durable::replace(&path, book.to_text().as_bytes(), Access::Normal)?;
     match fs::remove_file(journal_path(dd, inmail)) {
-        Ok(()) => fsync_dir(&dir),
+        Ok(()) => durable::sync_dir(&dir),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }

@@ -70,16 +70,16 @@ fn an_edit_between_runs_counts_without_a_restart() {
     let run = loader.load(&dd);
     assert!(run.rules.is_empty() && run.problem.is_none());
 
-    fs::write(rules_path(&dd), "~Leave everything\n").unwrap();
+    fs::write(dd.download_rules_file(), "~Leave everything\n").unwrap();
     assert_eq!(kind_of(&loader.load(&dd).rules), Some(Kind::Ignore));
 
-    fs::write(rules_path(&dd), "*Spam\nFrom: spammers.net\n").unwrap();
+    fs::write(dd.download_rules_file(), "*Spam\nFrom: spammers.net\n").unwrap();
     let run = loader.load(&dd);
     assert_eq!(kind_of(&run.rules), Some(Kind::Delete));
     assert!(run.problem.is_none());
 
     // A broken edit: the last good rules stay, the administrator is told once.
-    fs::write(rules_path(&dd), "*Spam\nSize: big\n").unwrap();
+    fs::write(dd.download_rules_file(), "*Spam\nSize: big\n").unwrap();
     let run = loader.load(&dd);
     assert_eq!(kind_of(&run.rules), Some(Kind::Delete));
     let problem = run.problem.expect("a mail about the broken file");
@@ -117,7 +117,7 @@ fn activations_are_appended_to_the_log() {
     };
     log_activation(&dd, "isp", &fired, HEADER, 1234);
     log_activation(&dd, "isp2", &fired, HEADER, 99);
-    let log = fs::read_to_string(log_path(&dd)).unwrap();
+    let log = fs::read_to_string(dd.download_rules_log()).unwrap();
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert!(
@@ -353,10 +353,10 @@ fn error_mails_reach_the_main_administrator() {
 fn a_damaged_book_is_moved_aside() {
     let (_tmp, dd, _store) = setup();
     fs::create_dir_all(dd.state_dir()).unwrap();
-    fs::write(book_path(&dd), "garbage\n").unwrap();
+    fs::write(dd.ask_book_file(), "garbage\n").unwrap();
     assert!(load_book(&dd).unwrap().is_empty());
-    assert!(book_path(&dd).with_extension("damaged").exists());
-    assert!(!book_path(&dd).exists());
+    assert!(dd.ask_book_file().with_extension("damaged").exists());
+    assert!(!dd.ask_book_file().exists());
 }
 
 #[test]
@@ -423,7 +423,10 @@ fn decide_answers_the_runner() {
     assert_eq!((d.decision, d.fired), (Decision::Download, None));
     let d = decide_with(&store, &snap, Some("<Boss\nFrom: boss@\n"), "m1");
     assert_eq!((d.decision, d.fired), (Decision::Download, None));
-    assert!(!log_path(&dd).exists(), "nothing fired, nothing logged");
+    assert!(
+        !dd.download_rules_log().exists(),
+        "nothing fired, nothing logged"
+    );
 
     let d = decide_with(&store, &snap, Some("~Leave\nSubject: cheap\n"), "m1");
     assert_eq!(d.decision, Decision::Leave);
@@ -440,7 +443,7 @@ fn decide_answers_the_runner() {
         (d.decision, d.target),
         (Decision::DownloadDelete, Target::Redirect("boss".into()))
     );
-    let log = fs::read_to_string(log_path(&dd)).unwrap();
+    let log = fs::read_to_string(dd.download_rules_log()).unwrap();
     assert_eq!(log.lines().count(), 4, "{log}");
     assert!(log
         .lines()

@@ -45,11 +45,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant, SystemTime};
 
-/// The LAN forwarding rules (§13.3), in the data directory.
-pub const LAN_RULES_FILE: &str = "SMTPFWD.DAT";
-/// `queue flush` while a server runs: this file asks it to send now.
-pub const FLUSH_FILE: &str = "FLUSH";
-const LOCK_FILE: &str = "outbound.lock";
 /// How often the spool, the flush file, the rules and the configuration are looked at.
 const SCAN_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -224,7 +219,7 @@ fn try_lock(dd: &DataDir) -> io::Result<Option<fs::File>> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dd.spool_dir().join(LOCK_FILE))?;
+        .open(dd.outbound_lock_file())?;
     // SAFETY: flock on a descriptor we own; no memory is involved.
     let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc == 0 {
@@ -245,7 +240,7 @@ pub fn flush_from_cli(dd: &DataDir) -> Result<String, String> {
     fs::create_dir_all(&spool).map_err(|e| format!("{}: {e}", spool.display()))?;
     let held = try_lock(dd).map_err(|e| format!("cannot check the spool lock: {e}"))?;
     let Some(lock) = held else {
-        let path = spool.join(FLUSH_FILE);
+        let path = dd.flush_request_file();
         fs::write(&path, b"").map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok("Asked the running server to send queued mail now.".into());
     };
@@ -765,7 +760,7 @@ impl Driver {
             tracing::info!("outbound settings reloaded");
         }
         self.load_lan_rules();
-        let flush = self.dd.spool_dir().join(FLUSH_FILE);
+        let flush = self.dd.flush_request_file();
         if flush.exists() {
             let _ = fs::remove_file(&flush);
             tracing::info!("queue flush requested");
@@ -778,7 +773,7 @@ impl Driver {
     }
 
     fn load_lan_rules(&mut self) {
-        let path: PathBuf = self.dd.root().join(LAN_RULES_FILE);
+        let path: PathBuf = self.dd.lan_rules_file();
         let stamp = fs::metadata(&path).and_then(|m| m.modified()).ok();
         if stamp == self.lan_stamp {
             return;
@@ -808,7 +803,7 @@ impl Driver {
 
 /// Problems in SMTPFWD.DAT, for `mailroom check` (none when there is no such file).
 pub fn check_lan_rules(dd: &DataDir) -> Vec<crate::config::files::Problem> {
-    let path = dd.root().join(LAN_RULES_FILE);
+    let path = dd.lan_rules_file();
     let Ok(text) = fs::read_to_string(&path) else {
         return Vec::new();
     };

@@ -21,12 +21,13 @@
 //! (envelope first) once no recipient is pending.
 
 use crate::platform::datadir::DataDir;
+use crate::platform::durable::{self, Access};
 use crate::store::spool::{self, SpoolEnvelope};
 use mailroom_core::outbound::{LanTarget, QueuedMessage, QueuedRecipient, RcptState};
 use mailroom_core::Instant;
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self};
 use std::path::PathBuf;
 
 pub const STATE_VERSION: u32 = 1;
@@ -63,11 +64,11 @@ pub enum Status {
 }
 
 pub fn queue_dir(dd: &DataDir) -> PathBuf {
-    dd.spool_dir().join("queue")
+    dd.spool_queue_dir()
 }
 
 fn tmp_dir(dd: &DataDir) -> PathBuf {
-    dd.spool_dir().join("tmp")
+    dd.spool_tmp_dir()
 }
 
 fn state_path(dd: &DataDir, id: &str) -> io::Result<PathBuf> {
@@ -130,11 +131,7 @@ pub fn write(dd: &DataDir, m: &QueuedMessage) -> io::Result<()> {
     };
     let text = toml::to_string(&file).map_err(io::Error::other)?;
     let tmp = tmp_dir(dd).join(format!("{}.state", m.id));
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, &path)
+    durable::write_and_rename(&tmp, &path, text.as_bytes(), Access::Normal)
 }
 
 /// Take an entry out of the spool: the envelope first (without it the entry no longer
@@ -157,7 +154,7 @@ pub fn remove(dd: &DataDir, id: &str) -> io::Result<()> {
 
 /// Make renames and removals in the queue directory durable.
 pub fn sync_queue_dir(dd: &DataDir) -> io::Result<()> {
-    fs::File::open(queue_dir(dd))?.sync_all()
+    durable::sync_dir(&queue_dir(dd))
 }
 
 /// Ids of every complete entry (those with an envelope).

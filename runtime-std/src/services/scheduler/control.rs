@@ -19,11 +19,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub fn connect_now_file(dir: &DataDir) -> PathBuf {
-    dir.root().join("CONNECT.NOW")
+    dir.connect_now_file()
 }
 
 fn base(dir: &DataDir) -> PathBuf {
-    dir.state_dir().join("connect")
+    dir.connect_state_dir()
 }
 
 pub fn requests_dir(dir: &DataDir) -> PathBuf {
