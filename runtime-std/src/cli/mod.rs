@@ -15,7 +15,8 @@ use tracing_subscriber::EnvFilter;
 pub mod devsetup;
 pub mod route;
 
-use crate::config::files::{load_snapshot, load_snapshot_with_warnings, Problem};
+use crate::config::files::{load_snapshot, load_snapshot_with_warnings};
+use crate::config::problem::Problem;
 use crate::config::users::{self, UserError};
 use crate::platform::datadir::{DataDir, ACCESS_FILE_NAMES};
 use crate::platform::tls;

@@ -19,7 +19,8 @@ use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route, ABSOLUTE_MAX_MES
 use serde::Serialize;
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::config::files::{load_snapshot, Problem};
+use crate::config::files::load_snapshot;
+use crate::config::problem::Problem;
 use crate::config::users;
 use crate::platform::datadir::DataDir;
 use crate::platform::durable::{self, Access};

@@ -1,7 +1,6 @@
 //! Reading the data directory's configuration, account and access files into one core
 //! [`Snapshot`], with every problem located as `file:line: message`.
 
-use std::fmt;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -11,36 +10,8 @@ use mailroom_core::access::{AccessFiles, AccessList};
 use mailroom_core::accounts::{check_name, is_valid_hash, Account, Accounts};
 use mailroom_core::config::{parse_config, toml_error, Config, Snapshot};
 
+use crate::config::problem::Problem;
 use crate::platform::datadir::{DataDir, ACCESS_FILE_NAMES};
-
-/// Something wrong (or, as a warning, doubtful) in one of the data directory's files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(file: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Problem {
-            file: file.into(),
-            line,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
-        }
-    }
-}
-
-impl std::error::Error for Problem {}
 
 /// Load everything a server needs from `dd`. Warnings (doubtful but usable lines) are
 /// logged; use [`load_snapshot_with_warnings`] to show them to a person.

@@ -2,6 +2,7 @@
 //! account files, routing checks, users, and the lock-out table with its security log.
 
 pub mod files;
+pub mod problem;
 pub mod routecheck;
 pub mod security;
 pub mod users;

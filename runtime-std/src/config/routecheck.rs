@@ -7,7 +7,7 @@ use std::fs;
 use mailroom_core::config::Snapshot;
 use mailroom_core::router::{check_routing, Place};
 
-use crate::config::files::Problem;
+use crate::config::problem::Problem;
 use crate::platform::datadir::DataDir;
 
 pub fn routing_problems(dd: &DataDir, snap: &Snapshot) -> Vec<Problem> {

@@ -14,7 +14,8 @@ use mailroom_core::accounts::{
 };
 use mailroom_core::config::AccountPolicy;
 
-use crate::config::files::{account_files, load_account, load_config, Problem};
+use crate::config::files::{account_files, load_account, load_config};
+use crate::config::problem::Problem;
 use crate::platform::datadir::DataDir;
 use crate::platform::durable;
 

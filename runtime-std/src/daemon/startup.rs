@@ -1,7 +1,8 @@
 //! What both runtimes do before serving: load the configuration, open the store,
 //! bind the listeners, install the signal handlers and start the reloader.
 
-use crate::config::files::{fingerprint, load_snapshot, Problem};
+use crate::config::files::{fingerprint, load_snapshot};
+use crate::config::problem::Problem;
 use crate::daemon::reload::{self, Reloader};
 use crate::net::listen::{self, ListenError, Listeners, StopSignal};
 use crate::platform::datadir::DataDir;

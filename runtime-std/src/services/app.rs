@@ -20,7 +20,7 @@ pub struct Shared {
     /// Lockout, POP-before-SMTP and the security log, for every service.
     pub security: Security,
     /// The outbound queue, once it runs (the connection driver asks it to send).
-    pub outbound: std::sync::OnceLock<crate::services::outbound::OutboundHandle>,
+    pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
 }
 
 impl Shared {

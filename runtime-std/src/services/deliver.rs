@@ -64,7 +64,7 @@ pub fn route_and_store(
     source: &Source,
 ) -> Result<Plan, DeliveryError> {
     // A local user's answer to a download query (§8.1.1) is for the Ask book only.
-    if let Some(plan) = crate::services::dlrules::divert_reply(store, snap, delivery, source) {
+    if let Some(plan) = crate::services::askbook::divert_reply(store, snap, delivery, source) {
         return Ok(plan);
     }
     let plan = plan_for(snap, delivery, source);

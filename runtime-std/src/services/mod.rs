@@ -3,6 +3,7 @@
 //! driver of the connection scheduler.
 
 pub mod app;
+pub mod askbook;
 pub mod collect;
 pub mod deliver;
 pub mod dlrules;

@@ -14,6 +14,7 @@ use super::sort::{store_sorted, StoreSortedError};
 use crate::net::pump::{self, Conn, ConnError};
 use crate::net::socket::{self, DriveError};
 use crate::platform::datadir::DataDir;
+use crate::services::askbook;
 use crate::services::dlrules::{self, Held, RulesLoader};
 use crate::store::Store;
 use mailroom_core::collect::ask::Verdict;
@@ -397,7 +398,7 @@ impl<'a> Run<'a> {
 
     fn ask_done(&self, uid: &str) {
         let name = self.inmail.name.clone();
-        if let Err(e) = dlrules::with_book(self.dd(), |b| b.done(&name, uid)) {
+        if let Err(e) = askbook::with_book(self.dd(), |b| b.done(&name, uid)) {
             tracing::warn!("cannot update the Ask book: {e}");
         }
     }
@@ -408,7 +409,7 @@ impl<'a> Run<'a> {
         let now = pump::now();
         if let Some(u) = uid {
             let delay = dlrules::query_delay(self.snap);
-            let verdict = dlrules::load_book(self.dd())
+            let verdict = askbook::load_book(self.dd())
                 .map(|b| b.verdict(&m.name, u, now, delay))
                 .unwrap_or(Verdict::NotAsked);
             match verdict {
@@ -548,7 +549,7 @@ impl<'a> Run<'a> {
         if let Some(present) = &r.present {
             let present: HashSet<&str> = present.iter().map(String::as_str).collect();
             let name = m.name.clone();
-            if let Err(e) = dlrules::with_book(self.dd(), |b| {
+            if let Err(e) = askbook::with_book(self.dd(), |b| {
                 b.retain_present(&name, |u| present.contains(u))
             }) {
                 tracing::warn!("cannot update the Ask book: {e}");

@@ -1,9 +1,11 @@
 use super::*;
+use crate::services::askbook::{divert_reply, is_mailer_daemon, load_book, with_book};
 use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::collect::ask::{State, Verdict};
 use mailroom_core::collect::dlrules::{Action, Kind, RuleInput};
 use mailroom_core::config::parse_config;
-use mailroom_core::smtp::{Envelope, Recipient, Route};
+use mailroom_core::router::Source;
+use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
 
 fn snapshot() -> Snapshot {
     let config = parse_config(

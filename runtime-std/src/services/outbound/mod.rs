@@ -18,6 +18,7 @@
 pub mod blocking;
 pub mod client;
 pub mod dns;
+pub mod handle;
 pub mod popauth;
 pub mod report;
 pub mod session;
@@ -26,6 +27,7 @@ pub mod tls;
 
 use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
+use handle::{Done, Msg, OutboundHandle};
 use mailroom_core::config::{Config, OutTls, Snapshot, TlsVerify};
 use mailroom_core::outbound::{
     auto_lan, lan_target, parse_rules, ConnId, Dest, LanRule, OutQueue, QueueAction, QueueNotice,
@@ -72,58 +74,6 @@ impl Default for Options {
             exit_when_idle: false,
             flush_at_start: false,
         }
-    }
-}
-
-type Done = Box<dyn FnOnce(RunReport) + Send>;
-
-enum Msg {
-    Notice(QueueNotice),
-    Queued(String),
-    Flush,
-    Run {
-        conn: ConnId,
-        run: RunId,
-        flush: bool,
-        done: Option<Done>,
-    },
-    Stop,
-}
-
-/// How the rest of the server talks to the outbound queue. Cheap to clone.
-#[derive(Clone)]
-pub struct OutboundHandle {
-    tx: mpsc::Sender<Msg>,
-}
-
-impl OutboundHandle {
-    /// A new spool entry (the store's hook calls this).
-    pub fn queued(&self, id: &str) {
-        let _ = self.tx.send(Msg::Queued(id.to_string()));
-    }
-
-    /// A downstream server sent `ETRN domain`: send the mail held for it now.
-    pub fn release(&self, domain: &str) {
-        let _ = self.tx.send(Msg::Notice(QueueNotice::Release {
-            domain: domain.to_string(),
-        }));
-    }
-
-    /// Every retry time is now; LAN links and LAN forwarding send at once.
-    pub fn flush(&self) {
-        let _ = self.tx.send(Msg::Flush);
-    }
-
-    /// Run connection `conn`'s Out Mail (index in `[[connection]]`, as the scheduler
-    /// counts); `done` gets the run's report when it ends (at once if the connection
-    /// has no Out Mail). With `flush`, recipients not yet due for a retry go too.
-    pub fn run_outmail(&self, conn: ConnId, run: RunId, flush: bool, done: Option<Done>) {
-        let _ = self.tx.send(Msg::Run {
-            conn,
-            run,
-            flush,
-            done,
-        });
     }
 }
 
@@ -802,7 +752,7 @@ impl Driver {
 }
 
 /// Problems in SMTPFWD.DAT, for `mailroom check` (none when there is no such file).
-pub fn check_lan_rules(dd: &DataDir) -> Vec<crate::config::files::Problem> {
+pub fn check_lan_rules(dd: &DataDir) -> Vec<crate::config::problem::Problem> {
     let path = dd.lan_rules_file();
     let Ok(text) = fs::read_to_string(&path) else {
         return Vec::new();
@@ -811,7 +761,7 @@ pub fn check_lan_rules(dd: &DataDir) -> Vec<crate::config::files::Problem> {
         Ok(_) => Vec::new(),
         Err(errs) => errs
             .into_iter()
-            .map(|e| crate::config::files::Problem::new(&path, Some(e.line), e.message))
+            .map(|e| crate::config::problem::Problem::new(&path, Some(e.line), e.message))
             .collect(),
     }
 }

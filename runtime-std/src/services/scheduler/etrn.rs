@@ -8,7 +8,7 @@ use crate::store::spool;
 
 /// A downstream server sent `ETRN domain`: count the queued messages for it (the
 /// answer tells the downstream server how many wait). The caller then asks the
-/// outbound queue to send them ([`crate::services::outbound::OutboundHandle::release`]).
+/// outbound queue to send them ([`crate::services::outbound::handle::OutboundHandle::release`]).
 pub fn release(dir: &DataDir, domain: &str) -> Result<usize, String> {
     let entries = spool::list(dir).map_err(|e| format!("cannot read the queue: {e}"))?;
     let suffix = format!("@{}", domain.to_ascii_lowercase());
