@@ -12,8 +12,13 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
+mod account_edit;
+mod config_edit;
+mod deliver;
 pub mod devsetup;
-pub mod route;
+mod forwardings;
+mod mapping;
+mod route;
 
 use crate::config::files::{load_snapshot, load_snapshot_with_warnings};
 use crate::config::problem::Problem;
@@ -105,15 +110,15 @@ enum Command {
     /// Mappings (§5): list, import from CSV, export to CSV.
     Mapping {
         #[command(subcommand)]
-        command: crate::cli::route::MappingCommand,
+        command: mapping::MappingCommand,
     },
     /// Lists and forwardings (§14): show, import forwardings.
     List {
         #[command(subcommand)]
-        command: crate::cli::route::ListCommand,
+        command: forwardings::ListCommand,
     },
     /// Route a message from standard input and store it, as the server would.
-    Deliver(crate::cli::route::DeliverArgs),
+    Deliver(deliver::DeliverArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -133,7 +138,7 @@ enum UserCommand {
     /// List the accounts.
     List,
     /// Change an account's routing settings and permissions (docs/ROUTING.md).
-    Set(crate::cli::route::UserSet),
+    Set(account_edit::UserSet),
     /// Show an account's settings.
     Show { name: String },
     /// Change an account's password.
@@ -216,7 +221,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
             source,
             size,
             json,
-        } => crate::cli::route::route(
+        } => route::route(
             &dd,
             &address,
             from.as_deref(),
@@ -224,9 +229,9 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
             size,
             json,
         ),
-        Command::Mapping { command } => crate::cli::route::mapping(&dd, command),
-        Command::List { command } => crate::cli::route::list(&dd, command),
-        Command::Deliver(args) => crate::cli::route::deliver(&dd, args),
+        Command::Mapping { command } => mapping::mapping(&dd, command),
+        Command::List { command } => forwardings::list(&dd, command),
+        Command::Deliver(args) => deliver::deliver(&dd, args),
     }
 }
 
@@ -452,8 +457,8 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                 Err(problems) => report_problems(&problems),
             }
         }
-        UserCommand::Set(set) => return crate::cli::route::user_set(dd, set),
-        UserCommand::Show { name } => return crate::cli::route::user_show(dd, &name),
+        UserCommand::Set(set) => return account_edit::user_set(dd, set),
+        UserCommand::Show { name } => return account_edit::user_show(dd, &name),
         UserCommand::Passwd { name, password } => {
             let password = match read_password(password) {
                 Ok(p) => p,
