@@ -534,15 +534,8 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (no time zone database needed).
 fn format_unix(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (y, m, d, hh, mm, ss) = crate::platform::datetime::utc_fields(secs);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC")
 }
 
 /// `connect [all|primary|NAME] [--wait]`: a request for the running server

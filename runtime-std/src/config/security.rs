@@ -12,6 +12,7 @@
 //! ```
 
 use crate::platform::datadir::DataDir;
+use crate::platform::datetime::iso8601;
 use mailroom_core::accounts::{Account, Protocol};
 use mailroom_core::config::Snapshot;
 use mailroom_core::pop3::AuthOutcome;
@@ -197,19 +198,6 @@ impl Security {
     }
 }
 
-/// Unix seconds as ISO 8601 in UTC with an explicit offset (DECISIONS.md).
-pub fn iso8601(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// The account permission that governs logins to `service`.
 fn protocol(service: Service) -> Protocol {
     match service {
@@ -226,12 +214,6 @@ mod tests {
     use super::*;
     use mailroom_core::accounts::Accounts;
     use mailroom_core::config::parse_config;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(iso8601(1_767_225_600), "2026-01-01T00:00:00+00:00");
-    }
 
     #[test]
     fn failures_lock_and_are_logged() {

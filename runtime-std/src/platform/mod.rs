@@ -2,6 +2,7 @@
 //! names, TLS configuration, memory limits, and the secret store.
 
 pub mod datadir;
+pub mod datetime;
 pub mod durable;
 pub mod memory;
 pub mod secrets;

@@ -139,11 +139,12 @@ fn store_plan(
             Cow::Owned(v) => Some(v),
         };
         delivery.envelope.mail_from = plan.outbound_sender.clone();
+        let routes = remote_routes(snap, source, original, &plan.remote);
         let result = match rewritten {
-            None => store_remote(store, snap, delivery, original, source, plan),
+            None => store_remote(store, delivery, routes),
             Some(mut data) => {
                 std::mem::swap(&mut delivery.data, &mut data);
-                let r = store_remote(store, snap, delivery, original, source, plan);
+                let r = store_remote(store, delivery, routes);
                 std::mem::swap(&mut delivery.data, &mut data);
                 r
             }
@@ -187,15 +188,32 @@ fn store_plan(
 /// Mail conditions hold; the rest for the Internet.
 fn store_remote(
     store: &Store,
-    snap: &Snapshot,
     delivery: &mut Delivery,
-    original: &[Recipient],
-    source: &Source,
-    plan: &Plan,
+    (internet, lan): RemoteRoutes,
 ) -> Result<(), DeliveryError> {
+    if !internet.is_empty() {
+        delivery.envelope.recipients = internet;
+        store.deliver(delivery)?;
+    }
+    for (server, recipients) in lan {
+        delivery.envelope.recipients = recipients;
+        store.queue_for_lan(delivery, &server)?;
+    }
+    Ok(())
+}
+
+/// The Internet's recipients, and each LAN server's.
+type RemoteRoutes = (Vec<Recipient>, Vec<(String, Vec<Recipient>)>);
+
+fn remote_routes(
+    snap: &Snapshot,
+    source: &Source,
+    original: &[Recipient],
+    remote: &[String],
+) -> RemoteRoutes {
     let mut internet = Vec::new();
     let mut lan: Vec<(String, Vec<Recipient>)> = Vec::new();
-    for a in &plan.remote {
+    for a in remote {
         let from = find(original, a);
         match router::lan::forward_target(snap, source, a) {
             Some(t) => {
@@ -208,15 +226,7 @@ fn store_remote(
             None => internet.push(recipient(a, Route::Remote, from)),
         }
     }
-    if !internet.is_empty() {
-        delivery.envelope.recipients = internet;
-        store.deliver(delivery)?;
-    }
-    for (server, recipients) in lan {
-        delivery.envelope.recipients = recipients;
-        store.queue_for_lan(delivery, &server)?;
-    }
-    Ok(())
+    (internet, lan)
 }
 
 /// One bounce to `sender` for every bounced recipient, routed like local mail so a

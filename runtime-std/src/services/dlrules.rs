@@ -491,7 +491,7 @@ fn now() -> Instant {
 /// ISO 8601 local time with its offset, as the other logs (DECISIONS.md).
 fn local_iso8601(secs: i64) -> String {
     let off = crate::services::scheduler::localclock::offset_at(secs);
-    let utc = crate::config::security::iso8601((secs + off).max(0) as u64);
+    let utc = crate::platform::datetime::iso8601((secs + off).max(0) as u64);
     let sign = if off < 0 { '-' } else { '+' };
     let a = off.unsigned_abs();
     format!(

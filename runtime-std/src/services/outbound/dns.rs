@@ -91,12 +91,19 @@ impl Resolver {
 
     fn ask(&self, server: SocketAddr, name: &str, kind: RecordKind) -> io::Result<Answer> {
         let id = random_id();
-        let query = encode_query(id, name, kind).map_err(invalid)?;
-        let answer = udp_exchange(server, &query, id, name, kind, self.timeout)?;
+        let q = Query {
+            server,
+            bytes: encode_query(id, name, kind).map_err(invalid)?,
+            id,
+            name,
+            kind,
+            timeout: self.timeout,
+        };
+        let answer = udp_exchange(&q)?;
         if !answer.truncated {
             return Ok(answer);
         }
-        tcp_exchange(server, &query, id, name, kind, self.timeout)
+        tcp_exchange(&q)
     }
 }
 
@@ -104,21 +111,33 @@ fn invalid(e: DnsError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
-fn udp_exchange(
+/// One question to one server, sent over UDP and, when the answer is cut, again over
+/// TCP.
+struct Query<'a> {
     server: SocketAddr,
-    query: &[u8],
+    bytes: Vec<u8>,
     id: u16,
-    name: &str,
+    name: &'a str,
     kind: RecordKind,
     timeout: Duration,
-) -> io::Result<Answer> {
+}
+
+fn udp_exchange(q: &Query<'_>) -> io::Result<Answer> {
+    let Query {
+        server,
+        ref bytes,
+        id,
+        name,
+        kind,
+        timeout,
+    } = *q;
     let local: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let sock = UdpSocket::bind(local)?;
     sock.connect(server)?;
-    sock.send(query)?;
+    sock.send(bytes)?;
     let end = StdInstant::now() + timeout;
     let mut buf = vec![0u8; MAX_ANSWER];
     loop {
@@ -148,27 +167,20 @@ fn udp_exchange(
     }
 }
 
-fn tcp_exchange(
-    server: SocketAddr,
-    query: &[u8],
-    id: u16,
-    name: &str,
-    kind: RecordKind,
-    timeout: Duration,
-) -> io::Result<Answer> {
-    let mut s = TcpStream::connect_timeout(&server, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    let len = u16::try_from(query.len()).map_err(|_| io::Error::other("query too long"))?;
+fn tcp_exchange(q: &Query<'_>) -> io::Result<Answer> {
+    let mut s = TcpStream::connect_timeout(&q.server, q.timeout)?;
+    s.set_read_timeout(Some(q.timeout))?;
+    s.set_write_timeout(Some(q.timeout))?;
+    let len = u16::try_from(q.bytes.len()).map_err(|_| io::Error::other("query too long"))?;
     let mut framed = len.to_be_bytes().to_vec();
-    framed.extend_from_slice(query);
+    framed.extend_from_slice(&q.bytes);
     s.write_all(&framed)?;
     let mut lenbuf = [0u8; 2];
     s.read_exact(&mut lenbuf)?;
     let n = usize::from(u16::from_be_bytes(lenbuf));
     let mut buf = vec![0u8; n];
     s.read_exact(&mut buf)?;
-    decode_answer(&buf, id, name, kind).map_err(invalid)
+    decode_answer(&buf, q.id, q.name, q.kind).map_err(invalid)
 }
 
 fn random_id() -> u16 {
