@@ -2,7 +2,7 @@
 //! machines over the socket, stores what the sorting decides (durable before DELE) and
 //! keeps the seen-UID book.
 
-pub mod book;
 pub mod recover;
 pub mod run;
+pub mod seen_uids;
 pub mod sort;

@@ -8,8 +8,8 @@
 //! stored and fsynced, then its UID is journaled and synced, and only then is the
 //! collector told `Stored`, which is what lets it send DELE.
 
-use super::book::{self, Journal};
 use super::recover::InDoubt;
+use super::seen_uids::{self, Journal};
 use super::sort::{store_sorted, StoreSortedError};
 use crate::net::pump::{self, Conn, ConnError};
 use crate::net::socket::{self, DriveError};
@@ -233,14 +233,14 @@ impl<'a> Run<'a> {
     fn go(&mut self, opts: &Options, progress: &mut dyn FnMut(Progress)) -> RunReport {
         let m = self.inmail;
         let name = m.name.as_str();
-        if let Some(t) = book::journal_left(self.dd(), name) {
+        if let Some(t) = seen_uids::journal_left(self.dd(), name) {
             tracing::warn!(
                 inmail = name,
                 "the previous collection did not finish; new messages are checked against what was stored since"
             );
             self.in_doubt = Some(InDoubt::new(t));
         }
-        let seen = match book::load(self.dd(), name) {
+        let seen = match seen_uids::load(self.dd(), name) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(
@@ -542,7 +542,7 @@ impl<'a> Run<'a> {
         self.journal = None;
         // A run that never listed the mailbox leaves the book (and journal) alone.
         if r.logged_in && !matches!(r.error, Some(RunError::Storage(_))) {
-            if let Err(e) = book::save(self.dd(), &m.name, &r.seen) {
+            if let Err(e) = seen_uids::save(self.dd(), &m.name, &r.seen) {
                 tracing::error!(inmail = %m.name, "cannot save the seen-UID book: {e}");
             }
         }
@@ -679,7 +679,7 @@ impl Drop for Running {
 
 /// The seen book as it stands (book plus journal), for tools and tests.
 pub fn seen_book(dd: &DataDir, inmail: &str) -> io::Result<SeenBook> {
-    book::load(dd, inmail)
+    seen_uids::load(dd, inmail)
 }
 
 /// The wall clock as core wants it (for callers that stamp progress).
