@@ -13,7 +13,7 @@ use mailroom_core::smtp::client::{ClientEvent, SmtpClient};
 use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
 use mailroom_std::services::outbound::client::ClientConn;
 use mailroom_std::services::outbound::session::{
-    self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target,
+    self, Need, Order, OrderSink, Reporter, SendHandler, SessionPlan, Target,
 };
 use mailroom_std::services::outbound::Transport;
 use smol::channel::{Receiver, Sender};
@@ -71,29 +71,29 @@ impl Transport for SmolTransport {
 }
 
 async fn run(plan: SessionPlan, report: Reporter, orders: Receiver<Order>) {
-    let mut pump = Pump::new(&plan, report);
+    let mut handler = SendHandler::new(&plan, report);
     let p = plan.clone();
     let targets = match smol::unblock(move || session::resolve(&p)).await {
         Ok(t) => t,
-        Err(e) => return pump.unresolved(&plan, e),
+        Err(e) => return handler.unresolved(&plan, e),
     };
     let mut last = String::from("no address to try");
     for target in &targets {
         let stream = match connect(target.addr, plan.connect_timeout).await {
             Ok(s) => s,
             Err(e) => {
-                last = pump.connect_failed(target, e);
+                last = handler.connect_failed(target, e);
                 continue;
             }
         };
-        pump.reset();
-        let result = drive(&plan, target, stream, &mut pump, &orders).await;
-        match pump.attempt_ended(target, result) {
+        handler.reset();
+        let result = drive(&plan, target, stream, &mut handler, &orders).await;
+        match handler.attempt_ended(target, result) {
             Some(reason) => last = reason,
             None => return,
         }
     }
-    pump.finish(false, false, Some(last));
+    handler.finish(false, false, Some(last));
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Async<TcpStream>> {
@@ -108,18 +108,18 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Async<TcpStr
         .await
 }
 
-/// The sending session's answerer: the pump answers, waiting for the queue's next
+/// The sending session's answerer: the handler answers, waiting for the queue's next
 /// order when it needs one.
 struct Sending<'a> {
-    pump: &'a mut Pump,
+    handler: &'a mut SendHandler,
     orders: &'a Receiver<Order>,
 }
 
 impl Answer<SmtpClient> for Sending<'_> {
     async fn answer(&mut self, c: &mut ClientConn, ev: ClientEvent) {
-        if self.pump.on_event(c, ev) == Need::Order {
+        if self.handler.on_event(c, ev) == Need::Order {
             let order = self.orders.recv().await.ok();
-            self.pump.on_order(c, order);
+            self.handler.on_order(c, order);
         }
     }
 }
@@ -128,10 +128,10 @@ async fn drive(
     plan: &SessionPlan,
     target: &Target,
     stream: Async<TcpStream>,
-    pump: &mut Pump,
+    handler: &mut SendHandler,
     orders: &Receiver<Order>,
 ) -> Result<(), DriveError> {
     let mut c = session::client(plan, target);
-    let mut sending = Sending { pump, orders };
+    let mut sending = Sending { handler, orders };
     socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut sending).await
 }

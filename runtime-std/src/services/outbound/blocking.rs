@@ -2,7 +2,7 @@
 //! line uses for `queue flush` when no server is running).
 
 use super::client::ClientConn;
-use super::session::{self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target};
+use super::session::{self, Need, Order, OrderSink, Reporter, SendHandler, SessionPlan, Target};
 use super::Transport;
 use crate::net::socket::{self, DriveError, WRITE_TIMEOUT};
 use std::net::TcpStream;
@@ -37,42 +37,42 @@ impl Transport for ThreadTransport {
 
 /// Run one session to its end: every address in turn until a server answers.
 pub fn run(plan: SessionPlan, report: Reporter, orders: mpsc::Receiver<Order>) {
-    let mut pump = Pump::new(&plan, report);
+    let mut handler = SendHandler::new(&plan, report);
     let targets = match session::resolve(&plan) {
         Ok(t) => t,
-        Err(e) => return pump.unresolved(&plan, e),
+        Err(e) => return handler.unresolved(&plan, e),
     };
     let mut last = String::from("no address to try");
     for target in &targets {
         let stream = match TcpStream::connect_timeout(&target.addr, plan.connect_timeout) {
             Ok(s) => s,
             Err(e) => {
-                last = pump.connect_failed(target, e);
+                last = handler.connect_failed(target, e);
                 continue;
             }
         };
-        pump.reset();
-        let result = drive(&plan, target, stream, &mut pump, &orders);
-        match pump.attempt_ended(target, result) {
+        handler.reset();
+        let result = drive(&plan, target, stream, &mut handler, &orders);
+        match handler.attempt_ended(target, result) {
             Some(reason) => last = reason,
             None => return,
         }
     }
-    pump.finish(false, false, Some(last));
+    handler.finish(false, false, Some(last));
 }
 
 fn drive(
     plan: &SessionPlan,
     target: &Target,
     stream: TcpStream,
-    pump: &mut Pump,
+    handler: &mut SendHandler,
     orders: &mpsc::Receiver<Order>,
 ) -> Result<(), DriveError> {
     let mut c = session::client(plan, target);
     let mut answer = |c: &mut ClientConn, ev| {
-        if pump.on_event(c, ev) == Need::Order {
+        if handler.on_event(c, ev) == Need::Order {
             let order = orders.recv().ok();
-            pump.on_order(c, order);
+            handler.on_order(c, order);
         }
     };
     socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut answer)

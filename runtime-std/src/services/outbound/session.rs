@@ -1,8 +1,8 @@
 //! One outgoing session, without the socket and without the runtime: what both
 //! runtimes share. [`resolve`] turns a destination into addresses (MX lookup, relay
-//! names); [`Pump`] answers the client machine's events (jobs from the queue, message
-//! chunks from the spool file, reports back to the queue). The runtimes only connect,
-//! move bytes and wait.
+//! names); [`SendHandler`] answers the client machine's events (jobs from the queue,
+//! message chunks from the spool file, reports back to the queue), as a server
+//! session's handler does. The runtimes only connect, move bytes and wait.
 
 use super::client::ClientConn;
 use super::dns::Resolver;
@@ -157,17 +157,17 @@ struct Body {
     left: u64,
 }
 
-/// What the runtime must do after [`Pump::on_event`].
+/// What the runtime must do after [`SendHandler::on_event`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Need {
     /// Poll the connection again.
     Poll,
-    /// Wait for the next [`Order`] (blocking or async), then call [`Pump::on_order`].
+    /// Wait for the next [`Order`] (blocking or async), then call [`SendHandler::on_order`].
     Order,
 }
 
-/// The application half of a session: events in, answers and reports out.
-pub struct Pump {
+/// The application half of a sending session: events in, answers and reports out.
+pub struct SendHandler {
     session: SessionId,
     data: DataDir,
     report: Reporter,
@@ -178,9 +178,9 @@ pub struct Pump {
     pub end: Option<SessionEnd>,
 }
 
-impl Pump {
-    pub fn new(plan: &SessionPlan, report: Reporter) -> Pump {
-        Pump {
+impl SendHandler {
+    pub fn new(plan: &SessionPlan, report: Reporter) -> SendHandler {
+        SendHandler {
             session: plan.session,
             data: plan.data.clone(),
             report,
