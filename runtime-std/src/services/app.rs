@@ -19,7 +19,7 @@ pub struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Lockout, POP-before-SMTP and the security log, for every service.
     pub security: Security,
-    /// The outbound queue, once it runs (the connection driver asks it to send).
+    /// The outbound queue, once it runs (the scheduler driver asks it to send).
     pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
 }
 
@@ -55,7 +55,7 @@ impl Shared {
                 SmtpCommand::AuthResult(self.authenticate(&user, &password))
             }
             // CRAM-MD5 needs the secret store and lock-out table, which only the
-            // service handler has (service.rs answers it there); refuse here.
+            // service handler has (daemon::sessions answers it there); refuse here.
             SmtpEvent::AuthenticateCram { .. } => SmtpCommand::AuthResult(None),
             SmtpEvent::Deliver(mut delivery) => {
                 SmtpCommand::DeliveryResult(self.deliver(&mut delivery))
