@@ -1,5 +1,6 @@
 //! What the application needs from the machine: the data directory and its file
-//! names, TLS configuration, memory limits, and the secret store.
+//! names, durable file replacement, dates, TLS configuration, memory limits, and the
+//! secret store. The runtime's clock belongs here too (`clock.rs`).
 
 pub mod datadir;
 pub mod datetime;
