@@ -3,7 +3,9 @@
 //! One task per connection on a single-threaded executor; argon2 and fsync run on
 //! smol's blocking pool so a slow disk or password check never stalls other sessions.
 //! The connection logic itself (TLS, STARTTLS, end of stream) is
-//! [`mailroom_std::net::pump::Conn`], shared with the blocking runtime.
+//! [`mailroom_std::net::pump::Conn`], shared with the blocking runtime; this runtime's
+//! one socket loop (`socket.rs`) drives the server sessions and the sending sessions
+//! (`outbound.rs`) alike.
 #![allow(clippy::disallowed_methods)] // a runtime owns the clock and the sockets
 
 use async_io::{Async, Timer};

@@ -2,7 +2,8 @@
 //!
 //! The main thread waits in `poll(2)` on every listening socket and the stop signal;
 //! each accepted connection gets a thread with a small stack that drives a [`Conn`]
-//! with blocking reads whose timeout is the machine's next deadline.
+//! in the blocking socket loop (`crate::net::socket`), with blocking reads whose
+//! timeout is the machine's next deadline.
 
 use crate::daemon::sessions::{self, Handler, Session};
 use crate::daemon::startup;
