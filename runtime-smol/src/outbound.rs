@@ -1,23 +1,25 @@
 //! Sending sessions as smol tasks: the production daemon's outbound transport.
 //!
 //! All sessions run on one executor thread; the connection logic (TLS, STARTTLS, the
-//! SMTP client machine, jobs and message chunks) is `mailroom_std::outbound`'s, shared
+//! SMTP client machine, jobs and message chunks) is `mailroom_std::services::outbound`'s, shared
 //! with the blocking runtime. DNS lookups and opening message files run on smol's
 //! blocking pool.
 
-use super::{read_until, write_out, Woke};
+use crate::socket::{self, Answer};
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
 use mailroom_core::outbound::QueueNotice;
-use mailroom_std::conn::{self, ConnError, Step, READ_CHUNK};
-use mailroom_std::outbound::session::{
-    self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target,
+use mailroom_core::smtp::client::{ClientEvent, SmtpClient};
+use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
+use mailroom_std::services::outbound::client::ClientConn;
+use mailroom_std::services::outbound::session::{
+    self, Need, Order, OrderSink, Reporter, SendHandler, SessionPlan, Target,
 };
-use mailroom_std::outbound::Transport;
+use mailroom_std::services::outbound::Transport;
 use smol::channel::{Receiver, Sender};
 use smol::LocalExecutor;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 type Start = (SessionPlan, Reporter, Receiver<Order>);
@@ -69,29 +71,29 @@ impl Transport for SmolTransport {
 }
 
 async fn run(plan: SessionPlan, report: Reporter, orders: Receiver<Order>) {
-    let mut pump = Pump::new(&plan, report);
+    let mut handler = SendHandler::new(&plan, report);
     let p = plan.clone();
     let targets = match smol::unblock(move || session::resolve(&p)).await {
         Ok(t) => t,
-        Err(e) => return pump.unresolved(&plan, e),
+        Err(e) => return handler.unresolved(&plan, e),
     };
     let mut last = String::from("no address to try");
     for target in &targets {
         let stream = match connect(target.addr, plan.connect_timeout).await {
             Ok(s) => s,
             Err(e) => {
-                last = pump.connect_failed(target, e);
+                last = handler.connect_failed(target, e);
                 continue;
             }
         };
-        pump.reset();
-        let result = drive(&plan, target, stream, &mut pump, &orders).await;
-        match pump.attempt_ended(target, result) {
+        handler.reset();
+        let result = drive(&plan, target, stream, &mut handler, &orders).await;
+        match handler.attempt_ended(target, result) {
             Some(reason) => last = reason,
             None => return,
         }
     }
-    pump.finish(false, false, Some(last));
+    handler.finish(false, false, Some(last));
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Async<TcpStream>> {
@@ -106,57 +108,30 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Async<TcpStr
         .await
 }
 
-#[derive(Debug, thiserror::Error)]
-enum DriveError {
-    #[error("{0}")]
-    Conn(#[from] ConnError),
-    #[error("{0}")]
-    Io(#[from] io::Error),
+/// The sending session's answerer: the handler answers, waiting for the queue's next
+/// order when it needs one.
+struct Sending<'a> {
+    handler: &'a mut SendHandler,
+    orders: &'a Receiver<Order>,
+}
+
+impl Answer<SmtpClient> for Sending<'_> {
+    async fn answer(&mut self, c: &mut ClientConn, ev: ClientEvent) {
+        if self.handler.on_event(c, ev) == Need::Order {
+            let order = self.orders.recv().await.ok();
+            self.handler.on_order(c, order);
+        }
+    }
 }
 
 async fn drive(
     plan: &SessionPlan,
     target: &Target,
-    mut stream: Async<TcpStream>,
-    pump: &mut Pump,
+    stream: Async<TcpStream>,
+    handler: &mut SendHandler,
     orders: &Receiver<Order>,
 ) -> Result<(), DriveError> {
-    let _ = stream.get_ref().set_nodelay(true);
     let mut c = session::client(plan, target);
-    let mut buf = vec![0u8; READ_CHUNK];
-    let result = async {
-        loop {
-            match c.poll()? {
-                Step::Event(ev) => {
-                    write_out(&mut stream, &mut c).await?;
-                    if pump.on_event(&mut c, ev) == Need::Order {
-                        let order = orders.recv().await.ok();
-                        pump.on_order(&mut c, order);
-                    }
-                }
-                Step::Close => {
-                    write_out(&mut stream, &mut c).await?;
-                    return Ok(());
-                }
-                Step::Wait(deadline) => {
-                    write_out(&mut stream, &mut c).await?;
-                    let woke = read_until(&mut stream, &mut buf, deadline).await;
-                    let now = conn::now();
-                    match woke {
-                        Woke::Deadline => c.tick(now),
-                        Woke::Read(Ok(0)) => c.eof(now),
-                        Woke::Read(Ok(n)) => c.receive(now, &buf[..n])?,
-                        Woke::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Woke::Read(Err(_)) => c.eof(now),
-                    }
-                }
-            }
-        }
-    }
-    .await;
-    if result.is_err() {
-        let _ = write_out(&mut stream, &mut c).await;
-    }
-    let _ = stream.get_ref().shutdown(Shutdown::Both);
-    result
+    let mut sending = Sending { handler, orders };
+    socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut sending).await
 }

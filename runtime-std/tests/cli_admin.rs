@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use mailroom_core::accounts::verify_password;
-use mailroom_std::config_files::load_account;
+use mailroom_std::config::files::load_account;
 
 fn run(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mailroom-lite"))

@@ -7,9 +7,9 @@
 use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::collect::sort::{sort, NO_RECIPIENTS};
 use mailroom_core::config::{parse_config, InMail, Snapshot};
-use mailroom_std::collect::sort::{store_sorted, StoreSortedError};
-use mailroom_std::datadir::DataDir;
-use mailroom_std::outbound::state;
+use mailroom_std::platform::datadir::DataDir;
+use mailroom_std::services::collect::sort::{store_sorted, StoreSortedError};
+use mailroom_std::services::outbound::state;
 use mailroom_std::store::{spool, Store};
 use std::fs;
 use std::path::Path;

@@ -4,10 +4,10 @@ use std::fs;
 use std::net::IpAddr;
 use std::path::Path;
 
-use mailroom_std::config_files::{fingerprint, load_snapshot, load_snapshot_with_warnings};
-use mailroom_std::datadir::DataDir;
-use mailroom_std::devsetup;
-use mailroom_std::users;
+use mailroom_std::cli::devsetup;
+use mailroom_std::config::files::{fingerprint, load_snapshot, load_snapshot_with_warnings};
+use mailroom_std::config::users;
+use mailroom_std::platform::datadir::DataDir;
 
 fn setup() -> (tempfile::TempDir, DataDir) {
     let dir = tempfile::tempdir().expect("tempdir");

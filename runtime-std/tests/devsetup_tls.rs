@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use mailroom_core::accounts::verify_password;
-use mailroom_std::config_files::load_snapshot;
-use mailroom_std::datadir::DataDir;
-use mailroom_std::devsetup::{self, Postmaster, SetupError};
-use mailroom_std::tls;
+use mailroom_std::cli::devsetup::{self, Postmaster, SetupError};
+use mailroom_std::config::files::load_snapshot;
+use mailroom_std::platform::datadir::DataDir;
+use mailroom_std::platform::tls;
 use rustls::pki_types::ServerName;
 
 fn handshake(

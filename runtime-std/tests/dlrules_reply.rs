@@ -7,8 +7,8 @@ mod common;
 use common::{auth_plain, TestServer, PASSWORD};
 use mailroom_core::collect::ask::{Asked, State};
 use mailroom_core::Instant;
-use mailroom_std::dlrules::{load_book, with_book};
-use mailroom_std::server::run;
+use mailroom_std::daemon::threads::run;
+use mailroom_std::services::askbook::{load_book, with_book};
 
 #[test]
 fn reply_by_smtp_marks_the_query_for_download() {

@@ -3,7 +3,7 @@
 
 mod pop3_common;
 
-use mailroom_std::server::run;
+use mailroom_std::daemon::threads::run;
 
 macro_rules! scenarios {
     ($($name:ident),+ $(,)?) => {$(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use mailroom_std::server::run;
+use mailroom_std::daemon::threads::run;
 
 #[test]
 fn plain_delivery_is_byte_exact() {

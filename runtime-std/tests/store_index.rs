@@ -2,7 +2,7 @@
 //! deletion at commit, and Maildir compatibility with other programs.
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_std::datadir::DataDir;
+use mailroom_std::platform::datadir::DataDir;
 use mailroom_std::store::index::{Mailbox, MailboxError, INDEX_FILE};
 use mailroom_std::store::Store;
 use std::fs;

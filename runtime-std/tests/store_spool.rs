@@ -1,7 +1,7 @@
 #![allow(clippy::disallowed_methods)] // tests read the files the store wrote
 
 use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
-use mailroom_std::datadir::DataDir;
+use mailroom_std::platform::datadir::DataDir;
 use mailroom_std::store::{spool, Store};
 use std::fs;
 

@@ -4,9 +4,9 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_core::collect::sort::{sort, Sorting};
-use mailroom_std::collect::sort::store_sorted;
-use mailroom_std::config_files::load_snapshot;
-use mailroom_std::datadir::DataDir;
+use mailroom_std::config::files::load_snapshot;
+use mailroom_std::platform::datadir::DataDir;
+use mailroom_std::services::collect::sort::store_sorted;
 use mailroom_std::store::Store;
 use mailroom_tests::sink::Sink;
 use mailroom_tests::{both_binaries, Flavor, TestServer};

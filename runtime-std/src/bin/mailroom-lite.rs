@@ -7,6 +7,6 @@ use mailroom_std::cli::{self, Runtime};
 fn main() -> ExitCode {
     cli::main(Runtime {
         name: "mailroom-lite",
-        serve: mailroom_std::server::serve,
+        serve: mailroom_std::daemon::threads::serve,
     })
 }

@@ -8,7 +8,6 @@
 //! covers every one of them; callers that arrive while it runs form the next batch.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,10 +105,7 @@ fn to_io(r: &Result<(), (io::ErrorKind, String)>) -> io::Result<()> {
     r.clone().map_err(|(kind, msg)| io::Error::new(kind, msg))
 }
 
-/// fsync a directory so the names created or renamed in it survive a crash.
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+pub use crate::platform::durable::sync_dir as fsync_dir;
 
 #[cfg(test)]
 mod tests {

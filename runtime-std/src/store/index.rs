@@ -29,10 +29,11 @@
 //! ```
 
 use super::maildir;
+use crate::platform::durable::{self, Access};
 use mailroom_core::pop3::SizeCounter;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -179,7 +180,7 @@ impl Mailbox {
         }
         if !delete.is_empty() {
             // Removals must survive a crash, or deleted mail comes back.
-            super::commit::fsync_dir(&self.root.join("cur"))?;
+            durable::sync_dir(&self.root.join("cur"))?;
             write_index(&self.root, &self.index)?;
         }
         match first_error {
@@ -430,18 +431,7 @@ fn write_index(root: &Path, index: &Index) -> io::Result<()> {
         let attrs = if e.held { "H" } else { "-" };
         text.push_str(&format!("{} {} {attrs} {base}\n", e.uid, e.size));
     }
-    let tmp = root.join(format!(".{INDEX_FILE}.tmp"));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, root.join(INDEX_FILE))?;
-        super::commit::fsync_dir(root)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    durable::replace(&root.join(INDEX_FILE), text.as_bytes(), Access::Normal)
 }
 
 #[cfg(test)]

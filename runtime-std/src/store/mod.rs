@@ -13,7 +13,7 @@ mod unique;
 
 pub use commit::{CommitStats, Committer};
 
-use crate::datadir::DataDir;
+use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
 use std::io;
 use std::path::PathBuf;

@@ -34,7 +34,7 @@
 use super::commit::{fsync_dir, Committer};
 use super::maildir::{create_dir_synced, write_synced};
 use super::unique;
-use crate::datadir::DataDir;
+use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, Recipient};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -103,11 +103,11 @@ pub struct QueueEntry {
 }
 
 fn tmp_dir(dir: &DataDir) -> PathBuf {
-    dir.spool_dir().join("tmp")
+    dir.spool_tmp_dir()
 }
 
 fn queue_dir(dir: &DataDir) -> PathBuf {
-    dir.spool_dir().join("queue")
+    dir.spool_queue_dir()
 }
 
 /// The message file of a queue entry.

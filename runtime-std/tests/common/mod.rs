@@ -6,9 +6,9 @@
 use mailroom_core::access::AccessFiles;
 use mailroom_core::accounts::{hash_password, Account, Accounts};
 use mailroom_core::config::{parse_config, Snapshot};
-use mailroom_std::app::Shared;
-use mailroom_std::datadir::DataDir;
-use mailroom_std::listen::{Kind, Listeners, StopHandle, StopSignal};
+use mailroom_std::net::listen::{Kind, Listeners, StopHandle, StopSignal};
+use mailroom_std::platform::datadir::DataDir;
+use mailroom_std::services::app::Shared;
 use mailroom_std::store::{spool, Store};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::io::{self, Read, Write};

@@ -3,13 +3,13 @@
 //! server on 127.0.0.1:0 ports, and small clients over real sockets.
 #![allow(dead_code)]
 
-use mailroom_std::app::Shared;
-use mailroom_std::config_files::load_snapshot;
-use mailroom_std::datadir::DataDir;
-use mailroom_std::listen::{Kind, Listeners, StopHandle, StopSignal};
-use mailroom_std::security::SECURITY_LOG;
+use mailroom_std::config::files::load_snapshot;
+use mailroom_std::config::users;
+use mailroom_std::net::listen::{Kind, Listeners, StopHandle, StopSignal};
+use mailroom_std::platform::datadir::DataDir;
+use mailroom_std::platform::tls;
+use mailroom_std::services::app::Shared;
 use mailroom_std::store::Store;
-use mailroom_std::{tls, users};
 use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -123,7 +123,7 @@ impl Server {
     }
 
     pub fn security_log(&self) -> String {
-        std::fs::read_to_string(self.dir.log_dir().join(SECURITY_LOG)).unwrap_or_default()
+        std::fs::read_to_string(self.dir.security_log()).unwrap_or_default()
     }
 
     /// Put a message into `user`'s Maildir as a deliverer would.

@@ -1,0 +1,129 @@
+//! The smol socket loop: drives a [`Conn`] over an `Async<TcpStream>`, with the
+//! machine's deadlines as timers. Every session of the daemon runs in it: the
+//! server's (SMTP-in, POP3, the password service) and the sending sessions. It is the
+//! async twin of `mailroom_std::net::socket`; the rules both follow (TLS, end of
+//! stream) live in [`Conn`].
+
+use async_io::{Async, Timer};
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::FutureExt;
+use mailroom_core::{Instant, Machine};
+use mailroom_std::net::pump::{self, Conn, Step, FLUSH_AT, READ_CHUNK};
+use mailroom_std::net::socket::DriveError;
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+/// How the loop answers the machine's events: a server session's handler, or a
+/// sending session's pump and orders.
+pub(crate) trait Answer<M: Machine> {
+    /// Whether `event` is answered in a moment (a chunk of a message from the page
+    /// cache): the loop may then answer it before writing what is pending.
+    fn quick(&self, _event: &M::Event) -> bool {
+        false
+    }
+
+    /// Answer `event`, giving `conn` what it needs (usually one command).
+    async fn answer(&mut self, conn: &mut Conn<M>, event: M::Event);
+}
+
+/// Run the session on `stream` until the machine closes it or the transport fails;
+/// `answerer` answers each event. After a failure what is left for the peer (a TLS
+/// alert) is sent; the socket is shut down on return.
+pub(crate) async fn drive<M: Machine>(
+    mut stream: Async<TcpStream>,
+    c: &mut Conn<M>,
+    write_timeout: Duration,
+    answerer: &mut impl Answer<M>,
+) -> Result<(), DriveError> {
+    let _ = stream.get_ref().set_nodelay(true);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let result = async {
+        loop {
+            match c.poll()? {
+                Step::Event(ev) => {
+                    // Output first, unless the event is quick and little is pending: a
+                    // streaming machine asks for more only after handing out its last
+                    // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
+                    if !answerer.quick(&ev) || c.outgoing().len() >= FLUSH_AT {
+                        write_out(&mut stream, c, write_timeout).await?;
+                    }
+                    answerer.answer(c, ev).await;
+                }
+                Step::Close => {
+                    write_out(&mut stream, c, write_timeout).await?;
+                    return Ok(());
+                }
+                Step::Wait(deadline) => {
+                    write_out(&mut stream, c, write_timeout).await?;
+                    let woke = read_until(&mut stream, &mut buf, deadline).await;
+                    // `now` comes from the clock, not from which future finished first.
+                    let now = pump::now();
+                    match woke {
+                        Woke::Deadline => c.tick(now),
+                        Woke::Read(Ok(0)) => c.eof(now),
+                        Woke::Read(Ok(n)) => c.receive(now, &buf[..n])?,
+                        Woke::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Woke::Read(Err(_)) => c.eof(now),
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    if result.is_err() {
+        let _ = write_out(&mut stream, c, write_timeout).await;
+    }
+    let _ = stream.get_ref().shutdown(Shutdown::Both);
+    result
+}
+
+enum Woke {
+    Read(io::Result<usize>),
+    Deadline,
+}
+
+/// Read into `buf`, or give up at `deadline` (the machine's next tick).
+async fn read_until(
+    stream: &mut Async<TcpStream>,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> Woke {
+    let read = async { Woke::Read(stream.read(buf).await) };
+    match pump::wait_time(pump::now(), deadline) {
+        Some(t) if t.is_zero() => Woke::Deadline,
+        Some(t) => {
+            read.or(async {
+                Timer::after(t).await;
+                Woke::Deadline
+            })
+            .await
+        }
+        None => read.await,
+    }
+}
+
+/// Write what the connection holds for the socket, giving up on a peer that does not
+/// read within `timeout`.
+async fn write_out<M: Machine>(
+    stream: &mut Async<TcpStream>,
+    conn: &mut Conn<M>,
+    timeout: Duration,
+) -> io::Result<()> {
+    let out = conn.outgoing();
+    if out.is_empty() {
+        return Ok(());
+    }
+    let write = async { stream.write_all(out).await };
+    write
+        .or(async {
+            Timer::after(timeout).await;
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "peer does not read",
+            ))
+        })
+        .await?;
+    out.clear();
+    Ok(())
+}

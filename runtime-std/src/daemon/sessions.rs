@@ -1,0 +1,489 @@
+//! Which machine serves a listener, and the application half of each connection:
+//! a [`Handler`] per connection answers its machine's events (password checks, the
+//! mailbox, the store). Both runtimes drive every service through this one table.
+
+use crate::config::files::load_snapshot;
+use crate::config::security::Verdict;
+use crate::config::users;
+use crate::daemon::reload;
+use crate::net::listen::Kind;
+use crate::net::pump::{self, Conn, ConnError};
+use crate::platform::secrets;
+use crate::services::app::{dummy_hash, Shared};
+use crate::store::index::{Listed, Mailbox, MailboxError};
+use mailroom_core::accounts::{verify_password, Account};
+use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
+use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
+use mailroom_core::pop3::{
+    AuthOutcome, MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server,
+};
+use mailroom_core::security::Service;
+use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
+use mailroom_core::{Instant, Machine};
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// Bytes of a message read from disk per step of RETR: a 50 MB message never sits in
+/// memory, and a small one goes out in one step.
+pub const RETRIEVE_CHUNK: usize = 64 * 1024;
+
+/// The application half of one connection.
+pub trait Handler: Send + 'static {
+    type Machine: Machine;
+    /// Answer one event. May block (argon2, disk): the async runtime runs it on its
+    /// blocking pool unless it is [`Handler::quick`].
+    fn answer(
+        &mut self,
+        event: <Self::Machine as Machine>::Event,
+    ) -> <Self::Machine as Machine>::Command;
+
+    /// Whether `event` is answered in a moment (a read of at most one chunk of a
+    /// message, usually from the page cache): the async runtime then answers it in
+    /// place, and no driver needs to write out pending output before answering it.
+    /// Slow events (passwords, fsync, opening a mailbox) always see the output written
+    /// first, so the client is never kept waiting for a reply that is ready.
+    fn quick(&self, _event: &<Self::Machine as Machine>::Event) -> bool {
+        false
+    }
+}
+
+/// A new connection's machine and handler, by service.
+pub enum Session {
+    Smtp(Conn<SmtpServer>, SmtpHandler),
+    Pop3(Conn<Pop3Server>, Pop3Handler),
+    Pass(Conn<PassServer>, PassHandler),
+}
+
+/// Set up the session for a connection accepted on a `kind` listener; also returns
+/// the session id for logs.
+pub fn open(
+    shared: &Arc<Shared>,
+    kind: Kind,
+    peer: IpAddr,
+    now: Instant,
+) -> Result<(Session, String), ConnError> {
+    let snap = shared.snapshot();
+    let tls = shared.tls.clone();
+    let tls_available = tls.is_some();
+    match kind {
+        Kind::Smtp | Kind::Smtps => {
+            let mut info = pump::session_info(now, peer, kind == Kind::Smtps, tls_available);
+            info.pop_before_smtp = shared.security.pop_before_smtp(&snap, peer, now);
+            let id = info.session_id.clone();
+            let conn = Conn::new(now, snap, info, tls)?;
+            let handler = SmtpHandler {
+                shared: shared.clone(),
+                peer,
+            };
+            Ok((Session::Smtp(conn, handler), id))
+        }
+        Kind::Pop3 | Kind::Pop3s => {
+            let id = pump::new_session_id(now);
+            let implicit = kind == Kind::Pop3s;
+            let info = Pop3Info {
+                peer_ip: peer,
+                session_id: id.clone(),
+                tls_active: implicit,
+                tls_available,
+            };
+            let machine = Pop3Server::new(now, snap, info);
+            let conn = Conn::with_machine(now, machine, implicit, tls)?;
+            Ok((
+                Session::Pop3(conn, Pop3Handler::new(shared.clone(), peer)),
+                id,
+            ))
+        }
+        Kind::Pass => {
+            let id = pump::new_session_id(now);
+            let conn = Conn::with_machine(now, PassServer::new(now, snap, peer), false, None)?;
+            let handler = PassHandler {
+                shared: shared.clone(),
+                peer,
+            };
+            Ok((Session::Pass(conn, handler), id))
+        }
+    }
+}
+
+/// Open the session for a connection from `peer` accepted on a `kind` listener, for a
+/// runtime's socket loop; `None` (logged) when it cannot start. The [`SessionLog`]
+/// logs the end, and for SMTP keeps a dial-up online while the session runs (§6.3.3).
+pub fn accept(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Option<(Session, SessionLog)> {
+    let (session, id) = match open(shared, kind, peer.ip(), pump::now()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
+            return None;
+        }
+    };
+    tracing::debug!(session = %id, peer = %peer, service = kind.key(), "connected");
+    let inbound = matches!(session, Session::Smtp(..)).then(InboundSmtp::start);
+    Some((
+        session,
+        SessionLog {
+            id,
+            peer,
+            _inbound: inbound,
+        },
+    ))
+}
+
+/// A running session's identity for the logs.
+pub struct SessionLog {
+    id: String,
+    peer: SocketAddr,
+    _inbound: Option<InboundSmtp>,
+}
+
+impl SessionLog {
+    /// The session is over: `result` is how its socket loop ended.
+    pub fn ended<E: std::fmt::Display>(self, result: Result<(), E>) {
+        let SessionLog { id, peer, _inbound } = self;
+        drop(_inbound);
+        if let Err(e) = result {
+            tracing::info!(session = %id, peer = %peer, "session ended: {e}");
+        }
+        tracing::debug!(session = %id, "closed");
+    }
+}
+
+/// Tells the connection scheduler an SMTP session runs, from start to drop.
+struct InboundSmtp;
+
+impl InboundSmtp {
+    fn start() -> Self {
+        crate::services::scheduler::inbound(true);
+        InboundSmtp
+    }
+}
+
+impl Drop for InboundSmtp {
+    fn drop(&mut self) {
+        crate::services::scheduler::inbound(false);
+    }
+}
+
+/// Check a password against the current accounts, spending the same time whether or
+/// not the name exists.
+fn password_verdict(account: Option<&Account>, password: &str) -> Verdict {
+    let ok = match account {
+        Some(a) => verify_password(&a.password_hash, password),
+        None => {
+            let _ = verify_password(dummy_hash(), password);
+            false
+        }
+    };
+    if ok {
+        Verdict::Right
+    } else {
+        Verdict::Wrong
+    }
+}
+
+fn password_login(
+    shared: &Shared,
+    service: Service,
+    peer: IpAddr,
+    user: &str,
+    password: &str,
+) -> AuthOutcome {
+    let snap = shared.snapshot();
+    shared
+        .security
+        .login(&snap, service, peer, user, pump::now(), |account| {
+            password_verdict(account, password)
+        })
+}
+
+/// A challenge-response check: `expected(secret)` is the digest the client should
+/// have sent. Needs the option on and a stored secret for the account.
+fn challenge_login(
+    shared: &Shared,
+    service: Service,
+    peer: IpAddr,
+    user: &str,
+    given: &str,
+    expected: impl FnOnce(&str) -> String,
+) -> AuthOutcome {
+    let snap = shared.snapshot();
+    let enabled = snap.config.accounts.challenge_response;
+    let dd = shared.store.data_dir().clone();
+    shared
+        .security
+        .login(&snap, service, peer, user, pump::now(), |account| {
+            let Some(account) = account else {
+                return Verdict::Wrong;
+            };
+            if !enabled {
+                return Verdict::Unavailable;
+            }
+            match secrets::load(&dd, &account.name) {
+                Ok(Some(secret)) if digests_match(&expected(&secret), given) => Verdict::Right,
+                Ok(Some(_)) => Verdict::Wrong,
+                Ok(None) => Verdict::Unavailable,
+                Err(e) => {
+                    tracing::error!(user = %account.name, "challenge-response secret: {e}");
+                    Verdict::Unavailable
+                }
+            }
+        })
+}
+
+pub struct SmtpHandler {
+    shared: Arc<Shared>,
+    peer: IpAddr,
+}
+
+impl Handler for SmtpHandler {
+    type Machine = SmtpServer;
+
+    fn answer(&mut self, event: SmtpEvent) -> SmtpCommand {
+        match event {
+            SmtpEvent::Authenticate { user, password } => {
+                let outcome =
+                    password_login(&self.shared, Service::Smtp, self.peer, &user, &password);
+                SmtpCommand::AuthResult(match outcome {
+                    AuthOutcome::Ok(name) => Some(name),
+                    _ => None,
+                })
+            }
+            SmtpEvent::AuthenticateCram {
+                user,
+                challenge,
+                digest,
+            } => {
+                let outcome = challenge_login(
+                    &self.shared,
+                    Service::Smtp,
+                    self.peer,
+                    &user,
+                    &digest,
+                    |s| cram_md5_digest(&challenge, s),
+                );
+                SmtpCommand::AuthResult(match outcome {
+                    AuthOutcome::Ok(name) => Some(name),
+                    _ => None,
+                })
+            }
+            other => self.shared.answer(other),
+        }
+    }
+}
+
+/// One POP3 connection's side of the mailbox: the lock (held from login to the end of
+/// the connection), the listing, and the message being sent.
+pub struct Pop3Handler {
+    shared: Arc<Shared>,
+    peer: IpAddr,
+    mailbox: Option<Mailbox>,
+    listing: Vec<Listed>,
+    /// The message being sent, and how many of its octets are still to be read.
+    reading: Option<(File, u64)>,
+    logged_in: bool,
+}
+
+impl Pop3Handler {
+    pub fn new(shared: Arc<Shared>, peer: IpAddr) -> Self {
+        Pop3Handler {
+            shared,
+            peer,
+            mailbox: None,
+            listing: Vec::new(),
+            reading: None,
+            logged_in: false,
+        }
+    }
+
+    fn open(&mut self, user: &str) -> Pop3Command {
+        match self.shared.store.open_mailbox(user) {
+            Ok(mailbox) => {
+                self.listing = mailbox.visible().cloned().collect();
+                self.mailbox = Some(mailbox);
+                if !self.logged_in {
+                    self.logged_in = true;
+                    self.shared.security.pop_login(self.peer, pump::now());
+                    // §6.5.1 "connect when X users have checked their mail".
+                    crate::services::scheduler::notify(
+                        mailroom_core::connect::Notice::UserCheckedMail {
+                            user: user.to_string(),
+                        },
+                    );
+                }
+                tracing::info!(user, peer = %self.peer, messages = self.listing.len(), "pop3 login");
+                Pop3Command::Opened(Ok(self
+                    .listing
+                    .iter()
+                    .map(|m| MessageEntry {
+                        uid: m.uidl.clone(),
+                        size: m.size,
+                    })
+                    .collect()))
+            }
+            Err(MailboxError::InUse) => Pop3Command::Opened(Err(OpenError::InUse)),
+            Err(MailboxError::Io(e)) => {
+                tracing::error!(user, "cannot open the mailbox: {e}");
+                Pop3Command::Opened(Err(OpenError::Failed))
+            }
+        }
+    }
+
+    fn start(&mut self, index: usize) -> Pop3Command {
+        let (Some(mailbox), Some(m)) = (self.mailbox.as_ref(), self.listing.get(index)) else {
+            return Pop3Command::Missing;
+        };
+        match mailbox
+            .open_message(m)
+            .and_then(|f| Ok((f.metadata()?.len(), f)))
+        {
+            Ok((len, f)) => {
+                self.reading = Some((f, len));
+                self.next_chunk()
+            }
+            Err(e) => {
+                tracing::warn!(path = %m.path.display(), "message vanished: {e}");
+                Pop3Command::Missing
+            }
+        }
+    }
+
+    fn next_chunk(&mut self) -> Pop3Command {
+        let Some((f, left)) = self.reading.as_mut() else {
+            return Pop3Command::Missing;
+        };
+        // Sized to what is left, so a small message costs a small buffer and one read.
+        let want = usize::try_from(*left).map_or(RETRIEVE_CHUNK, |l| l.clamp(1, RETRIEVE_CHUNK));
+        let mut data = vec![0u8; want];
+        let mut n = 0;
+        while n < data.len() {
+            match f.read(&mut data[n..]) {
+                Ok(0) => break,
+                Ok(k) => {
+                    n += k;
+                    *left = left.saturating_sub(k as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::error!("reading a message: {e}");
+                    self.reading = None;
+                    return Pop3Command::Missing;
+                }
+            }
+        }
+        data.truncate(n);
+        // Maildir files never change once delivered: the size read at open is the end.
+        let last = n < want || *left == 0;
+        if last {
+            self.reading = None;
+        }
+        Pop3Command::Chunk { data, last }
+    }
+
+    fn commit(&mut self, delete: &[usize], seen: &[usize]) -> Pop3Command {
+        let Some(mailbox) = self.mailbox.as_mut() else {
+            return Pop3Command::Committed(false);
+        };
+        let pick = |list: &[usize]| -> Vec<&Listed> {
+            list.iter().filter_map(|&i| self.listing.get(i)).collect()
+        };
+        let (d, s) = (pick(delete), pick(seen));
+        match mailbox.commit(&d, &s) {
+            Ok(()) => {
+                tracing::info!(peer = %self.peer, deleted = d.len(), "pop3 update");
+                Pop3Command::Committed(true)
+            }
+            Err(e) => {
+                tracing::error!(peer = %self.peer, "pop3 update: deleting failed: {e}");
+                Pop3Command::Committed(false)
+            }
+        }
+    }
+}
+
+impl Handler for Pop3Handler {
+    type Machine = Pop3Server;
+
+    fn quick(&self, event: &Pop3Event) -> bool {
+        matches!(event, Pop3Event::Retrieve { .. } | Pop3Event::NextChunk)
+    }
+
+    fn answer(&mut self, event: Pop3Event) -> Pop3Command {
+        match event {
+            Pop3Event::Authenticate { user, password } => Pop3Command::AuthResult(password_login(
+                &self.shared,
+                Service::Pop3,
+                self.peer,
+                &user,
+                &password,
+            )),
+            Pop3Event::Apop {
+                user,
+                timestamp,
+                digest,
+            } => Pop3Command::AuthResult(challenge_login(
+                &self.shared,
+                Service::Pop3,
+                self.peer,
+                &user,
+                &digest,
+                |secret| apop_digest(&timestamp, secret),
+            )),
+            Pop3Event::Open { user } => self.open(&user),
+            Pop3Event::Retrieve { index } => self.start(index),
+            Pop3Event::NextChunk => self.next_chunk(),
+            Pop3Event::Commit { delete, seen } => self.commit(&delete, &seen),
+        }
+    }
+}
+
+impl Drop for Pop3Handler {
+    fn drop(&mut self) {
+        if self.logged_in {
+            // The POP-before-SMTP window runs from here (§11.3).
+            self.shared.security.pop_logoff(self.peer, pump::now());
+        }
+    }
+}
+
+pub struct PassHandler {
+    shared: Arc<Shared>,
+    peer: IpAddr,
+}
+
+impl Handler for PassHandler {
+    type Machine = PassServer;
+
+    fn answer(&mut self, event: PassEvent) -> PassCommand {
+        match event {
+            PassEvent::Authenticate { user, password } => PassCommand::AuthResult(password_login(
+                &self.shared,
+                Service::Pass,
+                self.peer,
+                &user,
+                &password,
+            )),
+            PassEvent::ChangePassword { user, password } => {
+                let dd = self.shared.store.data_dir().clone();
+                match users::set_password(&dd, &user, &password) {
+                    Ok(()) => {
+                        self.shared.security.password_changed(
+                            Service::Pass,
+                            self.peer,
+                            &user,
+                            pump::now(),
+                        );
+                        // New sessions must see the new password at once, not at the
+                        // reloader's next look.
+                        reload::reload_once(&self.shared, &|| load_snapshot(&dd));
+                        PassCommand::Changed(Ok(()))
+                    }
+                    Err(e) => {
+                        tracing::error!(user, "password server: {e}");
+                        PassCommand::Changed(Err("the server could not store it".into()))
+                    }
+                }
+            }
+        }
+    }
+}

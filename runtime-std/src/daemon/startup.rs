@@ -1,0 +1,115 @@
+//! What both runtimes do before serving: load the configuration, open the store,
+//! bind the listeners, install the signal handlers and start the reloader.
+
+use crate::config::files::{fingerprint, load_snapshot};
+use crate::config::problem::Problem;
+use crate::daemon::reload::{self, Reloader};
+use crate::net::listen::{self, ListenError, Listeners, StopSignal};
+use crate::platform::datadir::DataDir;
+use crate::platform::tls::{self, TlsError};
+use crate::services::app::Shared;
+use crate::store::{OpenError, Store};
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long sessions may run on after a stop request before the process leaves them.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// After a failed accept (out of descriptors or memory), how long a runtime waits
+/// before accepting again, instead of spinning.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A server ready to run: hand `shared`, `listeners` and `stop` to a runtime, and keep
+/// `reloader` alive for as long as it runs.
+pub struct Prepared {
+    pub shared: Arc<Shared>,
+    pub listeners: Listeners,
+    pub stop: StopSignal,
+    pub reloader: Reloader,
+    /// The connection scheduler's thread; stops when dropped.
+    pub connections: crate::services::scheduler::Handle,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{}", Problems(.0))]
+    Config(Vec<Problem>),
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+    #[error("{0}")]
+    Store(#[from] OpenError),
+    #[error("{0}")]
+    Listen(#[from] ListenError),
+    #[error("cannot set up signal handling or the reloader: {0}")]
+    Io(#[from] io::Error),
+}
+
+struct Problems<'a>(&'a [Problem]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
+    crate::platform::memory::tune();
+    let seen = fingerprint(dir);
+    let snapshot = load_snapshot(dir).map_err(StartError::Config)?;
+    let tls = tls::server_config(dir, &snapshot.config)?;
+    let store = Store::open(dir)?;
+    listen::warn_unavailable(&snapshot.config.services);
+    let listeners = Listeners::bind(&snapshot.config, tls.is_some())?;
+    let users = snapshot.accounts.len();
+    let shared = Arc::new(Shared::new(snapshot, store, tls));
+    let (_handle, stop) = StopSignal::on_signals()?;
+    let d1 = dir.clone();
+    let d2 = dir.clone();
+    let reloader = reload::spawn(
+        shared.clone(),
+        reload::POLL_INTERVAL,
+        seen,
+        move || fingerprint(&d1),
+        move || load_snapshot(&d2),
+    )?;
+    tracing::info!("serving {} with {users} users", dir.root().display());
+    let connections = crate::services::scheduler::spawn(shared.clone(), dir.clone())?;
+    Ok(Prepared {
+        shared,
+        listeners,
+        stop,
+        reloader,
+        connections,
+    })
+}
+
+/// The stop request came with `running` sessions open; they get `grace` to finish.
+pub fn log_stopping(running: usize, grace: Duration) {
+    tracing::info!(
+        "stopping: waiting up to {}s for {running} sessions",
+        grace.as_secs()
+    );
+}
+
+/// The server has stopped, leaving `left` sessions that did not finish in time.
+/// Whatever they had not acknowledged was never made visible, so nothing is lost or
+/// half-written.
+pub fn log_stopped(shared: &Shared, left: usize) {
+    if left > 0 {
+        tracing::warn!("stopping with {left} sessions still open; they are abandoned");
+    }
+    let stats = shared.store.commit_stats();
+    tracing::info!(
+        "stopped ({} directory fsyncs for {} requests)",
+        stats.fsyncs,
+        stats.requests
+    );
+}

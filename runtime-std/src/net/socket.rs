@@ -1,0 +1,137 @@
+//! The blocking socket loop: drives a [`Conn`] over a `TcpStream`, with the machine's
+//! deadlines as read timeouts. Every blocking session runs in it: the server's
+//! (SMTP-in, POP3, the password service, on `crate::daemon::threads`) and the
+//! client's (outbound sending, POP3 collection, ETRN). The smol runtime has the one
+//! async twin of this loop; the rules both follow (TLS, end of stream) live in
+//! [`Conn`].
+
+use crate::net::pump::{self, Conn, ConnError, Step, FLUSH_AT, READ_CHUNK};
+use mailroom_core::{Instant, Machine};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+/// Longest time a write may block on a peer that does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error("{0}")]
+    Conn(#[from] ConnError),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// How the loop answers the machine's events: a server session's handler, or a
+/// client's closure (any `FnMut(&mut Conn<M>, M::Event)` is one).
+pub trait Answer<M: Machine> {
+    /// Whether `event` is answered in a moment (a chunk of a message from the page
+    /// cache): the loop may then answer it before writing what is pending. Slow events
+    /// (passwords, fsync, the network) always see the output written first, so the
+    /// peer never waits for a reply that is ready.
+    fn quick(&self, _event: &M::Event) -> bool {
+        false
+    }
+
+    /// Answer `event`, giving `conn` what it needs (usually one command).
+    fn answer(&mut self, conn: &mut Conn<M>, event: M::Event);
+}
+
+impl<M: Machine, F: FnMut(&mut Conn<M>, M::Event)> Answer<M> for F {
+    fn answer(&mut self, conn: &mut Conn<M>, event: M::Event) {
+        self(conn, event)
+    }
+}
+
+/// Run the session on `stream` until the machine closes it or the transport fails;
+/// `answerer` answers each event. After a failure what is left for the peer (a TLS
+/// alert) is sent; the socket is shut down on return.
+pub fn drive<M: Machine>(
+    mut stream: TcpStream,
+    c: &mut Conn<M>,
+    write_timeout: Duration,
+    answerer: &mut impl Answer<M>,
+) -> Result<(), DriveError> {
+    stream.set_write_timeout(Some(write_timeout))?;
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let result = (|| loop {
+        match c.poll()? {
+            Step::Event(ev) => {
+                // Output first, unless the event is quick and little is pending: a
+                // streaming machine asks for more only after handing out its last
+                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
+                if !answerer.quick(&ev) || c.outgoing().len() >= FLUSH_AT {
+                    write_out(&mut stream, c)?;
+                }
+                answerer.answer(c, ev);
+            }
+            Step::Close => {
+                write_out(&mut stream, c)?;
+                return Ok(());
+            }
+            Step::Wait(deadline) => {
+                write_out(&mut stream, c)?;
+                match wait_input(&mut stream, &mut buf, deadline)? {
+                    Woke::Data(n) => c.receive(pump::now(), &buf[..n])?,
+                    Woke::Eof => c.eof(pump::now()),
+                    Woke::Tick => c.tick(pump::now()),
+                    Woke::Again => {}
+                }
+            }
+        }
+    })();
+    if result.is_err() {
+        let _ = stream.write_all(c.outgoing());
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    result
+}
+
+/// What waiting for input brought.
+enum Woke {
+    /// This many bytes, at the start of the buffer.
+    Data(usize),
+    /// The end of the stream, or a failed socket.
+    Eof,
+    /// Nothing by the deadline (or it had passed already).
+    Tick,
+    /// Interrupted: wait again.
+    Again,
+}
+
+/// A blocking read into `buf` that gives up at `deadline` (the machine's next tick).
+fn wait_input(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> io::Result<Woke> {
+    match pump::wait_time(pump::now(), deadline) {
+        Some(t) if t.is_zero() => return Ok(Woke::Tick),
+        t => stream.set_read_timeout(t)?,
+    }
+    Ok(match stream.read(buf) {
+        Ok(0) => Woke::Eof,
+        Ok(n) => Woke::Data(n),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Woke::Tick
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Woke::Again,
+        Err(_) => Woke::Eof,
+    })
+}
+
+/// Write what the connection holds for the socket.
+fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Conn<M>) -> io::Result<()> {
+    let out = c.outgoing();
+    if !out.is_empty() {
+        stream.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! The data directory: where every file lives. Only this module knows the names of
+//! the files and folders in it; the formats inside a Maildir and a spool folder
+//! belong to `crate::store`.
+//!
+//! ```text
+//! DIR/mailroom.toml          configuration
+//! DIR/users/NAME.toml        one file per account
+//! DIR/users/NAME.secret      its challenge-response secret (encrypted)
+//! DIR/access/*ALLOWED.DAT    access restriction files (VPOP3 format, §11.9.1)
+//! DIR/DLRULES.DAT            download rules (VPOP3 format)
+//! DIR/SMTPFWD.DAT            LAN forwarding rules
+//! DIR/BOUNCE.MSG             the text of bounces for unknown recipients (§16.4)
+//! DIR/CONNECT.NOW            VPOP3's trigger: run the primary connections
+//! DIR/tls/cert.pem, key.pem  certificate (generated for the development setup)
+//! DIR/mail/USER/             Maildir per account (new/ cur/ tmp/)
+//! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
+//! DIR/state/                 state that must survive restarts (secret.key, askbook,
+//!                            connect/, seen/)
+//! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// The access files in `DIR/access/`, in the order of the configuration's
+/// `AccessFiles` fields.
+pub const ACCESS_FILE_NAMES: [&str; 5] = [
+    "SMTPALLOWED.DAT",
+    "POP3ALLOWED.DAT",
+    "IMAPALLOWED.DAT",
+    "MAILHTTPALLOWED.DAT",
+    "PASSALLOWED.DAT",
+];
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("mailroom.toml")
+    }
+
+    pub fn users_dir(&self) -> PathBuf {
+        self.root.join("users")
+    }
+
+    pub fn access_dir(&self) -> PathBuf {
+        self.root.join("access")
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.root.join("mail")
+    }
+
+    /// The Maildir of one account (name already validated and lower-cased).
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.mail_dir().join(user)
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.root.join("spool")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    /// The seen-UID books of the In Mails (POP3 collection), one book and one
+    /// journal per In Mail.
+    pub fn seen_dir(&self) -> PathBuf {
+        self.state_dir().join("seen")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.root.join("log")
+    }
+
+    /// The file of one account (name already validated and lower-cased).
+    pub fn account_file(&self, name: &str) -> PathBuf {
+        self.users_dir().join(format!("{name}.toml"))
+    }
+
+    /// The challenge-response secret of one account.
+    pub fn secret_file(&self, name: &str) -> PathBuf {
+        self.users_dir().join(format!("{name}.secret"))
+    }
+
+    /// The key that encrypts the secrets.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.state_dir().join("secret.key")
+    }
+
+    /// An access restriction file, one of [`ACCESS_FILE_NAMES`].
+    pub fn access_file(&self, name: &str) -> PathBuf {
+        self.access_dir().join(name)
+    }
+
+    /// The download rules (VPOP3's DLRULES.DAT).
+    pub fn download_rules_file(&self) -> PathBuf {
+        self.root.join("DLRULES.DAT")
+    }
+
+    /// Which download rule fired on which message.
+    pub fn download_rules_log(&self) -> PathBuf {
+        self.log_dir().join("DLRULES.LOG")
+    }
+
+    /// The pending download queries.
+    pub fn ask_book_file(&self) -> PathBuf {
+        self.state_dir().join("askbook")
+    }
+
+    /// Held while the ask book is read and replaced.
+    pub fn ask_book_lock(&self) -> PathBuf {
+        self.state_dir().join("askbook.lock")
+    }
+
+    /// The LAN forwarding rules (SMTPFWD.DAT).
+    pub fn lan_rules_file(&self) -> PathBuf {
+        self.root.join("SMTPFWD.DAT")
+    }
+
+    /// The text of bounces for unknown recipients.
+    pub fn bounce_template_file(&self) -> PathBuf {
+        self.root.join("BOUNCE.MSG")
+    }
+
+    /// VPOP3's trigger file: run the primary connections now.
+    pub fn connect_now_file(&self) -> PathBuf {
+        self.root.join("CONNECT.NOW")
+    }
+
+    /// Requests to and status from the connection scheduler.
+    pub fn connect_state_dir(&self) -> PathBuf {
+        self.state_dir().join("connect")
+    }
+
+    /// Queued outbound messages.
+    pub fn spool_queue_dir(&self) -> PathBuf {
+        self.spool_dir().join("queue")
+    }
+
+    /// Outbound messages being written.
+    pub fn spool_tmp_dir(&self) -> PathBuf {
+        self.spool_dir().join("tmp")
+    }
+
+    /// Asks a running sender to try the whole queue now (`queue flush`).
+    pub fn flush_request_file(&self) -> PathBuf {
+        self.spool_dir().join("FLUSH")
+    }
+
+    /// Held by the one process that sends the queue.
+    pub fn outbound_lock_file(&self) -> PathBuf {
+        self.spool_dir().join("outbound.lock")
+    }
+
+    /// The server's log.
+    pub fn log_file(&self) -> PathBuf {
+        self.log_dir().join("mailroom.log")
+    }
+
+    /// The security log (logins, lock-outs).
+    pub fn security_log(&self) -> PathBuf {
+        self.log_dir().join("security.log")
+    }
+
+    /// A path from the config, relative to the data directory unless absolute.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! What the application needs from the machine: the data directory and its file
+//! names, durable file replacement, dates, TLS configuration, memory limits, and the
+//! secret store. The runtime's clock belongs here too (`clock.rs`).
+
+pub mod datadir;
+pub mod datetime;
+pub mod durable;
+pub mod memory;
+pub mod secrets;
+pub mod tls;

@@ -1,0 +1,11 @@
+//! What the server does, apart from moving bytes: the shared state and delivery of
+//! received mail, download rules, the outbound sender, the POP3 collector, and the
+//! driver of the connection scheduler.
+
+pub mod app;
+pub mod askbook;
+pub mod collect;
+pub mod deliver;
+pub mod dlrules;
+pub mod outbound;
+pub mod scheduler;
