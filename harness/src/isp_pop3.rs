@@ -650,12 +650,13 @@ impl Machine for IspPop3 {
     }
 }
 
-/// One TCP connection between a client machine and an [`IspPop3`] session, in
+/// One TCP connection between a client machine and a scripted server (an [`IspPop3`]
+/// session unless said otherwise; the outbound simulation puts an SMTP peer there), in
 /// virtual time: latency per chunk, writes split at random boundaries, resets (the
 /// [`Faults`] of [`crate::wire`]).
-pub struct Link<C: Machine> {
+pub struct Link<C: Machine, S: Machine<Event = Infallible> = IspPop3> {
     pub client: C,
-    pub server: IspPop3,
+    pub server: S,
     pipes: Pipes,
     /// The client asked for TLS; the scripted server offers none, so this is a fault.
     pub client_asked_tls: bool,
@@ -668,8 +669,8 @@ pub struct Link<C: Machine> {
 pub type Answer<'a, C> =
     dyn FnMut(Instant, &<C as Machine>::Event) -> Option<<C as Machine>::Command> + 'a;
 
-impl<C: Machine> Link<C> {
-    pub fn new(client: C, server: IspPop3, faults: Faults, rng: Rng) -> Link<C> {
+impl<C: Machine, S: Machine<Event = Infallible>> Link<C, S> {
+    pub fn new(client: C, server: S, faults: Faults, rng: Rng) -> Link<C, S> {
         Link {
             client,
             server,
