@@ -65,13 +65,29 @@ pub struct OutSpec {
     pub keep_trace: bool,
 }
 
+impl OutSpec {
+    /// A quiet world: this configuration, clean links, no hosts, no mail.
+    pub fn new(config: Config, start: Instant) -> OutSpec {
+        OutSpec {
+            seed: 1,
+            start,
+            config,
+            hosts: Vec::new(),
+            dns: DnsPeer::default(),
+            faults: Faults::CLEAN,
+            mails: Vec::new(),
+            keep_trace: true,
+        }
+    }
+}
+
 /// Counts for the sweep's summary.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OutStats {
     pub messages: u64,
     pub recipients: u64,
     pub delivered: u64,
-    /// Temporary failures (each leads to a retry or, at the end, a bounce).
+    /// Failed attempts followed by a retry.
     pub retried: u64,
     pub warned: u64,
     pub bounced: u64,
@@ -106,8 +122,9 @@ pub struct RcptFate {
     /// The client saw the 250.
     pub acked: Option<Instant>,
     pub bounced: Option<(Instant, String)>,
-    /// Temporary failures reported for it.
-    pub temp_failures: u32,
+    /// Failed attempts, and the last error, as the queue last saved them.
+    pub attempts: u32,
+    pub last_error: Option<String>,
 }
 
 /// What became of one message.
@@ -285,6 +302,20 @@ impl OutWorld {
         self.fates.get_mut(msg)?.rcpts.get_mut(rcpt)
     }
 
+    /// A host, to change how it behaves in the middle of a scenario.
+    pub fn host(&self, name: &str) -> Option<SharedHost> {
+        self.hosts.get(name).cloned()
+    }
+
+    /// What became of `rcpt` of the `n`-th mail (from 1).
+    pub fn rcpt(&self, n: usize, rcpt: &str) -> Option<&RcptFate> {
+        self.fates.get(&format!("M{n:05}"))?.rcpts.get(rcpt)
+    }
+
+    pub fn mail(&self, n: usize) -> Option<&MailFate> {
+        self.fates.get(&format!("M{n:05}"))
+    }
+
     /// The ledger and the invariants that judge one observation.
     fn observe(&mut self, o: Obs) {
         let now = self.now;
@@ -341,11 +372,7 @@ impl OutWorld {
                                 ));
                             }
                         }
-                        RcptOutcome::Temporary(_) => {
-                            f.temp_failures += 1;
-                            self.stats.retried += 1;
-                        }
-                        RcptOutcome::Permanent(_) => {}
+                        RcptOutcome::Temporary(_) | RcptOutcome::Permanent(_) => {}
                     }
                 }
             }
@@ -474,7 +501,22 @@ impl OutWorld {
                     ));
                 }
             }
-            QueueAction::Save(m) => self.note(format!("save {}", m.id)),
+            QueueAction::Save(m) => {
+                self.note(format!("save {}", m.id));
+                let Some(f) = self.fates.get_mut(&m.id) else {
+                    return;
+                };
+                for r in &m.recipients {
+                    let Some(fate) = f.rcpts.get_mut(&r.address) else {
+                        continue;
+                    };
+                    if r.attempts > fate.attempts && r.state == RcptState::Pending {
+                        self.stats.retried += u64::from(r.attempts - fate.attempts);
+                    }
+                    fate.attempts = r.attempts;
+                    fate.last_error.clone_from(&r.last_error);
+                }
+            }
             QueueAction::Open { session, dest } => self.note(format!("open {session} {dest:?}")),
             QueueAction::Send {
                 session, message, ..

@@ -8,7 +8,7 @@ use super::smtp_peer::HostSpec;
 use super::{OutMail, OutSpec};
 use crate::rng::Rng;
 use crate::wire::Faults;
-use mailroom_core::config::parse_config;
+use mailroom_core::config::{parse_config, Config};
 use mailroom_core::Instant;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -23,23 +23,63 @@ pub const DOMAINS: [&str; 4] = [
 ];
 pub const NOWHERE: &str = "nowhere.example";
 
-/// The configuration of an office that sends through `relays` (or direct when empty).
-pub fn config_text(direct: bool, retry: &str, warnings: &str, r: &mut Rng) -> String {
+/// The `[outbound]` settings a world draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub direct: bool,
+    pub retry: String,
+    pub warnings: String,
+    pub max_sessions: u64,
+    pub per_destination: u64,
+    pub dns_attempts: u64,
+}
+
+impl Policy {
+    /// The defaults (retry 15m, warnings always), sending through the relays.
+    pub fn relay() -> Policy {
+        Policy {
+            direct: false,
+            retry: "15m".into(),
+            warnings: "always".into(),
+            max_sessions: 10,
+            per_destination: 2,
+            dns_attempts: 2,
+        }
+    }
+
+    pub fn direct() -> Policy {
+        Policy {
+            direct: true,
+            ..Policy::relay()
+        }
+    }
+}
+
+/// The configuration of an office with one LAN-link connection whose Out Mail sends
+/// through [`RELAYS`] (in that order) or direct to the MX hosts.
+pub fn config(p: &Policy) -> Config {
+    let text = config_text(p);
+    match parse_config(&text) {
+        Ok(c) => c,
+        // The generator must only write valid configurations.
+        Err(e) => panic!("generated outbound config does not parse: {e:?}\n{text}"),
+    }
+}
+
+fn config_text(p: &Policy) -> String {
     let mut t = String::from(
         "hostname = \"mail.office.example\"\ndefault_domain = \"office.example\"\nlocal_domains = [\"office.example\"]\n[services]\nsmtp = []\npop3 = []\nimap = []\nhttp = []\n",
     );
     let _ = write!(
         t,
-        "[outbound]\nretry = \"{retry}\"\nwarnings = \"{warnings}\"\nmax_sessions = {}\nper_destination = {}\n[dns]\nservers = [\"10.53.0.1\"]\nattempts = {}\ntimeout = \"5s\"\n",
-        r.range(1, 10),
-        r.range(1, 3),
-        r.range(1, 3),
+        "[outbound]\nretry = \"{}\"\nwarnings = \"{}\"\nmax_sessions = {}\nper_destination = {}\n[dns]\nservers = [\"10.53.0.1\"]\nattempts = {}\ntimeout = \"5s\"\n",
+        p.retry, p.warnings, p.max_sessions, p.per_destination, p.dns_attempts,
     );
     let relays: Vec<String> = RELAYS.iter().map(|h| format!("\"{h}:25\"")).collect();
     let _ = write!(
         t,
         "\n[[connection]]\nname = \"lan\"\nlink = \"lan\"\n[connection.outmail]\nmethod = \"{}\"\nrelays = [{}]\ntls = \"off\"\n",
-        if direct { "direct" } else { "relay" },
+        if p.direct { "direct" } else { "relay" },
         relays.join(", ")
     );
     t
@@ -76,19 +116,24 @@ fn host(name: &str, r: &mut Rng, start: Instant, span: u64, down_chance: f64) ->
 pub fn random_out_spec(seed: u64, start: Instant, days: u64) -> OutSpec {
     let root = Rng::new(seed).fork("outbound spec");
     let mut r = root.fork("config");
-    let direct = r.chance(0.5);
-    let retry = *r.pick(&["15m", "15m", "30m", "1h"]).unwrap_or(&"15m");
-    let warnings = if r.chance(0.8) {
-        "always"
-    } else {
-        *r.pick(&["none", "once_per_domain_per_day"])
-            .unwrap_or(&"none")
+    let policy = Policy {
+        direct: r.chance(0.5),
+        retry: r
+            .pick(&["15m", "15m", "30m", "1h"])
+            .unwrap_or(&"15m")
+            .to_string(),
+        warnings: if r.chance(0.8) {
+            "always"
+        } else {
+            r.pick(&["none", "once_per_domain_per_day"])
+                .unwrap_or(&"none")
+        }
+        .to_string(),
+        max_sessions: r.range(1, 10),
+        per_destination: r.range(1, 3),
+        dns_attempts: r.range(1, 3),
     };
-    let text = config_text(direct, retry, warnings, &mut r);
-    let config = match parse_config(&text) {
-        Ok(c) => c,
-        Err(e) => panic!("seed {seed}: generated outbound config does not parse: {e:?}\n{text}"),
-    };
+    let config = config(&policy);
     let span = days.max(1) * 86_400;
     let mut hr = root.fork("hosts");
     let mut hosts = vec![
