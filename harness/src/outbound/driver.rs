@@ -98,6 +98,7 @@ struct Lookup {
 }
 
 struct Session {
+    id: SessionId,
     dest: Dest,
     settings: ClientSettings,
     lookup: Option<Lookup>,
@@ -117,6 +118,8 @@ struct Session {
     /// A server got through greeting and EHLO (the client said `Ready`).
     established: bool,
     end_error: Option<String>,
+    /// What the queue is to hear once this step is over.
+    notices: Vec<QueueNotice>,
 }
 
 /// The message data the client sends for queue entry `id`.
@@ -231,13 +234,13 @@ impl Driver {
                         message: message.clone(),
                         job: job.clone(),
                     });
-                    schedule(now, *session, s, now, net);
+                    schedule(now, s, now, net);
                 }
             }
             QueueAction::Close { session } => {
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.order = Some(Order::Quit);
-                    schedule(now, *session, s, now, net);
+                    schedule(now, s, now, net);
                 }
             }
             _ => {}
@@ -264,6 +267,7 @@ impl Driver {
             data_timeout: o.data_timeout.0,
         };
         let mut s = Session {
+            id,
             dest: dest.clone(),
             settings,
             lookup: None,
@@ -279,6 +283,7 @@ impl Driver {
             body: None,
             established: false,
             end_error: None,
+            notices: Vec::new(),
         };
         let om = match &dest {
             Dest::Relay(c) | Dest::Direct(c, _) => self
@@ -312,7 +317,7 @@ impl Driver {
             }
             _ => {}
         }
-        schedule(now, id, &mut s, now, net);
+        schedule(now, &mut s, now, net);
         self.sessions.insert(id, s);
     }
 
@@ -329,17 +334,17 @@ impl Driver {
             }
         }
         s.scheduled = None;
-        let mut notices = Vec::new();
         let done = if s.lookup.is_some() {
-            self.dns_step(now, id, &mut s, net, &mut notices)
+            self.dns_step(now, &mut s, net)
         } else if s.link.is_some() {
-            step_link(now, id, &mut s, net, &mut notices)
+            step_link(now, &mut s, net)
         } else {
-            connect(now, id, &mut s, net, &mut notices)
+            connect(now, &mut s, net)
         };
+        let notices = std::mem::take(&mut s.notices);
         if !done {
             if let Some(t) = s.link.as_ref().and_then(|l| l.next_time()) {
-                schedule(now, id, &mut s, t, net);
+                schedule(now, &mut s, t, net);
             }
             self.sessions.insert(id, s);
         }
@@ -350,14 +355,7 @@ impl Driver {
 
     /// Resolve the MX hosts: ask (or read the answer to) the next query. `true` when
     /// the session is over.
-    fn dns_step(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        s: &mut Session,
-        net: &mut Net<'_>,
-        notices: &mut Vec<QueueNotice>,
-    ) -> bool {
+    fn dns_step(&mut self, now: Instant, s: &mut Session, net: &mut Net<'_>) -> bool {
         let Some(mut l) = s.lookup.take() else {
             return false;
         };
@@ -373,9 +371,9 @@ impl Driver {
                 None => Err("timed out".to_string()),
             };
             match answer {
-                Err(why) if l.round < self.config.dns.attempts.max(1) => {
+                Err(_) if l.round < self.config.dns.attempts.max(1) => {
                     // Another round, as the runtime's resolver does.
-                    self.ask(now, id, s, &mut l, net, Some(why));
+                    self.ask(now, s, &mut l, net);
                     s.lookup = Some(l);
                     return false;
                 }
@@ -394,7 +392,7 @@ impl Driver {
                 l.name = name;
                 l.kind = kind;
                 l.round = 0;
-                self.ask(now, id, s, &mut l, net, None);
+                self.ask(now, s, &mut l, net);
                 s.lookup = Some(l);
                 false
             }
@@ -407,32 +405,16 @@ impl Driver {
                         }
                     }
                 }
-                connect(now, id, s, net, notices)
+                connect(now, s, net)
             }
             LookupStep::Done(Err(e)) => {
-                finish(
-                    id,
-                    s,
-                    false,
-                    e.is_permanent(),
-                    Some(e.to_string()),
-                    net,
-                    notices,
-                );
+                finish(s, false, e.is_permanent(), Some(e.to_string()), net);
                 true
             }
         }
     }
 
-    fn ask(
-        &mut self,
-        now: Instant,
-        id: SessionId,
-        s: &mut Session,
-        l: &mut Lookup,
-        net: &mut Net<'_>,
-        _why: Option<String>,
-    ) {
+    fn ask(&mut self, now: Instant, s: &mut Session, l: &mut Lookup, net: &mut Net<'_>) {
         l.round += 1;
         l.id = net.rng.next_u64() as u16;
         net.obs.push(Obs::DnsQuery);
@@ -444,30 +426,24 @@ impl Driver {
             None => now + self.config.dns.timeout.0.max(Duration::from_millis(100)),
         };
         l.reply = reply;
-        schedule(now, id, s, at, net);
+        schedule(now, s, at, net);
     }
 }
 
-fn schedule(now: Instant, id: SessionId, s: &mut Session, t: Instant, net: &mut Net<'_>) {
+fn schedule(now: Instant, s: &mut Session, t: Instant, net: &mut Net<'_>) {
     let t = t.max(now);
     if s.scheduled != Some(t) {
         s.scheduled = Some(t);
-        net.events.push(t, OutEv::Session(id));
+        net.events.push(t, OutEv::Session(s.id));
     }
 }
 
 /// Try the next address: refused (down, or the link's refusal fault) moves on; `true`
 /// when the session is over.
-fn connect(
-    now: Instant,
-    id: SessionId,
-    s: &mut Session,
-    net: &mut Net<'_>,
-    notices: &mut Vec<QueueNotice>,
-) -> bool {
+fn connect(now: Instant, s: &mut Session, net: &mut Net<'_>) -> bool {
     let Some(name) = s.targets.get(s.next).cloned() else {
         let last = s.last.clone();
-        finish(id, s, false, false, Some(last), net, notices);
+        finish(s, false, false, Some(last), net);
         return true;
     };
     s.next += 1;
@@ -477,17 +453,17 @@ fn connect(
     match host {
         Some(h) if !refused && !h.borrow().spec.is_down(now) => {
             let client = SmtpClient::new(now, s.settings.clone());
-            let peer = SmtpPeer::new(now, h, id);
-            let rng = net.rng.fork(&format!("link{id}.{}", s.next));
+            let peer = SmtpPeer::new(now, h, s.id);
+            let rng = net.rng.fork(&format!("link{}.{}", s.id, s.next));
             s.link = Some(Link::new(client, peer, net.faults, rng));
             s.new_attempt();
             // The greeting goes out at once.
-            step_link(now, id, s, net, notices)
+            step_link(now, s, net)
         }
         _ => {
             s.last = format!("{name}: connection refused");
             let t = now + net.latency() + net.latency();
-            schedule(now, id, s, t, net);
+            schedule(now, s, t, net);
             false
         }
     }
@@ -505,13 +481,7 @@ impl Session {
 
 /// Give the client its pending order, run the connection, report its events. `true`
 /// when the session is over.
-fn step_link(
-    now: Instant,
-    id: SessionId,
-    s: &mut Session,
-    net: &mut Net<'_>,
-    notices: &mut Vec<QueueNotice>,
-) -> bool {
+fn step_link(now: Instant, s: &mut Session, net: &mut Net<'_>) -> bool {
     let Some(mut link) = s.link.take() else {
         return false;
     };
@@ -551,18 +521,18 @@ fn step_link(
             ClientEvent::Ready => {
                 s.established = true;
                 s.awaiting = true;
-                notices.push(QueueNotice::Ready { session: id });
+                s.notices.push(QueueNotice::Ready { session: s.id });
             }
             ClientEvent::NextChunk => {}
             ClientEvent::Finished(report) => {
                 net.obs.push(Obs::Finished {
-                    session: id,
+                    session: s.id,
                     message: s.message.take().unwrap_or_default(),
                     report: report.clone(),
                 });
                 s.body = None;
-                notices.push(QueueNotice::Finished {
-                    session: id,
+                s.notices.push(QueueNotice::Finished {
+                    session: s.id,
                     report,
                 });
             }
@@ -576,7 +546,7 @@ fn step_link(
     }
     if s.awaiting && s.order.is_some() {
         s.link = Some(link);
-        return step_link(now, id, s, net, notices);
+        return step_link(now, s, net);
     }
     if !link.is_ended() {
         s.link = Some(link);
@@ -587,36 +557,34 @@ fn step_link(
     let host = s.tried.last().cloned().unwrap_or_default();
     if s.established {
         let error = s.end_error.take();
-        finish(id, s, true, false, error, net, notices);
+        finish(s, true, false, error, net);
         return true;
     }
     s.last = match s.end_error.take() {
         Some(e) => format!("{host}: {e}"),
         None => format!("{host}: the session ended"),
     };
-    connect(now, id, s, net, notices)
+    connect(now, s, net)
 }
 
 /// Tell the queue the session is over (`Pump::finish`).
 fn finish(
-    id: SessionId,
     s: &mut Session,
     established: bool,
     permanent: bool,
     error: Option<String>,
     net: &mut Net<'_>,
-    notices: &mut Vec<QueueNotice>,
 ) {
     net.obs.push(Obs::SessionEnded {
-        session: id,
+        session: s.id,
         dest: s.dest.clone(),
         tried: s.tried.clone(),
         established,
         permanent,
         error: error.clone(),
     });
-    notices.push(QueueNotice::Ended {
-        session: id,
+    s.notices.push(QueueNotice::Ended {
+        session: s.id,
         established,
         permanent,
         error,

@@ -21,7 +21,7 @@ pub mod random;
 pub mod smtp_peer;
 
 use crate::rng::Rng;
-use crate::sim::{EventQueue, Trace};
+use crate::sim::{EventQueue, Trace, World};
 use crate::wire::Faults;
 use dns_peer::DnsPeer;
 use driver::{body_of, Driver, Net, Obs};
@@ -136,6 +136,28 @@ pub struct MailFate {
     pub removed: Option<Instant>,
 }
 
+impl World for OutWorld {
+    type Event = OutEv;
+
+    fn queue(&mut self) -> &mut EventQueue<OutEv> {
+        &mut self.events
+    }
+
+    fn clock(&mut self) -> &mut Instant {
+        &mut self.now
+    }
+
+    fn run_event(&mut self, ev: OutEv) {
+        self.events_run += 1;
+        self.handle(ev);
+        self.check_after_event();
+    }
+
+    fn storm(&mut self) {
+        self.violation("event storm: 100000 events at one instant".into());
+    }
+}
+
 pub struct OutWorld {
     pub spec: OutSpec,
     pub now: Instant,
@@ -212,31 +234,7 @@ impl OutWorld {
 
     /// Run events until `until` (inclusive).
     pub fn run_until(&mut self, until: Instant) {
-        let mut same_instant = 0u32;
-        while let Some(t) = self.events.peek_time() {
-            if t > until {
-                break;
-            }
-            let Some((t, ev)) = self.events.pop() else {
-                break;
-            };
-            if t <= self.now {
-                same_instant += 1;
-                if same_instant > 100_000 {
-                    self.violation("event storm: 100000 events at one instant".into());
-                    return;
-                }
-            } else {
-                same_instant = 0;
-            }
-            self.now = self.now.max(t);
-            self.events_run += 1;
-            self.handle(ev);
-            self.check_after_event();
-        }
-        if self.now < until {
-            self.now = until;
-        }
+        crate::sim::run_until(self, until);
     }
 
     fn handle(&mut self, ev: OutEv) {

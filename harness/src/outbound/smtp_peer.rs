@@ -173,6 +173,12 @@ impl SmtpPeer {
         self.mode = Mode::Command;
     }
 
+    fn receive(&mut self, bytes: &[u8]) {
+        self.idle_deadline = self.now + IDLE;
+        self.inbuf.extend_from_slice(bytes);
+        self.take_lines();
+    }
+
     fn take_lines(&mut self) {
         while !self.closing {
             let Some(end) = self.inbuf.iter().position(|&c| c == b'\n') else {
@@ -310,23 +316,16 @@ impl Machine for SmtpPeer {
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         self.now = now;
-        if self.closed {
-            return;
-        }
         match input {
-            Input::Bytes(b) => {
-                self.idle_deadline = now + IDLE;
-                self.inbuf.extend_from_slice(b);
-                self.take_lines();
-            }
+            _ if self.closed => {}
+            Input::Bytes(b) => self.receive(b),
             // The client went away: a transaction in progress is dropped unstored.
             Input::Eof => self.closing = true,
-            Input::Tick => {
-                if now >= self.idle_deadline {
-                    self.reply("421 4.4.2 idle too long");
-                    self.closing = true;
-                }
+            Input::Tick if now >= self.idle_deadline => {
+                self.reply("421 4.4.2 idle too long");
+                self.closing = true;
             }
+            Input::Tick => {}
         }
     }
 
