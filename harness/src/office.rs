@@ -2,9 +2,11 @@
 //! (ours, the ISP relay's, the upstream MX's), driven in virtual time against scripted
 //! links and peers, with the invariants checked after every event.
 //!
-//! Stand-ins, until their issues land: the outbound client is [`PushClient`] (issue 5)
-//! and the POP3 collector is a message-level model (issue 7). Everything the scheduler
-//! and the SMTP server do is the production code.
+//! Stand-ins: the office's Out Mail runs hand their mail over with [`PushClient`] and
+//! the POP3 collector is a message-level model; the real outbound queue and SMTP client
+//! run in [`crate::outbound`] (each sweep seed runs one beside its office) and the real
+//! collector against [`crate::isp_pop3`]. Everything the scheduler and the SMTP server
+//! do here is the production code.
 
 use crate::localtime::LocalClock;
 use crate::rng::Rng;

@@ -13,10 +13,10 @@
 use super::dns_peer::DnsPeer;
 use super::smtp_peer::{SharedHost, SmtpPeer, Stored};
 use super::OutEv;
-use crate::isp_pop3::Link;
 use crate::rng::Rng;
 use crate::sim::EventQueue;
 use crate::wire::Faults;
+use crate::wire::Link;
 use mailroom_core::config::{Config, OutMethod, OutTls};
 use mailroom_core::dns::{
     decode_answer, encode_query, DnsCache, LookupStep, MxLookup, QueryFailure, Rcode, RecordKind,
