@@ -182,6 +182,19 @@ impl Driver {
         self.tell(now, QueueNotice::Load(Box::new(msg)), net);
     }
 
+    /// Run connection `conn`'s Out Mail (the scheduler's `RunOutMail`).
+    pub fn run(&mut self, now: Instant, conn: usize, run: u64, net: &mut Net<'_>) {
+        self.tell(
+            now,
+            QueueNotice::Run {
+                conn,
+                run,
+                flush: false,
+            },
+            net,
+        );
+    }
+
     /// The queue's timer fired (`gen` names the wake-up it was).
     pub fn wake(&mut self, now: Instant, gen: u64, net: &mut Net<'_>) {
         if gen != self.wake_gen {

@@ -32,6 +32,7 @@ use mailroom_core::Instant;
 use smtp_peer::{Host, HostSpec, SharedHost};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 /// The outbound world's events.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub enum OutEv {
     QueueWake(u64),
     /// A session's next step.
     Session(u64),
+    /// The scheduler's "run Out Mail" for a dial-up connection.
+    Run,
 }
 
 /// One message a user sends.
@@ -54,14 +57,18 @@ pub struct OutMail {
 pub struct OutSpec {
     pub seed: u64,
     pub start: Instant,
-    /// One LAN-link connection with an Out Mail (it runs by itself, like the runtime's
-    /// `auto_lan`), relay or direct, and the `[outbound]` policy.
+    /// One connection with an Out Mail, relay or direct, and the `[outbound]` policy:
+    /// a LAN link (its Out Mail runs by itself, the runtime's `auto_lan`) or a dial-up
+    /// one (see `run_every`).
     pub config: Config,
     /// Relays and MX hosts, by name.
     pub hosts: Vec<HostSpec>,
     pub dns: DnsPeer,
     pub faults: Faults,
     pub mails: Vec<(Instant, OutMail)>,
+    /// The connection is not a LAN link: its Out Mail runs only when asked, this often
+    /// (a stand-in for the connection scheduler, which the office runs).
+    pub run_every: Option<Duration>,
     pub keep_trace: bool,
 }
 
@@ -76,6 +83,7 @@ impl OutSpec {
             dns: DnsPeer::default(),
             faults: Faults::CLEAN,
             mails: Vec::new(),
+            run_every: None,
             keep_trace: true,
         }
     }
@@ -172,6 +180,8 @@ pub struct OutWorld {
     pub trace: Trace,
     pub violations: Vec<String>,
     pub events_run: u64,
+    runs: u64,
+    run_going: Option<u64>,
 }
 
 impl OutWorld {
@@ -200,6 +210,9 @@ impl OutWorld {
         for (i, (at, _)) in spec.mails.iter().enumerate() {
             events.push((*at).max(spec.start), OutEv::Mail(i));
         }
+        if spec.run_every.is_some() {
+            events.push(spec.start, OutEv::Run);
+        }
         OutWorld {
             now: spec.start,
             driver: Driver::new(spec.start, spec.config.clone()),
@@ -213,6 +226,8 @@ impl OutWorld {
             trace: Trace::new(spec.keep_trace),
             violations: Vec::new(),
             events_run: 0,
+            runs: 0,
+            run_going: None,
             spec,
         }
     }
@@ -289,6 +304,17 @@ impl OutWorld {
                     .record(now, &format!("queued {id} {:?}", mail.recipients));
             }
             OutEv::QueueWake(gen) => self.driver.wake(now, gen, &mut net),
+            OutEv::Run => {
+                if let Some(every) = self.spec.run_every {
+                    net.events.push(now + every, OutEv::Run);
+                }
+                // As the scheduler: no second run while one is going.
+                if self.run_going.is_none() {
+                    self.runs += 1;
+                    self.run_going = Some(self.runs);
+                    self.driver.run(now, 0, self.runs, &mut net);
+                }
+            }
             OutEv::Session(id) => self.driver.session_event(now, id, &mut net),
         }
         for o in obs {
@@ -520,6 +546,12 @@ impl OutWorld {
                 session, message, ..
             } => self.note(format!("send {session} {message}")),
             QueueAction::Close { session } => self.note(format!("close {session}")),
+            QueueAction::RunFinished { run, requested, .. } => {
+                self.note(format!("run {run} finished (requested {requested})"));
+                if requested && self.run_going == Some(run) {
+                    self.run_going = None;
+                }
+            }
             other => self.note(format!("{other:?}")),
         }
     }
@@ -531,6 +563,7 @@ impl OutWorld {
         let busy = self.driver.busy();
         let wake = self.driver.next_wake();
         let setup = self.driver.setup().clone();
+        let auto = self.spec.run_every.is_none();
         let mut found = Vec::new();
         for m in self.driver.messages() {
             let pending: Vec<&QueuedRecipient> = m
@@ -542,6 +575,10 @@ impl OutWorld {
                 continue;
             }
             for r in &pending {
+                if !auto {
+                    // A dial-up Out Mail sends at its next run, which always comes.
+                    break;
+                }
                 // At the very instant it falls due, the queue's wake-up may still be
                 // behind this event: then it must be armed for now.
                 if r.next_attempt < now {

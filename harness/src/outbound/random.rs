@@ -32,6 +32,9 @@ pub struct Policy {
     pub max_sessions: u64,
     pub per_destination: u64,
     pub dns_attempts: u64,
+    /// Minutes between runs of a dial-up Out Mail (the scheduler's "run Out Mail");
+    /// `None`: a LAN link, which sends by itself whenever something is due.
+    pub run_every: Option<u64>,
 }
 
 impl Policy {
@@ -44,6 +47,7 @@ impl Policy {
             max_sessions: 10,
             per_destination: 2,
             dns_attempts: 2,
+            run_every: None,
         }
     }
 
@@ -78,7 +82,11 @@ fn config_text(p: &Policy) -> String {
     let relays: Vec<String> = RELAYS.iter().map(|h| format!("\"{h}:25\"")).collect();
     let _ = write!(
         t,
-        "\n[[connection]]\nname = \"lan\"\nlink = \"lan\"\n[connection.outmail]\nmethod = \"{}\"\nrelays = [{}]\ntls = \"off\"\n",
+        "\n[[connection]]\nname = \"out\"\n{}\n[connection.outmail]\nmethod = \"{}\"\nrelays = [{}]\ntls = \"off\"\n",
+        match p.run_every {
+            None => "link = \"lan\"",
+            Some(_) => "link = \"command\"\nup = \"pon isp\"\ndown = \"poff isp\"",
+        },
         if p.direct { "direct" } else { "relay" },
         relays.join(", ")
     );
@@ -132,6 +140,7 @@ pub fn random_out_spec(seed: u64, start: Instant, days: u64) -> OutSpec {
         max_sessions: r.range(1, 10),
         per_destination: r.range(1, 3),
         dns_attempts: r.range(1, 3),
+        run_every: r.chance(0.3).then(|| r.range(10, 120)),
     };
     let config = config(&policy);
     let span = days.max(1) * 86_400;
@@ -203,6 +212,7 @@ pub fn random_out_spec(seed: u64, start: Instant, days: u64) -> OutSpec {
         dns,
         faults,
         mails,
+        run_every: policy.run_every.map(|m| secs(m * 60)),
         keep_trace: false,
     }
 }
