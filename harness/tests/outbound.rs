@@ -23,6 +23,7 @@ fn at(secs: u64) -> Instant {
 /// as `hosts` says (by default they take everything).
 fn world(policy: Policy, to: &str, hosts: &dyn Fn(&mut HostSpec)) -> OutSpec {
     let mut spec = OutSpec::new(config(&policy), T0);
+    spec.run_every = policy.run_every.map(|m| Duration::from_secs(m * MIN));
     for name in RELAYS.iter().chain(&["mx1.far0.example"]) {
         let mut h = HostSpec::accepting(name);
         hosts(&mut h);
@@ -248,5 +249,42 @@ fn an_outbound_world_replays_exactly() {
     assert_ne!(
         a.trace.hash(),
         run_outbound(seed + 1, T0, 3, false).trace.hash()
+    );
+}
+
+/// A dial-up Out Mail (no LAN link) sends only when the scheduler runs it: the retry
+/// after greylisting waits for the next run, and the warning still comes on time from
+/// the queue's own timer.
+#[test]
+fn a_dial_up_out_mail_retries_at_its_next_run() {
+    let policy = Policy {
+        run_every: Some(30),
+        ..Policy::relay()
+    };
+    let spec = world(policy, BOB, &|h| {
+        h.greylist = Some(Duration::from_secs(10 * MIN))
+    });
+    let w = run(spec, DAY);
+    let f = w.rcpt(1, BOB).expect("queued");
+    assert_eq!(f.attempts, 1);
+    let acked = secs_after_t0(f.acked.expect("delivered"));
+    assert!(
+        (30 * MIN..31 * MIN).contains(&acked),
+        "delivered at +{acked}s"
+    );
+
+    let policy = Policy {
+        run_every: Some(6 * 60),
+        ..Policy::relay()
+    };
+    let spec = world(policy, BOB, &|h| h.temp_until = Some(at(5 * HOUR)));
+    let w = run(spec, DAY);
+    let m = w.mail(1).expect("queued");
+    assert_eq!(m.warnings.len(), 1);
+    assert!((4 * HOUR..4 * HOUR + MIN).contains(&secs_after_t0(m.warnings[0])));
+    let acked = secs_after_t0(m.rcpts[BOB].acked.expect("delivered"));
+    assert!(
+        (6 * HOUR..6 * HOUR + MIN).contains(&acked),
+        "delivered at +{acked}s"
     );
 }
