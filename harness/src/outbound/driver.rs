@@ -122,6 +122,23 @@ struct Session {
     notices: Vec<QueueNotice>,
 }
 
+/// The host names of connection `conn`'s relays, in the order they are tried (the
+/// simulated world has no ports).
+pub fn relay_hosts(config: &Config, conn: usize) -> Vec<String> {
+    config
+        .connections
+        .get(conn)
+        .and_then(|c| c.outmail.as_ref())
+        .map(|o| {
+            o.relays
+                .iter()
+                .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(n, _)| n))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The message data the client sends for queue entry `id`.
 pub fn body_of(id: &str) -> Vec<u8> {
     format!(
@@ -307,16 +324,8 @@ impl Driver {
             Dest::Lan(_) => None,
         };
         match (&dest, om) {
-            (Dest::Relay(_), Some(om)) if om.method == OutMethod::Relay => {
-                s.targets = om
-                    .relays
-                    .iter()
-                    .map(|h| {
-                        h.rsplit_once(':')
-                            .map_or(h.as_str(), |(n, _)| n)
-                            .to_string()
-                    })
-                    .collect();
+            (Dest::Relay(c), Some(om)) if om.method == OutMethod::Relay => {
+                s.targets = relay_hosts(&self.config, *c);
             }
             (Dest::Direct(_, domain), Some(_)) => {
                 s.lookup = Some(Lookup {

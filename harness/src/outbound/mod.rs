@@ -413,18 +413,12 @@ impl OutWorld {
                     "session {session} ended {dest:?} tried {tried:?} established {established} permanent {permanent} {error:?}"
                 ));
                 if let Dest::Relay(conn) = dest {
-                    let relays: Vec<String> = self.spec.config.connections[conn]
-                        .outmail
-                        .as_ref()
-                        .map(|o| {
-                            o.relays
-                                .iter()
-                                .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(n, _)| n))
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if !established && tried != relays {
+                    let relays = driver::relay_hosts(&self.spec.config, conn);
+                    if !relays.starts_with(&tried) {
+                        self.violation(format!(
+                            "relay session {session} tried {tried:?}, not in the order of {relays:?}"
+                        ));
+                    } else if !established && tried.len() < relays.len() {
                         self.violation(format!(
                             "relay session {session} gave up after trying {tried:?} of {relays:?}"
                         ));
