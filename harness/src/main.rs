@@ -1,4 +1,7 @@
-//! `mailroom-harness`: the seed sweep and the virtual-week timing.
+//! `mailroom-harness`: the seed sweep and the virtual-week timing. Each seed is an
+//! office (scheduler, SMTP in, dial-up links) and an outbound world (the queue and SMTP
+//! client against relays, MX hosts and DNS); `sweep` prints what the outbound worlds
+//! did (sent, retried, warned, bounced, failed over) and `seed --trace` both traces.
 //!
 //! ```text
 //! cargo run -p mailroom-harness --release -- sweep --seeds 1..1000 [--days 2]
