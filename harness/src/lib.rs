@@ -6,12 +6,16 @@
 //! - [`office::Office`]: the connection scheduler and SMTP sessions of a small office,
 //!   its dial-up links, the ISP relay, POP3 box and remote MX, in virtual time.
 //! - [`sweep`]: randomized offices, invariants after every event, run-twice hashes.
+//! - [`outbound`]: the real outbound queue and SMTP client sessions against scripted
+//!   relays, MX hosts and a DNS server (greylisting, 4xx for hours, 5xx, drops, DNS
+//!   failures): retries, the delay warning, the bounce and relay fail-over.
 //! - [`isp_pop3`]: a scripted ISP POP3 server (UIDL refused or missing, no TOP, drops,
 //!   slow or stalled replies) and a link running a client machine against it.
 
 pub mod isp_pop3;
 pub mod localtime;
 pub mod office;
+pub mod outbound;
 pub mod rng;
 pub mod sim;
 pub mod sweep;

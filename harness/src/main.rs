@@ -1,4 +1,7 @@
-//! `mailroom-harness`: the seed sweep and the virtual-week timing.
+//! `mailroom-harness`: the seed sweep and the virtual-week timing. Each seed is an
+//! office (scheduler, SMTP in, dial-up links) and an outbound world (the queue and SMTP
+//! client against relays, MX hosts and DNS); `sweep` prints what the outbound worlds
+//! did (sent, retried, warned, bounced, failed over) and `seed --trace` both traces.
 //!
 //! ```text
 //! cargo run -p mailroom-harness --release -- sweep --seeds 1..1000 [--days 2]
@@ -8,7 +11,8 @@
 #![allow(clippy::disallowed_methods)] // the command line times itself with the real clock
 
 use mailroom_harness::office::Office;
-use mailroom_harness::sweep::{check_seed, random_spec};
+use mailroom_harness::outbound::OutStats;
+use mailroom_harness::sweep::{check_seed, random_spec, run_outbound};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -43,10 +47,12 @@ fn main() -> ExitCode {
             };
             let started = Instant::now();
             let (mut events, mut runs, mut failed) = (0u64, 0usize, Vec::new());
+            let mut out = OutStats::default();
             for seed in a..=b {
                 let o = check_seed(seed, days);
                 events += o.events;
                 runs += o.runs;
+                out.add(&o.out);
                 if !o.violations.is_empty() {
                     eprintln!("FAIL seed {seed} (rerun: mailroom-harness seed {seed} --days {days} --trace)");
                     for v in &o.violations {
@@ -60,6 +66,10 @@ fn main() -> ExitCode {
                 "{n} seeds x {days} virtual days, each run twice: {} events, {runs} connection runs, {:.2}s",
                 events * 2,
                 started.elapsed().as_secs_f64()
+            );
+            println!(
+                "outbound: {} messages ({} recipients) queued, {} delivered, {} temporary failures retried, {} warned, {} bounced, {} relay fail-overs, {} duplicates after a lost 250, {} sessions, {} DNS queries",
+                out.messages, out.recipients, out.delivered, out.retried, out.warned, out.bounced, out.failed_over, out.duplicates, out.sessions, out.dns_queries
             );
             if failed.is_empty() {
                 println!("{n} passed, 0 failed");
@@ -80,6 +90,8 @@ fn main() -> ExitCode {
             let mut spec = random_spec(seed, days);
             spec.keep_trace = args.iter().any(|a| a == "--trace");
             let end = spec.start + Duration::from_secs(days * 86_400);
+            let start = spec.start;
+            let keep = spec.keep_trace;
             let mut o = Office::new(spec);
             o.run_until(end);
             o.final_checks();
@@ -91,10 +103,21 @@ fn main() -> ExitCode {
                 o.events,
                 o.trace.hash()
             );
-            for v in &o.violations {
+            let w = run_outbound(seed, start, days, keep);
+            for l in w.trace.lines() {
+                println!("out {l}");
+            }
+            println!(
+                "seed {seed} outbound: {} events, trace hash {:016x}, {:?}",
+                w.events_run,
+                w.trace.hash(),
+                w.stats
+            );
+            let violations: Vec<&String> = o.violations.iter().chain(&w.violations).collect();
+            for v in &violations {
                 println!("VIOLATION {v}");
             }
-            if o.violations.is_empty() {
+            if violations.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

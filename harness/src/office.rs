@@ -2,13 +2,15 @@
 //! (ours, the ISP relay's, the upstream MX's), driven in virtual time against scripted
 //! links and peers, with the invariants checked after every event.
 //!
-//! Stand-ins, until their issues land: the outbound client is [`PushClient`] (issue 5)
-//! and the POP3 collector is a message-level model (issue 7). Everything the scheduler
-//! and the SMTP server do is the production code.
+//! Stand-ins: the office's Out Mail runs hand their mail over with [`PushClient`] and
+//! the POP3 collector is a message-level model; the real outbound queue and SMTP client
+//! run in [`crate::outbound`] (each sweep seed runs one beside its office) and the real
+//! collector against [`crate::isp_pop3`]. Everything the scheduler and the SMTP server
+//! do here is the production code.
 
 use crate::localtime::LocalClock;
 use crate::rng::Rng;
-use crate::sim::{EventQueue, Trace};
+use crate::sim::{EventQueue, Trace, World};
 use crate::wire::{
     sim_id, Client, ClientEvent, Faults, PushClient, PushEvent, PushResult, SimMessage, Step, Wire,
 };
@@ -201,7 +203,7 @@ impl Log {
 }
 
 #[derive(Debug)]
-enum Ev {
+pub(crate) enum Ev {
     Wake(u64),
     ClockEdge,
     Traffic(usize),
@@ -273,6 +275,28 @@ struct Pop3Session {
     uids: Vec<u64>,
     next: usize,
     delete: Vec<u64>,
+}
+
+impl World for Office {
+    type Event = Ev;
+
+    fn queue(&mut self) -> &mut EventQueue<Ev> {
+        &mut self.q
+    }
+
+    fn clock(&mut self) -> &mut Instant {
+        &mut self.now
+    }
+
+    fn run_event(&mut self, ev: Ev) {
+        self.events += 1;
+        self.handle(ev);
+        self.check_after_event();
+    }
+
+    fn storm(&mut self) {
+        self.violation("event storm: 100000 events at one instant".into());
+    }
 }
 
 /// Messages as the invariants see them.
@@ -688,16 +712,22 @@ impl Office {
         {
             o.2 = Some(self.now);
         }
-        if !self.link_up(conn) {
-            let ids: Vec<u64> = self
-                .wires
-                .iter()
-                .filter(|(_, s)| s.conn == conn)
-                .map(|(&i, _)| i)
-                .collect();
-            for id in ids {
-                self.reset_wire(id);
-            }
+        self.reset_wires_if_down(conn);
+    }
+
+    /// A link that is down (ours and nobody else's) takes its connections with it.
+    fn reset_wires_if_down(&mut self, conn: ConnId) {
+        if self.link_up(conn) {
+            return;
+        }
+        let ids: Vec<u64> = self
+            .wires
+            .iter()
+            .filter(|(_, s)| s.conn == conn)
+            .map(|(&i, _)| i)
+            .collect();
+        for id in ids {
+            self.reset_wire(id);
         }
     }
 
@@ -1185,17 +1215,7 @@ impl Office {
             }
             Ev::External => {
                 for conn in 0..self.links.len() {
-                    if !self.link_up(conn) {
-                        let ids: Vec<u64> = self
-                            .wires
-                            .iter()
-                            .filter(|(_, s)| s.conn == conn)
-                            .map(|(&i, _)| i)
-                            .collect();
-                        for id in ids {
-                            self.reset_wire(id);
-                        }
-                    }
+                    self.reset_wires_if_down(conn);
                 }
             }
             Ev::OpenOutMail { conn, run } => {
@@ -1286,31 +1306,7 @@ impl Office {
 
     /// Run events until `until` (inclusive).
     pub fn run_until(&mut self, until: Instant) {
-        let mut same_instant = 0u32;
-        while let Some(t) = self.q.peek_time() {
-            if t > until {
-                break;
-            }
-            let Some((t, ev)) = self.q.pop() else { break };
-            if t <= self.now {
-                same_instant += 1;
-                // Virtual time must move: a machine that keeps asking to be woken
-                // "now" is spinning, a bug the real runtimes would burn a core on.
-                if same_instant > 100_000 {
-                    self.violation("event storm: 100000 events at one instant".into());
-                    return;
-                }
-            } else {
-                same_instant = 0;
-            }
-            self.now = self.now.max(t);
-            self.events += 1;
-            self.handle(ev);
-            self.check_after_event();
-        }
-        if self.now < until {
-            self.now = until;
-        }
+        crate::sim::run_until(self, until);
     }
 
     /// Run for `d` of virtual time.

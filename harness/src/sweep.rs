@@ -2,9 +2,13 @@
 //! schedules, modifiers, hooks), a local clock with DST and third-party jumps, peers
 //! with faults, and a stream of traffic; the office runs with the invariants checked
 //! after every event, and a second run of the same seed must give the same trace hash.
+//! Alongside the office, each seed runs an outbound world ([`crate::outbound`]): the
+//! real queue and SMTP client against random relays, MX hosts and DNS faults.
 
 use crate::localtime::{utc, LocalClock};
 use crate::office::{DialOutcome, LinkSpec, Office, OfficeSpec, PushMode, Traffic, UpstreamPolicy};
+use crate::outbound::random::random_out_spec;
+use crate::outbound::{OutStats, OutWorld};
 use crate::rng::Rng;
 use crate::wire::Faults;
 use mailroom_core::config::parse_config;
@@ -20,6 +24,7 @@ pub struct Outcome {
     pub hash: u64,
     pub events: u64,
     pub runs: usize,
+    pub out: OutStats,
     pub violations: Vec<String>,
 }
 
@@ -260,19 +265,34 @@ pub fn random_spec(seed: u64, days: u64) -> OfficeSpec {
     spec
 }
 
-/// Run one seed for `days` of virtual time.
+/// The outbound world of `seed`, run for `days` from `start`.
+pub fn run_outbound(seed: u64, start: Instant, days: u64, keep_trace: bool) -> OutWorld {
+    let mut spec = random_out_spec(seed, start, days);
+    spec.keep_trace = keep_trace;
+    let mut w = OutWorld::new(spec);
+    w.run_until(start + Duration::from_secs(days * 86_400));
+    w.final_checks();
+    w
+}
+
+/// Run one seed for `days` of virtual time: the office, then its outbound world.
 pub fn run_seed(seed: u64, days: u64) -> Outcome {
     let spec = random_spec(seed, days);
-    let end = spec.start + Duration::from_secs(days * 86_400);
+    let start = spec.start;
+    let end = start + Duration::from_secs(days * 86_400);
     let mut o = Office::new(spec);
     o.run_until(end);
     o.final_checks();
+    let w = run_outbound(seed, start, days, false);
+    let mut violations = o.violations.clone();
+    violations.extend(w.violations.iter().cloned());
     Outcome {
         seed,
-        hash: o.trace.hash(),
-        events: o.events,
+        hash: o.trace.hash() ^ w.trace.hash().rotate_left(1),
+        events: o.events + w.events_run,
         runs: o.log.runs.len(),
-        violations: o.violations.clone(),
+        out: w.stats,
+        violations,
     }
 }
 

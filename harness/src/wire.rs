@@ -1,11 +1,14 @@
-//! Simulated TCP between a client machine and a real core [`SmtpServer`]: latency per
-//! chunk, writes split at random boundaries, resets, refused connections.
+//! Simulated TCP: [`Pipes`] carry the bytes both ways with latency per chunk, writes
+//! split at random boundaries, resets and refused connections; a [`Wire`] puts a client
+//! machine and a real core [`SmtpServer`] at its ends, a [`Link`] a client machine and
+//! a scripted server.
 
 use crate::rng::Rng;
 use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
 use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::time::Duration;
 
 /// Faults a link adds to the streams over it.
@@ -583,5 +586,190 @@ impl Wire {
         if self.pipes.ended {
             step.ended = true;
         }
+    }
+}
+
+/// One TCP connection between a client machine and a scripted server that raises no
+/// events (an ISP POP3 server of [`crate::isp_pop3`], an SMTP peer of
+/// [`crate::outbound`]), in virtual time, with the [`Faults`] of its [`Pipes`].
+pub struct Link<C: Machine, S: Machine<Event = Infallible>> {
+    pub client: C,
+    pub server: S,
+    pipes: Pipes,
+    /// The client asked for TLS; the scripted server offers none, so this is a fault.
+    pub client_asked_tls: bool,
+    /// Bytes the client sent and received.
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+/// Answers the client's events; `now` is the virtual time of the step.
+pub type Answer<'a, C> =
+    dyn FnMut(Instant, &<C as Machine>::Event) -> Option<<C as Machine>::Command> + 'a;
+
+impl<C: Machine, S: Machine<Event = Infallible>> Link<C, S> {
+    pub fn new(client: C, server: S, faults: Faults, rng: Rng) -> Link<C, S> {
+        Link {
+            client,
+            server,
+            pipes: Pipes::new(faults, rng),
+            client_asked_tls: false,
+            bytes_up: 0,
+            bytes_down: 0,
+        }
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.pipes.ended
+    }
+
+    /// When the link next needs a step (`None` once ended).
+    pub fn next_time(&self) -> Option<Instant> {
+        self.pipes.next_time()
+    }
+
+    /// Tear the connection down: both sides see the end of input at once.
+    pub fn reset(&mut self, now: Instant, events: &mut Vec<C::Event>, answer: &mut Answer<'_, C>) {
+        if self.pipes.ended {
+            return;
+        }
+        self.pipes.drop_in_flight();
+        if !self.pipes.client_closed {
+            self.client.handle_input(now, Input::Eof);
+            let mut sink = Vec::new();
+            self.drain_client(now, &mut sink, events, answer);
+        }
+        self.server.handle_input(now, Input::Eof);
+        self.pipes.client_closed = true;
+        self.pipes.server_closed = true;
+        self.pipes.ended = true;
+    }
+
+    fn drain_client(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<u8>,
+        events: &mut Vec<C::Event>,
+        answer: &mut Answer<'_, C>,
+    ) {
+        loop {
+            match self.client.poll_output(out) {
+                Output::Event(e) => {
+                    let cmd = answer(now, &e);
+                    events.push(e);
+                    if let Some(c) = cmd {
+                        self.client.handle_command(now, c);
+                    }
+                }
+                Output::Wait(w) => {
+                    self.pipes.client_wait = w;
+                    return;
+                }
+                Output::Close => {
+                    self.pipes.client_closed = true;
+                    return;
+                }
+                Output::StartTls => self.client_asked_tls = true,
+            }
+        }
+    }
+
+    fn drain_server(&mut self, out: &mut Vec<u8>) {
+        loop {
+            match self.server.poll_output(out) {
+                Output::Event(e) => match e {},
+                Output::Wait(w) => {
+                    self.pipes.server_wait = w;
+                    return;
+                }
+                Output::Close => {
+                    self.pipes.server_closed = true;
+                    return;
+                }
+                Output::StartTls => {}
+            }
+        }
+    }
+
+    /// Start: the server greets (possibly late). Call once.
+    pub fn open(&mut self, now: Instant, answer: &mut Answer<'_, C>) -> Vec<C::Event> {
+        let mut events = Vec::new();
+        self.flush(now, &mut events, answer);
+        events
+    }
+
+    /// Deliver what is due at `now`, run both machines, send what they wrote.
+    pub fn step(&mut self, now: Instant, answer: &mut Answer<'_, C>) -> Vec<C::Event> {
+        let mut events = Vec::new();
+        if self.pipes.ended {
+            return events;
+        }
+        while let Some(b) = self.pipes.arrived(now, true) {
+            if !self.pipes.server_closed {
+                self.server.handle_input(now, Input::Bytes(&b));
+            }
+        }
+        while let Some(b) = self.pipes.arrived(now, false) {
+            if !self.pipes.client_closed {
+                self.bytes_down += b.len() as u64;
+                self.client.handle_input(now, Input::Bytes(&b));
+            }
+        }
+        if self.pipes.eof_due(now, true) {
+            self.server.handle_input(now, Input::Eof);
+        }
+        if self.pipes.eof_due(now, false) {
+            self.client.handle_input(now, Input::Eof);
+        }
+        if self.pipes.client_wait.is_some_and(|t| t <= now) && !self.pipes.client_closed {
+            self.client.handle_input(now, Input::Tick);
+        }
+        if self.pipes.server_wait.is_some_and(|t| t <= now) && !self.pipes.server_closed {
+            self.server.handle_input(now, Input::Tick);
+        }
+        self.flush(now, &mut events, answer);
+        events
+    }
+
+    fn flush(&mut self, now: Instant, events: &mut Vec<C::Event>, answer: &mut Answer<'_, C>) {
+        let mut to_client = Vec::new();
+        let server_was_closed = self.pipes.server_closed;
+        if !self.pipes.server_closed {
+            self.drain_server(&mut to_client);
+        }
+        let mut to_server = Vec::new();
+        let client_was_closed = self.pipes.client_closed;
+        if !self.pipes.client_closed {
+            self.drain_client(now, &mut to_server, events, answer);
+        }
+        if !to_client.is_empty() && !self.pipes.send(now, to_client, false) {
+            return self.reset(now, events, answer);
+        }
+        self.bytes_up += to_server.len() as u64;
+        if !to_server.is_empty() && !self.pipes.send(now, to_server, true) {
+            return self.reset(now, events, answer);
+        }
+        self.pipes
+            .note_closes(now, server_was_closed, client_was_closed);
+    }
+
+    /// Run from `start` until both sides have closed or the virtual clock passes
+    /// `limit`. Returns the events and the time it stopped.
+    pub fn run(
+        &mut self,
+        start: Instant,
+        limit: Instant,
+        answer: &mut Answer<'_, C>,
+    ) -> (Vec<C::Event>, Instant) {
+        let mut events = self.open(start, answer);
+        let mut now = start;
+        while let Some(t) = self.next_time() {
+            if t > limit {
+                break;
+            }
+            now = t.max(now);
+            events.extend(self.step(now, answer));
+        }
+        (events, now)
     }
 }

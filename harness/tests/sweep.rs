@@ -1,10 +1,12 @@
 //! The seed sweep in miniature: random offices with invariants after every event, and
 //! the run-twice determinism check (the full sweep is `mailroom-harness sweep`).
 
+use mailroom_harness::outbound::OutStats;
 use mailroom_harness::sweep::{check_seed, run_seed};
 
 #[test]
 fn forty_random_offices_keep_every_invariant() {
+    let mut out = OutStats::default();
     for seed in 1..=40 {
         let o = check_seed(seed, 2);
         assert!(
@@ -12,7 +14,16 @@ fn forty_random_offices_keep_every_invariant() {
             "seed {seed} failed (rerun: cargo run -p mailroom-harness --release -- seed {seed} --days 2 --trace):\n{}",
             o.violations.join("\n")
         );
+        out.add(&o.out);
     }
+    // The outbound worlds met what they are there for: retries, warnings, bounces,
+    // relay fail-over, and a repeat after a lost 250.
+    assert!(out.delivered > 0, "{out:?}");
+    assert!(out.retried > 0, "{out:?}");
+    assert!(out.warned > 0, "{out:?}");
+    assert!(out.bounced > 0, "{out:?}");
+    assert!(out.failed_over > 0, "{out:?}");
+    assert!(out.dns_queries > 0, "{out:?}");
 }
 
 #[test]

@@ -1,4 +1,6 @@
 use super::*;
+use crate::rng::Rng;
+use crate::wire::Faults;
 
 /// A client that sends one command per response and reports each response whole.
 struct Script {
@@ -107,7 +109,7 @@ fn session(
     commands: &[(&str, bool)],
     faults: Faults,
     seed: u64,
-) -> (Vec<String>, Link<Script>, Instant) {
+) -> (Vec<String>, Link<Script, IspPop3>, Instant) {
     let all: Vec<(&str, bool)> = LOGIN.iter().chain(commands).copied().collect();
     let server = IspPop3::new(Instant::ZERO, mailbox, behaviour, "office", "secret word");
     let mut link = Link::new(Script::new(&all), server, faults, Rng::new(seed));
