@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod client_reply;
+pub mod etrn_client;
 pub(crate) mod codec;
 mod command;
 pub mod policy;
