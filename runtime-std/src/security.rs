@@ -13,8 +13,8 @@
 
 use crate::datadir::DataDir;
 use mailroom_core::accounts::{Account, Protocol};
+use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::Snapshot;
-use mailroom_core::pop3::AuthOutcome;
 use mailroom_core::security::{
     lockout_exempt, password_tag, Failure, Lockout, LoginGate, PopBeforeSmtp, Service,
 };

@@ -173,6 +173,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     smtp(&mut e, cfg);
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
+    pass(&mut e, cfg);
     connections::check(&mut e, cfg);
     outbound::check(&mut e, cfg);
     routing::check(&mut e, cfg);
@@ -299,14 +300,7 @@ fn smtp(e: &mut Errors<'_>, cfg: &Config) {
             "0 would close every session at once",
         ),
     ];
-    for (key, value, min, why) in mins {
-        if value < min {
-            e.at(
-                &[Key("smtp"), Key(key)],
-                format!("[smtp] {key} = {value} is too small; the least is {min} ({why})"),
-            );
-        }
-    }
+    at_least(e, "smtp", &mins);
 }
 
 fn accounts(e: &mut Errors<'_>, cfg: &Config) {
@@ -338,26 +332,61 @@ fn pop3(e: &mut Errors<'_>, cfg: &Config) {
              a reusable secret the server keeps only then)",
         );
     }
-    let mins: [(&str, u32, u32, &str); 3] = [
+    let mins: [(&str, u64, u64, &str); 3] = [
         (
             "idle_timeout_secs",
-            p.idle_timeout_secs,
+            p.idle_timeout_secs.into(),
             60,
             "RFC 1939 asks for 600",
         ),
         (
             "max_command_line",
-            p.max_command_line,
+            p.max_command_line.into(),
             255,
             "RFC 2449 requires 255",
         ),
-        ("max_errors", p.max_errors, 1, "0 would close at once"),
+        (
+            "max_errors",
+            p.max_errors.into(),
+            1,
+            "0 would close at once",
+        ),
     ];
-    for (key, value, min, why) in mins {
+    at_least(e, "pop3", &mins);
+}
+
+fn pass(e: &mut Errors<'_>, cfg: &Config) {
+    let p = &cfg.pass;
+    let mins: [(&str, u64, u64, &str); 3] = [
+        (
+            "idle_timeout_secs",
+            p.idle_timeout_secs.into(),
+            1,
+            "0 would close every session at once",
+        ),
+        (
+            "max_command_line",
+            p.max_command_line.into(),
+            64,
+            "shorter lines would cut ordinary passwords",
+        ),
+        (
+            "max_errors",
+            p.max_errors.into(),
+            1,
+            "0 would close at once",
+        ),
+    ];
+    at_least(e, "pass", &mins);
+}
+
+/// Refuse each `(key, value, least, why)` whose value is below its least.
+fn at_least(e: &mut Errors<'_>, section: &'static str, mins: &[(&'static str, u64, u64, &str)]) {
+    for &(key, value, min, why) in mins {
         if value < min {
             e.at(
-                &[Key("pop3"), Key(key)],
-                format!("[pop3] {key} = {value} is too small; the least is {min} ({why})"),
+                &[Key(section), Key(key)],
+                format!("[{section}] {key} = {value} is too small; the least is {min} ({why})"),
             );
         }
     }

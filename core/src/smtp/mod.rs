@@ -5,14 +5,12 @@
 //! [`SmtpCommand`]s.
 
 pub mod client;
-pub mod client_reply;
-pub mod etrn_client;
 pub(crate) mod codec;
 mod command;
+pub mod etrn_client;
 pub mod policy;
 pub(crate) mod received;
 mod reply;
-pub(crate) mod sasl;
 mod server;
 
 pub use reply::Refusal;

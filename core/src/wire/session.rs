@@ -1,0 +1,292 @@
+//! The state every line-based server session keeps besides its protocol: the output
+//! not yet handed out, the input kept while an event is outstanding, the idle deadline,
+//! the error count, and the end of the session. [`handle_input`], [`answered`] and
+//! [`poll_output`] run the machine contract for a [`LineProtocol`], so a new protocol
+//! writes only what its lines mean.
+//!
+//! Flow control: while an event is outstanding the session reads nothing and keeps
+//! what arrives in a bounded buffer, so pipelined commands are answered in order once
+//! the driver answers the event; more than the bound closes the session.
+
+use super::contract::{Clock, Ending};
+use super::line::{LineReader, LineStep};
+use crate::machine::{Input, Output};
+use crate::time::Instant;
+use std::time::Duration;
+
+/// The bounds of one session, from the protocol's configuration section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest command line, CRLF included.
+    pub max_line: usize,
+    /// Input kept while an event is outstanding, beyond what the current read brought.
+    pub max_pending: usize,
+    /// Refused commands before the session closes (0 counts as 1).
+    pub max_errors: u32,
+    /// Silence from the peer before the session closes; `None` = never.
+    pub idle: Option<Duration>,
+}
+
+/// Why the session closes on its own; the protocol writes the reply that says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Farewell {
+    TooManyErrors,
+    TooMuchInput,
+    Idle,
+}
+
+/// The protocol half of a line session.
+pub(crate) trait LineProtocol {
+    type Event;
+    /// What the session waits for from the driver (which command kind answers it).
+    type Awaiting: Copy;
+
+    fn wire(&mut self) -> &mut LineSession<Self::Event, Self::Awaiting>;
+    /// One whole line, terminator removed.
+    fn on_line(&mut self, now: Instant, line: &[u8]);
+    /// A line passed [`Limits::max_line`]; it is skipped. Usually an error reply.
+    fn on_line_too_long(&mut self);
+    /// Write the reply for a close the session decided; the session then closes.
+    fn farewell(&mut self, why: Farewell);
+    /// Input that is not lines (SMTP's DATA and BDAT): take what belongs to it and
+    /// return how much, or `None` while the protocol reads lines.
+    fn raw(&mut self, _now: Instant, _input: &[u8]) -> Option<usize> {
+        None
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct LineSession<E, A> {
+    /// Bytes for the peer not yet handed to the driver.
+    pub out: Vec<u8>,
+    pub lines: LineReader,
+    pub limits: Limits,
+    /// The connection is encrypted (implicit TLS, or after `StartTls`).
+    pub tls_active: bool,
+    inbuf: Vec<u8>,
+    event: Option<E>,
+    awaiting: Option<A>,
+    errors: u32,
+    start_tls: bool,
+    /// Throw away the rest of the input being processed (after STARTTLS/STLS).
+    discard_input: bool,
+    /// The peer closed while the session waited for the driver.
+    eof: bool,
+    ending: Ending,
+    clock: Clock,
+    last_activity: Instant,
+}
+
+impl<E, A: Copy> LineSession<E, A> {
+    pub fn new(now: Instant, limits: Limits, tls_active: bool) -> Self {
+        LineSession {
+            out: Vec::with_capacity(256),
+            lines: LineReader::default(),
+            limits,
+            tls_active,
+            inbuf: Vec::new(),
+            event: None,
+            awaiting: None,
+            errors: 0,
+            start_tls: false,
+            discard_input: false,
+            eof: false,
+            ending: Ending::default(),
+            clock: Clock::new(now),
+            last_activity: now,
+        }
+    }
+
+    /// Hand `event` to the driver and wait for the answer `awaiting` names.
+    pub fn ask(&mut self, event: E, awaiting: A) {
+        self.event = Some(event);
+        self.awaiting = Some(awaiting);
+    }
+
+    /// What a command would answer now; `None` makes every command a stray (nothing
+    /// asked, or the session is closing or closed). A command that answers it is
+    /// followed by [`answered`].
+    pub fn awaiting(&self) -> Option<A> {
+        if !self.ending.is_open() {
+            return None;
+        }
+        self.awaiting
+    }
+
+    /// End the session: everything written so far goes out, then `Close`.
+    pub fn close(&mut self) {
+        self.ending.close();
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.ending.is_open()
+    }
+
+    /// Send what is written, then `StartTls`; the rest of the current input is thrown
+    /// away as possible plaintext injection (RFC 3207 §4.2, RFC 2595 §4).
+    pub fn start_tls(&mut self) {
+        self.lines.reset();
+        self.start_tls = true;
+        self.discard_input = true;
+    }
+
+    /// Count a refusal caused by the peer; true when this one reaches the limit.
+    fn count_error(&mut self) -> bool {
+        self.errors = self.errors.saturating_add(1);
+        self.errors >= self.limits.max_errors.max(1) && self.ending.is_open()
+    }
+
+    fn paused(&self) -> bool {
+        !self.ending.is_open() || self.start_tls || self.awaiting.is_some()
+    }
+
+    /// The idle deadline; none while the driver has the turn.
+    fn deadline(&self) -> Option<Instant> {
+        let idle = self.limits.idle?;
+        self.awaiting.is_none().then(|| self.last_activity + idle)
+    }
+
+    /// The latest time seen (for text that names a time, like a challenge).
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Note the driver's `now` (rule 6) and return the time to act on.
+    pub fn see(&mut self, now: Instant) -> Instant {
+        self.clock.see(now)
+    }
+}
+
+/// Count a refusal the protocol just wrote; the limit closes the session with
+/// [`Farewell::TooManyErrors`].
+pub(crate) fn count_error<P: LineProtocol>(p: &mut P) {
+    if p.wire().count_error() {
+        farewell(p, Farewell::TooManyErrors);
+    }
+}
+
+fn farewell<P: LineProtocol>(p: &mut P, why: Farewell) {
+    p.farewell(why);
+    p.wire().close();
+}
+
+/// `Machine::handle_input` for a line session.
+pub(crate) fn handle_input<P: LineProtocol>(p: &mut P, now: Instant, input: Input<'_>) {
+    let w = p.wire();
+    let now = w.clock.see(now);
+    if !w.ending.is_open() {
+        return;
+    }
+    match input {
+        Input::Bytes(bytes) => {
+            if w.eof || bytes.is_empty() {
+                return;
+            }
+            w.last_activity = now;
+            if w.paused() {
+                if w.inbuf.len() + bytes.len() > w.limits.max_pending.max(w.inbuf.len()) {
+                    return farewell(p, Farewell::TooMuchInput);
+                }
+                w.inbuf.extend_from_slice(bytes);
+                return;
+            }
+            let used = process(p, now, bytes);
+            p.wire().inbuf.extend_from_slice(&bytes[used..]);
+        }
+        Input::Eof => {
+            // With the driver's answer outstanding, the session first finishes what
+            // it was asked (a delivery, a commit), then closes (rule 4).
+            if w.awaiting.is_some() {
+                w.eof = true;
+            } else {
+                w.close();
+            }
+        }
+        Input::Tick => {
+            if w.deadline().is_some_and(|d| now >= d) {
+                farewell(p, Farewell::Idle);
+            }
+        }
+    }
+}
+
+/// Call after the protocol handled a command that answers [`LineSession::awaiting`]:
+/// the wait is over unless the protocol asked again (the next chunk), the idle timer
+/// restarts, and the input kept meanwhile is read.
+pub(crate) fn answered<P: LineProtocol>(p: &mut P, now: Instant) {
+    let w = p.wire();
+    let now = w.clock.see(now);
+    if !w.ending.is_open() {
+        return;
+    }
+    if w.event.is_none() {
+        w.awaiting = None;
+    }
+    w.last_activity = now;
+    if !w.inbuf.is_empty() && !w.paused() {
+        let mut buf = std::mem::take(&mut w.inbuf);
+        let used = process(p, now, &buf);
+        buf.drain(..used);
+        p.wire().inbuf = buf;
+    }
+    let w = p.wire();
+    if w.eof && w.inbuf.is_empty() && !w.paused() {
+        w.close();
+    }
+}
+
+/// Run `input` through the protocol until it is used up or the session pauses.
+/// Returns how many bytes were used (all of them after STARTTLS: the rest is
+/// discarded as possible injected plaintext).
+fn process<P: LineProtocol>(p: &mut P, now: Instant, input: &[u8]) -> usize {
+    let mut pos = 0;
+    while pos < input.len() && !p.wire().paused() {
+        if let Some(n) = p.raw(now, &input[pos..]) {
+            pos += n;
+        } else {
+            let w = p.wire();
+            let (n, step) = w.lines.feed(&input[pos..], w.limits.max_line);
+            pos += n;
+            match step {
+                LineStep::Partial => {}
+                LineStep::TooLong => p.on_line_too_long(),
+                LineStep::Line => {
+                    let line = p.wire().lines.take_line();
+                    p.on_line(now, &line);
+                    p.wire().lines.restore(line);
+                }
+            }
+        }
+        let w = p.wire();
+        if w.discard_input {
+            w.discard_input = false;
+            return input.len();
+        }
+    }
+    pos
+}
+
+/// `Machine::poll_output` for a line session: output first, then the event, then
+/// `Close` (once) or `StartTls`, else `Wait` until the idle deadline.
+pub fn poll_output<E, A: Copy>(w: &mut LineSession<E, A>, out: &mut Vec<u8>) -> Output<E> {
+    if w.ending.is_closed() {
+        return Output::Wait(None);
+    }
+    out.append(&mut w.out);
+    if let Some(event) = w.event.take() {
+        return Output::Event(event);
+    }
+    if let Some(o) = w.ending.poll() {
+        w.inbuf = Vec::new();
+        return o;
+    }
+    if w.start_tls {
+        w.start_tls = false;
+        w.tls_active = true;
+        // Anything that arrived before the handshake is plaintext injection.
+        w.inbuf.clear();
+        return Output::StartTls;
+    }
+    Output::Wait(w.deadline())
+}
