@@ -20,8 +20,8 @@ use crate::accounts::check_password;
 use crate::auth::AuthOutcome;
 use crate::config::Snapshot;
 use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
-use crate::wire::{contract, write};
-use crate::{Input, Instant, Machine, Output};
+use crate::wire::write;
+use crate::Instant;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -232,7 +232,9 @@ impl PassServer {
 
 impl LineProtocol for PassServer {
     type Event = PassEvent;
+    type Command = PassCommand;
     type Awaiting = Awaiting;
+    const NAME: &'static str = "password service";
 
     fn wire(&mut self) -> &mut LineSession<PassEvent, Awaiting> {
         &mut self.wire
@@ -256,28 +258,17 @@ impl LineProtocol for PassServer {
             },
         );
     }
-}
 
-impl Machine for PassServer {
-    type Command = PassCommand;
-    type Event = PassEvent;
-
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        session::handle_input(self, now, input);
-    }
-
-    fn handle_command(&mut self, now: Instant, cmd: PassCommand) {
+    fn answer(&mut self, cmd: PassCommand) -> bool {
         match (cmd, self.wire.awaiting()) {
             (PassCommand::AuthResult(outcome), Some(Awaiting::Auth)) => {
                 self.on_auth_result(outcome)
             }
             (PassCommand::Changed(result), Some(Awaiting::Change)) => self.on_changed(result),
-            _ => return contract::stray("password service"),
+            _ => return false,
         }
-        session::answered(self, now);
-    }
-
-    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<PassEvent> {
-        session::poll_output(&mut self.wire, out)
+        true
     }
 }
+
+session::line_machine!(PassServer, PassCommand, PassEvent);

@@ -459,13 +459,13 @@ fn pop3_client() {
         name: "POP3 client",
         start: |now| {
             let settings = pop3c::ClientSettings {
-                user: "office".into(),
-                password: "secret".into(),
-                auth: Pop3Auth::Plain,
                 tls: InMailTls::Opportunistic,
                 tls_available: false,
-                timeout: Duration::from_secs(60),
+                user: "office".into(),
+                password: "secret".into(),
                 max_message: 1 << 20,
+                auth: Pop3Auth::Plain,
+                timeout: Duration::from_secs(60),
             };
             Pop3Client::new(now, settings)
         },

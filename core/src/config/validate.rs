@@ -332,52 +332,37 @@ fn pop3(e: &mut Errors<'_>, cfg: &Config) {
              a reusable secret the server keeps only then)",
         );
     }
-    let mins: [(&str, u64, u64, &str); 3] = [
-        (
-            "idle_timeout_secs",
-            p.idle_timeout_secs.into(),
-            60,
-            "RFC 1939 asks for 600",
-        ),
-        (
-            "max_command_line",
-            p.max_command_line.into(),
-            255,
-            "RFC 2449 requires 255",
-        ),
-        (
-            "max_errors",
-            p.max_errors.into(),
-            1,
-            "0 would close at once",
-        ),
-    ];
-    at_least(e, "pop3", &mins);
+    let idle = (60, "RFC 1939 asks for 600");
+    let line = (255, "RFC 2449 requires 255");
+    let (i, l, n) = (p.idle_timeout_secs, p.max_command_line, p.max_errors);
+    line_service(e, "pop3", (i, idle), (l, line), n);
 }
 
 fn pass(e: &mut Errors<'_>, cfg: &Config) {
     let p = &cfg.pass;
-    let mins: [(&str, u64, u64, &str); 3] = [
-        (
-            "idle_timeout_secs",
-            p.idle_timeout_secs.into(),
-            1,
-            "0 would close every session at once",
-        ),
-        (
-            "max_command_line",
-            p.max_command_line.into(),
-            64,
-            "shorter lines would cut ordinary passwords",
-        ),
-        (
-            "max_errors",
-            p.max_errors.into(),
-            1,
-            "0 would close at once",
-        ),
+    let idle = (1, "0 would close every session at once");
+    let line = (64, "shorter lines would cut ordinary passwords");
+    let (i, l, n) = (p.idle_timeout_secs, p.max_command_line, p.max_errors);
+    line_service(e, "pass", (i, idle), (l, line), n);
+}
+
+/// The least a bound may be, and why.
+type Least = (u64, &'static str);
+
+/// The three bounds every line-based service section has.
+fn line_service(
+    e: &mut Errors<'_>,
+    section: &'static str,
+    (idle, idle_least): (u32, Least),
+    (line, line_least): (u32, Least),
+    errors: u32,
+) {
+    let mins = [
+        ("idle_timeout_secs", idle.into(), idle_least.0, idle_least.1),
+        ("max_command_line", line.into(), line_least.0, line_least.1),
+        ("max_errors", errors.into(), 1, "0 would close at once"),
     ];
-    at_least(e, "pass", &mins);
+    at_least(e, section, &mins);
 }
 
 /// Refuse each `(key, value, least, why)` whose value is below its least.

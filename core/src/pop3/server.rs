@@ -16,8 +16,8 @@ use crate::auth::sasl::{self, SaslError};
 use crate::auth::{self, AuthOutcome};
 use crate::config::Snapshot;
 use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
-use crate::wire::{contract, write, Stuffer};
-use crate::{Input, Instant, Machine, Output};
+use crate::wire::{write, Stuffer};
+use crate::Instant;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -553,7 +553,9 @@ impl Pop3Server {
 
 impl LineProtocol for Pop3Server {
     type Event = Pop3Event;
+    type Command = Pop3Command;
     type Awaiting = Awaiting;
+    const NAME: &'static str = "POP3 server";
 
     fn wire(&mut self) -> &mut LineSession<Pop3Event, Awaiting> {
         &mut self.wire
@@ -579,17 +581,8 @@ impl LineProtocol for Pop3Server {
             Farewell::Idle => "Idle for too long, closing connection",
         });
     }
-}
 
-impl Machine for Pop3Server {
-    type Command = Pop3Command;
-    type Event = Pop3Event;
-
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        session::handle_input(self, now, input);
-    }
-
-    fn handle_command(&mut self, now: Instant, cmd: Pop3Command) {
+    fn answer(&mut self, cmd: Pop3Command) -> bool {
         match (cmd, self.wire.awaiting()) {
             (Pop3Command::AuthResult(outcome), Some(Awaiting::Auth)) => {
                 self.on_auth_result(outcome)
@@ -600,12 +593,10 @@ impl Machine for Pop3Server {
             }
             (Pop3Command::Missing, Some(Awaiting::Chunk)) => self.on_missing(),
             (Pop3Command::Committed(ok), Some(Awaiting::Commit)) => self.sign_off(ok),
-            _ => return contract::stray("POP3 server"),
+            _ => return false,
         }
-        session::answered(self, now);
-    }
-
-    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<Pop3Event> {
-        session::poll_output(&mut self.wire, out)
+        true
     }
 }
+
+session::line_machine!(Pop3Server, Pop3Command, Pop3Event);

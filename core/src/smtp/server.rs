@@ -19,8 +19,8 @@ use crate::address::{Mailbox, Path};
 use crate::auth::sasl::{self, Mechanism, SaslError};
 use crate::config::Snapshot;
 use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
-use crate::wire::{contract, write};
-use crate::{Input, Instant, Machine, Output};
+use crate::wire::write;
+use crate::Instant;
 use base64::Engine;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -722,7 +722,9 @@ impl SmtpServer {
 
 impl LineProtocol for SmtpServer {
     type Event = SmtpEvent;
+    type Command = SmtpCommand;
     type Awaiting = Awaiting;
+    const NAME: &'static str = "SMTP server";
 
     fn wire(&mut self) -> &mut LineSession<SmtpEvent, Awaiting> {
         &mut self.wire
@@ -794,17 +796,8 @@ impl LineProtocol for SmtpServer {
             Phase::Command | Phase::Sasl(_) => None,
         }
     }
-}
 
-impl Machine for SmtpServer {
-    type Command = SmtpCommand;
-    type Event = SmtpEvent;
-
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        session::handle_input(self, now, input);
-    }
-
-    fn handle_command(&mut self, now: Instant, cmd: SmtpCommand) {
+    fn answer(&mut self, cmd: SmtpCommand) -> bool {
         match (cmd, self.wire.awaiting()) {
             (SmtpCommand::AuthResult(result), Some(Awaiting::Auth)) => match result {
                 Some(name) => {
@@ -852,12 +845,10 @@ impl Machine for SmtpServer {
                     }
                 }
             }
-            _ => return contract::stray("SMTP server"),
+            _ => return false,
         }
-        session::answered(self, now);
-    }
-
-    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<SmtpEvent> {
-        session::poll_output(&mut self.wire, out)
+        true
     }
 }
+
+session::line_machine!(SmtpServer, SmtpCommand, SmtpEvent);

@@ -8,7 +8,7 @@
 //! what arrives in a bounded buffer, so pipelined commands are answered in order once
 //! the driver answers the event; more than the bound closes the session.
 
-use super::contract::{Clock, Ending};
+use super::contract::{self, Clock, Ending};
 use super::line::{LineReader, LineStep};
 use crate::machine::{Input, Output};
 use crate::time::Instant;
@@ -38,8 +38,11 @@ pub enum Farewell {
 /// The protocol half of a line session.
 pub(crate) trait LineProtocol {
     type Event;
+    type Command;
     /// What the session waits for from the driver (which command kind answers it).
     type Awaiting: Copy;
+    /// For the log line about a stray command.
+    const NAME: &'static str;
 
     fn wire(&mut self) -> &mut LineSession<Self::Event, Self::Awaiting>;
     /// One whole line, terminator removed.
@@ -48,6 +51,9 @@ pub(crate) trait LineProtocol {
     fn on_line_too_long(&mut self);
     /// Write the reply for a close the session decided; the session then closes.
     fn farewell(&mut self, why: Farewell);
+    /// Act on `cmd` if it answers [`LineSession::awaiting`]; false if it is a stray
+    /// (then nothing may change).
+    fn answer(&mut self, cmd: Self::Command) -> bool;
     /// Input that is not lines (SMTP's DATA and BDAT): take what belongs to it and
     /// return how much, or `None` while the protocol reads lines.
     fn raw(&mut self, _now: Instant, _input: &[u8]) -> Option<usize> {
@@ -211,10 +217,19 @@ pub(crate) fn handle_input<P: LineProtocol>(p: &mut P, now: Instant, input: Inpu
     }
 }
 
-/// Call after the protocol handled a command that answers [`LineSession::awaiting`]:
-/// the wait is over unless the protocol asked again (the next chunk), the idle timer
-/// restarts, and the input kept meanwhile is read.
-pub(crate) fn answered<P: LineProtocol>(p: &mut P, now: Instant) {
+/// `Machine::handle_command` for a line session: a stray changes nothing (rule 5).
+pub(crate) fn handle_command<P: LineProtocol>(p: &mut P, now: Instant, cmd: P::Command) {
+    if p.answer(cmd) {
+        answered(p, now);
+    } else {
+        contract::stray(P::NAME);
+    }
+}
+
+/// After the protocol took a command that answers [`LineSession::awaiting`]: the wait
+/// is over unless the protocol asked again (the next chunk), the idle timer restarts,
+/// and the input kept meanwhile is read.
+fn answered<P: LineProtocol>(p: &mut P, now: Instant) {
     let w = p.wire();
     let now = w.clock.see(now);
     if !w.ending.is_open() {
@@ -269,7 +284,8 @@ fn process<P: LineProtocol>(p: &mut P, now: Instant, input: &[u8]) -> usize {
 
 /// `Machine::poll_output` for a line session: output first, then the event, then
 /// `Close` (once) or `StartTls`, else `Wait` until the idle deadline.
-pub fn poll_output<E, A: Copy>(w: &mut LineSession<E, A>, out: &mut Vec<u8>) -> Output<E> {
+pub(crate) fn poll_output<P: LineProtocol>(p: &mut P, out: &mut Vec<u8>) -> Output<P::Event> {
+    let w = p.wire();
     if w.ending.is_closed() {
         return Output::Wait(None);
     }
@@ -290,3 +306,31 @@ pub fn poll_output<E, A: Copy>(w: &mut LineSession<E, A>, out: &mut Vec<u8>) -> 
     }
     Output::Wait(w.deadline())
 }
+
+/// `impl Machine` for a line server: `line_machine!(Server, Command, Event)`. Every
+/// line server runs the contract the same way, through this module.
+macro_rules! line_machine {
+    ($server:ty, $command:ty, $event:ty) => {
+        impl $crate::machine::Machine for $server {
+            type Command = $command;
+            type Event = $event;
+
+            fn handle_input(
+                &mut self,
+                now: $crate::time::Instant,
+                input: $crate::machine::Input<'_>,
+            ) {
+                $crate::wire::session::handle_input(self, now, input);
+            }
+
+            fn handle_command(&mut self, now: $crate::time::Instant, cmd: $command) {
+                $crate::wire::session::handle_command(self, now, cmd);
+            }
+
+            fn poll_output(&mut self, out: &mut Vec<u8>) -> $crate::machine::Output<$event> {
+                $crate::wire::session::poll_output(self, out)
+            }
+        }
+    };
+}
+pub(crate) use line_machine;
