@@ -24,7 +24,6 @@ use crate::wire::write;
 use crate::Instant;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Input kept while an event is outstanding.
 pub const MAX_PENDING_INPUT: usize = 4096;
@@ -85,12 +84,13 @@ impl PassServer {
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, peer: IpAddr) -> Self {
         let peer = peer.to_canonical();
         let p = &snapshot.config.pass;
-        let limits = Limits {
-            max_line: p.max_command_line as usize,
-            max_pending: MAX_PENDING_INPUT,
-            max_errors: p.max_errors,
-            idle: Some(Duration::from_secs(u64::from(p.idle_timeout_secs))),
-        };
+        let max_line = p.max_command_line as usize;
+        let limits = Limits::new(
+            max_line,
+            MAX_PENDING_INPUT,
+            p.max_errors,
+            p.idle_timeout_secs,
+        );
         let mut s = PassServer {
             wire: LineSession::new(now, limits, false),
             snapshot,
@@ -231,15 +231,6 @@ impl PassServer {
 }
 
 impl LineProtocol for PassServer {
-    type Event = PassEvent;
-    type Command = PassCommand;
-    type Awaiting = Awaiting;
-    const NAME: &'static str = "password service";
-
-    fn wire(&mut self) -> &mut LineSession<PassEvent, Awaiting> {
-        &mut self.wire
-    }
-
     fn on_line(&mut self, _now: Instant, line: &[u8]) {
         self.on_command(line);
     }
@@ -249,14 +240,11 @@ impl LineProtocol for PassServer {
     }
 
     fn farewell(&mut self, why: Farewell) {
-        self.reply(
-            500,
-            match why {
-                Farewell::TooManyErrors => "Too many errors, closing connection",
-                Farewell::TooMuchInput => "Too much input, closing connection",
-                Farewell::Idle => "Idle for too long, closing connection",
-            },
-        );
+        let text = match why {
+            Farewell::TooMuchInput => "Too much input, closing connection",
+            other => other.text(),
+        };
+        self.reply(500, text);
     }
 
     fn answer(&mut self, cmd: PassCommand) -> bool {
@@ -271,4 +259,10 @@ impl LineProtocol for PassServer {
     }
 }
 
-session::line_machine!(PassServer, PassCommand, PassEvent);
+session::line_machine!(
+    PassServer,
+    PassCommand,
+    PassEvent,
+    Awaiting,
+    "password service"
+);

@@ -20,7 +20,6 @@ use crate::wire::{write, Stuffer};
 use crate::Instant;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Input kept while an event is outstanding, beyond what the current read brought.
 pub const MAX_PENDING_INPUT: usize = 64 * 1024;
@@ -89,13 +88,13 @@ impl Pop3Server {
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: Pop3Info) -> Self {
         info.peer_ip = info.peer_ip.to_canonical();
         let p = &snapshot.config.pop3;
-        let limits = Limits {
-            max_line: (p.max_command_line as usize).max(MIN_COMMAND_LINE),
-            max_pending: MAX_PENDING_INPUT,
-            max_errors: p.max_errors,
-            idle: (p.idle_timeout_secs != 0)
-                .then(|| Duration::from_secs(u64::from(p.idle_timeout_secs))),
-        };
+        let max_line = (p.max_command_line as usize).max(MIN_COMMAND_LINE);
+        let limits = Limits::new(
+            max_line,
+            MAX_PENDING_INPUT,
+            p.max_errors,
+            p.idle_timeout_secs,
+        );
         let mut s = Pop3Server {
             wire: LineSession::new(now, limits, info.tls_active),
             timestamp: None,
@@ -552,15 +551,6 @@ impl Pop3Server {
 }
 
 impl LineProtocol for Pop3Server {
-    type Event = Pop3Event;
-    type Command = Pop3Command;
-    type Awaiting = Awaiting;
-    const NAME: &'static str = "POP3 server";
-
-    fn wire(&mut self) -> &mut LineSession<Pop3Event, Awaiting> {
-        &mut self.wire
-    }
-
     fn on_line(&mut self, _now: Instant, line: &[u8]) {
         match std::mem::replace(&mut self.phase, Phase::Command) {
             Phase::SaslPlain => self.on_sasl_plain(line),
@@ -575,11 +565,7 @@ impl LineProtocol for Pop3Server {
 
     fn farewell(&mut self, why: Farewell) {
         // RFC 1939 §3: an autologout timer never enters UPDATE.
-        self.err(match why {
-            Farewell::TooManyErrors => "Too many errors, closing connection",
-            Farewell::TooMuchInput => "Too much pipelined input, closing connection",
-            Farewell::Idle => "Idle for too long, closing connection",
-        });
+        self.err(why.text());
     }
 
     fn answer(&mut self, cmd: Pop3Command) -> bool {
@@ -599,4 +585,4 @@ impl LineProtocol for Pop3Server {
     }
 }
 
-session::line_machine!(Pop3Server, Pop3Command, Pop3Event);
+session::line_machine!(Pop3Server, Pop3Command, Pop3Event, Awaiting, "POP3 server");

@@ -24,7 +24,6 @@ use crate::Instant;
 use base64::Engine;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Index of the configured held domain `domain` is, if any (case-insensitive).
 fn etrn_held(held: &[String], domain: &str) -> Option<usize> {
@@ -113,13 +112,9 @@ impl SmtpServer {
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: SessionInfo) -> Self {
         info.peer_ip = info.peer_ip.to_canonical();
         let smtp = &snapshot.config.smtp;
-        let limits = Limits {
-            max_line: (smtp.max_command_line as usize).max(MIN_COMMAND_LINE),
-            max_pending: MAX_PENDING_INPUT,
-            max_errors: smtp.max_errors,
-            idle: (smtp.idle_timeout_secs != 0)
-                .then(|| Duration::from_secs(u64::from(smtp.idle_timeout_secs))),
-        };
+        let max_line = (smtp.max_command_line as usize).max(MIN_COMMAND_LINE);
+        let (errors, idle) = (smtp.max_errors, smtp.idle_timeout_secs);
+        let limits = Limits::new(max_line, MAX_PENDING_INPUT, errors, idle);
         let mut wire = LineSession::new(now, limits, info.tls_active);
         let greeting = format!("{} ESMTP Mailroom", snapshot.config.hostname);
         write::code(&mut wire.out, 220, &greeting);
@@ -721,15 +716,6 @@ impl SmtpServer {
 }
 
 impl LineProtocol for SmtpServer {
-    type Event = SmtpEvent;
-    type Command = SmtpCommand;
-    type Awaiting = Awaiting;
-    const NAME: &'static str = "SMTP server";
-
-    fn wire(&mut self) -> &mut LineSession<SmtpEvent, Awaiting> {
-        &mut self.wire
-    }
-
     fn on_line(&mut self, now: Instant, line: &[u8]) {
         match std::mem::replace(&mut self.phase, Phase::Command) {
             Phase::Sasl(step) => self.on_sasl(step, line),
@@ -747,9 +733,8 @@ impl LineProtocol for SmtpServer {
 
     fn farewell(&mut self, why: Farewell) {
         let (status, text) = match why {
-            Farewell::TooManyErrors => ("4.7.0", "Too many errors, closing connection"),
-            Farewell::TooMuchInput => ("4.7.0", "Too much pipelined input, closing connection"),
             Farewell::Idle => ("4.4.2", "Idle timeout, closing connection"),
+            other => ("4.7.0", other.text()),
         };
         let text = format!("{} {text}", self.host());
         write::code_status(&mut self.wire.out, 421, status, &text);
@@ -851,4 +836,4 @@ impl LineProtocol for SmtpServer {
     }
 }
 
-session::line_machine!(SmtpServer, SmtpCommand, SmtpEvent);
+session::line_machine!(SmtpServer, SmtpCommand, SmtpEvent, Awaiting, "SMTP server");

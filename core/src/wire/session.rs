@@ -27,6 +27,18 @@ pub struct Limits {
     pub idle: Option<Duration>,
 }
 
+impl Limits {
+    /// From a section's bounds; `idle_secs` 0 means no idle timeout.
+    pub fn new(max_line: usize, max_pending: usize, max_errors: u32, idle_secs: u32) -> Limits {
+        Limits {
+            max_line,
+            max_pending,
+            max_errors,
+            idle: (idle_secs != 0).then(|| Duration::from_secs(u64::from(idle_secs))),
+        }
+    }
+}
+
 /// Why the session closes on its own; the protocol writes the reply that says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Farewell {
@@ -35,8 +47,20 @@ pub enum Farewell {
     Idle,
 }
 
-/// The protocol half of a line session.
-pub(crate) trait LineProtocol {
+impl Farewell {
+    /// The usual text of the reply (a protocol may word one differently).
+    pub fn text(self) -> &'static str {
+        match self {
+            Farewell::TooManyErrors => "Too many errors, closing connection",
+            Farewell::TooMuchInput => "Too much pipelined input, closing connection",
+            Farewell::Idle => "Idle for too long, closing connection",
+        }
+    }
+}
+
+/// What [`line_machine!`] declares for a line server: its types, its name and where
+/// its [`LineSession`] is (a field named `wire`).
+pub(crate) trait LineHost {
     type Event;
     type Command;
     /// What the session waits for from the driver (which command kind answers it).
@@ -45,6 +69,10 @@ pub(crate) trait LineProtocol {
     const NAME: &'static str;
 
     fn wire(&mut self) -> &mut LineSession<Self::Event, Self::Awaiting>;
+}
+
+/// The protocol half of a line session: what its lines and answers mean.
+pub(crate) trait LineProtocol: LineHost {
     /// One whole line, terminator removed.
     fn on_line(&mut self, now: Instant, line: &[u8]);
     /// A line passed [`Limits::max_line`]; it is skipped. Usually an error reply.
@@ -307,10 +335,22 @@ pub(crate) fn poll_output<P: LineProtocol>(p: &mut P, out: &mut Vec<u8>) -> Outp
     Output::Wait(w.deadline())
 }
 
-/// `impl Machine` for a line server: `line_machine!(Server, Command, Event)`. Every
-/// line server runs the contract the same way, through this module.
+/// `Machine` and [`LineHost`] for a line server whose [`LineSession`] is its field
+/// `wire`: `line_machine!(Server, Command, Event, Awaiting, "name")`. Every line
+/// server runs the contract the same way, through this module.
 macro_rules! line_machine {
-    ($server:ty, $command:ty, $event:ty) => {
+    ($server:ty, $command:ty, $event:ty, $awaiting:ty, $name:literal) => {
+        impl $crate::wire::session::LineHost for $server {
+            type Event = $event;
+            type Command = $command;
+            type Awaiting = $awaiting;
+            const NAME: &'static str = $name;
+
+            fn wire(&mut self) -> &mut $crate::wire::LineSession<$event, $awaiting> {
+                &mut self.wire
+            }
+        }
+
         impl $crate::machine::Machine for $server {
             type Command = $command;
             type Event = $event;
