@@ -45,10 +45,7 @@ impl std::fmt::Debug for PassEvent {
             PassEvent::Authenticate { user, .. } => ("Authenticate", user),
             PassEvent::ChangePassword { user, .. } => ("ChangePassword", user),
         };
-        f.debug_struct(name)
-            .field("user", user)
-            .field("password", &"<redacted>")
-            .finish()
+        crate::auth::debug_login(f, name, user)
     }
 }
 
@@ -84,13 +81,8 @@ impl PassServer {
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, peer: IpAddr) -> Self {
         let peer = peer.to_canonical();
         let p = &snapshot.config.pass;
-        let max_line = p.max_command_line as usize;
-        let limits = Limits::new(
-            max_line,
-            MAX_PENDING_INPUT,
-            p.max_errors,
-            p.idle_timeout_secs,
-        );
+        let (line, errors, idle) = (p.max_command_line, p.max_errors, p.idle_timeout_secs);
+        let limits = Limits::new(line, 0, errors, idle, MAX_PENDING_INPUT);
         let mut s = PassServer {
             wire: LineSession::new(now, limits, false),
             snapshot,

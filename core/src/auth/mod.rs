@@ -20,6 +20,15 @@ pub enum AuthOutcome {
     Unavailable,
 }
 
+/// `Debug` of a login: the user is shown, the password never, so logging an event or
+/// a setting cannot write a secret.
+pub fn debug_login(f: &mut std::fmt::Formatter<'_>, name: &str, user: &str) -> std::fmt::Result {
+    f.debug_struct(name)
+        .field("user", &user)
+        .field("password", &"<redacted>")
+        .finish()
+}
+
 /// Loopback, private (RFC 1918), link-local, and IPv6 unique-local addresses.
 pub fn is_lan(ip: IpAddr) -> bool {
     match ip.to_canonical() {

@@ -13,7 +13,7 @@ mod server;
 
 pub use server::{Pop3Server, MAX_PENDING_INPUT};
 
-use crate::auth::AuthOutcome;
+use crate::auth::{debug_login, AuthOutcome};
 use std::net::IpAddr;
 
 /// Facts about the connection that the driver knows and the session cannot.
@@ -71,11 +71,7 @@ pub enum Pop3Event {
 impl std::fmt::Debug for Pop3Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Pop3Event::Authenticate { user, .. } => f
-                .debug_struct("Authenticate")
-                .field("user", user)
-                .field("password", &"<redacted>")
-                .finish(),
+            Pop3Event::Authenticate { user, .. } => debug_login(f, "Authenticate", user),
             Pop3Event::Apop {
                 user, timestamp, ..
             } => f

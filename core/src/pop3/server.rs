@@ -86,15 +86,10 @@ impl Pop3Server {
     /// A new session; the first `poll_output` yields the greeting (or, for an address
     /// the access file refuses, `-ERR` and a close).
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: Pop3Info) -> Self {
-        info.peer_ip = info.peer_ip.to_canonical();
         let p = &snapshot.config.pop3;
-        let max_line = (p.max_command_line as usize).max(MIN_COMMAND_LINE);
-        let limits = Limits::new(
-            max_line,
-            MAX_PENDING_INPUT,
-            p.max_errors,
-            p.idle_timeout_secs,
-        );
+        let (line, errors, idle) = (p.max_command_line, p.max_errors, p.idle_timeout_secs);
+        let limits = Limits::new(line, MIN_COMMAND_LINE, errors, idle, MAX_PENDING_INPUT);
+        info.peer_ip = info.peer_ip.to_canonical();
         let mut s = Pop3Server {
             wire: LineSession::new(now, limits, info.tls_active),
             timestamp: None,

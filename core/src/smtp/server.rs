@@ -111,10 +111,9 @@ impl SmtpServer {
     /// A new session; the first `poll_output` yields the 220 greeting.
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: SessionInfo) -> Self {
         info.peer_ip = info.peer_ip.to_canonical();
-        let smtp = &snapshot.config.smtp;
-        let max_line = (smtp.max_command_line as usize).max(MIN_COMMAND_LINE);
-        let (errors, idle) = (smtp.max_errors, smtp.idle_timeout_secs);
-        let limits = Limits::new(max_line, MAX_PENDING_INPUT, errors, idle);
+        let s = &snapshot.config.smtp;
+        let (line, errors, idle) = (s.max_command_line, s.max_errors, s.idle_timeout_secs);
+        let limits = Limits::new(line, MIN_COMMAND_LINE, errors, idle, MAX_PENDING_INPUT);
         let mut wire = LineSession::new(now, limits, info.tls_active);
         let greeting = format!("{} ESMTP Mailroom", snapshot.config.hostname);
         write::code(&mut wire.out, 220, &greeting);

@@ -28,10 +28,17 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// From a section's bounds; `idle_secs` 0 means no idle timeout.
-    pub fn new(max_line: usize, max_pending: usize, max_errors: u32, idle_secs: u32) -> Limits {
+    /// From a section's `max_command_line` (raised to the protocol's `least_line`),
+    /// `max_errors` and `idle_timeout_secs` (0 = none), and the pending-input bound.
+    pub fn new(
+        max_command_line: u32,
+        least_line: usize,
+        max_errors: u32,
+        idle_secs: u32,
+        max_pending: usize,
+    ) -> Limits {
         Limits {
-            max_line,
+            max_line: (max_command_line as usize).max(least_line),
             max_pending,
             max_errors,
             idle: (idle_secs != 0).then(|| Duration::from_secs(u64::from(idle_secs))),
