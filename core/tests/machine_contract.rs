@@ -29,6 +29,9 @@ const T0: u64 = 1_767_225_600;
 /// How a driver answers events in one run (it may keep state, e.g. jobs handed out).
 type Responder<M> = Box<dyn FnMut(&<M as Machine>::Event) -> Option<<M as Machine>::Command>>;
 
+/// Commands for an event (the wrong kinds sent before the right answer).
+type Wrong<M> = fn(&<M as Machine>::Event) -> Vec<<M as Machine>::Command>;
+
 /// One machine and its scripted session.
 struct Case<M: Machine> {
     name: &'static str,
@@ -37,7 +40,7 @@ struct Case<M: Machine> {
     script: Vec<&'static [u8]>,
     responder: fn() -> Responder<M>,
     /// Commands of the wrong kind for this event (sent before the right answer).
-    wrong: fn(&M::Event) -> Vec<M::Command>,
+    wrong: Wrong<M>,
     /// Commands sent while nothing is outstanding.
     strays: fn() -> Vec<M::Command>,
 }
@@ -52,7 +55,7 @@ struct Driver<M: Machine> {
     closes: usize,
     last_wait: Option<Option<Instant>>,
     respond: Responder<M>,
-    wrong: Option<fn(&M::Event) -> Vec<M::Command>>,
+    wrong: Option<Wrong<M>>,
 }
 
 impl<M: Machine> Driver<M>
