@@ -4,8 +4,8 @@
 //!
 //! - [`line`]: the bounded line reader (command and reply lines).
 //! - [`session`]: the server-side line session (pending input while an event is
-//!   outstanding, idle deadline, error count, STARTTLS, the end of the session), run
-//!   through the machine contract by `handle_input` / `answered` / `poll_output`.
+//!   outstanding, idle deadline, error count, STARTTLS, the end of the session); a
+//!   server implements `LineProtocol` and gets its `Machine` from `line_machine!`.
 //! - [`contract`]: `Close` once, time that never runs backwards, stray commands; the
 //!   client machines use these directly.
 //! - [`write`]: reply and command writers (`NNN text`, multi-line, `+OK`/`-ERR`) that

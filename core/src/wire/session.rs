@@ -1,8 +1,9 @@
 //! The state every line-based server session keeps besides its protocol: the output
 //! not yet handed out, the input kept while an event is outstanding, the idle deadline,
-//! the error count, and the end of the session. [`handle_input`], [`answered`] and
-//! [`poll_output`] run the machine contract for a [`LineProtocol`], so a new protocol
-//! writes only what its lines mean.
+//! the error count, and the end of the session. `handle_input`, `handle_command` and
+//! `poll_output` here run the machine contract for a `LineProtocol` (a server gets
+//! them as its `Machine` from `line_machine!`), so a new protocol writes only what
+//! its lines and answers mean.
 //!
 //! Flow control: while an event is outstanding the session reads nothing and keeps
 //! what arrives in a bounded buffer, so pipelined commands are answered in order once
