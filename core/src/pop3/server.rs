@@ -49,6 +49,9 @@ pub(crate) enum Awaiting {
     Commit,
 }
 
+/// What LIST or UIDL shows of a message.
+type Item = fn(&MessageEntry) -> &dyn std::fmt::Display;
+
 #[derive(Debug)]
 struct Message {
     entry: MessageEntry,
@@ -423,40 +426,31 @@ impl Pop3Server {
     }
 
     fn on_list(&mut self, which: Option<u64>) {
-        if let Some(n) = which {
-            return match self.message_index(n) {
-                Ok(i) => {
-                    let text = format!("{n} {}", self.messages[i].entry.size);
-                    self.ok(&text);
-                }
-                Err(why) => self.error(why),
-            };
-        }
         let (n, size) = self.totals();
-        let text = format!("{n} messages ({size} octets)");
-        self.ok(&text);
-        for (i, m) in self.messages.iter().enumerate() {
-            if !m.deleted {
-                let _ = write!(self.wire.out, "{} {}\r\n", i + 1, m.entry.size);
-            }
-        }
-        self.wire.out.extend_from_slice(b".\r\n");
+        let head = format!("{n} messages ({size} octets)");
+        self.on_listing(which, &head, |e| &e.size);
     }
 
     fn on_uidl(&mut self, which: Option<u64>) {
+        self.on_listing(which, "Unique-ID listing follows", |e| &e.uid);
+    }
+
+    /// LIST and UIDL: `+OK n item` for one message, or `head` and a line per message
+    /// not deleted.
+    fn on_listing(&mut self, which: Option<u64>, head: &str, item: Item) {
         if let Some(n) = which {
             return match self.message_index(n) {
                 Ok(i) => {
-                    let text = format!("{n} {}", self.messages[i].entry.uid);
+                    let text = format!("{n} {}", item(&self.messages[i].entry));
                     self.ok(&text);
                 }
                 Err(why) => self.error(why),
             };
         }
-        self.ok("Unique-ID listing follows");
+        self.ok(head);
         for (i, m) in self.messages.iter().enumerate() {
             if !m.deleted {
-                let _ = write!(self.wire.out, "{} {}\r\n", i + 1, m.entry.uid);
+                let _ = write!(self.wire.out, "{} {}\r\n", i + 1, item(&m.entry));
             }
         }
         self.wire.out.extend_from_slice(b".\r\n");
