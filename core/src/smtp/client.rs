@@ -425,31 +425,9 @@ impl SmtpClient {
                     self.after_auth(reply);
                 }
             }
-            Expect::AuthLogin => {
-                if reply.code == 334 {
-                    let user = self
-                        .settings
-                        .auth
-                        .as_ref()
-                        .map(|a| STANDARD.encode(&a.user))
-                        .unwrap_or_default();
-                    self.send(&user, Expect::AuthLoginUser);
-                } else {
-                    self.after_auth(reply);
-                }
-            }
+            Expect::AuthLogin => self.login_step(reply, |a| &a.user, Expect::AuthLoginUser),
             Expect::AuthLoginUser => {
-                if reply.code == 334 {
-                    let pw = self
-                        .settings
-                        .auth
-                        .as_ref()
-                        .map(|a| STANDARD.encode(&a.password))
-                        .unwrap_or_default();
-                    self.send(&pw, Expect::AuthLoginPassword);
-                } else {
-                    self.after_auth(reply);
-                }
+                self.login_step(reply, |a| &a.password, Expect::AuthLoginPassword)
             }
             Expect::AuthLoginPassword => self.after_auth(reply),
             Expect::Mail => self.on_mail(reply),
@@ -520,6 +498,20 @@ impl SmtpClient {
         raw.push(0);
         raw.extend_from_slice(a.password.as_bytes());
         STANDARD.encode(raw)
+    }
+
+    /// AUTH LOGIN: a 334 asks for the next credential, sent in base64.
+    fn login_step(&mut self, reply: Reply, part: fn(&Credentials) -> &str, next: Expect) {
+        if reply.code != 334 {
+            return self.after_auth(reply);
+        }
+        let text = self
+            .settings
+            .auth
+            .as_ref()
+            .map(|a| STANDARD.encode(part(a)))
+            .unwrap_or_default();
+        self.send(&text, next);
     }
 
     fn after_auth(&mut self, reply: Reply) {
