@@ -414,6 +414,28 @@ mod tests {
     }
 
     #[test]
+    fn password_service_bounds_have_defaults_and_a_least() {
+        let config = super::super::parse_config(TEST_BASE).unwrap();
+        assert_eq!(
+            (
+                config.pass.idle_timeout_secs,
+                config.pass.max_command_line,
+                config.pass.max_errors
+            ),
+            (300, 512, 10)
+        );
+        let text = format!("{TEST_BASE}[pass]\nmax_command_line = 16\nmax_errors = 0\n");
+        assert_eq!(
+            super::test_problems(&text),
+            [
+                "5: [pass] max_command_line = 16 is too small; the least is 64 (shorter lines \
+                 would cut ordinary passwords)",
+                "6: [pass] max_errors = 0 is too small; the least is 1 (0 would close at once)",
+            ]
+        );
+    }
+
+    #[test]
     fn locator_finds_keys_and_array_elements() {
         let text = "hostname = \"h\"\n\n[services]\nsmtp = [\n  \"a\",\n  \"b\",\n]\n";
         let loc = Locator::new(text);
