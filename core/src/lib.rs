@@ -8,6 +8,7 @@
 pub mod access;
 pub mod accounts;
 pub mod address;
+pub mod auth;
 pub mod challenge;
 pub mod collect;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod security;
 pub mod smtp;
 pub mod time;
 pub mod wildcard;
+pub mod wire;
 
 pub use machine::{Input, Machine, Output};
 pub use time::Instant;

@@ -17,20 +17,14 @@
 //! the same code as `mailroom user passwd`.
 
 use crate::accounts::check_password;
+use crate::auth::AuthOutcome;
 use crate::config::Snapshot;
-use crate::pop3::AuthOutcome;
-use crate::smtp::codec::{LineReader, LineStep};
-use crate::{Input, Instant, Machine, Output};
+use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
+use crate::wire::write;
+use crate::Instant;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Longest line accepted, CRLF included.
-pub const MAX_LINE: usize = 512;
-/// Bad commands tolerated before the connection is closed.
-pub const MAX_ERRORS: u32 = 10;
-/// Seconds without input before the connection is closed (DECISIONS.md: 300 s).
-pub const IDLE_TIMEOUT_SECS: u64 = 300;
 /// Input kept while an event is outstanding.
 pub const MAX_PENDING_INPUT: usize = 4096;
 
@@ -51,10 +45,7 @@ impl std::fmt::Debug for PassEvent {
             PassEvent::Authenticate { user, .. } => ("Authenticate", user),
             PassEvent::ChangePassword { user, .. } => ("ChangePassword", user),
         };
-        f.debug_struct(name)
-            .field("user", user)
-            .field("password", &"<redacted>")
-            .finish()
+        crate::auth::debug_login(f, name, user)
     }
 }
 
@@ -72,90 +63,51 @@ enum State {
     NewPass { user: String, old: String },
 }
 
+/// Which answer the session waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Awaiting {
+    Auth,
+    Change,
+}
+
 pub struct PassServer {
     snapshot: Arc<Snapshot>,
     peer: IpAddr,
-    out: Vec<u8>,
-    inbuf: Vec<u8>,
-    lines: LineReader,
+    wire: LineSession<PassEvent, Awaiting>,
     state: State,
-    event: Option<PassEvent>,
-    awaiting: bool,
-    errors: u32,
-    closing: bool,
-    eof: bool,
-    last_activity: Instant,
 }
 
 impl PassServer {
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, peer: IpAddr) -> Self {
         let peer = peer.to_canonical();
+        let p = &snapshot.config.pass;
+        let (line, errors, idle) = (p.max_command_line, p.max_errors, p.idle_timeout_secs);
+        let limits = Limits::new(line, 0, errors, idle, MAX_PENDING_INPUT);
         let mut s = PassServer {
+            wire: LineSession::new(now, limits, false),
             snapshot,
             peer,
-            out: Vec::with_capacity(128),
-            inbuf: Vec::new(),
-            lines: LineReader::default(),
             state: State::User,
-            event: None,
-            awaiting: false,
-            errors: 0,
-            closing: false,
-            eof: false,
-            last_activity: now,
         };
         if s.snapshot.access.pass.may_connect(peer) {
             s.reply(200, "Mailroom - Hello who are you (type USER <userid>)");
         } else {
             s.reply(500, "Access denied");
-            s.closing = true;
+            s.wire.close();
         }
         s
     }
 
     fn reply(&mut self, code: u16, text: &str) {
-        self.out.extend_from_slice(code.to_string().as_bytes());
-        self.out.push(b' ');
-        self.out.extend(
-            text.bytes()
-                .take(400)
-                .map(|b| if b.is_ascii_control() { b' ' } else { b }),
-        );
-        self.out.extend_from_slice(b"\r\n");
+        write::code(&mut self.wire.out, code, text);
     }
 
     fn error(&mut self, text: &str) {
         self.reply(500, text);
-        self.errors += 1;
-        if self.errors >= MAX_ERRORS && !self.closing {
-            self.reply(500, "Too many errors, closing connection");
-            self.closing = true;
-        }
+        session::count_error(self);
     }
 
-    fn paused(&self) -> bool {
-        self.closing || self.event.is_some() || self.awaiting
-    }
-
-    fn process(&mut self, input: &[u8]) -> usize {
-        let mut pos = 0;
-        while pos < input.len() && !self.paused() {
-            let (n, step) = self.lines.feed(&input[pos..], MAX_LINE);
-            pos += n;
-            match step {
-                LineStep::Partial => {}
-                LineStep::TooLong => self.error("Line too long"),
-                LineStep::Line => {
-                    let line = self.lines.take_line();
-                    self.on_line(&line);
-                    self.lines.restore(line);
-                }
-            }
-        }
-        pos
-    }
-
-    fn on_line(&mut self, line: &[u8]) {
+    fn on_command(&mut self, line: &[u8]) {
         let Ok(text) = std::str::from_utf8(line) else {
             return self.error("Unknown command");
         };
@@ -170,7 +122,7 @@ impl PassServer {
         ) {
             ("QUIT", _) => {
                 self.reply(200, "Bye");
-                self.closing = true;
+                self.wire.close();
             }
             ("USER", _) if !arg.is_empty() && !arg.contains(' ') => {
                 self.state = State::Pass {
@@ -180,11 +132,13 @@ impl PassServer {
             }
             ("USER", _) => self.error("Usage: USER <userid>"),
             ("PASS", State::Pass { user }) if !arg.is_empty() => {
-                self.event = Some(PassEvent::Authenticate {
-                    user: user.clone(),
-                    password: arg.to_string(),
-                });
-                self.awaiting = true;
+                self.wire.ask(
+                    PassEvent::Authenticate {
+                        user: user.clone(),
+                        password: arg.to_string(),
+                    },
+                    Awaiting::Auth,
+                );
                 self.state = State::NewPass {
                     user,
                     old: arg.to_string(),
@@ -204,11 +158,13 @@ impl PassServer {
                     self.state = State::NewPass { user, old };
                     return self.error(&format!("New password refused: {why}"));
                 }
-                self.event = Some(PassEvent::ChangePassword {
-                    user: user.clone(),
-                    password: arg.to_string(),
-                });
-                self.awaiting = true;
+                self.wire.ask(
+                    PassEvent::ChangePassword {
+                        user: user.clone(),
+                        password: arg.to_string(),
+                    },
+                    Awaiting::Change,
+                );
                 self.state = State::NewPass {
                     user,
                     old: arg.to_string(),
@@ -222,73 +178,9 @@ impl PassServer {
         }
     }
 
-    fn resume(&mut self) {
-        if !self.inbuf.is_empty() && !self.paused() {
-            let mut buf = std::mem::take(&mut self.inbuf);
-            let used = self.process(&buf);
-            buf.drain(..used);
-            self.inbuf = buf;
-        }
-        if self.eof && self.inbuf.is_empty() && !self.paused() {
-            self.closing = true;
-        }
-    }
-}
-
-impl Machine for PassServer {
-    type Command = PassCommand;
-    type Event = PassEvent;
-
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        if self.closing {
-            return;
-        }
-        match input {
-            Input::Bytes(bytes) => {
-                if self.eof || bytes.is_empty() {
-                    return;
-                }
-                self.last_activity = now;
-                if self.paused() {
-                    if self.inbuf.len() + bytes.len() > MAX_PENDING_INPUT {
-                        self.reply(500, "Too much input, closing connection");
-                        self.closing = true;
-                    } else {
-                        self.inbuf.extend_from_slice(bytes);
-                    }
-                    return;
-                }
-                let used = self.process(bytes);
-                if used < bytes.len() {
-                    self.inbuf.extend_from_slice(&bytes[used..]);
-                }
-            }
-            Input::Eof => {
-                if self.paused() {
-                    self.eof = true;
-                } else {
-                    self.closing = true;
-                }
-            }
-            Input::Tick => {
-                if !self.awaiting
-                    && now >= self.last_activity + Duration::from_secs(IDLE_TIMEOUT_SECS)
-                {
-                    self.reply(500, "Idle for too long, closing connection");
-                    self.closing = true;
-                }
-            }
-        }
-    }
-
-    fn handle_command(&mut self, now: Instant, cmd: PassCommand) {
-        if self.closing || !self.awaiting {
-            return;
-        }
-        self.awaiting = false;
-        self.last_activity = now;
-        match cmd {
-            PassCommand::AuthResult(AuthOutcome::Ok(name)) => {
+    fn on_auth_result(&mut self, outcome: AuthOutcome) {
+        match outcome {
+            AuthOutcome::Ok(name) => {
                 if !self
                     .snapshot
                     .access
@@ -297,7 +189,7 @@ impl Machine for PassServer {
                     .allowed
                 {
                     self.reply(500, "Access denied for this user from this address");
-                    self.closing = true;
+                    self.wire.close();
                     return;
                 }
                 if let State::NewPass { old, .. } = std::mem::replace(&mut self.state, State::User)
@@ -306,7 +198,7 @@ impl Machine for PassServer {
                 }
                 self.reply(200, "Now type NEWPASS <new password>");
             }
-            PassCommand::AuthResult(outcome) => {
+            outcome => {
                 self.state = State::User;
                 self.error(match outcome {
                     AuthOutcome::Locked => {
@@ -315,28 +207,54 @@ impl Machine for PassServer {
                     _ => "Old password is incorrect",
                 });
             }
-            PassCommand::Changed(Ok(())) => {
-                self.reply(200, "New password accepted - Thanks");
-            }
-            PassCommand::Changed(Err(why)) => {
+        }
+    }
+
+    fn on_changed(&mut self, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.reply(200, "New password accepted - Thanks"),
+            Err(why) => {
                 // The old password is still the one in force; start again.
                 self.state = State::User;
                 self.error(&format!("Password not changed: {why}"));
             }
         }
-        self.resume();
-    }
-
-    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<PassEvent> {
-        out.append(&mut self.out);
-        if let Some(e) = self.event.take() {
-            return Output::Event(e);
-        }
-        if self.closing {
-            return Output::Close;
-        }
-        let deadline =
-            (!self.awaiting).then(|| self.last_activity + Duration::from_secs(IDLE_TIMEOUT_SECS));
-        Output::Wait(deadline)
     }
 }
+
+impl LineProtocol for PassServer {
+    fn on_line(&mut self, _now: Instant, line: &[u8]) {
+        self.on_command(line);
+    }
+
+    fn on_line_too_long(&mut self) {
+        self.error("Line too long");
+    }
+
+    fn farewell(&mut self, why: Farewell) {
+        let text = match why {
+            Farewell::TooMuchInput => "Too much input, closing connection",
+            other => other.text(),
+        };
+        self.reply(500, text);
+    }
+
+    fn answer(&mut self, cmd: PassCommand) -> bool {
+        match (cmd, self.wire.awaiting()) {
+            (PassCommand::AuthResult(outcome), Some(Awaiting::Auth)) => {
+                self.on_auth_result(outcome)
+            }
+            (PassCommand::Changed(result), Some(Awaiting::Change)) => self.on_changed(result),
+            _ => return false,
+        }
+        true
+    }
+}
+
+session::line_machine!(
+    PassServer,
+    PassCommand,
+    PassEvent,
+    Awaiting,
+    "password service"
+);

@@ -10,7 +10,7 @@ use mailroom_core::outbound::{
     QueueSetup, QueuedMessage, QueuedRecipient, RcptState, RunReport, SessionId,
 };
 use mailroom_core::smtp::client::{Job, RcptOutcome, TxReport};
-use mailroom_core::smtp::client_reply::Reply;
+use mailroom_core::wire::Reply;
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,9 +2,9 @@
 
 use mailroom_core::access::{AccessFiles, AccessList};
 use mailroom_core::accounts::Accounts;
+use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
-use mailroom_core::pop3::AuthOutcome;
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::sync::Arc;
 

@@ -193,7 +193,9 @@ fn cram_client(enabled: bool) -> Client {
     config.accounts.challenge_response = enabled;
     let mut info = info("192.168.1.10");
     info.session_id = "1896".into();
-    let mut c = Client::new(snapshot_with(config, vec![]), info);
+    // RFC 2195's example starts at 697170952 (the test sets that time before AUTH).
+    let start = mailroom_core::Instant::from_secs(697_170_000);
+    let mut c = Client::new_at(start, snapshot_with(config, vec![]), info);
     // RFC 2195's example: user tim, secret tanstaaftanstaaf.
     c.answers.users = vec![("tim".into(), "tanstaaftanstaaf".into(), "tim".into())];
     c

@@ -16,10 +16,10 @@ use crate::wire::{
 };
 use mailroom_core::config::{Config, OutMethod, Snapshot};
 use mailroom_core::connect::clock::{day_of, format_local, weekday, DAY, SEC};
-use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
 use mailroom_core::connect::{
     Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Scheduler, Setup, Target,
 };
+use mailroom_core::smtp::etrn_client::{EtrnClient, EtrnEvent};
 use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Instant, Machine, Output};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,7 @@
 //! a scripted server.
 
 use crate::rng::Rng;
-use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
+use mailroom_core::smtp::etrn_client::{EtrnClient, EtrnEvent};
 use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::collections::VecDeque;

@@ -8,6 +8,7 @@
 //! `XXXX` is the In Mail's name and `YY` its server (`host:port`).
 
 use crate::dsn::{build_text, TextMail};
+use crate::pop3::client::mask_command;
 use crate::time::Instant;
 
 /// The product name in the §21.4 texts (the manual's "VPOP3").
@@ -122,25 +123,6 @@ pub fn admin_mail(inmail: &str, server: &str, problem: &Problem) -> AdminMail {
     }
 }
 
-/// A POP3 command as it may be shown: the argument of PASS (and the digest of APOP)
-/// is replaced, so an error mail never carries the ISP password.
-pub fn mask_command(command: &str) -> String {
-    let c = command.trim_end_matches(['\r', '\n']);
-    let verb = c.split(' ').next().unwrap_or("");
-    if verb.eq_ignore_ascii_case("PASS") {
-        format!("{verb} ********")
-    } else if verb.eq_ignore_ascii_case("APOP") {
-        let user = c.split(' ').nth(1).unwrap_or("");
-        format!("{verb} {user} ********")
-    } else if verb.eq_ignore_ascii_case("AUTH") {
-        // SASL responses follow on their own lines; only the mechanism is shown.
-        let mech = c.split(' ').nth(1).unwrap_or("");
-        format!("{verb} {mech}")
-    } else {
-        c.to_string()
-    }
-}
-
 /// A server's text as one bounded line.
 fn clip(s: &str) -> String {
     let one: String = s
@@ -206,17 +188,6 @@ mod tests {
              The last command sent by Mailroom was: \"PASS ********\"\n"
         );
         assert!(!m.text.contains("hunter2"));
-    }
-
-    #[test]
-    fn commands_are_masked() {
-        assert_eq!(mask_command("RETR 3\r\n"), "RETR 3");
-        assert_eq!(mask_command("pass secret"), "pass ********");
-        assert_eq!(
-            mask_command("APOP fred c4c9334bac560ecc979e58001b3e22fb"),
-            "APOP fred ********"
-        );
-        assert_eq!(mask_command("AUTH PLAIN AGZyZWQAc2VjcmV0"), "AUTH PLAIN");
     }
 
     #[test]

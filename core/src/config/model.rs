@@ -22,6 +22,9 @@ pub struct Config {
     pub accounts: AccountPolicy,
     #[serde(default)]
     pub pop3: Pop3,
+    /// `[pass]`: the password service's bounds (§11.7).
+    #[serde(default)]
+    pub pass: Pass,
     /// `[[mapping]]` entries, in file order (§5).
     #[serde(default, rename = "mapping", skip_serializing_if = "Vec::is_empty")]
     pub mappings: Vec<super::Mapping>,
@@ -76,6 +79,7 @@ impl Default for Config {
             smtp: Smtp::default(),
             accounts: AccountPolicy::default(),
             pop3: Pop3::default(),
+            pass: Pass::default(),
             mappings: Vec::new(),
             lists: Vec::new(),
             groups: Vec::new(),
@@ -291,6 +295,28 @@ impl Default for Pop3 {
             idle_timeout_secs: 600,
             max_command_line: 1024,
             max_errors: 20,
+        }
+    }
+}
+
+/// Password service settings (§11.7, the poppassd dialogue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pass {
+    /// Seconds without input before the session is closed (DECISIONS.md: 300 s).
+    pub idle_timeout_secs: u32,
+    /// Longest command line accepted, CRLF included.
+    pub max_command_line: u32,
+    /// Bad commands tolerated before the session is closed.
+    pub max_errors: u32,
+}
+
+impl Default for Pass {
+    fn default() -> Self {
+        Pass {
+            idle_timeout_secs: 300,
+            max_command_line: 512,
+            max_errors: 10,
         }
     }
 }

@@ -173,6 +173,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     smtp(&mut e, cfg);
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
+    pass(&mut e, cfg);
     connections::check(&mut e, cfg);
     outbound::check(&mut e, cfg);
     routing::check(&mut e, cfg);
@@ -299,14 +300,7 @@ fn smtp(e: &mut Errors<'_>, cfg: &Config) {
             "0 would close every session at once",
         ),
     ];
-    for (key, value, min, why) in mins {
-        if value < min {
-            e.at(
-                &[Key("smtp"), Key(key)],
-                format!("[smtp] {key} = {value} is too small; the least is {min} ({why})"),
-            );
-        }
-    }
+    at_least(e, "smtp", &mins);
 }
 
 fn accounts(e: &mut Errors<'_>, cfg: &Config) {
@@ -338,26 +332,46 @@ fn pop3(e: &mut Errors<'_>, cfg: &Config) {
              a reusable secret the server keeps only then)",
         );
     }
-    let mins: [(&str, u32, u32, &str); 3] = [
-        (
-            "idle_timeout_secs",
-            p.idle_timeout_secs,
-            60,
-            "RFC 1939 asks for 600",
-        ),
-        (
-            "max_command_line",
-            p.max_command_line,
-            255,
-            "RFC 2449 requires 255",
-        ),
-        ("max_errors", p.max_errors, 1, "0 would close at once"),
+    let idle = (60, "RFC 1939 asks for 600");
+    let line = (255, "RFC 2449 requires 255");
+    let (i, l, n) = (p.idle_timeout_secs, p.max_command_line, p.max_errors);
+    line_service(e, "pop3", (i, idle), (l, line), n);
+}
+
+fn pass(e: &mut Errors<'_>, cfg: &Config) {
+    let p = &cfg.pass;
+    let idle = (1, "0 would close every session at once");
+    let line = (64, "shorter lines would cut ordinary passwords");
+    let (i, l, n) = (p.idle_timeout_secs, p.max_command_line, p.max_errors);
+    line_service(e, "pass", (i, idle), (l, line), n);
+}
+
+/// The least a bound may be, and why.
+type Least = (u64, &'static str);
+
+/// The three bounds every line-based service section has.
+fn line_service(
+    e: &mut Errors<'_>,
+    section: &'static str,
+    (idle, idle_least): (u32, Least),
+    (line, line_least): (u32, Least),
+    errors: u32,
+) {
+    let mins = [
+        ("idle_timeout_secs", idle.into(), idle_least.0, idle_least.1),
+        ("max_command_line", line.into(), line_least.0, line_least.1),
+        ("max_errors", errors.into(), 1, "0 would close at once"),
     ];
-    for (key, value, min, why) in mins {
+    at_least(e, section, &mins);
+}
+
+/// Refuse each `(key, value, least, why)` whose value is below its least.
+fn at_least(e: &mut Errors<'_>, section: &'static str, mins: &[(&'static str, u64, u64, &str)]) {
+    for &(key, value, min, why) in mins {
         if value < min {
             e.at(
-                &[Key("pop3"), Key(key)],
-                format!("[pop3] {key} = {value} is too small; the least is {min} ({why})"),
+                &[Key(section), Key(key)],
+                format!("[{section}] {key} = {value} is too small; the least is {min} ({why})"),
             );
         }
     }
@@ -397,6 +411,28 @@ mod tests {
         assert!(check_domain_name("x-.com").is_err());
         assert!(check_domain_name("user@example.com").is_err());
         assert!(check_domain_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn password_service_bounds_have_defaults_and_a_least() {
+        let config = super::super::parse_config(TEST_BASE).unwrap();
+        assert_eq!(
+            (
+                config.pass.idle_timeout_secs,
+                config.pass.max_command_line,
+                config.pass.max_errors
+            ),
+            (300, 512, 10)
+        );
+        let text = format!("{TEST_BASE}[pass]\nmax_command_line = 16\nmax_errors = 0\n");
+        assert_eq!(
+            super::test_problems(&text),
+            [
+                "5: [pass] max_command_line = 16 is too small; the least is 64 (shorter lines \
+                 would cut ordinary passwords)",
+                "6: [pass] max_errors = 0 is too small; the least is 1 (0 would close at once)",
+            ]
+        );
     }
 
     #[test]

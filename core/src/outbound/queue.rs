@@ -33,7 +33,7 @@ use super::lanfwd::LanTarget;
 use crate::config::{Config, LinkKind, ReturnAddress, SendOrder, WarningPolicy};
 use crate::dsn::FailedRecipient;
 use crate::smtp::client::{Job, JobRecipient, RcptOutcome, TxReport};
-use crate::smtp::client_reply::Reply;
+use crate::wire::Reply;
 use crate::{Input, Instant, Machine, Output};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};

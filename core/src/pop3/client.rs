@@ -15,10 +15,9 @@
 //! masked) for the §21.4 error mail, and ends the session with [`ClientEvent::Ended`]
 //! followed by [`Output::Close`].
 
-use super::codec::Unstuffer;
 use crate::challenge::apop_digest;
-use crate::collect::errors::mask_command;
 use crate::config::{InMailTls, Pop3Auth};
+use crate::wire::{contract, write, Clock, Ending, LineReader, LineStep, Unstuffer};
 use crate::{Input, Instant, Machine, Output};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -86,7 +85,7 @@ pub struct Listed {
 }
 
 /// What the driver asks the session to do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     List,
     Uidl,
@@ -171,6 +170,7 @@ pub enum ClientEvent {
     Ended(SessionEnd),
 }
 
+/// What the response still to come answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
     Greeting,
@@ -179,19 +179,16 @@ enum Expect {
     User,
     Pass,
     Apop,
-    List,
-    Uidl,
-    Top(u32),
-    Retr(u32),
-    Dele(u32),
-    Quit,
+    /// The driver's request.
+    Do(Request),
 }
 
 impl Expect {
     fn multi_line(self) -> bool {
         matches!(
             self,
-            Expect::Capa | Expect::List | Expect::Uidl | Expect::Top(_) | Expect::Retr(_)
+            Expect::Capa
+                | Expect::Do(Request::List | Request::Uidl | Request::Top(_) | Request::Retr(_))
         )
     }
 }
@@ -209,6 +206,8 @@ struct Multi {
 pub struct Pop3Client {
     settings: ClientSettings,
     inbuf: Vec<u8>,
+    /// Status lines.
+    lines: LineReader,
     out: Vec<u8>,
     expect: Option<Expect>,
     multi: Option<Multi>,
@@ -222,9 +221,9 @@ pub struct Pop3Client {
     awaiting: bool,
     start_tls: bool,
     ended: bool,
-    closed: bool,
+    ending: Ending,
     deadline: Option<Instant>,
-    now: Instant,
+    clock: Clock,
 }
 
 impl Pop3Client {
@@ -236,6 +235,7 @@ impl Pop3Client {
         Pop3Client {
             settings,
             inbuf: Vec::new(),
+            lines: LineReader::default(),
             out: Vec::new(),
             expect: Some(Expect::Greeting),
             multi: None,
@@ -248,9 +248,9 @@ impl Pop3Client {
             awaiting: false,
             start_tls: false,
             ended: false,
-            closed: false,
+            ending: Ending::default(),
             deadline,
-            now,
+            clock: Clock::new(now),
         }
     }
 
@@ -259,11 +259,10 @@ impl Pop3Client {
     }
 
     fn send(&mut self, line: &str, e: Expect) {
-        self.out.extend_from_slice(line.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        write::line(&mut self.out, line);
         self.last_command = Some(mask_command(line));
         self.expect = Some(e);
-        self.deadline = Some(self.now + self.settings.timeout);
+        self.deadline = Some(self.clock.now() + self.settings.timeout);
     }
 
     fn emit(&mut self, e: ClientEvent, needs_answer: bool) {
@@ -282,7 +281,7 @@ impl Pop3Client {
         // of messages already safe here). After a drop or nonsense, just close.
         if matches!(kind, ErrorKind::Reply | ErrorKind::Auth | ErrorKind::Tls)
             && !self.start_tls
-            && self.expect != Some(Expect::Quit)
+            && self.expect != Some(Expect::Do(Request::Quit))
         {
             self.out.extend_from_slice(b"QUIT\r\n");
         }
@@ -313,28 +312,22 @@ impl Pop3Client {
                 self.read_multi();
                 continue;
             }
-            let Some(nl) = memchr::memchr(b'\n', &self.inbuf) else {
-                if self.inbuf.len() > MAX_STATUS_LINE {
-                    self.fail(
-                        ErrorKind::Protocol,
-                        None,
-                        "the server sent a response line that is too long".into(),
-                    );
-                }
-                return;
-            };
-            let raw: Vec<u8> = self.inbuf.drain(..=nl).collect();
-            if raw.len() > MAX_STATUS_LINE + 2 {
-                self.fail(
+            let (n, step) = self.lines.feed(&self.inbuf, MAX_STATUS_LINE + 2);
+            self.inbuf.drain(..n);
+            match step {
+                LineStep::Partial => {}
+                LineStep::TooLong => self.fail(
                     ErrorKind::Protocol,
                     None,
                     "the server sent a response line that is too long".into(),
-                );
-                return;
+                ),
+                LineStep::Line => {
+                    let raw = self.lines.take_line();
+                    let line = String::from_utf8_lossy(&raw).into_owned();
+                    self.lines.restore(raw);
+                    self.on_status(&line);
+                }
             }
-            let line = String::from_utf8_lossy(&raw);
-            let line = line.trim_end_matches(['\r', '\n']).to_string();
-            self.on_status(&line);
         }
     }
 
@@ -365,9 +358,9 @@ impl Pop3Client {
                 kept: Vec::new(),
                 total: 0,
             });
-            if let Expect::Retr(_) = expect {
+            if let Expect::Do(Request::Retr(_)) = expect {
                 // The deadline now counts from the last byte received.
-                self.deadline = Some(self.now + self.settings.timeout);
+                self.deadline = Some(self.clock.now() + self.settings.timeout);
             }
             return;
         }
@@ -386,7 +379,7 @@ impl Pop3Client {
         let done = m.dot.is_done();
         let total = m.total;
         match expect {
-            Expect::Retr(_) => {
+            Expect::Do(Request::Retr(_)) => {
                 let max = self.settings.max_message;
                 // Past the maximum the rest is read and dropped, so one message whose
                 // LIST size lied does not block the mailbox; a server that goes on
@@ -402,9 +395,9 @@ impl Pop3Client {
                 if total <= max && !part.is_empty() {
                     self.events.push_back(ClientEvent::Data(part));
                 }
-                self.deadline = Some(self.now + self.settings.timeout);
+                self.deadline = Some(self.clock.now() + self.settings.timeout);
             }
-            Expect::Top(_) => {
+            Expect::Do(Request::Top(_)) => {
                 let room = MAX_HEADER.saturating_sub(m.kept.len());
                 m.kept.extend_from_slice(&part[..part.len().min(room)]);
             }
@@ -492,7 +485,7 @@ impl Pop3Client {
                     );
                 }
             }
-            Expect::List => {
+            Expect::Do(Request::List) => {
                 if !ok {
                     self.fail(
                         ErrorKind::Reply,
@@ -510,7 +503,7 @@ impl Pop3Client {
                     ),
                 }
             }
-            Expect::Uidl => {
+            Expect::Do(Request::Uidl) => {
                 if !ok {
                     self.emit(ClientEvent::Uids(None), true);
                     return;
@@ -524,17 +517,19 @@ impl Pop3Client {
                     ),
                 }
             }
-            Expect::Top(number) => {
+            Expect::Do(Request::Top(number)) => {
                 let header = ok.then_some(body);
                 self.emit(ClientEvent::Header { number, header }, true);
             }
-            Expect::Retr(number) => {
+            Expect::Do(Request::Retr(number)) => {
                 // Too large: what came was dropped (see `read_multi`).
                 let ok = ok && size <= self.settings.max_message;
                 self.emit(ClientEvent::Retrieved { number, size, ok }, true)
             }
-            Expect::Dele(number) => self.emit(ClientEvent::Deleted { number, ok }, true),
-            Expect::Quit => {
+            Expect::Do(Request::Dele(number)) => {
+                self.emit(ClientEvent::Deleted { number, ok }, true)
+            }
+            Expect::Do(Request::Quit) => {
                 if ok {
                     self.finish(None);
                 } else {
@@ -591,14 +586,15 @@ impl Pop3Client {
     }
 
     fn request(&mut self, r: Request) {
-        match r {
-            Request::List => self.send("LIST", Expect::List),
-            Request::Uidl => self.send("UIDL", Expect::Uidl),
-            Request::Top(n) => self.send(&format!("TOP {n} 0"), Expect::Top(n)),
-            Request::Retr(n) => self.send(&format!("RETR {n}"), Expect::Retr(n)),
-            Request::Dele(n) => self.send(&format!("DELE {n}"), Expect::Dele(n)),
-            Request::Quit => self.send("QUIT", Expect::Quit),
-        }
+        let line = match r {
+            Request::List => "LIST".to_string(),
+            Request::Uidl => "UIDL".to_string(),
+            Request::Top(n) => format!("TOP {n} 0"),
+            Request::Retr(n) => format!("RETR {n}"),
+            Request::Dele(n) => format!("DELE {n}"),
+            Request::Quit => "QUIT".to_string(),
+        };
+        self.send(&line, Expect::Do(r));
     }
 }
 
@@ -607,7 +603,7 @@ impl Machine for Pop3Client {
     type Event = ClientEvent;
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        self.now = now;
+        let now = self.clock.see(now);
         if self.ended {
             return;
         }
@@ -628,7 +624,7 @@ impl Machine for Pop3Client {
                 self.process_input();
             }
             Input::Eof => {
-                if self.expect == Some(Expect::Quit) {
+                if self.expect == Some(Expect::Do(Request::Quit)) {
                     // No +OK to QUIT: the server may never have read it, so its
                     // deletions may not be applied (RFC 1939 §6); the caller must not
                     // forget the DELEd messages.
@@ -661,9 +657,9 @@ impl Machine for Pop3Client {
     }
 
     fn handle_command(&mut self, now: Instant, cmd: Request) {
-        self.now = now;
+        self.clock.see(now);
         if self.ended || !self.awaiting {
-            return;
+            return contract::stray("POP3 client");
         }
         self.awaiting = false;
         self.request(cmd);
@@ -684,13 +680,31 @@ impl Machine for Pop3Client {
             return Output::StartTls;
         }
         if self.ended {
-            if self.closed {
-                return Output::Wait(None);
-            }
-            self.closed = true;
-            return Output::Close;
+            self.ending.close();
+        }
+        if let Some(o) = self.ending.poll() {
+            return o;
         }
         Output::Wait(if self.awaiting { None } else { self.deadline })
+    }
+}
+
+/// A POP3 command as it may be shown: the argument of PASS (and the digest of APOP)
+/// is replaced, so a log line or an error mail never carries the ISP password.
+pub fn mask_command(command: &str) -> String {
+    let c = command.trim_end_matches(['\r', '\n']);
+    let verb = c.split(' ').next().unwrap_or("");
+    if verb.eq_ignore_ascii_case("PASS") {
+        format!("{verb} ********")
+    } else if verb.eq_ignore_ascii_case("APOP") {
+        let user = c.split(' ').nth(1).unwrap_or("");
+        format!("{verb} {user} ********")
+    } else if verb.eq_ignore_ascii_case("AUTH") {
+        // SASL responses follow on their own lines; only the mechanism is shown.
+        let mech = c.split(' ').nth(1).unwrap_or("");
+        format!("{verb} {mech}")
+    } else {
+        c.to_string()
     }
 }
 

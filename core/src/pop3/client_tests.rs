@@ -1,11 +1,11 @@
 use super::*;
-use crate::pop3::Stuffer;
+use crate::wire::Stuffer;
 use proptest::prelude::*;
 
 /// A scripted ISP POP3 server for the client and collection tests: a mailbox and a
 /// few switches, answering one command line at a time.
 pub(crate) mod fake {
-    use crate::pop3::Stuffer;
+    use crate::wire::Stuffer;
     use crate::{Input, Instant, Machine, Output};
 
     pub struct FakeServer {
@@ -517,4 +517,14 @@ fn garbage_and_endless_lines_are_protocol_errors() {
         panic!("no end");
     };
     assert_eq!(end.error.unwrap().kind, ErrorKind::Protocol);
+}
+#[test]
+fn commands_are_masked() {
+    assert_eq!(mask_command("RETR 3\r\n"), "RETR 3");
+    assert_eq!(mask_command("pass secret"), "pass ********");
+    assert_eq!(
+        mask_command("APOP fred c4c9334bac560ecc979e58001b3e22fb"),
+        "APOP fred ********"
+    );
+    assert_eq!(mask_command("AUTH PLAIN AGZyZWQAc2VjcmV0"), "AUTH PLAIN");
 }

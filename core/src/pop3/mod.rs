@@ -1,5 +1,6 @@
 //! POP3: the server session (RFC 1939, CAPA and response codes from RFC 2449, SASL
-//! PLAIN from RFC 5034, STLS from RFC 2595) and its byte-stuffing codec.
+//! PLAIN from RFC 5034, STLS from RFC 2595) and the client session that collects from
+//! ISPs. Line framing, byte-stuffing and the session scaffolding are [`crate::wire`]'s.
 //!
 //! The types in this file are the contract with the runtimes: a driver creates a
 //! [`Pop3Server`] per connection, feeds it bytes, and answers its [`Pop3Event`]s with
@@ -7,13 +8,12 @@
 //! stays on the driver's side; the session only knows message numbers, sizes and UIDs.
 
 pub mod client;
-mod codec;
 mod command;
 mod server;
 
-pub use codec::{SizeCounter, Stuffer, Unstuffer};
 pub use server::{Pop3Server, MAX_PENDING_INPUT};
 
+use crate::auth::{debug_login, AuthOutcome};
 use std::net::IpAddr;
 
 /// Facts about the connection that the driver knows and the session cannot.
@@ -71,11 +71,7 @@ pub enum Pop3Event {
 impl std::fmt::Debug for Pop3Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Pop3Event::Authenticate { user, .. } => f
-                .debug_struct("Authenticate")
-                .field("user", user)
-                .field("password", &"<redacted>")
-                .finish(),
+            Pop3Event::Authenticate { user, .. } => debug_login(f, "Authenticate", user),
             Pop3Event::Apop {
                 user, timestamp, ..
             } => f
@@ -95,19 +91,6 @@ impl std::fmt::Debug for Pop3Event {
                 .finish(),
         }
     }
-}
-
-/// The outcome of a login attempt, shared by every service that logs users in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthOutcome {
-    /// Right; the canonical account name.
-    Ok(String),
-    /// Wrong name or password (never says which).
-    Invalid,
-    /// Locked after too many failures (§4.3.1); the password was not checked.
-    Locked,
-    /// The method cannot be used for this account (e.g. APOP without a stored secret).
-    Unavailable,
 }
 
 /// Why a mailbox could not be opened.

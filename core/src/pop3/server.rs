@@ -10,17 +10,16 @@
 //! from disk; the session asks for the next one ([`Pop3Event::NextChunk`]) only after
 //! handing out its output, so a 50 MB message never sits in memory.
 
-use super::codec::Stuffer;
 use super::command::{self, Command, ParseError};
-use super::{AuthOutcome, MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info};
-use crate::config::{PlaintextAuth, Snapshot};
-use crate::smtp::codec::{LineReader, LineStep};
-use crate::smtp::policy::is_lan;
-use crate::smtp::sasl::{self, SaslError};
-use crate::{Input, Instant, Machine, Output};
-use std::fmt::Write as _;
+use super::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info};
+use crate::auth::sasl::{self, SaslError};
+use crate::auth::{self, AuthOutcome};
+use crate::config::Snapshot;
+use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
+use crate::wire::{write, Stuffer};
+use crate::Instant;
+use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Input kept while an event is outstanding, beyond what the current read brought.
 pub const MAX_PENDING_INPUT: usize = 64 * 1024;
@@ -43,13 +42,15 @@ enum Phase {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
-    Nothing,
+pub(crate) enum Awaiting {
     Auth,
     Open,
     Chunk,
     Commit,
 }
+
+/// What LIST or UIDL shows of a message.
+type Item = fn(&MessageEntry) -> &dyn std::fmt::Display;
 
 #[derive(Debug)]
 struct Message {
@@ -69,9 +70,7 @@ struct Sending {
 pub struct Pop3Server {
     snapshot: Arc<Snapshot>,
     info: Pop3Info,
-    out: Vec<u8>,
-    inbuf: Vec<u8>,
-    lines: LineReader,
+    wire: LineSession<Pop3Event, Awaiting>,
     phase: Phase,
     state: State,
     /// The name given with USER, waiting for PASS.
@@ -84,30 +83,21 @@ pub struct Pop3Server {
     /// The APOP timestamp of the greeting (`<...>`), if APOP is offered.
     timestamp: Option<String>,
     sending: Option<Sending>,
-    errors: u32,
-    event: Option<Pop3Event>,
-    awaiting: Awaiting,
-    tls_active: bool,
-    closing: bool,
-    start_tls: bool,
-    discard_input: bool,
-    eof: bool,
-    last_activity: Instant,
 }
 
 impl Pop3Server {
     /// A new session; the first `poll_output` yields the greeting (or, for an address
     /// the access file refuses, `-ERR` and a close).
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: Pop3Info) -> Self {
+        let p = &snapshot.config.pop3;
+        let (line, errors, idle) = (p.max_command_line, p.max_errors, p.idle_timeout_secs);
+        let limits = Limits::new(line, MIN_COMMAND_LINE, errors, idle, MAX_PENDING_INPUT);
         info.peer_ip = info.peer_ip.to_canonical();
         let mut s = Pop3Server {
-            tls_active: info.tls_active,
+            wire: LineSession::new(now, limits, info.tls_active),
             timestamp: None,
             snapshot,
             info,
-            out: Vec::with_capacity(256),
-            inbuf: Vec::new(),
-            lines: LineReader::default(),
             phase: Phase::Command,
             state: State::Authorization,
             user: None,
@@ -115,18 +105,10 @@ impl Pop3Server {
             pending_account: None,
             messages: Vec::new(),
             sending: None,
-            errors: 0,
-            event: None,
-            awaiting: Awaiting::Nothing,
-            closing: false,
-            start_tls: false,
-            discard_input: false,
-            eof: false,
-            last_activity: now,
         };
         if !s.snapshot.access.pop3.may_connect(s.info.peer_ip) {
             s.err("Access denied");
-            s.closing = true;
+            s.wire.close();
             return s;
         }
         let mut greeting = format!("{} POP3 Mailroom ready", s.host());
@@ -154,104 +136,32 @@ impl Pop3Server {
         &self.snapshot.config.hostname
     }
 
-    fn max_line(&self) -> usize {
-        (self.snapshot.config.pop3.max_command_line as usize).max(MIN_COMMAND_LINE)
-    }
-
-    fn paused(&self) -> bool {
-        self.closing || self.start_tls || self.event.is_some() || self.awaiting != Awaiting::Nothing
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        let secs = self.snapshot.config.pop3.idle_timeout_secs;
-        (secs != 0 && self.awaiting == Awaiting::Nothing)
-            .then(|| self.last_activity + Duration::from_secs(u64::from(secs)))
-    }
-
     /// USER/PASS and AUTH PLAIN may be used on this connection now.
     fn plaintext_allowed(&self) -> bool {
         let p = &self.snapshot.config.pop3;
         !p.require_apop
-            && (self.tls_active
-                || match p.plaintext_auth {
-                    PlaintextAuth::Always => true,
-                    PlaintextAuth::Lan => is_lan(self.info.peer_ip),
-                    PlaintextAuth::Never => false,
-                })
+            && auth::plaintext_allowed(p.plaintext_auth, self.info.peer_ip, self.wire.tls_active)
     }
 
     fn stls_offered(&self) -> bool {
-        self.info.tls_available && !self.tls_active && self.state == State::Authorization
+        self.info.tls_available && !self.wire.tls_active && self.state == State::Authorization
     }
 
     fn ok(&mut self, text: &str) {
-        self.out.extend_from_slice(b"+OK ");
-        push_clean(&mut self.out, text);
-        self.out.extend_from_slice(b"\r\n");
+        write::ok(&mut self.wire.out, text);
     }
 
     fn err(&mut self, text: &str) {
-        self.out.extend_from_slice(b"-ERR ");
-        push_clean(&mut self.out, text);
-        self.out.extend_from_slice(b"\r\n");
+        write::err(&mut self.wire.out, text);
     }
 
     /// A refusal caused by the client's mistake: counts toward `max_errors`.
     fn error(&mut self, text: &str) {
         self.err(text);
-        self.errors = self.errors.saturating_add(1);
-        if self.errors >= self.snapshot.config.pop3.max_errors.max(1) && !self.closing {
-            self.err("Too many errors, closing connection");
-            self.closing = true;
-        }
+        session::count_error(self);
     }
 
-    fn process(&mut self, now: Instant, input: &[u8]) -> usize {
-        let mut pos = 0;
-        while pos < input.len() && !self.paused() {
-            let max = self.max_line();
-            let (n, step) = self.lines.feed(&input[pos..], max);
-            pos += n;
-            match step {
-                LineStep::Partial => {}
-                LineStep::TooLong => {
-                    self.phase = Phase::Command;
-                    self.error("Line too long");
-                }
-                LineStep::Line => {
-                    let line = self.lines.take_line();
-                    self.on_line(now, &line);
-                    self.lines.restore(line);
-                }
-            }
-            if self.discard_input {
-                self.discard_input = false;
-                return input.len();
-            }
-        }
-        pos
-    }
-
-    fn resume(&mut self, now: Instant) {
-        if !self.inbuf.is_empty() && !self.paused() {
-            let mut buf = std::mem::take(&mut self.inbuf);
-            let used = self.process(now, &buf);
-            buf.drain(..used);
-            self.inbuf = buf;
-        }
-        if self.eof && self.inbuf.is_empty() && !self.paused() {
-            self.closing = true;
-        }
-    }
-
-    fn on_line(&mut self, now: Instant, line: &[u8]) {
-        match std::mem::replace(&mut self.phase, Phase::Command) {
-            Phase::SaslPlain => self.on_sasl_plain(line),
-            Phase::Command => self.on_command(now, line),
-        }
-    }
-
-    fn on_command(&mut self, _now: Instant, line: &[u8]) {
+    fn on_command(&mut self, line: &[u8]) {
         let cmd = match command::parse(line) {
             Ok(c) => c,
             Err(ParseError::Unknown) => return self.error("Unknown command"),
@@ -262,7 +172,7 @@ impl Pop3Server {
             (State::Authorization, Command::Quit) => {
                 let text = format!("{} POP3 server signing off", self.host());
                 self.ok(&text);
-                self.closing = true;
+                self.wire.close();
             }
             (State::Authorization, Command::Stls) => self.on_stls(),
             (State::Authorization, Command::User(name)) => self.on_user(name),
@@ -326,14 +236,14 @@ impl Pop3Server {
         );
         self.ok("Capability list follows");
         for c in caps {
-            self.out.extend_from_slice(c.as_bytes());
-            self.out.extend_from_slice(b"\r\n");
+            self.wire.out.extend_from_slice(c.as_bytes());
+            self.wire.out.extend_from_slice(b"\r\n");
         }
-        self.out.extend_from_slice(b".\r\n");
+        self.wire.out.extend_from_slice(b".\r\n");
     }
 
     fn on_stls(&mut self) {
-        if self.tls_active {
+        if self.wire.tls_active {
             return self.error("TLS already active");
         }
         if !self.info.tls_available {
@@ -342,9 +252,7 @@ impl Pop3Server {
         self.ok("Begin TLS negotiation");
         // RFC 2595 §4: anything sent before the handshake is discarded.
         self.user = None;
-        self.lines.reset();
-        self.start_tls = true;
-        self.discard_input = true;
+        self.wire.start_tls();
     }
 
     fn on_user(&mut self, name: String) {
@@ -378,8 +286,8 @@ impl Pop3Server {
         if password.len() > MAX_CREDENTIAL {
             return self.error("[AUTH] Authentication failed");
         }
-        self.event = Some(Pop3Event::Authenticate { user, password });
-        self.awaiting = Awaiting::Auth;
+        self.wire
+            .ask(Pop3Event::Authenticate { user, password }, Awaiting::Auth);
     }
 
     fn on_apop(&mut self, user: String, digest: String) {
@@ -390,12 +298,12 @@ impl Pop3Server {
             return self.error("[AUTH] Authentication failed");
         }
         self.user = None;
-        self.event = Some(Pop3Event::Apop {
+        let apop = Pop3Event::Apop {
             user,
             timestamp,
             digest,
-        });
-        self.awaiting = Awaiting::Auth;
+        };
+        self.wire.ask(apop, Awaiting::Auth);
     }
 
     fn on_auth(&mut self, mechanism: Option<String>, initial: Option<String>) {
@@ -403,9 +311,9 @@ impl Pop3Server {
             // The pre-RFC 5034 form: list the mechanisms.
             self.ok("Mechanisms follow");
             if self.plaintext_allowed() {
-                self.out.extend_from_slice(b"PLAIN\r\n");
+                self.wire.out.extend_from_slice(b"PLAIN\r\n");
             }
-            self.out.extend_from_slice(b".\r\n");
+            self.wire.out.extend_from_slice(b".\r\n");
             return;
         };
         if !mechanism.eq_ignore_ascii_case("PLAIN") {
@@ -417,7 +325,7 @@ impl Pop3Server {
         match initial {
             Some(resp) => self.on_sasl_plain(resp.as_bytes()),
             None => {
-                self.out.extend_from_slice(b"+ \r\n");
+                self.wire.out.extend_from_slice(b"+ \r\n");
                 self.phase = Phase::SaslPlain;
             }
         }
@@ -434,8 +342,8 @@ impl Pop3Server {
                     return self.error("[AUTH] Authentication failed");
                 }
                 self.user = None;
-                self.event = Some(Pop3Event::Authenticate { user, password });
-                self.awaiting = Awaiting::Auth;
+                self.wire
+                    .ask(Pop3Event::Authenticate { user, password }, Awaiting::Auth);
             }
             Err(SaslError::Cancelled) => self.error("Authentication cancelled"),
             Err(SaslError::Malformed) => self.error("Invalid authentication response"),
@@ -454,12 +362,12 @@ impl Pop3Server {
                     .allowed;
                 if !allowed {
                     self.err("[AUTH] Access denied for this user from this address");
-                    self.closing = true;
+                    self.wire.close();
                     return;
                 }
                 self.pending_account = Some(name.clone());
-                self.event = Some(Pop3Event::Open { user: name });
-                self.awaiting = Awaiting::Open;
+                self.wire
+                    .ask(Pop3Event::Open { user: name }, Awaiting::Open);
             }
             AuthOutcome::Invalid => self.error("[AUTH] Authentication failed"),
             AuthOutcome::Locked => {
@@ -518,43 +426,34 @@ impl Pop3Server {
     }
 
     fn on_list(&mut self, which: Option<u64>) {
-        if let Some(n) = which {
-            return match self.message_index(n) {
-                Ok(i) => {
-                    let text = format!("{n} {}", self.messages[i].entry.size);
-                    self.ok(&text);
-                }
-                Err(why) => self.error(why),
-            };
-        }
         let (n, size) = self.totals();
-        let text = format!("{n} messages ({size} octets)");
-        self.ok(&text);
-        for (i, m) in self.messages.iter().enumerate() {
-            if !m.deleted {
-                let _ = write!(Lines(&mut self.out), "{} {}\r\n", i + 1, m.entry.size);
-            }
-        }
-        self.out.extend_from_slice(b".\r\n");
+        let head = format!("{n} messages ({size} octets)");
+        self.on_listing(which, &head, |e| &e.size);
     }
 
     fn on_uidl(&mut self, which: Option<u64>) {
+        self.on_listing(which, "Unique-ID listing follows", |e| &e.uid);
+    }
+
+    /// LIST and UIDL: `+OK n item` for one message, or `head` and a line per message
+    /// not deleted.
+    fn on_listing(&mut self, which: Option<u64>, head: &str, item: Item) {
         if let Some(n) = which {
             return match self.message_index(n) {
                 Ok(i) => {
-                    let text = format!("{n} {}", self.messages[i].entry.uid);
+                    let text = format!("{n} {}", item(&self.messages[i].entry));
                     self.ok(&text);
                 }
                 Err(why) => self.error(why),
             };
         }
-        self.ok("Unique-ID listing follows");
+        self.ok(head);
         for (i, m) in self.messages.iter().enumerate() {
             if !m.deleted {
-                let _ = write!(Lines(&mut self.out), "{} {}\r\n", i + 1, m.entry.uid);
+                let _ = write!(self.wire.out, "{} {}\r\n", i + 1, item(&m.entry));
             }
         }
-        self.out.extend_from_slice(b".\r\n");
+        self.wire.out.extend_from_slice(b".\r\n");
     }
 
     fn on_retrieve(&mut self, n: u64, top: Option<u64>) {
@@ -568,13 +467,12 @@ impl Pop3Server {
             started: false,
             top: top.is_some(),
         });
-        self.event = Some(Pop3Event::Retrieve { index });
-        self.awaiting = Awaiting::Chunk;
+        self.wire
+            .ask(Pop3Event::Retrieve { index }, Awaiting::Chunk);
     }
 
     fn on_chunk(&mut self, data: &[u8], last: bool) {
         let Some(mut s) = self.sending.take() else {
-            self.awaiting = Awaiting::Nothing;
             return;
         };
         if !s.started {
@@ -586,30 +484,27 @@ impl Pop3Server {
                 self.ok(&text);
             }
         }
-        let enough = s.stuffer.push(data, &mut self.out);
+        let enough = s.stuffer.push(data, &mut self.wire.out);
         if last || enough {
-            s.stuffer.finish(&mut self.out);
+            s.stuffer.finish(&mut self.wire.out);
             if !s.top {
                 if let Some(m) = self.messages.get_mut(s.index) {
                     m.retrieved = true;
                 }
             }
-            self.awaiting = Awaiting::Nothing;
         } else {
             self.sending = Some(s);
-            self.event = Some(Pop3Event::NextChunk);
-            self.awaiting = Awaiting::Chunk;
+            self.wire.ask(Pop3Event::NextChunk, Awaiting::Chunk);
         }
     }
 
     fn on_missing(&mut self) {
-        self.awaiting = Awaiting::Nothing;
         match self.sending.take() {
             Some(s) if s.started => {
                 // The +OK went out and the file vanished mid-message: the transfer
                 // cannot be ended honestly, so the connection is.
-                self.out.extend_from_slice(b"\r\n.\r\n");
-                self.closing = true;
+                self.wire.out.extend_from_slice(b"\r\n.\r\n");
+                self.wire.close();
             }
             _ => self.err("Message is no longer available"),
         }
@@ -625,8 +520,8 @@ impl Pop3Server {
         if delete.is_empty() && seen.is_empty() {
             return self.sign_off(true);
         }
-        self.event = Some(Pop3Event::Commit { delete, seen });
-        self.awaiting = Awaiting::Commit;
+        self.wire
+            .ask(Pop3Event::Commit { delete, seen }, Awaiting::Commit);
     }
 
     fn sign_off(&mut self, ok: bool) {
@@ -640,119 +535,43 @@ impl Pop3Server {
         } else {
             self.err("Some deleted messages were not removed");
         }
-        self.closing = true;
+        self.wire.close();
     }
 }
 
-/// `write!` into the output buffer.
-struct Lines<'a>(&'a mut Vec<u8>);
+impl LineProtocol for Pop3Server {
+    fn on_line(&mut self, _now: Instant, line: &[u8]) {
+        match std::mem::replace(&mut self.phase, Phase::Command) {
+            Phase::SaslPlain => self.on_sasl_plain(line),
+            Phase::Command => self.on_command(line),
+        }
+    }
 
-impl std::fmt::Write for Lines<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
+    fn on_line_too_long(&mut self) {
+        self.phase = Phase::Command;
+        self.error("Line too long");
+    }
+
+    fn farewell(&mut self, why: Farewell) {
+        // RFC 1939 §3: an autologout timer never enters UPDATE.
+        self.err(why.text());
+    }
+
+    fn answer(&mut self, cmd: Pop3Command) -> bool {
+        match (cmd, self.wire.awaiting()) {
+            (Pop3Command::AuthResult(outcome), Some(Awaiting::Auth)) => {
+                self.on_auth_result(outcome)
+            }
+            (Pop3Command::Opened(result), Some(Awaiting::Open)) => self.on_opened(result),
+            (Pop3Command::Chunk { data, last }, Some(Awaiting::Chunk)) => {
+                self.on_chunk(&data, last)
+            }
+            (Pop3Command::Missing, Some(Awaiting::Chunk)) => self.on_missing(),
+            (Pop3Command::Committed(ok), Some(Awaiting::Commit)) => self.sign_off(ok),
+            _ => return false,
+        }
+        true
     }
 }
 
-/// Reply text with CR, LF and other controls replaced, so a reply stays one line.
-fn push_clean(out: &mut Vec<u8>, text: &str) {
-    out.extend(
-        text.bytes()
-            .take(400)
-            .map(|b| if b.is_ascii_control() { b' ' } else { b }),
-    );
-}
-
-impl Machine for Pop3Server {
-    type Command = Pop3Command;
-    type Event = Pop3Event;
-
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        if self.closing {
-            return;
-        }
-        match input {
-            Input::Bytes(bytes) => {
-                if self.eof || bytes.is_empty() {
-                    return;
-                }
-                self.last_activity = now;
-                if self.paused() {
-                    if self.inbuf.len() + bytes.len() > MAX_PENDING_INPUT.max(self.inbuf.len()) {
-                        self.err("Too much pipelined input, closing connection");
-                        self.closing = true;
-                        return;
-                    }
-                    self.inbuf.extend_from_slice(bytes);
-                    return;
-                }
-                let used = self.process(now, bytes);
-                if used < bytes.len() {
-                    self.inbuf.extend_from_slice(&bytes[used..]);
-                }
-            }
-            Input::Eof => {
-                if self.event.is_some() || self.awaiting != Awaiting::Nothing {
-                    self.eof = true;
-                } else {
-                    self.closing = true;
-                }
-            }
-            Input::Tick => {
-                if let Some(deadline) = self.deadline() {
-                    if now >= deadline && self.event.is_none() {
-                        // RFC 1939 §3: an autologout timer never enters UPDATE.
-                        self.err("Idle for too long, closing connection");
-                        self.closing = true;
-                    }
-                }
-            }
-        }
-    }
-
-    fn handle_command(&mut self, now: Instant, cmd: Pop3Command) {
-        if self.closing {
-            return;
-        }
-        match (cmd, self.awaiting) {
-            (Pop3Command::AuthResult(outcome), Awaiting::Auth) => {
-                self.awaiting = Awaiting::Nothing;
-                self.on_auth_result(outcome);
-            }
-            (Pop3Command::Opened(result), Awaiting::Open) => {
-                self.awaiting = Awaiting::Nothing;
-                self.on_opened(result);
-            }
-            (Pop3Command::Chunk { data, last }, Awaiting::Chunk) => self.on_chunk(&data, last),
-            (Pop3Command::Missing, Awaiting::Chunk) => self.on_missing(),
-            (Pop3Command::Committed(ok), Awaiting::Commit) => {
-                self.awaiting = Awaiting::Nothing;
-                self.sign_off(ok);
-            }
-            // An answer to nothing (or the wrong thing): ignore it.
-            _ => return,
-        }
-        if self.closing {
-            return;
-        }
-        self.last_activity = now;
-        self.resume(now);
-    }
-
-    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<Pop3Event> {
-        out.append(&mut self.out);
-        if let Some(event) = self.event.take() {
-            return Output::Event(event);
-        }
-        if self.closing {
-            return Output::Close;
-        }
-        if self.start_tls {
-            self.start_tls = false;
-            self.tls_active = true;
-            self.inbuf.clear();
-            return Output::StartTls;
-        }
-        Output::Wait(self.deadline())
-    }
-}
+session::line_machine!(Pop3Server, Pop3Command, Pop3Event, Awaiting, "POP3 server");

@@ -13,9 +13,8 @@
 //! Replies are read with [`ReplyReader`] (bounded); every wait for a reply has a
 //! deadline from the settings, reported with [`Output::Wait`].
 
-use super::client_reply::{Reply, ReplyReader};
 use crate::config::OutTls;
-use crate::pop3::Stuffer;
+use crate::wire::{contract, write, Clock, Ending, Reply, ReplyReader, Stuffer};
 use crate::{Input, Instant, Machine, Output};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -34,10 +33,7 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish()
+        crate::auth::debug_login(f, "Credentials", &self.user)
     }
 }
 
@@ -289,9 +285,9 @@ pub struct SmtpClient {
     /// After STARTTLS: send EHLO again once the driver has the handshake under way.
     ehlo_after_tls: bool,
     ended: bool,
-    closed: bool,
+    ending: Ending,
     deadline: Option<Instant>,
-    now: Instant,
+    clock: Clock,
 }
 
 impl SmtpClient {
@@ -313,9 +309,9 @@ impl SmtpClient {
             start_tls: false,
             ehlo_after_tls: false,
             ended: false,
-            closed: false,
+            ending: Ending::default(),
             deadline: None,
-            now,
+            clock: Clock::new(now),
         };
         c.expect_reply(Expect::Greeting, now);
         c
@@ -338,9 +334,8 @@ impl SmtpClient {
     }
 
     fn send(&mut self, line: &str, e: Expect) {
-        self.out.extend_from_slice(line.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-        let now = self.now;
+        write::line(&mut self.out, line);
+        let now = self.clock.now();
         self.expect_reply(e, now);
     }
 
@@ -370,7 +365,7 @@ impl SmtpClient {
         };
         match self.expect.front().copied() {
             Some(next) => {
-                let now = self.now;
+                let now = self.clock.now();
                 self.arm(now, next);
             }
             None => self.deadline = None,
@@ -430,31 +425,9 @@ impl SmtpClient {
                     self.after_auth(reply);
                 }
             }
-            Expect::AuthLogin => {
-                if reply.code == 334 {
-                    let user = self
-                        .settings
-                        .auth
-                        .as_ref()
-                        .map(|a| STANDARD.encode(&a.user))
-                        .unwrap_or_default();
-                    self.send(&user, Expect::AuthLoginUser);
-                } else {
-                    self.after_auth(reply);
-                }
-            }
+            Expect::AuthLogin => self.login_step(reply, |a| &a.user, Expect::AuthLoginUser),
             Expect::AuthLoginUser => {
-                if reply.code == 334 {
-                    let pw = self
-                        .settings
-                        .auth
-                        .as_ref()
-                        .map(|a| STANDARD.encode(&a.password))
-                        .unwrap_or_default();
-                    self.send(&pw, Expect::AuthLoginPassword);
-                } else {
-                    self.after_auth(reply);
-                }
+                self.login_step(reply, |a| &a.password, Expect::AuthLoginPassword)
             }
             Expect::AuthLoginPassword => self.after_auth(reply),
             Expect::Mail => self.on_mail(reply),
@@ -525,6 +498,20 @@ impl SmtpClient {
         raw.push(0);
         raw.extend_from_slice(a.password.as_bytes());
         STANDARD.encode(raw)
+    }
+
+    /// AUTH LOGIN: a 334 asks for the next credential, sent in base64.
+    fn login_step(&mut self, reply: Reply, part: fn(&Credentials) -> &str, next: Expect) {
+        if reply.code != 334 {
+            return self.after_auth(reply);
+        }
+        let text = self
+            .settings
+            .auth
+            .as_ref()
+            .map(|a| STANDARD.encode(part(a)))
+            .unwrap_or_default();
+        self.send(&text, next);
     }
 
     fn after_auth(&mut self, reply: Reply) {
@@ -703,7 +690,7 @@ impl SmtpClient {
                 // A pipelining server that says 354 with no recipient (RFC 2920 §3.1
                 // forbids it): send an empty message and ignore its fate.
                 self.out.extend_from_slice(b".\r\n");
-                let now = self.now;
+                let now = self.clock.now();
                 self.expect_reply(Expect::DataEnd, now);
                 return;
             }
@@ -737,7 +724,7 @@ impl SmtpClient {
         if last {
             stuffer.finish(&mut self.out);
             tx.stuffer = None;
-            let now = self.now;
+            let now = self.clock.now();
             self.expect_reply(Expect::DataEnd, now);
         } else {
             self.awaiting = Awaiting::Chunk;
@@ -880,7 +867,7 @@ impl Machine for SmtpClient {
     type Event = ClientEvent;
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        self.now = now;
+        let now = self.clock.see(now);
         match input {
             Input::Bytes(b) => {
                 if self.ended {
@@ -917,23 +904,10 @@ impl Machine for SmtpClient {
     }
 
     fn handle_command(&mut self, now: Instant, cmd: ClientCommand) {
-        self.now = now;
+        self.clock.see(now);
         if self.ended {
-            // A job handed over after the end still gets its report.
-            if let ClientCommand::Send(job) = cmd {
-                let why = Reply::new(451, "4.4.2 session ended before the transaction");
-                let recipients = job
-                    .recipients
-                    .into_iter()
-                    .map(|r| (r.address, RcptOutcome::Temporary(why.clone())))
-                    .collect();
-                self.events.push_back(ClientEvent::Finished(TxReport {
-                    job: job.id,
-                    recipients,
-                    dsn_passed: false,
-                }));
-            }
-            return;
+            // Questions handed out before the end are void (`Ended` said so).
+            return contract::stray("SMTP client");
         }
         match (cmd, self.awaiting) {
             (ClientCommand::Send(job), Awaiting::Job) => {
@@ -952,18 +926,14 @@ impl Machine for SmtpClient {
                 self.awaiting = Awaiting::Nothing;
                 self.fail(None, "the queued message could not be read".into());
             }
-            _ => {
-                // An answer to a question not asked: a driver bug; end cleanly.
-                self.awaiting = Awaiting::Nothing;
-                self.fail(None, "internal error: unexpected driver command".into());
-            }
+            _ => return contract::stray("SMTP client"),
         }
         self.process_input();
     }
 
     fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<ClientEvent> {
-        if self.closed && self.events.is_empty() {
-            return Output::Close;
+        if self.ending.is_closed() {
+            return Output::Wait(None);
         }
         if self.ehlo_after_tls && !self.start_tls {
             self.ehlo_after_tls = false;
@@ -978,10 +948,13 @@ impl Machine for SmtpClient {
             match &ev {
                 ClientEvent::Ready => self.awaiting = Awaiting::Job,
                 ClientEvent::NextChunk => self.awaiting = Awaiting::Chunk,
-                ClientEvent::Ended(_) => self.closed = true,
+                ClientEvent::Ended(_) => self.ending.close(),
                 ClientEvent::Finished(_) => {}
             }
             return Output::Event(ev);
+        }
+        if let Some(o) = self.ending.poll() {
+            return o;
         }
         self.process_input();
         if !self.events.is_empty() || !self.out.is_empty() || self.start_tls {

@@ -1,9 +1,13 @@
-//! Byte framing for the SMTP server: command lines, and message content sent with DATA
-//! (dot-terminated) or BDAT (length-delimited, RFC 3030).
+//! Message content for the SMTP server, sent with DATA (dot-terminated) or BDAT
+//! (length-delimited, RFC 3030). Command lines are framed by [`crate::wire`].
 //!
 //! Nothing here knows about commands or replies; the session feeds bytes in and asks
-//! what came out. Both readers accept input split at any byte and keep their state
+//! what came out. The reader accepts input split at any byte and keeps its state
 //! between calls, so the result never depends on how the peer's writes were cut.
+//!
+//! This is not [`crate::wire::dot::Unstuffer`]: that one reads a server's listing and
+//! takes a bare LF as a line end, while a client's message must not (the smuggling
+//! defence below), and BDAT, the size bound and the bare-newline policy are SMTP's.
 //!
 //! # Message content rules
 //!
@@ -25,83 +29,6 @@
 //!   memory stays bounded while the reader looks for the end.
 
 use crate::config::BareNewlines;
-
-/// What a [`LineReader::feed`] call produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LineStep {
-    /// A whole line is ready in [`LineReader::take_line`] (terminator removed).
-    Line,
-    /// Every byte given was taken; the line is not complete yet.
-    Partial,
-    /// The line passed the bound. Its bytes are dropped up to and including its LF,
-    /// which may still be to come; the reader skips them without storing them.
-    TooLong,
-}
-
-/// Command-line framing with a bound. Lines end at LF; a CR just before it is removed.
-#[derive(Debug, Default)]
-pub(crate) struct LineReader {
-    buf: Vec<u8>,
-    discarding: bool,
-}
-
-impl LineReader {
-    /// Take bytes from `input` until a line is complete, the bound is passed, or the
-    /// input runs out. `max` bounds a line including its CRLF. Returns bytes consumed.
-    pub(crate) fn feed(&mut self, input: &[u8], max: usize) -> (usize, LineStep) {
-        let mut pos = 0;
-        if self.discarding {
-            match memchr::memchr(b'\n', input) {
-                None => return (input.len(), LineStep::Partial),
-                Some(i) => {
-                    self.discarding = false;
-                    pos = i + 1;
-                }
-            }
-        }
-        let rest = &input[pos..];
-        match memchr::memchr(b'\n', rest) {
-            Some(i) => {
-                if self.buf.len() + i + 1 > max {
-                    self.buf.clear();
-                    return (pos + i + 1, LineStep::TooLong);
-                }
-                self.buf.extend_from_slice(&rest[..i]);
-                if self.buf.last() == Some(&b'\r') {
-                    self.buf.pop();
-                }
-                (pos + i + 1, LineStep::Line)
-            }
-            None => {
-                // Without its LF the line is already too long once it holds `max` bytes.
-                if self.buf.len() + rest.len() >= max {
-                    self.buf.clear();
-                    self.discarding = true;
-                    return (input.len(), LineStep::TooLong);
-                }
-                self.buf.extend_from_slice(rest);
-                (input.len(), LineStep::Partial)
-            }
-        }
-    }
-
-    /// The line completed by the last `feed`; give the buffer back with `restore`.
-    pub(crate) fn take_line(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
-    }
-
-    /// Return a buffer from `take_line` so its allocation is reused.
-    pub(crate) fn restore(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        self.buf = buf;
-    }
-
-    /// Forget any partial line (after STARTTLS, or when the session is reset).
-    pub(crate) fn reset(&mut self) {
-        self.buf.clear();
-        self.discarding = false;
-    }
-}
 
 /// How message content is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,68 +232,6 @@ impl BodyScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lines(input: &[u8], max: usize) -> Vec<Result<Vec<u8>, ()>> {
-        let mut r = LineReader::default();
-        let mut got = Vec::new();
-        let mut pos = 0;
-        while pos < input.len() {
-            let (n, step) = r.feed(&input[pos..], max);
-            pos += n;
-            match step {
-                LineStep::Line => {
-                    let l = r.take_line();
-                    got.push(Ok(l.clone()));
-                    r.restore(l);
-                }
-                LineStep::TooLong => got.push(Err(())),
-                LineStep::Partial => {}
-            }
-        }
-        got
-    }
-
-    #[test]
-    fn line_framing() {
-        assert_eq!(
-            lines(b"NOOP\r\nQUIT\nX", 100),
-            vec![Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec())]
-        );
-        // 10 bytes including CRLF fit a bound of 10; 11 do not.
-        assert_eq!(lines(b"12345678\r\n", 10), vec![Ok(b"12345678".to_vec())]);
-        assert_eq!(
-            lines(b"123456789\r\nOK\r\n", 10),
-            vec![Err(()), Ok(b"OK".to_vec())]
-        );
-    }
-
-    #[test]
-    fn long_line_reported_once_and_skipped() {
-        let mut input = vec![b'x'; 5000];
-        input.extend_from_slice(b"\r\nNOOP\r\n");
-        for chunk in [1usize, 7, 100, 10_000] {
-            let mut r = LineReader::default();
-            let mut got = Vec::new();
-            for piece in input.chunks(chunk) {
-                let mut pos = 0;
-                while pos < piece.len() {
-                    let (n, step) = r.feed(&piece[pos..], 64);
-                    pos += n;
-                    match step {
-                        LineStep::Line => {
-                            let l = r.take_line();
-                            got.push(Some(l.clone()));
-                            r.restore(l);
-                        }
-                        LineStep::TooLong => got.push(None),
-                        LineStep::Partial => {}
-                    }
-                }
-                assert!(r.buf.len() < 64);
-            }
-            assert_eq!(got, vec![None, Some(b"NOOP".to_vec())], "chunk {chunk}");
-        }
-    }
 
     fn scan_all(
         framing: Framing,

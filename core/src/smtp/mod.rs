@@ -5,13 +5,12 @@
 //! [`SmtpCommand`]s.
 
 pub mod client;
-pub mod client_reply;
 pub(crate) mod codec;
 mod command;
+pub mod etrn_client;
 pub mod policy;
 pub(crate) mod received;
 mod reply;
-pub(crate) mod sasl;
 mod server;
 
 pub use reply::Refusal;
@@ -60,11 +59,9 @@ pub enum SmtpEvent {
 impl std::fmt::Debug for SmtpEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SmtpEvent::Authenticate { user, .. } => f
-                .debug_struct("Authenticate")
-                .field("user", user)
-                .field("password", &"<redacted>")
-                .finish(),
+            SmtpEvent::Authenticate { user, .. } => {
+                crate::auth::debug_login(f, "Authenticate", user)
+            }
             SmtpEvent::AuthenticateCram { user, .. } => f
                 .debug_struct("AuthenticateCram")
                 .field("user", user)

@@ -6,7 +6,8 @@
 use super::reply::Refusal;
 use super::Route;
 use crate::address::{domain_eq, Mailbox};
-use crate::config::{AntiRelay, Config, PlaintextAuth, Snapshot};
+use crate::auth;
+use crate::config::{AntiRelay, Config, Snapshot};
 use crate::router::{self, HeaderView, Outcome, Source};
 use std::net::IpAddr;
 
@@ -29,31 +30,17 @@ pub enum RcptDecision {
     Refuse(Refusal),
 }
 
-const UNKNOWN_LOCAL: Refusal = Refusal {
-    code: 550,
-    status: "5.1.1",
-    text: "Recipient not recognised",
-};
-const RELAY_NEEDS_AUTH: Refusal = Refusal {
-    code: 550,
-    status: "5.7.1",
-    text: "Relaying denied: authentication required",
-};
-const RELAY_ADDRESS: Refusal = Refusal {
-    code: 550,
-    status: "5.7.1",
-    text: "Relaying denied: your address may not send to other domains",
-};
-const SEND_NOT_ALLOWED: Refusal = Refusal {
-    code: 550,
-    status: "5.7.1",
-    text: "You may not send Internet mail",
-};
-const RELAY_SENDER: Refusal = Refusal {
-    code: 550,
-    status: "5.7.1",
-    text: "Relaying denied: sender is not a local user",
-};
+const UNKNOWN_LOCAL: Refusal = Refusal::new(550, "5.1.1", "Recipient not recognised");
+const RELAY_NEEDS_AUTH: Refusal =
+    Refusal::new(550, "5.7.1", "Relaying denied: authentication required");
+const RELAY_ADDRESS: Refusal = Refusal::new(
+    550,
+    "5.7.1",
+    "Relaying denied: your address may not send to other domains",
+);
+const SEND_NOT_ALLOWED: Refusal = Refusal::new(550, "5.7.1", "You may not send Internet mail");
+const RELAY_SENDER: Refusal =
+    Refusal::new(550, "5.7.1", "Relaying denied: sender is not a local user");
 
 /// The domain is one of ours (`local_domains`, any case).
 pub fn is_local_domain(config: &Config, domain: &str) -> bool {
@@ -150,7 +137,7 @@ pub fn relay_allowed(snap: &Snapshot, facts: &SessionFacts<'_>) -> Result<(), Re
             }
         }
         AntiRelay::Lan => {
-            if !is_lan(facts.peer_ip) {
+            if !auth::is_lan(facts.peer_ip) {
                 Err(RELAY_ADDRESS)
             } else if proven {
                 Ok(())
@@ -174,22 +161,9 @@ pub fn relay_allowed(snap: &Snapshot, facts: &SessionFacts<'_>) -> Result<(), Re
     }
 }
 
-/// Loopback, private (RFC 1918), link-local, and IPv6 unique-local addresses.
-pub fn is_lan(ip: IpAddr) -> bool {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
-    }
-}
-
 /// May AUTH be offered on this connection?
 pub fn auth_allowed(config: &Config, peer_ip: IpAddr, tls_active: bool) -> bool {
-    tls_active
-        || match config.smtp.plaintext_auth {
-            PlaintextAuth::Always => true,
-            PlaintextAuth::Lan => is_lan(peer_ip),
-            PlaintextAuth::Never => false,
-        }
+    auth::plaintext_allowed(config.smtp.plaintext_auth, peer_ip, tls_active)
 }
 
 /// The message size limit for this session: the smallest non-zero of the global limit
@@ -203,30 +177,5 @@ pub fn size_limit(snap: &Snapshot, auth_user: Option<&str>) -> u64 {
         (0, u) => u,
         (g, 0) => g,
         (g, u) => g.min(u),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lan_addresses() {
-        for lan in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.1.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:192.168.0.1",
-        ] {
-            assert!(is_lan(lan.parse().unwrap()), "{lan}");
-        }
-        for wan in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
-            assert!(!is_lan(wan.parse().unwrap()), "{wan}");
-        }
     }
 }

@@ -1,26 +1,29 @@
 //! The SMTP server session machine: commands in, replies and events out.
 //!
-//! Framing lives in [`super::codec`], parsing in [`super::command`], decisions in
-//! [`super::policy`]; this file is the state machine that ties them together.
+//! Command lines, pending input, timeouts and the end of the session are
+//! [`crate::wire::session`]'s; content framing lives in [`super::codec`], parsing in
+//! [`super::command`], decisions in [`super::policy`]; this file is the state machine
+//! that ties them together.
 //!
 //! Flow control: while an event is outstanding (a password check or a delivery) the
 //! session stops reading and keeps what arrives in a bounded buffer, so pipelined
 //! commands (RFC 2920) are answered in order once the driver answers the event.
 
-use super::codec::{BodyError, BodyScanner, Framing, LineReader, LineStep};
+use super::codec::{BodyError, BodyScanner, Framing};
 use super::command::{self, Body, Command, MailParams, ParseError, RcptParams};
 use super::policy::{self, RcptDecision, SessionFacts};
 use super::received::{self, Trace};
-use super::reply::{reply, reply_lines, reply_plain, Refusal};
-use super::sasl::{self, Mechanism, SaslError};
+use super::reply::Refusal;
 use super::{Delivery, Envelope, Recipient, SessionInfo, SmtpCommand, SmtpEvent};
 use crate::address::{Mailbox, Path};
+use crate::auth::sasl::{self, Mechanism, SaslError};
 use crate::config::Snapshot;
-use crate::{Input, Instant, Machine, Output};
+use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
+use crate::wire::write;
+use crate::Instant;
 use base64::Engine;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Index of the configured held domain `domain` is, if any (case-insensitive).
 fn etrn_held(held: &[String], domain: &str) -> Option<usize> {
@@ -63,8 +66,7 @@ enum SaslStep {
 
 /// What the session is waiting for from the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
-    Nothing,
+pub(crate) enum Awaiting {
     Auth,
     Delivery,
     /// The answer to an `ETRN` for this domain.
@@ -96,57 +98,34 @@ struct Transaction {
 pub struct SmtpServer {
     snapshot: Arc<Snapshot>,
     info: SessionInfo,
-    /// Replies not yet handed to the driver.
-    out: Vec<u8>,
-    /// Input received while paused.
-    inbuf: Vec<u8>,
-    lines: LineReader,
+    wire: LineSession<SmtpEvent, Awaiting>,
     phase: Phase,
     helo: Option<Helo>,
-    tls_active: bool,
     auth_user: Option<String>,
     tx: Option<Transaction>,
     /// Messages begun in this session (for ids).
     messages: u32,
-    errors: u32,
-    event: Option<SmtpEvent>,
-    awaiting: Awaiting,
-    closing: bool,
-    start_tls: bool,
-    /// Throw away the rest of the input being processed (after STARTTLS).
-    discard_input: bool,
-    /// The peer closed while we were waiting for the driver.
-    eof: bool,
-    last_activity: Instant,
 }
 
 impl SmtpServer {
     /// A new session; the first `poll_output` yields the 220 greeting.
     pub fn new(now: Instant, snapshot: Arc<Snapshot>, mut info: SessionInfo) -> Self {
         info.peer_ip = info.peer_ip.to_canonical();
-        let mut out = Vec::with_capacity(256);
+        let s = &snapshot.config.smtp;
+        let (line, errors, idle) = (s.max_command_line, s.max_errors, s.idle_timeout_secs);
+        let limits = Limits::new(line, MIN_COMMAND_LINE, errors, idle, MAX_PENDING_INPUT);
+        let mut wire = LineSession::new(now, limits, info.tls_active);
         let greeting = format!("{} ESMTP Mailroom", snapshot.config.hostname);
-        reply_plain(&mut out, 220, &greeting);
+        write::code(&mut wire.out, 220, &greeting);
         SmtpServer {
-            tls_active: info.tls_active,
             snapshot,
             info,
-            out,
-            inbuf: Vec::new(),
-            lines: LineReader::default(),
+            wire,
             phase: Phase::Command,
             helo: None,
             auth_user: None,
             tx: None,
             messages: 0,
-            errors: 0,
-            event: None,
-            awaiting: Awaiting::Nothing,
-            closing: false,
-            start_tls: false,
-            discard_input: false,
-            eof: false,
-            last_activity: now,
         }
     }
 
@@ -159,22 +138,12 @@ impl SmtpServer {
         &self.snapshot.config.hostname
     }
 
-    fn max_line(&self) -> usize {
-        (self.snapshot.config.smtp.max_command_line as usize).max(MIN_COMMAND_LINE)
-    }
-
-    fn paused(&self) -> bool {
-        self.closing || self.start_tls || self.event.is_some() || self.awaiting != Awaiting::Nothing
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        let secs = self.snapshot.config.smtp.idle_timeout_secs;
-        (secs != 0 && self.awaiting == Awaiting::Nothing)
-            .then(|| self.last_activity + Duration::from_secs(u64::from(secs)))
-    }
-
     fn auth_offered(&self) -> bool {
-        policy::auth_allowed(&self.snapshot.config, self.info.peer_ip, self.tls_active)
+        policy::auth_allowed(
+            &self.snapshot.config,
+            self.info.peer_ip,
+            self.wire.tls_active,
+        )
     }
 
     /// CRAM-MD5 needs the reusable secrets kept only when the administrator enabled
@@ -184,126 +153,17 @@ impl SmtpServer {
     }
 
     fn starttls_offered(&self) -> bool {
-        self.info.tls_available && !self.tls_active
+        self.info.tls_available && !self.wire.tls_active
     }
 
     fn size_limit(&self) -> u64 {
         policy::size_limit(&self.snapshot, self.auth_user.as_deref())
     }
 
-    /// Run `input` through the session until it is used up or the session pauses.
-    /// Returns how many bytes were used (all of them after STARTTLS: the rest is
-    /// discarded as possible injected plaintext).
-    fn process(&mut self, now: Instant, input: &[u8]) -> usize {
-        let mut pos = 0;
-        while pos < input.len() && !self.paused() {
-            match &mut self.phase {
-                Phase::Data => {
-                    let Some(tx) = self.tx.as_mut() else {
-                        self.phase = Phase::Command;
-                        continue;
-                    };
-                    let Some(scanner) = tx.scanner.as_mut() else {
-                        self.phase = Phase::Command;
-                        continue;
-                    };
-                    let (n, ended) = scanner.scan(&input[pos..], &mut tx.data);
-                    pos += n;
-                    if ended {
-                        self.phase = Phase::Command;
-                        self.end_of_data();
-                    }
-                }
-                Phase::Bdat { remaining, .. } => {
-                    let avail = input.len() - pos;
-                    let take = usize::try_from(*remaining).map_or(avail, |r| r.min(avail));
-                    *remaining -= take as u64;
-                    let done = *remaining == 0;
-                    let refusing = matches!(
-                        self.phase,
-                        Phase::Bdat {
-                            refuse: Some(_),
-                            ..
-                        }
-                    );
-                    if !refusing {
-                        if let Some(tx) = self.tx.as_mut() {
-                            if let Some(scanner) = tx.scanner.as_mut() {
-                                scanner.scan(&input[pos..pos + take], &mut tx.data);
-                            }
-                        }
-                    }
-                    pos += take;
-                    if done {
-                        self.end_of_chunk();
-                    }
-                }
-                Phase::Command | Phase::Sasl(_) => {
-                    let max = self.max_line();
-                    let (n, step) = self.lines.feed(&input[pos..], max);
-                    pos += n;
-                    match step {
-                        LineStep::Partial => {}
-                        LineStep::TooLong => {
-                            if matches!(self.phase, Phase::Sasl(_)) {
-                                self.phase = Phase::Command;
-                            }
-                            self.error(500, "5.5.6", "Line too long");
-                        }
-                        LineStep::Line => {
-                            let line = self.lines.take_line();
-                            self.on_line(now, &line);
-                            self.lines.restore(line);
-                        }
-                    }
-                }
-            }
-            if self.discard_input {
-                self.discard_input = false;
-                return input.len();
-            }
-        }
-        pos
-    }
-
-    /// Continue with input kept while paused.
-    fn resume(&mut self, now: Instant) {
-        if !self.inbuf.is_empty() && !self.paused() {
-            let mut buf = std::mem::take(&mut self.inbuf);
-            let used = self.process(now, &buf);
-            buf.drain(..used);
-            self.inbuf = buf;
-        }
-        if self.eof && self.inbuf.is_empty() && !self.paused() {
-            self.on_eof();
-        }
-    }
-
-    fn on_eof(&mut self) {
-        // A message whose end was not seen is never delivered.
-        self.tx = None;
-        self.phase = Phase::Command;
-        self.closing = true;
-    }
-
-    fn on_line(&mut self, now: Instant, line: &[u8]) {
-        match std::mem::replace(&mut self.phase, Phase::Command) {
-            Phase::Sasl(step) => self.on_sasl(step, line),
-            Phase::Command => self.on_command(now, line),
-            other => self.phase = other,
-        }
-    }
-
     /// A refusal caused by the client's mistake: counts toward `max_errors`.
     fn error(&mut self, code: u16, status: &str, text: &str) {
-        reply(&mut self.out, code, status, text);
-        self.errors = self.errors.saturating_add(1);
-        let limit = self.snapshot.config.smtp.max_errors.max(1);
-        if self.errors >= limit && !self.closing {
-            let text = format!("{} Too many errors, closing connection", self.host());
-            reply(&mut self.out, 421, "4.7.0", &text);
-            self.close();
-        }
+        write::code_status(&mut self.wire.out, code, status, text);
+        session::count_error(self);
     }
 
     fn refuse(&mut self, r: Refusal) {
@@ -311,7 +171,7 @@ impl SmtpServer {
     }
 
     fn close(&mut self) {
-        self.closing = true;
+        self.wire.close();
         self.tx = None;
         self.phase = Phase::Command;
     }
@@ -331,23 +191,25 @@ impl SmtpServer {
             Command::Bdat { size, last } => self.on_bdat(now, size, last),
             Command::Rset => {
                 self.tx = None;
-                reply(&mut self.out, 250, "2.0.0", "OK");
+                write::code_status(&mut self.wire.out, 250, "2.0.0", "OK");
             }
-            Command::Noop => reply(&mut self.out, 250, "2.0.0", "OK"),
+            Command::Noop => write::code_status(&mut self.wire.out, 250, "2.0.0", "OK"),
             Command::Quit => {
                 let text = format!("{} closing connection", self.host());
-                reply(&mut self.out, 221, "2.0.0", &text);
+                write::code_status(&mut self.wire.out, 221, "2.0.0", &text);
                 self.close();
             }
-            Command::Vrfy => reply(
-                &mut self.out,
+            Command::Vrfy => write::code_status(
+                &mut self.wire.out,
                 252,
                 "2.5.2",
                 "Cannot VRFY user, but will accept message and attempt delivery",
             ),
-            Command::Expn => reply(&mut self.out, 502, "5.5.1", "EXPN not available"),
-            Command::Help => reply(
-                &mut self.out,
+            Command::Expn => {
+                write::code_status(&mut self.wire.out, 502, "5.5.1", "EXPN not available")
+            }
+            Command::Help => write::code_status(
+                &mut self.wire.out,
                 214,
                 "2.0.0",
                 "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP AUTH STARTTLS",
@@ -367,7 +229,7 @@ impl SmtpServer {
                 .contains(&refuse.to_ascii_lowercase())
         {
             let text = format!("{} Connection refused", self.host());
-            reply(&mut self.out, 554, "5.7.1", &text);
+            write::code_status(&mut self.wire.out, 554, "5.7.1", &text);
             self.close();
             return;
         }
@@ -378,7 +240,7 @@ impl SmtpServer {
             esmtp,
         });
         if !esmtp {
-            reply_plain(&mut self.out, 250, &self.snapshot.config.hostname);
+            write::code(&mut self.wire.out, 250, &self.snapshot.config.hostname);
             return;
         }
         let size = match self.size_limit() {
@@ -411,7 +273,7 @@ impl SmtpServer {
             lines.push("ETRN");
         }
         lines.push("HELP");
-        reply_lines(&mut self.out, 250, lines);
+        write::code_lines(&mut self.wire.out, 250, lines);
     }
 
     fn on_mail(&mut self, path: Path, params: MailParams) {
@@ -437,8 +299,8 @@ impl SmtpServer {
             n => n.min(ABSOLUTE_MAX_MESSAGE),
         };
         if params.size.is_some_and(|s| s > limit) {
-            reply(
-                &mut self.out,
+            write::code_status(
+                &mut self.wire.out,
                 552,
                 "5.3.4",
                 "Message size exceeds fixed maximum message size",
@@ -457,7 +319,7 @@ impl SmtpServer {
             scanner: None,
             id: String::new(),
         });
-        reply(&mut self.out, 250, "2.1.0", "Sender OK");
+        write::code_status(&mut self.wire.out, 250, "2.1.0", "Sender OK");
     }
 
     fn on_rcpt(&mut self, path: Path, params: RcptParams) {
@@ -477,7 +339,12 @@ impl SmtpServer {
                 match Mailbox::parse(&text) {
                     Ok(m) => m,
                     Err(_) => {
-                        reply(&mut self.out, 550, "5.1.1", "Recipient not recognised");
+                        write::code_status(
+                            &mut self.wire.out,
+                            550,
+                            "5.1.1",
+                            "Recipient not recognised",
+                        );
                         return;
                     }
                 }
@@ -489,8 +356,8 @@ impl SmtpServer {
         }
         let smtp = &self.snapshot.config.smtp;
         if smtp.refuse_percent && rcpt.as_str().contains('%') {
-            reply(
-                &mut self.out,
+            write::code_status(
+                &mut self.wire.out,
                 550,
                 "5.7.1",
                 "Addresses containing '%' are not accepted",
@@ -499,7 +366,7 @@ impl SmtpServer {
         }
         let max = smtp.max_recipients as usize;
         if max != 0 && tx.recipients.len() >= max {
-            reply(&mut self.out, 452, "4.5.3", "Too many recipients");
+            write::code_status(&mut self.wire.out, 452, "4.5.3", "Too many recipients");
             return;
         }
         let facts = SessionFacts {
@@ -516,7 +383,9 @@ impl SmtpServer {
             policy::decide_recipient(&self.snapshot, &facts, &rcpt)
         };
         match decision {
-            RcptDecision::Refuse(r) => reply(&mut self.out, r.code, r.status, r.text),
+            RcptDecision::Refuse(r) => {
+                write::code_status(&mut self.wire.out, r.code, r.status, r.text)
+            }
             RcptDecision::Accept(route) => {
                 if let Some(tx) = self.tx.as_mut() {
                     let address = rcpt.into_string();
@@ -533,7 +402,7 @@ impl SmtpServer {
                         });
                     }
                 }
-                reply(&mut self.out, 250, "2.1.5", "Recipient OK");
+                write::code_status(&mut self.wire.out, 250, "2.1.5", "Recipient OK");
             }
         }
     }
@@ -561,7 +430,7 @@ impl SmtpServer {
     fn begin_content(&mut self, now: Instant, framing: Framing) {
         self.messages = self.messages.saturating_add(1);
         let esmtp = self.helo.as_ref().is_some_and(|h| h.esmtp);
-        let protocol = received::protocol(esmtp, self.tls_active, self.auth_user.is_some());
+        let protocol = received::protocol(esmtp, self.wire.tls_active, self.auth_user.is_some());
         let smtp = &self.snapshot.config.smtp;
         let (policy, max_line, hide_ip) = (
             smtp.bare_newlines,
@@ -603,7 +472,7 @@ impl SmtpServer {
             return self.error(503, "5.5.1", "DATA not allowed after BDAT");
         }
         self.begin_content(now, Framing::Dot);
-        reply_plain(&mut self.out, 354, "End data with <CR><LF>.<CR><LF>");
+        write::code(&mut self.wire.out, 354, "End data with <CR><LF>.<CR><LF>");
         self.phase = Phase::Data;
     }
 
@@ -626,20 +495,20 @@ impl SmtpServer {
     fn body_refusal(&mut self, why: BodyError) {
         self.tx = None;
         match why {
-            BodyError::TooBig => reply(
-                &mut self.out,
+            BodyError::TooBig => write::code_status(
+                &mut self.wire.out,
                 552,
                 "5.3.4",
                 "Message size exceeds fixed maximum message size",
             ),
-            BodyError::LineTooLong => reply(
-                &mut self.out,
+            BodyError::LineTooLong => write::code_status(
+                &mut self.wire.out,
                 500,
                 "5.5.6",
                 "Message refused: line too long",
             ),
-            BodyError::BareNewline => reply(
-                &mut self.out,
+            BodyError::BareNewline => write::code_status(
+                &mut self.wire.out,
                 550,
                 "5.6.0",
                 "Message refused: bare CR or LF in message (lines must end with CRLF)",
@@ -683,7 +552,7 @@ impl SmtpServer {
             self.deliver();
         } else {
             let text = format!("{size} octets received");
-            reply(&mut self.out, 250, "2.0.0", &text);
+            write::code_status(&mut self.wire.out, 250, "2.0.0", &text);
         }
     }
 
@@ -703,12 +572,13 @@ impl SmtpServer {
             dsn_ret: tx.dsn_ret,
             dsn_envid: tx.dsn_envid,
         };
-        self.event = Some(SmtpEvent::Deliver(Box::new(Delivery {
+        let delivery = Delivery {
             id: tx.id,
             envelope,
             data: tx.data,
-        })));
-        self.awaiting = Awaiting::Delivery;
+        };
+        self.wire
+            .ask(SmtpEvent::Deliver(Box::new(delivery)), Awaiting::Delivery);
     }
 
     fn on_auth(&mut self, mechanism: &str, initial: Option<&str>) {
@@ -735,12 +605,12 @@ impl SmtpServer {
         match (mech, initial) {
             (Mechanism::Plain, Some(resp)) => self.on_sasl(SaslStep::Plain, resp.as_bytes()),
             (Mechanism::Plain, None) => {
-                reply_plain(&mut self.out, 334, "");
+                write::code(&mut self.wire.out, 334, "");
                 self.phase = Phase::Sasl(SaslStep::Plain);
             }
             (Mechanism::Login, Some(resp)) => self.on_sasl(SaslStep::LoginUser, resp.as_bytes()),
             (Mechanism::Login, None) => {
-                reply_plain(&mut self.out, 334, sasl::LOGIN_USERNAME);
+                write::code(&mut self.wire.out, 334, sasl::LOGIN_USERNAME);
                 self.phase = Phase::Sasl(SaslStep::LoginUser);
             }
             (Mechanism::CramMd5, Some(_)) => {
@@ -752,11 +622,11 @@ impl SmtpServer {
                 let challenge = format!(
                     "<{}.{}@{}>",
                     self.info.session_id,
-                    self.last_activity.as_secs(),
+                    self.wire.now().as_secs(),
                     self.host()
                 );
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&challenge);
-                reply_plain(&mut self.out, 334, &encoded);
+                write::code(&mut self.wire.out, 334, &encoded);
                 self.phase = Phase::Sasl(SaslStep::Cram { challenge });
             }
         }
@@ -771,7 +641,7 @@ impl SmtpServer {
                 .map(|(user, password)| Some(SmtpEvent::Authenticate { user, password })),
             SaslStep::LoginUser => {
                 let user = sasl::utf8(&bytes)?;
-                reply_plain(&mut self.out, 334, sasl::LOGIN_PASSWORD);
+                write::code(&mut self.wire.out, 334, sasl::LOGIN_PASSWORD);
                 self.phase = Phase::Sasl(SaslStep::LoginPassword { user });
                 Ok(None)
             }
@@ -789,10 +659,7 @@ impl SmtpServer {
             }
         });
         match result {
-            Ok(Some(event)) => {
-                self.event = Some(event);
-                self.awaiting = Awaiting::Auth;
-            }
+            Ok(Some(event)) => self.wire.ask(event, Awaiting::Auth),
             Ok(None) => {}
             Err(SaslError::Cancelled) => self.error(501, "5.0.0", "Authentication cancelled"),
             Err(SaslError::Malformed) => {
@@ -822,114 +689,123 @@ impl SmtpServer {
         match etrn_held(&self.snapshot.config.smtp.etrn_domains, domain) {
             None => {
                 let text = format!("Node {domain} not allowed");
-                reply(&mut self.out, 459, "4.7.1", &text);
+                write::code_status(&mut self.wire.out, 459, "4.7.1", &text);
             }
             Some(i) => {
                 let domain = self.snapshot.config.smtp.etrn_domains[i].clone();
-                self.event = Some(SmtpEvent::Etrn { domain });
-                self.awaiting = Awaiting::Etrn(i);
+                self.wire.ask(SmtpEvent::Etrn { domain }, Awaiting::Etrn(i));
             }
         }
     }
 
     fn on_starttls(&mut self) {
-        if self.tls_active {
+        if self.wire.tls_active {
             return self.error(503, "5.5.1", "TLS already active");
         }
         if !self.info.tls_available {
             return self.error(502, "5.5.1", "STARTTLS not available");
         }
-        reply(&mut self.out, 220, "2.0.0", "Ready to start TLS");
+        write::code_status(&mut self.wire.out, 220, "2.0.0", "Ready to start TLS");
         // RFC 3207 §4.2: forget everything learned before the handshake.
         self.helo = None;
         self.tx = None;
         self.auth_user = None;
-        self.lines.reset();
-        self.start_tls = true;
-        self.discard_input = true;
+        self.wire.start_tls();
     }
 }
 
-impl Machine for SmtpServer {
-    type Command = SmtpCommand;
-    type Event = SmtpEvent;
-
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        if self.closing {
-            return;
-        }
-        match input {
-            Input::Bytes(bytes) => {
-                if self.eof || bytes.is_empty() {
-                    return;
-                }
-                self.last_activity = now;
-                if self.paused() {
-                    if self.inbuf.len() + bytes.len() > MAX_PENDING_INPUT.max(self.inbuf.len()) {
-                        let text = format!(
-                            "{} Too much pipelined input, closing connection",
-                            self.host()
-                        );
-                        reply(&mut self.out, 421, "4.7.0", &text);
-                        self.close();
-                        return;
-                    }
-                    self.inbuf.extend_from_slice(bytes);
-                    return;
-                }
-                let used = self.process(now, bytes);
-                if used < bytes.len() {
-                    self.inbuf.extend_from_slice(&bytes[used..]);
-                }
-            }
-            Input::Eof => {
-                if self.event.is_some() || self.awaiting != Awaiting::Nothing {
-                    self.eof = true;
-                } else {
-                    self.on_eof();
-                }
-            }
-            Input::Tick => {
-                if let Some(deadline) = self.deadline() {
-                    if now >= deadline && self.event.is_none() {
-                        let text = format!("{} Idle timeout, closing connection", self.host());
-                        reply(&mut self.out, 421, "4.4.2", &text);
-                        self.close();
-                    }
-                }
-            }
+impl LineProtocol for SmtpServer {
+    fn on_line(&mut self, now: Instant, line: &[u8]) {
+        match std::mem::replace(&mut self.phase, Phase::Command) {
+            Phase::Sasl(step) => self.on_sasl(step, line),
+            Phase::Command => self.on_command(now, line),
+            other => self.phase = other,
         }
     }
 
-    fn handle_command(&mut self, now: Instant, cmd: SmtpCommand) {
-        if self.closing {
-            return;
+    fn on_line_too_long(&mut self) {
+        if matches!(self.phase, Phase::Sasl(_)) {
+            self.phase = Phase::Command;
         }
-        match (cmd, self.awaiting) {
-            (SmtpCommand::AuthResult(result), Awaiting::Auth) => {
-                self.awaiting = Awaiting::Nothing;
-                match result {
-                    Some(name) => {
-                        self.auth_user = Some(name);
-                        reply(&mut self.out, 235, "2.7.0", "Authentication successful");
-                    }
-                    None => self.error(535, "5.7.8", "Authentication credentials invalid"),
+        self.error(500, "5.5.6", "Line too long");
+    }
+
+    fn farewell(&mut self, why: Farewell) {
+        let (status, text) = match why {
+            Farewell::Idle => ("4.4.2", "Idle timeout, closing connection"),
+            other => ("4.7.0", other.text()),
+        };
+        let text = format!("{} {text}", self.host());
+        write::code_status(&mut self.wire.out, 421, status, &text);
+        self.close();
+    }
+
+    /// DATA and BDAT content; lines otherwise.
+    fn raw(&mut self, _now: Instant, input: &[u8]) -> Option<usize> {
+        match &mut self.phase {
+            Phase::Data => {
+                let Some(tx) = self.tx.as_mut() else {
+                    self.phase = Phase::Command;
+                    return Some(0);
+                };
+                let Some(scanner) = tx.scanner.as_mut() else {
+                    self.phase = Phase::Command;
+                    return Some(0);
+                };
+                let (n, ended) = scanner.scan(input, &mut tx.data);
+                if ended {
+                    self.phase = Phase::Command;
+                    self.end_of_data();
                 }
+                Some(n)
             }
-            (SmtpCommand::DeliveryResult(result), Awaiting::Delivery) => {
-                self.awaiting = Awaiting::Nothing;
-                match result {
-                    Ok(()) => {
-                        let text =
-                            format!("Ok: queued as {}.{}", self.info.session_id, self.messages);
-                        reply(&mut self.out, 250, "2.0.0", &text);
+            Phase::Bdat {
+                remaining, refuse, ..
+            } => {
+                let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                *remaining -= take as u64;
+                let done = *remaining == 0;
+                if refuse.is_none() {
+                    if let Some(tx) = self.tx.as_mut() {
+                        if let Some(scanner) = tx.scanner.as_mut() {
+                            scanner.scan(&input[..take], &mut tx.data);
+                        }
                     }
-                    Err(e) if e.temporary => reply(&mut self.out, 451, "4.3.0", &e.text),
-                    Err(e) => reply(&mut self.out, 554, "5.3.0", &e.text),
                 }
+                if done {
+                    self.end_of_chunk();
+                }
+                Some(take)
             }
-            (SmtpCommand::EtrnResult(result), Awaiting::Etrn(i)) => {
-                self.awaiting = Awaiting::Nothing;
+            Phase::Command | Phase::Sasl(_) => None,
+        }
+    }
+
+    fn answer(&mut self, cmd: SmtpCommand) -> bool {
+        match (cmd, self.wire.awaiting()) {
+            (SmtpCommand::AuthResult(result), Some(Awaiting::Auth)) => match result {
+                Some(name) => {
+                    self.auth_user = Some(name);
+                    write::code_status(
+                        &mut self.wire.out,
+                        235,
+                        "2.7.0",
+                        "Authentication successful",
+                    );
+                }
+                None => self.error(535, "5.7.8", "Authentication credentials invalid"),
+            },
+            (SmtpCommand::DeliveryResult(result), Some(Awaiting::Delivery)) => match result {
+                Ok(()) => {
+                    let text = format!("Ok: queued as {}.{}", self.info.session_id, self.messages);
+                    write::code_status(&mut self.wire.out, 250, "2.0.0", &text);
+                }
+                Err(e) if e.temporary => {
+                    write::code_status(&mut self.wire.out, 451, "4.3.0", &e.text)
+                }
+                Err(e) => write::code_status(&mut self.wire.out, 554, "5.3.0", &e.text),
+            },
+            (SmtpCommand::EtrnResult(result), Some(Awaiting::Etrn(i))) => {
                 let domain = self
                     .snapshot
                     .config
@@ -941,43 +817,22 @@ impl Machine for SmtpServer {
                 match result {
                     Ok(0) => {
                         let text = format!("OK, no messages waiting for node {domain}");
-                        reply_plain(&mut self.out, 251, &text);
+                        write::code(&mut self.wire.out, 251, &text);
                     }
                     Ok(n) => {
                         let text = format!("OK, {n} pending messages for node {domain} started");
-                        reply_plain(&mut self.out, 253, &text);
+                        write::code(&mut self.wire.out, 253, &text);
                     }
                     Err(_) => {
                         let text = format!("Unable to queue messages for node {domain}");
-                        reply_plain(&mut self.out, 458, &text);
+                        write::code(&mut self.wire.out, 458, &text);
                     }
                 }
             }
-            // An answer to nothing (or after close): ignore it.
-            _ => return,
+            _ => return false,
         }
-        if self.closing {
-            return;
-        }
-        self.last_activity = now;
-        self.resume(now);
-    }
-
-    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<SmtpEvent> {
-        out.append(&mut self.out);
-        if let Some(event) = self.event.take() {
-            return Output::Event(event);
-        }
-        if self.closing {
-            return Output::Close;
-        }
-        if self.start_tls {
-            self.start_tls = false;
-            self.tls_active = true;
-            // Anything that arrived before the handshake is plaintext injection.
-            self.inbuf.clear();
-            return Output::StartTls;
-        }
-        Output::Wait(self.deadline())
+        true
     }
 }
+
+session::line_machine!(SmtpServer, SmtpCommand, SmtpEvent, Awaiting, "SMTP server");

@@ -4,11 +4,11 @@
 
 use mailroom_core::access::{AccessFiles, AccessList};
 use mailroom_core::accounts::{Account, Accounts};
+use mailroom_core::auth::AuthOutcome;
 use mailroom_core::challenge::{apop_digest, digests_match};
 use mailroom_core::config::{parse_config, Config, Snapshot};
-use mailroom_core::pop3::{
-    AuthOutcome, MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server, SizeCounter,
-};
+use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
+use mailroom_core::wire::SizeCounter;
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::net::IpAddr;
 use std::sync::Arc;

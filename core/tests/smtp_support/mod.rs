@@ -149,7 +149,11 @@ pub struct Client {
 
 impl Client {
     pub fn new(snapshot: Arc<Snapshot>, info: SessionInfo) -> Client {
-        let now = Instant::from_secs(T0);
+        Client::new_at(Instant::from_secs(T0), snapshot, info)
+    }
+
+    /// A session that starts at `now` (time never runs backwards inside a machine).
+    pub fn new_at(now: Instant, snapshot: Arc<Snapshot>, info: SessionInfo) -> Client {
         let mut c = Client {
             server: SmtpServer::new(now, snapshot, info),
             now,

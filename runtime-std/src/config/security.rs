@@ -14,8 +14,8 @@
 use crate::platform::datadir::DataDir;
 use crate::platform::datetime::iso8601;
 use mailroom_core::accounts::{Account, Protocol};
+use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::Snapshot;
-use mailroom_core::pop3::AuthOutcome;
 use mailroom_core::security::{
     lockout_exempt, password_tag, Failure, Lockout, LoginGate, PopBeforeSmtp, Service,
 };

@@ -12,11 +12,10 @@ use crate::platform::secrets;
 use crate::services::app::{dummy_hash, Shared};
 use crate::store::index::{Listed, Mailbox, MailboxError};
 use mailroom_core::accounts::{verify_password, Account};
+use mailroom_core::auth::AuthOutcome;
 use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
-use mailroom_core::pop3::{
-    AuthOutcome, MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server,
-};
+use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
 use mailroom_core::security::Service;
 use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Instant, Machine};

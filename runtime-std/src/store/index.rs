@@ -30,7 +30,7 @@
 
 use super::maildir;
 use crate::platform::durable::{self, Access};
-use mailroom_core::pop3::SizeCounter;
+use mailroom_core::wire::SizeCounter;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read};

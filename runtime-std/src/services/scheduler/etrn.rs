@@ -31,7 +31,7 @@ pub fn release(dir: &DataDir, domain: &str) -> Result<usize, String> {
 /// Connect to `host` (`host:port`) and send `ETRN` for each domain (§6.3.3.1).
 /// `Ok` when the server accepted every one (250–253).
 pub fn send(host: &str, helo: &str, domains: Vec<String>) -> Result<(), String> {
-    use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
+    use mailroom_core::smtp::etrn_client::{EtrnClient, EtrnEvent};
     use std::net::{TcpStream, ToSocketAddrs};
     use std::time::Duration;
 

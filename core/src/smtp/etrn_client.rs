@@ -1,13 +1,11 @@
 //! The ETRN client (RFC 1985): connect to the ISP's server, `EHLO`, `ETRN <domain>`
-//! for each domain, `QUIT`. Used when a connection comes up (§6.3.3.1).
+//! for each domain, `QUIT`. Used when a connection comes up (§6.3.3.1). Replies are
+//! read with [`ReplyReader`], like the SMTP client's.
 
+use crate::wire::{contract, write, Clock, Ending, ReplyReader};
 use crate::{Input, Instant, Machine, Output};
 use std::time::Duration;
 
-/// Longest reply line accepted.
-const MAX_LINE: usize = 1024;
-/// Most lines in one multi-line reply.
-const MAX_REPLY_LINES: usize = 100;
 /// Time allowed for each reply.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -46,13 +44,13 @@ pub struct EtrnClient {
     helo: String,
     domains: Vec<String>,
     state: State,
-    inbuf: Vec<u8>,
-    lines: Vec<String>,
+    reader: ReplyReader,
     out: Vec<u8>,
     replies: Vec<EtrnReply>,
     result: Option<Result<Vec<EtrnReply>, String>>,
-    reported: bool,
+    ending: Ending,
     deadline: Instant,
+    clock: Clock,
 }
 
 impl EtrnClient {
@@ -62,13 +60,13 @@ impl EtrnClient {
             helo: helo.to_string(),
             domains,
             state: State::Greeting,
-            inbuf: Vec::new(),
-            lines: Vec::new(),
+            reader: ReplyReader::default(),
             out: Vec::new(),
             replies: Vec::new(),
             result: None,
-            reported: false,
+            ending: Ending::default(),
             deadline: now + REPLY_TIMEOUT,
+            clock: Clock::new(now),
         }
     }
 
@@ -80,8 +78,7 @@ impl EtrnClient {
     }
 
     fn send(&mut self, line: &str) {
-        self.out.extend_from_slice(line.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        write::line(&mut self.out, line);
     }
 
     fn send_etrn(&mut self, i: usize) {
@@ -135,36 +132,18 @@ impl EtrnClient {
         }
     }
 
-    /// Take complete reply lines out of `inbuf`.
-    fn parse(&mut self) {
-        while self.state != State::Finished {
-            let Some(end) = self.inbuf.iter().position(|&b| b == b'\n') else {
-                if self.inbuf.len() > MAX_LINE {
-                    self.fail("a reply line is too long".into());
+    /// Read replies out of `input`, split anywhere.
+    fn feed(&mut self, mut input: &[u8]) {
+        while !input.is_empty() && self.state != State::Finished {
+            let (n, reply) = self.reader.feed(input);
+            input = &input[n..];
+            match reply {
+                None => {}
+                Some(Ok(r)) => {
+                    let text = r.lines.join(" ");
+                    self.on_reply(r.code, text);
                 }
-                return;
-            };
-            let raw: Vec<u8> = self.inbuf.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&raw)
-                .trim_end_matches(['\r', '\n'])
-                .to_string();
-            let code = line
-                .get(..3)
-                .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|c| c.parse::<u16>().ok());
-            let Some(code) = code else {
-                self.fail(format!("not an SMTP reply: {line:?}"));
-                return;
-            };
-            let more = line.as_bytes().get(3) == Some(&b'-');
-            self.lines.push(line.get(4..).unwrap_or("").to_string());
-            if self.lines.len() > MAX_REPLY_LINES {
-                self.fail("a reply has too many lines".into());
-                return;
-            }
-            if !more {
-                let text = std::mem::take(&mut self.lines).join(" ");
-                self.on_reply(code, text);
+                Some(Err(e)) => self.fail(format!("not an SMTP reply: {e}")),
             }
         }
     }
@@ -175,14 +154,14 @@ impl Machine for EtrnClient {
     type Event = EtrnEvent;
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        let now = self.clock.see(now);
         if self.state == State::Finished {
             return;
         }
         match input {
             Input::Bytes(b) => {
                 self.deadline = now + REPLY_TIMEOUT;
-                self.inbuf.extend_from_slice(b);
-                self.parse();
+                self.feed(b);
             }
             Input::Eof => {
                 if self.state == State::Quit {
@@ -201,20 +180,23 @@ impl Machine for EtrnClient {
         }
     }
 
-    fn handle_command(&mut self, _now: Instant, _cmd: ()) {}
+    /// The session asks nothing of its driver: every command is a stray.
+    fn handle_command(&mut self, _now: Instant, _cmd: ()) {
+        contract::stray("ETRN client");
+    }
 
     fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<EtrnEvent> {
+        if let Some(o) = self.ending.poll() {
+            return o;
+        }
         out.append(&mut self.out);
         if self.state == State::Finished {
-            if !self.reported {
-                self.reported = true;
-                let r = self
-                    .result
-                    .take()
-                    .unwrap_or_else(|| Err("no result".into()));
-                return Output::Event(EtrnEvent::Done(r));
-            }
-            return Output::Close;
+            self.ending.close();
+            let r = self
+                .result
+                .take()
+                .unwrap_or_else(|| Err("no result".into()));
+            return Output::Event(EtrnEvent::Done(r));
         }
         Output::Wait(Some(self.deadline))
     }

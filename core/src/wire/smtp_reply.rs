@@ -1,11 +1,12 @@
-//! Reading SMTP replies (RFC 5321 §4.2) on the client side: lines framed with a bound,
-//! multi-line replies joined, every part of them checked.
+//! Reading SMTP-shaped replies (RFC 5321 §4.2) on the client side: lines framed with
+//! a bound, multi-line replies joined, every part of them checked. The SMTP client and
+//! the ETRN client read their servers with it.
 //!
 //! A server is as untrusted as a client: lines and replies are bounded, a reply whose
 //! lines disagree about the code or whose code is not three digits is a protocol
 //! error, and text is kept only as printable characters.
 
-use super::codec::{LineReader, LineStep};
+use super::line::{LineReader, LineStep};
 
 /// Longest reply line accepted, CRLF included. RFC 5321 allows 512; real servers
 /// sometimes send longer texts.

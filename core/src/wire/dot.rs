@@ -1,5 +1,7 @@
-//! Message transfer for RETR and TOP: line ends made CRLF, byte-stuffing, and the
-//! end marker (RFC 1939 §3), over a message that arrives in chunks of any size.
+//! Dot-stuffed bodies (RFC 1939 §3, RFC 5321 §4.5.2): sending a stored message (POP3
+//! RETR and TOP, SMTP client DATA) with line ends made CRLF, byte-stuffing and the end
+//! marker, over a message that arrives in chunks of any size; and reading a
+//! dot-terminated multi-line response back ([`Unstuffer`]).
 //!
 //! Maildir files written by this server already have CRLF line ends; files written by
 //! other programs often have bare LF. A bare LF goes out as CRLF, and the sizes in
@@ -9,7 +11,7 @@
 
 use memchr::memchr;
 
-/// Streams one message to a POP3 client.
+/// Streams one stored message to the peer, dot-stuffed and ended with `.`.
 #[derive(Debug, Clone)]
 pub struct Stuffer {
     line_start: bool,
