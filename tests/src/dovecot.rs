@@ -114,6 +114,30 @@ impl Dovecot {
         d
     }
 
+    /// A LAN connection `isp` and the In Mail box `isp-box` that collects this account
+    /// over it (no TLS, for example.com), for a test to append to its server's config.
+    pub fn isp_config(&self, primary: bool, leave_on_server_days: u32) -> String {
+        format!(
+            r#"
+[[connection]]
+name = "isp"
+link = "lan"
+primary = {primary}
+
+[[inmail]]
+name = "isp-box"
+connections = ["isp"]
+server = "{}"
+user = "{ISP_USER}"
+password = "{ISP_PASSWORD}"
+tls = "none"
+accepted_domains = ["example.com"]
+leave_on_server_days = {leave_on_server_days}
+"#,
+            self.addr
+        )
+    }
+
     /// The account's Maildir (what the ISP holds right now).
     pub fn maildir(&self) -> PathBuf {
         self.dir.path().join("home").join(ISP_USER).join("Maildir")
