@@ -38,13 +38,11 @@ pub fn header(subject: &str, message_id: &str) -> Vec<u8> {
 /// `.\r\n`. `msg` must end with CRLF.
 pub fn dot_stuff(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(msg.len() + 16);
-    let mut at_line_start = true;
-    for &b in msg {
-        if at_line_start && b == b'.' {
+    for line in msg.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".") {
             out.push(b'.');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
+        out.extend_from_slice(line);
     }
     out.extend_from_slice(b".\r\n");
     out
