@@ -31,24 +31,9 @@
 # end (KEEP=1 keeps them).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-
-MESSAGES=2000
-RUNS=3
+source "$(dirname "$0")/bench-lib.sh"
 COLLECTORS="mailroom mailroom-lite fetchmail-cat fetchmail-lda"
-SKIP_BUILD=0
-while (($#)); do
-    case $1 in
-        --messages) MESSAGES=$2; shift 2 ;;
-        --runs) RUNS=$2; shift 2 ;;
-        --collectors) COLLECTORS=$2; shift 2 ;;
-        --skip-build) SKIP_BUILD=1; shift ;;
-        *) echo "usage: $0 [--messages N] [--runs R] [--collectors LIST] [--skip-build]" >&2; exit 2 ;;
-    esac
-done
-
-say() { printf '\n== %s\n' "$*"; }
+bench_options "[--messages N] [--runs R] [--collectors LIST]" "$@"
 wants() { [[ " $COLLECTORS " == *" $1 "* ]]; }
 
 [[ $(id -u) -eq 0 ]] || { echo "needs root (Dovecot's mail processes run as nobody)" >&2; exit 1; }
@@ -63,11 +48,7 @@ elif [[ ! -x $LDA ]]; then
     echo "$LDA is missing; skipping fetchmail-lda" >&2
     COLLECTORS=${COLLECTORS//fetchmail-lda/}
 fi
-if ((!SKIP_BUILD)); then
-    say "building release binaries"
-    cargo build --release -p mailroom-smol -p mailroom-std --bins
-fi
-BIN=$ROOT/target/release
+build_release -p mailroom-smol -p mailroom-std --bins
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-collectbench.XXXXXX")
 chmod 755 "$SCRATCH"
@@ -83,14 +64,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DPORT=$(free_port)
 ISP_PASSWORD=isp-secret-1
 
 say "Dovecot on 127.0.0.1:$DPORT, $MESSAGES messages of 4096 octets for alice@example.com"
 mkdir -p "$DV/run" "$DV/state" "$DV/home/office" "$DV/home/alice" "$SCRATCH/template"
-python3 - "$SCRATCH/template" "$MESSAGES" <<'PY'
+PYTHONPATH=$ROOT/scripts python3 - "$SCRATCH/template" "$MESSAGES" <<'PY'
 import os, sys
+from benchlib import message
 root, n = sys.argv[1], int(sys.argv[2])
 for sub in ("new", "cur", "tmp"):
     os.makedirs(os.path.join(root, sub), exist_ok=True)
@@ -98,16 +79,8 @@ for k in range(n):
     head = (f"Return-Path: <sender@partner.example>\nFrom: Sender <sender@partner.example>\n"
             f"To: Alice <alice@example.com>\nSubject: collection benchmark {k}\n"
             f"Message-Id: <bench-{k}@isp.example>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\n")
-    body = bytearray(head.encode())
-    line = 0
-    while len(body) < 3850:
-        body += f"line {line:04d} of message {k} ".encode() + b"x" * 50 + b"\n"
-        line += 1
-    body += b"." * 10 + b" a line starting with dots\n"
     # 4096 octets as Dovecot sends them (CRLF): the file has LF line ends.
-    lines = body.count(b"\n")
-    body += b"z" * (4096 - len(body) - lines - 2) + b"\n"
-    assert len(body) + body.count(b"\n") == 4096, len(body) + body.count(b"\n")
+    body = message(head, k, b"\n", 3850)
     with open(os.path.join(root, "new", f"1774256400.M{k}P1.isp"), "wb") as f:
         f.write(body)
 PY
@@ -116,16 +89,10 @@ office:{PLAIN}$ISP_PASSWORD:65534:65534::$DV/home/office::
 alice:{PLAIN}unused-1:65534:65534::$DV/home/alice::
 EOF
 chmod 644 "$DV/passwd"
-cat >"$DV/dovecot.conf" <<EOF
-base_dir = $DV/run
-state_dir = $DV/state
+{
+    dovecot_conf "$DV"
+    cat <<EOF
 instance_name = mailroom-collectbench
-log_path = $DV/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 passdb {
@@ -143,6 +110,7 @@ service pop3-login {
   }
 }
 EOF
+} >"$DV/dovecot.conf"
 dovecot -c "$DV/dovecot.conf"
 for _ in $(seq 100); do [[ -s $DV/run/master.pid ]] && break; sleep 0.05; done
 for _ in $(seq 200); do
@@ -288,13 +256,10 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 say "POP3 collection from Dovecot, $MESSAGES messages of 4096 octets, median of $RUNS runs"
-python3 - "$RESULTS" "$MESSAGES" <<'PY'
-import re, statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    m = re.match(r"(\S+) run=\d+ secs=([\d.]+) msg_per_s=\d+ collect_secs=([\d.]+)", line)
-    if m:
-        rows.setdefault(m[1], []).append((float(m[2]), float(m[3])))
+PYTHONPATH=$ROOT/scripts python3 - "$RESULTS" "$MESSAGES" <<'PY'
+import statistics, sys
+from benchlib import grouped
+rows = grouped(sys.argv[1], r"(\S+) run=\d+ secs=([\d.]+) msg_per_s=\d+ collect_secs=([\d.]+)")
 n = int(sys.argv[2])
 print("wall: the whole command (mailroom: `connect --wait`, which includes the server")
 print("picking up the request); run: the POP3 session alone (mailroom: its log).")

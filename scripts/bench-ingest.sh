@@ -28,31 +28,11 @@
 # mail from loopback to a local user needs none, and all servers are measured alike.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-
-MESSAGES=2000
-RUNS=3
+source "$(dirname "$0")/bench-lib.sh"
 SERVERS="mailroom mailroom-lite postfix"
-SKIP_BUILD=0
-while (($#)); do
-    case $1 in
-        --messages) MESSAGES=$2; shift 2 ;;
-        --runs) RUNS=$2; shift 2 ;;
-        --servers) SERVERS=$2; shift 2 ;;
-        --skip-build) SKIP_BUILD=1; shift ;;
-        *) echo "usage: $0 [--messages N] [--runs R] [--servers LIST] [--skip-build]" >&2; exit 2 ;;
-    esac
-done
+bench_options "[--messages N] [--runs R] [--servers LIST]" "$@"
 
-say() { printf '\n== %s\n' "$*"; }
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
-
-if ((!SKIP_BUILD)); then
-    say "building release binaries"
-    cargo build --release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
-fi
-BIN=$ROOT/target/release
+build_release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
 for b in smtp-load fsync-probe; do
     [[ -x $BIN/$b ]] || { echo "missing $BIN/$b" >&2; exit 1; }
 done
@@ -84,23 +64,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # PORT: wait up to 20 s for a listener
-    local i
-    for i in $(seq 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
-
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
@@ -178,43 +141,11 @@ EOF
 }
 
 start_postfix() {
-    local pf=$WORK/postfix master=/etc/postfix/master.cf port
-    mkdir -p "$pf/etc" "$pf/queue" "$pf/data"
-    chown postfix "$pf/data"
+    local port
     port=$(free_port)
-    [[ -f $master ]] || master=/usr/share/postfix/master.cf.dist
-    cp "$master" "$pf/etc/master.cf"
-    cat >"$pf/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-myhostname = bench.localdomain
-mydomain = localdomain
-mydestination =
-relay_domains =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_client_restrictions = check_client_access static:HOLD
-smtpd_relay_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-maillog_file_prefixes = $pf
-maillog_file = $pf/maillog
-EOF
-    # Only smtpd listens, on the chosen port; no daemon runs chrooted (the scratch
-    # directory holds no chroot files).
-    sed -i "s/^smtp      inet .*/127.0.0.1:$port inet n - n - - smtpd/" "$pf/etc/master.cf"
-    postconf -c "$pf/etc" -F '*/*/chroot = n'
-    POSTFIX_CONF=$pf/etc
-    postfix -c "$pf/etc" start >/dev/null 2>&1 || {
-        echo "postfix failed to start:" >&2
-        cat "$pf/maillog" >&2 || true
-        exit 1
-    }
+    postfix_start "$WORK/postfix" "$port" bench.localdomain </dev/null
     PORT[postfix]=$port
-    STORE[postfix]=$pf
-    wait_port "$port"
+    STORE[postfix]=$WORK/postfix
     ACTIVE+=(postfix)
 }
 

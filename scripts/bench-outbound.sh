@@ -28,34 +28,13 @@
 # ${TMPDIR:-/tmp} and are removed at the end (KEEP=1 keeps them).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-
-MESSAGES=2000
-RUNS=3
+source "$(dirname "$0")/bench-lib.sh"
 CONCURRENCY=10
 SERVERS="mailroom mailroom-lite postfix"
-SKIP_BUILD=0
-while (($#)); do
-    case $1 in
-        --messages) MESSAGES=$2; shift 2 ;;
-        --runs) RUNS=$2; shift 2 ;;
-        --concurrency) CONCURRENCY=$2; shift 2 ;;
-        --servers) SERVERS=$2; shift 2 ;;
-        --skip-build) SKIP_BUILD=1; shift ;;
-        *) echo "usage: $0 [--messages N] [--runs R] [--concurrency C] [--servers LIST] [--skip-build]" >&2; exit 2 ;;
-    esac
-done
-
-say() { printf '\n== %s\n' "$*"; }
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
+bench_options "[--messages N] [--runs R] [--concurrency C] [--servers LIST]" "$@"
 
 command -v smtp-sink >/dev/null 2>&1 || { echo "smtp-sink (Postfix) is needed" >&2; exit 1; }
-if ((!SKIP_BUILD)); then
-    say "building release binaries"
-    cargo build --release -p mailroom-smol -p mailroom-std --bins
-fi
-BIN=$ROOT/target/release
+build_release -p mailroom-smol -p mailroom-std --bins
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-bench-out.XXXXXX")
 chmod 755 "$WORK"
@@ -72,20 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    local i
-    for i in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
 now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
 
 say "smtp-sink"
 SINK_PORT=$(free_port)
@@ -189,41 +155,15 @@ run_mailroom() { # NAME RESULTS
 PF=$WORK/postfix
 PF_PORT=
 start_postfix() {
-    local master=/etc/postfix/master.cf
-    mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
-    chown postfix "$PF/data"
     PF_PORT=$(free_port)
-    [[ -f $master ]] || master=/usr/share/postfix/master.cf.dist
-    cp "$master" "$PF/etc/master.cf"
-    cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-myhostname = sender.localdomain
-mydomain = localdomain
-mydestination =
-relay_domains =
+    postfix_start "$PF" "$PF_PORT" sender.localdomain <<EOF
 relayhost = [127.0.0.1]:$SINK_PORT
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_client_restrictions = check_client_access static:HOLD
-smtpd_relay_restrictions = permit_mynetworks, reject
 default_destination_concurrency_limit = $CONCURRENCY
 smtp_destination_concurrency_limit = $CONCURRENCY
 initial_destination_concurrency = $CONCURRENCY
 default_process_limit = 200
 smtp_tls_security_level = none
-alias_maps =
-alias_database =
-maillog_file_prefixes = $PF
-maillog_file = $PF/maillog
 EOF
-    sed -i "s/^smtp      inet .*/127.0.0.1:$PF_PORT inet n - n - - smtpd/" "$PF/etc/master.cf"
-    postconf -c "$PF/etc" -F '*/*/chroot = n'
-    POSTFIX_CONF=$PF/etc
-    postfix -c "$PF/etc" start >/dev/null 2>&1 || { cat "$PF/maillog" >&2; exit 1; }
-    wait_port "$PF_PORT"
 }
 
 pf_count() { # queue subdirectories

@@ -26,33 +26,12 @@
 # (KEEP=1 keeps it).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-
-MESSAGES=2000
-RUNS=3
+source "$(dirname "$0")/bench-lib.sh"
 HOLD=50
 SERVERS="mailroom mailroom-lite dovecot"
-SKIP_BUILD=0
-while (($#)); do
-    case $1 in
-        --messages) MESSAGES=$2; shift 2 ;;
-        --runs) RUNS=$2; shift 2 ;;
-        --hold) HOLD=$2; shift 2 ;;
-        --servers) SERVERS=$2; shift 2 ;;
-        --skip-build) SKIP_BUILD=1; shift ;;
-        *) echo "usage: $0 [--messages N] [--runs R] [--hold H] [--servers LIST] [--skip-build]" >&2; exit 2 ;;
-    esac
-done
+bench_options "[--messages N] [--runs R] [--hold H] [--servers LIST]" "$@"
 
-say() { printf '\n== %s\n' "$*"; }
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
-
-if ((!SKIP_BUILD)); then
-    say "building release binaries"
-    cargo build --release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
-fi
-BIN=$ROOT/target/release
+build_release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
 [[ -x $BIN/pop3-load ]] || { echo "missing $BIN/pop3-load" >&2; exit 1; }
 
 if wants dovecot; then
@@ -77,7 +56,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 D=$SCRATCH/data
 PASSWORD=load-secret-1
@@ -100,8 +78,9 @@ for i in $(seq 1 "$HOLD"); do USERS+=("hold$i"); done
 for u in "${USERS[@]}"; do
     "$BIN/mailroom" user add "$u" --password "$PASSWORD" --data "$D" >/dev/null
 done
-python3 - "$D/mail" "$MESSAGES" <<'PY'
+PYTHONPATH=$ROOT/scripts python3 - "$D/mail" "$MESSAGES" <<'PY'
 import os, sys
+from benchlib import message
 root, n = sys.argv[1], int(sys.argv[2])
 for i in range(1, 11):
     new = os.path.join(root, f"load{i}", "new")
@@ -111,14 +90,7 @@ for i in range(1, 11):
         head = (f"From: Sender <sender@example.net>\r\nTo: load{i}@example.com\r\n"
                 f"Subject: benchmark message {k}\r\nMessage-Id: <{i}.{k}@example.net>\r\n"
                 "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\n")
-        body = bytearray(head.encode())
-        line = 0
-        while len(body) < 3900:
-            body += f"line {line:04d} of message {k} ".encode() + b"x" * 50 + b"\r\n"
-            line += 1
-        body += b"." * 10 + b" a line starting with dots\r\n"
-        body += b"z" * (4096 - len(body) - 2) + b"\r\n"
-        assert len(body) == 4096
+        body = message(head, k, b"\r\n", 3900)
         with open(os.path.join(new, f"1767225600.M{k}P{i}.bench,S=4096"), "wb") as f:
             f.write(body)
 PY
@@ -129,15 +101,9 @@ if wants dovecot; then
     mkdir -p "$DV/run" "$DV/state"
     for u in "${USERS[@]}"; do echo "$u:{PLAIN}$PASSWORD"; done >"$DV/passwd"
     DPORT=$(free_port)
-    cat >"$DV/dovecot.conf" <<EOF2
-base_dir = $DV/run
-state_dir = $DV/state
-log_path = $DV/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
+    {
+        dovecot_conf "$DV"
+        cat <<EOF2
 mail_location = maildir:$D/mail/%u
 passdb {
   driver = passwd-file
@@ -153,6 +119,7 @@ service pop3-login {
   }
 }
 EOF2
+    } >"$DV/dovecot.conf"
     # Dovecot's processes run as its own users and nobody; they must reach the files,
     # and its mail processes write their index into each Maildir.
     chmod 755 "$SCRATCH" "$D" "$D/mail"
@@ -230,13 +197,10 @@ for s in $SERVERS; do
 done
 
 say "POP3 retrieval, 4096-octet messages, median of $RUNS runs"
-python3 - "$RESULTS" "$MEM" <<'PY'
-import re, statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    m = re.match(r"(\S+) clients=(\d+) run=\d+ .*msg_per_s=(\d+) mb_per_s=([\d.]+)", line)
-    if m:
-        rows.setdefault((m[1], int(m[2])), []).append((int(m[3]), float(m[4])))
+PYTHONPATH=$ROOT/scripts python3 - "$RESULTS" "$MEM" <<'PY'
+import statistics, sys
+from benchlib import grouped
+rows = grouped(sys.argv[1], r"(\S+) clients=(\d+) run=\d+ .*msg_per_s=(\d+) mb_per_s=([\d.]+)", keys=2)
 print(f"{'server':<15}{'clients':>8}{'msg/s':>10}{'MB/s':>8}")
 for (s, c), v in rows.items():
     print(f"{s:<15}{c:>8}{statistics.median(x[0] for x in v):>10.0f}{statistics.median(x[1] for x in v):>8.1f}")

@@ -5,5 +5,6 @@
 //! `scripts/bench-ingest.sh`. None of them run as part of `cargo test`.
 #![allow(clippy::disallowed_methods)]
 
+pub mod cli;
 pub mod message;
 pub mod session;

@@ -4,15 +4,10 @@
 /// ends, whose `Subject:` and `Message-Id:` carry `token` so it can be found again.
 /// No line starts with `.`, so the SMTP form is the message plus `.\r\n`.
 pub fn message(size: usize, token: &str) -> Vec<u8> {
-    let mut m = format!(
-        "From: Alice <alice@example.com>\r\n\
-         To: Bob <bob@example.com>\r\n\
-         Subject: load {token}\r\n\
-         Message-Id: <{token}@load.example.com>\r\n\
-         Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\
-         \r\n"
-    )
-    .into_bytes();
+    let mut m = header(
+        &format!("load {token}"),
+        &format!("{token}@load.example.com"),
+    );
     // Body lines of 76 letters, the last one shortened so the total is exact.
     let mut i = 0usize;
     while m.len() + 2 < size {
@@ -25,17 +20,29 @@ pub fn message(size: usize, token: &str) -> Vec<u8> {
     m
 }
 
+/// The header of a message from Alice to Bob with this subject and Message-Id (without
+/// its angle brackets), and the blank line after it.
+pub fn header(subject: &str, message_id: &str) -> Vec<u8> {
+    format!(
+        "From: Alice <alice@example.com>\r\n\
+         To: Bob <bob@example.com>\r\n\
+         Subject: {subject}\r\n\
+         Message-Id: <{message_id}>\r\n\
+         Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\
+         \r\n"
+    )
+    .into_bytes()
+}
+
 /// The DATA form of `msg`: lines starting with `.` get another `.`, then the final
 /// `.\r\n`. `msg` must end with CRLF.
 pub fn dot_stuff(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(msg.len() + 16);
-    let mut at_line_start = true;
-    for &b in msg {
-        if at_line_start && b == b'.' {
+    for line in msg.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".") {
             out.push(b'.');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
+        out.extend_from_slice(line);
     }
     out.extend_from_slice(b".\r\n");
     out

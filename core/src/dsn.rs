@@ -3,6 +3,7 @@
 //! administrator (§16.3). Both come from `Mailer_Daemon@<default domain>` (§12.1) and
 //! are built whole here; the runtime supplies the time and a unique id.
 
+use crate::config::Config;
 use crate::router::headers::{fields, header_end, unfold};
 use crate::smtp::received::write_date;
 use crate::Instant;
@@ -52,17 +53,39 @@ pub struct FailedRecipient {
     pub original_recipient: Option<String>,
 }
 
+/// Who a mail the server writes itself goes to and what identifies it: the header
+/// that reports, notices and text mails share (Date, From Mailer_Daemon, To,
+/// Message-ID).
+#[derive(Debug, Clone, Copy)]
+pub struct MailHead<'a> {
+    /// This server's name (the Message-ID's right side; a report's `Reporting-MTA`).
+    pub hostname: &'a str,
+    /// The domain of the `Mailer_Daemon@` sender.
+    pub default_domain: &'a str,
+    /// The recipient: a report's original sender, a notice's administrator.
+    pub to: &'a str,
+    pub date: Instant,
+    /// Unique per mail; used for the Message-ID (and a report's MIME boundary).
+    pub id: &'a str,
+}
+
+impl<'a> MailHead<'a> {
+    /// A mail from this server as `config` names it.
+    pub fn new(config: &'a Config, to: &'a str, date: Instant, id: &'a str) -> MailHead<'a> {
+        MailHead {
+            hostname: &config.hostname,
+            default_domain: &config.default_domain,
+            to,
+            date,
+            id,
+        }
+    }
+}
+
 /// What goes into a bounce.
 #[derive(Debug, Clone, Copy)]
 pub struct Dsn<'a> {
-    /// This server's name (`Reporting-MTA`, the Message-ID's right side).
-    pub hostname: &'a str,
-    pub default_domain: &'a str,
-    /// The original sender, who gets the report.
-    pub to: &'a str,
-    pub date: Instant,
-    /// Unique per report; used for the Message-ID and the MIME boundary.
-    pub id: &'a str,
+    pub head: MailHead<'a>,
     /// The human-readable part.
     pub text: &'a str,
     pub recipients: &'a [FailedRecipient],
@@ -93,17 +116,9 @@ pub enum ReportKind {
 
 /// A bounce or a delay warning as a complete message (CRLF line ends).
 pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
-    let boundary = boundary_for(d.id, d.original);
+    let boundary = boundary_for(d.head.id, d.original);
     let mut m = Vec::with_capacity(d.original.len().min(MAX_RETURNED) + 2048);
-    common_header(
-        &mut m,
-        DELIVERY_SYSTEM,
-        d.hostname,
-        d.default_domain,
-        d.to,
-        d.date,
-        d.id,
-    );
+    common_header(&mut m, DELIVERY_SYSTEM, &d.head);
     let what = match kind {
         ReportKind::Failed => "Undelivered Mail Returned to Sender",
         ReportKind::Delayed { .. } => "Delayed Mail (still being retried)",
@@ -135,7 +150,7 @@ pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
     push_line(&mut m, &format!("--{boundary}"));
     push_line(&mut m, "Content-Type: message/delivery-status");
     push_line(&mut m, "");
-    push_line(&mut m, &format!("Reporting-MTA: dns; {}", d.hostname));
+    push_line(&mut m, &format!("Reporting-MTA: dns; {}", d.head.hostname));
     if let Some(envid) = d.envelope_id {
         push_line(
             &mut m,
@@ -208,33 +223,19 @@ pub fn receipt_address(message: &[u8], names: &[String]) -> Option<String> {
     })
 }
 
-/// An error message to an account, with the message it is about attached.
+/// An error message to an account (`mail`, to the administrator's address), with
+/// the message it is about attached.
 #[derive(Debug, Clone, Copy)]
 pub struct Notice<'a> {
-    pub hostname: &'a str,
-    pub default_domain: &'a str,
-    /// The recipient's address (the administrator's).
-    pub to: &'a str,
-    pub date: Instant,
-    pub id: &'a str,
-    pub subject: &'a str,
-    pub text: &'a str,
+    pub mail: TextMail<'a>,
     pub original: &'a [u8],
 }
 
 pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
-    let boundary = boundary_for(n.id, n.original);
+    let boundary = boundary_for(n.mail.head.id, n.original);
     let mut m = Vec::with_capacity(n.original.len().min(MAX_RETURNED) + 1024);
-    common_header(
-        &mut m,
-        DELIVERY_SYSTEM,
-        n.hostname,
-        n.default_domain,
-        n.to,
-        n.date,
-        n.id,
-    );
-    push_line(&mut m, &format!("Subject: {}", one_line(n.subject)));
+    common_header(&mut m, DELIVERY_SYSTEM, &n.mail.head);
+    push_line(&mut m, &format!("Subject: {}", one_line(n.mail.subject)));
     push_line(&mut m, "Auto-Submitted: auto-generated");
     push_line(&mut m, "MIME-Version: 1.0");
     push_line(
@@ -246,7 +247,7 @@ pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
     push_line(&mut m, "Content-Type: text/plain; charset=utf-8");
     push_line(&mut m, "Content-Transfer-Encoding: 8bit");
     push_line(&mut m, "");
-    push_text(&mut m, n.text);
+    push_text(&mut m, n.mail.text);
     push_line(&mut m, &format!("--{boundary}"));
     attach_original(&mut m, n.original, false);
     push_line(&mut m, &format!("--{boundary}--"));
@@ -260,26 +261,14 @@ const DELIVERY_SYSTEM: &str = "Mail Delivery System";
 /// notices, the §21.4 error mails): no attachment, 8-bit UTF-8 text.
 #[derive(Debug, Clone, Copy)]
 pub struct TextMail<'a> {
-    pub hostname: &'a str,
-    pub default_domain: &'a str,
-    pub to: &'a str,
-    pub date: Instant,
-    pub id: &'a str,
+    pub head: MailHead<'a>,
     pub subject: &'a str,
     pub text: &'a str,
 }
 
 pub fn build_text(t: &TextMail<'_>) -> Vec<u8> {
     let mut m = Vec::with_capacity(t.text.len() + 512);
-    common_header(
-        &mut m,
-        "Mailer_Daemon",
-        t.hostname,
-        t.default_domain,
-        t.to,
-        t.date,
-        t.id,
-    );
+    common_header(&mut m, "Mailer_Daemon", &t.head);
     push_line(&mut m, &format!("Subject: {}", one_line(t.subject)));
     push_line(&mut m, "Auto-Submitted: auto-generated");
     push_line(&mut m, "MIME-Version: 1.0");
@@ -294,26 +283,25 @@ pub fn build_text(t: &TextMail<'_>) -> Vec<u8> {
     m
 }
 
-fn common_header(
-    m: &mut Vec<u8>,
-    from_name: &str,
-    host: &str,
-    domain: &str,
-    to: &str,
-    date: Instant,
-    id: &str,
-) {
+fn common_header(m: &mut Vec<u8>, from_name: &str, head: &MailHead<'_>) {
     m.extend_from_slice(b"Date: ");
-    write_date(m, date);
+    write_date(m, head.date);
     m.extend_from_slice(b"\r\n");
     push_line(
         m,
-        &format!("From: {from_name} <Mailer_Daemon@{}>", one_line(domain)),
+        &format!(
+            "From: {from_name} <Mailer_Daemon@{}>",
+            one_line(head.default_domain)
+        ),
     );
-    push_line(m, &format!("To: <{}>", one_line(to)));
+    push_line(m, &format!("To: <{}>", one_line(head.to)));
     push_line(
         m,
-        &format!("Message-ID: <{}@{}>", safe_token(id), one_line(host)),
+        &format!(
+            "Message-ID: <{}@{}>",
+            safe_token(head.id),
+            one_line(head.hostname)
+        ),
     );
 }
 

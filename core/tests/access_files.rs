@@ -14,6 +14,12 @@ fn list(text: &str) -> AccessList {
     }
 }
 
+/// `message` says `part` (shown whole when it does not).
+#[track_caller]
+fn assert_mentions(message: &str, part: &str) {
+    assert!(message.contains(part), "{message}");
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("test address")
 }
@@ -186,22 +192,10 @@ fn bad_lines_are_all_reported_with_their_lines() {
         vec![2, 3, 4, 5, 6],
         "{e:?}"
     );
-    assert!(
-        e[0].message.contains("not a subnet mask"),
-        "{}",
-        e[0].message
-    );
-    assert!(
-        e[1].message.contains("\"foo\" is not an IP address"),
-        "{}",
-        e[1].message
-    );
-    assert!(e[2].message.contains("prefix length"), "{}", e[2].message);
-    assert!(
-        e[3].message.contains("fred@example.com"),
-        "{}",
-        e[3].message
-    );
+    assert_mentions(&e[0].message, "not a subnet mask");
+    assert_mentions(&e[1].message, "\"foo\" is not an IP address");
+    assert_mentions(&e[2].message, "prefix length");
+    assert_mentions(&e[3].message, "fred@example.com");
 }
 
 #[test]

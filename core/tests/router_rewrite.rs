@@ -4,6 +4,7 @@
 
 mod router_support;
 
+use mailroom_core::config::Snapshot;
 use mailroom_core::router::rewrite::outbound_message;
 use router_support::{route, snap, source};
 
@@ -23,6 +24,12 @@ local_domains = [\"company1.com\"]\n\
 domain_mappings = [{ from = \"company1.com\", to = \"company2.com\" }]\n\
 global_headers = [\"Organization: Example %% Co\", \"X-Mailer:\", \"X-Originator: %N <%O>\"]\n";
 
+/// The outbound copy of `msg` from `sender`, arrived by `source_kind`.
+fn rewritten(s: &Snapshot, source_kind: &str, sender: Option<&str>, msg: &str) -> String {
+    let out = outbound_message(s, &source(source_kind), sender, msg.as_bytes());
+    String::from_utf8(out.into_owned()).unwrap()
+}
+
 #[test]
 fn section_12_2_domain_mappings_change_local_users_outgoing_mail() {
     let s = snap(MULTI_SITE, &[("sue", "")]);
@@ -34,13 +41,7 @@ fn section_12_2_domain_mappings_change_local_users_outgoing_mail() {
     );
     assert_eq!(plan.remote, ["mike@company2.com"], "{}", plan.explain());
     assert_eq!(plan.outbound_sender.as_deref(), Some("sue@company2.com"));
-    let out = outbound_message(
-        &s,
-        &source("local"),
-        Some("sue@company1.com"),
-        MSG.as_bytes(),
-    );
-    let out = String::from_utf8(out.into_owned()).unwrap();
+    let out = rewritten(&s, "local", Some("sue@company1.com"), MSG);
     assert!(
         out.starts_with("From: Sue <sue@company2.com>\r\nTo: mike@company2.com\r\n"),
         "{out}"
@@ -60,13 +61,7 @@ fn section_12_2_domain_mappings_change_local_users_outgoing_mail() {
 #[test]
 fn section_4_3_5_global_headers_set_remove_and_expand() {
     let s = snap(MULTI_SITE, &[("sue", "")]);
-    let out = outbound_message(
-        &s,
-        &source("local"),
-        Some("sue@company1.com"),
-        MSG.as_bytes(),
-    );
-    let out = String::from_utf8(out.into_owned()).unwrap();
+    let out = rewritten(&s, "local", Some("sue@company1.com"), MSG);
     let (head, _) = out.split_once("\r\n\r\n").unwrap();
     assert!(!head.contains("X-Mailer"), "{head}");
     assert!(
@@ -79,8 +74,7 @@ fn section_4_3_5_global_headers_set_remove_and_expand() {
     );
     // An existing field is modified in place, once.
     let msg = "Organization: Old\r\nFrom: sue@company1.com\r\nOrganization: Older\r\n\r\nb\r\n";
-    let out = outbound_message(&s, &source("local"), None, msg.as_bytes());
-    let out = String::from_utf8(out.into_owned()).unwrap();
+    let out = rewritten(&s, "local", None, msg);
     assert!(
         out.starts_with("Organization: Example % Co\r\nFrom: sue@company2.com\r\nX-Originator: sue@company1.com <sue@company1.com>\r\n\r\nb"),
         "{out}"
@@ -115,9 +109,8 @@ fn section_4_2_3_4_2_reply_address_in_outbound_copies() {
         ],
     );
     let msg = "From: Sue <sue@example.com>\r\nTo: x@remote.test, helen@example.org, bob@example.com\r\nReply-To: louise@EXAMPLE.com\r\n\r\nsue@example.com\r\n";
-    let out = outbound_message(&s, &source("smtp"), Some("sue@example.com"), msg.as_bytes());
     assert_eq!(
-        String::from_utf8(out.into_owned()).unwrap(),
+        rewritten(&s, "smtp", Some("sue@example.com"), msg),
         "From: Sue <sue.smith@isp.example>\r\nTo: x@remote.test, office@isp.example, bob@example.com\r\nReply-To: louise@acme.com\r\n\r\nsue@example.com\r\n"
     );
     for (sender, want) in [

@@ -34,12 +34,10 @@ const SEEDS: std::ops::Range<u64> = 0..12;
 fn with_seeds(seeds: std::ops::Range<u64>, f: impl Fn(u64)) {
     for seed in seeds {
         if let Err(e) = catch_unwind(AssertUnwindSafe(|| f(seed))) {
-            let why = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                .unwrap_or_default();
-            panic!("seed {seed} failed (rerun with that seed): {why}");
+            panic!(
+                "seed {seed} failed (rerun with that seed): {}",
+                panic_text(&*e)
+            );
         }
     }
 }
@@ -286,16 +284,108 @@ fn run(
     }
 }
 
-/// [`run`] downloading everything, without a crash.
-fn collect(
+/// One scenario: the ISP mailbox, what it held at the start, and the runtime side,
+/// collected from again and again under one seed.
+struct Case {
     seed: u64,
-    now: Instant,
-    mb: &mut IspMailbox,
-    behaviour: Behaviour,
-    settings: RunSettings,
-    local: &mut Local,
-) -> Session {
-    run(seed, now, mb, behaviour, settings, local, &download, None)
+    mb: IspMailbox,
+    original: IspMailbox,
+    local: Local,
+}
+
+impl Case {
+    fn new(seed: u64, mb: IspMailbox) -> Case {
+        Case {
+            seed,
+            original: mb.clone(),
+            mb,
+            local: Local::default(),
+        }
+    }
+
+    /// [`run`] downloading everything, without a crash.
+    fn collect(&mut self, now: Instant, behaviour: Behaviour, settings: RunSettings) -> Session {
+        self.collect_as(self.seed, now, behaviour, settings)
+    }
+
+    /// [`Case::collect`] under another seed.
+    fn collect_as(
+        &mut self,
+        seed: u64,
+        now: Instant,
+        behaviour: Behaviour,
+        settings: RunSettings,
+    ) -> Session {
+        let (mb, local) = (&mut self.mb, &mut self.local);
+        run(seed, now, mb, behaviour, settings, local, &download, None)
+    }
+
+    /// [`run`] on this case's mailbox and runtime side.
+    fn run(
+        &mut self,
+        now: Instant,
+        behaviour: Behaviour,
+        settings: RunSettings,
+        decide: &dyn Fn(u64) -> Decision,
+        crash_after: Option<usize>,
+    ) -> Session {
+        let (seed, mb, local) = (self.seed, &mut self.mb, &mut self.local);
+        run(
+            seed,
+            now,
+            mb,
+            behaviour,
+            settings,
+            local,
+            decide,
+            crash_after,
+        )
+    }
+
+    /// [`Case::collect`] that must end without an error: the session and its report.
+    fn clean(
+        &mut self,
+        now: Instant,
+        behaviour: Behaviour,
+        settings: RunSettings,
+    ) -> (Session, RunReport) {
+        let mut s = self.collect(now, behaviour, settings);
+        let r = s.report.take().expect("a report");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        (s, r)
+    }
+
+    /// The mailbox is empty and all it held is stored here exactly once.
+    fn all_collected(&self) {
+        assert!(self.mb.is_empty(), "left: {:?}", self.mb.uids());
+        self.all_stored_once();
+    }
+
+    /// Every message the mailbox held at the start is stored exactly once, byte for
+    /// byte.
+    fn all_stored_once(&self) {
+        for m in self.original.messages() {
+            let id = message_id(&m.data).expect("an id");
+            assert_eq!(self.local.copies(&id), 1, "{id}");
+            assert_eq!(self.local.store[&id][0], m.data, "{id} arrived altered");
+        }
+    }
+}
+
+/// The kind of the session error a run ended with (any other end fails the test).
+fn session_error(r: &RunReport) -> ErrorKind {
+    match &r.error {
+        Some(RunError::Session(e)) => e.kind,
+        other => panic!("expected a session error, got {other:?}"),
+    }
+}
+
+/// The message of a caught panic.
+fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_default()
 }
 
 /// The Message-Id of the message `uid` as the session saw it.
@@ -311,81 +401,47 @@ fn download(_: u64) -> Decision {
     Decision::Download
 }
 
-/// Every message of `original` is stored exactly once and byte for byte.
-fn all_stored_once(local: &Local, original: &IspMailbox) {
-    for m in original.messages() {
-        let id = message_id(&m.data).expect("an id");
-        assert_eq!(local.copies(&id), 1, "{id}");
-        assert_eq!(local.store[&id][0], m.data, "{id} arrived altered");
-    }
-}
-
 #[test]
 fn a_clean_run_collects_everything_and_empties_the_mailbox() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(8);
-        let original = mb.clone();
-        let mut local = Local::default();
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::normal(),
-            settings(0),
-            &mut local,
-        );
-        let r = s.report.expect("a report");
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let mut c = Case::new(seed, mailbox(8));
+        let (_, r) = c.clean(T0, Behaviour::normal(), settings(0));
         assert_eq!((r.listed, r.downloaded, r.deleted), (8, 8, 8));
-        assert!(mb.is_empty());
-        all_stored_once(&local, &original);
+        c.all_collected();
         // Deleted messages are forgotten: the server no longer lists them.
-        assert!(local.load_book().is_empty());
+        assert!(c.local.load_book().is_empty());
     });
 }
 
 fn dropped_after_retr(mid_message: bool) {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(6);
-        let original = mb.clone();
-        let mut local = Local::default();
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::drop_on_retr(3, mid_message),
-            settings(0),
-            &mut local,
-        );
+        let mut c = Case::new(seed, mailbox(6));
+        let s = c.collect(T0, Behaviour::drop_on_retr(3, mid_message), settings(0));
         let r = s.report.expect("a report");
-        let kind = match &r.error {
-            Some(RunError::Session(e)) => e.kind,
-            other => panic!("expected a session error, got {other:?}"),
-        };
-        assert_eq!(kind, ErrorKind::Closed);
+        assert_eq!(session_error(&r), ErrorKind::Closed);
         // No QUIT was answered, so the ISP deleted nothing, whatever was DELEd.
         assert!(s.removed.is_empty());
-        assert_eq!(mb.len(), 6);
+        assert_eq!(c.mb.len(), 6);
         let stored_first = if mid_message { 2 } else { 3 };
-        assert_eq!(local.store.len(), stored_first, "{:?}", local.store.keys());
+        assert_eq!(
+            c.local.store.len(),
+            stored_first,
+            "{:?}",
+            c.local.store.keys()
+        );
         assert_eq!(r.downloaded as usize, stored_first);
 
         // The next run deletes what was stored without downloading it again, and
         // collects the rest.
-        let s2 = collect(
-            seed,
+        let (s2, r2) = c.clean(
             T0 + Duration::from_secs(900),
-            &mut mb,
             Behaviour::normal(),
             settings(0),
-            &mut local,
         );
-        let r2 = s2.report.expect("a report");
-        assert!(r2.error.is_none(), "{:?}", r2.error);
         assert_eq!(r2.downloaded as usize, 6 - stored_first);
         assert_eq!(s2.retrieved.len(), 6 - stored_first, "{:?}", s2.transcript);
-        assert!(mb.is_empty(), "left: {:?}", mb.uids());
-        all_stored_once(&local, &original);
+        assert!(c.mb.is_empty(), "left: {:?}", c.mb.uids());
+        c.all_stored_once();
     });
 }
 
@@ -402,21 +458,14 @@ fn connection_dropped_right_after_retr() {
 #[test]
 fn uidl_refused_falls_back_to_top_header_hashes() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(5);
-        let original = mb.clone();
-        let mut local = Local::default();
+        let mut c = Case::new(seed, mailbox(5));
         // Leave on the server: the hashes have to be stable across runs.
         for day in 0..3 {
-            let s = collect(
-                seed,
+            let (s, r) = c.clean(
                 T0 + Duration::from_secs(day * DAY / 4),
-                &mut mb,
                 Behaviour::uidl_refused(),
                 settings(7),
-                &mut local,
             );
-            let r = s.report.expect("a report");
-            assert!(r.error.is_none(), "{:?}", r.error);
             assert!(
                 s.transcript.iter().any(|c| c == "UIDL"),
                 "UIDL was tried: {:?}",
@@ -430,25 +479,17 @@ fn uidl_refused_falls_back_to_top_header_hashes() {
             assert_eq!(s.retrieved.len(), want, "run {day}: {:?}", s.transcript);
             assert_eq!(r.left, 5);
         }
-        assert_eq!(mb.len(), 5);
-        assert_eq!(local.load_book().len(), 5);
-        all_stored_once(&local, &original);
+        assert_eq!(c.mb.len(), 5);
+        assert_eq!(c.local.load_book().len(), 5);
+        c.all_stored_once();
     });
 }
 
 #[test]
 fn neither_uidl_nor_top_refuses_leave_on_server() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(4);
-        let mut local = Local::default();
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::bare(),
-            settings(3),
-            &mut local,
-        );
+        let mut c = Case::new(seed, mailbox(4));
+        let s = c.collect(T0, Behaviour::bare(), settings(3));
         let r = s.report.expect("a report");
         assert_eq!(r.error, Some(RunError::NoUidlOrTop));
         assert!(
@@ -460,49 +501,26 @@ fn neither_uidl_nor_top_refuses_leave_on_server() {
         );
         assert!(s.retrieved.is_empty(), "{:?}", s.transcript);
         assert!(!s.transcript.iter().any(|c| c.starts_with("DELE")));
-        assert_eq!(mb.len(), 4);
-        assert!(local.store.is_empty());
+        assert_eq!(c.mb.len(), 4);
+        assert!(c.local.store.is_empty());
     });
 }
 
 #[test]
 fn neither_uidl_nor_top_still_collects_when_nothing_is_left_on_the_server() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(4);
-        let original = mb.clone();
-        let mut local = Local::default();
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::bare(),
-            settings(0),
-            &mut local,
-        );
-        let r = s.report.expect("a report");
-        assert!(r.error.is_none(), "{:?}", r.error);
-        assert!(mb.is_empty());
-        all_stored_once(&local, &original);
+        let mut c = Case::new(seed, mailbox(4));
+        c.clean(T0, Behaviour::bare(), settings(0));
+        c.all_collected();
     });
 }
 
 #[test]
 fn a_slow_server_within_the_timeout_is_waited_for() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(3);
-        let original = mb.clone();
-        let mut local = Local::default();
+        let mut c = Case::new(seed, mailbox(3));
         let delay = TIMEOUT - Duration::from_secs(5);
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::slow(delay),
-            settings(0),
-            &mut local,
-        );
-        let r = s.report.expect("a report");
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let (s, _) = c.clean(T0, Behaviour::slow(delay), settings(0));
         // Greeting, CAPA, USER, PASS, LIST, UIDL, 3 × (RETR, DELE), QUIT: each late.
         let replies = 13u32;
         assert!(
@@ -510,101 +528,76 @@ fn a_slow_server_within_the_timeout_is_waited_for() {
             "took {:?}",
             s.ended_at.saturating_since(T0)
         );
-        assert!(mb.is_empty());
-        all_stored_once(&local, &original);
+        c.all_collected();
     });
 }
 
 #[test]
 fn a_server_slower_than_the_timeout_ends_the_run_at_the_deadline() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(3);
-        let mut local = Local::default();
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::slow(TIMEOUT * 3),
-            settings(0),
-            &mut local,
-        );
+        let mut c = Case::new(seed, mailbox(3));
+        let s = c.collect(T0, Behaviour::slow(TIMEOUT * 3), settings(0));
         let r = s.report.expect("a report");
-        match &r.error {
-            Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}"),
-            other => panic!("expected a timeout, got {other:?}"),
-        }
+        assert_eq!(session_error(&r), ErrorKind::Timeout);
         assert!(!r.logged_in);
         let took = s.ended_at.saturating_since(T0);
         assert!(
             took >= TIMEOUT && took < TIMEOUT * 2,
             "gave up after {took:?}"
         );
-        assert_eq!(mb.len(), 3);
+        assert_eq!(c.mb.len(), 3);
     });
 }
 
 #[test]
 fn a_server_that_stops_answering_mid_run_times_out_and_keeps_its_mail() {
     with_seeds(SEEDS, |seed| {
-        let mut mb = mailbox(5);
-        let original = mb.clone();
-        let mut local = Local::default();
+        let mut c = Case::new(seed, mailbox(5));
         // CAPA, USER, PASS, LIST, UIDL, RETR 1, DELE 1, RETR 2: then silence.
         let stall = Behaviour {
             stall_after: Some(7),
             ..Behaviour::normal()
         };
-        let s = collect(seed, T0, &mut mb, stall, settings(0), &mut local);
+        let s = c.collect(T0, stall, settings(0));
         let r = s.report.expect("a report");
-        match &r.error {
-            Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}"),
-            other => panic!("expected a timeout, got {other:?}"),
-        }
+        assert_eq!(session_error(&r), ErrorKind::Timeout);
         assert!(s.ended_at.saturating_since(T0) < TIMEOUT * 2);
-        assert_eq!(mb.len(), 5, "no QUIT, nothing deleted");
-        assert_eq!(local.store.len(), 1);
-        let s2 = collect(
-            seed,
+        assert_eq!(c.mb.len(), 5, "no QUIT, nothing deleted");
+        assert_eq!(c.local.store.len(), 1);
+        let s2 = c.collect(
             T0 + Duration::from_secs(3600),
-            &mut mb,
             Behaviour::normal(),
             settings(0),
-            &mut local,
         );
         assert!(s2.report.expect("a report").error.is_none());
-        assert!(mb.is_empty());
-        all_stored_once(&local, &original);
+        c.all_collected();
     });
 }
 
-fn with_big_message() -> (IspMailbox, String) {
+/// A mailbox whose middle message is over a 50 kB limit, the big one's UID, and
+/// settings with that limit.
+fn with_big_message(seed: u64, leave: u32) -> (Case, String, RunSettings) {
     let mut mb = IspMailbox::new();
     mb.add(&message(0, 1_000));
     let big = mb.add(&message(1, 80_000));
     mb.add(&message(2, 2_000));
-    (mb, big)
+    let limited = RunSettings {
+        size_limit: Some(50 * 1024),
+        ..settings(leave)
+    };
+    (Case::new(seed, mb), big, limited)
 }
 
 #[test]
 fn a_message_over_the_limit_is_not_downloaded_and_stays_on_the_server() {
     with_seeds(SEEDS, |seed| {
-        let (mut mb, big) = with_big_message();
-        let mut local = Local::default();
-        let limited = RunSettings {
-            size_limit: Some(50 * 1024),
-            ..settings(0)
-        };
+        let (mut c, big, limited) = with_big_message(seed, 0);
         for hour in 0..2 {
-            let s = collect(
-                seed,
+            let (s, r) = c.clean(
                 T0 + Duration::from_secs(hour * 3600),
-                &mut mb,
                 Behaviour::normal(),
                 limited.clone(),
-                &mut local,
             );
-            let r = s.report.expect("a report");
-            assert!(r.error.is_none(), "{:?}", r.error);
             assert_eq!(r.over_limit, 1);
             assert!(!s.retrieved.contains(&big), "{:?}", s.transcript);
             assert!(
@@ -613,21 +606,16 @@ fn a_message_over_the_limit_is_not_downloaded_and_stays_on_the_server() {
                 s.transcript
             );
         }
-        assert_eq!(mb.uids(), std::slice::from_ref(&big));
-        assert_eq!(local.store.len(), 2);
-        assert_eq!(local.copies("<m1@isp.example>"), 0);
+        assert_eq!(c.mb.uids(), std::slice::from_ref(&big));
+        assert_eq!(c.local.store.len(), 2);
+        assert_eq!(c.local.copies("<m1@isp.example>"), 0);
     });
 }
 
 #[test]
 fn over_the_limit_while_leaving_mail_asks_and_a_leave_answer_keeps_it() {
     with_seeds(SEEDS, |seed| {
-        let (mut mb, big) = with_big_message();
-        let mut local = Local::default();
-        let limited = RunSettings {
-            size_limit: Some(50 * 1024),
-            ..settings(5)
-        };
+        let (mut c, big, limited) = with_big_message(seed, 5);
         let refuse_big = |size: u64| {
             if size > 50 * 1024 {
                 Decision::Leave
@@ -635,22 +623,13 @@ fn over_the_limit_while_leaving_mail_asks_and_a_leave_answer_keeps_it() {
                 Decision::Download
             }
         };
-        let s = run(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::normal(),
-            limited,
-            &mut local,
-            &refuse_big,
-            None,
-        );
+        let s = c.run(T0, Behaviour::normal(), limited, &refuse_big, None);
         let r = s.report.expect("a report");
         assert!(r.error.is_none(), "{:?}", r.error);
-        assert_eq!(local.decided, ["<m1@isp.example>"]);
+        assert_eq!(c.local.decided, ["<m1@isp.example>"]);
         assert!(!s.retrieved.contains(&big));
-        assert_eq!(mb.len(), 3, "everything is left on the server");
-        assert_eq!(local.store.len(), 2);
+        assert_eq!(c.mb.len(), 3, "everything is left on the server");
+        assert_eq!(c.local.store.len(), 2);
     });
 }
 
@@ -658,28 +637,24 @@ fn over_the_limit_while_leaving_mail_asks_and_a_leave_answer_keeps_it() {
 fn leave_on_server_across_days_and_restarts_deletes_after_n_days() {
     with_seeds(SEEDS, |seed| {
         let days = 3u64;
-        let mut mb = mailbox(3);
-        let mut local = Local::default();
+        let mut c = Case::new(seed, mailbox(3));
         let mut late = None;
         let mut gone_on: BTreeMap<String, u64> = BTreeMap::new();
         for day in 0..8u64 {
             if day == 2 {
-                late = Some(mb.add(&message(99, 700)));
+                late = Some(c.mb.add(&message(99, 700)));
             }
-            let before = mb.uids();
+            let before = c.mb.uids();
             // A restart every day: nothing but the book and journal texts carry over.
-            let book = local.load_book().to_text();
-            local.book = book;
-            local.journal.clear();
+            let book = c.local.load_book().to_text();
+            c.local.book = book;
+            c.local.journal.clear();
             for (hour, crash) in [(9u64, None), (13, None), (17, Some(4))] {
                 let now = T0 + Duration::from_secs(day * DAY + (hour - 9) * 3600);
-                let s = run(
-                    seed,
+                let s = c.run(
                     now,
-                    &mut mb,
                     Behaviour::normal(),
                     settings(days as u32),
-                    &mut local,
                     &download,
                     crash,
                 );
@@ -688,7 +663,7 @@ fn leave_on_server_across_days_and_restarts_deletes_after_n_days() {
                 }
             }
             for u in before {
-                if !mb.contains(&u) {
+                if !c.mb.contains(&u) {
                     assert!(gone_on.contains_key(&u));
                 }
             }
@@ -700,9 +675,9 @@ fn leave_on_server_across_days_and_restarts_deletes_after_n_days() {
         }
         let late = late.expect("added on day 2");
         assert_eq!(gone_on.get(&late), Some(&(2 + days)), "{gone_on:?}");
-        assert!(mb.is_empty());
-        assert_eq!(local.store.len(), 4);
-        assert!(local.load_book().is_empty());
+        assert!(c.mb.is_empty());
+        assert_eq!(c.local.store.len(), 4);
+        assert!(c.local.load_book().is_empty());
     });
 }
 
@@ -720,14 +695,10 @@ fn a_crash_at_any_point_then_a_restart_loses_and_duplicates_nothing() {
                 match point {
                     Ok(true) => break,
                     Ok(false) => crash_at += 1,
-                    Err(e) => {
-                        let why = e
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                            .unwrap_or_default();
-                        panic!("leave {leave}, crash after {crash_at} events: {why}");
-                    }
+                    Err(e) => panic!(
+                        "leave {leave}, crash after {crash_at} events: {}",
+                        panic_text(&*e)
+                    ),
                 }
             }
             assert!(crash_at > 12, "only {crash_at} crash points");
@@ -738,16 +709,11 @@ fn a_crash_at_any_point_then_a_restart_loses_and_duplicates_nothing() {
 /// Crash after `crash_at` events, restart, collect twice more; `true` when the first
 /// run finished before the crash point.
 fn crash_then_restart(seed: u64, leave: u32, crash_at: usize) -> bool {
-    let mut mb = mailbox(6);
-    let original = mb.clone();
-    let mut local = Local::default();
-    let s = run(
-        seed,
+    let mut c = Case::new(seed, mailbox(6));
+    let s = c.run(
         T0,
-        &mut mb,
         Behaviour::normal(),
         settings(leave),
-        &mut local,
         &download,
         Some(crash_at),
     );
@@ -755,13 +721,10 @@ fn crash_then_restart(seed: u64, leave: u32, crash_at: usize) -> bool {
     // Restart and collect again (and again, if mail is left on the
     // server), then check.
     for k in 1..=2 {
-        let s = collect(
-            seed,
+        let s = c.collect(
             T0 + Duration::from_secs(k * 600),
-            &mut mb,
             Behaviour::normal(),
             settings(leave),
-            &mut local,
         );
         let r = s.report.expect("a report");
         assert!(r.error.is_none(), "crash at {crash_at}: {:?}", r.error);
@@ -769,11 +732,11 @@ fn crash_then_restart(seed: u64, leave: u32, crash_at: usize) -> bool {
             assert!(s.retrieved.is_empty(), "crash at {crash_at}");
         }
     }
-    all_stored_once(&local, &original);
+    c.all_stored_once();
     if leave == 0 {
-        assert!(mb.is_empty(), "crash at {crash_at}: {:?}", mb.uids());
+        assert!(c.mb.is_empty(), "crash at {crash_at}: {:?}", c.mb.uids());
     } else {
-        assert_eq!(mb.len(), 6);
+        assert_eq!(c.mb.len(), 6);
     }
     finished
 }
@@ -783,31 +746,27 @@ fn a_line_that_resets_at_random_loses_and_duplicates_nothing() {
     let cut = Cell::new(0u32);
     with_seeds(0..30, |seed| {
         RESET.with(|r| r.set(0.01));
-        let mut mb = mailbox(10);
-        let original = mb.clone();
-        let mut local = Local::default();
+        let mut c = Case::new(seed, mailbox(10));
         let mut runs = 0u64;
-        while !mb.is_empty() {
+        while !c.mb.is_empty() {
             runs += 1;
             assert!(
                 runs <= 200,
                 "still {} on the server after 200 runs",
-                mb.len()
+                c.mb.len()
             );
-            let s = collect(
+            let s = c.collect_as(
                 seed ^ (runs << 32),
                 T0 + Duration::from_secs(runs * 300),
-                &mut mb,
                 Behaviour::normal(),
                 settings(0),
-                &mut local,
             );
             if s.report.is_some_and(|r| r.error.is_some()) {
                 cut.set(cut.get() + 1);
             }
         }
         RESET.with(|r| r.set(0.0));
-        all_stored_once(&local, &original);
+        c.all_stored_once();
     });
     assert!(cut.get() >= 10, "only {} runs were cut off", cut.get());
 }
@@ -828,10 +787,8 @@ fn apop_and_a_server_without_capa() {
             (Pop3Auth::Plain, rfc1939, "USER office"),
         ] {
             AUTH.with(|a| a.set(auth));
-            let mut mb = mailbox(3);
-            let original = mb.clone();
-            let mut local = Local::default();
-            let s = collect(seed, T0, &mut mb, behaviour, settings(0), &mut local);
+            let mut c = Case::new(seed, mailbox(3));
+            let s = c.collect(T0, behaviour, settings(0));
             AUTH.with(|a| a.set(Pop3Auth::Plain));
             let r = s.report.expect("a report");
             assert!(r.error.is_none(), "{auth:?}: {:?}", r.error);
@@ -847,27 +804,15 @@ fn apop_and_a_server_without_capa() {
                     s.transcript
                 );
             }
-            assert!(mb.is_empty());
-            all_stored_once(&local, &original);
+            c.all_collected();
         }
         // APOP asked of a server whose greeting has no timestamp: refused, nothing sent.
         AUTH.with(|a| a.set(Pop3Auth::Apop));
-        let mut mb = mailbox(2);
-        let mut local = Local::default();
-        let s = collect(
-            seed,
-            T0,
-            &mut mb,
-            Behaviour::normal(),
-            settings(0),
-            &mut local,
-        );
+        let mut c = Case::new(seed, mailbox(2));
+        let s = c.collect(T0, Behaviour::normal(), settings(0));
         AUTH.with(|a| a.set(Pop3Auth::Plain));
         let r = s.report.expect("a report");
-        match &r.error {
-            Some(RunError::Session(e)) => assert_eq!(e.kind, ErrorKind::Auth, "{e:?}"),
-            other => panic!("expected an auth error, got {other:?}"),
-        }
+        assert_eq!(session_error(&r), ErrorKind::Auth);
         assert!(
             !s.transcript
                 .iter()
@@ -875,6 +820,6 @@ fn apop_and_a_server_without_capa() {
             "no fallback to a plain password: {:?}",
             s.transcript
         );
-        assert_eq!(mb.len(), 2);
+        assert_eq!(c.mb.len(), 2);
     });
 }

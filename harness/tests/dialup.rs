@@ -19,11 +19,7 @@ fn dialup(extra: &str) -> OfficeSpec {
 
 /// The dial-up connection with more keys in its own table.
 fn dialup_with(keys: &str, extra: &str) -> OfficeSpec {
-    let text = DIALUP.replace(
-        "[connection.outmail]",
-        &format!("{keys}\n[connection.outmail]"),
-    );
-    OfficeSpec::new(config(&format!("{text}{extra}")), monday())
+    OfficeSpec::new(dialup_config(keys, extra), monday())
 }
 
 #[test]
@@ -67,12 +63,7 @@ fn the_dial_timeout_cancels_a_dial_that_hangs() {
         .push((t(9, 0), Traffic::Connect(Target::Primary)));
     let mut o = office(spec);
     o.run_until(t(10, 0));
-    let dials: Vec<_> = o
-        .log
-        .dials
-        .iter()
-        .map(|d| d.0.as_secs() - t(9, 0).as_secs())
-        .collect();
+    let dials = dial_secs(&o, t(9, 0));
     // Timeout 1 min, then the retry interval of 1 min.
     assert_eq!(dials, [0, 120]);
     assert!(o.trace.lines().iter().any(|l| l.contains("CancelDial")));
@@ -135,11 +126,10 @@ primary = false
 }
 
 fn autoconnect(once: bool) -> OfficeSpec {
-    let text = DIALUP.replace(
-        "[connection.outmail]",
-        &format!("check = \"ip link show ppp0\"\nautoconnect = true\nautoconnect_once = {once}\nautoconnect_every = \"5m\"\n[connection.outmail]"),
+    let mut spec = dialup_with(
+        &format!("check = \"ip link show ppp0\"\nautoconnect = true\nautoconnect_once = {once}\nautoconnect_every = \"5m\""),
+        "",
     );
-    let mut spec = OfficeSpec::new(config(&text), monday());
     spec.links[0].external = vec![(t(10, 2), t(10, 31)), (t(11, 0), t(11, 10))];
     spec
 }
@@ -148,12 +138,7 @@ fn autoconnect(once: bool) -> OfficeSpec {
 fn autoconnect_once_per_link_session() {
     let mut o = office(autoconnect(true));
     o.run_until(t(12, 0));
-    let times: Vec<_> = o
-        .log
-        .runs
-        .iter()
-        .map(|r| (r.local.clone(), r.reason.clone()))
-        .collect();
+    let times = runs(&o, |r| (r.local.clone(), r.reason.clone()));
     assert_eq!(
         times,
         [
@@ -170,12 +155,7 @@ fn autoconnect_once_per_link_session() {
 fn autoconnect_every_period_while_the_link_is_up() {
     let mut o = office(autoconnect(false));
     o.run_until(t(12, 0));
-    let times: Vec<_> = o
-        .log
-        .runs
-        .iter()
-        .map(|r| r.local[11..16].to_string())
-        .collect();
+    let times = runs(&o, |r| r.local[11..16].to_string());
     assert_eq!(
         times,
         ["10:05", "10:10", "10:15", "10:20", "10:25", "10:30", "11:00", "11:05"]
@@ -185,11 +165,7 @@ fn autoconnect_every_period_while_the_link_is_up() {
 
 #[test]
 fn idle_hang_up_and_sending_while_online() {
-    let text = DIALUP.replace(
-        "[connection.outmail]",
-        "idle_hangup = \"5m\"\n[connection.outmail]",
-    );
-    let mut spec = OfficeSpec::new(config(&text), monday());
+    let mut spec = dialup_with("idle_hangup = \"5m\"", "");
     spec.in_mails = vec![("isp-box".into(), vec![])];
     spec.traffic = vec![
         (t(9, 0), Traffic::Connect(Target::Primary)),
@@ -198,12 +174,9 @@ fn idle_hang_up_and_sending_while_online() {
     ];
     let mut o = office(spec);
     o.run_until(t(10, 0));
-    let runs: Vec<_> = o
-        .log
-        .runs
-        .iter()
-        .map(|r| (r.local[11..].to_string(), r.kind, r.reason.clone()))
-        .collect();
+    let runs = runs(&o, |r| {
+        (r.local[11..].to_string(), r.kind, r.reason.clone())
+    });
     // The 09:02 message goes out at once over the idle link, without collecting mail;
     // the 09:20 one waits (the link was hung up at 09:07).
     assert_eq!(
@@ -313,12 +286,7 @@ fn connect_targets_and_unknown_names() {
     ];
     let mut o = office(spec);
     o.run_until(t(13, 0));
-    let runs: Vec<_> = o
-        .log
-        .runs
-        .iter()
-        .map(|r| (r.local[11..13].to_string(), r.conn))
-        .collect();
+    let runs = runs(&o, |r| (r.local[11..13].to_string(), r.conn));
     assert_eq!(
         runs,
         [

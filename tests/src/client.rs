@@ -1,6 +1,7 @@
 //! A small blocking SMTP client for tests that need many sessions or exact control
 //! (the crash test, readiness checks). Interoperability is tested with real clients.
 
+use base64::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -84,40 +85,11 @@ impl Smtp {
 }
 
 /// `message` (CRLF line ends, ending in CRLF) in its DATA form, final dot included.
-pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 16);
-    let mut at_line_start = true;
-    for &b in message {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
+pub use mailroom_benches::message::dot_stuff;
 
 /// Standard base64 with padding (for AUTH PLAIN).
 pub fn base64(input: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            s.push(if k <= chunk.len() {
-                A[(n >> (18 - 6 * k)) as usize & 63] as char
-            } else {
-                '='
-            });
-        }
-    }
-    s
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 #[cfg(test)]

@@ -87,17 +87,14 @@ fn chown(path: &Path, uid: u32, gid: u32) {
 }
 
 impl Dovecot {
-    /// Start it with an empty mailbox. `None` (with a note) when Dovecot is not
-    /// installed outside CI; a failure to start is a panic.
-    pub fn start() -> Option<Dovecot> {
+    /// Start it with an empty mailbox; a failure to start is a panic. A test that
+    /// starts it is ignored where Dovecot is not installed (`have_dovecot`).
+    pub fn start() -> Dovecot {
         Self::start_with(&[])
     }
 
     /// Start it holding `messages` (file name in `new/`, contents).
-    pub fn start_with(messages: &[(String, Vec<u8>)]) -> Option<Dovecot> {
-        if !crate::have_program("dovecot") {
-            return None;
-        }
+    pub fn start_with(messages: &[(String, Vec<u8>)]) -> Dovecot {
         let dir = tempfile::Builder::new()
             .prefix("mailroom-dovecot-")
             .tempdir()
@@ -114,7 +111,31 @@ impl Dovecot {
         d.configure(&id).expect("writing the Dovecot config");
         d.put_all(messages);
         d.launch();
-        Some(d)
+        d
+    }
+
+    /// A LAN connection `isp` and the In Mail box `isp-box` that collects this account
+    /// over it (no TLS, for example.com), for a test to append to its server's config.
+    pub fn isp_config(&self, primary: bool, leave_on_server_days: u32) -> String {
+        format!(
+            r#"
+[[connection]]
+name = "isp"
+link = "lan"
+primary = {primary}
+
+[[inmail]]
+name = "isp-box"
+connections = ["isp"]
+server = "{}"
+user = "{ISP_USER}"
+password = "{ISP_PASSWORD}"
+tls = "none"
+accepted_domains = ["example.com"]
+leave_on_server_days = {leave_on_server_days}
+"#,
+            self.addr
+        )
     }
 
     /// The account's Maildir (what the ISP holds right now).

@@ -18,16 +18,20 @@ pub mod sink;
 pub use server::{Flavor, TestServer};
 
 /// Declare one test per binary for a function taking a [`Flavor`]:
-/// `both_binaries!(name);` makes `name::mailroom` and `name::mailroom_lite`.
+/// `both_binaries!(name);` makes `name::mailroom` and `name::mailroom_lite`. Attributes
+/// before a name go on both tests, e.g. the `ignore` of a test whose tool is missing:
+/// `both_binaries!(#[cfg_attr(not(have_swaks), ignore = "swaks is not installed")] name);`
 #[macro_export]
 macro_rules! both_binaries {
-    ($($name:ident),+ $(,)?) => {$(
+    ($($(#[$attr:meta])* $name:ident),+ $(,)?) => {$(
         mod $name {
             #[test]
+            $(#[$attr])*
             fn mailroom() {
                 super::$name($crate::Flavor::Smol)
             }
             #[test]
+            $(#[$attr])*
             fn mailroom_lite() {
                 super::$name($crate::Flavor::Lite)
             }
@@ -35,19 +39,23 @@ macro_rules! both_binaries {
     )+};
 }
 
-/// Whether an external client the tests drive (python3, swaks) is installed. Missing on
-/// a developer's machine: a note and the caller skips. Missing under CI (`CI` set):
-/// a failure, since `.ci/run` installs them and a silent skip would hide a broken setup.
-pub fn have_program(name: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{name}` is not installed, and CI must run every client test"
-        );
-        eprintln!("note: `{name}` is not installed; skipping this check (.ci/run installs it)");
+/// The external tools `build.rs` did not find on PATH, space-separated. A test that
+/// needs one is compiled with `#[cfg_attr(not(have_<tool>), ignore = ...)]`, so it
+/// shows as skipped instead of passing without running.
+pub const MISSING_TOOLS: &str = env!("MAILROOM_TESTS_MISSING");
+
+#[cfg(test)]
+mod tests {
+    /// Under CI every tool must be there, since `.ci/run` installs them: a test that
+    /// skips there would hide a broken setup.
+    #[test]
+    fn ci_has_every_tool() {
+        if std::env::var_os("CI").is_some() {
+            assert!(
+                super::MISSING_TOOLS.is_empty(),
+                "CI must run every client test, but these are not installed: {}",
+                super::MISSING_TOOLS
+            );
+        }
     }
-    found
 }

@@ -32,15 +32,10 @@ pub fn plain(token: &str, size: usize) -> Vec<u8> {
 }
 
 fn header(token: &str) -> Vec<u8> {
-    format!(
-        "From: Alice <alice@example.com>\r\n\
-         To: Bob <bob@example.com>\r\n\
-         Subject: e2e {token}\r\n\
-         Message-Id: <{token}@client.example.com>\r\n\
-         Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\
-         \r\n"
+    mailroom_benches::message::header(
+        &format!("e2e {token}"),
+        &format!("{token}@client.example.com"),
     )
-    .into_bytes()
 }
 
 /// The token of a message built here, read back from its Message-Id.

@@ -151,6 +151,19 @@ impl TestServer {
         fs::write(&path, doc.to_string()).expect("rewriting the config");
     }
 
+    /// Rewrite the config file's text with `f`.
+    pub fn edit_config_text(&self, f: impl FnOnce(String) -> String) {
+        let path = self.config_file();
+        let text = fs::read_to_string(&path).expect("the config exists");
+        fs::write(&path, f(text)).expect("writing the config");
+    }
+
+    /// Append `toml` to the config file, and have `check` accept the result.
+    pub fn add_config(&self, toml: &str) {
+        self.edit_config_text(|text| text + toml);
+        self.cli_ok(&["check"]);
+    }
+
     /// Run a CLI subcommand on this data directory.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();

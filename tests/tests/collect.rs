@@ -6,7 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_tests::client::Smtp;
-use mailroom_tests::dovecot::{self, Dovecot, Prepared, ISP_PASSWORD, ISP_USER};
+use mailroom_tests::dovecot::{self, Dovecot, Prepared, ISP_PASSWORD};
 use mailroom_tests::maildir;
 use mailroom_tests::server::{free_port, ALICE, ALICE_PASSWORD, BOB};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
@@ -15,31 +15,35 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 fn configure(s: &TestServer, d: &Dovecot, leave_days: u32) {
-    let path = s.config_file();
-    let mut text = fs::read_to_string(&path).expect("config");
-    text.push_str(&format!(
-        r#"
-[[connection]]
-name = "isp"
-link = "lan"
-
-[[inmail]]
-name = "isp-box"
-connections = ["isp"]
-server = "{}"
-user = "{ISP_USER}"
-password = "{ISP_PASSWORD}"
-tls = "none"
-accepted_domains = ["example.com"]
-leave_on_server_days = {leave_days}
-
-[inmail.detect]
-special_headers = ["X-Envelope-To"]
-"#,
-        d.addr
+    s.add_config(&format!(
+        "{}\n[inmail.detect]\nspecial_headers = [\"X-Envelope-To\"]\n",
+        d.isp_config(true, leave_days)
     ));
-    fs::write(&path, text).expect("config");
-    s.cli_ok(&["check"]);
+}
+
+/// Dovecot holding `files`, and an office server, not serving yet, set up to collect
+/// from it.
+fn office_collecting(
+    flavor: Flavor,
+    files: &[(String, Vec<u8>)],
+    leave_days: u32,
+) -> (Dovecot, TestServer) {
+    let d = Dovecot::start_with(files);
+    let s = TestServer::setup(flavor);
+    configure(&s, &d, leave_days);
+    (d, s)
+}
+
+fn files_of(prepared: &[Prepared]) -> Vec<(String, Vec<u8>)> {
+    prepared.iter().map(|p| p.file()).collect()
+}
+
+/// The run's report says it collected `n` messages.
+fn assert_done(text: &str, n: usize) {
+    assert!(
+        text.contains(&format!("In Mail isp-box: done, {n} messages")),
+        "{text}"
+    );
 }
 
 /// The Message-Ids in a user's Maildir.
@@ -77,19 +81,9 @@ fn connect(s: &TestServer, d: &Dovecot) -> String {
 
 fn collects_the_multidrop_mailbox_and_deletes_it(flavor: Flavor) {
     let prepared = dovecot::multidrop();
-    let files: Vec<_> = prepared.iter().map(|p| p.file()).collect();
-    let Some(d) = Dovecot::start_with(&files) else {
-        return;
-    };
-    let mut s = TestServer::setup(flavor);
-    configure(&s, &d, 0);
+    let (d, mut s) = office_collecting(flavor, &files_of(&prepared), 0);
     s.serve();
-    let text = connect(&s, &d);
-    let n = prepared.len();
-    assert!(
-        text.contains(&format!("In Mail isp-box: done, {n} messages")),
-        "{text}"
-    );
+    assert_done(&connect(&s, &d), prepared.len());
     for user in ["alice", "bob"] {
         assert_eq!(
             ids(&s, user),
@@ -121,12 +115,7 @@ fn collects_the_multidrop_mailbox_and_deletes_it(flavor: Flavor) {
 
 fn leaves_mail_on_the_server_without_delivering_it_twice(flavor: Flavor) {
     let prepared = dovecot::multidrop();
-    let files: Vec<_> = prepared.iter().map(|p| p.file()).collect();
-    let Some(d) = Dovecot::start_with(&files) else {
-        return;
-    };
-    let mut s = TestServer::setup(flavor);
-    configure(&s, &d, 7);
+    let (d, mut s) = office_collecting(flavor, &files_of(&prepared), 7);
     s.serve();
     connect(&s, &d);
     assert_eq!(d.message_ids().len(), prepared.len(), "deleted at the ISP");
@@ -146,14 +135,8 @@ fn leaves_mail_on_the_server_without_delivering_it_twice(flavor: Flavor) {
 }
 
 fn a_refused_login_is_reported_to_the_main_administrator(flavor: Flavor) {
-    let Some(d) = Dovecot::start_with(&[dovecot::multidrop()[0].file()]) else {
-        return;
-    };
-    let mut s = TestServer::setup(flavor);
-    configure(&s, &d, 0);
-    let path = s.config_file();
-    let text = fs::read_to_string(&path).expect("config");
-    fs::write(&path, text.replace(ISP_PASSWORD, "wrong-password")).expect("config");
+    let (d, mut s) = office_collecting(flavor, &[dovecot::multidrop()[0].file()], 0);
+    s.edit_config_text(|text| text.replace(ISP_PASSWORD, "wrong-password"));
     s.serve();
     let out = s.cli(&["connect", "isp", "--wait"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -213,8 +196,7 @@ fn collects_over_stls_and_implicit_tls(flavor: Flavor) {
     let (pop3, pop3s) = serve_pop3(&isp);
     isp.serve();
     let mut office = TestServer::setup(flavor);
-    let path = office.config_file();
-    let mut text = fs::read_to_string(&path).expect("config");
+    let mut text = String::new();
     for (conn, server, tls) in [("a", pop3, "starttls"), ("b", pop3s, "implicit")] {
         text.push_str(&format!(
             "\n[[connection]]\nname = \"{conn}\"\nlink = \"lan\"\nprimary = false\n\n\
@@ -223,8 +205,7 @@ fn collects_over_stls_and_implicit_tls(flavor: Flavor) {
              accepted_domains = [\"example.com\"]\n"
         ));
     }
-    fs::write(&path, text).expect("config");
-    office.cli_ok(&["check"]);
+    office.add_config(&text);
     office.serve();
 
     for (conn, subject) in [("a", "over-stls"), ("b", "over-995")] {
@@ -282,19 +263,13 @@ fn eventually(mut f: impl FnMut() -> bool) {
 
 fn download_rules_delete_leave_and_redirect(flavor: Flavor) {
     let prepared = dovecot::multidrop();
-    let files: Vec<_> = prepared.iter().map(|p| p.file()).collect();
-    let Some(d) = Dovecot::start_with(&files) else {
-        return;
-    };
-    let mut s = TestServer::setup(flavor);
-    configure(&s, &d, 0);
-    let path = s.config_file();
-    let text = fs::read_to_string(&path).expect("config");
-    let text = text.replace(
-        "leave_on_server_days = 0\n",
-        "leave_on_server_days = 0\ndownload_rules = true\n",
-    );
-    fs::write(&path, text).expect("config");
+    let (d, mut s) = office_collecting(flavor, &files_of(&prepared), 0);
+    s.edit_config_text(|text| {
+        text.replace(
+            "leave_on_server_days = 0\n",
+            "leave_on_server_days = 0\ndownload_rules = true\n",
+        )
+    });
     fs::write(
         s.data.join("DLRULES.DAT"),
         "@Drop the Cc one\nSubject: multidrop md-cc\n\n~Keep the To one\nSubject: multidrop md-to\n\n>alice<Envelope to alice\nSubject: multidrop md-envelope\n",
@@ -325,18 +300,13 @@ fn download_rules_delete_leave_and_redirect(flavor: Flavor) {
 fn a_message_over_the_size_limit_stays_and_is_reported_once(flavor: Flavor) {
     let small = dovecot::multidrop()[0].file();
     let big = dovecot::bulk(1, 3000).remove(0);
-    let Some(d) = Dovecot::start_with(&[small, big]) else {
-        return;
-    };
-    let mut s = TestServer::setup(flavor);
-    configure(&s, &d, 0);
-    let path = s.config_file();
-    let text = fs::read_to_string(&path).expect("config");
-    let text = text.replace(
-        "leave_on_server_days = 0\n",
-        "leave_on_server_days = 0\nsize_limit_kb = 1\n",
-    );
-    fs::write(&path, text).expect("config");
+    let (d, mut s) = office_collecting(flavor, &[small, big], 0);
+    s.edit_config_text(|text| {
+        text.replace(
+            "leave_on_server_days = 0\n",
+            "leave_on_server_days = 0\nsize_limit_kb = 1\n",
+        )
+    });
     s.serve();
     let reports = |s: &TestServer| {
         maildir::visible(&s.maildir("postmaster"))
@@ -362,27 +332,13 @@ fn a_message_over_the_size_limit_stays_and_is_reported_once(flavor: Flavor) {
 /// the password never crosses the wire, and Dovecot logs the APOP login.
 fn collects_with_apop(flavor: Flavor) {
     let prepared = dovecot::multidrop();
-    let files: Vec<_> = prepared.iter().map(|p| p.file()).collect();
-    let Some(d) = Dovecot::start_with(&files) else {
-        return;
-    };
-    let mut s = TestServer::setup(flavor);
-    configure(&s, &d, 0);
-    let path = s.config_file();
-    let text = fs::read_to_string(&path).expect("config");
-    fs::write(
-        &path,
-        text.replacen("tls = \"none\"", "tls = \"none\"\nauth = \"apop\"", 1),
-    )
-    .expect("config");
+    let (d, mut s) = office_collecting(flavor, &files_of(&prepared), 0);
+    s.edit_config_text(|text| {
+        text.replacen("tls = \"none\"", "tls = \"none\"\nauth = \"apop\"", 1)
+    });
     s.cli_ok(&["check"]);
     s.serve();
-    let text = connect(&s, &d);
-    let n = prepared.len();
-    assert!(
-        text.contains(&format!("In Mail isp-box: done, {n} messages")),
-        "{text}"
-    );
+    assert_done(&connect(&s, &d), prepared.len());
     assert_eq!(ids(&s, "alice"), expected(&prepared, "alice"));
     let log = d.log();
     assert!(
@@ -393,11 +349,17 @@ fn collects_with_apop(flavor: Flavor) {
 }
 
 both_binaries!(
+    #[cfg_attr(not(have_dovecot), ignore = "dovecot is not installed")]
     collects_with_apop,
+    #[cfg_attr(not(have_dovecot), ignore = "dovecot is not installed")]
     a_message_over_the_size_limit_stays_and_is_reported_once,
+    #[cfg_attr(not(have_dovecot), ignore = "dovecot is not installed")]
     download_rules_delete_leave_and_redirect,
     collects_over_stls_and_implicit_tls,
+    #[cfg_attr(not(have_dovecot), ignore = "dovecot is not installed")]
     collects_the_multidrop_mailbox_and_deletes_it,
+    #[cfg_attr(not(have_dovecot), ignore = "dovecot is not installed")]
     leaves_mail_on_the_server_without_delivering_it_twice,
+    #[cfg_attr(not(have_dovecot), ignore = "dovecot is not installed")]
     a_refused_login_is_reported_to_the_main_administrator
 );

@@ -20,6 +20,15 @@ fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_default()
 }
 
+/// The `command` connection `isp`, dialled by `up` and hung up by `down` (a script or
+/// a shell command), with `more` config lines after it.
+fn isp_link(up: &Path, down: &str, more: &str) -> String {
+    format!(
+        "\n[[connection]]\nname = \"isp\"\nlink = \"command\"\nup = \"{}\"\ndown = \"{down}\"\n{more}",
+        up.display()
+    )
+}
+
 /// Wait (bounded) until `f` holds; a hang guard, not a timing assertion.
 fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -62,20 +71,8 @@ fn command_link(flavor: Flavor) {
         &pre,
         &format!("echo \"pre $CONNECTION $CONNECTION_NAME\" >> {l}"),
     );
-    let mut config = read(&server.config_file());
-    config.push_str(&format!(
-        r#"
-[[connection]]
-name = "lan"
-link = "lan"
-primary = false
-
-[[connection]]
-name = "isp"
-link = "command"
-up = "{}"
-down = "{}"
-dial_retries = 1
+    let more = format!(
+        r#"dial_retries = 1
 retry_interval = "1s"
 dial_timeout = "20s"
 
@@ -83,13 +80,13 @@ dial_timeout = "20s"
 post_connect = "{}"
 pre_disconnect = "{}"
 "#,
-        up.display(),
-        down.display(),
         post.display(),
         pre.display()
+    );
+    server.add_config(&format!(
+        "\n[[connection]]\nname = \"lan\"\nlink = \"lan\"\nprimary = false\n{}",
+        isp_link(&up, &down.display().to_string(), &more)
     ));
-    fs::write(server.config_file(), config).expect("writing the config");
-    server.cli_ok(&["check"]);
     server.serve();
 
     let out = server.cli(&["connect", "isp", "--wait"]);
@@ -139,23 +136,11 @@ fn users_checking_mail_connect(flavor: Flavor) {
     let log = root.join("link.log");
     let up = root.join("up.sh");
     script(&up, &format!("echo up >> {}", log.display()));
-    let mut config = read(&server.config_file());
-    config.push_str(&format!(
-        r#"
-[[connection]]
-name = "isp"
-link = "command"
-up = "{}"
-down = "true"
-
-[connect]
-users_checked = 2
-users_checked_within = "1s"
-"#,
-        up.display()
+    server.add_config(&isp_link(
+        &up,
+        "true",
+        "\n[connect]\nusers_checked = 2\nusers_checked_within = \"1s\"\n",
     ));
-    fs::write(server.config_file(), config).expect("writing the config");
-    server.cli_ok(&["check"]);
     server.serve();
     for (user, password) in [
         (ALICE, ALICE_PASSWORD),
@@ -189,23 +174,14 @@ fn a_dropped_link_is_noticed(flavor: Flavor) {
         &down,
         &format!("echo down >> {}\nrm -f {}", log.display(), flag.display()),
     );
-    let mut config = read(&server.config_file());
-    config.push_str(&format!(
-        r#"
-[[connection]]
-name = "isp"
-link = "command"
-up = "{}"
-down = "{}"
-check = "test -f {}"
-idle_hangup = "1h"
-"#,
-        up.display(),
-        down.display(),
-        flag.display()
+    server.add_config(&isp_link(
+        &up,
+        &down.display().to_string(),
+        &format!(
+            "check = \"test -f {}\"\nidle_hangup = \"1h\"\n",
+            flag.display()
+        ),
     ));
-    fs::write(server.config_file(), config).expect("writing the config");
-    server.cli_ok(&["check"]);
     server.serve();
     let out = server.cli(&["connect", "isp", "--wait"]);
     assert!(

@@ -7,7 +7,7 @@ use mailroom_tests::client::Smtp;
 use mailroom_tests::message::{plain, received_plus, tricky};
 use mailroom_tests::pop3::{self, Pop3};
 use mailroom_tests::server::{BOB, BOB_PASSWORD};
-use mailroom_tests::{both_binaries, have_program, maildir, Flavor, TestServer};
+use mailroom_tests::{both_binaries, maildir, Flavor, TestServer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,9 +52,6 @@ fn script(name: &str) -> PathBuf {
 }
 
 fn poplib_fetches_and_deletes(flavor: Flavor) {
-    if !have_program("python3") {
-        return;
-    }
     let sent = [tricky("poplib-1"), plain("poplib-2", 20_000)];
     let (server, pop3) = serve_with_mail(flavor, &sent);
     let out = out_dir(&server, "poplib");
@@ -95,9 +92,6 @@ fn poplib_fetches_and_deletes(flavor: Flavor) {
 }
 
 fn fetchmail_delivers_to_an_mda(flavor: Flavor) {
-    if !have_program("fetchmail") {
-        return;
-    }
     let sent = [tricky("fetchmail-1")];
     let (server, pop3) = serve_with_mail(flavor, &sent);
     let out = out_dir(&server, "fetchmail");
@@ -146,9 +140,6 @@ fn fetchmail_delivers_to_an_mda(flavor: Flavor) {
 }
 
 fn curl_lists_and_retrieves(flavor: Flavor) {
-    if !have_program("curl") {
-        return;
-    }
     let sent = [tricky("curl-1"), tricky("curl-2")];
     let (server, pop3) = serve_with_mail(flavor, &sent);
     let curl = |path: &str| {
@@ -266,8 +257,11 @@ fn fifty_megabytes_with_bounded_memory(flavor: Flavor) {
 }
 
 both_binaries!(
+    #[cfg_attr(not(have_python3), ignore = "python3 is not installed")]
     poplib_fetches_and_deletes,
+    #[cfg_attr(not(have_fetchmail), ignore = "fetchmail is not installed")]
     fetchmail_delivers_to_an_mda,
+    #[cfg_attr(not(have_curl), ignore = "curl is not installed")]
     curl_lists_and_retrieves,
     fifty_megabytes_with_bounded_memory
 );

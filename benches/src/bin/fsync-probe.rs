@@ -10,6 +10,7 @@
 //! makes its own subdirectory there and removes it afterwards.
 #![allow(clippy::disallowed_methods)]
 
+use mailroom_benches::cli::or_usage_exit;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,12 +83,9 @@ fn run(dir: &Path, size: usize, for_how_long: Duration, dir_fsync: bool) -> std:
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
+    let o = match or_usage_exit(parse_args()) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let base = o.dir.join(format!("fsync-probe.{}", std::process::id()));
     let secs = Duration::from_secs(o.seconds);

@@ -15,6 +15,7 @@
 //! session), then quits. Only loopback addresses are accepted.
 #![allow(clippy::disallowed_methods)]
 
+use mailroom_benches::cli::{loopback_only, or_usage_exit, usage_error};
 use memchr::memmem;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -65,13 +66,10 @@ fn parse_args() -> Result<Options, String> {
             "--window" => o.window = number(value()?)?,
             "--time-limit" => o.time_limit = Duration::from_secs(number(value()?)? as u64),
             "--hold" => o.hold = Some(Duration::from_secs(number(value()?)? as u64)),
-            "--help" | "-h" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+            other => return Err(usage_error(other, USAGE)),
         }
     }
-    if !o.server.ip().is_loopback() {
-        return Err("--server must be a loopback address".into());
-    }
+    loopback_only(o.server)?;
     if o.clients == 0 || o.clients > MAX_CLIENTS {
         return Err(format!("--clients must be 1..={MAX_CLIENTS}"));
     }
@@ -221,12 +219,9 @@ fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
+    let o = match or_usage_exit(parse_args()) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if let Some(hold) = o.hold {
         return hold_sessions(&o, hold);

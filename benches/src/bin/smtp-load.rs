@@ -13,6 +13,9 @@
 //! stops starting new messages once `--time-limit` seconds have passed.
 #![allow(clippy::disallowed_methods)]
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use mailroom_benches::cli::{loopback_only, or_usage_exit, usage_error};
 use mailroom_benches::message::{dot_stuff, message};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -78,13 +81,10 @@ fn parse_args() -> Result<Options, String> {
             "--from" => o.from = value()?,
             "--to" => o.to = value()?,
             "--time-limit" => o.time_limit = Duration::from_secs(number(value()?)? as u64),
-            "--help" | "-h" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+            other => return Err(usage_error(other, USAGE)),
         }
     }
-    if !o.server.ip().is_loopback() {
-        return Err("--server must be a loopback address".into());
-    }
+    loopback_only(o.server)?;
     if o.connections == 0 || o.connections > MAX_CONNECTIONS {
         return Err(format!("--connections must be 1..={MAX_CONNECTIONS}"));
     }
@@ -237,24 +237,7 @@ fn worker(o: &Options, worker: usize, start: Instant) -> Tally {
 }
 
 fn base64(input: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                s.push(A[(n >> (18 - 6 * k)) as usize & 63] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    STANDARD.encode(input)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -270,12 +253,9 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
+    let o = match or_usage_exit(parse_args()) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let start = Instant::now();
     let tallies: Vec<Tally> = std::thread::scope(|s| {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::dsn::{build_text, TextMail};
+use crate::dsn::{build_text, MailHead, TextMail};
 use crate::router::headers::header_end;
 use crate::time::Instant;
 
@@ -374,13 +374,8 @@ fn begins_with_delete(body: &[u8]) -> bool {
 /// A mail about a message a download rule held (a query) or deleted at the ISP.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleMail<'a> {
-    pub hostname: &'a str,
-    pub default_domain: &'a str,
-    /// The person told (an intended recipient, or the redirect/copy target).
-    pub to: &'a str,
-    pub date: Instant,
-    /// Unique id for the Message-ID.
-    pub id: &'a str,
+    /// To the person told (an intended recipient, or the redirect/copy target).
+    pub head: MailHead<'a>,
     pub rule: &'a str,
     pub inmail: &'a str,
     /// The message's header (only the header is quoted).
@@ -397,11 +392,7 @@ impl RuleMail<'_> {
         let mut text = intro.to_string();
         text.push_str(&String::from_utf8_lossy(head));
         build_text(&TextMail {
-            hostname: self.hostname,
-            default_domain: self.default_domain,
-            to: self.to,
-            date: self.date,
-            id: self.id,
+            head: self.head,
             subject: &subject,
             text: &text,
         })

@@ -7,7 +7,7 @@
 //! "The server connection was closed unexpectedly", or filtering on it, finds these.
 //! `XXXX` is the In Mail's name and `YY` its server (`host:port`).
 
-use crate::dsn::{build_text, TextMail};
+use crate::dsn::{build_text, MailHead, TextMail};
 use crate::pop3::client::mask_command;
 use crate::time::Instant;
 
@@ -60,11 +60,13 @@ impl AdminMail {
         id: &str,
     ) -> Vec<u8> {
         build_text(&TextMail {
-            hostname,
-            default_domain,
-            to,
-            date,
-            id,
+            head: MailHead {
+                hostname,
+                default_domain,
+                to,
+                date,
+                id,
+            },
             subject: &self.subject,
             text: &self.text,
         })

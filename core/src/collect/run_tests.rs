@@ -83,6 +83,18 @@ fn collect(
     (report, seen)
 }
 
+/// A first run at `T0` (nothing seen yet) that downloads and stores everything.
+fn first_run(server: &mut FakeServer, settings: RunSettings) -> (RunReport, Seen) {
+    collect(
+        server,
+        settings,
+        SeenBook::new(),
+        T0,
+        &mut download,
+        &mut ok,
+    )
+}
+
 const M1: &[u8] = b"Subject: one\r\nTo: a@office.example\r\n\r\n.dotted\r\nbody\r\n";
 const M2: &[u8] = b"Subject: two\r\nTo: b@office.example\r\n\r\nbody two\r\n";
 
@@ -96,14 +108,7 @@ fn ok(_: &[u8]) -> Stored {
 #[test]
 fn collects_stores_then_deletes_and_remembers_uids() {
     let mut server = FakeServer::new(&[("u1", M1), ("u2", M2)]);
-    let (r, seen) = collect(
-        &mut server,
-        run_settings(0),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, run_settings(0));
     assert_eq!(r.error, None);
     assert_eq!((r.listed, r.downloaded, r.deleted), (2, 2, 2));
     assert_eq!(r.bytes, (M1.len() + M2.len()) as u64);
@@ -145,14 +150,7 @@ fn nothing_is_deleted_when_storing_fails() {
 fn a_drop_after_retr_leaves_the_message_and_stores_nothing() {
     let mut server = FakeServer::new(&[("u1", M1)]);
     server.drop_after = Some(("RETR", 20));
-    let (r, seen) = collect(
-        &mut server,
-        run_settings(0),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, run_settings(0));
     assert!(seen.stored.is_empty());
     assert!(server.removed.is_empty());
     let Some(RunError::Session(e)) = &r.error else {
@@ -220,14 +218,7 @@ fn leave_on_server_n_days_across_virtual_days_and_a_restart() {
 fn uidl_refused_falls_back_to_header_hashes() {
     let mut server = FakeServer::new(&[("u1", M1)]);
     server.uidl = false;
-    let (r, seen) = collect(
-        &mut server,
-        run_settings(2),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, run_settings(2));
     assert_eq!(r.error, None);
     let uid = header_uid(b"Subject: one\r\nTo: a@office.example\r\n\r\n");
     assert_eq!(seen.stored[0].0.as_deref(), Some(uid.as_str()));
@@ -241,14 +232,7 @@ fn neither_uidl_nor_top_refuses_leave_on_server_but_collects_without() {
     let mut server = FakeServer::new(&[("u1", M1)]);
     server.uidl = false;
     server.top = false;
-    let (r, seen) = collect(
-        &mut server,
-        run_settings(2),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, run_settings(2));
     assert_eq!(r.error, Some(RunError::NoUidlOrTop));
     assert_eq!(
         r.error.as_ref().unwrap().problem(),
@@ -260,14 +244,7 @@ fn neither_uidl_nor_top_refuses_leave_on_server_but_collects_without() {
     let mut server = FakeServer::new(&[("u1", M1)]);
     server.uidl = false;
     server.top = false;
-    let (r, seen) = collect(
-        &mut server,
-        run_settings(0),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, run_settings(0));
     assert_eq!(r.error, None);
     assert_eq!(seen.stored, [(None, M1.to_vec())]);
     assert!(seen.journal.is_empty());
@@ -284,14 +261,7 @@ fn over_the_limit_stays_or_is_asked_about() {
     // M1 is over 40 octets, M2 too; make a small one.
     let small: &[u8] = b"S: x\r\n\r\nhi\r\n";
     let mut server = FakeServer::new(&[("big", M1), ("small", small)]);
-    let (r, seen) = collect(
-        &mut server,
-        limited(0, false),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, limited(0, false));
     assert_eq!((r.over_limit, r.left, r.downloaded), (1, 1, 1));
     assert!(seen.decided.is_empty());
     assert_eq!(server.removed, ["small"]);
@@ -393,14 +363,7 @@ fn a_message_listed_larger_than_the_maximum_is_left_with_a_note() {
 #[test]
 fn a_uid_listed_twice_does_not_get_the_second_message_deleted_unread() {
     let mut server = FakeServer::new(&[("same", M1), ("same", M2)]);
-    let (r, seen) = collect(
-        &mut server,
-        run_settings(3),
-        SeenBook::new(),
-        T0,
-        &mut download,
-        &mut ok,
-    );
+    let (r, seen) = first_run(&mut server, run_settings(3));
     assert_eq!(r.downloaded, 2);
     assert_eq!(seen.stored[1], (Some("same#2".into()), M2.to_vec()));
     assert!(server.removed.is_empty());

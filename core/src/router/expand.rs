@@ -217,6 +217,25 @@ pub fn route_recipient(
     route_one(&ctx, address)
 }
 
+/// The mappings that apply to this source and whose pattern `hit` accepts, in order.
+fn mappings_where<'a>(ctx: &Ctx<'a>, hit: impl Fn(Pattern<'_>) -> bool) -> Vec<&'a Mapping> {
+    ctx.snap
+        .config
+        .mappings
+        .iter()
+        .filter(|m| mode_applies(m, ctx.source) && hit(pattern(m)))
+        .collect()
+}
+
+/// Route `rcpt` to the target of every mapping in `hits`; false when there are none.
+fn follow_mappings(ctx: &Ctx<'_>, w: &mut Walk, hits: &[&Mapping], rcpt: &Mailbox) -> bool {
+    for m in hits {
+        w.step(1, describe(m));
+        target(ctx, w, &m.target, rcpt, 2);
+    }
+    !hits.is_empty()
+}
+
 fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
     let mut w = Walk::default();
     w.step(0, address);
@@ -229,25 +248,12 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
     let valid = ctx.valid_address(&local, &domain);
 
     // 1. Mappings: every match is used (§5.1.1).
-    let hits: Vec<&Mapping> = ctx
-        .snap
-        .config
-        .mappings
-        .iter()
-        .filter(|m| mode_applies(m, ctx.source))
-        .filter(|m| match pattern(m) {
-            Pattern::Name(p) => valid && wildcard::matches(p, &local),
-            Pattern::Address(lp, dp) => {
-                wildcard::matches(lp, &local) && wildcard::matches(dp, &domain)
-            }
-            Pattern::Unrecognised(_) => false,
-        })
-        .collect();
-    if !hits.is_empty() {
-        for m in hits {
-            w.step(1, describe(m));
-            target(ctx, &mut w, &m.target, &rcpt, 2);
-        }
+    let hits = mappings_where(ctx, |p| match p {
+        Pattern::Name(p) => valid && wildcard::matches(p, &local),
+        Pattern::Address(lp, dp) => wildcard::matches(lp, &local) && wildcard::matches(dp, &domain),
+        Pattern::Unrecognised(_) => false,
+    });
+    if follow_mappings(ctx, &mut w, &hits, &rcpt) {
         return w.finish(address, Origin::Envelope);
     }
 
@@ -309,19 +315,11 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
     }
 
     // 3. `~@domain`: only when nothing else knew the address.
-    let hits: Vec<&Mapping> = ctx
-        .snap
-        .config
-        .mappings
-        .iter()
-        .filter(|m| mode_applies(m, ctx.source))
-        .filter(|m| matches!(pattern(m), Pattern::Unrecognised(d) if wildcard::matches(d, &domain)))
-        .collect();
-    if !hits.is_empty() {
-        for m in hits {
-            w.step(1, describe(m));
-            target(ctx, &mut w, &m.target, &rcpt, 2);
-        }
+    let hits = mappings_where(
+        ctx,
+        |p| matches!(p, Pattern::Unrecognised(d) if wildcard::matches(d, &domain)),
+    );
+    if follow_mappings(ctx, &mut w, &hits, &rcpt) {
         return w.finish(address, Origin::Envelope);
     }
 

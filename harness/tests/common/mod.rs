@@ -4,7 +4,7 @@
 use mailroom_core::config::{parse_config, Config};
 use mailroom_core::Instant;
 use mailroom_harness::localtime::utc;
-use mailroom_harness::office::{Office, OfficeSpec};
+use mailroom_harness::office::{Office, OfficeSpec, RunRecord};
 
 /// Monday 2026-03-23 00:00 UTC.
 pub fn monday() -> Instant {
@@ -59,4 +59,27 @@ pub fn assert_clean(o: &mut Office) {
 
 pub fn secs(s: u64) -> std::time::Duration {
     std::time::Duration::from_secs(s)
+}
+
+/// One value from each connection run of the office, in order.
+pub fn runs<T>(o: &Office, f: impl Fn(&RunRecord) -> T) -> Vec<T> {
+    o.log.runs.iter().map(f).collect()
+}
+
+/// Seconds from `from` to each dial of the office, in order.
+pub fn dial_secs(o: &Office, from: Instant) -> Vec<u64> {
+    o.log
+        .dials
+        .iter()
+        .map(|d| d.0.as_secs() - from.as_secs())
+        .collect()
+}
+
+/// The dial-up connection `isp` with `keys` added to its own table, then `extra`.
+pub fn dialup_config(keys: &str, extra: &str) -> Config {
+    let text = DIALUP.replace(
+        "[connection.outmail]",
+        &format!("{keys}\n[connection.outmail]"),
+    );
+    config(&format!("{text}{extra}"))
 }

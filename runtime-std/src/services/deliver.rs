@@ -260,11 +260,7 @@ fn bounce(
         .collect();
     let token = token(delivery, now, "bounce");
     let message = dsn::build_dsn(&dsn::Dsn {
-        hostname: &cfg.hostname,
-        default_domain: &cfg.default_domain,
-        to: sender,
-        date: now,
-        id: &token,
+        head: dsn::MailHead::new(cfg, sender, now, &token),
         text: &text.join("\n"),
         recipients: &failed,
         original: &delivery.data,
@@ -346,13 +342,11 @@ fn notice_message(
     let to = format!("{}@{}", notice.to, cfg.default_domain);
     let token = token(delivery, now, &format!("notice{n}"));
     dsn::build_notice(&dsn::Notice {
-        hostname: &cfg.hostname,
-        default_domain: &cfg.default_domain,
-        to: &to,
-        date: now,
-        id: &token,
-        subject: &subject,
-        text: &text,
+        mail: dsn::TextMail {
+            head: dsn::MailHead::new(cfg, &to, now, &token),
+            subject: &subject,
+            text: &text,
+        },
         original: &delivery.data,
     })
 }

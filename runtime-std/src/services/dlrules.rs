@@ -31,6 +31,7 @@ use mailroom_core::collect::run::Decision;
 use mailroom_core::collect::sort::sort;
 use mailroom_core::config::InMail;
 use mailroom_core::config::Snapshot;
+use mailroom_core::dsn::MailHead;
 use mailroom_core::router::names::Names;
 use mailroom_core::smtp::DeliveryError;
 use mailroom_core::Instant;
@@ -231,11 +232,7 @@ fn rule_mail<'a>(
     id: &'a str,
 ) -> RuleMail<'a> {
     RuleMail {
-        hostname: &snap.config.hostname,
-        default_domain: &snap.config.default_domain,
-        to,
-        date: now,
-        id,
+        head: MailHead::new(&snap.config, to, now, id),
         rule: &held.fired.rule,
         inmail: held.inmail,
         header: held.header,

@@ -483,3 +483,30 @@ pub fn garbage_tls_is_survived(run: RunFn) {
     c.ok("QUIT", 221);
     server.stop().unwrap();
 }
+
+/// One `#[test]` per scenario above, run on `$run` (a runtime's [`RunFn`]): both
+/// runtimes' test files say `scenarios!(run);` and so run the same list.
+#[allow(unused_macros)] // dlrules_reply.rs shares the helpers, not the scenarios
+macro_rules! scenarios {
+    ($run:expr) => {
+        crate::common::scenarios!(@each $run;
+            plain_delivery_is_byte_exact,
+            starttls_auth_delivers_local_and_spools_remote,
+            starttls_discards_injected_plaintext,
+            implicit_tls_delivers,
+            wrong_password_is_refused,
+            new_sessions_take_the_new_snapshot,
+            parallel_clients_all_delivered,
+            stop_leaves_idle_sessions_after_grace,
+            garbage_tls_is_survived,
+        );
+    };
+    (@each $run:expr; $($name:ident),+ $(,)?) => {$(
+        #[test]
+        fn $name() {
+            common::$name($run);
+        }
+    )+};
+}
+#[allow(unused_imports)]
+pub(crate) use scenarios;

@@ -596,3 +596,30 @@ pub fn smtp_cram_md5_with_challenge_response(run: RunFn) {
     let r = attempt(ALICE_PW);
     assert!(r.starts_with("235"), "{r}");
 }
+
+/// One `#[test]` per scenario above, run on `$run` (a runtime's [`RunFn`]): both
+/// runtimes' test files say `scenarios!(run);` and so run the same list.
+macro_rules! scenarios {
+    ($run:expr) => {
+        crate::pop3_common::scenarios!(@each $run;
+            retrieve_delete_and_uids_survive_restart,
+            dele_then_disconnect_keeps_mail,
+            second_login_is_in_use,
+            lockout_after_failures_is_logged,
+            access_files_deny_per_service_and_user,
+            pop_before_smtp_opens_the_relay,
+            password_server_changes_the_password,
+            pop3s_and_stls,
+            apop_with_challenge_response,
+            held_messages_are_hidden,
+            smtp_cram_md5_with_challenge_response,
+        );
+    };
+    (@each $run:expr; $($name:ident),+ $(,)?) => {$(
+        #[test]
+        fn $name() {
+            pop3_common::$name($run);
+        }
+    )+};
+}
+pub(crate) use scenarios;

@@ -7,6 +7,11 @@ fn t(days: u64) -> Instant {
     Instant::from_secs(1_700_000_000) + DAY * days as u32
 }
 
+/// The verdict on message `uid` of In Mail "isp" after `days`, with the default delay.
+fn verdict(book: &AskBook, uid: &str, days: u64) -> Verdict {
+    book.verdict("isp", uid, t(days), DEFAULT_QUERY_DELAY)
+}
+
 fn reply(subject: &str, body: &str) -> Vec<u8> {
     format!("From: fred@company.com\r\nTo: Mailer_Daemon@company.com\r\nSubject: {subject}\r\n\r\n{body}")
         .into_bytes()
@@ -15,10 +20,7 @@ fn reply(subject: &str, body: &str) -> Vec<u8> {
 #[test]
 fn query_then_reply_downloads_next_run() {
     let mut book = AskBook::new();
-    assert_eq!(
-        book.verdict("isp", "u1", t(0), DEFAULT_QUERY_DELAY),
-        Verdict::NotAsked
-    );
+    assert_eq!(verdict(&book, "u1", 0), Verdict::NotAsked);
     assert_eq!(
         book.ask("isp", "u1", "AbC123", "Ask about big", t(0)),
         Asked::New
@@ -28,10 +30,7 @@ fn query_then_reply_downloads_next_run() {
         book.ask("isp", "u1", "Other", "Ask about big", t(0)),
         Asked::Already
     );
-    assert_eq!(
-        book.verdict("isp", "u1", t(1), DEFAULT_QUERY_DELAY),
-        Verdict::Waiting
-    );
+    assert_eq!(verdict(&book, "u1", 1), Verdict::Waiting);
 
     let answer = book.answer(&reply(
         "Re: Download query [DLQ-AbC123]: Big file",
@@ -46,20 +45,14 @@ fn query_then_reply_downloads_next_run() {
             state: State::Download,
         })
     );
-    assert_eq!(
-        book.verdict("isp", "u1", t(1), DEFAULT_QUERY_DELAY),
-        Verdict::Download
-    );
+    assert_eq!(verdict(&book, "u1", 1), Verdict::Download);
     // Another In Mail's message with the same UID is a different message.
     assert_eq!(
         book.verdict("other", "u1", t(1), DEFAULT_QUERY_DELAY),
         Verdict::NotAsked
     );
     book.done("isp", "u1");
-    assert_eq!(
-        book.verdict("isp", "u1", t(1), DEFAULT_QUERY_DELAY),
-        Verdict::NotAsked
-    );
+    assert_eq!(verdict(&book, "u1", 1), Verdict::NotAsked);
     assert!(book.is_empty());
 }
 
@@ -76,14 +69,8 @@ fn delete_reply() {
         a.map(|a| (a.uid, a.state)),
         Some(("u2".to_string(), State::Delete))
     );
-    assert_eq!(
-        book.verdict("isp", "u2", t(0), DEFAULT_QUERY_DELAY),
-        Verdict::Delete
-    );
-    assert_eq!(
-        book.verdict("isp", "u1", t(0), DEFAULT_QUERY_DELAY),
-        Verdict::Waiting
-    );
+    assert_eq!(verdict(&book, "u2", 0), Verdict::Delete);
+    assert_eq!(verdict(&book, "u1", 0), Verdict::Waiting);
     // "Deleted" is not the word DELETE.
     let a = book.answer(&reply("[DLQ-tok1]", "Deleted nothing, download it\r\n"));
     assert_eq!(a.map(|a| a.state), Some(State::Download));
@@ -117,10 +104,7 @@ fn unknown_or_missing_tokens_are_not_answers() {
     assert_eq!(book.answer(&reply("Hello Mailer_Daemon", "")), None);
     assert_eq!(book.answer(b"no header at all"), None);
     assert_eq!(book.answer(&reply("[DLQ-tok 1]", "")), None);
-    assert_eq!(
-        book.verdict("isp", "u1", t(0), DEFAULT_QUERY_DELAY),
-        Verdict::Waiting
-    );
+    assert_eq!(verdict(&book, "u1", 0), Verdict::Waiting);
     assert_eq!(token_in("Re: [DLQ-a1B2]: s"), Some("a1B2"));
     assert_eq!(token_in("[DLQ-]"), None);
     assert_eq!(token_in("[DLQ-abc"), None);
@@ -137,14 +121,8 @@ fn unanswered_queries_expire_after_the_delay() {
         Verdict::Waiting
     );
     assert_eq!(book.verdict("isp", "u1", t(3), delay), Verdict::Expired);
-    assert_eq!(
-        book.verdict("isp", "u1", t(30), DEFAULT_QUERY_DELAY),
-        Verdict::Expired
-    );
-    assert_eq!(
-        book.verdict("isp", "u1", t(6), DEFAULT_QUERY_DELAY),
-        Verdict::Waiting
-    );
+    assert_eq!(verdict(&book, "u1", 30), Verdict::Expired);
+    assert_eq!(verdict(&book, "u1", 6), Verdict::Waiting);
     // An answer before the end wins over the expiry.
     book.answer(&reply("[DLQ-tok1]", "ok"));
     assert_eq!(book.verdict("isp", "u1", t(30), delay), Verdict::Download);
@@ -238,12 +216,7 @@ fn the_book_is_bounded() {
 #[test]
 fn query_mail_carries_token_rule_and_header() {
     let m = query_message(
-        &RuleMail {
-        hostname: "mail.company.com",
-        default_domain: "company.com",
-        to: "fred@company.com",
-        date: t(0),
-        id: "q1",
+        &RuleMail {        head: MailHead {            hostname: "mail.company.com",            default_domain: "company.com",            to: "fred@company.com",            date: t(0),            id: "q1",        },
         rule: "Ask about big messages",
         inmail: "isp",
         header: b"From: bob@example.org\r\nTo: fred@company.com\r\nSubject: Big file\r\n\r\nBODY SECRET\r\n",
@@ -277,11 +250,13 @@ fn query_mail_carries_token_rule_and_header() {
 #[test]
 fn deletion_notice() {
     let m = deleted_message(&RuleMail {
-        hostname: "h",
-        default_domain: "company.com",
-        to: "admin@company.com",
-        date: t(0),
-        id: "d1",
+        head: MailHead {
+            hostname: "h",
+            default_domain: "company.com",
+            to: "admin@company.com",
+            date: t(0),
+            id: "d1",
+        },
         rule: "Delete message",
         inmail: "isp",
         header: HEADER,

@@ -300,14 +300,14 @@ mod tests {
         test_problems(&format!("{BASE}{extra}"))
     }
 
+    /// The start of a dial-up connection "isp" (its table header on the second line).
+    const ISP_DIALUP: &str =
+        "\n[[connection]]\nname = \"isp\"\nlink = \"command\"\nup = \"pon isp\"\n";
+
     #[test]
     fn a_full_dialup_setup_is_accepted() {
-        let ok = r#"
-[[connection]]
-name = "isp"
-link = "command"
-up = "pon isp"
-down = "poff isp"
+        let ok = ISP_DIALUP.to_string()
+            + r#"down = "poff isp"
 check = "true"
 autoconnect = true
 idle_hangup = "2m"
@@ -327,17 +327,13 @@ users_checked = 2
 clock_change = "check"
 post_connect = "/bin/true"
 "#;
-        assert_eq!(problems(ok), Vec::<String>::new());
+        assert_eq!(problems(&ok), Vec::<String>::new());
     }
 
     #[test]
     fn mistakes_are_reported_on_their_lines() {
-        let bad = r#"
-[[connection]]
-name = "isp"
-link = "command"
-up = "pon isp"
-alternatives = ["nowhere"]
+        let bad = ISP_DIALUP.to_string()
+            + r#"alternatives = ["nowhere"]
 autoconnect = true
 [connection.smtp_in]
 etrn = ["example.com"]
@@ -357,7 +353,7 @@ from = "10:00"
 to = "09:00"
 connections = ["dsl"]
 "#;
-        let p = problems(bad).join("\n");
+        let p = problems(&bad).join("\n");
         for want in [
             "9: [[connection]] \"isp\": alternative \"nowhere\" is not a [[connection]] name",
             "needs `down`",

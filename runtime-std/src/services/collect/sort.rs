@@ -201,14 +201,13 @@ fn notice(
         std::process::id(),
         sanitize(&delivery.id)
     );
+    let to = format!("{account}@{}", cfg.default_domain);
     dsn::build_notice(&dsn::Notice {
-        hostname: &cfg.hostname,
-        default_domain: &cfg.default_domain,
-        to: &format!("{account}@{}", cfg.default_domain),
-        date: now,
-        id: &token,
-        subject: reason,
-        text: &text,
+        mail: dsn::TextMail {
+            head: dsn::MailHead::new(cfg, &to, now, &token),
+            subject: reason,
+            text: &text,
+        },
         original: &delivery.data,
     })
 }

@@ -136,6 +136,41 @@ fn activations_are_appended_to_the_log() {
     assert_eq!(&stamp[10..11], "T");
 }
 
+/// Message `uid` of In Mail "isp" (header [`HEADER`]), held by `fired`.
+fn held<'a>(uid: &'a str, fired: &'a Fired, size: u64, recipients: &'a [String]) -> Held<'a> {
+    Held {
+        inmail: "isp",
+        uid,
+        fired,
+        header: HEADER,
+        size,
+        recipients,
+    }
+}
+
+/// Fred's mail `data` to `to`, sent from his mail client (authenticated SMTP).
+fn reply_from_fred(id: &str, to: &str, data: String) -> Delivery {
+    Delivery {
+        id: id.into(),
+        envelope: Envelope {
+            mail_from: Some("fred@example.com".into()),
+            recipients: vec![Recipient {
+                address: to.into(),
+                route: Route::Unknown,
+                dsn_notify: None,
+                dsn_orcpt: None,
+            }],
+            helo: "pc".into(),
+            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            auth_user: Some("fred".into()),
+            eight_bit: false,
+            dsn_ret: None,
+            dsn_envid: None,
+        },
+        data: data.into_bytes(),
+    }
+}
+
 fn ask_fired(target: Target) -> Fired {
     Fired {
         rule: "Ask about offers".into(),
@@ -181,26 +216,7 @@ fn ask_mails_the_recipient_once_and_a_reply_downloads_next_run() {
     assert_eq!(book.verdict("isp", "UID-1", now(), delay), Verdict::Waiting);
 
     // Fred replies from his mail client (authenticated SMTP = local mail).
-    let mut reply = Delivery {
-        id: "r1".into(),
-        envelope: Envelope {
-            mail_from: Some("fred@example.com".into()),
-            recipients: vec![Recipient {
-                address: "Mailer_Daemon@Example.com".into(),
-                route: Route::Unknown,
-                dsn_notify: None,
-                dsn_orcpt: None,
-            }],
-            helo: "pc".into(),
-            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            auth_user: Some("fred".into()),
-            eight_bit: false,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
-        data: format!("From: fred@example.com\r\nTo: Mailer_Daemon@example.com\r\nSubject: Re: {subject}\r\n\r\nyes please\r\n")
-            .into_bytes(),
-    };
+    let mut reply = reply_from_fred("r1", "Mailer_Daemon@Example.com", format!("From: fred@example.com\r\nTo: Mailer_Daemon@example.com\r\nSubject: Re: {subject}\r\n\r\nyes please\r\n"));
     // The same message by SMTP from outside is not an answer.
     assert_eq!(divert_reply(&store, &snap, &reply, &Source::Smtp), None);
     assert_eq!(
@@ -233,14 +249,7 @@ fn a_delete_reply() {
     let snap = snapshot();
     let fired = ask_fired(Target::Recipient);
     let rcpts = vec!["fred".to_string()];
-    let held = Held {
-        inmail: "isp",
-        uid: "U2",
-        fired: &fired,
-        header: HEADER,
-        size: 5000,
-        recipients: &rcpts,
-    };
+    let held = held("U2", &fired, 5000, &rcpts);
     ask(&store, &snap, &held).unwrap();
     let token = load_book(&dd)
         .unwrap()
@@ -248,26 +257,11 @@ fn a_delete_reply() {
         .unwrap()
         .token
         .clone();
-    let reply = Delivery {
-        id: "r2".into(),
-        envelope: Envelope {
-            mail_from: Some("fred@example.com".into()),
-            recipients: vec![Recipient {
-                address: "mailer_daemon@example.com".into(),
-                route: Route::Unknown,
-                dsn_notify: None,
-                dsn_orcpt: None,
-            }],
-            helo: "pc".into(),
-            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            auth_user: Some("fred".into()),
-            eight_bit: false,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
-        data: format!("Subject: Re: Download query [DLQ-{token}]: x\r\n\r\nDELETE\r\n")
-            .into_bytes(),
-    };
+    let reply = reply_from_fred(
+        "r2",
+        "mailer_daemon@example.com",
+        format!("Subject: Re: Download query [DLQ-{token}]: x\r\n\r\nDELETE\r\n"),
+    );
     assert!(divert_reply(&store, &snap, &reply, &Source::Local).is_some());
     let book = load_book(&dd).unwrap();
     assert_eq!(book.get("isp", "U2").map(|q| q.state), Some(State::Delete));
@@ -279,48 +273,17 @@ fn redirect_and_copy_targets_get_the_query() {
     let snap = snapshot();
     let rcpts = vec!["fred".to_string()];
     let redirect = ask_fired(Target::Redirect("boss".into()));
-    ask(
-        &store,
-        &snap,
-        &Held {
-            inmail: "isp",
-            uid: "A",
-            fired: &redirect,
-            header: HEADER,
-            size: 1,
-            recipients: &rcpts,
-        },
-    )
-    .unwrap();
+    ask(&store, &snap, &held("A", &redirect, 1, &rcpts)).unwrap();
     assert_eq!(inbox(&dd, "boss").len(), 1);
     assert!(inbox(&dd, "fred").is_empty());
     let copy = ask_fired(Target::Copy("boss".into()));
-    ask(
-        &store,
-        &snap,
-        &Held {
-            inmail: "isp",
-            uid: "B",
-            fired: &copy,
-            header: HEADER,
-            size: 1,
-            recipients: &rcpts,
-        },
-    )
-    .unwrap();
+    ask(&store, &snap, &held("B", &copy, 1, &rcpts)).unwrap();
     assert_eq!(inbox(&dd, "boss").len(), 2);
     assert_eq!(inbox(&dd, "fred").len(), 1);
     // Nobody to ask: the Main Administrator is.
     let none: Vec<String> = Vec::new();
     let plain = ask_fired(Target::Recipient);
-    let held = Held {
-        inmail: "isp",
-        uid: "C",
-        fired: &plain,
-        header: HEADER,
-        size: 1,
-        recipients: &none,
-    };
+    let held = held("C", &plain, 1, &none);
     ask(&store, &snap, &held).unwrap();
     assert_eq!(inbox(&dd, "postmaster").len(), 1);
     tell_deleted(&store, &snap, &held).unwrap();
@@ -514,14 +477,7 @@ fn a_query_for_mailer_daemon_does_not_answer_itself() {
     let snap = snapshot();
     let fired = ask_fired(Target::Recipient);
     let rcpts = vec!["Mailer_Daemon@example.com".to_string()];
-    let held = Held {
-        inmail: "isp",
-        uid: "X",
-        fired: &fired,
-        header: HEADER,
-        size: 1,
-        recipients: &rcpts,
-    };
+    let held = held("X", &fired, 1, &rcpts);
     ask(&store, &snap, &held).unwrap();
     assert_eq!(
         inbox(&dd, "postmaster").len(),

@@ -3,7 +3,7 @@
 //! (a local sender's mailbox, or the queue for a remote one).
 
 use crate::services::app::Shared;
-use mailroom_core::dsn::{build_report, Dsn, FailedRecipient, ReportKind, MAX_RETURNED};
+use mailroom_core::dsn::{build_report, Dsn, FailedRecipient, MailHead, ReportKind, MAX_RETURNED};
 use mailroom_core::smtp::DeliveryError;
 use mailroom_core::Instant;
 use std::fs;
@@ -79,11 +79,7 @@ pub fn store(
     let token = format!("{}.{}.{id}.{what}", now.as_micros(), std::process::id());
     let message = build_report(
         &Dsn {
-            hostname: &cfg.hostname,
-            default_domain: &cfg.default_domain,
-            to,
-            date: now,
-            id: &token,
+            head: MailHead::new(cfg, to, now, &token),
             text: &text,
             recipients,
             original: &original,

@@ -1,0 +1,33 @@
+"""Python helpers of scripts/bench-*.sh (their inline Python finds it on PYTHONPATH)."""
+
+import re
+
+
+def message(head, k, eol, fill_to):
+    """Benchmark message K: HEAD, numbered lines up to FILL_TO octets, a line starting
+    with dots, and padding to 4096 octets as sent on the wire (CRLF); with EOL b"\\n"
+    the file is shorter by one CR a line."""
+    body = bytearray(head.encode())
+    line = 0
+    while len(body) < fill_to:
+        body += f"line {line:04d} of message {k} ".encode() + b"x" * 50 + eol
+        line += 1
+    body += b"." * 10 + b" a line starting with dots" + eol
+    crs = body.count(b"\n") if eol == b"\n" else 0
+    body += b"z" * (4096 - len(body) - crs - 2) + eol
+    wire = len(body) + (body.count(b"\n") if eol == b"\n" else 0)
+    assert wire == 4096, wire
+    return bytes(body)
+
+
+def grouped(path, pattern, keys=1):
+    """Each line matching PATTERN adds the numbers in its groups after the first KEYS
+    to the list of its key: the first group, or a tuple of the first KEYS groups."""
+    rows = {}
+    for line in open(path):
+        m = re.match(pattern, line)
+        if m:
+            g = m.groups()
+            key = g[0] if keys == 1 else g[:keys]
+            rows.setdefault(key, []).append(tuple(float(x) for x in g[keys:]))
+    return rows
