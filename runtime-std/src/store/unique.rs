@@ -11,14 +11,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// `<secs>.M<usec>P<pid>Q<n>`: unique on this host, and a safe path component.
+/// `<secs>.M<usec>P<pid>Q<n>`: unique on this host, and a safe path component. The
+/// microseconds have six digits so that names sort in arrival order: readers number
+/// new mail in name order, and `M99999` would sort after `M100000`.
 pub fn local_unique() -> String {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(
-        "{}.M{}P{}Q{}",
+        "{}.M{:06}P{}Q{}",
         t.as_secs(),
         t.subsec_micros(),
         std::process::id(),
