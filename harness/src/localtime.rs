@@ -76,7 +76,7 @@ impl LocalClock {
 
     /// The local stamp at `now` (virtual Instants are Unix microseconds).
     pub fn local(&self, now: Instant) -> i64 {
-        now.as_micros() as i64 + self.offset_at(now) * SEC
+        now.unix_micros() as i64 + self.offset_at(now) * SEC
     }
 
     /// The next announced change after `now`.

@@ -434,7 +434,7 @@ impl Office {
         let line = format!(
             "seed {}: at {} (local {}): {what}",
             self.spec.seed,
-            self.now.as_secs(),
+            self.now.unix_secs(),
             format_local(self.spec.clock.local(self.now))
         );
         if self.violations.len() < 20 {

@@ -93,7 +93,7 @@ impl Trace {
     }
 
     pub fn record(&mut self, at: Instant, line: &str) {
-        let text = format!("{:>12.3} {line}", at.as_micros() as f64 / 1e6);
+        let text = format!("{:>12.3} {line}", at.mono_micros() as f64 / 1e6);
         self.hash = fnv(&[self.hash.to_le_bytes().as_slice(), text.as_bytes()].concat());
         self.count += 1;
         if self.keep {

@@ -11,6 +11,7 @@ use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::FutureExt;
 use mailroom_core::Machine;
 use mailroom_std::app::Shared;
+use mailroom_std::clock;
 use mailroom_std::conn::{self, Conn, ConnError, Step, READ_CHUNK};
 use mailroom_std::listen::{Kind, Listeners, StopSignal};
 use mailroom_std::service::{self, Handler, Session};
@@ -148,7 +149,7 @@ async fn session(shared: Arc<Shared>, kind: Kind, mut stream: Async<TcpStream>) 
         return;
     };
     let _ = stream.get_ref().set_nodelay(true);
-    let start = conn::now();
+    let start = clock::now();
     let (session, id) = match service::open(&shared, kind, peer.ip(), start) {
         Ok(s) => s,
         Err(e) => {
@@ -241,7 +242,7 @@ where
                     // A chunk of a message: a thread hop would cost more than the read.
                     let cmd = h.answer(event);
                     handler = Some(h);
-                    conn.answer(conn::now(), cmd);
+                    conn.answer(clock::now(), cmd);
                     continue;
                 }
                 let (h, cmd) = smol::unblock(move || {
@@ -250,7 +251,7 @@ where
                 })
                 .await;
                 handler = Some(h);
-                conn.answer(conn::now(), cmd);
+                conn.answer(clock::now(), cmd);
             }
             Step::Close => {
                 write_out(stream, conn).await?;
@@ -265,7 +266,7 @@ where
                 }
                 let woke = read_until(stream, buf, deadline).await;
                 // `now` comes from the clock, not from which future finished first.
-                let now = conn::now();
+                let now = clock::now();
                 match woke {
                     Woke::Deadline => conn.tick(now),
                     Woke::Read(Ok(0)) => {
@@ -291,7 +292,7 @@ async fn read_until(
     deadline: Option<mailroom_core::Instant>,
 ) -> Woke {
     let read = async { Woke::Read(stream.read(buf).await) };
-    match conn::wait_time(conn::now(), deadline) {
+    match conn::wait_time(clock::now(), deadline) {
         Some(t) if t.is_zero() => Woke::Deadline,
         Some(t) => {
             read.or(async {

@@ -9,7 +9,8 @@ use super::{read_until, write_out, Woke};
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
 use mailroom_core::outbound::QueueNotice;
-use mailroom_std::conn::{self, ConnError, Step, READ_CHUNK};
+use mailroom_std::clock;
+use mailroom_std::conn::{ConnError, Step, READ_CHUNK};
 use mailroom_std::outbound::session::{
     self, Need, Order, OrderSink, Pump, Reporter, SessionPlan, Target,
 };
@@ -141,7 +142,7 @@ async fn drive(
                 Step::Wait(deadline) => {
                     write_out(&mut stream, &mut c).await?;
                     let woke = read_until(&mut stream, &mut buf, deadline).await;
-                    let now = conn::now();
+                    let now = clock::now();
                     match woke {
                         Woke::Deadline => c.tick(now),
                         Woke::Read(Ok(0)) => c.eof(now),

@@ -3,6 +3,7 @@
 //! machine's deadlines as read timeouts. Used on the sending threads and by collection;
 //! its read and write steps also serve the blocking server (`crate::server`).
 
+use crate::clock;
 use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
 use mailroom_core::{Instant, Machine};
 use std::io::{self, Read, Write};
@@ -42,9 +43,9 @@ pub fn drive<M: Machine>(
             Step::Wait(deadline) => {
                 write_out(&mut stream, c)?;
                 match wait_input(&mut stream, &mut buf, deadline)? {
-                    Woke::Data(n) => c.receive(conn::now(), &buf[..n])?,
-                    Woke::Eof => c.eof(conn::now()),
-                    Woke::Tick => c.tick(conn::now()),
+                    Woke::Data(n) => c.receive(clock::now(), &buf[..n])?,
+                    Woke::Eof => c.eof(clock::now()),
+                    Woke::Tick => c.tick(clock::now()),
                     Woke::Again => {}
                 }
             }
@@ -76,7 +77,7 @@ pub(crate) fn wait_input(
     buf: &mut [u8],
     deadline: Option<Instant>,
 ) -> io::Result<Woke> {
-    match conn::wait_time(conn::now(), deadline) {
+    match conn::wait_time(clock::now(), deadline) {
         Some(t) if t.is_zero() => return Ok(Woke::Tick),
         t => stream.set_read_timeout(t)?,
     }

@@ -5,10 +5,10 @@
 //! administrators' mailboxes, and one bounce to the sender. Everything is durable
 //! before it returns, so an SMTP 250 after it is never a lie (invariant 5).
 
+use crate::clock::now;
 use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailroom_core::config::Snapshot;
 use mailroom_core::dsn::{self, FailedRecipient};
@@ -406,19 +406,11 @@ fn with_recipients(
     }
 }
 
-fn now() -> Instant {
-    let us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0);
-    Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
-}
-
 /// Unique enough for a Message-ID: time, process and the delivery's own id.
 fn token(delivery: &Delivery, now: Instant, what: &str) -> String {
     format!(
         "{}.{}.{}.{what}",
-        now.as_micros(),
+        now.unix_micros(),
         std::process::id(),
         delivery.id
     )

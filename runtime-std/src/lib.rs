@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod client_socket;
+pub mod clock;
 pub mod collect;
 pub mod config_files;
 pub mod conn;

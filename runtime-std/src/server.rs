@@ -6,7 +6,8 @@
 
 use crate::app::Shared;
 use crate::client_socket::{wait_input, write_out, Woke};
-use crate::conn::{self, Conn, ConnError, Step, READ_CHUNK};
+use crate::clock;
+use crate::conn::{Conn, ConnError, Step, READ_CHUNK};
 use crate::listen::{Kind, Listeners, StopSignal};
 use crate::service::{self, Handler, Session};
 use mailroom_core::Machine;
@@ -172,7 +173,7 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, mut stream: TcpStream) {
         return;
     }
     let _ = stream.set_nodelay(true);
-    let start = conn::now();
+    let start = clock::now();
     let (session, id) = match service::open(shared, kind, peer.ip(), start) {
         Ok(s) => s,
         Err(e) => {
@@ -245,7 +246,7 @@ fn drive<H: Handler>(
                     write_out(stream, conn)?;
                 }
                 let cmd = handler.answer(event);
-                conn.answer(conn::now(), cmd);
+                conn.answer(clock::now(), cmd);
             }
             Step::Close => {
                 write_out(stream, conn)?;
@@ -259,12 +260,12 @@ fn drive<H: Handler>(
                     return Err(SessionEnd::Gone);
                 }
                 match wait_input(stream, buf, deadline)? {
-                    Woke::Data(n) => conn.receive(conn::now(), &buf[..n])?,
+                    Woke::Data(n) => conn.receive(clock::now(), &buf[..n])?,
                     Woke::Eof => {
                         eof_sent = true;
-                        conn.eof(conn::now());
+                        conn.eof(clock::now());
                     }
-                    Woke::Tick => conn.tick(conn::now()),
+                    Woke::Tick => conn.tick(clock::now()),
                     Woke::Again => {}
                 }
             }

@@ -3,6 +3,7 @@
 //! mailbox, the store). Both runtimes drive every service through this one table.
 
 use crate::app::{dummy_hash, Shared};
+use crate::clock;
 use crate::config_files::load_snapshot;
 use crate::conn::{self, Conn, ConnError};
 use crate::listen::Kind;
@@ -136,7 +137,7 @@ fn password_login(
     let snap = shared.snapshot();
     shared
         .security
-        .login(&snap, service, peer, user, conn::now(), |account| {
+        .login(&snap, service, peer, user, clock::now(), |account| {
             password_verdict(account, password)
         })
 }
@@ -156,7 +157,7 @@ fn challenge_login(
     let dd = shared.store.data_dir().clone();
     shared
         .security
-        .login(&snap, service, peer, user, conn::now(), |account| {
+        .login(&snap, service, peer, user, clock::now(), |account| {
             let Some(account) = account else {
                 return Verdict::Wrong;
             };
@@ -247,7 +248,7 @@ impl Pop3Handler {
                 self.mailbox = Some(mailbox);
                 if !self.logged_in {
                     self.logged_in = true;
-                    self.shared.security.pop_login(self.peer, conn::now());
+                    self.shared.security.pop_login(self.peer, clock::now());
                     // §6.5.1 "connect when X users have checked their mail".
                     crate::connection::notify(mailroom_core::connect::Notice::UserCheckedMail {
                         user: user.to_string(),
@@ -383,7 +384,7 @@ impl Drop for Pop3Handler {
     fn drop(&mut self) {
         if self.logged_in {
             // The POP-before-SMTP window runs from here (§11.3).
-            self.shared.security.pop_logoff(self.peer, conn::now());
+            self.shared.security.pop_logoff(self.peer, clock::now());
         }
     }
 }
@@ -413,7 +414,7 @@ impl Handler for PassHandler {
                             Service::Pass,
                             self.peer,
                             &user,
-                            conn::now(),
+                            clock::now(),
                         );
                         // New sessions must see the new password at once, not at the
                         // reloader's next look.

@@ -5,6 +5,7 @@ use super::{Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Setup
 use crate::config::ClockChange;
 use crate::{Input, Instant, Machine, Output};
 use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
 
 /// Clock moves smaller than this are jitter between the driver's two clock readings,
 /// not a clock change.
@@ -127,12 +128,21 @@ pub struct Scheduler {
     next_run: RunId,
 }
 
+/// The monotonic reading: local stamps are mapped onto it, so a wall-clock step shows
+/// up as a change of `Clock::delta` (the clock-change rule) and never moves a timer.
 fn micros(t: Instant) -> i64 {
-    i64::try_from(t.as_micros()).unwrap_or(i64::MAX)
+    i64::try_from(t.mono_micros()).unwrap_or(i64::MAX)
 }
 
-fn instant_of(us: i64) -> Instant {
-    Instant::from_micros(u64::try_from(us).unwrap_or(0))
+/// The instant whose monotonic reading is `us`, with the wall reading moved alike.
+fn instant_of(now: Instant, us: i64) -> Instant {
+    let d = us.saturating_sub(micros(now));
+    let by = Duration::from_micros(d.unsigned_abs());
+    if d >= 0 {
+        now + by
+    } else {
+        now - by
+    }
 }
 
 impl Scheduler {
@@ -959,7 +969,10 @@ impl Scheduler {
                 .filter_map(|r| r.next_after(cursor))
                 .min();
             if let Some(local) = next_slot {
-                at(Some(instant_of(local.saturating_sub(clock.delta))));
+                at(Some(instant_of(
+                    self.now,
+                    local.saturating_sub(clock.delta),
+                )));
             }
         }
         for (i, c) in self.conns.iter().enumerate() {

@@ -651,7 +651,7 @@ impl OutQueue {
             .map_or(DEFAULT_MAX_RECIPIENTS, |o| o.max_recipients.max(1));
         let key = match om.as_ref().map_or(SendOrder::SmallerFirst, |o| o.order) {
             SendOrder::SmallerFirst => e.msg.size,
-            SendOrder::Arrival => e.msg.arrival.as_micros(),
+            SendOrder::Arrival => e.msg.arrival.mono_micros(),
         };
         let mail_from = self.mail_from(om.as_ref(), sender.as_deref());
         let mut specs = Vec::new();

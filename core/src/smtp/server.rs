@@ -752,7 +752,7 @@ impl SmtpServer {
                 let challenge = format!(
                     "<{}.{}@{}>",
                     self.info.session_id,
-                    self.last_activity.as_secs(),
+                    self.last_activity.unix_secs(),
                     self.host()
                 );
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&challenge);

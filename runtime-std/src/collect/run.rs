@@ -12,6 +12,7 @@ use super::book::{self, Journal};
 use super::recover::InDoubt;
 use super::sort::{store_sorted, StoreSortedError};
 use crate::client_socket::{self, DriveError};
+use crate::clock;
 use crate::conn::{self, Conn};
 use crate::datadir::DataDir;
 use crate::dlrules::{self, Held, RulesLoader};
@@ -28,7 +29,6 @@ use mailroom_core::collect::seen::SeenBook;
 use mailroom_core::collect::sort::{duplicate_key, sort, DupKey, Sorted, Sorting};
 use mailroom_core::config::{InMail, InMailTls, Snapshot};
 use mailroom_core::pop3::client::{ClientSettings, ErrorKind, Pop3Error};
-use mailroom_core::Instant;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -275,7 +275,7 @@ impl<'a> Run<'a> {
                 }
             };
             tracing::info!(inmail = name, %addr, "collecting");
-            let now = conn::now();
+            let now = clock::now();
             let client = ClientSettings {
                 user: m.user.clone(),
                 password: m.password.clone(),
@@ -318,7 +318,7 @@ impl<'a> Run<'a> {
             if let RunEvent::Done(r) = ev {
                 report = Some(*r);
             } else if let Some(cmd) = self.on_event(ev, progress) {
-                c.answer(conn::now(), cmd);
+                c.answer(clock::now(), cmd);
             }
         });
         match (result, report) {
@@ -403,7 +403,7 @@ impl<'a> Run<'a> {
     /// Download rules, the Ask book and the size-limit rule for one message.
     fn decide(&mut self, number: u32, uid: Option<&str>, size: u64, header: &[u8]) -> Decision {
         let m = self.inmail;
-        let now = conn::now();
+        let now = clock::now();
         if let Some(u) = uid {
             let delay = dlrules::query_delay(self.snap);
             let verdict = dlrules::load_book(self.dd())
@@ -424,7 +424,7 @@ impl<'a> Run<'a> {
         }
         let sorted = sort(self.snap, m, header);
         let recipients = rule_recipients(&sorted);
-        let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
         let (weekday, minutes) = dlrules::rule_clock(secs);
         let input = RuleInput {
             header,
@@ -487,7 +487,7 @@ impl<'a> Run<'a> {
             tracing::warn!(inmail = %m.name, number, ?uid, "stored before the previous run stopped; not stored again");
             Stored::Duplicate
         } else {
-            let id = format!("pop3.{}", conn::new_session_id(conn::now()));
+            let id = format!("pop3.{}", conn::new_session_id(clock::now()));
             match store_sorted(self.store, self.snap, m, message, &sorted, &id) {
                 Ok(r) => {
                     tracing::info!(inmail = %m.name, number, ?uid, id, mailboxes = ?r.mailboxes, queued = ?r.queued, "collected");
@@ -672,11 +672,6 @@ impl Drop for Running {
 /// The seen book as it stands (book plus journal), for tools and tests.
 pub fn seen_book(dd: &DataDir, inmail: &str) -> io::Result<SeenBook> {
     book::load(dd, inmail)
-}
-
-/// The wall clock as core wants it (for callers that stamp progress).
-pub fn now() -> Instant {
-    conn::now()
 }
 
 #[cfg(test)]

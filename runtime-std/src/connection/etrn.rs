@@ -42,7 +42,7 @@ pub fn send(host: &str, helo: &str, domains: Vec<String>) -> Result<(), String> 
         .ok_or_else(|| format!("{host} has no address"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
         .map_err(|e| format!("cannot connect to {host}: {e}"))?;
-    let now = crate::conn::now;
+    let now = crate::clock::now;
     let mut client = EtrnClient::new(now(), helo, domains);
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];

@@ -304,7 +304,7 @@ impl Driver {
     ) -> Driver {
         let snapshot = shared.snapshot();
         let dd = shared.store.data_dir().clone();
-        let q = OutQueue::new(crate::conn::now(), setup(&snapshot.config, opts));
+        let q = OutQueue::new(crate::clock::now(), setup(&snapshot.config, opts));
         Driver {
             resolver: Arc::new(dns::Resolver::from_config(&snapshot.config.dns)),
             shared,
@@ -332,14 +332,14 @@ impl Driver {
         self.scan();
         if self.opts.flush_at_start {
             self.q
-                .handle_command(crate::conn::now(), QueueNotice::Flush);
+                .handle_command(crate::clock::now(), QueueNotice::Flush);
         }
         loop {
             let wake = self.drain();
             if self.opts.exit_when_idle && self.q.is_idle() && self.sinks.is_empty() {
                 break;
             }
-            let now = crate::conn::now();
+            let now = crate::clock::now();
             let until_wake = wake.map(|w| w.saturating_since(now));
             let until_scan = SCAN_INTERVAL.saturating_sub(self.last_scan.elapsed());
             let timeout = until_wake.map_or(until_scan, |w| w.min(until_scan));
@@ -366,7 +366,7 @@ impl Driver {
             if self.last_scan.elapsed() >= SCAN_INTERVAL {
                 self.maintenance();
             }
-            let now = crate::conn::now();
+            let now = crate::clock::now();
             if wake.is_some_and(|w| w <= now) {
                 self.q.handle_input(now, Input::Tick);
             }
@@ -377,7 +377,7 @@ impl Driver {
 
     /// Returns `false` to stop.
     fn handle(&mut self, m: Msg) -> bool {
-        let now = crate::conn::now();
+        let now = crate::clock::now();
         match m {
             Msg::Stop => return false,
             Msg::Notice(n) => {
@@ -429,7 +429,7 @@ impl Driver {
     }
 
     fn act(&mut self, a: QueueAction) {
-        let now = crate::conn::now();
+        let now = crate::clock::now();
         match a {
             QueueAction::Open { session, dest } => match self.plan(session, &dest) {
                 Ok(plan) => {
@@ -563,7 +563,7 @@ impl Driver {
         self.q
             .messages()
             .find(|m| m.id == id)
-            .map_or_else(crate::conn::now, |m| m.arrival)
+            .map_or_else(crate::clock::now, |m| m.arrival)
     }
 
     /// What a session to `dest` needs, from the current configuration.
@@ -675,7 +675,7 @@ impl Driver {
     fn load(&mut self, id: &str) {
         if let Some(m) = self.read(id) {
             self.q
-                .handle_command(crate::conn::now(), QueueNotice::Load(Box::new(m)));
+                .handle_command(crate::clock::now(), QueueNotice::Load(Box::new(m)));
         }
     }
 
@@ -684,7 +684,7 @@ impl Driver {
         if self.known.contains(id) {
             return None;
         }
-        match state::load(&self.dd, id) {
+        match state::load(&self.dd, id, crate::clock::now()) {
             Ok(Some(mut m)) => {
                 if m.sender.is_some() {
                     m.receipt_to = receipt_to(&self.dd, id, &self.snapshot.config);
@@ -743,12 +743,12 @@ impl Driver {
             tracing::info!(id = %id, "deleted from the queue");
             self.known.remove(&id);
             self.q
-                .handle_command(crate::conn::now(), QueueNotice::Forget(id));
+                .handle_command(crate::clock::now(), QueueNotice::Forget(id));
         }
         let new: Vec<_> = ids.iter().filter_map(|id| self.read(id)).collect();
         if !new.is_empty() {
             self.q
-                .handle_command(crate::conn::now(), QueueNotice::LoadAll(new));
+                .handle_command(crate::clock::now(), QueueNotice::LoadAll(new));
         }
     }
 
@@ -769,7 +769,7 @@ impl Driver {
             tracing::info!("queue flush requested");
             self.scan();
             self.q
-                .handle_command(crate::conn::now(), QueueNotice::Flush);
+                .handle_command(crate::clock::now(), QueueNotice::Flush);
         } else {
             self.scan();
         }

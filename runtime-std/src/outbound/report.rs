@@ -41,7 +41,7 @@ pub fn store(
             (Vec::new(), true)
         }
     };
-    let now = crate::conn::now();
+    let now = crate::clock::now();
     let list: String = recipients
         .iter()
         .map(|r| format!("    <{}>: {}\n", r.address, r.diagnostic))
@@ -76,7 +76,7 @@ pub fn store(
         Kind::Warning { retry_until } => (ReportKind::Delayed { retry_until }, true, "warning"),
         Kind::Relayed => (ReportKind::Relayed, true, "receipt"),
     };
-    let token = format!("{}.{}.{id}.{what}", now.as_micros(), std::process::id());
+    let token = format!("{}.{}.{id}.{what}", now.unix_micros(), std::process::id());
     let message = build_report(
         &Dsn {
             hostname: &cfg.hostname,
@@ -113,7 +113,7 @@ fn read_original(dd: &crate::datadir::DataDir, id: &str) -> io::Result<(Vec<u8>,
 
 /// `YYYY-MM-DD HH:MM UTC`, for the text.
 pub fn utc_text(t: Instant) -> String {
-    let secs = t.as_secs();
+    let secs = t.unix_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = mailroom_core::connect::clock::civil(days);

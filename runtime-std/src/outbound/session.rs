@@ -214,7 +214,7 @@ impl Pump {
                     }
                     None => ClientCommand::Missing,
                 };
-                conn.answer(crate::conn::now(), cmd);
+                conn.answer(crate::clock::now(), cmd);
                 Need::Poll
             }
             ClientEvent::Finished(report) => {
@@ -241,7 +241,7 @@ impl Pump {
             }
             Some(Order::Quit) | None => ClientCommand::Quit,
         };
-        conn.answer(crate::conn::now(), cmd);
+        conn.answer(crate::clock::now(), cmd);
     }
 
     /// Tell the queue the session is over.
@@ -320,7 +320,7 @@ fn next_chunk(b: &mut Body) -> io::Result<(Vec<u8>, bool)> {
 /// A new client connection to `target` for `plan`.
 pub fn client(plan: &SessionPlan, target: &Target) -> ClientConn {
     super::conn::client_conn(
-        crate::conn::now(),
+        crate::clock::now(),
         plan.settings.clone(),
         plan.tls.clone(),
         &target.name,
