@@ -24,5 +24,5 @@ pub mod smtp;
 pub mod time;
 pub mod wildcard;
 
-pub use machine::{Input, Machine, Output};
+pub use machine::{Agent, Input, Machine, Next, Output};
 pub use time::Instant;

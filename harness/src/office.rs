@@ -19,7 +19,7 @@ use mailroom_core::connect::{
     Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Scheduler, Setup, Target,
 };
 use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
-use mailroom_core::{Instant, Machine, Output};
+use mailroom_core::{Agent, Instant, Next};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -464,11 +464,10 @@ impl Office {
     }
 
     fn drain(&mut self) {
-        let mut sink = Vec::new();
         loop {
-            match self.sched.poll_output(&mut sink) {
-                Output::Event(a) => self.on_action(a),
-                Output::Wait(w) => {
+            match self.sched.poll_event() {
+                Next::Event(a) => self.on_action(a),
+                Next::Wait(w) => {
                     if w != self.wake_at {
                         self.wake_at = w;
                         self.wake_gen += 1;
@@ -478,7 +477,6 @@ impl Office {
                     }
                     return;
                 }
-                Output::Close | Output::StartTls => return,
             }
         }
     }
@@ -1078,7 +1076,7 @@ impl Office {
                         local: self.local_now(),
                         next_change: self.spec.clock.next_change(now),
                     });
-                    self.sched.handle_input(now, mailroom_core::Input::Tick);
+                    self.sched.handle_timeout(now);
                     self.drain();
                 }
             }

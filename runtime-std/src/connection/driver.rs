@@ -11,7 +11,7 @@ use mailroom_core::config::Config;
 use mailroom_core::connect::clock::SEC;
 use mailroom_core::connect::{Action, ConnId, Hook, Notice, Outcome, Scheduler, Setup, Target};
 use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
-use mailroom_core::{Input, Instant, Machine, Output};
+use mailroom_core::{Agent, Instant, Next};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -184,7 +184,7 @@ impl Driver {
             self.clock();
             self.control();
             let now = self.now();
-            self.sched.handle_input(now, Input::Tick);
+            self.sched.handle_timeout(now);
             let deadline = self.drain();
             self.watch_links();
             let wait = deadline
@@ -296,12 +296,10 @@ impl Driver {
     }
 
     fn drain(&mut self) -> Option<Instant> {
-        let mut sink = Vec::new();
         loop {
-            match self.sched.poll_output(&mut sink) {
-                Output::Event(a) => self.act(a),
-                Output::Wait(w) => return w,
-                Output::Close | Output::StartTls => return None,
+            match self.sched.poll_event() {
+                Next::Event(a) => self.act(a),
+                Next::Wait(w) => return w,
             }
         }
     }

@@ -33,7 +33,7 @@ use mailroom_core::outbound::{
 };
 use mailroom_core::router::Source;
 use mailroom_core::smtp::client::{ClientSettings, Credentials};
-use mailroom_core::{Input, Machine, Output};
+use mailroom_core::{Agent, Next};
 use session::{Order, OrderSink, Reporter, SessionPlan, Targets};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -368,7 +368,7 @@ impl Driver {
             }
             let now = crate::clock::now();
             if wake.is_some_and(|w| w <= now) {
-                self.q.handle_input(now, Input::Tick);
+                self.q.handle_timeout(now);
             }
         }
         self.drain();
@@ -413,10 +413,9 @@ impl Driver {
     /// Act on everything the queue asks; returns when it next wants to be woken.
     fn drain(&mut self) -> Option<mailroom_core::Instant> {
         let wake = loop {
-            match self.q.poll_output(&mut Vec::new()) {
-                Output::Event(a) => self.act(a),
-                Output::Wait(w) => break w,
-                Output::StartTls | Output::Close => break None,
+            match self.q.poll_event() {
+                Next::Event(a) => self.act(a),
+                Next::Wait(w) => break w,
             }
         };
         if self.dir_dirty {
