@@ -377,7 +377,7 @@ impl Office {
         let upstream_cfg = peer_config("mx.far.example", &["far.example"], &[]);
         let n = spec.config.connections.len();
         let mut o = Office {
-            now: spec.start,
+            now: spec.clock.stamp(spec.start),
             q: EventQueue::default(),
             sched,
             wake_gen: 0,
@@ -1301,13 +1301,13 @@ impl Office {
             } else {
                 same_instant = 0;
             }
-            self.now = self.now.max(t);
+            self.now = self.spec.clock.stamp(self.now.max(t));
             self.events += 1;
             self.handle(ev);
             self.check_after_event();
         }
         if self.now < until {
-            self.now = until;
+            self.now = self.spec.clock.stamp(until);
         }
     }
 
