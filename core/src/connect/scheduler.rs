@@ -1032,6 +1032,19 @@ mod tests {
         Instant::from_secs(1_000_000 + s)
     }
 
+    /// The first dial of connection 0 succeeds at t(5).
+    fn dialled(s: &mut Scheduler) -> Vec<Action> {
+        s.handle_command(
+            t(5),
+            Notice::DialResult {
+                conn: 0,
+                attempt: 1,
+                result: Ok(()),
+            },
+        );
+        drain(s).0
+    }
+
     fn dialup_with_outmail() -> Scheduler {
         let mut c = ConnSetup::dialup("isp");
         c.sends = true;
@@ -1055,15 +1068,7 @@ mod tests {
                 attempt: 1
             }
         ));
-        s.handle_command(
-            t(5),
-            Notice::DialResult {
-                conn: 0,
-                attempt: 1,
-                result: Ok(()),
-            },
-        );
-        let (a, _) = drain(s);
+        let a = dialled(s);
         match a.last() {
             Some(Action::RunOutMail { run, .. }) => *run,
             other => panic!("{other:?}"),
@@ -1124,15 +1129,7 @@ mod tests {
             },
         );
         drain(&mut s);
-        s.handle_command(
-            t(5),
-            Notice::DialResult {
-                conn: 0,
-                attempt: 1,
-                result: Ok(()),
-            },
-        );
-        let (a, _) = drain(&mut s);
+        let a = dialled(&mut s);
         assert!(a.contains(&Action::RunHook {
             conn: 0,
             hook: Hook::PostConnect

@@ -361,6 +361,21 @@ struct Run {
     again: Option<(RunId, bool)>,
 }
 
+impl Run {
+    fn new(id: RunId, requested: bool, started: Instant) -> Run {
+        Run {
+            id,
+            requested,
+            started,
+            jobs: BTreeMap::new(),
+            answered: Vec::new(),
+            caps: HashMap::new(),
+            report: RunReport::default(),
+            again: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum SessionState {
     /// Opened or between jobs: will say `Ready`.
@@ -574,19 +589,7 @@ impl OutQueue {
             }
             return;
         }
-        self.runs.insert(
-            owner,
-            Run {
-                id,
-                requested,
-                started: now,
-                jobs: BTreeMap::new(),
-                answered: Vec::new(),
-                caps: HashMap::new(),
-                report: RunReport::default(),
-                again: None,
-            },
-        );
+        self.runs.insert(owner, Run::new(id, requested, now));
         let ids: Vec<String> = self.entries.keys().cloned().collect();
         for m in ids {
             self.add_jobs(now, owner, &m, flush);
@@ -1261,16 +1264,9 @@ impl OutQueue {
             }
         }
         if self.has_due(now, Owner::Lan, only) {
-            self.runs.entry(Owner::Lan).or_insert_with(|| Run {
-                id: 0,
-                requested: false,
-                started: now,
-                jobs: BTreeMap::new(),
-                answered: Vec::new(),
-                caps: HashMap::new(),
-                report: RunReport::default(),
-                again: None,
-            });
+            self.runs
+                .entry(Owner::Lan)
+                .or_insert_with(|| Run::new(0, false, now));
             let ids: Vec<String> = match only {
                 Some(id) => vec![id.to_string()],
                 None => self.entries.keys().cloned().collect(),
