@@ -210,7 +210,7 @@ pub fn receipt_address(message: &[u8], names: &[String]) -> Option<String> {
 
 /// An error message to an account, with the message it is about attached.
 #[derive(Debug, Clone, Copy)]
-pub struct Notice<'a> {
+pub struct ErrorMail<'a> {
     pub hostname: &'a str,
     pub default_domain: &'a str,
     /// The recipient's address (the administrator's).
@@ -222,7 +222,7 @@ pub struct Notice<'a> {
     pub original: &'a [u8],
 }
 
-pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
+pub fn build_error_mail(n: &ErrorMail<'_>) -> Vec<u8> {
     let boundary = boundary_for(n.id, n.original);
     let mut m = Vec::with_capacity(n.original.len().min(MAX_RETURNED) + 1024);
     common_header(

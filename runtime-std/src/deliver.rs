@@ -13,7 +13,7 @@ use std::io::Read;
 use mailroom_core::config::Snapshot;
 use mailroom_core::dsn::{self, FailedRecipient};
 use mailroom_core::router::rewrite::outbound_message;
-use mailroom_core::router::{self, HeaderView, Notice, Outcome, Plan, Request, Source};
+use mailroom_core::router::{self, HeaderView, Outcome, Plan, Request, Source};
 use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
 use mailroom_core::Instant;
 
@@ -310,7 +310,7 @@ fn notice_message(
     delivery: &Delivery,
     sender: Option<&str>,
     source: &Source,
-    notice: &Notice,
+    notice: &router::UnknownRecipientNotice,
     now: Instant,
     n: usize,
 ) -> Vec<u8> {
@@ -337,7 +337,7 @@ fn notice_message(
     };
     let to = format!("{}@{}", notice.to, cfg.default_domain);
     let token = token(delivery, now, &format!("notice{n}"));
-    dsn::build_notice(&dsn::Notice {
+    dsn::build_error_mail(&dsn::ErrorMail {
         hostname: &cfg.hostname,
         default_domain: &cfg.default_domain,
         to: &to,

@@ -200,7 +200,7 @@ fn notice(
         std::process::id(),
         sanitize(&delivery.id)
     );
-    dsn::build_notice(&dsn::Notice {
+    dsn::build_error_mail(&dsn::ErrorMail {
         hostname: &cfg.hostname,
         default_domain: &cfg.default_domain,
         to: &format!("{account}@{}", cfg.default_domain),
