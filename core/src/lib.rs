@@ -11,7 +11,6 @@ pub mod address;
 pub mod challenge;
 pub mod collect;
 pub mod config;
-pub mod connect;
 pub mod dns;
 pub mod dsn;
 pub mod machine;
@@ -19,10 +18,16 @@ pub mod outbound;
 pub mod pass;
 pub mod pop3;
 pub mod router;
+pub mod schedule;
 pub mod security;
 pub mod smtp;
 pub mod time;
 pub mod wildcard;
+
+/// The ETRN client, until it moves to its protocol's home (issue 11).
+pub mod connect {
+    pub mod etrn;
+}
 
 pub use machine::{Agent, Input, Machine, Next, Output};
 pub use time::Instant;

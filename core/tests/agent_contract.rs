@@ -12,8 +12,8 @@
 mod agent_support;
 
 use agent_support::*;
-use mailroom_core::connect::{Action, Hook, Notice, Scheduler, Setup};
 use mailroom_core::outbound::{QueueAction, QueueNotice};
+use mailroom_core::schedule::{Action, Hook, Notice, Scheduler, Setup};
 use mailroom_core::smtp::client::{RcptOutcome, TxReport};
 use mailroom_core::smtp::client_reply::Reply;
 use mailroom_core::{Agent, Instant};
@@ -91,7 +91,7 @@ fn scheduler_run(strays: bool) -> Vec<String> {
         &mut s,
         0,
         Notice::ConnectNow {
-            target: mailroom_core::connect::Target::Primary,
+            target: mailroom_core::schedule::Target::Primary,
             request: 1,
         },
         &mut trace,

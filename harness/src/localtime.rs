@@ -6,7 +6,7 @@
 //! clock set by someone moves the wall reading too ([`LocalClock::stamp`]), and the
 //! monotonic reading runs on untouched, as on a real machine.
 
-use mailroom_core::connect::clock::{local_stamp, SEC};
+use mailroom_core::schedule::clock::{local_stamp, SEC};
 use mailroom_core::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

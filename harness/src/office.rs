@@ -13,9 +13,9 @@ use crate::wire::{
     sim_id, Client, ClientEvent, Faults, PushClient, PushEvent, PushResult, SimMessage, Step, Wire,
 };
 use mailroom_core::config::{Config, OutMethod, Snapshot};
-use mailroom_core::connect::clock::{day_of, format_local, weekday, DAY, SEC};
 use mailroom_core::connect::etrn::{EtrnClient, EtrnEvent};
-use mailroom_core::connect::{
+use mailroom_core::schedule::clock::{day_of, format_local, weekday, DAY, SEC};
+use mailroom_core::schedule::{
     Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Scheduler, Setup, Target,
 };
 use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};

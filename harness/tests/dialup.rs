@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use mailroom_core::connect::{Hook, Outcome, Reason, RunKind, Target};
+use mailroom_core::schedule::{Hook, Outcome, Reason, RunKind, Target};
 use mailroom_harness::localtime::utc;
 use mailroom_harness::office::{DialOutcome, OfficeSpec, Traffic, UpstreamPolicy};
 

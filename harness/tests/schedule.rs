@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mailroom_core::connect::{Reason, RunKind, Target};
+use mailroom_core::schedule::{Reason, RunKind, Target};
 use mailroom_harness::localtime::{utc, LocalClock};
 use mailroom_harness::office::{OfficeSpec, Traffic};
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use mailroom_core::connect::Target;
+use mailroom_core::schedule::Target;
 use mailroom_harness::localtime::utc;
 use mailroom_harness::office::{OfficeSpec, PushMode, Traffic};
 use mailroom_harness::wire::Faults;

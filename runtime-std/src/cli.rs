@@ -528,7 +528,7 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
 fn format_unix(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil(days as i64);
+    let (y, m, d) = mailroom_core::schedule::clock::civil(days as i64);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         rem / 3600,

@@ -203,7 +203,7 @@ impl Security {
 pub fn iso8601(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil(days as i64);
+    let (y, m, d) = mailroom_core::schedule::clock::civil(days as i64);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
         rem / 3600,

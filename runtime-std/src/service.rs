@@ -250,7 +250,7 @@ impl Pop3Handler {
                     self.logged_in = true;
                     self.shared.security.pop_login(self.peer, clock::now());
                     // §6.5.1 "connect when X users have checked their mail".
-                    crate::connection::notify(mailroom_core::connect::Notice::UserCheckedMail {
+                    crate::connection::notify(mailroom_core::schedule::Notice::UserCheckedMail {
                         user: user.to_string(),
                     });
                 }

@@ -39,7 +39,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-/// Index of a connection in the configuration (as in [`crate::connect::ConnId`]).
+/// Index of a connection in the configuration (as in [`crate::schedule::ConnId`]).
 pub type ConnId = usize;
 pub type RunId = u64;
 pub type SessionId = u64;

@@ -91,7 +91,7 @@ pub(crate) fn write_date(out: &mut Vec<u8>, when: Instant) {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Whole days since 1970 fit an i64 many times over.
-    let (y, m, d) = crate::connect::clock::civil(days as i64);
+    let (y, m, d) = crate::schedule::clock::civil(days as i64);
     let _ = write!(
         out,
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",

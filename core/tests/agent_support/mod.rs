@@ -5,11 +5,11 @@
 #![allow(dead_code)]
 
 use mailroom_core::config::{parse_config, Config, SendOrder};
-use mailroom_core::connect::{Action, ConnSetup, Notice, Scheduler, Setup, Target};
 use mailroom_core::outbound::{
     DomainFilter, Method, OutMailSetup, OutQueue, QueueAction, QueueNotice, QueueSetup,
     QueuedMessage, QueuedRecipient,
 };
+use mailroom_core::schedule::{Action, ConnSetup, Notice, Scheduler, Setup, Target};
 use mailroom_core::smtp::client::{RcptOutcome, TxReport};
 use mailroom_core::smtp::client_reply::Reply;
 use mailroom_core::{Agent, Instant, Next};

@@ -1,7 +1,7 @@
 //! The local wall clock for the scheduler: the C library's `localtime_r` reads the
 //! time zone database (TZ, /etc/localtime), so DST needs no crate of our own.
 
-use mailroom_core::connect::clock::SEC;
+use mailroom_core::schedule::clock::SEC;
 
 /// Seconds east of UTC in force at Unix time `t`.
 pub fn offset_at(t: i64) -> i64 {

@@ -716,9 +716,9 @@ impl Driver {
                 .is_some_and(|f| {
                     let mut head = Vec::new();
                     let _ = io::Read::read_to_end(&mut io::Read::take(f, 64 * 1024), &mut head);
-                    mailroom_core::connect::priority::is_priority(&head, rules)
+                    mailroom_core::schedule::priority::is_priority(&head, rules)
                 });
-        crate::connection::notify(mailroom_core::connect::Notice::MessageQueued { priority });
+        crate::connection::notify(mailroom_core::schedule::Notice::MessageQueued { priority });
     }
 
     /// Compare the spool with what the queue holds: load new entries, forget deleted

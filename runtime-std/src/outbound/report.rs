@@ -116,7 +116,7 @@ pub fn utc_text(t: Instant) -> String {
     let secs = t.unix_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil(days);
+    let (y, m, d) = mailroom_core::schedule::clock::civil(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
         rem / 3600,

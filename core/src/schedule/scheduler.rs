@@ -1021,7 +1021,7 @@ impl Agent for Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::{ConnSetup, Setup};
+    use crate::schedule::{ConnSetup, Setup};
     use std::time::Duration;
 
     fn drain(s: &mut Scheduler) -> (Vec<Action>, Option<Instant>) {

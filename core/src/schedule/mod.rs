@@ -15,7 +15,6 @@
 //! happens to scheduled times it jumps over. docs/SCHEDULE.md has the whole model.
 
 pub mod clock;
-pub mod etrn;
 pub mod priority;
 pub mod rules;
 mod scheduler;
