@@ -161,15 +161,7 @@ fn scheduler_timeouts_before_the_deadline_and_earlier_times_change_nothing() {
     assert!(events.is_empty(), "{events:?}");
     assert_eq!(wait.map(mono_secs), Some(1000));
     // The dial's answer comes with a `now` from before the last one seen.
-    s.handle_command(
-        at(50, 0),
-        Notice::DialResult {
-            conn: 0,
-            attempt: 1,
-            result: Err("busy".into()),
-        },
-    );
-    let (_, wait) = s.drain();
+    let wait = dial_fails(&mut s, at(50, 0), 1);
     assert_eq!(
         wait.map(mono_secs),
         Some(160),

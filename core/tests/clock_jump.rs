@@ -12,7 +12,7 @@ use mailroom_core::accounts::Accounts;
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::outbound::{QueueAction, QueueNotice};
 use mailroom_core::pop3::{Pop3Info, Pop3Server};
-use mailroom_core::schedule::{Action, Notice, Scheduler, Setup};
+use mailroom_core::schedule::{Action, Scheduler, Setup};
 use mailroom_core::smtp::{SessionInfo, SmtpServer};
 use mailroom_core::{Agent, Input, Instant, Machine, Output};
 use std::sync::Arc;
@@ -178,15 +178,7 @@ fn scheduler_dial_retry() {
             }),
             "{a:?}"
         );
-        s.handle_command(
-            at(10, 0),
-            Notice::DialResult {
-                conn: 0,
-                attempt: 1,
-                result: Err("busy".into()),
-            },
-        );
-        let (_, wait) = s.drain();
+        let wait = dial_fails(&mut s, at(10, 0), 1);
         assert_eq!(wait.map(mono_secs), Some(70));
         s.handle_timeout(at(69, jump));
         let (a, wait) = s.drain();

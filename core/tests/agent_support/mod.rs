@@ -4,10 +4,9 @@
 //! scheduler.
 #![allow(dead_code)]
 
-use mailroom_core::config::{parse_config, Config, SendOrder};
+use mailroom_core::config::parse_config;
 use mailroom_core::outbound::{
-    DomainFilter, Method, OutMailSetup, OutQueue, QueueAction, QueueNotice, QueueSetup,
-    QueuedMessage, QueuedRecipient,
+    OutQueue, QueueAction, QueueNotice, QueueSetup, QueuedMessage, QueuedRecipient,
 };
 use mailroom_core::schedule::{Action, ConnSetup, Notice, Scheduler, Setup, Target};
 use mailroom_core::smtp::client::{RcptOutcome, TxReport};
@@ -36,21 +35,19 @@ pub fn mono_secs(t: Instant) -> u64 {
 
 // ----- the outbound queue ---------------------------------------------------------------
 
-/// One automatic relay Out Mail on connection 0; `example.com` is local.
+/// One relay Out Mail on connection 0 (running by itself when `auto`), as the
+/// runtime resolves it from the configuration; `example.com` is local.
 pub fn queue_setup(auto: bool) -> QueueSetup {
-    let mut s = QueueSetup::from_config(&Config::default(), |_| true);
-    s.outmails = vec![OutMailSetup {
-        conn: 0,
-        name: "isp".into(),
-        method: Method::Relay,
-        only_waiting: false,
-        order: SendOrder::SmallerFirst,
-        max_recipients: 100,
-        filter: DomainFilter::default(),
-        return_address: None,
-        auto,
-    }];
-    s.local_domains = vec!["example.com".into()];
+    let cfg = parse_config(
+        "hostname = \"mail.example.com\"\n\
+         default_domain = \"example.com\"\n\
+         local_domains = [\"example.com\"]\n\
+         [[connection]]\nname = \"isp\"\n\
+         [connection.outmail]\nmethod = \"relay\"\nrelays = [\"smtp.isp.example:25\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let s = QueueSetup::from_config(&cfg, |_| auto);
+    assert_eq!(s.outmails.len(), 1);
     s
 }
 
@@ -184,6 +181,19 @@ pub fn connect_now(s: &mut Scheduler, now: Instant) -> Vec<Action> {
         },
     );
     s.drain().0
+}
+
+/// Connection 0's dial `attempt` fails at `now`; returns the deadline then.
+pub fn dial_fails(s: &mut Scheduler, now: Instant, attempt: u32) -> Option<Instant> {
+    s.handle_command(
+        now,
+        Notice::DialResult {
+            conn: 0,
+            attempt,
+            result: Err("busy".into()),
+        },
+    );
+    s.drain().1
 }
 
 /// The local time a driver in UTC reports at `now` (the wall reading).
