@@ -226,12 +226,12 @@ pub fn receipt_address(message: &[u8], names: &[String]) -> Option<String> {
 /// An error message to an account (`mail`, to the administrator's address), with
 /// the message it is about attached.
 #[derive(Debug, Clone, Copy)]
-pub struct Notice<'a> {
+pub struct ErrorMail<'a> {
     pub mail: TextMail<'a>,
     pub original: &'a [u8],
 }
 
-pub fn build_notice(n: &Notice<'_>) -> Vec<u8> {
+pub fn build_error_mail(n: &ErrorMail<'_>) -> Vec<u8> {
     let boundary = boundary_for(n.mail.head.id, n.original);
     let mut m = Vec::with_capacity(n.original.len().min(MAX_RETURNED) + 1024);
     common_header(&mut m, DELIVERY_SYSTEM, &n.mail.head);

@@ -1,13 +1,43 @@
-//! The one shape every protocol session and service machine has.
+//! The two shapes every machine in core has, and the rules all of them follow
+//! (docs/ARCHITECTURE.md "The machine contract").
 //!
-//! A driver (runtime or harness) feeds the machine with `handle_input` (bytes from the
-//! peer, end of stream, or a timer tick) and `handle_command` (the answer to an event),
-//! then drains `poll_output` until it returns [`Output::Wait`]. Everything written to
-//! `out` must be flushed to the peer before the driver acts on `StartTls` or `Close`.
+//! - [`Machine`], a **byte machine** (protocol sessions: SMTP server and client, POP3
+//!   server and client, the password service, the ETRN client, the collection run
+//!   that wraps a POP3 client): fed `handle_input` (bytes from the peer, end of
+//!   stream, a timer tick) and `handle_command` (the answer to an event), drained
+//!   with `poll_output` until it returns [`Output::Wait`].
+//! - [`Agent`], a machine that carries no bytes (the connection scheduler, the
+//!   outbound queue): fed `handle_command` and `handle_timeout`, drained with
+//!   `poll_event` until it returns [`Next::Wait`]. It has no `Bytes`/`Eof` arms to
+//!   ignore and no `out` buffer.
+//!
+//! The rules (conformance tests check them; `core/tests/agent_contract.rs` for the
+//! agents):
+//!
+//! 1. **Drain after every handle.** After each `handle_*` the driver polls until
+//!    `Wait`. A machine never needs a second `Wait` to make progress.
+//! 2. **Order.** Bytes are appended to `out` in the order the peer must see them; an
+//!    `Event`, `StartTls` or `Close` comes after every byte that precedes it, and the
+//!    driver flushes `out` before it acts on `StartTls` or `Close`. Events come out in
+//!    the order they arise. `Wait` means drained.
+//! 3. **`Close` once** (byte machines). Afterwards `poll_output` appends nothing and
+//!    returns `Wait(None)`; input and commands are ignored.
+//! 4. **`Eof`** (byte machines). After it the machine never waits for more bytes: it
+//!    emits what it still owes and then `Close`.
+//! 5. **Commands nobody asked for are ignored.** A command that answers no
+//!    outstanding event (none outstanding, the wrong kind, an unknown session or run,
+//!    after `Close`) changes nothing, writes nothing, is logged at `debug`, and never
+//!    panics: a driver may answer late, after a timeout or a hang-up. (An agent also
+//!    takes notices that answer nothing by design, such as "a message was queued";
+//!    those are inputs, not answers.)
+//! 6. **Time never runs backwards inside a machine.** A `now` earlier than one already
+//!    seen is taken as the latest seen. A tick or timeout before the deadline changes
+//!    nothing. A deadline in the past makes the driver tick at once. Deadlines are
+//!    compared on the monotonic reading of [`Instant`] only.
 
 use crate::time::Instant;
 
-/// What the outside world hands a machine.
+/// What the outside world hands a byte machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input<'a> {
     /// Bytes from the peer, split at any boundary.
@@ -18,7 +48,7 @@ pub enum Input<'a> {
     Tick,
 }
 
-/// What a machine asks of its driver.
+/// What a byte machine asks of its driver.
 #[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Output<E> {
@@ -32,6 +62,7 @@ pub enum Output<E> {
     Wait(Option<Instant>),
 }
 
+/// A protocol session: bytes in and out, commands and events beside them.
 pub trait Machine {
     type Command;
     type Event;
@@ -40,4 +71,40 @@ pub trait Machine {
     fn handle_command(&mut self, now: Instant, cmd: Self::Command);
     /// Append bytes for the peer to `out` and return the next thing the driver must do.
     fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<Self::Event>;
+}
+
+/// What an agent asks of its driver.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<E> {
+    /// Something for the driver to do; it may answer with `handle_command`.
+    Event(E),
+    /// Drained: call `handle_timeout` at this deadline (or never), or sooner with a
+    /// command.
+    Wait(Option<Instant>),
+}
+
+/// A service machine that carries no bytes: commands and timeouts in, events out.
+pub trait Agent {
+    type Command;
+    type Event;
+
+    /// A command: an answer to an event, or a notice from outside.
+    fn handle_command(&mut self, now: Instant, cmd: Self::Command);
+    /// The deadline of the last `Wait` may have passed.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next event, or `Wait` when drained.
+    fn poll_event(&mut self) -> Next<Self::Event>;
+
+    /// Every event until `Wait`, and the deadline it names: for drivers that act on
+    /// events only after draining, and for tests.
+    fn drain(&mut self) -> (Vec<Self::Event>, Option<Instant>) {
+        let mut events = Vec::new();
+        loop {
+            match self.poll_event() {
+                Next::Event(e) => events.push(e),
+                Next::Wait(w) => return (events, w),
+            }
+        }
+    }
 }

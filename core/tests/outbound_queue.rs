@@ -11,7 +11,7 @@ use mailroom_core::outbound::{
 };
 use mailroom_core::smtp::client::{Job, RcptOutcome, TxReport};
 use mailroom_core::wire::Reply;
-use mailroom_core::{Input, Instant, Machine, Output};
+use mailroom_core::{Agent, Instant, Next};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -182,10 +182,9 @@ impl Sim {
     /// Act on everything the queue asks; sessions answer at once.
     fn drain(&mut self) -> Option<Instant> {
         loop {
-            match self.q.poll_output(&mut Vec::new()) {
-                Output::Wait(d) => return d,
-                Output::Event(a) => self.act(a),
-                o => panic!("unexpected {o:?}"),
+            match self.q.poll_event() {
+                Next::Wait(d) => return d,
+                Next::Event(a) => self.act(a),
             }
         }
     }
@@ -334,13 +333,13 @@ impl Sim {
                 Some(t) if t <= until => {
                     assert!(t >= self.now, "time went back");
                     self.now = t.max(self.now);
-                    self.q.handle_input(self.now, Input::Tick);
+                    self.q.handle_timeout(self.now);
                 }
                 _ => break,
             }
         }
         self.now = until;
-        self.q.handle_input(self.now, Input::Tick);
+        self.q.handle_timeout(self.now);
         self.drain();
     }
 }
@@ -574,8 +573,7 @@ fn only_messages_waiting_at_the_start_of_the_run() {
             flush: false,
         },
     );
-    let Output::Event(QueueAction::Open { session, .. }) = sim.q.poll_output(&mut Vec::new())
-    else {
+    let Next::Event(QueueAction::Open { session, .. }) = sim.q.poll_event() else {
         panic!("expected a session");
     };
     sim.open.insert(session, Dest::Relay(0));

@@ -234,7 +234,7 @@ impl IspPop3 {
         user: &str,
         password: &str,
     ) -> IspPop3 {
-        let timestamp = format!("<{}.{}@pop.isp.example>", now.as_micros(), mailbox.len());
+        let timestamp = format!("<{}.{}@pop.isp.example>", now.unix_micros(), mailbox.len());
         let mut s = IspPop3 {
             messages: mailbox.messages.clone(),
             behaviour,

@@ -1,8 +1,12 @@
 //! The simulated local clock: UTC plus an offset that scripted changes move (a DST
 //! transition, announced in advance like the tz database would; or a third-party
 //! program setting the clock, unannounced).
+//!
+//! Virtual time is the monotonic reading. A DST transition moves only the offset; a
+//! clock set by someone moves the wall reading too ([`LocalClock::stamp`]), and the
+//! monotonic reading runs on untouched, as on a real machine.
 
-use mailroom_core::connect::clock::{local_stamp, SEC};
+use mailroom_core::schedule::clock::{local_stamp, SEC};
 use mailroom_core::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +16,8 @@ pub struct Change {
     pub offset: i64,
     /// A DST transition the driver knows in advance (passed as `next_change`).
     pub announced: bool,
+    /// Seconds the wall clock was set by (0 for a DST transition).
+    pub wall_by: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -44,17 +50,39 @@ impl LocalClock {
             at,
             offset,
             announced: true,
+            wall_by: 0,
         });
     }
 
-    /// Someone sets the clock by `by` seconds at `at` (unannounced).
+    /// Someone sets the clock by `by` seconds at `at` (unannounced): the wall reading
+    /// moves, the monotonic one does not.
     pub fn jump(&mut self, at: Instant, by: i64) {
         let offset = self.offset_at(at) + by;
         self.add(Change {
             at,
             offset,
             announced: false,
+            wall_by: by,
         });
+    }
+
+    /// Seconds the wall clock has been set by, in all, at `now`.
+    pub fn wall_shift_at(&self, now: Instant) -> i64 {
+        self.changes
+            .iter()
+            .take_while(|c| c.at <= now)
+            .map(|c| c.wall_by)
+            .sum()
+    }
+
+    /// `now` (virtual time, the monotonic reading) with the wall reading the machines
+    /// would read: virtual time plus every clock setting so far.
+    pub fn stamp(&self, now: Instant) -> Instant {
+        let wall = i128::from(now.mono_micros()) + i128::from(self.wall_shift_at(now)) * 1_000_000;
+        Instant::from_readings(
+            now.mono_micros(),
+            u64::try_from(wall.max(0)).unwrap_or(u64::MAX),
+        )
     }
 
     fn add(&mut self, c: Change) {
@@ -74,9 +102,10 @@ impl LocalClock {
             .map_or(self.initial, |c| c.offset)
     }
 
-    /// The local stamp at `now` (virtual Instants are Unix microseconds).
+    /// The local stamp at `now` (virtual time is Unix microseconds; the offset includes
+    /// the wall-clock settings, so this is the stamped wall reading plus the zone).
     pub fn local(&self, now: Instant) -> i64 {
-        now.as_micros() as i64 + self.offset_at(now) * SEC
+        now.mono_micros() as i64 + self.offset_at(now) * SEC
     }
 
     /// The next announced change after `now`.

@@ -15,13 +15,13 @@ use crate::wire::{
     sim_id, Client, ClientEvent, Faults, PushClient, PushEvent, PushResult, SimMessage, Step, Wire,
 };
 use mailroom_core::config::{Config, OutMethod, Snapshot};
-use mailroom_core::connect::clock::{day_of, format_local, weekday, DAY, SEC};
-use mailroom_core::connect::{
+use mailroom_core::schedule::clock::{day_of, format_local, weekday, DAY, SEC};
+use mailroom_core::schedule::{
     Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Scheduler, Setup, Target,
 };
 use mailroom_core::smtp::etrn_client::{EtrnClient, EtrnEvent};
 use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
-use mailroom_core::{Instant, Machine, Output};
+use mailroom_core::{Agent, Instant, Next};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -297,6 +297,10 @@ impl World for Office {
     fn storm(&mut self) {
         self.violation("event storm: 100000 events at one instant".into());
     }
+
+    fn stamp(&self, t: Instant) -> Instant {
+        self.spec.clock.stamp(t)
+    }
 }
 
 /// Messages as the invariants see them.
@@ -401,7 +405,7 @@ impl Office {
         let upstream_cfg = peer_config("mx.far.example", &["far.example"], &[]);
         let n = spec.config.connections.len();
         let mut o = Office {
-            now: spec.start,
+            now: spec.clock.stamp(spec.start),
             q: EventQueue::default(),
             sched,
             wake_gen: 0,
@@ -458,7 +462,7 @@ impl Office {
         let line = format!(
             "seed {}: at {} (local {}): {what}",
             self.spec.seed,
-            self.now.as_secs(),
+            self.now.unix_secs(),
             format_local(self.spec.clock.local(self.now))
         );
         if self.violations.len() < 20 {
@@ -488,11 +492,10 @@ impl Office {
     }
 
     fn drain(&mut self) {
-        let mut sink = Vec::new();
         loop {
-            match self.sched.poll_output(&mut sink) {
-                Output::Event(a) => self.on_action(a),
-                Output::Wait(w) => {
+            match self.sched.poll_event() {
+                Next::Event(a) => self.on_action(a),
+                Next::Wait(w) => {
                     if w != self.wake_at {
                         self.wake_at = w;
                         self.wake_gen += 1;
@@ -502,7 +505,6 @@ impl Office {
                     }
                     return;
                 }
-                Output::Close | Output::StartTls => return,
             }
         }
     }
@@ -1108,7 +1110,7 @@ impl Office {
                         local: self.local_now(),
                         next_change: self.spec.clock.next_change(now),
                     });
-                    self.sched.handle_input(now, mailroom_core::Input::Tick);
+                    self.sched.handle_timeout(now);
                     self.drain();
                 }
             }

@@ -83,6 +83,11 @@ pub(crate) trait World {
     fn run_event(&mut self, ev: Self::Event);
     /// Too many events at one instant: report it (the run stops).
     fn storm(&mut self);
+    /// The reading of the world's clocks at virtual time `t` (a world whose wall
+    /// clock jumps moves only the wall reading).
+    fn stamp(&self, t: Instant) -> Instant {
+        t
+    }
 }
 
 /// Run `w`'s events until `until` (inclusive); the clock ends at `until`.
@@ -95,8 +100,8 @@ pub(crate) fn run_until<W: World>(w: &mut W, until: Instant) {
         let Some((t, ev)) = w.queue().pop() else {
             break;
         };
-        let now = w.clock();
-        if t <= *now {
+        let now = *w.clock();
+        if t <= now {
             same_instant += 1;
             // Virtual time must move: a machine that keeps asking to be woken "now"
             // is spinning, a bug the real runtimes would burn a core on.
@@ -107,11 +112,13 @@ pub(crate) fn run_until<W: World>(w: &mut W, until: Instant) {
         } else {
             same_instant = 0;
         }
-        *now = (*now).max(t);
+        let next = w.stamp(now.max(t));
+        *w.clock() = next;
         w.run_event(ev);
     }
-    let now = w.clock();
-    *now = (*now).max(until);
+    let end = (*w.clock()).max(until);
+    let next = w.stamp(end);
+    *w.clock() = next;
 }
 
 /// What happened, as text lines folded into a hash (and kept, when asked).
@@ -134,7 +141,7 @@ impl Trace {
     }
 
     pub fn record(&mut self, at: Instant, line: &str) {
-        let text = format!("{:>12.3} {line}", at.as_micros() as f64 / 1e6);
+        let text = format!("{:>12.3} {line}", at.mono_micros() as f64 / 1e6);
         self.hash = fnv(&[self.hash.to_le_bytes().as_slice(), text.as_bytes()].concat());
         self.count += 1;
         if self.keep {

@@ -12,7 +12,7 @@ use crate::outbound::{OutStats, OutWorld};
 use crate::rng::Rng;
 use crate::wire::Faults;
 use mailroom_core::config::parse_config;
-use mailroom_core::connect::Target;
+use mailroom_core::schedule::Target;
 use mailroom_core::Instant;
 use std::fmt::Write as _;
 use std::time::Duration;

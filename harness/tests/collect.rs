@@ -219,7 +219,7 @@ fn run(
     decide: &dyn Fn(u64) -> Decision,
     crash_after: Option<usize>,
 ) -> Session {
-    let rng = Rng::new(seed).fork(&format!("collect-{}", now.as_secs()));
+    let rng = Rng::new(seed).fork(&format!("collect-{}", now.mono_micros() / 1_000_000));
     let server = IspPop3::new(now, mb, behaviour, USER, PASSWORD);
     let collector = Collector::new(now, client(), settings, local.load_book());
     let mut link = Link::new(collector, server, faults(), rng);

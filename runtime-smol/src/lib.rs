@@ -13,7 +13,7 @@ use mailroom_core::Machine;
 use mailroom_std::daemon::sessions::{self, Handler, Session};
 use mailroom_std::daemon::startup;
 use mailroom_std::net::listen::{Kind, Listeners, StopSignal};
-use mailroom_std::net::pump::{self, Conn};
+use mailroom_std::net::pump::Conn;
 use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
 use mailroom_std::services::app::Shared;
 use smol::LocalExecutor;
@@ -179,7 +179,7 @@ where
             .await
         };
         self.0 = Some(h);
-        conn.answer(pump::now(), cmd);
+        conn.answer(mailroom_std::platform::clock::now(), cmd);
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) async fn drive<M: Machine>(
                     write_out(&mut stream, c, write_timeout).await?;
                     let woke = read_until(&mut stream, &mut buf, deadline).await;
                     // `now` comes from the clock, not from which future finished first.
-                    let now = pump::now();
+                    let now = mailroom_std::platform::clock::now();
                     match woke {
                         Woke::Deadline => c.tick(now),
                         Woke::Read(Ok(0)) => c.eof(now),
@@ -90,7 +90,7 @@ async fn read_until(
     deadline: Option<Instant>,
 ) -> Woke {
     let read = async { Woke::Read(stream.read(buf).await) };
-    match pump::wait_time(pump::now(), deadline) {
+    match pump::wait_time(mailroom_std::platform::clock::now(), deadline) {
         Some(t) if t.is_zero() => Woke::Deadline,
         Some(t) => {
             read.or(async {

@@ -99,7 +99,9 @@ fn routed_mail_is_stored_without_the_from_line() {
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].from.as_deref(), Some("rp@remote.test"));
     assert_eq!(q[0].recipients, vec!["bob@home.test"]);
-    let loaded = state::load(&dir, &q[0].id).unwrap().unwrap();
+    let loaded = state::load(&dir, &q[0].id, mailroom_std::platform::clock::now())
+        .unwrap()
+        .unwrap();
     assert_eq!(loaded.recipients[0].lan, None);
 }
 
@@ -121,7 +123,9 @@ fn lan_routing_queues_for_the_lan_server() {
     let env = spool::read_envelope(&dir, &q[0].id).unwrap().unwrap();
     assert_eq!(env.recipients[0].address, "joe@lan.test");
     assert_eq!(env.recipients[0].lan_server.as_deref(), Some("10.0.0.5:25"));
-    let loaded = state::load(&dir, &q[0].id).unwrap().unwrap();
+    let loaded = state::load(&dir, &q[0].id, mailroom_std::platform::clock::now())
+        .unwrap()
+        .unwrap();
     let lan = loaded.recipients[0].lan.clone().expect("a LAN target");
     assert_eq!(lan.server, "10.0.0.5:25");
     assert_eq!(lan.address, "joe@lan.test");

@@ -239,7 +239,7 @@ impl AskBook {
                 "{}\t{}\t{}\t{}\t{}\t{}",
                 escape(&q.token),
                 q.state.word(),
-                q.asked.as_micros(),
+                q.asked.unix_micros(),
                 escape(&q.inmail),
                 escape(&q.uid),
                 escape(&q.rule)
@@ -248,8 +248,9 @@ impl AskBook {
         s
     }
 
-    /// Read what [`AskBook::to_text`] wrote.
-    pub fn parse(text: &str) -> Result<AskBook, BookError> {
+    /// Read what [`AskBook::to_text`] wrote; the wall-clock stamps are placed on the
+    /// monotonic line of `now`.
+    pub fn parse(text: &str, now: Instant) -> Result<AskBook, BookError> {
         let mut lines = text.lines().enumerate();
         match lines.next() {
             Some((_, l)) if l == BOOK_MAGIC => {}
@@ -277,7 +278,7 @@ impl AskBook {
             let q = Query {
                 token: unescape(token).ok_or_else(|| bad("bad escape in the token"))?,
                 state: State::from_word(state).ok_or_else(|| bad("unknown state"))?,
-                asked: Instant::from_micros(asked.parse().map_err(|_| bad("bad time"))?),
+                asked: Instant::from_unix_stamp(asked.parse().map_err(|_| bad("bad time"))?, now),
                 inmail: unescape(inmail).ok_or_else(|| bad("bad escape in the In Mail"))?,
                 uid: unescape(uid).ok_or_else(|| bad("bad escape in the UID"))?,
                 rule: unescape(rule).ok_or_else(|| bad("bad escape in the rule"))?,

@@ -605,12 +605,13 @@ impl Machine for Collector {
     type Event = RunEvent;
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        self.now = now;
-        self.client.handle_input(now, input);
+        // Time never runs backwards inside the machine (machine contract rule 6).
+        self.now = self.now.max(now);
+        self.client.handle_input(self.now, input);
     }
 
     fn handle_command(&mut self, now: Instant, cmd: RunCommand) {
-        self.now = now;
+        self.now = self.now.max(now);
         match (self.awaiting, cmd) {
             (Awaiting::Decision(i), RunCommand::Decision(d)) => {
                 self.awaiting = Awaiting::Nothing;
@@ -620,7 +621,7 @@ impl Machine for Collector {
                 self.awaiting = Awaiting::Nothing;
                 self.on_stored(i, force, s);
             }
-            (a, c) => tracing::warn!(?a, ?c, "collector: an answer nobody asked for"),
+            (a, c) => tracing::debug!(?a, ?c, "collector: an answer nobody asked for, ignored"),
         }
     }
 

@@ -22,7 +22,8 @@ const MAGIC: &str = "mailroom-seen 1";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeenBook {
-    /// UID → first seen (seconds since the driver's epoch).
+    /// UID → first seen (wall clock, seconds since the Unix epoch: the book outlives
+    /// the process, so it keeps dates, not monotonic readings).
     uids: BTreeMap<String, u64>,
 }
 
@@ -52,9 +53,9 @@ impl SeenBook {
         self.uids.is_empty()
     }
 
-    /// When `uid` was first collected.
-    pub fn first_seen(&self, uid: &str) -> Option<Instant> {
-        self.uids.get(uid).map(|&s| Instant::from_secs(s))
+    /// When `uid` was first collected, placed on the monotonic line of `now`.
+    pub fn first_seen(&self, uid: &str, now: Instant) -> Option<Instant> {
+        self.uids.get(uid).map(|&s| Instant::from_unix_secs(s, now))
     }
 
     pub fn contains(&self, uid: &str) -> bool {
@@ -66,7 +67,7 @@ impl SeenBook {
         if !valid_uid(uid) {
             return;
         }
-        self.uids.entry(uid.to_string()).or_insert(now.as_secs());
+        self.uids.entry(uid.to_string()).or_insert(now.unix_secs());
         self.bound();
     }
 
@@ -74,7 +75,7 @@ impl SeenBook {
     /// `days` whole days have passed since it was first seen. `false` for a UID not in
     /// the book.
     pub fn due(&self, uid: &str, now: Instant, days: u32) -> bool {
-        self.first_seen(uid).is_some_and(|t| {
+        self.first_seen(uid, now).is_some_and(|t| {
             now.saturating_since(t) >= Duration::from_secs(u64::from(days) * 86_400)
         })
     }
@@ -86,7 +87,7 @@ impl SeenBook {
 
     /// One journal line recording `uid` as first seen at `now` (with its line end).
     pub fn line(uid: &str, now: Instant) -> String {
-        format!("{} {uid}\n", now.as_secs())
+        format!("{} {uid}\n", now.unix_secs())
     }
 
     pub fn to_text(&self) -> String {
@@ -193,7 +194,7 @@ mod tests {
         journal.push_str("17 torn-li"); // a crash mid-append
         back.apply_journal(&journal).unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!(back.first_seen("uid-a"), Some(t0));
+        assert_eq!(back.first_seen("uid-a", t0), Some(t0));
         for day in 0..6u64 {
             let now = t0 + Duration::from_secs(day * DAY + 3600);
             assert_eq!(back.due("uid-a", now, 3), day >= 3, "day {day}");

@@ -34,12 +34,12 @@ use crate::config::{Config, LinkKind, ReturnAddress, SendOrder, WarningPolicy};
 use crate::dsn::FailedRecipient;
 use crate::smtp::client::{Job, JobRecipient, RcptOutcome, TxReport};
 use crate::wire::Reply;
-use crate::{Input, Instant, Machine, Output};
+use crate::{Agent, Instant, Next};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-/// Index of a connection in the configuration (as in [`crate::connect::ConnId`]).
+/// Index of a connection in the configuration (as in [`crate::schedule::ConnId`]).
 pub type ConnId = usize;
 pub type RunId = u64;
 pub type SessionId = u64;
@@ -361,6 +361,21 @@ struct Run {
     again: Option<(RunId, bool)>,
 }
 
+impl Run {
+    fn new(id: RunId, requested: bool, started: Instant) -> Run {
+        Run {
+            id,
+            requested,
+            started,
+            jobs: BTreeMap::new(),
+            answered: Vec::new(),
+            caps: HashMap::new(),
+            report: RunReport::default(),
+            again: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum SessionState {
     /// Opened or between jobs: will say `Ready`.
@@ -574,19 +589,7 @@ impl OutQueue {
             }
             return;
         }
-        self.runs.insert(
-            owner,
-            Run {
-                id,
-                requested,
-                started: now,
-                jobs: BTreeMap::new(),
-                answered: Vec::new(),
-                caps: HashMap::new(),
-                report: RunReport::default(),
-                again: None,
-            },
-        );
+        self.runs.insert(owner, Run::new(id, requested, now));
         let ids: Vec<String> = self.entries.keys().cloned().collect();
         for m in ids {
             self.add_jobs(now, owner, &m, flush);
@@ -651,7 +654,7 @@ impl OutQueue {
             .map_or(DEFAULT_MAX_RECIPIENTS, |o| o.max_recipients.max(1));
         let key = match om.as_ref().map_or(SendOrder::SmallerFirst, |o| o.order) {
             SendOrder::SmallerFirst => e.msg.size,
-            SendOrder::Arrival => e.msg.arrival.as_micros(),
+            SendOrder::Arrival => e.msg.arrival.mono_micros(),
         };
         let mail_from = self.mail_from(om.as_ref(), sender.as_deref());
         let mut specs = Vec::new();
@@ -808,9 +811,19 @@ impl OutQueue {
 
     // ----- sessions ------------------------------------------------------------------
 
+    /// The latest `now` seen (machine contract rule 6: time never runs backwards).
+    fn advance(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
+
     fn ready(&mut self, session: SessionId) {
-        let Some(s) = self.sessions.get(&session) else {
-            return;
+        let Some(s) = self
+            .sessions
+            .get(&session)
+            .filter(|s| matches!(s.state, SessionState::Waiting))
+        else {
+            return stray("Ready", session);
         };
         let (owner, dest) = (s.owner, s.dest.clone());
         loop {
@@ -870,8 +883,12 @@ impl OutQueue {
     }
 
     fn finished(&mut self, now: Instant, session: SessionId, report: TxReport) {
-        let Some(s) = self.sessions.get_mut(&session) else {
-            return;
+        let Some(s) = self
+            .sessions
+            .get_mut(&session)
+            .filter(|s| matches!(s.state, SessionState::Busy(_)))
+        else {
+            return stray("Finished", session);
         };
         let SessionState::Busy(spec) = std::mem::replace(&mut s.state, SessionState::Waiting)
         else {
@@ -905,7 +922,7 @@ impl OutQueue {
         error: Option<String>,
     ) {
         let Some(s) = self.sessions.remove(&session) else {
-            return;
+            return stray("Ended", session);
         };
         let why = error.unwrap_or_else(|| "the session ended".into());
         let reply = |perm: bool| {
@@ -1247,16 +1264,9 @@ impl OutQueue {
             }
         }
         if self.has_due(now, Owner::Lan, only) {
-            self.runs.entry(Owner::Lan).or_insert_with(|| Run {
-                id: 0,
-                requested: false,
-                started: now,
-                jobs: BTreeMap::new(),
-                answered: Vec::new(),
-                caps: HashMap::new(),
-                report: RunReport::default(),
-                again: None,
-            });
+            self.runs
+                .entry(Owner::Lan)
+                .or_insert_with(|| Run::new(0, false, now));
             let ids: Vec<String> = match only {
                 Some(id) => vec![id.to_string()],
                 None => self.entries.keys().cloned().collect(),
@@ -1429,6 +1439,11 @@ impl OutQueue {
     }
 }
 
+/// An answer nobody asked for (machine contract rule 5): logged, nothing else.
+fn stray(what: &str, session: SessionId) {
+    tracing::debug!(session, "outbound queue: {what} nobody asked for, ignored");
+}
+
 /// The success reports one transaction owes: to the sender for `NOTIFY=SUCCESS`
 /// recipients the server could not pass the request on for, and a transmission
 /// receipt for all of them to the receipt address (one report when both are the same
@@ -1510,19 +1525,17 @@ fn failure(r: &QueuedRecipient, generic: &str) -> FailedRecipient {
     }
 }
 
-impl Machine for OutQueue {
+impl Agent for OutQueue {
     type Command = QueueNotice;
     type Event = QueueAction;
 
-    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
-        self.now = now;
-        if let Input::Tick = input {
-            self.housekeeping(now, None);
-        }
+    fn handle_timeout(&mut self, now: Instant) {
+        let now = self.advance(now);
+        self.housekeeping(now, None);
     }
 
     fn handle_command(&mut self, now: Instant, cmd: QueueNotice) {
-        self.now = now;
+        let now = self.advance(now);
         match cmd {
             QueueNotice::Load(m) => self.load(now, *m),
             QueueNotice::LoadAll(v) => self.load_all(now, v),
@@ -1555,15 +1568,15 @@ impl Machine for OutQueue {
         }
     }
 
-    fn poll_output(&mut self, _out: &mut Vec<u8>) -> Output<QueueAction> {
+    fn poll_event(&mut self) -> Next<QueueAction> {
         if self.actions.is_empty() && self.dirty {
             self.dirty = false;
             let now = self.now;
             self.housekeeping(now, None);
         }
         match self.actions.pop_front() {
-            Some(a) => Output::Event(a),
-            None => Output::Wait(self.next_wake()),
+            Some(a) => Next::Event(a),
+            None => Next::Wait(self.next_wake()),
         }
     }
 }

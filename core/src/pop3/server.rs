@@ -116,7 +116,7 @@ impl Pop3Server {
             let ts = format!(
                 "<{}.{}@{}>",
                 s.info.session_id,
-                now.as_micros(),
+                now.unix_micros(),
                 s.snapshot.config.hostname
             );
             greeting.push(' ');

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use super::names::{address_part, parse_target, GroupRef, Names, Target};
 use super::{
-    Discard, HeaderView, Notice, Origin, Outcome, Plan, RecipientPlan, Request, Source, Step,
-    UnknownHandling,
+    Discard, HeaderView, Origin, Outcome, Plan, RecipientPlan, Request, Source, Step,
+    UnknownHandling, UnknownRecipientNotice,
 };
 use crate::accounts::{Account, SizeAction, SizeRule};
 use crate::address::Mailbox;
@@ -838,7 +838,7 @@ fn assemble(ctx: &Ctx<'_>, req: &Request<'_>, mut recipients: Vec<RecipientPlan>
                             .find(|n| n.to.eq_ignore_ascii_case(a))
                         {
                             Some(n) => n.recipients.push(r.address.clone()),
-                            None => plan.notices.push(Notice {
+                            None => plan.notices.push(UnknownRecipientNotice {
                                 to: a.clone(),
                                 recipients: vec![r.address.clone()],
                             }),

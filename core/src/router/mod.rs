@@ -158,7 +158,7 @@ pub struct RecipientPlan {
 
 /// An error message for one account about the unknown recipients of one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notice {
+pub struct UnknownRecipientNotice {
     pub to: String,
     pub recipients: Vec<String>,
 }
@@ -181,7 +181,7 @@ pub struct Plan {
     /// The envelope sender for the outbound copy (reply address and domain mappings
     /// applied to mail from local users); `None` = the null sender.
     pub outbound_sender: Option<String>,
-    pub notices: Vec<Notice>,
+    pub notices: Vec<UnknownRecipientNotice>,
     /// Recipients the sender is told about in one bounce.
     pub bounces: Vec<String>,
     pub discards: Vec<Discard>,

@@ -87,11 +87,11 @@ pub(crate) fn write_date(out: &mut Vec<u8>, when: Instant) {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = when.as_secs();
+    let secs = when.unix_secs();
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Whole days since 1970 fit an i64 many times over.
-    let (y, m, d) = crate::connect::clock::civil(days as i64);
+    let (y, m, d) = crate::schedule::clock::civil(days as i64);
     let _ = write!(
         out,
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",

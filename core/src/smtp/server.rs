@@ -622,7 +622,7 @@ impl SmtpServer {
                 let challenge = format!(
                     "<{}.{}@{}>",
                     self.info.session_id,
-                    self.wire.now().as_secs(),
+                    self.wire.now().unix_secs(),
                     self.host()
                 );
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&challenge);

@@ -27,7 +27,7 @@ use mailroom_core::outbound::{
 use mailroom_core::smtp::client::{
     ClientCommand, ClientEvent, ClientSettings, SmtpClient, TxReport,
 };
-use mailroom_core::{Input, Instant, Machine, Output};
+use mailroom_core::{Agent, Instant, Machine, Next};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -218,7 +218,7 @@ impl Driver {
             return;
         }
         self.wake = None;
-        self.q.handle_input(now, Input::Tick);
+        self.q.handle_timeout(now);
         self.drain(now, net);
     }
 
@@ -230,9 +230,9 @@ impl Driver {
     /// Act on everything the queue asks, then arm its timer.
     fn drain(&mut self, now: Instant, net: &mut Net<'_>) {
         loop {
-            match self.q.poll_output(&mut Vec::new()) {
-                Output::Event(a) => self.act(now, a, net),
-                Output::Wait(w) => {
+            match self.q.poll_event() {
+                Next::Event(a) => self.act(now, a, net),
+                Next::Wait(w) => {
                     if w != self.wake {
                         self.wake = w;
                         self.wake_gen += 1;
@@ -242,7 +242,6 @@ impl Driver {
                     }
                     return;
                 }
-                Output::StartTls | Output::Close => return,
             }
         }
     }

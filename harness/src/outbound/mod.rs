@@ -240,7 +240,7 @@ impl OutWorld {
         let line = format!(
             "seed {} outbound: at {}: {what}",
             self.spec.seed,
-            self.now.as_secs()
+            self.now.unix_secs()
         );
         if self.violations.len() < 20 {
             self.violations.push(line);
@@ -580,14 +580,14 @@ impl OutWorld {
                         "{} for {} due since {}s with no session to send it",
                         m.id,
                         r.address,
-                        r.next_attempt.as_secs()
+                        r.next_attempt.unix_secs()
                     ));
                 } else if wake.is_none_or(|w| w > r.next_attempt) {
                     found.push(format!(
                         "{} for {} waits for {}s but the queue sleeps until {wake:?}",
                         m.id,
                         r.address,
-                        r.next_attempt.as_secs()
+                        r.next_attempt.unix_secs()
                     ));
                 }
             }

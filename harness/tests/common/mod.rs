@@ -71,7 +71,7 @@ pub fn dial_secs(o: &Office, from: Instant) -> Vec<u64> {
     o.log
         .dials
         .iter()
-        .map(|d| d.0.as_secs() - from.as_secs())
+        .map(|d| d.0.saturating_since(from).as_secs())
         .collect()
 }
 

@@ -171,7 +171,7 @@ impl Security {
             .collect();
         let line = format!(
             "{} {} {} {user}: {what}\n",
-            iso8601(now.as_secs()),
+            iso8601(now.unix_secs()),
             service.name(),
             peer.to_canonical()
         );

@@ -110,7 +110,7 @@ pub fn open(
 /// runtime's socket loop; `None` (logged) when it cannot start. The [`SessionLog`]
 /// logs the end, and for SMTP keeps a dial-up online while the session runs (§6.3.3).
 pub fn accept(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Option<(Session, SessionLog)> {
-    let (session, id) = match open(shared, kind, peer.ip(), pump::now()) {
+    let (session, id) = match open(shared, kind, peer.ip(), crate::platform::clock::now()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(peer = %peer, "cannot start a {} session: {e}", kind.key());
@@ -189,11 +189,14 @@ fn password_login(
     password: &str,
 ) -> AuthOutcome {
     let snap = shared.snapshot();
-    shared
-        .security
-        .login(&snap, service, peer, user, pump::now(), |account| {
-            password_verdict(account, password)
-        })
+    shared.security.login(
+        &snap,
+        service,
+        peer,
+        user,
+        crate::platform::clock::now(),
+        |account| password_verdict(account, password),
+    )
 }
 
 /// A challenge-response check: `expected(secret)` is the digest the client should
@@ -209,9 +212,13 @@ fn challenge_login(
     let snap = shared.snapshot();
     let enabled = snap.config.accounts.challenge_response;
     let dd = shared.store.data_dir().clone();
-    shared
-        .security
-        .login(&snap, service, peer, user, pump::now(), |account| {
+    shared.security.login(
+        &snap,
+        service,
+        peer,
+        user,
+        crate::platform::clock::now(),
+        |account| {
             let Some(account) = account else {
                 return Verdict::Wrong;
             };
@@ -227,7 +234,8 @@ fn challenge_login(
                     Verdict::Unavailable
                 }
             }
-        })
+        },
+    )
 }
 
 pub struct SmtpHandler {
@@ -302,10 +310,12 @@ impl Pop3Handler {
                 self.mailbox = Some(mailbox);
                 if !self.logged_in {
                     self.logged_in = true;
-                    self.shared.security.pop_login(self.peer, pump::now());
+                    self.shared
+                        .security
+                        .pop_login(self.peer, crate::platform::clock::now());
                     // §6.5.1 "connect when X users have checked their mail".
                     crate::services::scheduler::notify(
-                        mailroom_core::connect::Notice::UserCheckedMail {
+                        mailroom_core::schedule::Notice::UserCheckedMail {
                             user: user.to_string(),
                         },
                     );
@@ -440,7 +450,9 @@ impl Drop for Pop3Handler {
     fn drop(&mut self) {
         if self.logged_in {
             // The POP-before-SMTP window runs from here (§11.3).
-            self.shared.security.pop_logoff(self.peer, pump::now());
+            self.shared
+                .security
+                .pop_logoff(self.peer, crate::platform::clock::now());
         }
     }
 }
@@ -470,7 +482,7 @@ impl Handler for PassHandler {
                             Service::Pass,
                             self.peer,
                             &user,
-                            pump::now(),
+                            crate::platform::clock::now(),
                         );
                         // New sessions must see the new password at once, not at the
                         // reloader's next look.

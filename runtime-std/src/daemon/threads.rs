@@ -8,7 +8,7 @@
 use crate::daemon::sessions::{self, Handler, Session};
 use crate::daemon::startup;
 use crate::net::listen::{Kind, Listeners, StopSignal};
-use crate::net::pump::{self, Conn};
+use crate::net::pump::Conn;
 use crate::net::socket::{self, Answer, DriveError, WRITE_TIMEOUT};
 use crate::services::app::Shared;
 use mailroom_core::Machine;
@@ -174,7 +174,7 @@ impl<H: Handler> Answer<H::Machine> for Serve<H> {
 
     fn answer(&mut self, conn: &mut Conn<H::Machine>, event: <H::Machine as Machine>::Event) {
         let cmd = self.0.answer(event);
-        conn.answer(pump::now(), cmd);
+        conn.answer(crate::platform::clock::now(), cmd);
     }
 }
 

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Bytes read from a socket at a time. Also bounds the plaintext one read can yield.
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -332,22 +332,13 @@ pub fn wait_time(now: Instant, deadline: Option<Instant>) -> Option<Duration> {
     Some(left.max(Duration::from_millis(1)))
 }
 
-/// The production clock: microseconds since the Unix epoch (the project convention,
-/// so an `Instant` is also the wall-clock time used in `Received:` stamps).
-pub fn now() -> Instant {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Instant::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
 /// A session id unique across connections and restarts: the start time in
 /// microseconds and a per-process counter, base 36, upper case, no separators (the
 /// SMTP session appends `.N` per message).
 pub fn new_session_id(now: Instant) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed) % (36u64.pow(4));
-    let mut id = base36(now.as_micros());
+    let mut id = base36(now.unix_micros());
     let suffix = base36(n);
     for _ in suffix.len()..4 {
         id.push('0');

@@ -73,9 +73,9 @@ pub fn drive<M: Machine>(
             Step::Wait(deadline) => {
                 write_out(&mut stream, c)?;
                 match wait_input(&mut stream, &mut buf, deadline)? {
-                    Woke::Data(n) => c.receive(pump::now(), &buf[..n])?,
-                    Woke::Eof => c.eof(pump::now()),
-                    Woke::Tick => c.tick(pump::now()),
+                    Woke::Data(n) => c.receive(crate::platform::clock::now(), &buf[..n])?,
+                    Woke::Eof => c.eof(crate::platform::clock::now()),
+                    Woke::Tick => c.tick(crate::platform::clock::now()),
                     Woke::Again => {}
                 }
             }
@@ -106,7 +106,7 @@ fn wait_input(
     buf: &mut [u8],
     deadline: Option<Instant>,
 ) -> io::Result<Woke> {
-    match pump::wait_time(pump::now(), deadline) {
+    match pump::wait_time(crate::platform::clock::now(), deadline) {
         Some(t) if t.is_zero() => return Ok(Woke::Tick),
         t => stream.set_read_timeout(t)?,
     }

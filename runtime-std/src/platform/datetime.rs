@@ -3,7 +3,7 @@
 /// Unix time `secs` as UTC (year, month, day, hour, minute, second).
 pub fn utc_fields(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
     let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil((secs / 86_400) as i64);
+    let (y, m, d) = mailroom_core::schedule::clock::civil((secs / 86_400) as i64);
     (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 

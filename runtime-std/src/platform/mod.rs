@@ -2,6 +2,7 @@
 //! names, durable file replacement, dates, TLS configuration, memory limits, and the
 //! secret store. The runtime's clock belongs here too (`clock.rs`).
 
+pub mod clock;
 pub mod datadir;
 pub mod datetime;
 pub mod durable;

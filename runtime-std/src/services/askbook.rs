@@ -53,7 +53,7 @@ pub fn load_book(dd: &DataDir) -> io::Result<AskBook> {
         Err(e) if e.kind() == io::ErrorKind::InvalidData => String::new(),
         Err(e) => return Err(e),
     };
-    match AskBook::parse(&text) {
+    match AskBook::parse(&text, crate::platform::clock::now()) {
         Ok(book) => Ok(book),
         Err(e) => {
             let aside = path.with_extension("damaged");

@@ -5,15 +5,15 @@
 //! administrators' mailboxes, and one bounce to the sender. Everything is durable
 //! before it returns, so an SMTP 250 after it is never a lie (invariant 5).
 
+use crate::platform::clock::now;
 use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailroom_core::config::Snapshot;
 use mailroom_core::dsn::{self, FailedRecipient};
 use mailroom_core::router::rewrite::outbound_message;
-use mailroom_core::router::{self, HeaderView, Notice, Outcome, Plan, Request, Source};
+use mailroom_core::router::{self, HeaderView, Outcome, Plan, Request, Source};
 use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
 use mailroom_core::Instant;
 
@@ -314,7 +314,7 @@ fn notice_message(
     delivery: &Delivery,
     sender: Option<&str>,
     source: &Source,
-    notice: &Notice,
+    notice: &router::UnknownRecipientNotice,
     now: Instant,
     n: usize,
 ) -> Vec<u8> {
@@ -341,7 +341,7 @@ fn notice_message(
     };
     let to = format!("{}@{}", notice.to, cfg.default_domain);
     let token = token(delivery, now, &format!("notice{n}"));
-    dsn::build_notice(&dsn::Notice {
+    dsn::build_error_mail(&dsn::ErrorMail {
         mail: dsn::TextMail {
             head: dsn::MailHead::new(cfg, &to, now, &token),
             subject: &subject,
@@ -408,19 +408,11 @@ fn with_recipients(
     }
 }
 
-fn now() -> Instant {
-    let us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0);
-    Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
-}
-
 /// Unique enough for a Message-ID: time, process and the delivery's own id.
 fn token(delivery: &Delivery, now: Instant, what: &str) -> String {
     format!(
         "{}.{}.{}.{what}",
-        now.as_micros(),
+        now.unix_micros(),
         std::process::id(),
         delivery.id
     )

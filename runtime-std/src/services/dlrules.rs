@@ -14,11 +14,12 @@
 //! deleted or left behind by rules nobody can read), and the Main Administrator gets
 //! one mail per broken version of the file naming each bad line.
 
+use crate::platform::clock::{now, unix_micros};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mailroom_core::collect::ask::Verdict;
 use mailroom_core::collect::ask::{deleted_message, query_message, Asked, RuleMail};
@@ -216,7 +217,7 @@ pub fn ask(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<Asked, Del
     }
     let delay = query_delay(snap);
     for (n, to) in addressees(snap, held).iter().enumerate() {
-        let id = format!("dlq.{}.{n}", now.as_micros());
+        let id = format!("dlq.{}.{n}", now.unix_micros());
         let data = query_message(&rule_mail(snap, held, to, now, &id), &token, delay);
         crate::services::deliver::store_server_mail(store, snap, id, to, data)?;
     }
@@ -245,7 +246,7 @@ fn rule_mail<'a>(
 pub fn tell_deleted(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<(), DeliveryError> {
     let now = now();
     for (n, to) in addressees(snap, held).iter().enumerate() {
-        let id = format!("dld.{}.{n}", now.as_micros());
+        let id = format!("dld.{}.{n}", now.unix_micros());
         let data = deleted_message(&rule_mail(snap, held, to, now, &id));
         crate::services::deliver::store_server_mail(store, snap, id, to, data)?;
     }
@@ -265,7 +266,7 @@ pub fn send_admin_mail(
     };
     let cfg = &snap.config;
     let now = now();
-    let id = format!("err.{}", now.as_micros());
+    let id = format!("err.{}", now.unix_micros());
     let data = mail.render(&cfg.hostname, &cfg.default_domain, &to, now, &id);
     crate::services::deliver::store_server_mail(store, snap, id, &to, data)
 }
@@ -472,17 +473,6 @@ fn storage_error(what: &str, e: &io::Error) -> DeliveryError {
 
 fn unix_secs() -> i64 {
     crate::services::scheduler::localclock::unix_now()
-}
-
-fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn now() -> Instant {
-    Instant::from_micros(unix_micros())
 }
 
 /// ISO 8601 local time with its offset, as the other logs (DECISIONS.md).

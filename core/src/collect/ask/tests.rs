@@ -144,7 +144,7 @@ fn round_trip_is_a_restart() {
     book.answer(&reply("[DLQ-tok3]", "please"));
     let text = book.to_text();
     assert_eq!(text.lines().count(), 4, "{text}");
-    let back = AskBook::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let back = AskBook::parse(&text, t(3)).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(back, book);
     assert_eq!(
         back.verdict("isp one", "u\t1%", t(2), DEFAULT_QUERY_DELAY),
@@ -165,19 +165,19 @@ fn round_trip_is_a_restart() {
 
 #[test]
 fn damaged_books_are_refused_with_the_line() {
-    assert_eq!(AskBook::parse("").map_err(|e| e.line), Err(1));
+    assert_eq!(AskBook::parse("", t(0)).map_err(|e| e.line), Err(1));
     assert_eq!(
-        AskBook::parse("something else\n").map_err(|e| e.line),
+        AskBook::parse("something else\n", t(0)).map_err(|e| e.line),
         Err(1)
     );
     let bad = format!("{BOOK_MAGIC}\ntok\tpending\t1\tisp\tu1\tr\ntok\tmaybe\t1\tisp\tu2\tr\n");
-    assert_eq!(AskBook::parse(&bad).map_err(|e| e.line), Err(3));
+    assert_eq!(AskBook::parse(&bad, t(0)).map_err(|e| e.line), Err(3));
     let bad = format!("{BOOK_MAGIC}\ntok\tpending\tsoon\tisp\tu1\tr\n");
-    assert_eq!(AskBook::parse(&bad).map_err(|e| e.line), Err(2));
+    assert_eq!(AskBook::parse(&bad, t(0)).map_err(|e| e.line), Err(2));
     let bad = format!("{BOOK_MAGIC}\ntok\tpending\t1\tisp%4\tu1\tr\n");
-    assert_eq!(AskBook::parse(&bad).map_err(|e| e.line), Err(2));
+    assert_eq!(AskBook::parse(&bad, t(0)).map_err(|e| e.line), Err(2));
     assert_eq!(
-        AskBook::parse(&format!("{BOOK_MAGIC}\n")),
+        AskBook::parse(&format!("{BOOK_MAGIC}\n"), t(0)),
         Ok(AskBook::new())
     );
 }

@@ -29,7 +29,6 @@ use mailroom_core::collect::seen::SeenBook;
 use mailroom_core::collect::sort::{duplicate_key, sort, DupKey, Sorted, Sorting};
 use mailroom_core::config::{InMail, InMailTls, Snapshot};
 use mailroom_core::pop3::client::{ClientSettings, ErrorKind, Pop3Error};
-use mailroom_core::Instant;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -276,7 +275,7 @@ impl<'a> Run<'a> {
                 }
             };
             tracing::info!(inmail = name, %addr, "collecting");
-            let now = pump::now();
+            let now = crate::platform::clock::now();
             let client = ClientSettings {
                 user: m.user.clone(),
                 password: m.password.clone(),
@@ -320,7 +319,7 @@ impl<'a> Run<'a> {
             if let RunEvent::Done(r) = ev {
                 report = Some(*r);
             } else if let Some(cmd) = self.on_event(ev, progress) {
-                c.answer(pump::now(), cmd);
+                c.answer(crate::platform::clock::now(), cmd);
             }
         };
         let result = socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut answer);
@@ -406,7 +405,7 @@ impl<'a> Run<'a> {
     /// Download rules, the Ask book and the size-limit rule for one message.
     fn decide(&mut self, number: u32, uid: Option<&str>, size: u64, header: &[u8]) -> Decision {
         let m = self.inmail;
-        let now = pump::now();
+        let now = crate::platform::clock::now();
         if let Some(u) = uid {
             let delay = dlrules::query_delay(self.snap);
             let verdict = askbook::load_book(self.dd())
@@ -427,7 +426,7 @@ impl<'a> Run<'a> {
         }
         let sorted = sort(self.snap, m, header);
         let recipients = rule_recipients(&sorted);
-        let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
         let (weekday, minutes) = dlrules::rule_clock(secs);
         let input = RuleInput {
             header,
@@ -490,7 +489,10 @@ impl<'a> Run<'a> {
             tracing::warn!(inmail = %m.name, number, ?uid, "stored before the previous run stopped; not stored again");
             Stored::Duplicate
         } else {
-            let id = format!("pop3.{}", pump::new_session_id(pump::now()));
+            let id = format!(
+                "pop3.{}",
+                pump::new_session_id(crate::platform::clock::now())
+            );
             match store_sorted(self.store, self.snap, m, message, &sorted, &id) {
                 Ok(r) => {
                     tracing::info!(inmail = %m.name, number, ?uid, id, mailboxes = ?r.mailboxes, queued = ?r.queued, "collected");
@@ -680,11 +682,6 @@ impl Drop for Running {
 /// The seen book as it stands (book plus journal), for tools and tests.
 pub fn seen_book(dd: &DataDir, inmail: &str) -> io::Result<SeenBook> {
     seen_uids::load(dd, inmail)
-}
-
-/// The wall clock as core wants it (for callers that stamp progress).
-pub fn now() -> Instant {
-    pump::now()
 }
 
 #[cfg(test)]

@@ -132,8 +132,14 @@ mod tests {
             .unwrap();
         drop(j);
         let back = load(&dd, name).unwrap();
-        assert_eq!(back.first_seen("a"), Some(Instant::from_secs(10)));
-        assert_eq!(back.first_seen("b"), Some(Instant::from_secs(20)));
+        assert_eq!(
+            back.first_seen("a", Instant::from_secs(30)),
+            Some(Instant::from_secs(10))
+        );
+        assert_eq!(
+            back.first_seen("b", Instant::from_secs(30)),
+            Some(Instant::from_secs(20))
+        );
         save(&dd, name, &back).unwrap();
         assert!(!journal_path(&dd, name).exists());
         assert!(book_path(&dd, name).ends_with("ISP%20one%2Fx.seen"));

@@ -4,15 +4,14 @@
 //! could be found for. Everything is durable (fsynced) before [`store_sorted`] returns,
 //! so the caller may then DELE the message at the ISP.
 
+use crate::platform::clock::now;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailroom_core::collect::sort::{Sorted, Sorting, NO_RECIPIENTS};
 use mailroom_core::config::{InMail, Snapshot};
 use mailroom_core::dsn;
 use mailroom_core::router::{Source, UnknownHandling};
 use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
-use mailroom_core::Instant;
 
 use crate::services::deliver;
 use crate::store::Store;
@@ -197,12 +196,12 @@ fn notice(
     );
     let token = format!(
         "{}.{}.{}.collect",
-        now.as_micros(),
+        now.unix_micros(),
         std::process::id(),
         sanitize(&delivery.id)
     );
     let to = format!("{account}@{}", cfg.default_domain);
-    dsn::build_notice(&dsn::Notice {
+    dsn::build_error_mail(&dsn::ErrorMail {
         mail: dsn::TextMail {
             head: dsn::MailHead::new(cfg, &to, now, &token),
             subject: reason,
@@ -224,12 +223,4 @@ fn sanitize(id: &str) -> String {
             }
         })
         .collect()
-}
-
-fn now() -> Instant {
-    let us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0);
-    Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
 }

@@ -46,7 +46,7 @@ impl Resolver {
     pub fn mx(&self, domain: &str) -> Result<Vec<MxHost>, MxError> {
         let mut lookup = MxLookup::new(domain, true);
         loop {
-            let now = crate::net::pump::now();
+            let now = crate::platform::clock::now();
             let step = {
                 let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
                 lookup.step(now, &cache)
@@ -61,7 +61,7 @@ impl Resolver {
                 LookupStep::Query { name, kind } => {
                     let answer = self.query(&name, kind);
                     let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                    lookup.answer(crate::net::pump::now(), &mut cache, answer);
+                    lookup.answer(crate::platform::clock::now(), &mut cache, answer);
                 }
             }
         }
@@ -187,7 +187,7 @@ fn random_id() -> u16 {
     let mut b = [0u8; 2];
     if getrandom::getrandom(&mut b).is_err() {
         // No entropy source: fall back to the clock's low bits (still varies per query).
-        let t = crate::net::pump::now().as_micros();
+        let t = crate::platform::clock::now().unix_micros();
         return (t ^ (t >> 16)) as u16;
     }
     u16::from_be_bytes(b)
@@ -197,7 +197,7 @@ fn random_id() -> u16 {
 fn random_seed() -> u64 {
     let mut b = [0u8; 8];
     if getrandom::getrandom(&mut b).is_err() {
-        return crate::net::pump::now().as_micros();
+        return crate::platform::clock::now().unix_micros();
     }
     u64::from_be_bytes(b)
 }

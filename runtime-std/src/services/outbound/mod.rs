@@ -35,7 +35,7 @@ use mailroom_core::outbound::{
 };
 use mailroom_core::router::Source;
 use mailroom_core::smtp::client::{ClientSettings, Credentials};
-use mailroom_core::{Input, Machine, Output};
+use mailroom_core::{Agent, Next};
 use session::{Order, OrderSink, Reporter, SessionPlan, Targets};
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -249,7 +249,7 @@ impl Driver {
     ) -> Driver {
         let snapshot = shared.snapshot();
         let dd = shared.store.data_dir().clone();
-        let q = OutQueue::new(crate::net::pump::now(), setup(&snapshot.config, opts));
+        let q = OutQueue::new(crate::platform::clock::now(), setup(&snapshot.config, opts));
         Driver {
             resolver: Arc::new(dns::Resolver::from_config(&snapshot.config.dns)),
             shared,
@@ -277,14 +277,14 @@ impl Driver {
         self.scan();
         if self.opts.flush_at_start {
             self.q
-                .handle_command(crate::net::pump::now(), QueueNotice::Flush);
+                .handle_command(crate::platform::clock::now(), QueueNotice::Flush);
         }
         loop {
             let wake = self.drain();
             if self.opts.exit_when_idle && self.q.is_idle() && self.sinks.is_empty() {
                 break;
             }
-            let now = crate::net::pump::now();
+            let now = crate::platform::clock::now();
             let until_wake = wake.map(|w| w.saturating_since(now));
             let until_scan = SCAN_INTERVAL.saturating_sub(self.last_scan.elapsed());
             let timeout = until_wake.map_or(until_scan, |w| w.min(until_scan));
@@ -311,9 +311,9 @@ impl Driver {
             if self.last_scan.elapsed() >= SCAN_INTERVAL {
                 self.maintenance();
             }
-            let now = crate::net::pump::now();
+            let now = crate::platform::clock::now();
             if wake.is_some_and(|w| w <= now) {
-                self.q.handle_input(now, Input::Tick);
+                self.q.handle_timeout(now);
             }
         }
         self.drain();
@@ -322,7 +322,7 @@ impl Driver {
 
     /// Returns `false` to stop.
     fn handle(&mut self, m: Msg) -> bool {
-        let now = crate::net::pump::now();
+        let now = crate::platform::clock::now();
         match m {
             Msg::Stop => return false,
             Msg::Notice(n) => {
@@ -358,10 +358,9 @@ impl Driver {
     /// Act on everything the queue asks; returns when it next wants to be woken.
     fn drain(&mut self) -> Option<mailroom_core::Instant> {
         let wake = loop {
-            match self.q.poll_output(&mut Vec::new()) {
-                Output::Event(a) => self.act(a),
-                Output::Wait(w) => break w,
-                Output::StartTls | Output::Close => break None,
+            match self.q.poll_event() {
+                Next::Event(a) => self.act(a),
+                Next::Wait(w) => break w,
             }
         };
         if self.dir_dirty {
@@ -374,7 +373,7 @@ impl Driver {
     }
 
     fn act(&mut self, a: QueueAction) {
-        let now = crate::net::pump::now();
+        let now = crate::platform::clock::now();
         match a {
             QueueAction::Open { session, dest } => match self.plan(session, &dest) {
                 Ok(plan) => {
@@ -508,7 +507,7 @@ impl Driver {
         self.q
             .messages()
             .find(|m| m.id == id)
-            .map_or_else(crate::net::pump::now, |m| m.arrival)
+            .map_or_else(crate::platform::clock::now, |m| m.arrival)
     }
 
     /// What a session to `dest` needs, from the current configuration.
@@ -619,8 +618,10 @@ impl Driver {
     /// Read one spool entry into the queue.
     fn load(&mut self, id: &str) {
         if let Some(m) = self.read(id) {
-            self.q
-                .handle_command(crate::net::pump::now(), QueueNotice::Load(Box::new(m)));
+            self.q.handle_command(
+                crate::platform::clock::now(),
+                QueueNotice::Load(Box::new(m)),
+            );
         }
     }
 
@@ -629,7 +630,7 @@ impl Driver {
         if self.known.contains(id) {
             return None;
         }
-        match state::load(&self.dd, id) {
+        match state::load(&self.dd, id, crate::platform::clock::now()) {
             Ok(Some(mut m)) => {
                 if m.sender.is_some() {
                     m.receipt_to = receipt_to(&self.dd, id, &self.snapshot.config);
@@ -662,9 +663,9 @@ impl Driver {
                 .is_some_and(|f| {
                     let mut head = Vec::new();
                     let _ = io::Read::read_to_end(&mut io::Read::take(f, 64 * 1024), &mut head);
-                    mailroom_core::connect::priority::is_priority(&head, rules)
+                    mailroom_core::schedule::priority::is_priority(&head, rules)
                 });
-        crate::services::scheduler::notify(mailroom_core::connect::Notice::MessageQueued {
+        crate::services::scheduler::notify(mailroom_core::schedule::Notice::MessageQueued {
             priority,
         });
     }
@@ -690,12 +691,12 @@ impl Driver {
             tracing::info!(id = %id, "deleted from the queue");
             self.known.remove(&id);
             self.q
-                .handle_command(crate::net::pump::now(), QueueNotice::Forget(id));
+                .handle_command(crate::platform::clock::now(), QueueNotice::Forget(id));
         }
         let new: Vec<_> = ids.iter().filter_map(|id| self.read(id)).collect();
         if !new.is_empty() {
             self.q
-                .handle_command(crate::net::pump::now(), QueueNotice::LoadAll(new));
+                .handle_command(crate::platform::clock::now(), QueueNotice::LoadAll(new));
         }
     }
 
@@ -716,7 +717,7 @@ impl Driver {
             tracing::info!("queue flush requested");
             self.scan();
             self.q
-                .handle_command(crate::net::pump::now(), QueueNotice::Flush);
+                .handle_command(crate::platform::clock::now(), QueueNotice::Flush);
         } else {
             self.scan();
         }

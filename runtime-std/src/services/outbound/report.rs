@@ -41,7 +41,7 @@ pub fn store(
             (Vec::new(), true)
         }
     };
-    let now = crate::net::pump::now();
+    let now = crate::platform::clock::now();
     let list: String = recipients
         .iter()
         .map(|r| format!("    <{}>: {}\n", r.address, r.diagnostic))
@@ -76,7 +76,7 @@ pub fn store(
         Kind::Warning { retry_until } => (ReportKind::Delayed { retry_until }, true, "warning"),
         Kind::Relayed => (ReportKind::Relayed, true, "receipt"),
     };
-    let token = format!("{}.{}.{id}.{what}", now.as_micros(), std::process::id());
+    let token = format!("{}.{}.{id}.{what}", now.unix_micros(), std::process::id());
     let message = build_report(
         &Dsn {
             head: MailHead::new(cfg, to, now, &token),
@@ -115,10 +115,10 @@ fn read_original(dd: &crate::platform::datadir::DataDir, id: &str) -> io::Result
 
 /// `YYYY-MM-DD HH:MM UTC`, for the text.
 pub fn utc_text(t: Instant) -> String {
-    let secs = t.as_secs();
+    let secs = t.unix_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let (y, m, d) = mailroom_core::connect::clock::civil(days);
+    let (y, m, d) = mailroom_core::schedule::clock::civil(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
         rem / 3600,

@@ -214,7 +214,7 @@ impl SendHandler {
                     }
                     None => ClientCommand::Missing,
                 };
-                conn.answer(crate::net::pump::now(), cmd);
+                conn.answer(crate::platform::clock::now(), cmd);
                 Need::Poll
             }
             ClientEvent::Finished(report) => {
@@ -241,7 +241,7 @@ impl SendHandler {
             }
             Some(Order::Quit) | None => ClientCommand::Quit,
         };
-        conn.answer(crate::net::pump::now(), cmd);
+        conn.answer(crate::platform::clock::now(), cmd);
     }
 
     /// Tell the queue the session is over.
@@ -320,7 +320,7 @@ fn next_chunk(b: &mut Body) -> io::Result<(Vec<u8>, bool)> {
 /// A new client connection to `target` for `plan`.
 pub fn client(plan: &SessionPlan, target: &Target) -> ClientConn {
     super::client::client_conn(
-        crate::net::pump::now(),
+        crate::platform::clock::now(),
         plan.settings.clone(),
         plan.tls.clone(),
         &target.name,

@@ -124,7 +124,7 @@ pub fn write(dd: &DataDir, m: &QueuedMessage) -> io::Result<()> {
                     RcptState::Failed => Status::Failed,
                 },
                 attempts: r.attempts,
-                next_attempt: r.next_attempt.as_secs(),
+                next_attempt: r.next_attempt.unix_secs(),
                 last_error: r.last_error.clone(),
             })
             .collect(),
@@ -177,8 +177,9 @@ pub fn entry_ids(dd: &DataDir) -> io::Result<Vec<String>> {
     Ok(ids)
 }
 
-/// A spool entry as the queue machine sees it: the envelope with its recorded state.
-pub fn load(dd: &DataDir, id: &str) -> io::Result<Option<QueuedMessage>> {
+/// A spool entry as the queue machine sees it: the envelope with its recorded state,
+/// its wall-clock stamps placed on the monotonic line of `now`.
+pub fn load(dd: &DataDir, id: &str, now: Instant) -> io::Result<Option<QueuedMessage>> {
     let Some(env) = spool::read_envelope(dd, id)? else {
         return Ok(None);
     };
@@ -194,10 +195,10 @@ pub fn load(dd: &DataDir, id: &str) -> io::Result<Option<QueuedMessage>> {
             None
         }
     };
-    Ok(Some(merge(&env, size, state)))
+    Ok(Some(merge(&env, size, state, now)))
 }
 
-fn merge(env: &SpoolEnvelope, size: u64, state: Option<StateFile>) -> QueuedMessage {
+fn merge(env: &SpoolEnvelope, size: u64, state: Option<StateFile>, now: Instant) -> QueuedMessage {
     let mut recipients: Vec<QueuedRecipient> = env
         .recipients
         .iter()
@@ -227,7 +228,10 @@ fn merge(env: &SpoolEnvelope, size: u64, state: Option<StateFile>) -> QueuedMess
                     Status::Failed => RcptState::Failed,
                 };
                 r.attempts = st.attempts;
-                r.next_attempt = Instant::from_secs(st.next_attempt);
+                r.next_attempt = match st.next_attempt {
+                    0 => Instant::ZERO,
+                    s => Instant::from_unix_secs(s, now),
+                };
                 r.last_error = st.last_error;
             }
         } else {
@@ -237,7 +241,7 @@ fn merge(env: &SpoolEnvelope, size: u64, state: Option<StateFile>) -> QueuedMess
     QueuedMessage {
         id: env.id.clone(),
         size,
-        arrival: Instant::from_secs(env.arrival),
+        arrival: Instant::from_unix_secs(env.arrival, now),
         sender: env.sender.clone(),
         eight_bit: env.eight_bit,
         dsn_ret: env.dsn_ret.clone(),
@@ -289,6 +293,8 @@ mod tests {
     use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
     use std::net::{IpAddr, Ipv4Addr};
 
+    const NOW: Instant = Instant::from_secs(1_712_000_000);
+
     fn queue_one(dd: &DataDir) -> String {
         let store = Store::open(dd).unwrap();
         let rcpt = |a: &str| Recipient {
@@ -320,7 +326,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dd = DataDir::new(tmp.path());
         let id = queue_one(&dd);
-        let mut m = load(&dd, &id).unwrap().unwrap();
+        let mut m = load(&dd, &id, NOW).unwrap().unwrap();
         assert_eq!(m.recipients.len(), 2);
         assert_eq!(m.recipients[0].notify.as_deref(), Some("FAILURE"));
         assert_eq!(m.recipients[0].state, RcptState::Pending);
@@ -334,7 +340,7 @@ mod tests {
         m.recipients[1].last_error = Some("451 4.7.1 greylisted".into());
         write(&dd, &m).unwrap();
         sync_queue_dir(&dd).unwrap();
-        let back = load(&dd, &id).unwrap().unwrap();
+        let back = load(&dd, &id, NOW).unwrap().unwrap();
         assert_eq!(back, m);
         let lines = describe(&dd, &id);
         assert_eq!(lines.len(), 2);
@@ -354,7 +360,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dd = DataDir::new(tmp.path());
         let id = queue_one(&dd);
-        let m = load(&dd, &id).unwrap().unwrap();
+        let m = load(&dd, &id, NOW).unwrap().unwrap();
         write(&dd, &m).unwrap();
         remove(&dd, &id).unwrap();
         assert!(entry_ids(&dd).unwrap().is_empty());
@@ -366,7 +372,7 @@ mod tests {
             "version = 1\n[[recipient]]\naddress = \"other@x.test\"\nstatus = \"delivered\"\n",
         )
         .unwrap();
-        let m = load(&dd, &id).unwrap().unwrap();
+        let m = load(&dd, &id, NOW).unwrap().unwrap();
         assert!(m.recipients.iter().all(|r| r.state == RcptState::Pending));
     }
 }

@@ -4,20 +4,21 @@
 //! it the same way from `startup::prepare`.
 
 use super::{commands, control, etrn, localclock, watch};
+use crate::platform::clock;
 use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
 use mailroom_core::config::Config;
-use mailroom_core::connect::clock::SEC;
-use mailroom_core::connect::{Action, ConnId, Hook, Notice, Outcome, Scheduler, Setup, Target};
+use mailroom_core::schedule::clock::SEC;
+use mailroom_core::schedule::{Action, ConnId, Hook, Notice, Outcome, Scheduler, Setup, Target};
 use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
-use mailroom_core::{Input, Instant, Machine, Output};
+use mailroom_core::{Agent, Instant, Next};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant as StdInstant};
 
 /// How often the control files and the clock are looked at.
 const POLL: Duration = Duration::from_secs(1);
@@ -116,8 +117,6 @@ struct Driver {
     config: Config,
     sched: Scheduler,
     tx: Sender<Msg>,
-    start: StdInstant,
-    start_us: u64,
     requests: BTreeMap<u64, Request>,
     next_request: u64,
     cancel: BTreeMap<ConnId, Arc<AtomicBool>>,
@@ -134,19 +133,10 @@ fn in_mails(config: &Config) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 impl Driver {
     fn new(shared: Arc<Shared>, dir: DataDir, tx: Sender<Msg>) -> Driver {
         let config = shared.snapshot().config.clone();
-        let start = StdInstant::now();
-        let start_us = unix_micros();
-        let now = Instant::from_micros(start_us);
+        let now = clock::now();
         let sched = Scheduler::new(now, Setup::from_config(&config, &in_mails(&config)));
         if !config.connections.is_empty() {
             tracing::info!(
@@ -161,8 +151,6 @@ impl Driver {
             config,
             sched,
             tx,
-            start,
-            start_us,
             requests: BTreeMap::new(),
             next_request: 1,
             cancel: BTreeMap::new(),
@@ -170,14 +158,15 @@ impl Driver {
         }
     }
 
-    /// Monotonic time on the Unix scale of the start: clock changes do not move it.
     fn now(&self) -> Instant {
-        Instant::from_micros(self.start_us) + self.start.elapsed()
+        clock::now()
     }
 
+    /// Both readings of one moment: the scheduler maps local time onto the monotonic
+    /// one, so a wall-clock step shows up as a clock change (SCHEDULE.md).
     fn clock(&mut self) {
         let now = self.now();
-        let wall = unix_micros() as i64;
+        let wall = i64::try_from(now.unix_micros()).unwrap_or(i64::MAX);
         let local = localclock::local_stamp(wall);
         let unix = wall.div_euclid(SEC);
         let next_change = localclock::next_change(unix, 2 * 86_400)
@@ -195,7 +184,7 @@ impl Driver {
             self.clock();
             self.control();
             let now = self.now();
-            self.sched.handle_input(now, Input::Tick);
+            self.sched.handle_timeout(now);
             let deadline = self.drain();
             self.watch_links();
             let wait = deadline
@@ -307,12 +296,10 @@ impl Driver {
     }
 
     fn drain(&mut self) -> Option<Instant> {
-        let mut sink = Vec::new();
         loop {
-            match self.sched.poll_output(&mut sink) {
-                Output::Event(a) => self.act(a),
-                Output::Wait(w) => return w,
-                Output::Close | Output::StartTls => return None,
+            match self.sched.poll_event() {
+                Next::Event(a) => self.act(a),
+                Next::Wait(w) => return w,
             }
         }
     }
@@ -558,7 +545,7 @@ impl Driver {
             account.name
         );
         let delivery = Delivery {
-            id: format!("dial.{}", unix_micros()),
+            id: format!("dial.{}", clock::unix_micros()),
             envelope: Envelope {
                 mail_from: None,
                 recipients: vec![Recipient {

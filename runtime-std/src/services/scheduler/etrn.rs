@@ -1,7 +1,7 @@
 //! ETRN in the daemon: the server side's answer (held mail for a downstream server)
 //! and the client sent when a connection comes up.
 
-use crate::net::pump::{self, Conn};
+use crate::net::pump::Conn;
 use crate::net::socket::{self, WRITE_TIMEOUT};
 use crate::platform::datadir::DataDir;
 use crate::store::spool;
@@ -42,7 +42,7 @@ pub fn send(host: &str, helo: &str, domains: Vec<String>) -> Result<(), String> 
         .ok_or_else(|| format!("{host} has no address"))?;
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
         .map_err(|e| format!("cannot connect to {host}: {e}"))?;
-    let now = pump::now();
+    let now = crate::platform::clock::now();
     let mut c = Conn::client(now, EtrnClient::new(now, helo, domains), None, host);
     let mut result = None;
     let mut answer = |_: &mut Conn<EtrnClient>, EtrnEvent::Done(r)| result = Some(r);

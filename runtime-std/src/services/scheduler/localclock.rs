@@ -1,8 +1,7 @@
 //! The local wall clock for the scheduler: the C library's `localtime_r` reads the
 //! time zone database (TZ, /etc/localtime), so DST needs no crate of our own.
 
-use mailroom_core::connect::clock::SEC;
-use std::time::{SystemTime, UNIX_EPOCH};
+use mailroom_core::schedule::clock::SEC;
 
 /// Seconds east of UTC in force at Unix time `t`.
 pub fn offset_at(t: i64) -> i64 {
@@ -20,10 +19,7 @@ pub fn offset_at(t: i64) -> i64 {
 
 /// Unix seconds now.
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    i64::try_from(crate::platform::clock::unix_micros() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The local stamp (microseconds since 1970-01-01 00:00 local) at Unix microseconds `us`.

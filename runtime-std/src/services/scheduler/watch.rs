@@ -4,7 +4,7 @@
 //! Links without a `check` command cannot be watched.
 
 use mailroom_core::config::{Config, LinkKind};
-use mailroom_core::connect::ConnId;
+use mailroom_core::schedule::ConnId;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -120,7 +120,7 @@ impl Rule {
 mod tests {
     use super::*;
     use crate::config::{Day, Span, TimeOfDay};
-    use crate::connect::clock::local_stamp;
+    use crate::schedule::clock::local_stamp;
 
     fn rule(s: Schedule) -> Rule {
         Rule::new(0, &s, |_| Some(0), &[0]).unwrap()
