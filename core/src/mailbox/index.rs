@@ -29,6 +29,25 @@ pub struct MessageMeta {
     pub base: String,
 }
 
+/// `uid modseq size date flags keywords held base`: a message line of the snapshot,
+/// and the body of the journal's `+` line.
+impl std::fmt::Display for MessageMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {} {} {} {} {}",
+            self.uid,
+            self.modseq,
+            self.size,
+            self.internal_date,
+            self.flags,
+            keyword_list(&self.keywords),
+            if self.held { "H" } else { "-" },
+            self.base
+        )
+    }
+}
+
 /// RFC 6154 special uses a folder may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SpecialUse {
@@ -225,18 +244,7 @@ impl FolderIndex {
             let _ = writeln!(t, "keywords {}", self.keywords.join(" "));
         }
         for m in self.messages.values() {
-            let _ = writeln!(
-                t,
-                "{} {} {} {} {} {} {} {}",
-                m.uid,
-                m.modseq,
-                m.size,
-                m.internal_date,
-                m.flags,
-                keyword_list(&m.keywords),
-                if m.held { "H" } else { "-" },
-                m.base
-            );
+            let _ = writeln!(t, "{m}");
         }
         t
     }

@@ -49,18 +49,7 @@ impl Record {
     pub fn to_line(&self) -> String {
         let mut body = String::with_capacity(96);
         let _ = match self {
-            Record::Added(m) => write!(
-                body,
-                "+ {} {} {} {} {} {} {} {}",
-                m.uid,
-                m.modseq,
-                m.size,
-                m.internal_date,
-                m.flags,
-                keyword_list(&m.keywords),
-                if m.held { "H" } else { "-" },
-                m.base
-            ),
+            Record::Added(m) => write!(body, "+ {m}"),
             Record::Flags {
                 uid,
                 modseq,
