@@ -15,6 +15,7 @@ pub mod config;
 pub mod connect;
 pub mod dns;
 pub mod dsn;
+pub mod imap;
 pub mod machine;
 pub mod mailbox;
 pub mod outbound;
