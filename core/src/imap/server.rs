@@ -215,7 +215,7 @@ impl ImapServer {
 
     /// `CAPABILITY …` for the current state: only what this session does.
     fn capabilities(&mut self) {
-        let mut caps = vec!["CAPABILITY", "IMAP4rev1", "LITERAL+", "SASL-IR", "ENABLE"];
+        let mut caps = vec!["CAPABILITY", "IMAP4rev1", "LITERAL+", "SASL-IR"];
         if self.state == State::NotAuthenticated {
             if self.info.tls_available && !self.tls_active {
                 caps.push("STARTTLS");
@@ -227,6 +227,7 @@ impl ImapServer {
             }
         } else {
             caps.extend([
+                "ENABLE",
                 "IDLE",
                 "NAMESPACE",
                 "UNSELECT",
@@ -385,7 +386,7 @@ impl ImapServer {
                 self.tagged(&tag, "OK", "CAPABILITY completed");
             }
             CommandBody::Noop => self.sync_done(&tag, "NOOP completed"),
-            CommandBody::Check => self.sync_done(&tag, "CHECK completed"),
+            CommandBody::Check if selected => self.sync_done(&tag, "CHECK completed"),
             CommandBody::Logout => {
                 self.out.extend_from_slice(b"* BYE Logging out\r\n");
                 self.tagged(&tag, "OK", "LOGOUT completed");
@@ -635,6 +636,7 @@ impl ImapServer {
                         | CommandBody::Unsubscribe { .. }
                         | CommandBody::Append { .. }
                         | CommandBody::Idle
+                        | CommandBody::Check
                         | CommandBody::Close
                         | CommandBody::Unselect
                         | CommandBody::Expunge
@@ -1087,9 +1089,17 @@ impl ImapServer {
         }
         let what = if job.uid_cmd { "UID STORE" } else { "STORE" };
         if !modified.is_empty() {
+            // RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers for STORE.
             let list = modified
                 .iter()
-                .map(u32::to_string)
+                .filter_map(|&u| {
+                    if job.uid_cmd {
+                        Some(u)
+                    } else {
+                        sel.view.seq(u)
+                    }
+                })
+                .map(|n| n.to_string())
                 .collect::<Vec<_>>()
                 .join(",");
             self.tagged(
@@ -1325,7 +1335,7 @@ impl ImapServer {
                     for r in &outcome.applied {
                         if let Record::Flags { uid, .. } = r {
                             if let Some(seq) = sel.view.seq(*uid) {
-                                let mut items = vec![Item::Flags];
+                                let mut items = vec![Item::Uid, Item::Flags];
                                 if condstore {
                                     items.push(Item::ModSeq);
                                 }
