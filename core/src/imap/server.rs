@@ -549,6 +549,11 @@ impl ImapServer {
             CommandBody::Idle if authed => {
                 self.out.extend_from_slice(b"+ idling\r\n");
                 self.phase = Phase::Idle { tag };
+                let condstore = self.condstore;
+                if let Some(sel) = &mut self.selected {
+                    // What the sync point before IDLE found (RFC 2177 allows it here).
+                    sel.report(&mut self.out, true, condstore);
+                }
                 if selected {
                     self.idling = true;
                     self.events.push_back(ImapEvent::Idle);
@@ -1298,6 +1303,12 @@ impl ImapServer {
                 if !self.take_changes(&records) {
                     return true;
                 }
+                if reports_first(&cmd.body) {
+                    let condstore = self.condstore;
+                    if let Some(sel) = &mut self.selected {
+                        sel.report(&mut self.out, true, condstore);
+                    }
+                }
                 self.run(*cmd);
             }
             (Pending::IdleSync, ImapCommand::Changes(records)) => {
@@ -1451,6 +1462,25 @@ fn needs_sync(body: &CommandBody<'_>) -> bool {
             | CommandBody::Select { .. }
             | CommandBody::Examine { .. }
             | CommandBody::Unselect
+    )
+}
+
+/// Sync-point commands whose changes are written before the command runs; the others
+/// write them themselves (FETCH, STORE, SEARCH without EXPUNGE; NOOP, CHECK, EXPUNGE,
+/// MOVE, IDLE after their own work) or leave the folder (CLOSE, LOGOUT).
+fn reports_first(body: &CommandBody<'_>) -> bool {
+    !matches!(
+        body,
+        CommandBody::Fetch { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Search { .. }
+            | CommandBody::Noop
+            | CommandBody::Check
+            | CommandBody::Expunge
+            | CommandBody::ExpungeUid { .. }
+            | CommandBody::Move { .. }
+            | CommandBody::Idle
+            | CommandBody::Close
     )
 }
 
