@@ -1070,7 +1070,7 @@ impl ImapServer {
         modified.extend(outcome.modified.iter().copied());
         modified.sort_unstable();
         for &uid in &job.uids {
-            if modified.contains(&uid) || !sel.meta(uid).is_some_and(|_| !sel.view.is_gone(uid)) {
+            if modified.contains(&uid) || sel.meta(uid).is_none() || sel.view.is_gone(uid) {
                 continue;
             }
             // RFC 7162 §3.1.3: with UNCHANGEDSINCE, .SILENT still reports MODSEQ.
