@@ -226,8 +226,14 @@ fn fetch_items_and_bodies() {
         "g OK UID FETCH completed\r\n"
     );
     assert_eq!(
-        c.cmd("h FETCH 1 ENVELOPE"),
-        "h NO [CANNOT] ENVELOPE is not supported yet\r\n"
+        c.cmd("h FETCH 1 BODYSTRUCTURE"),
+        "h NO [CANNOT] BODYSTRUCTURE is not supported yet\r\n"
+    );
+    assert_eq!(
+        c.cmd("h2 FETCH 2 ENVELOPE"),
+        "* 2 FETCH (ENVELOPE (NIL \"two\" ((NIL NIL \"b\" \"example.com\")) \
+         ((NIL NIL \"b\" \"example.com\")) ((NIL NIL \"b\" \"example.com\")) \
+         ((NIL NIL \"c\" \"example.com\")) NIL NIL NIL NIL))\r\nh2 OK FETCH completed\r\n"
     );
     assert_eq!(
         c.cmd("i FETCH 1 RFC822.HEADER"),
@@ -241,7 +247,7 @@ fn fetch_items_and_bodies() {
         .iter()
         .filter(|l| l.starts_with("Message"))
         .count();
-    assert_eq!(asked, 3);
+    assert_eq!(asked, 4);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! the session asks for one message at a time ([`super::ImapEvent::Message`]), so a
 //! FETCH of a whole folder never holds more than one message.
 //!
-//! Not yet: ENVELOPE, BODYSTRUCTURE, BODY (the structure), MIME part numbers and
+//! ENVELOPE is `envelope.rs`'s. Not yet: BODYSTRUCTURE, BODY (the structure), MIME part numbers and
 //! BINARY; the session answers them with BAD before writing anything.
 
 use super::select::Selected;
@@ -21,6 +21,7 @@ pub(super) enum Item {
     InternalDate,
     Size,
     ModSeq,
+    Envelope,
     /// A body section; `peek` leaves `\Seen` alone.
     Body {
         part: Part,
@@ -60,7 +61,13 @@ pub(super) fn items(
                 MessageDataItemName::InternalDate,
                 MessageDataItemName::Rfc822Size,
             ],
-            _ => return Err(NotYet("ENVELOPE")),
+            Macro::All => vec![
+                MessageDataItemName::Flags,
+                MessageDataItemName::InternalDate,
+                MessageDataItemName::Rfc822Size,
+                MessageDataItemName::Envelope,
+            ],
+            _ => return Err(NotYet("BODY")),
         },
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v.clone(),
     };
@@ -97,7 +104,7 @@ pub(super) fn items(
                 let origin = partial.map(|(o, _)| format!("<{o}>")).unwrap_or_default();
                 body(part, partial, *peek, format!("BODY[{name}]{origin}"))
             }
-            MessageDataItemName::Envelope => return Err(NotYet("ENVELOPE")),
+            MessageDataItemName::Envelope => Item::Envelope,
             MessageDataItemName::BodyStructure | MessageDataItemName::Body => {
                 return Err(NotYet("BODYSTRUCTURE"))
             }
@@ -141,7 +148,9 @@ fn fields(names: &[imap_codec::imap_types::core::AString<'_>], not: bool) -> (Pa
 
 /// Does any item need the message's bytes?
 pub(super) fn needs_bytes(items: &[Item]) -> bool {
-    items.iter().any(|i| matches!(i, Item::Body { .. }))
+    items
+        .iter()
+        .any(|i| matches!(i, Item::Body { .. } | Item::Envelope))
 }
 
 /// Does any item set `\Seen` (a non-peek body item, RFC 3501 §6.4.5)?
@@ -178,6 +187,7 @@ pub(super) fn write_one(
             }
             Item::Size => out.extend_from_slice(format!("RFC822.SIZE {}", m.size).as_bytes()),
             Item::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes()),
+            Item::Envelope => super::envelope::envelope(out, bytes.unwrap_or_default()),
             Item::Body {
                 part,
                 partial,

@@ -10,11 +10,13 @@
 //!
 //! Modules: `frame.rs` (bytes → whole commands with literals, through imap-codec's
 //! `Fragmentizer`, bounded), `write.rs` (quoted strings, flag lists, dates),
-//! `server.rs` (states and commands), `select.rs` (the selected state: the folder
+//! `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
+//! mail-parser), `select.rs` (the selected state: the folder
 //! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`.
 //!
 //! [`View`]: crate::mailbox::View
 
+mod envelope;
 mod fetch;
 mod frame;
 mod search;
