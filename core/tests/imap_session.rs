@@ -227,7 +227,12 @@ fn fetch_items_and_bodies() {
     );
     assert_eq!(
         c.cmd("h FETCH 1 BODYSTRUCTURE"),
-        "h NO [CANNOT] BODYSTRUCTURE is not supported yet\r\n"
+        "* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \
+         \"7bit\" 12 1 NIL NIL NIL NIL))\r\nh OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("h1 FETCH 1 BODY[1]"),
+        "h1 NO [CANNOT] BODY[part] is not supported yet\r\n"
     );
     assert_eq!(
         c.cmd("h2 FETCH 2 ENVELOPE"),
@@ -247,7 +252,7 @@ fn fetch_items_and_bodies() {
         .iter()
         .filter(|l| l.starts_with("Message"))
         .count();
-    assert_eq!(asked, 4);
+    assert_eq!(asked, 5);
 }
 
 #[test]

@@ -1,11 +1,171 @@
-//! FETCH ENVELOPE (RFC 3501 §7.4.2), from the message's header as mail-parser reads
-//! it. Date, subject, In-Reply-To and Message-ID are sent as they stand in the
+//! FETCH ENVELOPE, BODYSTRUCTURE and BODY (RFC 3501 §7.4.2), from the message as
+//! mail-parser reads it. Date, subject, In-Reply-To and Message-ID are sent as they stand in the
 //! header (unfolded), as Dovecot does; display names are decoded by mail-parser, so
 //! a non-ASCII one is sent again as an RFC 2047 encoded word.
 
 use super::write;
 use base64::Engine as _;
-use mail_parser::{Addr, Address, HeaderName, Message, MessageParser};
+use mail_parser::{
+    Addr, Address, ContentType, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders,
+    PartType,
+};
+
+/// Nesting deeper than this is written as an empty text part: a hostile message of
+/// nested multiparts must not exhaust the stack.
+const MAX_DEPTH: usize = 32;
+
+/// Write `BODYSTRUCTURE (…)` (`ext`) or `BODY (…)` for `raw`.
+pub(super) fn structure(out: &mut Vec<u8>, raw: &[u8], ext: bool) {
+    out.extend_from_slice(if ext { b"BODYSTRUCTURE " } else { b"BODY " });
+    match MessageParser::new().parse(raw) {
+        Some(m) => part(out, &m, 0, ext, 0),
+        None => out.extend_from_slice(
+            b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)",
+        ),
+    }
+}
+
+fn part(out: &mut Vec<u8>, m: &Message<'_>, id: usize, ext: bool, depth: usize) {
+    let Some(p) = m.parts.get(id) else {
+        out.extend_from_slice(b"NIL");
+        return;
+    };
+    let ct = p.content_type();
+    if let (PartType::Multipart(children), true) = (&p.body, depth < MAX_DEPTH) {
+        out.push(b'(');
+        for &c in children {
+            part(out, m, c as usize, ext, depth + 1);
+        }
+        out.push(b' ');
+        let sub = ct.and_then(|c| c.c_subtype.as_deref()).unwrap_or("mixed");
+        write::string(out, sub.as_bytes());
+        if ext {
+            out.push(b' ');
+            params(out, ct);
+            extension(out, p);
+        }
+        out.push(b')');
+        return;
+    }
+    let raw: &[u8] = &m.raw_message;
+    let start = (p.offset_body as usize).min(raw.len());
+    let end = (p.offset_end as usize).clamp(start, raw.len());
+    let body = &raw[start..end];
+    let (ty, sub) = match ct {
+        Some(c) => (
+            c.c_type.as_ref(),
+            c.c_subtype
+                .as_deref()
+                .unwrap_or(if c.c_type.eq_ignore_ascii_case("text") {
+                    "plain"
+                } else {
+                    "octet-stream"
+                }),
+        ),
+        None => ("text", "plain"),
+    };
+    out.push(b'(');
+    write::string(out, ty.as_bytes());
+    out.push(b' ');
+    write::string(out, sub.as_bytes());
+    out.push(b' ');
+    if ct.is_none() {
+        out.extend_from_slice(b"(\"charset\" \"us-ascii\")");
+    } else {
+        params(out, ct);
+    }
+    out.push(b' ');
+    nstring(out, p.content_id());
+    out.push(b' ');
+    nstring(out, p.content_description());
+    out.push(b' ');
+    write::string(
+        out,
+        p.content_transfer_encoding().unwrap_or("7bit").as_bytes(),
+    );
+    out.extend_from_slice(format!(" {}", body.len()).as_bytes());
+    // A last line without its line end (before a boundary) still counts.
+    let lines = memchr::memchr_iter(b'\n', body).count()
+        + usize::from(body.last().is_some_and(|&b| b != b'\n'));
+    match &p.body {
+        PartType::Message(inner) if depth < MAX_DEPTH => {
+            out.extend_from_slice(b" (");
+            write_envelope(out, inner);
+            out.extend_from_slice(b") ");
+            part(out, inner, 0, ext, depth + 1);
+            out.extend_from_slice(format!(" {lines}").as_bytes());
+        }
+        _ if ty.eq_ignore_ascii_case("text") => {
+            out.extend_from_slice(format!(" {lines}").as_bytes());
+        }
+        _ => {}
+    }
+    if ext {
+        out.extend_from_slice(b" NIL");
+        extension(out, p);
+    }
+    out.push(b')');
+}
+
+/// ` disposition language location` of a part (BODYSTRUCTURE's extension data).
+fn extension(out: &mut Vec<u8>, p: &mail_parser::MessagePart<'_>) {
+    out.push(b' ');
+    match p.content_disposition() {
+        Some(d) => {
+            out.push(b'(');
+            write::string(out, d.c_type.as_bytes());
+            out.push(b' ');
+            params(out, Some(d));
+            out.push(b')');
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+    out.push(b' ');
+    match p.content_language() {
+        HeaderValue::Text(t) => write::string(out, t.as_bytes()),
+        HeaderValue::TextList(list) if !list.is_empty() => {
+            out.push(b'(');
+            for (i, t) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                write::string(out, t.as_bytes());
+            }
+            out.push(b')');
+        }
+        _ => out.extend_from_slice(b"NIL"),
+    }
+    out.push(b' ');
+    nstring(out, p.content_location());
+}
+
+fn params(out: &mut Vec<u8>, ct: Option<&ContentType<'_>>) {
+    match ct
+        .and_then(|c| c.attributes.as_ref())
+        .filter(|a| !a.is_empty())
+    {
+        Some(attrs) => {
+            out.push(b'(');
+            for (i, a) in attrs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                write::string(out, a.name.as_bytes());
+                out.push(b' ');
+                write::string(out, a.value.as_bytes());
+            }
+            out.push(b')');
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
+fn nstring(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write::string(out, s.as_bytes()),
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
 
 /// Write `ENVELOPE (…)` for `raw`.
 pub(super) fn envelope(out: &mut Vec<u8>, raw: &[u8]) {
@@ -130,6 +290,59 @@ fn one(out: &mut Vec<u8>, a: &Addr<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structures() {
+        let mut out = Vec::new();
+        structure(&mut out, b"Subject: x\r\n\r\nline 1\r\nline 2\r\n", true);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 16 2 \
+             NIL NIL NIL NIL)"
+        );
+        let msg = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n\
+            --b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n\
+            Content-Transfer-Encoding: base64\r\n\
+            Content-Disposition: attachment; filename=\"a.pdf\"\r\n\r\nAAAA\r\n--b--\r\n";
+        let mut out = Vec::new();
+        structure(&mut out, msg, false);
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            s.starts_with("BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" "),
+            "{s}"
+        );
+        assert!(
+            s.contains(")(\"application\" \"pdf\" (\"name\" \"a.pdf\") NIL NIL \"base64\" "),
+            "{s}"
+        );
+        assert!(s.ends_with(") \"mixed\")"), "{s}");
+        let mut out = Vec::new();
+        structure(&mut out, msg, true);
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            s.contains("(\"attachment\" (\"filename\" \"a.pdf\"))"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with(" \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut msg = String::new();
+        for i in 0..200 {
+            msg.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        msg.push_str("\r\nx\r\n");
+        let mut out = Vec::new();
+        structure(&mut out, msg.as_bytes(), true);
+        assert!(out.starts_with(b"BODYSTRUCTURE ("));
+    }
 
     #[test]
     fn rfc_3501_shape() {

@@ -4,8 +4,8 @@
 //! the session asks for one message at a time ([`super::ImapEvent::Message`]), so a
 //! FETCH of a whole folder never holds more than one message.
 //!
-//! ENVELOPE is `envelope.rs`'s. Not yet: BODYSTRUCTURE, BODY (the structure), MIME part numbers and
-//! BINARY; the session answers them with BAD before writing anything.
+//! ENVELOPE, BODYSTRUCTURE and BODY are `envelope.rs`'s. Not yet: MIME part numbers
+//! and BINARY; the session answers them with BAD before writing anything.
 
 use super::select::Selected;
 use super::write;
@@ -22,6 +22,8 @@ pub(super) enum Item {
     Size,
     ModSeq,
     Envelope,
+    /// BODYSTRUCTURE (`true`) or BODY (`false`).
+    Structure(bool),
     /// A body section; `peek` leaves `\Seen` alone.
     Body {
         part: Part,
@@ -67,7 +69,14 @@ pub(super) fn items(
                 MessageDataItemName::Rfc822Size,
                 MessageDataItemName::Envelope,
             ],
-            _ => return Err(NotYet("BODY")),
+            Macro::Full => vec![
+                MessageDataItemName::Flags,
+                MessageDataItemName::InternalDate,
+                MessageDataItemName::Rfc822Size,
+                MessageDataItemName::Envelope,
+                MessageDataItemName::Body,
+            ],
+            _ => return Err(NotYet("this macro")),
         },
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v.clone(),
     };
@@ -105,9 +114,8 @@ pub(super) fn items(
                 body(part, partial, *peek, format!("BODY[{name}]{origin}"))
             }
             MessageDataItemName::Envelope => Item::Envelope,
-            MessageDataItemName::BodyStructure | MessageDataItemName::Body => {
-                return Err(NotYet("BODYSTRUCTURE"))
-            }
+            MessageDataItemName::BodyStructure => Item::Structure(true),
+            MessageDataItemName::Body => Item::Structure(false),
             _ => return Err(NotYet("BINARY")),
         };
         if !out.contains(&item) {
@@ -150,7 +158,7 @@ fn fields(names: &[imap_codec::imap_types::core::AString<'_>], not: bool) -> (Pa
 pub(super) fn needs_bytes(items: &[Item]) -> bool {
     items
         .iter()
-        .any(|i| matches!(i, Item::Body { .. } | Item::Envelope))
+        .any(|i| matches!(i, Item::Body { .. } | Item::Envelope | Item::Structure(_)))
 }
 
 /// Does any item set `\Seen` (a non-peek body item, RFC 3501 §6.4.5)?
@@ -188,6 +196,9 @@ pub(super) fn write_one(
             Item::Size => out.extend_from_slice(format!("RFC822.SIZE {}", m.size).as_bytes()),
             Item::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes()),
             Item::Envelope => super::envelope::envelope(out, bytes.unwrap_or_default()),
+            Item::Structure(ext) => {
+                super::envelope::structure(out, bytes.unwrap_or_default(), *ext)
+            }
             Item::Body {
                 part,
                 partial,
