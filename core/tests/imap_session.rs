@@ -230,9 +230,10 @@ fn fetch_items_and_bodies() {
         "* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \
          \"7bit\" 12 1 NIL NIL NIL NIL))\r\nh OK FETCH completed\r\n"
     );
+    // A single-part message: part 1 is its body; part 2 does not exist.
     assert_eq!(
-        c.cmd("h1 FETCH 1 BODY[1]"),
-        "h1 NO [CANNOT] BODY[part] is not supported yet\r\n"
+        c.cmd("h1 FETCH 1 (BODY.PEEK[1] BODY.PEEK[2])"),
+        "* 1 FETCH (BODY[1] {12}\r\nfirst body\r\n BODY[2] NIL)\r\nh1 OK FETCH completed\r\n"
     );
     assert_eq!(
         c.cmd("h2 FETCH 2 ENVELOPE"),
@@ -252,7 +253,7 @@ fn fetch_items_and_bodies() {
         .iter()
         .filter(|l| l.starts_with("Message"))
         .count();
-    assert_eq!(asked, 5);
+    assert_eq!(asked, 6);
 }
 
 #[test]

@@ -107,6 +107,69 @@ fn part(out: &mut Vec<u8>, m: &Message<'_>, id: usize, ext: bool, depth: usize) 
     out.push(b')');
 }
 
+/// The bytes of section `part` of MIME part `path` (RFC 3501 §6.4.5), or `None` if
+/// the message has no such part.
+pub(super) fn part_section(raw: &[u8], path: &[u32], part: &super::fetch::Part) -> Option<Vec<u8>> {
+    use super::fetch::Part;
+    let m = MessageParser::new().parse(raw)?;
+    let (msg, id) = resolve(&m, path)?;
+    let p = msg.parts.get(id)?;
+    let raw: &[u8] = &msg.raw_message;
+    let range = |a: u32, b: u32| {
+        let a = (a as usize).min(raw.len());
+        let b = (b as usize).clamp(a, raw.len());
+        raw[a..b].to_vec()
+    };
+    match part {
+        Part::Whole => Some(range(p.offset_body, p.offset_end)),
+        Part::Mime => Some(range(p.offset_header, p.offset_body)),
+        // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it holds.
+        _ => match &p.body {
+            PartType::Message(inner) => {
+                // The nested message's bytes, by its root part's offsets (mail-parser
+                // may hand the enclosing message's bytes as its `raw_message`).
+                let root = inner.parts.first()?;
+                let r: &[u8] = &inner.raw_message;
+                let a = (root.offset_header as usize).min(r.len());
+                let b = (root.offset_end as usize).clamp(a, r.len());
+                Some(super::fetch::section(&r[a..b], part).into_owned())
+            }
+            _ => None,
+        },
+    }
+}
+
+/// Walk part numbers: in a message, 1.. number the parts of its multipart body, or
+/// 1 is its only body; a message/rfc822 part is entered.
+fn resolve<'m, 'x>(m: &'m Message<'x>, path: &[u32]) -> Option<(&'m Message<'x>, usize)> {
+    let mut msg = m;
+    let mut id: Option<usize> = None;
+    for &n in path {
+        let n = usize::try_from(n).ok()?.checked_sub(1)?;
+        let current = match id {
+            None => 0,
+            Some(i) => match &msg.parts.get(i)?.body {
+                PartType::Message(inner) => {
+                    msg = inner;
+                    0
+                }
+                PartType::Multipart(children) => {
+                    id = Some(*children.get(n)? as usize);
+                    continue;
+                }
+                _ => return None,
+            },
+        };
+        // At a message's root: its multipart's children, or itself as part 1.
+        id = Some(match &msg.parts.get(current)?.body {
+            PartType::Multipart(children) => *children.get(n)? as usize,
+            _ if n == 0 => current,
+            _ => return None,
+        });
+    }
+    Some((msg, id?))
+}
+
 /// ` disposition language location` of a part (BODYSTRUCTURE's extension data).
 fn extension(out: &mut Vec<u8>, p: &mail_parser::MessagePart<'_>) {
     out.push(b' ');
@@ -328,6 +391,36 @@ mod tests {
             s.ends_with(" \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn part_sections() {
+        use crate::imap::fetch::Part;
+        let msg = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
+            --b\r\nContent-Type: message/rfc822\r\n\r\n\
+            Subject: inner\r\n\r\ninner body\r\n--b--\r\n";
+        let get = |path: &[u32], part: Part| part_section(msg, path, &part).map(String::from_utf8);
+        assert_eq!(get(&[1], Part::Whole), Some(Ok("hello".into())));
+        assert_eq!(
+            get(&[1], Part::Mime),
+            Some(Ok("Content-Type: text/plain\r\n\r\n".into()))
+        );
+        assert_eq!(
+            get(&[2], Part::Header),
+            Some(Ok("Subject: inner\r\n\r\n".into()))
+        );
+        assert_eq!(get(&[2], Part::Text), Some(Ok("inner body".into())));
+        assert_eq!(get(&[2, 1], Part::Whole), Some(Ok("inner body".into())));
+        assert_eq!(get(&[3], Part::Whole), None);
+        assert_eq!(get(&[1], Part::Header), None);
+        // A single-part message: part 1 is its body.
+        let single = b"Subject: s\r\n\r\nonly\r\n";
+        assert_eq!(
+            part_section(single, &[1], &Part::Whole).map(String::from_utf8),
+            Some(Ok("only\r\n".into()))
+        );
+        assert_eq!(part_section(single, &[2], &Part::Whole), None);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! the session asks for one message at a time ([`super::ImapEvent::Message`]), so a
 //! FETCH of a whole folder never holds more than one message.
 //!
-//! ENVELOPE, BODYSTRUCTURE and BODY are `envelope.rs`'s. Not yet: MIME part numbers
-//! and BINARY; the session answers them with BAD before writing anything.
+//! ENVELOPE, BODYSTRUCTURE, BODY and MIME part sections are `envelope.rs`'s. Not
+//! yet: BINARY; the session answers them with BAD before writing anything.
 
 use super::select::Selected;
 use super::write;
@@ -26,6 +26,8 @@ pub(super) enum Item {
     Structure(bool),
     /// A body section; `peek` leaves `\Seen` alone.
     Body {
+        /// MIME part numbers (RFC 3501 §6.4.5); empty = the whole message.
+        path: Vec<u32>,
         part: Part,
         partial: Option<(u32, u32)>,
         peek: bool,
@@ -39,12 +41,17 @@ pub(super) enum Part {
     Whole,
     Header,
     Text,
+    /// A part's own MIME header (`n.MIME`).
+    Mime,
     /// HEADER.FIELDS (`not` false) or HEADER.FIELDS.NOT, names lower-cased.
     Fields {
         names: Vec<String>,
         not: bool,
     },
 }
+
+/// Part numbers deeper than this are refused (no real message nests so deep).
+const MAX_PART_DEPTH: usize = 32;
 
 /// An item this version cannot answer yet (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,17 +108,45 @@ pub(super) fn items(
                 partial,
                 peek,
             } => {
-                let (part, name) = match section {
-                    None => (Part::Whole, String::new()),
-                    Some(Section::Header(None)) => (Part::Header, "HEADER".into()),
-                    Some(Section::Text(None)) => (Part::Text, "TEXT".into()),
-                    Some(Section::HeaderFields(None, names)) => fields(names.as_ref(), false),
-                    Some(Section::HeaderFieldsNot(None, names)) => fields(names.as_ref(), true),
-                    Some(_) => return Err(NotYet("BODY[part]")),
+                let nums = |p: &imap_codec::imap_types::fetch::Part| -> Vec<u32> {
+                    p.0.as_ref().iter().map(|n| n.get()).collect()
                 };
+                let (path, (part, name)) = match section {
+                    None => (Vec::new(), (Part::Whole, String::new())),
+                    Some(Section::Part(p)) => (nums(p), (Part::Whole, String::new())),
+                    Some(Section::Mime(p)) => (nums(p), (Part::Mime, "MIME".into())),
+                    Some(Section::Header(p)) => (
+                        p.as_ref().map(nums).unwrap_or_default(),
+                        (Part::Header, "HEADER".into()),
+                    ),
+                    Some(Section::Text(p)) => (
+                        p.as_ref().map(nums).unwrap_or_default(),
+                        (Part::Text, "TEXT".into()),
+                    ),
+                    Some(Section::HeaderFields(p, names)) => (
+                        p.as_ref().map(nums).unwrap_or_default(),
+                        fields(names.as_ref(), false),
+                    ),
+                    Some(Section::HeaderFieldsNot(p, names)) => (
+                        p.as_ref().map(nums).unwrap_or_default(),
+                        fields(names.as_ref(), true),
+                    ),
+                };
+                if path.len() > MAX_PART_DEPTH {
+                    return Err(NotYet("a part nested this deep"));
+                }
+                let mut numbered: Vec<String> = path.iter().map(u32::to_string).collect();
+                if !name.is_empty() {
+                    numbered.push(name);
+                }
+                let name = numbered.join(".");
                 let partial = partial.map(|(o, n)| (o, n.get()));
                 let origin = partial.map(|(o, _)| format!("<{o}>")).unwrap_or_default();
-                body(part, partial, *peek, format!("BODY[{name}]{origin}"))
+                let mut item = body(part, partial, *peek, format!("BODY[{name}]{origin}"));
+                if let Item::Body { path: p, .. } = &mut item {
+                    *p = path;
+                }
+                item
             }
             MessageDataItemName::Envelope => Item::Envelope,
             MessageDataItemName::BodyStructure => Item::Structure(true),
@@ -130,6 +165,7 @@ pub(super) fn items(
 
 fn body(part: Part, partial: Option<(u32, u32)>, peek: bool, label: String) -> Item {
     Item::Body {
+        path: Vec::new(),
         part,
         partial,
         peek,
@@ -200,6 +236,7 @@ pub(super) fn write_one(
                 super::envelope::structure(out, bytes.unwrap_or_default(), *ext)
             }
             Item::Body {
+                path,
                 part,
                 partial,
                 label,
@@ -208,7 +245,19 @@ pub(super) fn write_one(
                 out.extend_from_slice(label.as_bytes());
                 out.push(b' ');
                 let whole = bytes.unwrap_or_default();
-                let data = section(whole, part);
+                let data = if path.is_empty() {
+                    section(whole, part)
+                } else {
+                    match super::envelope::part_section(whole, path, part) {
+                        Some(d) => std::borrow::Cow::Owned(d),
+                        None => {
+                            // RFC 3501 §6.4.5 leaves a missing part to the server;
+                            // NIL is what Dovecot sends.
+                            out.extend_from_slice(b"NIL");
+                            continue;
+                        }
+                    }
+                };
                 let data = match partial {
                     Some((origin, len)) => {
                         let start = usize::try_from(*origin)
@@ -240,11 +289,11 @@ fn split(msg: &[u8]) -> usize {
     msg.len()
 }
 
-fn section<'m>(msg: &'m [u8], part: &Part) -> std::borrow::Cow<'m, [u8]> {
+pub(super) fn section<'m>(msg: &'m [u8], part: &Part) -> std::borrow::Cow<'m, [u8]> {
     use std::borrow::Cow;
     let cut = split(msg);
     match part {
-        Part::Whole => Cow::Borrowed(msg),
+        Part::Whole | Part::Mime => Cow::Borrowed(msg),
         Part::Header => Cow::Borrowed(&msg[..cut]),
         Part::Text => Cow::Borrowed(&msg[cut..]),
         Part::Fields { names, not } => {
