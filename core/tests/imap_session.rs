@@ -335,9 +335,40 @@ fn search_subset() {
         c.cmd("h SEARCH MODSEQ 3"),
         "* SEARCH 2 3 (MODSEQ 4)\r\nh OK SEARCH completed\r\n"
     );
+    // Text keys: one message's bytes at a time.
+    let asked = |c: &Client| {
+        c.store
+            .log
+            .iter()
+            .filter(|l| l.starts_with("Message"))
+            .count()
+    };
+    assert_eq!(asked(&c), 0);
     assert_eq!(
         c.cmd("i SEARCH SUBJECT two"),
-        "i NO [CANNOT] Searching message text is not supported yet\r\n"
+        "* SEARCH 2\r\ni OK SEARCH completed\r\n"
+    );
+    assert_eq!(asked(&c), 3);
+    assert_eq!(
+        c.cmd("i2 SEARCH FROM example.com NOT BODY first"),
+        "* SEARCH 2\r\ni2 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("i3 UID SEARCH TEXT THIRD"),
+        "* SEARCH 6\r\ni3 OK UID SEARCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("i4 SEARCH HEADER To c@ OR SEEN UNSEEN"),
+        "* SEARCH 2\r\ni4 OK SEARCH completed\r\n"
+    );
+    // No Date field: no SENT* key matches.
+    assert_eq!(
+        c.cmd("i5 SEARCH SENTBEFORE 1-Jan-2030"),
+        "* SEARCH\r\ni5 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("i6 SEARCH MODSEQ \"/flags/\\\\draft\" all 5"),
+        "i6 NO [CANNOT] This search key is not supported yet\r\n"
     );
     assert_eq!(
         c.cmd("j SEARCH CHARSET KOI8-R ALL"),

@@ -278,6 +278,10 @@ pub(super) fn write_one(
 }
 
 /// Where the header ends (after its blank line) and the body starts.
+pub(super) fn header_end(msg: &[u8]) -> usize {
+    split(msg)
+}
+
 fn split(msg: &[u8]) -> usize {
     if let Some(i) = memchr::memmem::find(msg, b"\r\n\r\n") {
         return i + 4;
@@ -316,7 +320,7 @@ pub(super) fn section<'m>(msg: &'m [u8], part: &Part) -> std::borrow::Cow<'m, [u
 }
 
 /// The header's fields, each with its continuation lines and final CRLF.
-fn header_fields(header: &[u8]) -> Vec<&[u8]> {
+pub(super) fn header_fields(header: &[u8]) -> Vec<&[u8]> {
     let mut fields = Vec::new();
     let mut start = 0;
     let mut pos = 0;

@@ -114,6 +114,7 @@ enum Pending {
         tag: String,
     },
     Fetch(FetchJob),
+    Search(SearchJob),
     /// `\Seen` set by a FETCH of bodies.
     FetchSeen {
         tag: String,
@@ -141,6 +142,18 @@ struct FetchJob {
     todo: VecDeque<(u32, u32)>,
     items: Vec<Item>,
     seen: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct SearchJob {
+    tag: String,
+    uid_cmd: bool,
+    wants_modseq: bool,
+    needs_text: bool,
+    /// (seq, uid) still to look at.
+    todo: VecDeque<(u32, u32)>,
+    keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
+    hits: Vec<search::Hit>,
 }
 
 /// The IMAP server session. See the module documentation.
@@ -589,9 +602,9 @@ impl ImapServer {
                 criteria,
                 uid,
             } if selected => self.search(
-                &tag,
+                tag,
                 charset.is_some_and(|c| !charset_ok(c.as_ref())),
-                criteria.as_ref(),
+                criteria.into_iter().collect(),
                 uid,
             ),
             CommandBody::Fetch {
@@ -835,52 +848,76 @@ impl ImapServer {
 
     fn search(
         &mut self,
-        tag: &str,
+        tag: String,
         bad_charset: bool,
-        keys: &[imap_codec::imap_types::search::SearchKey<'_>],
+        keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
         uid_cmd: bool,
     ) {
         if bad_charset {
             self.tagged(
-                tag,
+                &tag,
                 "NO",
                 "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset",
             );
             return;
         }
-        let Some(sel) = &mut self.selected else {
-            return;
-        };
-        let wants_modseq = keys.iter().any(has_modseq);
-        let hits = match search::search(sel, keys) {
-            Ok(h) => h,
-            Err(search::NeedsText) => {
-                self.tagged(
-                    tag,
-                    "NO",
-                    "[CANNOT] Searching message text is not supported yet",
-                );
+        let needs_text = match search::plan(&keys) {
+            Ok(t) => t,
+            Err(search::Unsupported) => {
+                self.tagged(&tag, "NO", "[CANNOT] This search key is not supported yet");
                 return;
             }
         };
+        let wants_modseq = keys.iter().any(has_modseq);
         if wants_modseq {
             self.condstore = true;
         }
-        sel.report(&mut self.out, false, self.condstore);
+        let condstore = self.condstore;
+        let Some(sel) = &mut self.selected else {
+            return;
+        };
+        sel.report(&mut self.out, false, condstore);
+        let job = SearchJob {
+            tag,
+            uid_cmd,
+            wants_modseq,
+            needs_text,
+            todo: search::candidates(sel).into(),
+            keys,
+            hits: Vec::new(),
+        };
+        self.search_on(job, None);
+    }
+
+    /// Evaluate the job's messages until one needs bytes it does not have.
+    fn search_on(&mut self, mut job: SearchJob, mut bytes: Option<Vec<u8>>) {
+        while let Some(&(seq, uid)) = job.todo.front() {
+            if job.needs_text && bytes.is_none() {
+                self.ask(ImapEvent::Message { uid }, Pending::Search(job));
+                return;
+            }
+            job.todo.pop_front();
+            let Some(sel) = &self.selected else { return };
+            let text = bytes.as_deref().map(search::Text::new);
+            if let Some(hit) = search::matches(sel, &job.keys, seq, uid, text.as_ref()) {
+                job.hits.push(hit);
+            }
+            bytes = None;
+        }
         self.out.extend_from_slice(b"* SEARCH");
-        for h in &hits {
-            let n = if uid_cmd { h.uid } else { h.seq };
+        for h in &job.hits {
+            let n = if job.uid_cmd { h.uid } else { h.seq };
             self.out.extend_from_slice(format!(" {n}").as_bytes());
         }
-        if wants_modseq {
-            if let Some(m) = hits.iter().map(|h| h.modseq).max() {
+        if job.wants_modseq {
+            if let Some(m) = job.hits.iter().map(|h| h.modseq).max() {
                 self.out
                     .extend_from_slice(format!(" (MODSEQ {m})").as_bytes());
             }
         }
         self.out.extend_from_slice(b"\r\n");
-        let what = if uid_cmd { "UID SEARCH" } else { "SEARCH" };
-        self.tagged(tag, "OK", &format!("{what} completed"));
+        let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
+        self.tagged(&job.tag, "OK", &format!("{what} completed"));
     }
 
     fn fetch(
@@ -1390,6 +1427,10 @@ impl ImapServer {
                 ),
                 Err(e) => self.mailbox_error(&tag, "APPEND", &e),
             },
+            (Pending::Search(job), ImapCommand::Message(bytes)) => {
+                // A message gone from the store meanwhile matches no text key.
+                self.search_on(job, Some(bytes.unwrap_or_default()));
+            }
             (Pending::Fetch(job), ImapCommand::Message(bytes)) => {
                 self.fetch_on(job, Some(bytes.unwrap_or_default()));
             }
