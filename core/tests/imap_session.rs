@@ -166,7 +166,7 @@ fn select_and_examine() {
          * OK [UIDVALIDITY 3857529045] UIDs valid\r\n\
          * OK [UIDNEXT 7] Predicted next UID\r\n\
          * OK [HIGHESTMODSEQ 4] Highest\r\n\
-         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Limited\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n\
          s OK [READ-WRITE] SELECT completed\r\n"
     );
     // The store moved first_recent: a second SELECT sees no \Recent.
@@ -275,8 +275,8 @@ fn store_flags_silent_and_unchangedsince() {
         "* 1 FETCH (UID 4 FLAGS (\\Answered \\Flagged))\r\nc OK UID STORE completed\r\n"
     );
     assert_eq!(
-        c.cmd("d STORE 1 +FLAGS ($Junk)"),
-        "d NO [CANNOT] Keywords are not supported yet\r\n"
+        c.cmd("d STORE 1 +FLAGS (\\Recent)"),
+        "d BAD Invalid flags\r\n"
     );
     // CONDSTORE: MODSEQs 2..=4 at the start, 5 and 6 (a), 7 (b), 8 (c): message 1
     // changed after 6, message 3 did not.
@@ -296,6 +296,22 @@ fn store_flags_silent_and_unchangedsince() {
     assert_eq!(
         c.cmd("h UID STORE 4 (UNCHANGEDSINCE 1) -FLAGS (\\Flagged)"),
         "h OK [MODIFIED 4] Conditional UID STORE failed\r\n"
+    );
+    // Keywords: a new one is announced with FLAGS and PERMANENTFLAGS first.
+    assert_eq!(
+        c.cmd("i STORE 1 +FLAGS ($Junk $label1)"),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $label1)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags \
+         permitted\r\n\
+         * 1 FETCH (FLAGS (\\Answered \\Flagged $Junk $label1) MODSEQ (10))\r\ni OK STORE completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("j STORE 1 -FLAGS ($junk)"),
+        "* 1 FETCH (FLAGS (\\Answered \\Flagged $label1) MODSEQ (11))\r\nj OK STORE completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("k SEARCH KEYWORD $LABEL1 UNKEYWORD $Junk"),
+        "* SEARCH 1\r\nk OK SEARCH completed\r\n"
     );
 }
 

@@ -93,6 +93,7 @@ pub enum ImapEvent {
     Append {
         to: String,
         flags: crate::mailbox::Flags,
+        keywords: Vec<String>,
         /// Unix seconds; `None` = now.
         internal_date: Option<i64>,
         message: Vec<u8>,
@@ -148,12 +149,14 @@ impl std::fmt::Debug for ImapEvent {
             ImapEvent::Append {
                 to,
                 flags,
+                keywords,
                 internal_date,
                 message,
             } => f
                 .debug_struct("Append")
                 .field("to", to)
                 .field("flags", flags)
+                .field("keywords", keywords)
                 .field("internal_date", internal_date)
                 .field("octets", &message.len())
                 .finish(),
@@ -173,11 +176,15 @@ pub enum FolderOp {
     Unsubscribe(String),
 }
 
-/// New flags for one message (keywords are not changed by this version).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// New flags and keywords for one message. Keywords are names, as the client spelt
+/// them; the store gives new ones ids (a `Record::Keyword` before the
+/// `Record::Flags` that uses it, both in the answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagUpdate {
     pub uid: u32,
     pub flags: crate::mailbox::Flags,
+    /// The message's whole keyword set after the change.
+    pub keywords: Vec<String>,
 }
 
 /// One folder as LIST shows it.
@@ -224,7 +231,8 @@ pub struct StoreOutcome {
     /// Other sessions' changes since the last sync, in journal order (reported, but no
     /// EXPUNGE during STORE).
     pub before: Vec<Record>,
-    /// This STORE's own `Record::Flags` changes, in order.
+    /// This STORE's own changes, in order: `Record::Keyword` for new keywords, then
+    /// `Record::Flags`.
     pub applied: Vec<Record>,
     /// UIDs left alone because their MODSEQ was above `unchanged_since`.
     pub modified: Vec<u32>,

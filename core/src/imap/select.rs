@@ -13,6 +13,9 @@ pub(super) struct Selected {
     pub(super) read_only: bool,
     /// UIDs from here on are `\Recent` in this session (the value at SELECT).
     first_recent: u32,
+    /// The folder's keyword table grew: FLAGS and PERMANENTFLAGS are owed
+    /// (RFC 3501 §7.2.6).
+    new_keywords: bool,
 }
 
 /// The runtime's changes do not follow the session's copy of the folder.
@@ -26,11 +29,24 @@ impl Selected {
             first_recent: index.first_recent,
             index,
             read_only,
+            new_keywords: false,
         }
     }
 
     pub(super) fn meta(&self, uid: u32) -> Option<&MessageMeta> {
         self.index.messages.get(&uid)
+    }
+
+    /// The keyword names of `uid`.
+    pub(super) fn keyword_names(&self, uid: u32) -> Vec<String> {
+        self.meta(uid)
+            .map(|m| {
+                m.keywords
+                    .iter()
+                    .filter_map(|&k| self.index.keywords.get(usize::from(k)).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub(super) fn recent(&self, uid: u32) -> bool {
@@ -50,6 +66,7 @@ impl Selected {
                 continue;
             }
             self.index.apply(r).map_err(|_| OutOfStep)?;
+            self.new_keywords |= matches!(r, Record::Keyword(_));
             if note {
                 self.view.note(r);
             }
@@ -60,6 +77,9 @@ impl Selected {
     /// Write what may be reported now: EXPUNGE (only when `expunges`), EXISTS and
     /// RECENT, and FETCH FLAGS of messages others changed.
     pub(super) fn report(&mut self, out: &mut Vec<u8>, expunges: bool, modseq: bool) {
+        if std::mem::take(&mut self.new_keywords) {
+            self.write_flags(out);
+        }
         for r in self.view.report(expunges) {
             match r {
                 Report::Expunge { seq } => {
@@ -105,14 +125,35 @@ impl Selected {
     }
 
     /// The untagged part of SELECT/EXAMINE's answer (RFC 3501 §6.3.1, RFC 7162 §3.1.2).
-    pub(super) fn write_opening(&self, out: &mut Vec<u8>) {
-        let ix = &self.index;
+    /// `* FLAGS (…)`, the system flags and the folder's keywords.
+    fn flags_line(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-        for k in &ix.keywords {
+        for k in &self.index.keywords {
             out.push(b' ');
             out.extend_from_slice(k.as_bytes());
         }
         out.extend_from_slice(b")\r\n");
+    }
+
+    /// FLAGS and PERMANENTFLAGS.
+    fn write_flags(&self, out: &mut Vec<u8>) {
+        self.flags_line(out);
+        self.permanent_flags(out);
+    }
+
+    fn permanent_flags(&self, out: &mut Vec<u8>) {
+        if self.read_only {
+            out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+        } else {
+            out.extend_from_slice(
+                b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n",
+            );
+        }
+    }
+
+    pub(super) fn write_opening(&self, out: &mut Vec<u8>) {
+        let ix = &self.index;
+        self.flags_line(out);
         out.extend_from_slice(format!("* {} EXISTS\r\n", self.view.len()).as_bytes());
         out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
         let unseen = self
@@ -139,14 +180,7 @@ impl Selected {
             )
             .as_bytes(),
         );
-        if self.read_only {
-            out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-        } else {
-            // No `\*`: keywords cannot be stored by this version.
-            out.extend_from_slice(
-                b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Limited\r\n",
-            );
-        }
+        self.permanent_flags(out);
     }
 
     /// The messages a sequence set names, as UIDs in sequence order. `uid_set` reads

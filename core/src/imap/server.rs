@@ -536,9 +536,8 @@ impl ImapServer {
                 let Ok(name) = folder(&mailbox) else {
                     return self.bad(Some(&tag), "Invalid mailbox name");
                 };
-                let Ok(flags) = store::system_flags(&flags) else {
-                    self.tagged(&tag, "NO", "[CANNOT] Keywords are not supported yet");
-                    return self.count_error();
+                let Ok((flags, keywords)) = store::parse_flags(&flags) else {
+                    return self.bad(Some(&tag), "Invalid flags");
                 };
                 let bytes = match message {
                     imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
@@ -553,6 +552,7 @@ impl ImapServer {
                     ImapEvent::Append {
                         to: name,
                         flags,
+                        keywords,
                         internal_date,
                         message: bytes,
                     },
@@ -1008,6 +1008,7 @@ impl ImapServer {
                 &job.seen,
                 StoreType::Add,
                 crate::mailbox::Flags::NONE.with(Flag::Seen),
+                &[],
             )
             .0
         };
@@ -1041,9 +1042,8 @@ impl ImapServer {
         if unchanged_since.is_some() {
             self.condstore = true;
         }
-        let Ok(given) = store::system_flags(flags) else {
-            self.tagged(&tag, "NO", "[CANNOT] Keywords are not supported yet");
-            return;
+        let Ok((given, keywords)) = store::parse_flags(flags) else {
+            return self.bad(Some(&tag), "Invalid flags");
         };
         let Some(sel) = &self.selected else { return };
         if sel.read_only {
@@ -1069,7 +1069,7 @@ impl ImapServer {
             .copied()
             .filter(|u| !modified.contains(u))
             .collect();
-        let (updates, gone) = store::updates(sel, &candidates, kind, given);
+        let (updates, gone) = store::updates(sel, &candidates, kind, given, &keywords);
         let job = StoreJob {
             tag,
             uids: candidates,

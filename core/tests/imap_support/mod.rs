@@ -253,11 +253,22 @@ impl Store {
                         out.modified.push(u.uid);
                         continue;
                     }
+                    let mut ids = Vec::new();
+                    for k in &u.keywords {
+                        if ix.keyword_id(k).is_none() {
+                            let r = Record::Keyword(k.clone());
+                            ix.apply(&r).unwrap();
+                            out.applied.push(r);
+                        }
+                        ids.push(ix.keyword_id(k).unwrap());
+                    }
+                    ids.sort_unstable();
+                    ids.dedup();
                     let r = Record::Flags {
                         uid: u.uid,
                         modseq: ix.next_modseq(),
                         flags: u.flags,
-                        keywords: m.keywords.clone(),
+                        keywords: ids,
                     };
                     ix.apply(&r).unwrap();
                     out.applied.push(r);
