@@ -533,6 +533,22 @@ fn literals_are_bounded_and_refused_before_they_arrive() {
     );
     assert!(c.closed);
 
+    // Literals that each pass but together overflow one command's bound
+    // (max_literal + 4 lines): refused when the command ends, and the session goes on.
+    let mut c = Client::new(
+        snapshot("[imap]\nmax_literal = 2048\nmax_command_line = 1000\n"),
+        info("192.168.1.20", false),
+    );
+    c.login();
+    let mut big = b"m NOOP".to_vec();
+    for _ in 0..4 {
+        big.extend_from_slice(b" {2000+}\r\n");
+        big.extend_from_slice(&[b'x'; 2000]);
+    }
+    big.extend_from_slice(b"\r\n");
+    assert_eq!(c.send(&big), "m BAD [TOOBIG] Command too long\r\n");
+    assert_eq!(c.cmd("n NOOP"), "n OK NOOP completed\r\n");
+
     let mut c = Client::new(
         snapshot("[imap]\nmax_command_line = 1000\n"),
         info("192.168.1.20", false),

@@ -86,7 +86,12 @@ impl Framer {
         loop {
             let Some(info) = self.frag.progress() else {
                 if !self.in_literal
-                    && self.frag.message_bytes().len() - self.line_start > self.max_line
+                    && self
+                        .frag
+                        .message_bytes()
+                        .len()
+                        .saturating_sub(self.line_start)
+                        > self.max_line
                 {
                     return Some(Frame::LineTooLong { tag: self.tag() });
                 }
@@ -102,7 +107,7 @@ impl Framer {
                 FragmentInfo::Line {
                     end, announcement, ..
                 } => {
-                    if end - self.line_start > self.max_line {
+                    if end.saturating_sub(self.line_start) > self.max_line {
                         return Some(Frame::LineTooLong { tag: self.tag() });
                     }
                     self.line_start = end;
