@@ -10,7 +10,7 @@
 //!
 //! Modules: `frame.rs` (bytes → whole commands with literals, through imap-codec's
 //! `Fragmentizer`, bounded), `write.rs` (quoted strings, flag lists, dates),
-//! `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
+//! `pattern.rs` (LIST wildcards, for the runtime), `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
 //! mail-parser), `select.rs` (the selected state: the folder
 //! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`.
 //!
@@ -19,12 +19,14 @@
 mod envelope;
 mod fetch;
 mod frame;
+mod pattern;
 mod search;
 mod select;
 mod server;
 mod store;
 mod write;
 
+pub use pattern::list_matches;
 pub use server::{ImapServer, MAX_PENDING_INPUT};
 
 use crate::auth::{debug_login, AuthOutcome};
@@ -50,7 +52,8 @@ pub enum ImapEvent {
     /// LOGIN or AUTHENTICATE PLAIN: answer [`ImapCommand::AuthResult`].
     Authenticate { user: String, password: String },
     /// LIST or LSUB (`subscribed`): the folders matching `pattern` under `reference`
-    /// (RFC 3501 §6.3.8 `*` and `%`). Answer [`ImapCommand::Listed`].
+    /// (RFC 3501 §6.3.8 `*` and `%`; [`list_matches`] decides). Answer
+    /// [`ImapCommand::Listed`].
     List {
         reference: String,
         pattern: String,

@@ -157,10 +157,12 @@ impl Store {
                     AuthOutcome::Invalid
                 })
             }
-            ImapEvent::List { pattern, .. } => ImapCommand::Listed(Ok(self
+            ImapEvent::List {
+                reference, pattern, ..
+            } => ImapCommand::Listed(Ok(self
                 .folders
                 .iter()
-                .filter(|(n, _)| pattern == "*" || pattern == "%" || *n == pattern)
+                .filter(|(n, _)| mailroom_core::imap::list_matches(reference, pattern, n))
                 .map(|(n, f)| ListEntry {
                     name: n.clone(),
                     special_use: f.index.special_use,
