@@ -422,6 +422,21 @@ fn sync_points_defer_expunges() {
         c.cmd("b SEARCH ALL"),
         "* SEARCH 1 3 4\r\nb OK SEARCH completed\r\n"
     );
+    // The expunged message is still number 2 but has no data (RFC 2180 §4.1.2, §4.2.1,
+    // §4.4.1).
+    assert_eq!(
+        c.cmd("b1 FETCH 1:2 UID"),
+        "* 1 FETCH (UID 4)\r\n\
+         b1 NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n"
+    );
+    assert_eq!(
+        c.cmd("b2 STORE 2 +FLAGS (\\Seen)"),
+        "b2 NO [EXPUNGEISSUED] Some of the messages no longer exist\r\n"
+    );
+    assert_eq!(
+        c.cmd("b3 MOVE 2 Sent"),
+        "b3 NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n"
+    );
     assert_eq!(c.cmd("c NOOP"), "* 2 EXPUNGE\r\nc OK NOOP completed\r\n");
     assert_eq!(
         c.cmd("d SEARCH ALL"),

@@ -119,6 +119,7 @@ enum Pending {
     FetchSeen {
         tag: String,
         what: &'static str,
+        gone: bool,
     },
 }
 
@@ -142,6 +143,8 @@ struct FetchJob {
     todo: VecDeque<(u32, u32)>,
     items: Vec<Item>,
     seen: Vec<u32>,
+    /// Some asked-for messages were expunged by another session (RFC 2180 §4.1.2).
+    gone: bool,
 }
 
 #[derive(Debug)]
@@ -958,6 +961,7 @@ impl ImapServer {
             Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
         };
         sel.report(&mut self.out, false, condstore);
+        let gone = uids.iter().any(|&u| sel.meta(u).is_none());
         let todo = uids
             .into_iter()
             .filter_map(|u| {
@@ -974,6 +978,7 @@ impl ImapServer {
             todo,
             items,
             seen: Vec::new(),
+            gone,
         };
         self.fetch_on(job, None);
     }
@@ -999,7 +1004,7 @@ impl ImapServer {
             bytes = None;
         }
         if job.seen.is_empty() {
-            return self.tagged(&job.tag, "OK", &format!("{} completed", job.what));
+            return self.fetch_done(&job.tag, job.what, job.gone);
         }
         let updates = {
             let Some(sel) = &self.selected else { return };
@@ -1020,8 +1025,21 @@ impl ImapServer {
             Pending::FetchSeen {
                 tag: job.tag,
                 what: job.what,
+                gone: job.gone,
             },
         );
+    }
+
+    fn fetch_done(&mut self, tag: &str, what: &str, gone: bool) {
+        if gone {
+            self.tagged(
+                tag,
+                "NO",
+                "[EXPUNGEISSUED] Some of the requested messages no longer exist",
+            );
+        } else {
+            self.tagged(tag, "OK", &format!("{what} completed"));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1150,7 +1168,11 @@ impl ImapServer {
                 &format!("[MODIFIED {list}] Conditional {what} failed"),
             );
         } else if job.gone > 0 {
-            self.tagged(&job.tag, "NO", "Some of the messages no longer exist");
+            self.tagged(
+                &job.tag,
+                "NO",
+                "[EXPUNGEISSUED] Some of the messages no longer exist",
+            );
         } else {
             self.tagged(&job.tag, "OK", &format!("{what} completed"));
         }
@@ -1179,6 +1201,14 @@ impl ImapServer {
         if uids.is_empty() {
             let what = if remove { "MOVE" } else { "COPY" };
             return self.tagged(&tag, "OK", &format!("No messages, {what} completed"));
+        }
+        // RFC 2180 §4.4.1: a copy of a message another session expunged fails whole.
+        if uids.iter().any(|&u| sel.meta(u).is_none()) {
+            return self.tagged(
+                &tag,
+                "NO",
+                "[EXPUNGEISSUED] Some of the requested messages no longer exist",
+            );
         }
         self.ask(
             ImapEvent::Copy {
@@ -1368,7 +1398,7 @@ impl ImapServer {
                     self.mailbox_error(&job.tag, what, &e);
                 }
             },
-            (Pending::FetchSeen { tag, what }, ImapCommand::Stored(r)) => {
+            (Pending::FetchSeen { tag, what, gone }, ImapCommand::Stored(r)) => {
                 if let Ok(outcome) = r {
                     let condstore = self.condstore;
                     let Some(sel) = &mut self.selected else {
@@ -1393,7 +1423,7 @@ impl ImapServer {
                     }
                 }
                 // The data was sent; a failure to mark it read does not undo that.
-                self.tagged(&tag, "OK", &format!("{what} completed"));
+                self.fetch_done(&tag, what, gone);
             }
             (Pending::Expunge { tag, what, close }, ImapCommand::Expunged(r)) => match r {
                 Ok(records) => {
