@@ -65,6 +65,11 @@ fn login_and_authenticate_plain() {
     let mut c = Client::plain();
     assert_eq!(c.cmd("b3 AUTHENTICATE PLAIN"), "+ \r\n");
     assert_eq!(c.cmd("*"), "b3 BAD Authentication cancelled\r\n");
+    // `bob\0alice\0secret`: alice's password to act as bob.
+    assert_eq!(
+        c.cmd("b5 AUTHENTICATE PLAIN Ym9iAGFsaWNlAHNlY3JldA=="),
+        "b5 NO [AUTHORIZATIONFAILED] Authorization identity refused\r\n"
+    );
     assert_eq!(
         c.cmd("b4 AUTHENTICATE CRAM-MD5"),
         "b4 NO [CANNOT] Unsupported authentication mechanism\r\n"

@@ -713,6 +713,15 @@ impl ImapServer {
     fn plain_message(&mut self, tag: &str, msg: &[u8]) {
         match sasl::plain(msg) {
             Ok((user, pass)) => self.login(tag, user, pass),
+            Err(sasl::SaslError::OtherIdentity) => {
+                // Acting as another user is not offered (RFC 4616 authzid).
+                self.tagged(
+                    tag,
+                    "NO",
+                    "[AUTHORIZATIONFAILED] Authorization identity refused",
+                );
+                self.count_error();
+            }
             Err(_) => self.bad(Some(tag), "Invalid PLAIN response"),
         }
     }
