@@ -611,3 +611,54 @@ fn errors_timeout_and_eof() {
     assert_eq!(c.drain(), "");
     assert!(c.closed);
 }
+
+/// While the runtime has not answered, input is kept up to a bound, then the session
+/// ends; once answered, what was kept is read in order.
+#[test]
+fn pipelined_input_is_bounded_while_an_event_is_outstanding() {
+    use mailroom_core::auth::AuthOutcome;
+    use mailroom_core::imap::{ImapEvent, ImapServer, MAX_PENDING_INPUT};
+    let now = mailroom_core::Instant::from_secs(T0);
+    let mut s = ImapServer::new(now, snapshot(""), info("192.168.1.20", false));
+    let mut out = Vec::new();
+    let poll = |s: &mut ImapServer, out: &mut Vec<u8>| {
+        let mut events = Vec::new();
+        loop {
+            match s.poll_output(out) {
+                Output::Event(e) => events.push(e),
+                Output::Wait(_) => return (events, false),
+                Output::Close => return (events, true),
+                Output::StartTls => {}
+            }
+        }
+    };
+    poll(&mut s, &mut out);
+    s.handle_input(now, Input::Bytes(b"a LOGIN alice secret\r\nb NOOP\r\n"));
+    let (events, _) = poll(&mut s, &mut out);
+    assert!(matches!(events[..], [ImapEvent::Authenticate { .. }]));
+    s.handle_input(now, Input::Bytes(b"c NOOP\r\n"));
+    out.clear();
+    s.handle_command(
+        now,
+        ImapCommand::AuthResult(AuthOutcome::Ok("alice".into())),
+    );
+    poll(&mut s, &mut out);
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(
+        text.ends_with("b OK NOOP completed\r\nc OK NOOP completed\r\n"),
+        "{text}"
+    );
+
+    s.handle_input(now, Input::Bytes(b"d STATUS INBOX (MESSAGES)\r\n"));
+    let (events, _) = poll(&mut s, &mut out);
+    assert!(matches!(events[..], [ImapEvent::Status { .. }]));
+    out.clear();
+    let flood = vec![b'x'; MAX_PENDING_INPUT + 1];
+    s.handle_input(now, Input::Bytes(&flood));
+    let (_, closed) = poll(&mut s, &mut out);
+    assert!(closed);
+    assert_eq!(
+        out,
+        b"* BYE Too much pipelined input, closing connection\r\n"
+    );
+}
