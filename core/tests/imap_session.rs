@@ -120,6 +120,20 @@ fn list_status_and_folder_operations() {
         "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
          * LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\nb OK LIST completed\r\n"
     );
+    // RFC 6154's LIST-EXTENDED forms.
+    assert_eq!(
+        c.cmd("b1 LIST (SPECIAL-USE) \"\" *"),
+        "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\nb1 OK LIST completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("b2 LIST \"\" % RETURN (SPECIAL-USE)"),
+        "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+         * LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\nb2 OK LIST completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("b3 LIST (REMOTE) \"\" *"),
+        "b3 BAD Error in IMAP command\r\n"
+    );
     assert_eq!(
         c.cmd("c STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"),
         "* STATUS INBOX (MESSAGES 3 UIDNEXT 7 UNSEEN 2)\r\nc OK STATUS completed\r\n"

@@ -10,7 +10,8 @@
 //!
 //! Modules: `frame.rs` (bytes → whole commands with literals, through imap-codec's
 //! `Fragmentizer`, bounded), `write.rs` (quoted strings, flag lists, dates),
-//! `pattern.rs` (LIST wildcards, for the runtime), `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
+//! `listext.rs` (LIST's SPECIAL-USE options), `pattern.rs` (LIST wildcards, for the
+//! runtime), `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
 //! mail-parser), `select.rs` (the selected state: the folder
 //! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`.
 //!
@@ -19,6 +20,7 @@
 mod envelope;
 mod fetch;
 mod frame;
+mod listext;
 mod pattern;
 mod search;
 mod select;

@@ -16,6 +16,7 @@
 
 use super::fetch::{self, Item};
 use super::frame::{Frame, Framer};
+use super::listext;
 use super::search;
 use super::select::{BadSet, Selected};
 use super::store;
@@ -31,6 +32,7 @@ use crate::machine::{Input, Machine, Output};
 use crate::mailbox::{decode_mutf7, Flag, Record};
 use crate::wire::contract::{self, Clock, Ending};
 use crate::Instant;
+use imap_codec::decode::Decoder as _;
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::command::{
     Command, CommandBody, FetchModifier, SelectParameter, StoreModifier,
@@ -80,6 +82,7 @@ enum Pending {
     List {
         tag: String,
         lsub: bool,
+        special_only: bool,
     },
     Status {
         tag: String,
@@ -168,6 +171,8 @@ pub struct ImapServer {
     selected: Option<Selected>,
     /// CONDSTORE is on (ENABLE, or a command that uses it, RFC 7162 §3.1).
     condstore: bool,
+    /// The LIST being decoded asked for special-use folders only (RFC 6154).
+    special_only: bool,
     framer: Framer,
     out: Vec<u8>,
     events: VecDeque<ImapEvent>,
@@ -203,6 +208,7 @@ impl ImapServer {
             phase: Phase::Command,
             selected: None,
             condstore: false,
+            special_only: false,
             out: Vec::with_capacity(256),
             events: VecDeque::new(),
             pending: None,
@@ -365,6 +371,20 @@ impl ImapServer {
                 Err("[TOOBIG] Command too long")
             }
             Err(_) => Err("Error in IMAP command"),
+        };
+        // LIST with RFC 6154's options, which imap-codec does not parse.
+        let decoded = match decoded {
+            Err(text) => match listext::strip(self.framer.message()) {
+                Some((line, special)) => match CommandCodec::new().decode(&line) {
+                    Ok((&[], cmd)) => {
+                        self.special_only = special;
+                        Ok(cmd.into_static())
+                    }
+                    _ => Err(text),
+                },
+                None => Err(text),
+            },
+            ok => ok,
         };
         match decoded {
             Ok(cmd) => self.command(now, cmd),
@@ -675,6 +695,8 @@ impl ImapServer {
                 }
             }
         }
+        // A LIST's special-use option is for that LIST only.
+        self.special_only = false;
     }
 
     /// NOOP and CHECK: the sync point (already passed) is all they do.
@@ -738,6 +760,7 @@ impl ImapServer {
             ListMailbox::String(s) => s.as_ref(),
         };
         let what = if lsub { "LSUB" } else { "LIST" };
+        let special_only = std::mem::take(&mut self.special_only);
         if pattern_bytes.is_empty() && !lsub {
             // RFC 3501 §6.3.8: the hierarchy delimiter and root.
             self.out
@@ -760,7 +783,11 @@ impl ImapServer {
                     pattern,
                     subscribed: lsub,
                 },
-                Pending::List { tag, lsub },
+                Pending::List {
+                    tag,
+                    lsub,
+                    special_only,
+                },
             ),
             _ => self.bad(Some(&tag), &format!("{what}: invalid mailbox name")),
         }
@@ -1328,11 +1355,21 @@ impl ImapServer {
                     self.count_error();
                 }
             },
-            (Pending::List { tag, lsub }, ImapCommand::Listed(r)) => {
+            (
+                Pending::List {
+                    tag,
+                    lsub,
+                    special_only,
+                },
+                ImapCommand::Listed(r),
+            ) => {
                 let what = if lsub { "LSUB" } else { "LIST" };
                 match r {
                     Ok(entries) => {
-                        for e in &entries {
+                        for e in entries
+                            .iter()
+                            .filter(|e| !special_only || e.special_use.is_some())
+                        {
                             write_list(&mut self.out, what, e);
                         }
                         self.tagged(&tag, "OK", &format!("{what} completed"));
