@@ -14,6 +14,7 @@ pub mod collect;
 pub mod config;
 pub mod dns;
 pub mod dsn;
+pub mod imap;
 pub mod machine;
 pub mod mailbox;
 pub mod outbound;

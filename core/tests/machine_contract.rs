@@ -1,6 +1,6 @@
 //! The machine contract (docs/ARCHITECTURE.md, "The machine contract") checked on
 //! every byte machine: SMTP server and client, POP3 server and client, the password
-//! service and the ETRN client.
+//! service, the ETRN client and the IMAP server.
 //!
 //! One generic checker runs each machine through a short scripted session, answering
 //! its events as a driver would, and then again with disturbances that the rules say
@@ -8,6 +8,9 @@
 //! `Close`), a `now` earlier than one already seen, a tick just before the deadline.
 //! It also ends the session with `Eof` after every step and expects `Close` without
 //! any more bytes, and checks that `Close` comes exactly once.
+
+#[path = "imap_support/mod.rs"]
+mod imap_support;
 
 use mailroom_core::access::AccessFiles;
 use mailroom_core::accounts::{Account, Accounts};
@@ -342,6 +345,51 @@ fn pop3_server() {
                 },
                 Pop3Command::Missing,
                 Pop3Command::Committed(true),
+            ]
+        },
+    });
+}
+
+#[test]
+fn imap_server() {
+    use mailroom_core::imap::{ImapCommand, ImapEvent, ImapServer, MailboxError};
+    check(Case::<ImapServer> {
+        name: "IMAP server",
+        start: |now| {
+            let info = imap_support::info("127.0.0.1", false);
+            ImapServer::new(now, snapshot(""), info)
+        },
+        script: vec![
+            b"a LOGIN alice secret\r\n",
+            b"b SELECT INBOX\r\nc FETCH 1:* (FLAGS BODY.PEEK[])\r\n",
+            b"d STORE 1 +FLAGS (\\Deleted)\r\ne APPEND INBOX {3}\r\n",
+            b"abc\r\nf IDLE\r\nDONE\r\ng EXPUNGE\r\n",
+            b"h LOGOUT\r\n",
+        ],
+        responder: || {
+            let mut store = imap_support::Store::new();
+            Box::new(move |e| store.answer(e))
+        },
+        wrong: |e| match e {
+            ImapEvent::Authenticate { .. } => vec![
+                ImapCommand::Changes(vec![]),
+                ImapCommand::Message(None),
+                ImapCommand::Wake,
+            ],
+            ImapEvent::Idle | ImapEvent::Deselect => vec![ImapCommand::Message(None)],
+            _ => vec![
+                ImapCommand::AuthResult(AuthOutcome::Invalid),
+                ImapCommand::Done(Err(MailboxError::Failed)),
+                ImapCommand::Wake,
+            ],
+        },
+        strays: || {
+            vec![
+                ImapCommand::AuthResult(AuthOutcome::Ok("alice".into())),
+                ImapCommand::Changes(vec![]),
+                ImapCommand::Message(Some(b"x".to_vec())),
+                ImapCommand::Expunged(Ok(vec![])),
+                ImapCommand::Wake,
             ]
         },
     });

@@ -25,6 +25,9 @@ pub struct Config {
     /// `[pass]`: the password service's bounds (§11.7).
     #[serde(default)]
     pub pass: Pass,
+    /// `[imap]`: the IMAP session's bounds (issue 12).
+    #[serde(default)]
+    pub imap: Imap,
     /// `[[mapping]]` entries, in file order (§5).
     #[serde(default, rename = "mapping", skip_serializing_if = "Vec::is_empty")]
     pub mappings: Vec<super::Mapping>,
@@ -80,6 +83,7 @@ impl Default for Config {
             accounts: AccountPolicy::default(),
             pop3: Pop3::default(),
             pass: Pass::default(),
+            imap: Imap::default(),
             mappings: Vec::new(),
             lists: Vec::new(),
             groups: Vec::new(),
@@ -294,6 +298,37 @@ impl Default for Pop3 {
             plaintext_auth: PlaintextAuth::Lan,
             idle_timeout_secs: 600,
             max_command_line: 1024,
+            max_errors: 20,
+        }
+    }
+}
+
+/// IMAP service settings (issue 12, docs/IMAP.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// When LOGIN and AUTHENTICATE PLAIN may be used on a connection that is not
+    /// encrypted (LOGINDISABLED is advertised when they may not).
+    pub plaintext_auth: PlaintextAuth,
+    /// Seconds without input before `* BYE` and close; RFC 3501 §5.4 asks for at
+    /// least 30 minutes (IDLE included).
+    pub idle_timeout_secs: u32,
+    /// Longest command line accepted (one line between literals), CRLF included.
+    pub max_command_line: u32,
+    /// Largest literal accepted (APPEND's message included); a larger one is refused
+    /// when announced, before any of it is read.
+    pub max_literal: u32,
+    /// Bad commands tolerated before the session is closed.
+    pub max_errors: u32,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            plaintext_auth: PlaintextAuth::Lan,
+            idle_timeout_secs: 1800,
+            max_command_line: 8192,
+            max_literal: 52_428_800,
             max_errors: 20,
         }
     }

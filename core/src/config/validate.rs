@@ -174,6 +174,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
     pass(&mut e, cfg);
+    imap(&mut e, cfg);
     connections::check(&mut e, cfg);
     outbound::check(&mut e, cfg);
     routing::check(&mut e, cfg);
@@ -346,6 +347,25 @@ fn pass(e: &mut Errors<'_>, cfg: &Config) {
     line_service(e, "pass", (i, idle), (l, line), n);
 }
 
+fn imap(e: &mut Errors<'_>, cfg: &Config) {
+    let p = &cfg.imap;
+    let idle = (1800, "RFC 3501 §5.4 asks for at least 30 minutes");
+    // RFC 7162 §4 suggests 8192; a shorter limit cuts ordinary UID sets.
+    let line = (1000, "RFC 2683 §3.2.1.5 suggests 8000");
+    let (i, l, n) = (p.idle_timeout_secs, p.max_command_line, p.max_errors);
+    line_service(e, "imap", (i, idle), (l, line), n);
+    at_least(
+        e,
+        "imap",
+        &[(
+            "max_literal",
+            p.max_literal.into(),
+            1024,
+            "smaller would refuse ordinary messages",
+        )],
+    );
+}
+
 /// The least a bound may be, and why.
 type Least = (u64, &'static str);
 
@@ -411,6 +431,34 @@ mod tests {
         assert!(check_domain_name("x-.com").is_err());
         assert!(check_domain_name("user@example.com").is_err());
         assert!(check_domain_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn imap_bounds_have_defaults_and_a_least() {
+        let config = super::super::parse_config(TEST_BASE).unwrap();
+        let i = &config.imap;
+        assert_eq!(
+            (
+                i.idle_timeout_secs,
+                i.max_command_line,
+                i.max_literal,
+                i.max_errors
+            ),
+            (1800, 8192, 52_428_800, 20)
+        );
+        let text = format!(
+            "{TEST_BASE}[imap]\nidle_timeout_secs = 60\nmax_literal = 10\nmax_errors = 0\n"
+        );
+        assert_eq!(
+            super::test_problems(&text),
+            [
+                "5: [imap] idle_timeout_secs = 60 is too small; the least is 1800 (RFC 3501 \
+                 §5.4 asks for at least 30 minutes)",
+                "6: [imap] max_literal = 10 is too small; the least is 1024 (smaller would \
+                 refuse ordinary messages)",
+                "7: [imap] max_errors = 0 is too small; the least is 1 (0 would close at once)",
+            ]
+        );
     }
 
     #[test]

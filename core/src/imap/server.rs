@@ -1,0 +1,1751 @@
+//! The IMAP server session machine: commands in, responses and events out.
+//!
+//! States follow RFC 3501 §3: not authenticated, authenticated, selected, logout.
+//! Every command in the selected state is first a sync point: the session asks the
+//! runtime for the folder's changes ([`ImapEvent::Sync`]) and reports them as the
+//! command allows (never EXPUNGE while answering FETCH, STORE or SEARCH, RFC 2180
+//! §4.1), then runs the command.
+//!
+//! The machine contract (docs/ARCHITECTURE.md) is kept with `wire`'s pieces
+//! ([`Clock`], [`Ending`], [`contract::stray`]) rather than `wire::LineSession`:
+//! IMAP's literals make it a framed protocol, not a line protocol, so the line reader
+//! at the heart of `LineSession` does not apply (see `frame.rs`). The rest mirrors
+//! `LineSession`: input is not read while an event is outstanding and is kept in a
+//! bounded buffer; an idle deadline; an error count; STARTTLS throws away what
+//! followed the command.
+
+use super::fetch::{self, Item};
+use super::frame::{Frame, Framer};
+use super::listext;
+use super::search;
+use super::select::{BadSet, Selected};
+use super::store;
+use super::write;
+use super::{
+    CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ListEntry, MailboxError,
+    StoreOutcome,
+};
+use crate::auth::sasl;
+use crate::auth::{self, AuthOutcome};
+use crate::config::Snapshot;
+use crate::machine::{Input, Machine, Output};
+use crate::mailbox::{decode_mutf7, Flag, Record};
+use crate::wire::contract::{self, Clock, Ending};
+use crate::Instant;
+use imap_codec::decode::Decoder as _;
+use imap_codec::imap_types::auth::AuthMechanism;
+use imap_codec::imap_types::command::{
+    Command, CommandBody, FetchModifier, SelectParameter, StoreModifier,
+};
+use imap_codec::imap_types::extensions::enable::CapabilityEnable;
+use imap_codec::imap_types::flag::{StoreResponse, StoreType};
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::status::StatusDataItemName;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::CommandCodec;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Input kept while an event is outstanding, beyond what the current read brought.
+pub const MAX_PENDING_INPUT: usize = 64 * 1024;
+/// Longest user name or password taken from the client.
+const MAX_CREDENTIAL: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    NotAuthenticated,
+    Authenticated,
+    Selected,
+}
+
+/// What the next whole message from the client is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Command,
+    /// AUTHENTICATE PLAIN sent `+ `; the next line is the client's response.
+    SaslPlain {
+        tag: String,
+    },
+    /// IDLE: the next line should be `DONE`.
+    Idle {
+        tag: String,
+    },
+}
+
+/// What the outstanding event is for, and what to do with its answer.
+#[derive(Debug)]
+enum Pending {
+    Login {
+        tag: String,
+    },
+    List {
+        tag: String,
+        lsub: bool,
+        special_only: bool,
+    },
+    Status {
+        tag: String,
+        name: String,
+        items: Vec<StatusDataItemName>,
+    },
+    Select {
+        tag: String,
+        read_only: bool,
+        condstore: bool,
+    },
+    Folder {
+        tag: String,
+        what: &'static str,
+    },
+    /// A sync point before this command.
+    Sync(Box<Command<'static>>),
+    /// A sync point during IDLE.
+    IdleSync,
+    Store(StoreJob),
+    Expunge {
+        tag: String,
+        what: &'static str,
+        close: bool,
+    },
+    Copy {
+        tag: String,
+        uids: Vec<u32>,
+        remove: bool,
+    },
+    Append {
+        tag: String,
+    },
+    Fetch(FetchJob),
+    Search(SearchJob),
+    /// `\Seen` set by a FETCH of bodies.
+    FetchSeen {
+        tag: String,
+        what: &'static str,
+        gone: bool,
+    },
+}
+
+#[derive(Debug)]
+struct StoreJob {
+    tag: String,
+    uids: Vec<u32>,
+    silent: bool,
+    uid_cmd: bool,
+    conditional: bool,
+    /// Messages found modified locally (MODSEQ above UNCHANGEDSINCE).
+    modified: Vec<u32>,
+    gone: usize,
+}
+
+#[derive(Debug)]
+struct FetchJob {
+    tag: String,
+    what: &'static str,
+    /// (seq, uid) still to answer.
+    todo: VecDeque<(u32, u32)>,
+    items: Vec<Item>,
+    seen: Vec<u32>,
+    /// Some asked-for messages were expunged by another session (RFC 2180 §4.1.2).
+    gone: bool,
+}
+
+#[derive(Debug)]
+struct SearchJob {
+    tag: String,
+    uid_cmd: bool,
+    wants_modseq: bool,
+    needs_text: bool,
+    /// (seq, uid) still to look at.
+    todo: VecDeque<(u32, u32)>,
+    keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
+    hits: Vec<search::Hit>,
+}
+
+/// The IMAP server session. See the module documentation.
+pub struct ImapServer {
+    snapshot: Arc<Snapshot>,
+    info: ImapInfo,
+    state: State,
+    phase: Phase,
+    selected: Option<Selected>,
+    /// CONDSTORE is on (ENABLE, or a command that uses it, RFC 7162 §3.1).
+    condstore: bool,
+    /// The LIST being decoded asked for special-use folders only (RFC 6154).
+    special_only: bool,
+    framer: Framer,
+    out: Vec<u8>,
+    events: VecDeque<ImapEvent>,
+    pending: Option<Pending>,
+    /// Input that arrived while paused.
+    inbuf: Vec<u8>,
+    errors: u32,
+    max_errors: u32,
+    idle: Option<Duration>,
+    tls_active: bool,
+    start_tls: bool,
+    /// The peer closed while an event was outstanding.
+    eof: bool,
+    /// In IDLE and the `Idle` event handed out: a `Wake` is welcome.
+    idling: bool,
+    ending: Ending,
+    clock: Clock,
+    last_activity: Instant,
+}
+
+impl ImapServer {
+    pub fn new(now: Instant, snapshot: Arc<Snapshot>, info: ImapInfo) -> ImapServer {
+        let cfg = &snapshot.config.imap;
+        let mut s = ImapServer {
+            framer: Framer::new(cfg.max_command_line as usize, cfg.max_literal),
+            max_errors: cfg.max_errors.max(1),
+            idle: (cfg.idle_timeout_secs != 0)
+                .then(|| Duration::from_secs(u64::from(cfg.idle_timeout_secs))),
+            tls_active: info.tls_active,
+            snapshot,
+            info,
+            state: State::NotAuthenticated,
+            phase: Phase::Command,
+            selected: None,
+            condstore: false,
+            special_only: false,
+            out: Vec::with_capacity(256),
+            events: VecDeque::new(),
+            pending: None,
+            inbuf: Vec::new(),
+            errors: 0,
+            start_tls: false,
+            eof: false,
+            idling: false,
+            ending: Ending::default(),
+            clock: Clock::new(now),
+            last_activity: now,
+        };
+        s.out.extend_from_slice(b"* OK [");
+        s.capabilities();
+        s.out.extend_from_slice(b"] Mailroom IMAP4rev1 ready\r\n");
+        s
+    }
+
+    fn plaintext_ok(&self) -> bool {
+        auth::plaintext_allowed(
+            self.snapshot.config.imap.plaintext_auth,
+            self.info.peer_ip,
+            self.tls_active,
+        )
+    }
+
+    /// `CAPABILITY …` for the current state: only what this session does.
+    fn capabilities(&mut self) {
+        let mut caps = vec!["CAPABILITY", "IMAP4rev1", "LITERAL+", "SASL-IR"];
+        if self.state == State::NotAuthenticated {
+            if self.info.tls_available && !self.tls_active {
+                caps.push("STARTTLS");
+            }
+            if self.plaintext_ok() {
+                caps.push("AUTH=PLAIN");
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        } else {
+            caps.extend([
+                "ENABLE",
+                "IDLE",
+                "NAMESPACE",
+                "UNSELECT",
+                "UIDPLUS",
+                "MOVE",
+                "SPECIAL-USE",
+                "CONDSTORE",
+            ]);
+        }
+        self.out.extend_from_slice(caps.join(" ").as_bytes());
+    }
+
+    fn paused(&self) -> bool {
+        !self.ending.is_open() || self.start_tls || self.pending.is_some()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let idle = self.idle?;
+        self.pending.is_none().then(|| self.last_activity + idle)
+    }
+
+    fn ask(&mut self, event: ImapEvent, pending: Pending) {
+        self.events.push_back(event);
+        self.pending = Some(pending);
+    }
+
+    fn tagged(&mut self, tag: &str, status: &str, text: &str) {
+        self.out
+            .extend_from_slice(format!("{tag} {status} {}\r\n", write::clean(text)).as_bytes());
+    }
+
+    /// A refusal the client caused: counted; the limit ends the session.
+    fn bad(&mut self, tag: Option<&str>, text: &str) {
+        self.tagged(tag.unwrap_or("*"), "BAD", text);
+        self.count_error();
+    }
+
+    fn count_error(&mut self) {
+        self.errors = self.errors.saturating_add(1);
+        if self.errors >= self.max_errors && self.ending.is_open() {
+            self.out
+                .extend_from_slice(b"* BYE Too many invalid commands, closing connection\r\n");
+            self.ending.close();
+        }
+    }
+
+    fn bye(&mut self, text: &str) {
+        self.out
+            .extend_from_slice(format!("* BYE {}\r\n", write::clean(text)).as_bytes());
+        self.ending.close();
+    }
+
+    /// Frame and run input until it is used up or the session pauses.
+    fn process(&mut self, now: Instant) {
+        while !self.paused() {
+            let Some(frame) = self.framer.next() else {
+                break;
+            };
+            match frame {
+                Frame::Continue => self.out.extend_from_slice(b"+ OK\r\n"),
+                Frame::TooBig { sync: true, tag } => {
+                    self.tagged(
+                        tag.as_deref().unwrap_or("*"),
+                        "NO",
+                        "[TOOBIG] Literal too large",
+                    );
+                    self.count_error();
+                }
+                Frame::TooBig { sync: false, tag } => {
+                    // RFC 7888 §4: the octets are on their way and cannot be told from
+                    // commands without reading them all; refuse and close.
+                    self.tagged(
+                        tag.as_deref().unwrap_or("*"),
+                        "BAD",
+                        "[TOOBIG] Literal too large",
+                    );
+                    self.bye("Literal too large, closing connection");
+                }
+                Frame::LineTooLong { tag } => {
+                    self.tagged(
+                        tag.as_deref().unwrap_or("*"),
+                        "BAD",
+                        "[TOOBIG] Command line too long",
+                    );
+                    self.bye("Command line too long, closing connection");
+                }
+                Frame::Message => self.on_message(now),
+            }
+        }
+    }
+
+    fn on_message(&mut self, now: Instant) {
+        match self.phase.clone() {
+            Phase::Command => {}
+            Phase::SaslPlain { tag } => {
+                self.phase = Phase::Command;
+                let line = line_text(self.framer.message());
+                return self.sasl_plain(&tag, line.as_bytes());
+            }
+            Phase::Idle { tag } => {
+                self.phase = Phase::Command;
+                self.idling = false;
+                let line = line_text(self.framer.message());
+                if line.eq_ignore_ascii_case("DONE") {
+                    self.tagged(&tag, "OK", "IDLE terminated");
+                } else {
+                    self.bad(Some(&tag), "Expected DONE");
+                }
+                return;
+            }
+        }
+        let decoded = match self
+            .framer
+            .fragmentizer()
+            .decode_message(&CommandCodec::new())
+        {
+            Ok(cmd) => Ok(cmd.into_static()),
+            Err(imap_codec::fragmentizer::DecodeMessageError::MessageTooLong { .. }) => {
+                Err("[TOOBIG] Command too long")
+            }
+            Err(_) => Err("Error in IMAP command"),
+        };
+        // LIST with RFC 6154's options, which imap-codec does not parse.
+        let decoded = match decoded {
+            Err(text) => match listext::strip(self.framer.message()) {
+                Some((line, special)) => match CommandCodec::new().decode(&line) {
+                    Ok((&[], cmd)) => {
+                        self.special_only = special;
+                        Ok(cmd.into_static())
+                    }
+                    _ => Err(text),
+                },
+                None => Err(text),
+            },
+            ok => ok,
+        };
+        match decoded {
+            Ok(cmd) => self.command(now, cmd),
+            Err(text) => {
+                let tag = self
+                    .framer
+                    .fragmentizer()
+                    .decode_tag()
+                    .map(|t| t.as_ref().to_owned());
+                self.bad(tag.as_deref(), text);
+            }
+        }
+    }
+
+    fn command(&mut self, now: Instant, cmd: Command<'static>) {
+        let _ = now;
+        if self.state == State::Selected && needs_sync(&cmd.body) {
+            self.ask(ImapEvent::Sync, Pending::Sync(Box::new(cmd)));
+            return;
+        }
+        self.run(cmd);
+    }
+
+    /// Run a command (after its sync point, in the selected state).
+    fn run(&mut self, cmd: Command<'static>) {
+        let tag = cmd.tag.as_ref().to_owned();
+        let state = self.state;
+        let authed = state != State::NotAuthenticated;
+        let selected = state == State::Selected;
+        match cmd.body {
+            CommandBody::Capability => {
+                self.out.extend_from_slice(b"* ");
+                self.capabilities();
+                self.out.extend_from_slice(b"\r\n");
+                self.tagged(&tag, "OK", "CAPABILITY completed");
+            }
+            CommandBody::Noop => self.sync_done(&tag, "NOOP completed"),
+            CommandBody::Check if selected => self.sync_done(&tag, "CHECK completed"),
+            CommandBody::Logout => {
+                self.out.extend_from_slice(b"* BYE Logging out\r\n");
+                self.tagged(&tag, "OK", "LOGOUT completed");
+                self.ending.close();
+            }
+            CommandBody::StartTLS if !authed => {
+                if !self.info.tls_available || self.tls_active {
+                    self.bad(Some(&tag), "STARTTLS not available");
+                } else {
+                    self.tagged(&tag, "OK", "Begin TLS negotiation now");
+                    // RFC 3501 §6.2.1: whatever followed is possible injection.
+                    self.framer.reset();
+                    self.start_tls = true;
+                }
+            }
+            CommandBody::Login { username, password } if !authed => {
+                if !self.plaintext_ok() {
+                    self.tagged(
+                        &tag,
+                        "NO",
+                        "[PRIVACYREQUIRED] LOGIN is disabled without TLS",
+                    );
+                    return self.count_error();
+                }
+                let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+                let pass = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                self.login(&tag, user, pass);
+            }
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } if !authed => {
+                if !matches!(mechanism, AuthMechanism::Plain) {
+                    self.tagged(&tag, "NO", "[CANNOT] Unsupported authentication mechanism");
+                    return self.count_error();
+                }
+                if !self.plaintext_ok() {
+                    self.tagged(
+                        &tag,
+                        "NO",
+                        "[PRIVACYREQUIRED] AUTHENTICATE PLAIN is disabled without TLS",
+                    );
+                    return self.count_error();
+                }
+                match initial_response {
+                    // SASL-IR: already decoded from base64 by imap-codec.
+                    Some(ir) => self.plain_message(&tag, ir.declassify()),
+                    None => {
+                        self.out.extend_from_slice(b"+ \r\n");
+                        self.phase = Phase::SaslPlain { tag };
+                    }
+                }
+            }
+            CommandBody::Enable { capabilities } if authed => {
+                let mut enabled = Vec::new();
+                for c in capabilities.as_ref() {
+                    if matches!(c, CapabilityEnable::CondStore) && !self.condstore {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE");
+                    }
+                }
+                self.out.extend_from_slice(b"* ENABLED");
+                for e in enabled {
+                    self.out.push(b' ');
+                    self.out.extend_from_slice(e.as_bytes());
+                }
+                self.out.extend_from_slice(b"\r\n");
+                self.tagged(&tag, "OK", "ENABLE completed");
+            }
+            CommandBody::Namespace if authed => {
+                self.out
+                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                self.tagged(&tag, "OK", "NAMESPACE completed");
+            }
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } if authed => self.list(tag, &reference, &mailbox_wildcard, false),
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } if authed => self.list(tag, &reference, &mailbox_wildcard, true),
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } if authed => match folder(&mailbox) {
+                Ok(name) => {
+                    let items = item_names.to_vec();
+                    self.ask(
+                        ImapEvent::Status {
+                            folder: name.clone(),
+                        },
+                        Pending::Status { tag, name, items },
+                    );
+                }
+                Err(()) => self.bad(Some(&tag), "Invalid mailbox name"),
+            },
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } if authed => self.select(tag, &mailbox, &parameters, false),
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } if authed => self.select(tag, &mailbox, &parameters, true),
+            CommandBody::Create { mailbox } if authed => {
+                self.folder_op(tag, "CREATE", &mailbox, None, FolderOp::Create)
+            }
+            CommandBody::Delete { mailbox } if authed => {
+                self.folder_op(tag, "DELETE", &mailbox, None, FolderOp::Delete)
+            }
+            CommandBody::Subscribe { mailbox } if authed => {
+                self.folder_op(tag, "SUBSCRIBE", &mailbox, None, FolderOp::Subscribe)
+            }
+            CommandBody::Unsubscribe { mailbox } if authed => {
+                self.folder_op(tag, "UNSUBSCRIBE", &mailbox, None, FolderOp::Unsubscribe)
+            }
+            CommandBody::Rename { from, to } if authed => match (folder(&from), folder(&to)) {
+                (Ok(from), Ok(to)) => self.ask(
+                    ImapEvent::Folder(FolderOp::Rename { from, to }),
+                    Pending::Folder {
+                        tag,
+                        what: "RENAME",
+                    },
+                ),
+                _ => self.bad(Some(&tag), "Invalid mailbox name"),
+            },
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } if authed => {
+                let Ok(name) = folder(&mailbox) else {
+                    return self.bad(Some(&tag), "Invalid mailbox name");
+                };
+                let Ok((flags, keywords)) = store::parse_flags(&flags) else {
+                    return self.bad(Some(&tag), "Invalid flags");
+                };
+                let bytes = match message {
+                    imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
+                        l.into_inner().into_owned()
+                    }
+                    imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
+                        l.data.into_owned()
+                    }
+                };
+                let internal_date = date.map(|d| d.as_ref().timestamp());
+                self.ask(
+                    ImapEvent::Append {
+                        to: name,
+                        flags,
+                        keywords,
+                        internal_date,
+                        message: bytes,
+                    },
+                    Pending::Append { tag },
+                );
+            }
+            CommandBody::Idle if authed => {
+                self.out.extend_from_slice(b"+ idling\r\n");
+                self.phase = Phase::Idle { tag };
+                let condstore = self.condstore;
+                if let Some(sel) = &mut self.selected {
+                    // What the sync point before IDLE found (RFC 2177 allows it here).
+                    sel.report(&mut self.out, true, condstore);
+                }
+                if selected {
+                    self.idling = true;
+                    self.events.push_back(ImapEvent::Idle);
+                }
+            }
+            CommandBody::Close if selected => {
+                let sel = self.selected.as_ref().map(|s| (s.read_only, deleted(s)));
+                match sel {
+                    Some((false, uids)) if !uids.is_empty() => self.ask(
+                        ImapEvent::Expunge { uids },
+                        Pending::Expunge {
+                            tag,
+                            what: "CLOSE",
+                            close: true,
+                        },
+                    ),
+                    _ => {
+                        self.deselect();
+                        self.tagged(&tag, "OK", "CLOSE completed");
+                    }
+                }
+            }
+            CommandBody::Unselect if selected => {
+                self.deselect();
+                self.tagged(&tag, "OK", "UNSELECT completed");
+            }
+            CommandBody::Expunge if selected => self.expunge(tag, None),
+            CommandBody::ExpungeUid { sequence_set } if selected => {
+                self.expunge(tag, Some(sequence_set))
+            }
+            CommandBody::Search {
+                charset,
+                criteria,
+                uid,
+            } if selected => self.search(
+                tag,
+                charset.is_some_and(|c| !charset_ok(c.as_ref())),
+                criteria.into_iter().collect(),
+                uid,
+            ),
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                modifiers,
+            } if selected => self.fetch(tag, &sequence_set, &macro_or_item_names, uid, &modifiers),
+            CommandBody::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                modifiers,
+            } if selected => {
+                self.store(tag, &sequence_set, kind, response, &flags, uid, &modifiers)
+            }
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } if selected => self.copy(tag, &sequence_set, &mailbox, uid, false),
+            CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } if selected => self.copy(tag, &sequence_set, &mailbox, uid, true),
+            body => {
+                let name = body.name();
+                let known = matches!(
+                    body,
+                    CommandBody::StartTLS
+                        | CommandBody::Login { .. }
+                        | CommandBody::Authenticate { .. }
+                        | CommandBody::Enable { .. }
+                        | CommandBody::Namespace
+                        | CommandBody::List { .. }
+                        | CommandBody::Lsub { .. }
+                        | CommandBody::Status { .. }
+                        | CommandBody::Select { .. }
+                        | CommandBody::Examine { .. }
+                        | CommandBody::Create { .. }
+                        | CommandBody::Delete { .. }
+                        | CommandBody::Rename { .. }
+                        | CommandBody::Subscribe { .. }
+                        | CommandBody::Unsubscribe { .. }
+                        | CommandBody::Append { .. }
+                        | CommandBody::Idle
+                        | CommandBody::Check
+                        | CommandBody::Close
+                        | CommandBody::Unselect
+                        | CommandBody::Expunge
+                        | CommandBody::ExpungeUid { .. }
+                        | CommandBody::Search { .. }
+                        | CommandBody::Fetch { .. }
+                        | CommandBody::Store { .. }
+                        | CommandBody::Copy { .. }
+                        | CommandBody::Move { .. }
+                );
+                if known {
+                    self.bad(Some(&tag), &format!("{name} not allowed now"));
+                } else {
+                    self.bad(Some(&tag), &format!("Unknown command {name}"));
+                }
+            }
+        }
+        // A LIST's special-use option is for that LIST only.
+        self.special_only = false;
+    }
+
+    /// NOOP and CHECK: the sync point (already passed) is all they do.
+    fn sync_done(&mut self, tag: &str, text: &str) {
+        let condstore = self.condstore;
+        if let Some(sel) = &mut self.selected {
+            sel.report(&mut self.out, true, condstore);
+        }
+        self.tagged(tag, "OK", text);
+    }
+
+    fn login(&mut self, tag: &str, user: String, password: String) {
+        if user.is_empty() || user.len() > MAX_CREDENTIAL || password.len() > MAX_CREDENTIAL {
+            self.tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
+            return self.count_error();
+        }
+        self.ask(
+            ImapEvent::Authenticate { user, password },
+            Pending::Login {
+                tag: tag.to_owned(),
+            },
+        );
+    }
+
+    fn sasl_plain(&mut self, tag: &str, line: &[u8]) {
+        if line == b"*" {
+            self.tagged(tag, "BAD", "Authentication cancelled");
+            return self.count_error();
+        }
+        match std::str::from_utf8(line).ok().map(sasl::decode) {
+            Some(Ok(msg)) => self.plain_message(tag, &msg),
+            _ => self.bad(Some(tag), "Invalid base64"),
+        }
+    }
+
+    fn plain_message(&mut self, tag: &str, msg: &[u8]) {
+        match sasl::plain(msg) {
+            Ok((user, pass)) => self.login(tag, user, pass),
+            Err(sasl::SaslError::OtherIdentity) => {
+                // Acting as another user is not offered (RFC 4616 authzid).
+                self.tagged(
+                    tag,
+                    "NO",
+                    "[AUTHORIZATIONFAILED] Authorization identity refused",
+                );
+                self.count_error();
+            }
+            Err(_) => self.bad(Some(tag), "Invalid PLAIN response"),
+        }
+    }
+
+    fn list(
+        &mut self,
+        tag: String,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        lsub: bool,
+    ) {
+        let pattern_bytes: &[u8] = match pattern {
+            ListMailbox::Token(t) => t.as_ref(),
+            ListMailbox::String(s) => s.as_ref(),
+        };
+        let what = if lsub { "LSUB" } else { "LIST" };
+        let special_only = std::mem::take(&mut self.special_only);
+        if pattern_bytes.is_empty() && !lsub {
+            // RFC 3501 §6.3.8: the hierarchy delimiter and root.
+            self.out
+                .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+            return self.tagged(&tag, "OK", "LIST completed");
+        }
+        let reference = match reference {
+            Mailbox::Inbox => Ok("INBOX".to_owned()),
+            Mailbox::Other(o) => std::str::from_utf8(o.as_ref())
+                .map_err(|_| ())
+                .and_then(|s| decode_mutf7(s).map_err(|_| ())),
+        };
+        let pattern = std::str::from_utf8(pattern_bytes)
+            .map_err(|_| ())
+            .and_then(|s| decode_mutf7(s).map_err(|_| ()));
+        match (reference, pattern) {
+            (Ok(reference), Ok(pattern)) => self.ask(
+                ImapEvent::List {
+                    reference,
+                    pattern,
+                    subscribed: lsub,
+                },
+                Pending::List {
+                    tag,
+                    lsub,
+                    special_only,
+                },
+            ),
+            _ => self.bad(Some(&tag), &format!("{what}: invalid mailbox name")),
+        }
+    }
+
+    fn select(
+        &mut self,
+        tag: String,
+        mailbox: &Mailbox<'_>,
+        params: &[SelectParameter],
+        read_only: bool,
+    ) {
+        // RFC 3501 §6.3.1: a SELECT first leaves the folder selected, even if it fails.
+        self.deselect();
+        let condstore = params
+            .iter()
+            .any(|p| matches!(p, SelectParameter::CondStore));
+        if params
+            .iter()
+            .any(|p| !matches!(p, SelectParameter::CondStore))
+        {
+            return self.bad(Some(&tag), "QRESYNC is not supported");
+        }
+        match folder(mailbox) {
+            Ok(name) => self.ask(
+                ImapEvent::Select {
+                    folder: name,
+                    read_only,
+                },
+                Pending::Select {
+                    tag,
+                    read_only,
+                    condstore,
+                },
+            ),
+            Err(()) => self.bad(Some(&tag), "Invalid mailbox name"),
+        }
+    }
+
+    fn deselect(&mut self) {
+        if self.selected.take().is_some() {
+            self.events.push_back(ImapEvent::Deselect);
+        }
+        if self.state == State::Selected {
+            self.state = State::Authenticated;
+        }
+    }
+
+    fn folder_op(
+        &mut self,
+        tag: String,
+        what: &'static str,
+        mailbox: &Mailbox<'_>,
+        _unused: Option<()>,
+        op: fn(String) -> FolderOp,
+    ) {
+        match folder(mailbox) {
+            Ok(name) => self.ask(ImapEvent::Folder(op(name)), Pending::Folder { tag, what }),
+            Err(()) => self.bad(Some(&tag), "Invalid mailbox name"),
+        }
+    }
+
+    fn expunge(&mut self, tag: String, set: Option<imap_codec::imap_types::sequence::SequenceSet>) {
+        let Some(sel) = &self.selected else { return };
+        let what = if set.is_some() {
+            "UID EXPUNGE"
+        } else {
+            "EXPUNGE"
+        };
+        if sel.read_only {
+            self.tagged(&tag, "NO", "[READ-ONLY] Mailbox is read-only");
+            return;
+        }
+        let mut uids = deleted(sel);
+        if let Some(set) = set {
+            match sel.resolve(&set, true) {
+                Ok(named) => uids.retain(|u| named.binary_search(u).is_ok()),
+                Err(BadSet) => return self.bad(Some(&tag), "Invalid UID set"),
+            }
+        }
+        if uids.is_empty() {
+            let condstore = self.condstore;
+            if let Some(sel) = &mut self.selected {
+                sel.report(&mut self.out, true, condstore);
+            }
+            return self.tagged(&tag, "OK", &format!("{what} completed"));
+        }
+        self.ask(
+            ImapEvent::Expunge { uids },
+            Pending::Expunge {
+                tag,
+                what,
+                close: false,
+            },
+        );
+    }
+
+    fn search(
+        &mut self,
+        tag: String,
+        bad_charset: bool,
+        keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
+        uid_cmd: bool,
+    ) {
+        if bad_charset {
+            self.tagged(
+                &tag,
+                "NO",
+                "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset",
+            );
+            return;
+        }
+        let needs_text = match search::plan(&keys) {
+            Ok(t) => t,
+            Err(search::Unsupported) => {
+                self.tagged(&tag, "NO", "[CANNOT] This search key is not supported yet");
+                return;
+            }
+        };
+        let wants_modseq = keys.iter().any(has_modseq);
+        if wants_modseq {
+            self.condstore = true;
+        }
+        let condstore = self.condstore;
+        let Some(sel) = &mut self.selected else {
+            return;
+        };
+        sel.report(&mut self.out, false, condstore);
+        let job = SearchJob {
+            tag,
+            uid_cmd,
+            wants_modseq,
+            needs_text,
+            todo: search::candidates(sel).into(),
+            keys,
+            hits: Vec::new(),
+        };
+        self.search_on(job, None);
+    }
+
+    /// Evaluate the job's messages until one needs bytes it does not have.
+    fn search_on(&mut self, mut job: SearchJob, mut bytes: Option<Vec<u8>>) {
+        while let Some(&(seq, uid)) = job.todo.front() {
+            if job.needs_text && bytes.is_none() {
+                self.ask(ImapEvent::Message { uid }, Pending::Search(job));
+                return;
+            }
+            job.todo.pop_front();
+            let Some(sel) = &self.selected else { return };
+            let text = bytes.as_deref().map(search::Text::new);
+            if let Some(hit) = search::matches(sel, &job.keys, seq, uid, text.as_ref()) {
+                job.hits.push(hit);
+            }
+            bytes = None;
+        }
+        self.out.extend_from_slice(b"* SEARCH");
+        for h in &job.hits {
+            let n = if job.uid_cmd { h.uid } else { h.seq };
+            self.out.extend_from_slice(format!(" {n}").as_bytes());
+        }
+        if job.wants_modseq {
+            if let Some(m) = job.hits.iter().map(|h| h.modseq).max() {
+                self.out
+                    .extend_from_slice(format!(" (MODSEQ {m})").as_bytes());
+            }
+        }
+        self.out.extend_from_slice(b"\r\n");
+        let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
+        self.tagged(&job.tag, "OK", &format!("{what} completed"));
+    }
+
+    fn fetch(
+        &mut self,
+        tag: String,
+        set: &imap_codec::imap_types::sequence::SequenceSet,
+        asked: &imap_codec::imap_types::fetch::MacroOrMessageDataItemNames<'_>,
+        uid_cmd: bool,
+        modifiers: &[FetchModifier],
+    ) {
+        let what = if uid_cmd { "UID FETCH" } else { "FETCH" };
+        let mut changed_since = None;
+        for m in modifiers {
+            match m {
+                FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
+                FetchModifier::Vanished => return self.bad(Some(&tag), "QRESYNC is not supported"),
+            }
+        }
+        let asks_modseq = changed_since.is_some()
+            || matches!(asked, imap_codec::imap_types::fetch::MacroOrMessageDataItemNames::MessageDataItemNames(v)
+                if v.iter().any(|i| matches!(i, imap_codec::imap_types::fetch::MessageDataItemName::ModSeq)));
+        if asks_modseq {
+            self.condstore = true;
+        }
+        let items = match fetch::items(asked, uid_cmd, self.condstore && changed_since.is_some()) {
+            Ok(i) => i,
+            Err(fetch::NotYet(what)) => {
+                self.tagged(&tag, "NO", &format!("[CANNOT] {what} is not supported yet"));
+                return;
+            }
+        };
+        let condstore = self.condstore;
+        let Some(sel) = &mut self.selected else {
+            return;
+        };
+        let uids = match sel.resolve(set, uid_cmd) {
+            Ok(u) => u,
+            Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
+        };
+        sel.report(&mut self.out, false, condstore);
+        let gone = uids.iter().any(|&u| sel.meta(u).is_none());
+        let todo = uids
+            .into_iter()
+            .filter_map(|u| {
+                let m = sel.meta(u)?;
+                if changed_since.is_some_and(|c| m.modseq <= c) {
+                    return None;
+                }
+                Some((sel.view.seq(u)?, u))
+            })
+            .collect();
+        let job = FetchJob {
+            tag,
+            what,
+            todo,
+            items,
+            seen: Vec::new(),
+            gone,
+        };
+        self.fetch_on(job, None);
+    }
+
+    /// Answer the job's messages until one needs bytes it does not have.
+    fn fetch_on(&mut self, mut job: FetchJob, mut bytes: Option<Vec<u8>>) {
+        let needs = fetch::needs_bytes(&job.items);
+        let sets_seen = fetch::sets_seen(&job.items);
+        while let Some(&(seq, uid)) = job.todo.front() {
+            if needs && bytes.is_none() {
+                self.ask(ImapEvent::Message { uid }, Pending::Fetch(job));
+                return;
+            }
+            job.todo.pop_front();
+            let Some(sel) = &self.selected else { return };
+            fetch::write_one(&mut self.out, sel, seq, uid, &job.items, bytes.as_deref());
+            if sets_seen
+                && !sel.read_only
+                && sel.meta(uid).is_some_and(|m| !m.flags.contains(Flag::Seen))
+            {
+                job.seen.push(uid);
+            }
+            bytes = None;
+        }
+        if job.seen.is_empty() {
+            return self.fetch_done(&job.tag, job.what, job.gone);
+        }
+        let updates = {
+            let Some(sel) = &self.selected else { return };
+            store::updates(
+                sel,
+                &job.seen,
+                StoreType::Add,
+                crate::mailbox::Flags::NONE.with(Flag::Seen),
+                &[],
+            )
+            .0
+        };
+        self.ask(
+            ImapEvent::Store {
+                updates,
+                unchanged_since: None,
+            },
+            Pending::FetchSeen {
+                tag: job.tag,
+                what: job.what,
+                gone: job.gone,
+            },
+        );
+    }
+
+    fn fetch_done(&mut self, tag: &str, what: &str, gone: bool) {
+        if gone {
+            self.tagged(
+                tag,
+                "NO",
+                "[EXPUNGEISSUED] Some of the requested messages no longer exist",
+            );
+        } else {
+            self.tagged(tag, "OK", &format!("{what} completed"));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        tag: String,
+        set: &imap_codec::imap_types::sequence::SequenceSet,
+        kind: StoreType,
+        response: StoreResponse,
+        flags: &[imap_codec::imap_types::flag::Flag<'_>],
+        uid_cmd: bool,
+        modifiers: &[StoreModifier],
+    ) {
+        let unchanged_since = modifiers
+            .iter()
+            .map(|StoreModifier::UnchangedSince(n)| *n)
+            .next();
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
+        let Ok((given, keywords)) = store::parse_flags(flags) else {
+            return self.bad(Some(&tag), "Invalid flags");
+        };
+        let Some(sel) = &self.selected else { return };
+        if sel.read_only {
+            self.tagged(&tag, "NO", "[READ-ONLY] Mailbox is read-only");
+            return;
+        }
+        let uids = match sel.resolve(set, uid_cmd) {
+            Ok(u) => u,
+            Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
+        };
+        // RFC 7162 §3.1.3: a message changed since is reported MODIFIED even when
+        // this STORE would not change it.
+        let modified: Vec<u32> = match unchanged_since {
+            Some(n) => uids
+                .iter()
+                .copied()
+                .filter(|u| sel.meta(*u).is_some_and(|m| m.modseq > n))
+                .collect(),
+            None => Vec::new(),
+        };
+        let candidates: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !modified.contains(u))
+            .collect();
+        let (updates, gone) = store::updates(sel, &candidates, kind, given, &keywords);
+        let job = StoreJob {
+            tag,
+            uids: candidates,
+            silent: response == StoreResponse::Silent,
+            uid_cmd,
+            conditional: unchanged_since.is_some(),
+            modified,
+            gone,
+        };
+        if updates.is_empty() {
+            return self.store_done(job, StoreOutcome::default());
+        }
+        self.ask(
+            ImapEvent::Store {
+                updates,
+                unchanged_since,
+            },
+            Pending::Store(job),
+        );
+    }
+
+    fn store_done(&mut self, job: StoreJob, outcome: StoreOutcome) {
+        let condstore = self.condstore;
+        let Some(sel) = &mut self.selected else {
+            return;
+        };
+        let ok = sel
+            .apply(&outcome.before, true)
+            .and_then(|_| sel.apply(&outcome.applied, false));
+        if ok.is_err() {
+            return self.out_of_step();
+        }
+        sel.report(&mut self.out, false, condstore);
+        let mut modified = job.modified;
+        modified.extend(outcome.modified.iter().copied());
+        modified.sort_unstable();
+        for &uid in &job.uids {
+            if modified.contains(&uid) || sel.meta(uid).is_none() || sel.view.is_gone(uid) {
+                continue;
+            }
+            // RFC 7162 §3.1.3: with UNCHANGEDSINCE, .SILENT still reports MODSEQ.
+            if job.silent && !job.conditional {
+                continue;
+            }
+            let Some(seq) = sel.view.seq(uid) else {
+                continue;
+            };
+            let mut items = Vec::new();
+            if job.uid_cmd {
+                items.push(Item::Uid);
+            }
+            if !job.silent {
+                items.push(Item::Flags);
+            }
+            if condstore {
+                items.push(Item::ModSeq);
+            }
+            fetch::write_one(&mut self.out, sel, seq, uid, &items, None);
+        }
+        let what = if job.uid_cmd { "UID STORE" } else { "STORE" };
+        if !modified.is_empty() {
+            // RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers for STORE.
+            let list = modified
+                .iter()
+                .filter_map(|&u| {
+                    if job.uid_cmd {
+                        Some(u)
+                    } else {
+                        sel.view.seq(u)
+                    }
+                })
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            self.tagged(
+                &job.tag,
+                "OK",
+                &format!("[MODIFIED {list}] Conditional {what} failed"),
+            );
+        } else if job.gone > 0 {
+            self.tagged(
+                &job.tag,
+                "NO",
+                "[EXPUNGEISSUED] Some of the messages no longer exist",
+            );
+        } else {
+            self.tagged(&job.tag, "OK", &format!("{what} completed"));
+        }
+    }
+
+    fn copy(
+        &mut self,
+        tag: String,
+        set: &imap_codec::imap_types::sequence::SequenceSet,
+        mailbox: &Mailbox<'_>,
+        uid_cmd: bool,
+        remove: bool,
+    ) {
+        let Some(sel) = &self.selected else { return };
+        if remove && sel.read_only {
+            self.tagged(&tag, "NO", "[READ-ONLY] Mailbox is read-only");
+            return;
+        }
+        let uids = match sel.resolve(set, uid_cmd) {
+            Ok(u) => u,
+            Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
+        };
+        let Ok(to) = folder(mailbox) else {
+            return self.bad(Some(&tag), "Invalid mailbox name");
+        };
+        if uids.is_empty() {
+            let what = if remove { "MOVE" } else { "COPY" };
+            return self.tagged(&tag, "OK", &format!("No messages, {what} completed"));
+        }
+        // RFC 2180 §4.4.1: a copy of a message another session expunged fails whole.
+        if uids.iter().any(|&u| sel.meta(u).is_none()) {
+            return self.tagged(
+                &tag,
+                "NO",
+                "[EXPUNGEISSUED] Some of the requested messages no longer exist",
+            );
+        }
+        self.ask(
+            ImapEvent::Copy {
+                uids: uids.clone(),
+                to,
+                remove,
+            },
+            Pending::Copy { tag, uids, remove },
+        );
+    }
+
+    fn copied(
+        &mut self,
+        tag: String,
+        uids: Vec<u32>,
+        remove: bool,
+        r: Result<CopyOutcome, MailboxError>,
+    ) {
+        let what = if remove { "MOVE" } else { "COPY" };
+        let outcome = match r {
+            Ok(o) => o,
+            Err(e) => return self.mailbox_error(&tag, what, &e),
+        };
+        let code = if outcome.new_uids.len() == uids.len() && !outcome.new_uids.is_empty() {
+            format!(
+                "[COPYUID {} {} {}] ",
+                outcome.uid_validity,
+                uid_list(&uids),
+                uid_list(&outcome.new_uids)
+            )
+        } else {
+            String::new()
+        };
+        if remove {
+            // RFC 6851 §4.3: COPYUID comes untagged before the EXPUNGEs.
+            if !code.is_empty() {
+                self.out
+                    .extend_from_slice(format!("* OK {}Moved\r\n", code).as_bytes());
+            }
+            let condstore = self.condstore;
+            let Some(sel) = &mut self.selected else {
+                return;
+            };
+            if sel.apply(&outcome.changes, true).is_err() {
+                return self.out_of_step();
+            }
+            sel.report(&mut self.out, true, condstore);
+            self.tagged(&tag, "OK", "MOVE completed");
+        } else {
+            self.tagged(&tag, "OK", &format!("{code}COPY completed"));
+        }
+    }
+
+    fn mailbox_error(&mut self, tag: &str, what: &str, e: &MailboxError) {
+        let text = match e {
+            MailboxError::NoSuchFolder => "[NONEXISTENT] No such mailbox".to_owned(),
+            MailboxError::AlreadyExists => "[ALREADYEXISTS] Mailbox already exists".to_owned(),
+            MailboxError::Cannot(why) => format!("[CANNOT] {}", write::clean(why)),
+            MailboxError::OverQuota => "[OVERQUOTA] Quota exceeded".to_owned(),
+            MailboxError::Failed => format!("[UNAVAILABLE] {what} failed; try again later"),
+        };
+        self.tagged(tag, "NO", &text);
+    }
+
+    /// The runtime's changes do not follow the session's copy: a bug on one side;
+    /// the client must start over rather than see wrong sequence numbers.
+    fn out_of_step(&mut self) {
+        tracing::warn!(session = %self.info.session_id, "IMAP folder changes out of step; closing");
+        self.selected = None;
+        self.bye("Mailbox state lost, please reconnect");
+    }
+
+    /// Take the driver's answer; false if it answers nothing outstanding.
+    fn answer(&mut self, cmd: ImapCommand) -> bool {
+        if let ImapCommand::Wake = cmd {
+            if self.idling && self.pending.is_none() && self.ending.is_open() {
+                self.idling = false;
+                self.ask(ImapEvent::Sync, Pending::IdleSync);
+                return true;
+            }
+            return false;
+        }
+        if !self.ending.is_open() || !self.events.is_empty() {
+            return false;
+        }
+        let pending = match (self.pending.take(), cmd) {
+            (Some(p), c) => (p, c),
+            (None, _) => return false,
+        };
+        match pending {
+            (Pending::Login { tag }, ImapCommand::AuthResult(outcome)) => match outcome {
+                AuthOutcome::Ok(_) => {
+                    self.state = State::Authenticated;
+                    self.out.extend_from_slice(format!("{tag} OK [").as_bytes());
+                    self.capabilities();
+                    self.out.extend_from_slice(b"] Logged in\r\n");
+                }
+                AuthOutcome::Locked => {
+                    self.tagged(
+                        &tag,
+                        "NO",
+                        "[AUTHENTICATIONFAILED] Account locked; try later",
+                    );
+                    self.count_error();
+                }
+                AuthOutcome::Invalid | AuthOutcome::Unavailable => {
+                    self.tagged(&tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
+                    self.count_error();
+                }
+            },
+            (
+                Pending::List {
+                    tag,
+                    lsub,
+                    special_only,
+                },
+                ImapCommand::Listed(r),
+            ) => {
+                let what = if lsub { "LSUB" } else { "LIST" };
+                match r {
+                    Ok(entries) => {
+                        for e in entries
+                            .iter()
+                            .filter(|e| !special_only || e.special_use.is_some())
+                        {
+                            write_list(&mut self.out, what, e);
+                        }
+                        self.tagged(&tag, "OK", &format!("{what} completed"));
+                    }
+                    Err(e) => self.mailbox_error(&tag, what, &e),
+                }
+            }
+            (Pending::Status { tag, name, items }, ImapCommand::Status(r)) => match r {
+                Ok(st) => {
+                    write_status(&mut self.out, &name, &items, &st);
+                    self.tagged(&tag, "OK", "STATUS completed");
+                }
+                Err(e) => self.mailbox_error(&tag, "STATUS", &e),
+            },
+            (
+                Pending::Select {
+                    tag,
+                    read_only,
+                    condstore,
+                },
+                ImapCommand::Selected(r),
+            ) => {
+                let what = if read_only { "EXAMINE" } else { "SELECT" };
+                match r {
+                    Ok(index) => {
+                        if condstore {
+                            self.condstore = true;
+                        }
+                        let sel = Selected::new(*index, read_only);
+                        sel.write_opening(&mut self.out);
+                        self.selected = Some(sel);
+                        self.state = State::Selected;
+                        let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+                        self.tagged(&tag, "OK", &format!("[{mode}] {what} completed"));
+                    }
+                    Err(e) => self.mailbox_error(&tag, what, &e),
+                }
+            }
+            (Pending::Folder { tag, what }, ImapCommand::Done(r)) => match r {
+                Ok(()) => self.tagged(&tag, "OK", &format!("{what} completed")),
+                Err(e) => self.mailbox_error(&tag, what, &e),
+            },
+            (Pending::Sync(cmd), ImapCommand::Changes(records)) => {
+                if !self.take_changes(&records) {
+                    return true;
+                }
+                if reports_first(&cmd.body) {
+                    let condstore = self.condstore;
+                    if let Some(sel) = &mut self.selected {
+                        sel.report(&mut self.out, true, condstore);
+                    }
+                }
+                self.run(*cmd);
+            }
+            (Pending::IdleSync, ImapCommand::Changes(records)) => {
+                if !self.take_changes(&records) {
+                    return true;
+                }
+                let condstore = self.condstore;
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                if matches!(self.phase, Phase::Idle { .. }) {
+                    self.idling = true;
+                    self.events.push_back(ImapEvent::Idle);
+                }
+            }
+            (Pending::Store(job), ImapCommand::Stored(r)) => match r {
+                Ok(outcome) => self.store_done(job, outcome),
+                Err(e) => {
+                    let what = if job.uid_cmd { "UID STORE" } else { "STORE" };
+                    self.mailbox_error(&job.tag, what, &e);
+                }
+            },
+            (Pending::FetchSeen { tag, what, gone }, ImapCommand::Stored(r)) => {
+                if let Ok(outcome) = r {
+                    let condstore = self.condstore;
+                    let Some(sel) = &mut self.selected else {
+                        return true;
+                    };
+                    if sel.apply(&outcome.before, true).is_err()
+                        || sel.apply(&outcome.applied, false).is_err()
+                    {
+                        self.out_of_step();
+                        return true;
+                    }
+                    for r in &outcome.applied {
+                        if let Record::Flags { uid, .. } = r {
+                            if let Some(seq) = sel.view.seq(*uid) {
+                                let mut items = vec![Item::Uid, Item::Flags];
+                                if condstore {
+                                    items.push(Item::ModSeq);
+                                }
+                                fetch::write_one(&mut self.out, sel, seq, *uid, &items, None);
+                            }
+                        }
+                    }
+                }
+                // The data was sent; a failure to mark it read does not undo that.
+                self.fetch_done(&tag, what, gone);
+            }
+            (Pending::Expunge { tag, what, close }, ImapCommand::Expunged(r)) => match r {
+                Ok(records) => {
+                    if close {
+                        // CLOSE expunges silently (RFC 3501 §6.4.2).
+                        self.deselect();
+                        self.tagged(&tag, "OK", "CLOSE completed");
+                    } else {
+                        let condstore = self.condstore;
+                        let Some(sel) = &mut self.selected else {
+                            return true;
+                        };
+                        if sel.apply(&records, true).is_err() {
+                            self.out_of_step();
+                            return true;
+                        }
+                        sel.report(&mut self.out, true, condstore);
+                        self.tagged(&tag, "OK", &format!("{what} completed"));
+                    }
+                }
+                Err(e) => self.mailbox_error(&tag, what, &e),
+            },
+            (Pending::Copy { tag, uids, remove }, ImapCommand::Copied(r)) => {
+                self.copied(tag, uids, remove, r)
+            }
+            (Pending::Append { tag }, ImapCommand::Appended(r)) => match r {
+                Ok((validity, uid)) => self.tagged(
+                    &tag,
+                    "OK",
+                    &format!("[APPENDUID {validity} {uid}] APPEND completed"),
+                ),
+                Err(e) => self.mailbox_error(&tag, "APPEND", &e),
+            },
+            (Pending::Search(job), ImapCommand::Message(bytes)) => {
+                // A message gone from the store meanwhile matches no text key.
+                self.search_on(job, Some(bytes.unwrap_or_default()));
+            }
+            (Pending::Fetch(job), ImapCommand::Message(bytes)) => {
+                self.fetch_on(job, Some(bytes.unwrap_or_default()));
+            }
+            (p, _) => {
+                // The wrong kind: nothing changes (rule 5).
+                self.pending = Some(p);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Apply the changes of a sync point; false (and closing) if they do not fit.
+    fn take_changes(&mut self, records: &[Record]) -> bool {
+        let Some(sel) = &mut self.selected else {
+            return true;
+        };
+        if sel.apply(records, true).is_err() {
+            self.out_of_step();
+            return false;
+        }
+        true
+    }
+
+    /// After an answer: read the input kept meanwhile.
+    fn resume(&mut self, now: Instant) {
+        if !self.ending.is_open() {
+            return;
+        }
+        self.last_activity = now;
+        if !self.inbuf.is_empty() && !self.paused() {
+            let buf = std::mem::take(&mut self.inbuf);
+            self.framer.push(&buf);
+        }
+        self.process(now);
+        if self.eof && !self.paused() {
+            self.ending.close();
+        }
+    }
+}
+
+/// The line of a SASL response or IDLE's DONE, CRLF removed, as text.
+fn line_text(msg: &[u8]) -> String {
+    let line = msg.strip_suffix(b"\n").unwrap_or(msg);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(line).into_owned()
+}
+
+/// A mailbox argument, decoded from modified UTF-7.
+fn folder(m: &Mailbox<'_>) -> Result<String, ()> {
+    match m {
+        Mailbox::Inbox => Ok("INBOX".to_owned()),
+        Mailbox::Other(o) => {
+            let s = std::str::from_utf8(o.as_ref()).map_err(|_| ())?;
+            decode_mutf7(s).map_err(|_| ())
+        }
+    }
+}
+
+fn charset_ok(c: &str) -> bool {
+    c.eq_ignore_ascii_case("US-ASCII") || c.eq_ignore_ascii_case("UTF-8")
+}
+
+/// Commands in the selected state that are not sync points.
+fn needs_sync(body: &CommandBody<'_>) -> bool {
+    !matches!(
+        body,
+        CommandBody::Capability
+            | CommandBody::Logout
+            | CommandBody::Select { .. }
+            | CommandBody::Examine { .. }
+            | CommandBody::Unselect
+    )
+}
+
+/// Sync-point commands whose changes are written before the command runs; the others
+/// write them themselves (FETCH, STORE, SEARCH without EXPUNGE; NOOP, CHECK, EXPUNGE,
+/// MOVE, IDLE after their own work) or leave the folder (CLOSE, LOGOUT).
+fn reports_first(body: &CommandBody<'_>) -> bool {
+    !matches!(
+        body,
+        CommandBody::Fetch { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Search { .. }
+            | CommandBody::Noop
+            | CommandBody::Check
+            | CommandBody::Expunge
+            | CommandBody::ExpungeUid { .. }
+            | CommandBody::Move { .. }
+            | CommandBody::Idle
+            | CommandBody::Close
+    )
+}
+
+fn has_modseq(k: &imap_codec::imap_types::search::SearchKey<'_>) -> bool {
+    use imap_codec::imap_types::search::SearchKey as K;
+    match k {
+        K::ModSequence { .. } => true,
+        K::And(ks) => ks.as_ref().iter().any(has_modseq),
+        K::Not(k) => has_modseq(k),
+        K::Or(a, b) => has_modseq(a) || has_modseq(b),
+        _ => false,
+    }
+}
+
+/// UIDs of the messages marked `\Deleted` that the client still sees.
+fn deleted(sel: &Selected) -> Vec<u32> {
+    sel.view
+        .uids()
+        .iter()
+        .copied()
+        .filter(|&u| {
+            !sel.view.is_gone(u) && sel.meta(u).is_some_and(|m| m.flags.contains(Flag::Deleted))
+        })
+        .collect()
+}
+
+/// `1:3,7` style list of UIDs, in the order given (COPYUID pairs them by position).
+fn uid_list(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn write_list(out: &mut Vec<u8>, what: &str, e: &ListEntry) {
+    out.extend_from_slice(format!("* {what} (").as_bytes());
+    let mut attrs: Vec<&str> = Vec::new();
+    if e.no_select {
+        attrs.push("\\Noselect");
+    }
+    attrs.push(if e.has_children {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    });
+    if let Some(u) = e.special_use {
+        attrs.push(u.attribute());
+    }
+    out.extend_from_slice(attrs.join(" ").as_bytes());
+    out.extend_from_slice(b") \"/\" ");
+    write::mailbox(out, &e.name);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_status(out: &mut Vec<u8>, name: &str, items: &[StatusDataItemName], st: &FolderStatus) {
+    out.extend_from_slice(b"* STATUS ");
+    write::mailbox(out, name);
+    out.extend_from_slice(b" (");
+    let mut parts = Vec::new();
+    for i in items {
+        parts.push(match i {
+            StatusDataItemName::Messages => format!("MESSAGES {}", st.messages),
+            StatusDataItemName::Recent => format!("RECENT {}", st.recent),
+            StatusDataItemName::UidNext => format!("UIDNEXT {}", st.uid_next),
+            StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", st.uid_validity),
+            StatusDataItemName::Unseen => format!("UNSEEN {}", st.unseen),
+            StatusDataItemName::HighestModSeq => {
+                format!("HIGHESTMODSEQ {}", st.highest_modseq.max(1))
+            }
+            _ => continue,
+        });
+    }
+    out.extend_from_slice(parts.join(" ").as_bytes());
+    out.extend_from_slice(b")\r\n");
+}
+
+impl Machine for ImapServer {
+    type Command = ImapCommand;
+    type Event = ImapEvent;
+
+    fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        let now = self.clock.see(now);
+        if !self.ending.is_open() {
+            return;
+        }
+        match input {
+            Input::Bytes(bytes) => {
+                if self.eof || bytes.is_empty() {
+                    return;
+                }
+                self.last_activity = now;
+                if self.paused() {
+                    if self.inbuf.len() + bytes.len() > MAX_PENDING_INPUT.max(self.inbuf.len()) {
+                        return self.bye("Too much pipelined input, closing connection");
+                    }
+                    self.inbuf.extend_from_slice(bytes);
+                    return;
+                }
+                self.framer.push(bytes);
+                self.process(now);
+            }
+            Input::Eof => {
+                // With the driver's answer outstanding, the session first finishes what
+                // it was asked, then closes (rule 4).
+                if self.pending.is_some() {
+                    self.eof = true;
+                } else {
+                    self.ending.close();
+                }
+            }
+            Input::Tick => {
+                if self.deadline().is_some_and(|d| now >= d) {
+                    self.bye("Autologout; idle for too long");
+                }
+            }
+        }
+    }
+
+    fn handle_command(&mut self, now: Instant, cmd: ImapCommand) {
+        let now = self.clock.see(now);
+        if self.answer(cmd) {
+            self.resume(now);
+        } else {
+            contract::stray("IMAP server");
+        }
+    }
+
+    fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<ImapEvent> {
+        if self.ending.is_closed() {
+            return Output::Wait(None);
+        }
+        out.append(&mut self.out);
+        if let Some(event) = self.events.pop_front() {
+            return Output::Event(event);
+        }
+        if let Some(o) = self.ending.poll() {
+            self.inbuf = Vec::new();
+            self.framer.reset();
+            return o;
+        }
+        if self.start_tls {
+            self.start_tls = false;
+            self.tls_active = true;
+            // Anything that arrived before the handshake is plaintext injection.
+            self.inbuf.clear();
+            self.framer.reset();
+            return Output::StartTls;
+        }
+        Output::Wait(self.deadline())
+    }
+}
