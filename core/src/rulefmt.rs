@@ -166,7 +166,13 @@ mod tests {
     #[test]
     fn clock_and_ranges() {
         // 1970-01-01 00:00 was a Thursday (5); 2026-01-04 is a Sunday.
-        assert_eq!(LocalClock::at(0), LocalClock { weekday: 5, minutes: 0 });
+        assert_eq!(
+            LocalClock::at(0),
+            LocalClock {
+                weekday: 5,
+                minutes: 0
+            }
+        );
         assert_eq!(LocalClock::at(1_767_484_800).weekday, 1);
         assert_eq!(LocalClock::at(-60).weekday, 4);
         assert_eq!(parse_time_range("8:00-14:00"), Ok((480, 840)));

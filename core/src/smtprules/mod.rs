@@ -174,7 +174,10 @@ struct Condition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Test {
     /// A header field, by name.
-    Header { name: String, text: Text },
+    Header {
+        name: String,
+        text: Text,
+    },
     /// Any header field.
     Any(Text),
     MailFrom(String),
@@ -210,9 +213,7 @@ impl Test {
     /// The earliest stage that knows what this test asks about (§8.2.2).
     fn stage(&self) -> Stage {
         match self {
-            Test::MailFrom(_) | Test::Size(_) | Test::TimeNow(..) | Test::DayNow(_) => {
-                Stage::Mail
-            }
+            Test::MailFrom(_) | Test::Size(_) | Test::TimeNow(..) | Test::DayNow(_) => Stage::Mail,
             Test::RcptTo(_) | Test::RcptCount(_) => Stage::Rcpt,
             Test::Header { .. } | Test::Any(_) => Stage::Data,
         }
@@ -579,9 +580,11 @@ fn parse_redirect(s: &str) -> Result<(Action, &str), String> {
     };
     let target = s[..end].trim();
     if target.is_empty() {
-        return Err("a redirect or copy rule needs a user, list or address after `>` \
+        return Err(
+            "a redirect or copy rule needs a user, list or address after `>` \
                     (or `>+`), e.g. `>spambox<Redirect spam`"
-            .into());
+                .into(),
+        );
     }
     if target.contains(char::is_whitespace) {
         return Err(format!(
@@ -625,12 +628,18 @@ fn parse_condition(s: &str, line: usize) -> Result<Condition, String> {
         "mailfrom" => Test::MailFrom(text.to_string()),
         "rcptto" => {
             if text.is_empty() {
-                return Err("RcptTo: needs an address or pattern, e.g. `RcptTo: sales@domain.com`".into());
+                return Err(
+                    "RcptTo: needs an address or pattern, e.g. `RcptTo: sales@domain.com`".into(),
+                );
             }
             Test::RcptTo(text.to_string())
         }
         "rcptcount" => {
-            if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '?') {
+            if text.is_empty()
+                || !text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '?')
+            {
                 return Err(format!(
                     "RcptCount: needs a number of recipients, e.g. `RcptCount: 1`, or a \
                      pattern such as `RcptCount: ??*` for ten or more; found `{text}`"
@@ -648,9 +657,11 @@ fn parse_condition(s: &str, line: usize) -> Result<Condition, String> {
         }
         "daynow" => Test::DayNow(rulefmt::parse_days(text)?),
         "rept" => {
-            return Err("`Rept:` is a download-rule field; in SMTP rules write `RcptTo:` \
+            return Err(
+                "`Rept:` is a download-rule field; in SMTP rules write `RcptTo:` \
                         with the recipient's address"
-                .into())
+                    .into(),
+            )
         }
         "inmail" => {
             return Err("`InMail:` is a download-rule field; SMTP rules have no In Mail".into())
