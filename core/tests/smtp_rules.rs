@@ -345,3 +345,24 @@ fn pipelined_commands_are_answered_in_order_around_the_log() {
     assert_eq!(codes(&r), [250, 550, 250, 354]);
     assert_eq!(codes(&c.send(HAM)), [250]);
 }
+
+#[test]
+fn check_names_redirect_and_copy_targets_that_do_not_exist() {
+    use mailroom_core::router::{check_routing, Place};
+    let mut snap = (*snapshot_with(config(), vec![])).clone();
+    snap.access.smtp_rules = SmtpRules::parse(
+        ">bil<Typo\n>+bob<Copy to Bob\n>x@far.test<Out\n\n>+ghost@example.com<Nobody\n",
+    )
+    .unwrap();
+    let problems: Vec<(Place, String)> = check_routing(&snap)
+        .into_iter()
+        .map(|p| (p.place, p.message))
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].0, Place::SmtpRules { line: 1 });
+    assert_eq!(
+        problems[0].1,
+        "rule \"Typo\" sends to bil: there is no user, list or group named bil"
+    );
+    assert_eq!(problems[1].0, Place::SmtpRules { line: 5 });
+}

@@ -102,6 +102,12 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 fn rules_at_every_stage(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
+    // A bad file stops `serve`, naming the line.
+    fs::write(s.data.join("SMTPRULES.TXT"), "*Spam\nSubject *$$$*\n").unwrap();
+    let out = s.cli(&["serve"]);
+    assert!(!out.status.success(), "serve must refuse");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("SMTPRULES.TXT:2:"), "{err}");
     fs::write(s.data.join("SMTPRULES.TXT"), RULES).unwrap();
     let out = s.cli_ok(&["check"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -173,6 +179,18 @@ fn rules_edited_while_running_and_a_bad_line(flavor: Flavor) {
             .code
             == 550
     });
+
+    // A redirect to nobody: check names the rule's line.
+    let typo = "1*Nothing from far.test\nMailFrom: *@far.test\n>bil<To Bill\nRcptTo: bill@*\n";
+    fs::write(&file, typo).unwrap();
+    let out = s.cli(&["check"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let want = format!(
+        "{}:3: rule \"To Bill\" sends to bil: there is no user, list or group named bil",
+        file.display()
+    );
+    assert!(text.contains(&want), "{text}\nwant {want}");
 
     // A bad line: check names the file and line; the server keeps the good rules.
     let bad = "1*Nothing from far.test\nMailFrom: *@far.test\n1*Spam\nSubject: *$$$*\n";
