@@ -74,6 +74,7 @@ pub fn run_session(snapshot: &Arc<Snapshot>, chunks: &[Vec<u8>], out: &mut Vec<u
         tls_active: false,
         tls_available: false,
         pop_before_smtp: false,
+        local_offset_secs: 0,
     };
     let mut server = SmtpServer::new(now, Arc::clone(snapshot), info);
     let mut delivered = 0usize;
@@ -86,6 +87,7 @@ pub fn run_session(snapshot: &Arc<Snapshot>, chunks: &[Vec<u8>], out: &mut Vec<u
             Some(SmtpCommand::DeliveryResult(Ok(())))
         }
         SmtpEvent::Etrn { .. } => Some(SmtpCommand::EtrnResult(Ok(0))),
+        SmtpEvent::RuleFired(_) => Some(SmtpCommand::RuleLogged),
     };
     out.clear();
     let mut closed = mailroom_harness::drain(&mut server, now, out, &mut answer).closed;

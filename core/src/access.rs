@@ -57,6 +57,9 @@ pub struct AccessFiles {
     /// The LAN forwarding rules of `SMTPFWD.DAT` (§13.3), read with the access files
     /// because the router consults them too (MAP-7: `~@domain` for unknown local users).
     pub lan_rules: Vec<crate::outbound::LanRule>,
+    /// The SMTP rules of `SMTPRULES.TXT` (§8.2), carried here so a reload swaps them
+    /// whole with the rest of the snapshot.
+    pub smtp_rules: crate::smtprules::SmtpRules,
 }
 
 /// A line that cannot be understood; the whole file is refused.

@@ -83,6 +83,7 @@ fn smtp_idle_timeout() {
             tls_active: false,
             tls_available: false,
             pop_before_smtp: false,
+            local_offset_secs: 0,
         };
         let idle = u64::from(snapshot().config.smtp.idle_timeout_secs);
         let m = SmtpServer::new(at(0, 0), snapshot(), info);

@@ -247,6 +247,7 @@ fn smtp_server() {
                 tls_active: false,
                 tls_available: false,
                 pop_before_smtp: false,
+                local_offset_secs: 0,
             };
             SmtpServer::new(now, snapshot(""), info)
         },
@@ -266,6 +267,7 @@ fn smtp_server() {
                     }
                     SmtpEvent::Deliver(_) => SmtpCommand::DeliveryResult(Ok(())),
                     SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
+                    SmtpEvent::RuleFired(_) => SmtpCommand::RuleLogged,
                 })
             })
         },
@@ -273,6 +275,7 @@ fn smtp_server() {
             SmtpEvent::Deliver(_) => vec![
                 SmtpCommand::AuthResult(None),
                 SmtpCommand::EtrnResult(Ok(1)),
+                SmtpCommand::RuleLogged,
             ],
             _ => vec![SmtpCommand::DeliveryResult(Ok(()))],
         },
@@ -281,6 +284,7 @@ fn smtp_server() {
                 SmtpCommand::AuthResult(Some("alice".into())),
                 SmtpCommand::DeliveryResult(Ok(())),
                 SmtpCommand::EtrnResult(Ok(3)),
+                SmtpCommand::RuleLogged,
             ]
         },
     });

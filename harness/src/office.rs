@@ -385,6 +385,7 @@ fn info(id: u64) -> SessionInfo {
         tls_active: false,
         tls_available: false,
         pop_before_smtp: false,
+        local_offset_secs: 0,
     }
 }
 
@@ -940,6 +941,7 @@ impl Office {
                     SmtpEvent::Authenticate { .. } | SmtpEvent::AuthenticateCram { .. } => {
                         Some(SmtpCommand::AuthResult(None))
                     }
+                    SmtpEvent::RuleFired(_) => Some(SmtpCommand::RuleLogged),
                     #[allow(unreachable_patterns)]
                     _ => None,
                 }

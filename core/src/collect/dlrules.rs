@@ -28,8 +28,8 @@
 
 use std::fmt;
 
-use crate::router::headers::{fields, header_end, unfold};
 use crate::router::{Outcome, Plan};
+use crate::rulefmt::{self, quoted, HeaderFields};
 use crate::wildcard;
 
 /// Largest DLRULES.DAT accepted, so a mistaken file cannot exhaust memory.
@@ -362,26 +362,6 @@ pub fn log_line(time: &str, inmail: &str, fired: &Fired, header: &[u8], size: u6
     )
 }
 
-/// Longest value written to the log.
-const MAX_LOGGED: usize = 500;
-
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_LOGGED) + 2);
-    out.push('"');
-    for c in s.chars().take(MAX_LOGGED) {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// A line of DLRULES.DAT that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -568,17 +548,8 @@ impl Condition {
             Test::Any(text) => header.all().any(|v| text.matches(v)),
             Test::Size(n) => input.size > *n,
             Test::Rept(pattern) => input.recipients.iter().any(|r| rept_matches(pattern, r)),
-            Test::TimeNow(from, to) => {
-                let m = input.minutes;
-                if from <= to {
-                    *from <= m && m < *to
-                } else {
-                    m >= *from || m < *to
-                }
-            }
-            Test::DayNow(days) => {
-                (1..=7).contains(&input.weekday) && days & (1 << input.weekday) != 0
-            }
+            Test::TimeNow(from, to) => rulefmt::time_in_range(*from, *to, input.minutes),
+            Test::DayNow(days) => rulefmt::day_in(*days, input.weekday),
             Test::InMail(ranges) => ranges
                 .iter()
                 .any(|(a, b)| (*a..=*b).contains(&input.inmail_number)),
@@ -595,39 +566,6 @@ fn rept_matches(pattern: &str, recipient: &str) -> bool {
     wildcard::matches(pattern, r)
         || r.rsplit_once('@')
             .is_some_and(|(local, _)| wildcard::matches(pattern, local))
-}
-
-/// The header's fields as (name, unfolded value), read once per message.
-struct HeaderFields {
-    fields: Vec<(String, String)>,
-}
-
-impl HeaderFields {
-    fn new(header: &[u8]) -> HeaderFields {
-        let end = header_end(header);
-        let fields = fields(header, end)
-            .into_iter()
-            .map(|f| {
-                let name = String::from_utf8_lossy(f.name(header)).into_owned();
-                let value = unfold(&String::from_utf8_lossy(f.value(header)))
-                    .trim()
-                    .to_string();
-                (name, value)
-            })
-            .collect();
-        HeaderFields { fields }
-    }
-
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
-        self.fields
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|(_, v)| v.as_str())
-    }
 }
 
 const ACTION_HELP: &str = "the action is one of * (delete), @ (delete silently), \
@@ -754,56 +692,12 @@ fn parse_condition(s: &str) -> Result<Condition, String> {
 }
 
 fn parse_time_range(text: &str) -> Result<Test, String> {
-    let bad = || {
-        format!(
-            "TimeNow: needs a time range such as `8:00-14:00` (24-hour clock; \
-             `22:00-6:00` crosses midnight), found `{text}`"
-        )
-    };
-    let (a, b) = text.split_once('-').ok_or_else(bad)?;
-    let from = parse_clock(a.trim()).ok_or_else(bad)?;
-    let to = parse_clock(b.trim()).ok_or_else(bad)?;
-    if from == to {
-        return Err(format!(
-            "TimeNow: `{text}` is an empty range; to match all day leave the condition out"
-        ));
-    }
+    let (from, to) = rulefmt::parse_time_range(text)?;
     Ok(Test::TimeNow(from, to))
 }
 
-fn parse_clock(s: &str) -> Option<u16> {
-    let (h, m) = s.split_once(':')?;
-    if h.is_empty() || h.len() > 2 || m.len() != 2 {
-        return None;
-    }
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    // 24:00 is allowed as the end of the day.
-    if (h < 24 && m < 60) || (h == 24 && m == 0) {
-        Some(h * 60 + m)
-    } else {
-        None
-    }
-}
-
 fn parse_days(text: &str) -> Result<Test, String> {
-    let mut days = 0u8;
-    for c in text.chars() {
-        match c {
-            '1'..='7' => days |= 1 << (c as u8 - b'0'),
-            ' ' | ',' => {}
-            _ => {
-                return Err(format!(
-                    "DayNow: needs day numbers 1 (Sunday) to 7 (Saturday), e.g. \
-                     `DayNow: 23456` for weekdays; found `{text}`"
-                ))
-            }
-        }
-    }
-    if days == 0 {
-        return Err("DayNow: needs at least one day number, e.g. `DayNow: 23456`".into());
-    }
-    Ok(Test::DayNow(days))
+    rulefmt::parse_days(text).map(Test::DayNow)
 }
 
 fn parse_inmail(text: &str) -> Result<Test, String> {

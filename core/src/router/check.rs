@@ -14,6 +14,8 @@ pub enum Place {
     Config { line: usize },
     /// An account file (`users/NAME.toml`), at this key.
     Account { name: String, key: &'static str },
+    /// `SMTPRULES.TXT`, at this line (a redirect or copy rule's target).
+    SmtpRules { line: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -174,6 +176,19 @@ pub fn check_routing(snap: &Snapshot) -> Vec<RoutingProblem> {
                 "reply_address",
                 format!("reply_address {:?} is not an address", a.reply_address),
             );
+        }
+    }
+
+    // An SMTP rule's redirect or copy target (§8.2.1) is routed like a mapping target.
+    for rule in snap.access.smtp_rules.rules() {
+        use crate::smtprules::Action;
+        if let Action::Redirect(t) | Action::Copy(t) = &rule.action {
+            if let Some(why) = unresolved(&names, t) {
+                out.push(RoutingProblem {
+                    place: Place::SmtpRules { line: rule.line },
+                    message: format!("rule {:?} sends to {t}: {why}", rule.name),
+                });
+            }
         }
     }
     out

@@ -31,6 +31,10 @@ pub struct SessionInfo {
     pub tls_available: bool,
     /// POP-before-SMTP: this IP logged in to POP3 recently enough (§11.3).
     pub pop_before_smtp: bool,
+    /// Local time minus UTC, in seconds, at the start of the session: SMTP rules'
+    /// `TimeNow:` and `DayNow:` are local time (§8.2.4.3), and core reads no clock or
+    /// zone. 0 = UTC.
+    pub local_offset_secs: i32,
 }
 
 /// An event the driver must act on. `Debug` leaves the password out, so logging an
@@ -54,6 +58,9 @@ pub enum SmtpEvent {
     /// `ETRN` for a domain held here (`[smtp] etrn_domains`): start delivering its
     /// queued mail to its server, then answer with [`SmtpCommand::EtrnResult`].
     Etrn { domain: String },
+    /// An SMTP rule fired (§8.2): write it to the SMTP rules log, then answer with
+    /// [`SmtpCommand::RuleLogged`]. The reply it caused is already written.
+    RuleFired(Box<crate::smtprules::Activation>),
 }
 
 impl std::fmt::Debug for SmtpEvent {
@@ -68,6 +75,7 @@ impl std::fmt::Debug for SmtpEvent {
                 .finish_non_exhaustive(),
             SmtpEvent::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
             SmtpEvent::Etrn { domain } => f.debug_struct("Etrn").field("domain", domain).finish(),
+            SmtpEvent::RuleFired(a) => f.debug_tuple("RuleFired").field(a).finish(),
         }
     }
 }
@@ -80,6 +88,8 @@ pub enum SmtpCommand {
     DeliveryResult(Result<(), DeliveryError>),
     /// How many held messages delivery was started for, or why it could not start.
     EtrnResult(Result<usize, String>),
+    /// The answer to [`SmtpEvent::RuleFired`] (logged, or the failure logged elsewhere).
+    RuleLogged,
 }
 
 /// Why a message could not be stored.

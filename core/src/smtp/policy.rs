@@ -98,6 +98,34 @@ pub fn decide_recipient(snap: &Snapshot, facts: &SessionFacts<'_>, rcpt: &Mailbo
     }
 }
 
+/// Where mail for an SMTP rule's redirect or copy target goes (§8.2.1): the
+/// administrator chose it, so no relay or recipient check applies. `target` is a
+/// user, list or group name (qualified with the default domain) or an address.
+/// Returns the address written into the envelope and its route.
+pub fn rule_target(snap: &Snapshot, facts: &SessionFacts<'_>, target: &str) -> (String, Route) {
+    let address = if target.contains('@') {
+        target.to_string()
+    } else {
+        format!("{target}@{}", snap.config.default_domain)
+    };
+    let plan = router::route_recipient(
+        snap,
+        &session_source(facts),
+        facts.sender.map(Mailbox::as_str),
+        &HeaderView::default(),
+        None,
+        &address,
+    );
+    let route = match plan.outcome {
+        Outcome::Deliver { mailboxes, .. } => match mailboxes.first() {
+            Some(m) => Route::Local(m.clone()),
+            None => Route::Remote,
+        },
+        Outcome::Unknown { .. } | Outcome::Discard { .. } => Route::Unknown,
+    };
+    (address, route)
+}
+
 /// How the router sees an SMTP session's mail: from a local user when the session
 /// authenticated, else from the Internet.
 pub fn session_source(facts: &SessionFacts<'_>) -> Source {

@@ -18,6 +18,8 @@ use super::{Delivery, Envelope, Recipient, SessionInfo, SmtpCommand, SmtpEvent};
 use crate::address::{Mailbox, Path};
 use crate::auth::sasl::{self, Mechanism, SaslError};
 use crate::config::Snapshot;
+use crate::rulefmt::LocalClock;
+use crate::smtprules::{Action, Activation, Fired, RuleInput, Stage};
 use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
 use crate::wire::write;
 use crate::Instant;
@@ -71,6 +73,10 @@ pub(crate) enum Awaiting {
     Delivery,
     /// The answer to an `ETRN` for this domain.
     Etrn(usize),
+    /// The SMTP rules log took an activation; then deliver the transaction if asked.
+    RuleLog {
+        then_deliver: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -93,6 +99,25 @@ struct Transaction {
     data: Vec<u8>,
     scanner: Option<BodyScanner>,
     id: String,
+    /// `SIZE=` from MAIL, for SMTP rules' `Size:` before the message is there.
+    declared_size: Option<u64>,
+    /// SMTP rules (§8.2) are done with this message: a rule fired at MAIL or after
+    /// DATA. Recipients refused by a RCPT rule are not counted anywhere.
+    rules_done: bool,
+    /// A recipient was accepted without a RCPT rule firing for it, so the after-DATA
+    /// rules still have something to decide.
+    unsettled: bool,
+    /// Recipients accepted at RCPT (ignored and redirected ones included): `RcptCount:`.
+    rcpt_count: usize,
+    /// Recipients an Ignore rule accepted and dropped at RCPT.
+    ignored: usize,
+    /// An Ignore rule fired at MAIL: accept everything, store nothing.
+    discard: bool,
+    /// A Redirect rule fired at MAIL: this address (and its route) instead of the
+    /// recipients.
+    redirect: Option<Recipient>,
+    /// Where the message proper starts in `data` (after our `Received:` line).
+    message_start: usize,
 }
 
 pub struct SmtpServer {
@@ -318,7 +343,18 @@ impl SmtpServer {
             data: Vec::new(),
             scanner: None,
             id: String::new(),
+            declared_size: params.size,
+            rules_done: false,
+            unsettled: false,
+            rcpt_count: 0,
+            ignored: 0,
+            discard: false,
+            redirect: None,
+            message_start: 0,
         });
+        if let Some(fired) = self.rule_at(Stage::Mail, None) {
+            return self.apply_mail_rule(fired);
+        }
         write::code_status(&mut self.wire.out, 250, "2.1.0", "Sender OK");
     }
 
@@ -369,11 +405,52 @@ impl SmtpServer {
             write::code_status(&mut self.wire.out, 452, "4.5.3", "Too many recipients");
             return;
         }
+        let fired = if tx.rules_done {
+            None
+        } else {
+            self.rule_at(Stage::Rcpt, Some(rcpt.as_str()))
+        };
+        let Some(tx) = self.tx.as_ref() else { return };
         let facts = SessionFacts {
             peer_ip: self.info.peer_ip,
             auth_user: self.auth_user.as_deref(),
             pop_before_smtp: self.info.pop_before_smtp,
             sender: tx.sender.as_ref(),
+        };
+        if let Some(fired) = &fired {
+            match &fired.action {
+                Action::Reject => {
+                    let r = fired.refusal();
+                    write::code_status(&mut self.wire.out, r.code, r.status, r.text);
+                    let reply = format!("{} {}", r.code, r.status);
+                    return self.log_rule(fired.clone(), Some(rcpt.as_str()), Some(reply), false);
+                }
+                Action::Redirect(target) => {
+                    // The rule's target takes the recipient's place unchecked.
+                    let (address, route) = policy::rule_target(&self.snapshot, &facts, target);
+                    if let Some(tx) = self.tx.as_mut() {
+                        tx.rcpt_count += 1;
+                        add_recipient(tx, address, route, None, None);
+                    }
+                    write::code_status(&mut self.wire.out, 250, "2.1.5", "Recipient OK");
+                    return self.log_rule(fired.clone(), Some(rcpt.as_str()), None, false);
+                }
+                Action::Ignore => {
+                    // Appears accepted and is dropped (§8.2.1): nothing is stored for
+                    // it, so no recipient or relay check is needed.
+                    if let Some(tx) = self.tx.as_mut() {
+                        tx.rcpt_count += 1;
+                        tx.ignored += 1;
+                    }
+                    write::code_status(&mut self.wire.out, 250, "2.1.5", "Recipient OK");
+                    return self.log_rule(fired.clone(), Some(rcpt.as_str()), None, false);
+                }
+                Action::Accept | Action::Copy(_) => {}
+            }
+        }
+        let copy = match fired.as_ref().map(|f| &f.action) {
+            Some(Action::Copy(target)) => Some(policy::rule_target(&self.snapshot, &facts, target)),
+            _ => None,
         };
         // Mail held for a downstream server (§7.7.3) is accepted like a backup MX's.
         let held = etrn_held(&self.snapshot.config.smtp.etrn_domains, rcpt.domain()).is_some();
@@ -382,29 +459,149 @@ impl SmtpServer {
         } else {
             policy::decide_recipient(&self.snapshot, &facts, &rcpt)
         };
+        let address = rcpt.as_str().to_owned();
         match decision {
             RcptDecision::Refuse(r) => {
                 write::code_status(&mut self.wire.out, r.code, r.status, r.text)
             }
             RcptDecision::Accept(route) => {
                 if let Some(tx) = self.tx.as_mut() {
-                    let address = rcpt.into_string();
-                    let duplicate = tx
-                        .recipients
-                        .iter()
-                        .any(|r| r.address.eq_ignore_ascii_case(&address));
-                    if !duplicate {
-                        tx.recipients.push(Recipient {
-                            address,
-                            route,
-                            dsn_notify: params.notify,
-                            dsn_orcpt: params.orcpt,
-                        });
+                    tx.rcpt_count += 1;
+                    if fired.is_none() {
+                        tx.unsettled = true;
+                    }
+                    add_recipient(tx, rcpt.into_string(), route, params.notify, params.orcpt);
+                    if let Some((address, route)) = copy {
+                        add_recipient(tx, address, route, None, None);
                     }
                 }
                 write::code_status(&mut self.wire.out, 250, "2.1.5", "Recipient OK");
             }
         }
+        if let Some(fired) = fired {
+            self.log_rule(fired, Some(&address), None, false);
+        }
+    }
+
+    /// The local clock now, for `TimeNow:` and `DayNow:`.
+    fn clock(&self) -> LocalClock {
+        let secs = i64::try_from(self.wire.now().unix_secs()).unwrap_or(i64::MAX);
+        LocalClock::at(secs.saturating_add(i64::from(self.info.local_offset_secs)))
+    }
+
+    /// The SMTP rule that fires at `stage` for the current transaction; at RCPT for
+    /// the recipient `rcpt` being given.
+    fn rule_at(&self, stage: Stage, rcpt: Option<&str>) -> Option<Fired> {
+        let rules = &self.snapshot.access.smtp_rules;
+        if !rules.any_at(stage) {
+            return None;
+        }
+        let tx = self.tx.as_ref()?;
+        let mail_from = tx.sender.as_ref().map_or("", Mailbox::as_str);
+        let recipients: Vec<String> = match rcpt {
+            Some(r) => vec![r.to_owned()],
+            None => tx.recipients.iter().map(|r| r.address.clone()).collect(),
+        };
+        let message = tx.data.get(tx.message_start..).unwrap_or_default();
+        let input = RuleInput {
+            mail_from,
+            recipients: &recipients,
+            rcpt_count: tx.rcpt_count + usize::from(rcpt.is_some()),
+            size: match stage {
+                Stage::Data => Some(message.len() as u64),
+                _ => tx.declared_size,
+            },
+            size_known_at_mail: tx.declared_size.is_some(),
+            message: if stage == Stage::Data { message } else { &[] },
+            clock: self.clock(),
+        };
+        rules.decide(stage, &input)
+    }
+
+    /// Carry out a rule that fired at MAIL; the reply to MAIL is written here.
+    fn apply_mail_rule(&mut self, fired: Fired) {
+        let facts = SessionFacts {
+            peer_ip: self.info.peer_ip,
+            auth_user: self.auth_user.as_deref(),
+            pop_before_smtp: self.info.pop_before_smtp,
+            sender: self.tx.as_ref().and_then(|tx| tx.sender.as_ref()),
+        };
+        let redirect = match &fired.action {
+            Action::Redirect(t) | Action::Copy(t) => {
+                let (address, route) = policy::rule_target(&self.snapshot, &facts, t);
+                Some(Recipient {
+                    address,
+                    route,
+                    dsn_notify: None,
+                    dsn_orcpt: None,
+                })
+            }
+            _ => None,
+        };
+        if fired.action == Action::Reject {
+            let r = fired.refusal();
+            write::code_status(&mut self.wire.out, r.code, r.status, r.text);
+            let reply = format!("{} {}", r.code, r.status);
+            self.log_rule(fired, None, Some(reply), false);
+            self.tx = None;
+            return;
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            tx.rules_done = true;
+            match &fired.action {
+                Action::Ignore => tx.discard = true,
+                Action::Redirect(_) => tx.redirect = redirect,
+                // A copy goes along from the start; the recipients join it.
+                Action::Copy(_) => {
+                    if let Some(r) = redirect {
+                        add_recipient(tx, r.address, r.route, None, None);
+                    }
+                }
+                Action::Accept | Action::Reject => {}
+            }
+        }
+        write::code_status(&mut self.wire.out, 250, "2.1.0", "Sender OK");
+        self.log_rule(fired, None, None, false);
+    }
+
+    /// Hand an activation to the driver for the SMTP rules log (§8.2, RUL-4).
+    fn log_rule(
+        &mut self,
+        fired: Fired,
+        rcpt: Option<&str>,
+        reply: Option<String>,
+        then_deliver: bool,
+    ) {
+        let tx = self.tx.as_ref();
+        let stage = fired.stage;
+        let message = tx
+            .filter(|_| stage == Stage::Data)
+            .and_then(|tx| tx.data.get(tx.message_start..));
+        let activation = Activation {
+            session: self.info.session_id.clone(),
+            client_ip: self.info.peer_ip,
+            auth_user: self.auth_user.clone(),
+            mail_from: tx
+                .and_then(|tx| tx.sender.as_ref())
+                .map_or(String::new(), |m| m.as_str().to_owned()),
+            recipients: match rcpt {
+                Some(r) => vec![r.to_owned()],
+                None => tx.map_or(Vec::new(), |tx| {
+                    tx.recipients.iter().map(|r| r.address.clone()).collect()
+                }),
+            },
+            subject: message.and_then(crate::smtprules::subject_of),
+            size: match message {
+                Some(m) => Some(m.len() as u64),
+                None => tx.and_then(|tx| tx.declared_size),
+            },
+            reply,
+            fired,
+        };
+        self.wire.ask(
+            SmtpEvent::RuleFired(Box::new(activation)),
+            Awaiting::RuleLog { then_deliver },
+        );
     }
 
     /// Check that a transaction can take data; refuse with the reason if not.
@@ -416,7 +613,7 @@ impl SmtpServer {
                 text: "Need MAIL command first",
             });
         };
-        if tx.recipients.is_empty() {
+        if tx.recipients.is_empty() && tx.ignored == 0 {
             return Some(Refusal {
                 code: 554,
                 status: "5.5.1",
@@ -455,6 +652,7 @@ impl SmtpServer {
         };
         tx.data.clear();
         received::write_received(&mut tx.data, &trace);
+        tx.message_start = tx.data.len();
         tx.scanner = Some(BodyScanner::new(
             framing,
             policy,
@@ -556,8 +754,70 @@ impl SmtpServer {
         }
     }
 
+    /// The message is all there: the after-DATA SMTP rules, then the store.
     fn deliver(&mut self) {
-        let Some(tx) = self.tx.take() else { return };
+        let Some(tx) = self.tx.as_ref() else { return };
+        let fired = if tx.rules_done || !tx.unsettled {
+            None
+        } else {
+            self.rule_at(Stage::Data, None)
+        };
+        let Some(fired) = fired else {
+            return self.deliver_now();
+        };
+        let facts = SessionFacts {
+            peer_ip: self.info.peer_ip,
+            auth_user: self.auth_user.as_deref(),
+            pop_before_smtp: self.info.pop_before_smtp,
+            sender: tx.sender.as_ref(),
+        };
+        let target = match &fired.action {
+            Action::Redirect(t) | Action::Copy(t) => {
+                Some(policy::rule_target(&self.snapshot, &facts, t))
+            }
+            _ => None,
+        };
+        match &fired.action {
+            Action::Reject => {
+                let r = fired.refusal();
+                write::code_status(&mut self.wire.out, r.code, r.status, r.text);
+                let reply = format!("{} {}", r.code, r.status);
+                self.log_rule(fired, None, Some(reply), false);
+                self.tx = None;
+            }
+            Action::Ignore => {
+                self.accepted_unstored();
+                self.log_rule(fired, None, None, false);
+                self.tx = None;
+            }
+            Action::Accept | Action::Redirect(_) | Action::Copy(_) => {
+                // Logged with the recipients as given; the store comes after the log.
+                self.log_rule(fired.clone(), None, None, true);
+                if let (Some(tx), Some((address, route))) = (self.tx.as_mut(), target) {
+                    if matches!(fired.action, Action::Redirect(_)) {
+                        tx.recipients.clear();
+                    }
+                    add_recipient(tx, address, route, None, None);
+                }
+            }
+        }
+    }
+
+    /// The 250 for a message an Ignore rule throws away: what a stored one gets.
+    fn accepted_unstored(&mut self) {
+        let text = format!("Ok: queued as {}.{}", self.info.session_id, self.messages);
+        write::code_status(&mut self.wire.out, 250, "2.0.0", &text);
+    }
+
+    fn deliver_now(&mut self) {
+        let Some(mut tx) = self.tx.take() else { return };
+        if let Some(r) = tx.redirect.take() {
+            tx.recipients = vec![r];
+        }
+        if tx.discard || tx.recipients.is_empty() {
+            // An Ignore rule at MAIL, or every recipient ignored at RCPT.
+            return self.accepted_unstored();
+        }
         let envelope = Envelope {
             mail_from: tx.sender.map(Mailbox::into_string),
             recipients: tx.recipients,
@@ -805,6 +1065,11 @@ impl LineProtocol for SmtpServer {
                 }
                 Err(e) => write::code_status(&mut self.wire.out, 554, "5.3.0", &e.text),
             },
+            (SmtpCommand::RuleLogged, Some(Awaiting::RuleLog { then_deliver })) => {
+                if then_deliver {
+                    self.deliver_now();
+                }
+            }
             (SmtpCommand::EtrnResult(result), Some(Awaiting::Etrn(i))) => {
                 let domain = self
                     .snapshot
@@ -836,3 +1101,25 @@ impl LineProtocol for SmtpServer {
 }
 
 session::line_machine!(SmtpServer, SmtpCommand, SmtpEvent, Awaiting, "SMTP server");
+
+/// Add a recipient to the transaction once (addresses compare in any case).
+fn add_recipient(
+    tx: &mut Transaction,
+    address: String,
+    route: super::Route,
+    dsn_notify: Option<String>,
+    dsn_orcpt: Option<String>,
+) {
+    if !tx
+        .recipients
+        .iter()
+        .any(|r| r.address.eq_ignore_ascii_case(&address))
+    {
+        tx.recipients.push(Recipient {
+            address,
+            route,
+            dsn_notify,
+            dsn_orcpt,
+        });
+    }
+}

@@ -75,6 +75,7 @@ pub fn info(ip: &str) -> SessionInfo {
         tls_active: false,
         tls_available: false,
         pop_before_smtp: false,
+        local_offset_secs: 0,
     }
 }
 
@@ -128,6 +129,7 @@ impl Answers {
             ),
             SmtpEvent::Deliver(_) => SmtpCommand::DeliveryResult(self.delivery.clone()),
             SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
+            SmtpEvent::RuleFired(_) => SmtpCommand::RuleLogged,
         })
     }
 }

@@ -88,6 +88,9 @@ pub fn edit_config(
         .into_iter()
         .map(|p| match p.place {
             router::Place::Config { line } => Problem::new(&path, Some(line), p.message),
+            router::Place::SmtpRules { line } => {
+                Problem::new(dd.smtp_rules_file(), Some(line), p.message)
+            }
             router::Place::Account { name, .. } => {
                 Problem::new(dd.account_file(&name), None, p.message)
             }

@@ -377,6 +377,13 @@ fn check(dd: &DataDir) -> ExitCode {
         },
         snapshot.config.local_domains.join(", ")
     );
+    let smtp_rules = snapshot.access.smtp_rules.len();
+    if smtp_rules > 0 {
+        println!(
+            "SMTPRULES.TXT: {smtp_rules} rule{}",
+            if smtp_rules == 1 { "" } else { "s" }
+        );
+    }
     ExitCode::SUCCESS
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use mailroom_core::access::{AccessFiles, AccessList};
 use mailroom_core::accounts::{check_name, is_valid_hash, Account, Accounts};
 use mailroom_core::config::{parse_config, toml_error, Config, Snapshot};
+use mailroom_core::smtprules::{SmtpRules, MAX_RULES_FILE};
 
 use crate::config::problem::Problem;
 use crate::platform::datadir::{DataDir, ACCESS_FILE_NAMES};
@@ -213,6 +214,43 @@ fn load_access(
         http: next(),
         pass: next(),
         lan_rules: load_lan_rules(dd, warnings),
+        smtp_rules: load_smtp_rules(dd, problems),
+    }
+}
+
+/// SMTPRULES.TXT (§8.2.4); no file = no rules. A bad line is a problem like one in
+/// an access file: the snapshot is refused, so a running server keeps its last good
+/// rules (with the rest of its configuration) and `mailroom check` names the line.
+fn load_smtp_rules(dd: &DataDir, problems: &mut Vec<Problem>) -> SmtpRules {
+    let path = dd.smtp_rules_file();
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return SmtpRules::default(),
+        Err(e) => {
+            problems.push(Problem::new(&path, None, format!("cannot read: {e}")));
+            return SmtpRules::default();
+        }
+    };
+    if bytes.len() > MAX_RULES_FILE {
+        problems.push(Problem::new(
+            &path,
+            None,
+            format!("larger than {MAX_RULES_FILE} bytes; remove rules nobody needs"),
+        ));
+        return SmtpRules::default();
+    }
+    // VPOP3 wrote these files in a Windows code page; bytes that are not UTF-8 only
+    // matter inside match texts, where the lossy form still matches the same ASCII.
+    match SmtpRules::parse(&String::from_utf8_lossy(&bytes)) {
+        Ok(rules) => rules,
+        Err(errors) => {
+            problems.extend(
+                errors
+                    .into_iter()
+                    .map(|e| Problem::new(&path, Some(e.line), e.message)),
+            );
+            SmtpRules::default()
+        }
     }
 }
 
@@ -267,5 +305,6 @@ pub fn fingerprint(dd: &DataDir) -> u64 {
         add(&dd.access_dir().join(name));
     }
     add(&dd.lan_rules_file());
+    add(&dd.smtp_rules_file());
     h.finish()
 }

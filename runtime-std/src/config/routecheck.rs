@@ -1,6 +1,7 @@
 //! The router's reference check (`router::check_routing`) as `file:line` problems:
 //! a mapping, list member, assistant or forwarding that names a user, list or group
-//! that does not exist stops `serve`, fails `check`, and keeps a reload from applying.
+//! (or an SMTP rule that redirects or copies to one) that does not exist stops
+//! `serve`, fails `check`, and keeps a reload from applying.
 
 use std::fs;
 
@@ -15,6 +16,7 @@ pub fn routing_problems(dd: &DataDir, snap: &Snapshot) -> Vec<Problem> {
         .into_iter()
         .map(|p| match p.place {
             Place::Config { line } => Problem::new(dd.config_file(), Some(line), p.message),
+            Place::SmtpRules { line } => Problem::new(dd.smtp_rules_file(), Some(line), p.message),
             Place::Account { name, key } => {
                 let path = dd.account_file(&name);
                 let line = fs::read_to_string(&path).ok().and_then(|text| {

@@ -70,6 +70,10 @@ pub fn open(
         Kind::Smtp | Kind::Smtps => {
             let mut info = pump::session_info(now, peer, kind == Kind::Smtps, tls_available);
             info.pop_before_smtp = shared.security.pop_before_smtp(&snap, peer, now);
+            // SMTP rules' TimeNow:/DayNow: are local time; core reads no zone.
+            let secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
+            let offset = crate::services::scheduler::localclock::offset_at(secs);
+            info.local_offset_secs = i32::try_from(offset).unwrap_or(0);
             let id = info.session_id.clone();
             let conn = Conn::new(now, snap, info, tls)?;
             let handler = SmtpHandler {
@@ -276,6 +280,11 @@ impl Handler for SmtpHandler {
             }
             other => self.shared.answer(other),
         }
+    }
+
+    /// Logging a rule activation is an append to a log file.
+    fn quick(&self, event: &SmtpEvent) -> bool {
+        matches!(event, SmtpEvent::RuleFired(_))
     }
 }
 

@@ -319,6 +319,7 @@ pub fn session_info(
         tls_active: implicit_tls,
         tls_available,
         pop_before_smtp: false,
+        local_offset_secs: 0,
     }
 }
 

@@ -8,6 +8,7 @@
 //! DIR/users/NAME.secret      its challenge-response secret (encrypted)
 //! DIR/access/*ALLOWED.DAT    access restriction files (VPOP3 format, §11.9.1)
 //! DIR/DLRULES.DAT            download rules (VPOP3 format)
+//! DIR/SMTPRULES.TXT          SMTP rules (VPOP3 format, §8.2.4)
 //! DIR/SMTPFWD.DAT            LAN forwarding rules
 //! DIR/BOUNCE.MSG             the text of bounces for unknown recipients (§16.4)
 //! DIR/CONNECT.NOW            VPOP3's trigger: run the primary connections
@@ -16,7 +17,8 @@
 //! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
 //!                            connect/, seen/)
-//! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG)
+//! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG,
+//!                            SMTPRULES.LOG)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -116,6 +118,16 @@ impl DataDir {
     /// Which download rule fired on which message.
     pub fn download_rules_log(&self) -> PathBuf {
         self.log_dir().join("DLRULES.LOG")
+    }
+
+    /// The SMTP rules (VPOP3's SMTPRULES.TXT, §8.2.4).
+    pub fn smtp_rules_file(&self) -> PathBuf {
+        self.root.join("SMTPRULES.TXT")
+    }
+
+    /// Which SMTP rule fired on which message (VPOP3's SMTP rules log).
+    pub fn smtp_rules_log(&self) -> PathBuf {
+        self.log_dir().join("SMTPRULES.LOG")
     }
 
     /// The pending download queries.

@@ -68,6 +68,10 @@ impl Shared {
                 }
                 SmtpCommand::EtrnResult(result)
             }
+            SmtpEvent::RuleFired(activation) => {
+                crate::services::smtprules::log_activation(self.store.data_dir(), &activation);
+                SmtpCommand::RuleLogged
+            }
         }
     }
 

@@ -471,12 +471,12 @@ fn storage_error(what: &str, e: &io::Error) -> DeliveryError {
     }
 }
 
-fn unix_secs() -> i64 {
+pub(crate) fn unix_secs() -> i64 {
     crate::services::scheduler::localclock::unix_now()
 }
 
 /// ISO 8601 local time with its offset, as the other logs (DECISIONS.md).
-fn local_iso8601(secs: i64) -> String {
+pub(crate) fn local_iso8601(secs: i64) -> String {
     let off = crate::services::scheduler::localclock::offset_at(secs);
     let utc = crate::platform::datetime::iso8601((secs + off).max(0) as u64);
     let sign = if off < 0 { '-' } else { '+' };

@@ -9,3 +9,4 @@ pub mod deliver;
 pub mod dlrules;
 pub mod outbound;
 pub mod scheduler;
+pub mod smtprules;
