@@ -1,0 +1,961 @@
+//! One folder's state, shared by every session of the process that has it open
+//! (docs/STORE.md "Sharing and sessions"): the index loaded from `mailroom-index` and
+//! `mailroom-changes`, the journal file, the file name of each message, the changes
+//! not yet taken in by every session, and the change feed.
+//!
+//! Every change goes the same way: lock the state (this process), flock the account's
+//! `mailroom.lock` (other processes), catch up with what other processes appended,
+//! build the records from the caught-up index, append them, release. So UIDs and
+//! MODSEQs stay one sequence whichever process writes, and the flock is never held
+//! across a client's command.
+
+use super::feed::Feed;
+use super::flush::{Flush, Flusher};
+use super::journal::Journal;
+use super::lock;
+use super::maildir;
+use super::scan;
+use super::upgrade;
+use crate::platform::datadir::{ACCOUNT_LOCK_FILE, INDEX_FILE, JOURNAL_FILE, POP_LOCK_FILE};
+use crate::platform::durable::{self, Access};
+use mailroom_core::mailbox::{
+    replay, valid_base, Flags, FolderIndex, MessageMeta, Record, SpecialUse, View,
+};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A checkpoint is due when the journal has more lines than this…
+const CHECKPOINT_LINES: usize = 1000;
+/// …or more bytes than a quarter of the snapshot and than this floor (docs/STORE.md:
+/// without it an empty folder's 80-byte snapshot would be rewritten every other line).
+const CHECKPOINT_MIN_BYTES: u64 = 8 * 1024;
+/// A directory listing taken within this long of the directory's last change may
+/// have missed a change made in the same clock tick, so it is not trusted later.
+const MTIME_SETTLE: Duration = Duration::from_secs(1);
+/// How often an idle waiter looks at the files for changes made by other processes.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("the folder was renamed or deleted")]
+    Gone,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// How a flag change combines with the message's flags (IMAP STORE's three forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagEdit {
+    Set,
+    Add,
+    Remove,
+}
+
+/// A change a writer asks for; the folder gives it its UID and MODSEQ under the lock.
+/// Changes to messages that are gone by then are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Flags and keywords (by name; new names join the keyword table).
+    Flags {
+        uid: u32,
+        edit: FlagEdit,
+        flags: Flags,
+        keywords: Vec<String>,
+    },
+    Expunge {
+        uid: u32,
+    },
+    Held {
+        uid: u32,
+        held: bool,
+    },
+    /// A message file already in `cur/` under `name`.
+    Add {
+        name: String,
+        size: u64,
+        internal_date: u64,
+        flags: Flags,
+        held: bool,
+    },
+}
+
+pub struct Folder {
+    root: PathBuf,
+    state: Mutex<State>,
+    feed: Feed,
+    /// A POP3 session of this process has the folder as its maildrop.
+    pop_taken: AtomicBool,
+    /// Renamed or deleted under its sessions.
+    gone: AtomicBool,
+    /// The account's `mailroom.lock`, flocked around every catch-up and append.
+    account_lock: File,
+    me: Weak<Folder>,
+    flusher: Weak<Flusher>,
+}
+
+struct State {
+    index: FolderIndex,
+    /// The snapshot this state was loaded from, kept open: while it is, its inode
+    /// cannot be reused, so a different inode at the path means another process
+    /// wrote a checkpoint.
+    snapshot: File,
+    snapshot_len: u64,
+    journal: Journal,
+    /// The file name in `cur/` of each message, as last seen.
+    files: HashMap<u32, String>,
+    /// `cur/`'s modification time when it was last listed completely.
+    cur_listed: Option<SystemTime>,
+    /// A write failed half-way: reload everything at the next catch-up.
+    stale: bool,
+    /// Changes not yet taken by every session; `log[0]` has position `log_start`.
+    log: VecDeque<Record>,
+    log_start: u64,
+    /// Each session's position in the log.
+    cursors: HashMap<u64, u64>,
+    next_session: u64,
+}
+
+impl State {
+    fn log_end(&self) -> u64 {
+        self.log_start + self.log.len() as u64
+    }
+
+    fn push_log(&mut self, records: impl IntoIterator<Item = Record>) {
+        if self.cursors.is_empty() {
+            // Nobody will read them: a new session starts at the end.
+            let n = records.into_iter().count() as u64;
+            self.log_start += n + self.log.len() as u64;
+            self.log.clear();
+        } else {
+            self.log.extend(records);
+        }
+    }
+
+    /// Drop what every session has taken.
+    fn trim_log(&mut self) {
+        let min = self
+            .cursors
+            .values()
+            .copied()
+            .min()
+            .unwrap_or(self.log_end());
+        while self.log_start < min && self.log.pop_front().is_some() {
+            self.log_start += 1;
+        }
+    }
+}
+
+/// What loading from disk gives (under the account lock).
+struct Loaded {
+    index: FolderIndex,
+    snapshot: File,
+    snapshot_len: u64,
+    journal: Journal,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A UIDVALIDITY for a folder made now.
+pub fn new_uidvalidity() -> u32 {
+    u32::try_from(now_secs()).unwrap_or(u32::MAX).max(1)
+}
+
+/// Load the folder at `root` from its snapshot and journal, creating or upgrading the
+/// snapshot first if needed. Call with the account lock held.
+fn load(root: &Path) -> io::Result<Loaded> {
+    let ipath = root.join(INDEX_FILE);
+    let mut journal = Journal::open(&root.join(JOURNAL_FILE))?;
+    // At most: create or upgrade or rebuild once, then read what was written.
+    for _ in 0..3 {
+        let mut snapshot = match File::open(&ipath) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A journal without its snapshot says nothing usable.
+                start_over(root, &mut journal, FolderIndex::new(new_uidvalidity()))?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut bytes = Vec::new();
+        snapshot.read_to_end(&mut bytes)?;
+        let text = String::from_utf8_lossy(&bytes);
+        if text.starts_with(upgrade::V1_HEADER) {
+            let files = present_files(root)?;
+            match upgrade::from_v1(&text, &files) {
+                Ok(ix) => {
+                    tracing::info!(folder = %root.display(), "index upgraded to version 2");
+                    start_over(root, &mut journal, ix)?;
+                }
+                Err(e) => {
+                    tracing::warn!(folder = %root.display(), "version-1 index unreadable ({e}); rebuilding it with a new UIDVALIDITY");
+                    start_over(root, &mut journal, FolderIndex::new(new_uidvalidity()))?;
+                }
+            }
+            continue;
+        }
+        let mut index = match FolderIndex::parse(&text) {
+            Ok(ix) => ix,
+            Err(e) => {
+                tracing::warn!(folder = %root.display(), "index unreadable ({e}); rebuilding it with a new UIDVALIDITY");
+                start_over(root, &mut journal, FolderIndex::new(new_uidvalidity()))?;
+                continue;
+            }
+        };
+        let len = journal.disk_len()?;
+        let bytes = journal.read_range(0, len)?;
+        let r = replay(&mut index, &bytes);
+        journal.len = r.good_len as u64;
+        journal.lines = bytes[..r.good_len].iter().filter(|&&b| b == b'\n').count();
+        if let Some(why) = r.stopped {
+            tracing::warn!(folder = %root.display(), "{why}; cutting the journal there");
+            journal.truncate(r.good_len as u64)?;
+        }
+        return Ok(Loaded {
+            index,
+            snapshot,
+            snapshot_len: bytes.len() as u64,
+            journal,
+        });
+    }
+    Err(io::Error::other(
+        "the index keeps changing while it is read",
+    ))
+}
+
+/// Make `index` the folder's snapshot with an empty journal.
+fn start_over(root: &Path, journal: &mut Journal, index: FolderIndex) -> io::Result<()> {
+    durable::replace(
+        &root.join(INDEX_FILE),
+        index.to_text().as_bytes(),
+        Access::Normal,
+    )?;
+    journal.truncate(0)?;
+    journal.lines = 0;
+    Ok(())
+}
+
+/// Base name → (file name, modification time) of the messages in `cur/` and `new/`.
+fn present_files(root: &Path) -> io::Result<HashMap<String, (String, u64)>> {
+    let mut out = HashMap::new();
+    for sub in ["cur", "new"] {
+        let dir = root.join(sub);
+        for name in scan::message_names(&dir)? {
+            let date = scan::mtime_secs(&dir.join(&name)).unwrap_or(0);
+            out.entry(scan::base_of(&name).to_string())
+                .or_insert((name, date));
+        }
+    }
+    Ok(out)
+}
+
+/// The changes that take `old` to `new`, for sessions, after another process's
+/// checkpoint made replaying its lines impossible.
+fn diff(old: &FolderIndex, new: &FolderIndex) -> Vec<Record> {
+    let modseq = new.highest_modseq;
+    let mut out = Vec::new();
+    for (uid, m) in &old.messages {
+        match new.messages.get(uid) {
+            None => out.push(Record::Expunged { uid: *uid, modseq }),
+            Some(n) => {
+                if n.held != m.held {
+                    out.push(Record::Held {
+                        uid: *uid,
+                        modseq: n.modseq,
+                        held: n.held,
+                    });
+                }
+                if n.flags != m.flags || n.keywords != m.keywords {
+                    out.push(Record::Flags {
+                        uid: *uid,
+                        modseq: n.modseq,
+                        flags: n.flags,
+                        keywords: n.keywords.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for (uid, n) in &new.messages {
+        if !old.messages.contains_key(uid) {
+            out.push(Record::Added(n.clone()));
+        }
+    }
+    out
+}
+
+impl Folder {
+    /// Load the folder whose Maildir is `root`, in the account whose Maildir (INBOX)
+    /// is `account`. The folder's directories must exist.
+    pub(super) fn open(
+        root: &Path,
+        account: &Path,
+        flusher: &Arc<Flusher>,
+    ) -> io::Result<Arc<Folder>> {
+        let account_lock = lock::open(&account.join(ACCOUNT_LOCK_FILE))?;
+        let loaded = {
+            let _held = lock::exclusive(&account_lock)?;
+            load(root)?
+        };
+        Ok(Arc::new_cyclic(|me| Folder {
+            root: root.to_path_buf(),
+            state: Mutex::new(State {
+                index: loaded.index,
+                snapshot: loaded.snapshot,
+                snapshot_len: loaded.snapshot_len,
+                journal: loaded.journal,
+                files: HashMap::new(),
+                cur_listed: None,
+                stale: false,
+                log: VecDeque::new(),
+                log_start: 0,
+                cursors: HashMap::new(),
+                next_session: 0,
+            }),
+            feed: Feed::default(),
+            pop_taken: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            account_lock,
+            me: me.clone(),
+            flusher: Arc::downgrade(flusher),
+        }))
+    }
+
+    /// The folder's Maildir.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update of the state is finished before the guard drops or it sets
+        // `stale`, so a panicking holder leaves nothing half-done to fear.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self) -> Result<(), FolderError> {
+        if self.gone.load(Ordering::Acquire) {
+            return Err(FolderError::Gone);
+        }
+        Ok(())
+    }
+
+    /// Renamed or deleted: every later operation says so.
+    pub(super) fn mark_gone(&self) {
+        self.gone.store(true, Ordering::Release);
+        self.feed.poke();
+    }
+
+    /// Wake idlers: delivery put a file into `new/`.
+    pub fn poke(&self) {
+        self.feed.poke();
+    }
+
+    /// Read the index as it is in this process now (no disk work).
+    pub fn read<R>(&self, f: impl FnOnce(&FolderIndex) -> R) -> R {
+        f(&self.lock().index)
+    }
+
+    pub fn uidvalidity(&self) -> u32 {
+        self.lock().index.uidvalidity
+    }
+
+    pub fn special_use(&self) -> Option<SpecialUse> {
+        self.lock().index.special_use
+    }
+
+    /// The sync point's disk work: index new mail (moving it from `new/` to `cur/`),
+    /// notice files that vanished, take in what other processes wrote. Returns the
+    /// records this call appended itself; every session sees them (and the others')
+    /// through [`Session::sync`].
+    pub fn sync(&self) -> Result<Vec<Record>, FolderError> {
+        self.check()?;
+        let mut st = self.lock();
+        let _held = lock::exclusive(&self.account_lock)?;
+        self.catch_up(&mut st)?;
+        let changes = self.scan(&mut st)?;
+        // `+` and `X` lines are what must never be lost: synced now.
+        self.commit(&mut st, changes, true)
+    }
+
+    /// Apply `changes` (after catching up), durably if `sync` (expunges and new
+    /// messages must be; flags may wait a second). Returns the records written.
+    pub fn write(&self, changes: Vec<Change>, sync: bool) -> Result<Vec<Record>, FolderError> {
+        self.check()?;
+        let mut st = self.lock();
+        let _held = lock::exclusive(&self.account_lock)?;
+        self.catch_up(&mut st)?;
+        self.commit(&mut st, changes, sync)
+    }
+
+    /// Write a snapshot now and empty the journal (normally done when the journal is
+    /// long; exposed for tools and tests).
+    pub fn checkpoint(&self) -> Result<(), FolderError> {
+        self.check()?;
+        let mut st = self.lock();
+        let _held = lock::exclusive(&self.account_lock)?;
+        self.catch_up(&mut st)?;
+        self.checkpoint_locked(&mut st)?;
+        Ok(())
+    }
+
+    /// Rename the files of `uids` so their names carry the index's flags, for mutt and
+    /// Dovecot reading the same directory. Best effort: the index is the authority.
+    pub fn write_back_flags(&self, uids: &[u32]) {
+        let mut st = self.lock();
+        self.write_back(&mut st, Some(uids));
+    }
+
+    /// Where the file of `uid` was last seen.
+    pub fn message_path(&self, uid: u32) -> Option<PathBuf> {
+        let st = self.lock();
+        let m = st.index.messages.get(&uid)?;
+        let name = st
+            .files
+            .get(&uid)
+            .cloned()
+            .unwrap_or_else(|| format!("{}:2,{}", m.base, flag_letters(m.flags)));
+        Some(self.root.join("cur").join(name))
+    }
+
+    /// Open a message for reading, following a rename by another program since its
+    /// file was last seen.
+    pub fn open_message(&self, path: &Path) -> io::Result<File> {
+        match File::open(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let found = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(scan::base_of)
+                    .map(|base| self.find(base))
+                    .transpose()?
+                    .flatten();
+                File::open(found.ok_or(e)?)
+            }
+            other => other,
+        }
+    }
+
+    /// The current path of the message with base name `base`, searching the folder.
+    pub fn find(&self, base: &str) -> io::Result<Option<PathBuf>> {
+        for sub in ["cur", "new"] {
+            let dir = self.root.join(sub);
+            for name in scan::message_names(&dir)? {
+                if scan::base_of(&name) == base {
+                    return Ok(Some(dir.join(name)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Take the folder as a POP3 maildrop: `None` when another POP3 session, here or
+    /// in another process, has it (RFC 1939's exclusive maildrop; IMAP is not stopped).
+    pub fn try_pop_lock(self: &Arc<Self>) -> io::Result<Option<PopLock>> {
+        let me = Arc::clone(self);
+        if self.pop_taken.swap(true, Ordering::AcqRel) {
+            return Ok(None);
+        }
+        match lock::try_exclusive(&self.root.join(POP_LOCK_FILE)) {
+            Ok(Some(file)) => Ok(Some(PopLock {
+                folder: me,
+                _file: file,
+            })),
+            other => {
+                self.pop_taken.store(false, Ordering::Release);
+                other.map(|_| None)
+            }
+        }
+    }
+
+    /// A session: its own position in the changes, for its view.
+    pub fn session(self: &Arc<Self>) -> Session {
+        let folder = Arc::clone(self);
+        let mut st = self.lock();
+        let id = st.next_session;
+        st.next_session += 1;
+        let end = st.log_end();
+        st.cursors.insert(id, end);
+        drop(st);
+        Session { folder, id }
+    }
+
+    /// A mark of what other processes may change (new mail, journal, snapshot), for
+    /// an idler's once-a-second look.
+    fn outside_mark(&self) -> Option<(SystemTime, u64, u64)> {
+        let new = scan::dir_mtime(&self.root.join("new")).ok()?;
+        let journal = fs::metadata(self.root.join(JOURNAL_FILE)).ok()?;
+        let index = fs::metadata(self.root.join(INDEX_FILE)).ok()?;
+        Some((new, journal.len(), index.ino()))
+    }
+
+    /// Take in what other processes wrote since this state was loaded or last caught
+    /// up. Call with the account lock held.
+    fn catch_up(&self, st: &mut State) -> io::Result<()> {
+        let ours = st.snapshot.metadata()?;
+        let same_snapshot = fs::metadata(self.root.join(INDEX_FILE))
+            .is_ok_and(|m| m.ino() == ours.ino() && m.dev() == ours.dev());
+        let len = st.journal.disk_len()?;
+        if !same_snapshot || st.stale || len < st.journal.len {
+            return self.reload(st);
+        }
+        if len == st.journal.len {
+            return Ok(());
+        }
+        let bytes = st.journal.read_range(st.journal.len, len)?;
+        let mut pos = 0usize;
+        let mut taken = Vec::new();
+        let mut cut = false;
+        for raw in bytes.split_inclusive(|&b| b == b'\n') {
+            let r = replay(&mut st.index, raw);
+            if let Some(why) = r.stopped {
+                // Under the lock nobody is appending: this is a writer that died
+                // mid-line, or damage. Cut it so the next line follows good ones.
+                tracing::warn!(folder = %self.root.display(), "{why}; cutting the journal there");
+                let at = st.journal.len + pos as u64;
+                st.journal.truncate(at)?;
+                cut = true;
+                break;
+            }
+            if r.applied > 0 {
+                if let Some(rec) = raw
+                    .strip_suffix(b"\n")
+                    .and_then(|l| std::str::from_utf8(l).ok())
+                    .and_then(Record::parse_line)
+                {
+                    taken.push(rec);
+                }
+            }
+            pos += raw.len();
+            st.journal.lines += 1;
+        }
+        if !cut {
+            st.journal.len += pos as u64;
+        }
+        if !taken.is_empty() {
+            st.push_log(taken);
+            self.feed.poke();
+        }
+        Ok(())
+    }
+
+    /// Load again from disk, telling sessions the difference.
+    fn reload(&self, st: &mut State) -> io::Result<()> {
+        let loaded = load(&self.root)?;
+        let changes = diff(&st.index, &loaded.index);
+        st.index = loaded.index;
+        st.snapshot = loaded.snapshot;
+        st.snapshot_len = loaded.snapshot_len;
+        st.journal = loaded.journal;
+        st.stale = false;
+        st.cur_listed = None;
+        let index = &st.index;
+        st.files.retain(|uid, _| index.messages.contains_key(uid));
+        if !changes.is_empty() {
+            st.push_log(changes);
+            self.feed.poke();
+        }
+        Ok(())
+    }
+
+    /// Move `new/` to `cur/` and compare `cur/` with the index: files to index, files
+    /// gone. Call with the account lock held, after catching up.
+    fn scan(&self, st: &mut State) -> io::Result<Vec<Change>> {
+        let cur = self.root.join("cur");
+        let new = self.root.join("new");
+        maildir::ensure(&self.root)?;
+        let mut moved = false;
+        for name in scan::message_names(&new)? {
+            // Maildir's reader moves what it has seen; `:2,` marks the info as
+            // version 2 with no flags yet.
+            let dest = if name.contains(':') {
+                name.clone()
+            } else {
+                format!("{name}:2,")
+            };
+            match fs::rename(new.join(&name), cur.join(&dest)) {
+                Ok(()) => moved = true,
+                // Taken by another reader meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let before = scan::dir_mtime(&cur)?;
+        if !moved && st.cur_listed == Some(before) {
+            return Ok(Vec::new());
+        }
+        let mut names = scan::message_names(&cur)?;
+        let after = scan::dir_mtime(&cur)?;
+        let settled = SystemTime::now()
+            .duration_since(after)
+            .is_ok_and(|age| age >= MTIME_SETTLE);
+        st.cur_listed = (before == after && settled).then_some(after);
+        names.sort();
+        let mut present: HashMap<String, String> = HashMap::with_capacity(names.len());
+        for name in names {
+            present
+                .entry(scan::base_of(&name).to_string())
+                .or_insert(name);
+        }
+        let mut changes = Vec::new();
+        let mut known: HashSet<&str> = HashSet::with_capacity(st.index.messages.len());
+        for m in st.index.messages.values() {
+            known.insert(&m.base);
+            match present.get(&m.base) {
+                Some(name) => {
+                    st.files.insert(m.uid, name.clone());
+                }
+                None => {
+                    // A file renamed while the directory was read can be missing
+                    // from the listing: trust only a name that is really gone.
+                    let last = st
+                        .files
+                        .get(&m.uid)
+                        .cloned()
+                        .unwrap_or_else(|| format!("{}:2,", m.base));
+                    if !cur.join(last).exists() {
+                        changes.push(Change::Expunge { uid: m.uid });
+                    }
+                }
+            }
+        }
+        let mut fresh: Vec<(&String, &String)> = present
+            .iter()
+            .filter(|(base, _)| !known.contains(base.as_str()))
+            .collect();
+        fresh.sort();
+        for (base, name) in fresh {
+            if !valid_base(base) {
+                tracing::warn!(folder = %self.root.display(), file = %name, "skipping a message whose name the index cannot hold");
+                continue;
+            }
+            let path = cur.join(name);
+            let (size, date) =
+                match scan::wire_size(&path).and_then(|s| Ok((s, scan::mtime_secs(&path)?))) {
+                    Ok(x) => x,
+                    // Removed by another program meanwhile.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+            changes.push(Change::Add {
+                name: name.clone(),
+                size,
+                internal_date: date,
+                // Mail dropped with flags by another tool keeps them; read once.
+                flags: Flags::from_file_name(name),
+                held: false,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Turn `changes` into records against the caught-up index, append them, and
+    /// tell sessions. Call with the account lock held.
+    fn commit(
+        &self,
+        st: &mut State,
+        changes: Vec<Change>,
+        sync: bool,
+    ) -> Result<Vec<Record>, FolderError> {
+        let mut records = Vec::new();
+        for c in changes {
+            let name = match &c {
+                Change::Add { name, .. } => Some(name.clone()),
+                _ => None,
+            };
+            for r in build(&st.index, c) {
+                // Built from this index, so it applies; one that does not is dropped.
+                if st.index.apply(&r).is_ok() {
+                    if let (Record::Added(m), Some(name)) = (&r, &name) {
+                        st.files.insert(m.uid, name.clone());
+                    }
+                    records.push(r);
+                }
+            }
+        }
+        if records.is_empty() {
+            if sync {
+                st.journal.sync()?;
+            }
+            return Ok(records);
+        }
+        let text: String = records.iter().map(Record::to_line).collect();
+        if let Err(e) = st.journal.append(&text, records.len(), sync) {
+            // The index is ahead of the file: start again from the file.
+            st.stale = true;
+            return Err(e.into());
+        }
+        if st.journal.unsynced {
+            if let (Some(f), Some(me)) = (self.flusher.upgrade(), self.me.upgrade()) {
+                let me: Arc<dyn Flush> = me;
+                f.mark(Arc::downgrade(&me));
+            }
+        }
+        st.push_log(records.clone());
+        self.feed.poke();
+        if checkpoint_due(st) {
+            if let Err(e) = self.checkpoint_locked(st) {
+                // The journal still holds everything; a later write tries again.
+                tracing::warn!(folder = %self.root.display(), "checkpoint failed: {e}");
+            }
+        }
+        Ok(records)
+    }
+
+    fn checkpoint_locked(&self, st: &mut State) -> io::Result<()> {
+        self.write_back(st, None);
+        let text = st.index.to_text();
+        let path = self.root.join(INDEX_FILE);
+        durable::replace(&path, text.as_bytes(), Access::Normal)?;
+        st.snapshot = File::open(&path)?;
+        st.snapshot_len = text.len() as u64;
+        // The snapshot's highestmodseq covers every line: a crash before this
+        // truncation replays nothing twice.
+        st.journal.truncate(0)?;
+        st.journal.lines = 0;
+        Ok(())
+    }
+
+    fn write_back(&self, st: &mut State, only: Option<&[u32]>) {
+        let cur = self.root.join("cur");
+        let uids: Vec<u32> = match only {
+            Some(u) => u.to_vec(),
+            None => st.files.keys().copied().collect(),
+        };
+        for uid in uids {
+            let (Some(m), Some(name)) = (st.index.messages.get(&uid), st.files.get(&uid)) else {
+                continue;
+            };
+            let Some(renamed) = scan::name_with_flags(name, m.flags) else {
+                continue;
+            };
+            if fs::rename(cur.join(name), cur.join(&renamed)).is_ok() {
+                st.files.insert(uid, renamed);
+            }
+        }
+    }
+}
+
+impl Flush for Folder {
+    fn flush(&self) {
+        if let Err(e) = self.lock().journal.sync() {
+            tracing::error!(folder = %self.root.display(), "cannot sync the journal: {e}");
+        }
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        // Lines waiting for the flusher are synced before the state goes.
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = st.journal.sync() {
+            tracing::error!(folder = %self.root.display(), "cannot sync the journal: {e}");
+        }
+    }
+}
+
+fn checkpoint_due(st: &State) -> bool {
+    st.journal.lines > CHECKPOINT_LINES
+        || (st.journal.len > CHECKPOINT_MIN_BYTES && st.journal.len > st.snapshot_len / 4)
+}
+
+fn flag_letters(flags: Flags) -> String {
+    flags.iter().map(|f| f.letter()).collect()
+}
+
+/// The records for one change against `index` (as it is after the earlier ones).
+fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
+    let modseq = index.next_modseq();
+    match change {
+        Change::Expunge { uid } if index.messages.contains_key(&uid) => {
+            vec![Record::Expunged { uid, modseq }]
+        }
+        Change::Held { uid, held } => match index.messages.get(&uid) {
+            Some(m) if m.held != held => vec![Record::Held { uid, modseq, held }],
+            _ => Vec::new(),
+        },
+        Change::Add {
+            name,
+            size,
+            internal_date,
+            flags,
+            held,
+        } => vec![Record::Added(MessageMeta {
+            uid: index.next_uid,
+            modseq,
+            size,
+            internal_date,
+            flags,
+            keywords: Vec::new(),
+            held,
+            base: scan::base_of(&name).to_string(),
+        })],
+        Change::Flags {
+            uid,
+            edit,
+            flags,
+            keywords,
+        } => {
+            let Some(m) = index.messages.get(&uid) else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            let mut table = index.keywords.clone();
+            let mut ids = Vec::new();
+            for k in &keywords {
+                let id = match table.iter().position(|t| t.eq_ignore_ascii_case(k)) {
+                    Some(i) => i,
+                    None => {
+                        if !mailroom_core::mailbox::valid_keyword(k) {
+                            continue;
+                        }
+                        table.push(k.clone());
+                        out.push(Record::Keyword(k.clone()));
+                        table.len() - 1
+                    }
+                };
+                if let Ok(id) = u16::try_from(id) {
+                    ids.push(id);
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            let (new_flags, new_keywords) = match edit {
+                FlagEdit::Set => (flags, ids),
+                FlagEdit::Add => {
+                    let f = flags.iter().fold(m.flags, Flags::with);
+                    let mut k = m.keywords.clone();
+                    k.extend(ids);
+                    k.sort_unstable();
+                    k.dedup();
+                    (f, k)
+                }
+                FlagEdit::Remove => {
+                    let f = flags.iter().fold(m.flags, Flags::without);
+                    let k = m
+                        .keywords
+                        .iter()
+                        .copied()
+                        .filter(|k| !ids.contains(k))
+                        .collect();
+                    (f, k)
+                }
+            };
+            if new_flags == m.flags && new_keywords == m.keywords {
+                return out;
+            }
+            out.push(Record::Flags {
+                uid,
+                modseq,
+                flags: new_flags,
+                keywords: new_keywords,
+            });
+            out
+        }
+        Change::Expunge { .. } => Vec::new(),
+    }
+}
+
+/// A folder held as one POP3 session's maildrop; released when dropped.
+pub struct PopLock {
+    folder: Arc<Folder>,
+    _file: File,
+}
+
+impl PopLock {
+    pub fn folder(&self) -> &Arc<Folder> {
+        &self.folder
+    }
+}
+
+impl Drop for PopLock {
+    fn drop(&mut self) {
+        self.folder.pop_taken.store(false, Ordering::Release);
+    }
+}
+
+/// One session's place in a folder's changes (IMAP, webmail): what it syncs takes it
+/// to the end of the changes, which it feeds to its [`View`].
+pub struct Session {
+    folder: Arc<Folder>,
+    id: u64,
+}
+
+impl Session {
+    pub fn folder(&self) -> &Arc<Folder> {
+        &self.folder
+    }
+
+    /// A sync point: the disk work of [`Folder::sync`], then every change since this
+    /// session's last call, in order, for its view.
+    pub fn sync(&self) -> Result<Vec<Record>, FolderError> {
+        self.folder.sync()?;
+        Ok(self.take())
+    }
+
+    /// The changes since the last call already known to this process (no disk work):
+    /// for FETCH, STORE and SEARCH, which report flag changes only.
+    pub fn take(&self) -> Vec<Record> {
+        let mut st = self.folder.lock();
+        let end = st.log_end();
+        let from = st.cursors.get(&self.id).copied().unwrap_or(end);
+        let skip = usize::try_from(from.saturating_sub(st.log_start)).unwrap_or(usize::MAX);
+        let out: Vec<Record> = st.log.iter().skip(skip).cloned().collect();
+        st.cursors.insert(self.id, end);
+        st.trim_log();
+        out
+    }
+
+    /// A view of the folder as it is now, with this session's position moved to now
+    /// (SELECT): later changes are the ones the view has not seen.
+    pub fn view(&self) -> View {
+        let mut st = self.folder.lock();
+        let end = st.log_end();
+        st.cursors.insert(self.id, end);
+        st.trim_log();
+        View::new(&st.index)
+    }
+
+    /// Wait up to `timeout` for a change (IDLE): true as soon as one is pending for
+    /// this session, delivery in this process poked the folder, or (checked once a
+    /// second) another process changed `new/`, the journal or the snapshot.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        let generation = self.folder.feed.generation();
+        let mark = self.folder.outside_mark();
+        loop {
+            {
+                let st = self.folder.lock();
+                if st.cursors.get(&self.id).is_some_and(|&c| c < st.log_end()) {
+                    return true;
+                }
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return false;
+            }
+            if self.folder.feed.wait_past(generation, left.min(IDLE_POLL)) {
+                return true;
+            }
+            if self.folder.outside_mark() != mark {
+                return true;
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let mut st = self.folder.lock();
+        st.cursors.remove(&self.id);
+        st.trim_log();
+    }
+}
