@@ -68,7 +68,13 @@ pub enum Change {
         flags: Flags,
         keywords: Vec<String>,
     },
+    /// Remove the message's file and record the expunge.
     Expunge {
+        uid: u32,
+    },
+    /// Record the expunge of a message whose file is already gone (removed by the
+    /// caller and its directory synced, or vanished behind the store's back).
+    Vanished {
         uid: u32,
     },
     Held {
@@ -622,7 +628,7 @@ impl Folder {
                         .cloned()
                         .unwrap_or_else(|| format!("{}:2,", m.base));
                     if !cur.join(last).exists() {
-                        changes.push(Change::Expunge { uid: m.uid });
+                        changes.push(Change::Vanished { uid: m.uid });
                     }
                 }
             }
@@ -665,6 +671,7 @@ impl Folder {
         changes: Vec<Change>,
         sync: bool,
     ) -> Result<Vec<Record>, FolderError> {
+        let changes = self.remove_files(st, changes)?;
         let mut records = Vec::new();
         for c in changes {
             let name = match &c {
@@ -708,6 +715,53 @@ impl Folder {
             }
         }
         Ok(records)
+    }
+
+    /// Remove the files of the messages `changes` expunge, durably, before their `X`
+    /// lines are written: a crash between the two leaves a vanished file, which the
+    /// next sync records; the other order would bring the message back as new mail.
+    /// An expunge whose file cannot be removed is dropped (and logged).
+    fn remove_files(&self, st: &mut State, changes: Vec<Change>) -> io::Result<Vec<Change>> {
+        let cur = self.root.join("cur");
+        let mut removed_any = false;
+        let mut kept = Vec::with_capacity(changes.len());
+        for c in changes {
+            let Change::Expunge { uid } = c else {
+                kept.push(c);
+                continue;
+            };
+            let Some(m) = st.index.messages.get(&uid) else {
+                continue;
+            };
+            let name = st
+                .files
+                .get(&uid)
+                .cloned()
+                .unwrap_or_else(|| format!("{}:2,{}", m.base, flag_letters(m.flags)));
+            let result = match fs::remove_file(cur.join(&name)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match self.find(&m.base) {
+                    Ok(Some(path)) => fs::remove_file(path),
+                    // Already gone: removed is what was asked.
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+                other => other,
+            };
+            match result {
+                Ok(()) => {
+                    removed_any = true;
+                    st.files.remove(&uid);
+                    kept.push(c);
+                }
+                Err(e) => {
+                    tracing::warn!(folder = %self.root.display(), uid, "cannot remove an expunged message: {e}");
+                }
+            }
+        }
+        if removed_any {
+            durable::sync_dir(&cur)?;
+        }
+        Ok(kept)
     }
 
     fn checkpoint_locked(&self, st: &mut State) -> io::Result<()> {
@@ -775,7 +829,7 @@ fn flag_letters(flags: Flags) -> String {
 fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
     let modseq = index.next_modseq();
     match change {
-        Change::Expunge { uid } if index.messages.contains_key(&uid) => {
+        Change::Expunge { uid } | Change::Vanished { uid } if index.messages.contains_key(&uid) => {
             vec![Record::Expunged { uid, modseq }]
         }
         Change::Held { uid, held } => match index.messages.get(&uid) {
@@ -860,7 +914,7 @@ fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
             });
             out
         }
-        Change::Expunge { .. } => Vec::new(),
+        Change::Expunge { .. } | Change::Vanished { .. } => Vec::new(),
     }
 }
 

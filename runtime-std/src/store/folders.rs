@@ -95,12 +95,16 @@ impl Folders {
         } else if !root.join("cur").is_dir() {
             return Err(FoldersError::NotFound);
         }
-        // Held while loading, so two sessions opening at once load it once.
+        if let Some(f) = self.registry().get(&root).and_then(Weak::upgrade) {
+            return Ok(f);
+        }
+        // Loaded without the registry held, so delivery's `poke` never waits for a
+        // big index to load; two sessions loading at once keep the first state.
+        let folder = Folder::open(&root, account, &self.flusher)?;
         let mut open = self.registry();
         if let Some(f) = open.get(&root).and_then(Weak::upgrade) {
             return Ok(f);
         }
-        let folder = Folder::open(&root, account, &self.flusher)?;
         open.retain(|_, w| w.strong_count() > 0);
         open.insert(root, Arc::downgrade(&folder));
         Ok(folder)

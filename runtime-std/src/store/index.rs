@@ -181,7 +181,7 @@ impl Mailbox {
                 flags: Flags::NONE.with(Flag::Seen),
                 keywords: Vec::new(),
             })
-            .chain(removed.iter().map(|&uid| Change::Expunge { uid }))
+            .chain(removed.iter().map(|&uid| Change::Vanished { uid }))
             .collect();
         if !changes.is_empty() {
             let written = self.folder().write(changes, !removed.is_empty());
