@@ -362,6 +362,15 @@ fn folders_are_created_renamed_listed_and_deleted() {
         folders.subscriptions(&account).unwrap(),
         Vec::<String>::new()
     );
+
+    // Deleted by another process: the open state says so and does not make it again.
+    let junk = folders.open(&account, "Junk").unwrap();
+    Folders::new().delete(&account, "Junk").unwrap();
+    assert!(matches!(
+        junk.sync(),
+        Err(mailroom_std::store::FolderError::Gone)
+    ));
+    assert!(!account.join(".Junk").exists());
 }
 
 #[test]

@@ -93,6 +93,8 @@ pub enum Change {
 
 pub struct Folder {
     root: PathBuf,
+    /// The account's Maildir (INBOX); `root` when this is INBOX.
+    account: PathBuf,
     state: Mutex<State>,
     feed: Feed,
     /// A POP3 session of this process has the folder as its maildrop.
@@ -314,6 +316,7 @@ impl Folder {
         };
         Ok(Arc::new_cyclic(|me| Folder {
             root: root.to_path_buf(),
+            account: account.to_path_buf(),
             state: Mutex::new(State {
                 index: loaded.index,
                 snapshot: loaded.snapshot,
@@ -347,7 +350,12 @@ impl Folder {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Refuse work on a folder renamed or deleted, here or by another process (whose
+    /// directory must not be made again by loading or scanning it).
     fn check(&self) -> Result<(), FolderError> {
+        if self.root != self.account && !self.root.join("cur").is_dir() {
+            self.mark_gone();
+        }
         if self.gone.load(Ordering::Acquire) {
             return Err(FolderError::Gone);
         }
@@ -387,7 +395,11 @@ impl Folder {
         let mut st = self.lock();
         let _held = lock::exclusive(&self.account_lock)?;
         self.catch_up(&mut st)?;
-        let changes = self.scan(&mut st)?;
+        let changes = match self.scan(&mut st) {
+            Ok(c) => c,
+            Err(_) if self.gone.load(Ordering::Acquire) => return Err(FolderError::Gone),
+            Err(e) => return Err(e.into()),
+        };
         // `+` and `X` lines are what must never be lost: synced now.
         self.commit(&mut st, changes, true)
     }
@@ -417,7 +429,12 @@ impl Folder {
     /// Dovecot reading the same directory. Best effort: the index is the authority.
     pub fn write_back_flags(&self, uids: &[u32]) {
         let mut st = self.lock();
-        self.write_back(&mut st, Some(uids));
+        // Under the account lock: another process's scan must not list `cur/` in
+        // the middle of a rename and take the message for vanished.
+        match lock::exclusive(&self.account_lock) {
+            Ok(_held) => self.write_back(&mut st, Some(uids)),
+            Err(e) => tracing::warn!(folder = %self.root.display(), "cannot lock to rename: {e}"),
+        }
     }
 
     /// Where the file of `uid` was last seen.
@@ -577,7 +594,14 @@ impl Folder {
     fn scan(&self, st: &mut State) -> io::Result<Vec<Change>> {
         let cur = self.root.join("cur");
         let new = self.root.join("new");
-        maildir::ensure(&self.root)?;
+        if !cur.is_dir() || !new.is_dir() {
+            if self.root != self.account {
+                // Deleted or renamed by another process: not to be made again here.
+                self.mark_gone();
+                return Err(io::Error::new(io::ErrorKind::NotFound, "folder gone"));
+            }
+            maildir::ensure(&self.root)?;
+        }
         let mut moved = false;
         for name in scan::message_names(&new)? {
             // Maildir's reader moves what it has seen; `:2,` marks the info as
@@ -613,23 +637,28 @@ impl Folder {
         }
         let mut changes = Vec::new();
         let mut known: HashSet<&str> = HashSet::with_capacity(st.index.messages.len());
+        let mut missing = Vec::new();
         for m in st.index.messages.values() {
             known.insert(&m.base);
             match present.get(&m.base) {
                 Some(name) => {
                     st.files.insert(m.uid, name.clone());
                 }
-                None => {
-                    // A file renamed while the directory was read can be missing
-                    // from the listing: trust only a name that is really gone.
-                    let last = st
-                        .files
-                        .get(&m.uid)
-                        .cloned()
-                        .unwrap_or_else(|| format!("{}:2,", m.base));
-                    if !cur.join(last).exists() {
-                        changes.push(Change::Vanished { uid: m.uid });
-                    }
+                None => missing.push((m.uid, m.base.clone())),
+            }
+        }
+        if !missing.is_empty() {
+            // A file another program renamed while the directory was read can be
+            // missing from the listing: only what a second look misses is gone.
+            let mut again: HashSet<String> = HashSet::new();
+            for dir in [&cur, &new] {
+                for name in scan::message_names(dir)? {
+                    again.insert(scan::base_of(&name).to_string());
+                }
+            }
+            for (uid, base) in missing {
+                if !again.contains(&base) {
+                    changes.push(Change::Vanished { uid });
                 }
             }
         }
