@@ -219,11 +219,12 @@ fn load(root: &Path) -> io::Result<Loaded> {
                 continue;
             }
         };
+        let snapshot_len = bytes.len() as u64;
         let len = journal.disk_len()?;
-        let bytes = journal.read_range(0, len)?;
-        let r = replay(&mut index, &bytes);
+        let lines = journal.read_range(0, len)?;
+        let r = replay(&mut index, &lines);
         journal.len = r.good_len as u64;
-        journal.lines = bytes[..r.good_len].iter().filter(|&&b| b == b'\n').count();
+        journal.lines = lines[..r.good_len].iter().filter(|&&b| b == b'\n').count();
         if let Some(why) = r.stopped {
             tracing::warn!(folder = %root.display(), "{why}; cutting the journal there");
             journal.truncate(r.good_len as u64)?;
@@ -231,7 +232,7 @@ fn load(root: &Path) -> io::Result<Loaded> {
         return Ok(Loaded {
             index,
             snapshot,
-            snapshot_len: bytes.len() as u64,
+            snapshot_len,
             journal,
         });
     }

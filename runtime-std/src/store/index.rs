@@ -190,8 +190,10 @@ impl Mailbox {
                 other => io::Error::other(other),
             })?;
         }
-        // Mail clients reading the Maildir see the read mark at once, as before.
-        self.folder().write_back_flags(&seen_uids);
+        if !seen_uids.is_empty() {
+            // Mail clients reading the Maildir see the read mark at once, as before.
+            self.folder().write_back_flags(&seen_uids);
+        }
         match first_error {
             Some(e) => Err(e),
             None => Ok(()),
