@@ -263,6 +263,39 @@ fn checkpoint_then_crash_before_truncate_replays_nothing_twice() {
 }
 
 #[test]
+fn a_long_journal_is_checkpointed_and_reloads_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("kim");
+    put(&root, "1.a", b"a\r\n");
+    let f = Folders::new().open(&root, "INBOX").unwrap();
+    f.sync().unwrap();
+    for i in 0..1100 {
+        let edit = if i % 2 == 0 {
+            FlagEdit::Add
+        } else {
+            FlagEdit::Remove
+        };
+        let change = Change::Flags {
+            uid: 1,
+            edit,
+            flags: Flags::NONE.with(Flag::Flagged),
+            keywords: vec![],
+        };
+        f.write(vec![change], false).unwrap();
+    }
+    let lines = fs::read_to_string(root.join(JOURNAL_FILE))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(lines < 1000, "checkpointed: {lines} lines left");
+    let state = f.read(|ix| ix.clone());
+    assert_eq!(state.highest_modseq, 1 + 1 + 1100);
+    drop(f);
+    let f = Folders::new().open(&root, "INBOX").unwrap();
+    assert_eq!(f.read(|ix| ix.clone()), state);
+}
+
+#[test]
 fn folders_are_created_renamed_listed_and_deleted() {
     let tmp = tempfile::tempdir().unwrap();
     let account = tmp.path().join("hugo");

@@ -405,8 +405,9 @@ impl Folder {
         self.commit(&mut st, changes, true)
     }
 
-    /// Apply `changes` (after catching up), durably if `sync` (expunges and new
-    /// messages must be; flags may wait a second). Returns the records written.
+    /// Apply `changes` (after catching up), durably if `sync`; new messages and
+    /// expunges always are, flag and held changes otherwise within a second. Returns
+    /// the records written.
     pub fn write(&self, changes: Vec<Change>, sync: bool) -> Result<Vec<Record>, FolderError> {
         self.check()?;
         let mut st = self.lock();
@@ -724,6 +725,11 @@ impl Folder {
             }
             return Ok(records);
         }
+        // A message or an expunge is never left unsynced, whatever the caller asked.
+        let sync = sync
+            || records
+                .iter()
+                .any(|r| matches!(r, Record::Added(_) | Record::Expunged { .. }));
         let text: String = records.iter().map(Record::to_line).collect();
         if let Err(e) = st.journal.append(&text, records.len(), sync) {
             // The index is ahead of the file: start again from the file.
