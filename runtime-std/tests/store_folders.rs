@@ -263,6 +263,43 @@ fn checkpoint_then_crash_before_truncate_replays_nothing_twice() {
 }
 
 #[test]
+fn append_stores_indexes_and_syncs_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let account = tmp.path().join("lena");
+    let folders = Folders::new();
+    folders.create_defaults(&account).unwrap();
+    let sent = folders.open(&account, "Sent").unwrap();
+    let watcher = sent.session();
+    let flags = Flags::NONE.with(Flag::Seen);
+    let uid = sent
+        .append(
+            b"Subject: x\n\nbody\n",
+            flags,
+            vec!["$Forwarded".into()],
+            1_700_000_000,
+        )
+        .unwrap();
+    assert_eq!(uid, 1);
+    assert!(matches!(&watcher.take()[..], [Record::Keyword(_), Record::Added(m)] if m.uid == 1));
+    let (size, date, kw) = sent.read(|ix| {
+        let m = &ix.messages[&1];
+        (m.size, m.internal_date, ix.keywords.clone())
+    });
+    // Counted with CRLF line ends, as FETCH and RETR send it.
+    assert_eq!((size, date), (20, 1_700_000_000));
+    assert_eq!(kw, ["$Forwarded"]);
+    let path = sent.message_path(1).unwrap();
+    assert!(path.to_str().unwrap().ends_with(":2,S"), "{path:?}");
+    assert_eq!(fs::read(&path).unwrap(), b"Subject: x\n\nbody\n");
+    // Another process sees it, and a sync does not index it twice.
+    let other = Folders::new().open(&account, "Sent").unwrap();
+    other.sync().unwrap();
+    sent.sync().unwrap();
+    assert_eq!(uids(&other), [1]);
+    assert_eq!(uids(&sent), [1]);
+}
+
+#[test]
 fn a_long_journal_is_checkpointed_and_reloads_the_same() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("kim");

@@ -15,12 +15,15 @@ use super::journal::Journal;
 use super::lock;
 use super::maildir;
 use super::scan;
+use super::unique;
 use super::upgrade;
 use crate::platform::datadir::{ACCOUNT_LOCK_FILE, INDEX_FILE, JOURNAL_FILE, POP_LOCK_FILE};
 use crate::platform::durable::{self, Access};
 use mailroom_core::mailbox::{
-    replay, valid_base, Flags, FolderIndex, MessageMeta, Record, SpecialUse, View,
+    replay, valid_base, valid_keyword, Flags, FolderIndex, MessageMeta, Record, SpecialUse, View,
+    MAX_KEYWORDS,
 };
+use mailroom_core::pop3::SizeCounter;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -87,6 +90,7 @@ pub enum Change {
         size: u64,
         internal_date: u64,
         flags: Flags,
+        keywords: Vec<String>,
         held: bool,
     },
 }
@@ -416,6 +420,63 @@ impl Folder {
         self.commit(&mut st, changes, sync)
     }
 
+    /// Store a new message in the folder (IMAP APPEND, a sent copy, COPY's target):
+    /// durable, indexed and synced when this returns its UID (RFC 4315 APPENDUID).
+    /// The file's modification time is set to `internal_date`, where Maildir readers
+    /// look for it.
+    pub fn append(
+        &self,
+        data: &[u8],
+        flags: Flags,
+        keywords: Vec<String>,
+        internal_date: u64,
+    ) -> Result<u32, FolderError> {
+        self.check()?;
+        let name = unique::maildir_name(data.len());
+        let tmp = self.root.join("tmp").join(&name);
+        // The slow part (writing and syncing the data) before any lock.
+        maildir::write_synced(&tmp, data)?;
+        let stamp = UNIX_EPOCH + Duration::from_secs(internal_date);
+        let placed = File::options()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.set_modified(stamp));
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        let mut size = SizeCounter::new();
+        size.push(data);
+        let file_name = format!("{name}:2,{}", flag_letters(flags));
+        let mut st = self.lock();
+        let _held = lock::exclusive(&self.account_lock)?;
+        self.catch_up(&mut st)?;
+        // Into cur/ under the lock: no scan can index the file before its `+` line.
+        let cur = self.root.join("cur");
+        let moved = fs::rename(&tmp, cur.join(&file_name)).and_then(|()| durable::sync_dir(&cur));
+        if let Err(e) = moved {
+            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(cur.join(&file_name));
+            return Err(e.into());
+        }
+        let add = Change::Add {
+            name: file_name,
+            size: size.finish(),
+            internal_date,
+            flags,
+            keywords,
+            held: false,
+        };
+        let records = self.commit(&mut st, vec![add], true)?;
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::Added(m) => Some(m.uid),
+                _ => None,
+            })
+            .ok_or_else(|| FolderError::Io(io::Error::other("the new message was not indexed")))
+    }
+
     /// Write a snapshot now and empty the journal (normally done when the journal is
     /// long; exposed for tools and tests).
     pub fn checkpoint(&self) -> Result<(), FolderError> {
@@ -688,6 +749,7 @@ impl Folder {
                 internal_date: date,
                 // Mail dropped with flags by another tool keeps them; read once.
                 flags: Flags::from_file_name(name),
+                keywords: Vec::new(),
                 held: false,
             });
         }
@@ -877,17 +939,22 @@ fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
             size,
             internal_date,
             flags,
+            keywords,
             held,
-        } => vec![Record::Added(MessageMeta {
-            uid: index.next_uid,
-            modseq,
-            size,
-            internal_date,
-            flags,
-            keywords: Vec::new(),
-            held,
-            base: scan::base_of(&name).to_string(),
-        })],
+        } => {
+            let (mut out, ids) = resolve_keywords(index, &keywords);
+            out.push(Record::Added(MessageMeta {
+                uid: index.next_uid,
+                modseq,
+                size,
+                internal_date,
+                flags,
+                keywords: ids,
+                held,
+                base: scan::base_of(&name).to_string(),
+            }));
+            out
+        }
         Change::Flags {
             uid,
             edit,
@@ -897,27 +964,7 @@ fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
             let Some(m) = index.messages.get(&uid) else {
                 return Vec::new();
             };
-            let mut out = Vec::new();
-            let mut table = index.keywords.clone();
-            let mut ids = Vec::new();
-            for k in &keywords {
-                let id = match table.iter().position(|t| t.eq_ignore_ascii_case(k)) {
-                    Some(i) => i,
-                    None => {
-                        if !mailroom_core::mailbox::valid_keyword(k) {
-                            continue;
-                        }
-                        table.push(k.clone());
-                        out.push(Record::Keyword(k.clone()));
-                        table.len() - 1
-                    }
-                };
-                if let Ok(id) = u16::try_from(id) {
-                    ids.push(id);
-                }
-            }
-            ids.sort_unstable();
-            ids.dedup();
+            let (mut out, ids) = resolve_keywords(index, &keywords);
             let (new_flags, new_keywords) = match edit {
                 FlagEdit::Set => (flags, ids),
                 FlagEdit::Add => {
@@ -952,6 +999,34 @@ fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
         }
         Change::Expunge { .. } | Change::Vanished { .. } => Vec::new(),
     }
+}
+
+/// The keyword ids of `names` (ascending), and the `K` records that add the names
+/// the folder's table lacks. Names that are not IMAP atoms, or beyond the table's
+/// bound, are left out.
+fn resolve_keywords(index: &FolderIndex, names: &[String]) -> (Vec<Record>, Vec<u16>) {
+    let mut out = Vec::new();
+    let mut table = index.keywords.clone();
+    let mut ids = Vec::new();
+    for k in names {
+        let id = match table.iter().position(|t| t.eq_ignore_ascii_case(k)) {
+            Some(i) => i,
+            None => {
+                if !valid_keyword(k) || table.len() >= MAX_KEYWORDS {
+                    continue;
+                }
+                table.push(k.clone());
+                out.push(Record::Keyword(k.clone()));
+                table.len() - 1
+            }
+        };
+        if let Ok(id) = u16::try_from(id) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    (out, ids)
 }
 
 /// A folder held as one POP3 session's maildrop; released when dropped.
