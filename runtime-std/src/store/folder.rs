@@ -9,29 +9,27 @@
 //! MODSEQs stay one sequence whichever process writes, and the flock is never held
 //! across a client's command.
 
+use super::change::{build, flag_letters, Change};
 use super::feed::Feed;
 use super::flush::{Flush, Flusher};
 use super::journal::Journal;
+use super::load::{diff, load};
 use super::lock;
 use super::maildir;
 use super::scan;
 use super::unique;
-use super::upgrade;
 use crate::platform::datadir::{ACCOUNT_LOCK_FILE, INDEX_FILE, JOURNAL_FILE, POP_LOCK_FILE};
 use crate::platform::durable::{self, Access};
-use mailroom_core::mailbox::{
-    replay, valid_base, valid_keyword, Flags, FolderIndex, MessageMeta, Record, SpecialUse, View,
-    MAX_KEYWORDS,
-};
+use mailroom_core::mailbox::{replay, valid_base, Flags, FolderIndex, Record, SpecialUse};
 use mailroom_core::pop3::SizeCounter;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A checkpoint is due when the journal has more lines than this…
 const CHECKPOINT_LINES: usize = 1000;
@@ -41,8 +39,6 @@ const CHECKPOINT_MIN_BYTES: u64 = 8 * 1024;
 /// A directory listing taken within this long of the directory's last change may
 /// have missed a change made in the same clock tick, so it is not trusted later.
 const MTIME_SETTLE: Duration = Duration::from_secs(1);
-/// How often an idle waiter looks at the files for changes made by other processes.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
@@ -52,55 +48,12 @@ pub enum FolderError {
     Io(#[from] io::Error),
 }
 
-/// How a flag change combines with the message's flags (IMAP STORE's three forms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlagEdit {
-    Set,
-    Add,
-    Remove,
-}
-
-/// A change a writer asks for; the folder gives it its UID and MODSEQ under the lock.
-/// Changes to messages that are gone by then are dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Flags and keywords (by name; new names join the keyword table).
-    Flags {
-        uid: u32,
-        edit: FlagEdit,
-        flags: Flags,
-        keywords: Vec<String>,
-    },
-    /// Remove the message's file and record the expunge.
-    Expunge {
-        uid: u32,
-    },
-    /// Record the expunge of a message whose file is already gone (removed by the
-    /// caller and its directory synced, or vanished behind the store's back).
-    Vanished {
-        uid: u32,
-    },
-    Held {
-        uid: u32,
-        held: bool,
-    },
-    /// A message file already in `cur/` under `name`.
-    Add {
-        name: String,
-        size: u64,
-        internal_date: u64,
-        flags: Flags,
-        keywords: Vec<String>,
-        held: bool,
-    },
-}
-
 pub struct Folder {
     root: PathBuf,
     /// The account's Maildir (INBOX); `root` when this is INBOX.
     account: PathBuf,
     state: Mutex<State>,
-    feed: Feed,
+    pub(super) feed: Feed,
     /// A POP3 session of this process has the folder as its maildrop.
     pop_taken: AtomicBool,
     /// Renamed or deleted under its sessions.
@@ -111,8 +64,8 @@ pub struct Folder {
     flusher: Weak<Flusher>,
 }
 
-struct State {
-    index: FolderIndex,
+pub(super) struct State {
+    pub(super) index: FolderIndex,
     /// The snapshot this state was loaded from, kept open: while it is, its inode
     /// cannot be reused, so a different inode at the path means another process
     /// wrote a checkpoint.
@@ -126,15 +79,15 @@ struct State {
     /// A write failed half-way: reload everything at the next catch-up.
     stale: bool,
     /// Changes not yet taken by every session; `log[0]` has position `log_start`.
-    log: VecDeque<Record>,
-    log_start: u64,
+    pub(super) log: VecDeque<Record>,
+    pub(super) log_start: u64,
     /// Each session's position in the log.
-    cursors: HashMap<u64, u64>,
-    next_session: u64,
+    pub(super) cursors: HashMap<u64, u64>,
+    pub(super) next_session: u64,
 }
 
 impl State {
-    fn log_end(&self) -> u64 {
+    pub(super) fn log_end(&self) -> u64 {
         self.log_start + self.log.len() as u64
     }
 
@@ -150,7 +103,7 @@ impl State {
     }
 
     /// Drop what every session has taken.
-    fn trim_log(&mut self) {
+    pub(super) fn trim_log(&mut self) {
         let min = self
             .cursors
             .values()
@@ -161,149 +114,6 @@ impl State {
             self.log_start += 1;
         }
     }
-}
-
-/// What loading from disk gives (under the account lock).
-struct Loaded {
-    index: FolderIndex,
-    snapshot: File,
-    snapshot_len: u64,
-    journal: Journal,
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// A UIDVALIDITY for a folder made now.
-pub fn new_uidvalidity() -> u32 {
-    u32::try_from(now_secs()).unwrap_or(u32::MAX).max(1)
-}
-
-/// Load the folder at `root` from its snapshot and journal, creating or upgrading the
-/// snapshot first if needed. Call with the account lock held.
-fn load(root: &Path) -> io::Result<Loaded> {
-    let ipath = root.join(INDEX_FILE);
-    let mut journal = Journal::open(&root.join(JOURNAL_FILE))?;
-    // At most: create or upgrade or rebuild once, then read what was written.
-    for _ in 0..3 {
-        let mut snapshot = match File::open(&ipath) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // A journal without its snapshot says nothing usable.
-                start_over(root, &mut journal, FolderIndex::new(new_uidvalidity()))?;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let mut bytes = Vec::new();
-        snapshot.read_to_end(&mut bytes)?;
-        let text = String::from_utf8_lossy(&bytes);
-        if text.starts_with(upgrade::V1_HEADER) {
-            let files = present_files(root)?;
-            match upgrade::from_v1(&text, &files) {
-                Ok(ix) => {
-                    tracing::info!(folder = %root.display(), "index upgraded to version 2");
-                    start_over(root, &mut journal, ix)?;
-                }
-                Err(e) => {
-                    tracing::warn!(folder = %root.display(), "version-1 index unreadable ({e}); rebuilding it with a new UIDVALIDITY");
-                    start_over(root, &mut journal, FolderIndex::new(new_uidvalidity()))?;
-                }
-            }
-            continue;
-        }
-        let mut index = match FolderIndex::parse(&text) {
-            Ok(ix) => ix,
-            Err(e) => {
-                tracing::warn!(folder = %root.display(), "index unreadable ({e}); rebuilding it with a new UIDVALIDITY");
-                start_over(root, &mut journal, FolderIndex::new(new_uidvalidity()))?;
-                continue;
-            }
-        };
-        let snapshot_len = bytes.len() as u64;
-        let len = journal.disk_len()?;
-        let lines = journal.read_range(0, len)?;
-        let r = replay(&mut index, &lines);
-        journal.len = r.good_len as u64;
-        journal.lines = lines[..r.good_len].iter().filter(|&&b| b == b'\n').count();
-        if let Some(why) = r.stopped {
-            tracing::warn!(folder = %root.display(), "{why}; cutting the journal there");
-            journal.truncate(r.good_len as u64)?;
-        }
-        return Ok(Loaded {
-            index,
-            snapshot,
-            snapshot_len,
-            journal,
-        });
-    }
-    Err(io::Error::other(
-        "the index keeps changing while it is read",
-    ))
-}
-
-/// Make `index` the folder's snapshot with an empty journal.
-fn start_over(root: &Path, journal: &mut Journal, index: FolderIndex) -> io::Result<()> {
-    durable::replace(
-        &root.join(INDEX_FILE),
-        index.to_text().as_bytes(),
-        Access::Normal,
-    )?;
-    journal.truncate(0)?;
-    journal.lines = 0;
-    Ok(())
-}
-
-/// Base name → (file name, modification time) of the messages in `cur/` and `new/`.
-fn present_files(root: &Path) -> io::Result<HashMap<String, (String, u64)>> {
-    let mut out = HashMap::new();
-    for sub in ["cur", "new"] {
-        let dir = root.join(sub);
-        for name in scan::message_names(&dir)? {
-            let date = scan::mtime_secs(&dir.join(&name)).unwrap_or(0);
-            out.entry(scan::base_of(&name).to_string())
-                .or_insert((name, date));
-        }
-    }
-    Ok(out)
-}
-
-/// The changes that take `old` to `new`, for sessions, after another process's
-/// checkpoint made replaying its lines impossible.
-fn diff(old: &FolderIndex, new: &FolderIndex) -> Vec<Record> {
-    let modseq = new.highest_modseq;
-    let mut out = Vec::new();
-    for (uid, m) in &old.messages {
-        match new.messages.get(uid) {
-            None => out.push(Record::Expunged { uid: *uid, modseq }),
-            Some(n) => {
-                if n.held != m.held {
-                    out.push(Record::Held {
-                        uid: *uid,
-                        modseq: n.modseq,
-                        held: n.held,
-                    });
-                }
-                if n.flags != m.flags || n.keywords != m.keywords {
-                    out.push(Record::Flags {
-                        uid: *uid,
-                        modseq: n.modseq,
-                        flags: n.flags,
-                        keywords: n.keywords.clone(),
-                    });
-                }
-            }
-        }
-    }
-    for (uid, n) in &new.messages {
-        if !old.messages.contains_key(uid) {
-            out.push(Record::Added(n.clone()));
-        }
-    }
-    out
 }
 
 impl Folder {
@@ -349,7 +159,7 @@ impl Folder {
         &self.root
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // Every update of the state is finished before the guard drops or it sets
         // `stale`, so a panicking holder leaves nothing half-done to fear.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -562,21 +372,9 @@ impl Folder {
         }
     }
 
-    /// A session: its own position in the changes, for its view.
-    pub fn session(self: &Arc<Self>) -> Session {
-        let folder = Arc::clone(self);
-        let mut st = self.lock();
-        let id = st.next_session;
-        st.next_session += 1;
-        let end = st.log_end();
-        st.cursors.insert(id, end);
-        drop(st);
-        Session { folder, id }
-    }
-
     /// A mark of what other processes may change (new mail, journal, snapshot), for
     /// an idler's once-a-second look.
-    fn outside_mark(&self) -> Option<(SystemTime, u64, u64)> {
+    pub(super) fn outside_mark(&self) -> Option<(SystemTime, u64, u64)> {
         let new = scan::dir_mtime(&self.root.join("new")).ok()?;
         let journal = fs::metadata(self.root.join(JOURNAL_FILE)).ok()?;
         let index = fs::metadata(self.root.join(INDEX_FILE)).ok()?;
@@ -919,116 +717,6 @@ fn checkpoint_due(st: &State) -> bool {
         || (st.journal.len > CHECKPOINT_MIN_BYTES && st.journal.len > st.snapshot_len / 4)
 }
 
-fn flag_letters(flags: Flags) -> String {
-    flags.iter().map(|f| f.letter()).collect()
-}
-
-/// The records for one change against `index` (as it is after the earlier ones).
-fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
-    let modseq = index.next_modseq();
-    match change {
-        Change::Expunge { uid } | Change::Vanished { uid } if index.messages.contains_key(&uid) => {
-            vec![Record::Expunged { uid, modseq }]
-        }
-        Change::Held { uid, held } => match index.messages.get(&uid) {
-            Some(m) if m.held != held => vec![Record::Held { uid, modseq, held }],
-            _ => Vec::new(),
-        },
-        Change::Add {
-            name,
-            size,
-            internal_date,
-            flags,
-            keywords,
-            held,
-        } => {
-            let (mut out, ids) = resolve_keywords(index, &keywords);
-            out.push(Record::Added(MessageMeta {
-                uid: index.next_uid,
-                modseq,
-                size,
-                internal_date,
-                flags,
-                keywords: ids,
-                held,
-                base: scan::base_of(&name).to_string(),
-            }));
-            out
-        }
-        Change::Flags {
-            uid,
-            edit,
-            flags,
-            keywords,
-        } => {
-            let Some(m) = index.messages.get(&uid) else {
-                return Vec::new();
-            };
-            let (mut out, ids) = resolve_keywords(index, &keywords);
-            let (new_flags, new_keywords) = match edit {
-                FlagEdit::Set => (flags, ids),
-                FlagEdit::Add => {
-                    let f = flags.iter().fold(m.flags, Flags::with);
-                    let mut k = m.keywords.clone();
-                    k.extend(ids);
-                    k.sort_unstable();
-                    k.dedup();
-                    (f, k)
-                }
-                FlagEdit::Remove => {
-                    let f = flags.iter().fold(m.flags, Flags::without);
-                    let k = m
-                        .keywords
-                        .iter()
-                        .copied()
-                        .filter(|k| !ids.contains(k))
-                        .collect();
-                    (f, k)
-                }
-            };
-            if new_flags == m.flags && new_keywords == m.keywords {
-                return out;
-            }
-            out.push(Record::Flags {
-                uid,
-                modseq,
-                flags: new_flags,
-                keywords: new_keywords,
-            });
-            out
-        }
-        Change::Expunge { .. } | Change::Vanished { .. } => Vec::new(),
-    }
-}
-
-/// The keyword ids of `names` (ascending), and the `K` records that add the names
-/// the folder's table lacks. Names that are not IMAP atoms, or beyond the table's
-/// bound, are left out.
-fn resolve_keywords(index: &FolderIndex, names: &[String]) -> (Vec<Record>, Vec<u16>) {
-    let mut out = Vec::new();
-    let mut table = index.keywords.clone();
-    let mut ids = Vec::new();
-    for k in names {
-        let id = match table.iter().position(|t| t.eq_ignore_ascii_case(k)) {
-            Some(i) => i,
-            None => {
-                if !valid_keyword(k) || table.len() >= MAX_KEYWORDS {
-                    continue;
-                }
-                table.push(k.clone());
-                out.push(Record::Keyword(k.clone()));
-                table.len() - 1
-            }
-        };
-        if let Ok(id) = u16::try_from(id) {
-            ids.push(id);
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    (out, ids)
-}
-
 /// A folder held as one POP3 session's maildrop; released when dropped.
 pub struct PopLock {
     folder: Arc<Folder>,
@@ -1044,83 +732,5 @@ impl PopLock {
 impl Drop for PopLock {
     fn drop(&mut self) {
         self.folder.pop_taken.store(false, Ordering::Release);
-    }
-}
-
-/// One session's place in a folder's changes (IMAP, webmail): what it syncs takes it
-/// to the end of the changes, which it feeds to its [`View`].
-pub struct Session {
-    folder: Arc<Folder>,
-    id: u64,
-}
-
-impl Session {
-    pub fn folder(&self) -> &Arc<Folder> {
-        &self.folder
-    }
-
-    /// A sync point: the disk work of [`Folder::sync`], then every change since this
-    /// session's last call, in order, for its view.
-    pub fn sync(&self) -> Result<Vec<Record>, FolderError> {
-        self.folder.sync()?;
-        Ok(self.take())
-    }
-
-    /// The changes since the last call already known to this process (no disk work):
-    /// for FETCH, STORE and SEARCH, which report flag changes only.
-    pub fn take(&self) -> Vec<Record> {
-        let mut st = self.folder.lock();
-        let end = st.log_end();
-        let from = st.cursors.get(&self.id).copied().unwrap_or(end);
-        let skip = usize::try_from(from.saturating_sub(st.log_start)).unwrap_or(usize::MAX);
-        let out: Vec<Record> = st.log.iter().skip(skip).cloned().collect();
-        st.cursors.insert(self.id, end);
-        st.trim_log();
-        out
-    }
-
-    /// A view of the folder as it is now, with this session's position moved to now
-    /// (SELECT): later changes are the ones the view has not seen.
-    pub fn view(&self) -> View {
-        let mut st = self.folder.lock();
-        let end = st.log_end();
-        st.cursors.insert(self.id, end);
-        st.trim_log();
-        View::new(&st.index)
-    }
-
-    /// Wait up to `timeout` for a change (IDLE): true as soon as one is pending for
-    /// this session, delivery in this process poked the folder, or (checked once a
-    /// second) another process changed `new/`, the journal or the snapshot.
-    pub fn wait(&self, timeout: Duration) -> bool {
-        let start = Instant::now();
-        let generation = self.folder.feed.generation();
-        let mark = self.folder.outside_mark();
-        loop {
-            {
-                let st = self.folder.lock();
-                if st.cursors.get(&self.id).is_some_and(|&c| c < st.log_end()) {
-                    return true;
-                }
-            }
-            let left = timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return false;
-            }
-            if self.folder.feed.wait_past(generation, left.min(IDLE_POLL)) {
-                return true;
-            }
-            if self.folder.outside_mark() != mark {
-                return true;
-            }
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let mut st = self.folder.lock();
-        st.cursors.remove(&self.id);
-        st.trim_log();
     }
 }

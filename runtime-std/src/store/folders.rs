@@ -8,7 +8,8 @@
 //! be, so a crash leaves the old folder or the new, not half of one.
 
 use super::flush::Flusher;
-use super::folder::{new_uidvalidity, Folder};
+use super::folder::Folder;
+use super::load::new_uidvalidity;
 use super::lock;
 use super::maildir;
 use super::unique;

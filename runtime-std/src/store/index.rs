@@ -13,7 +13,8 @@
 //! which survives even a lost index; a name unfit for a UIDL (over 70 characters, or
 //! outside `!`..`~`) uses UIDVALIDITY and UID instead.
 
-use super::folder::{Change, FlagEdit, Folder, FolderError, PopLock};
+use super::change::{Change, FlagEdit};
+use super::folder::{Folder, FolderError, PopLock};
 use super::folders::{Folders, FoldersError};
 use crate::platform::durable;
 use mailroom_core::mailbox::{Flag, Flags};

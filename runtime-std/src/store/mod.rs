@@ -6,6 +6,7 @@
 //! returns, so the SMTP 250 that follows it is never a lie (invariant 5). Directory
 //! fsyncs go through a [`Committer`], which lets sessions finishing together share one.
 
+mod change;
 mod commit;
 mod feed;
 mod flush;
@@ -13,16 +14,20 @@ pub mod folder;
 pub mod folders;
 pub mod index;
 mod journal;
+mod load;
 mod lock;
 mod maildir;
 mod scan;
+pub mod session;
 pub mod spool;
 mod unique;
 mod upgrade;
 
+pub use change::{Change, FlagEdit};
 pub use commit::{CommitStats, Committer};
-pub use folder::{Change, FlagEdit, Folder, FolderError, PopLock, Session};
+pub use folder::{Folder, FolderError, PopLock};
 pub use folders::{FolderInfo, Folders, FoldersError};
+pub use session::Session;
 
 use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
