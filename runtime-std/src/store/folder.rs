@@ -527,7 +527,9 @@ impl Folder {
             .iter()
             .filter(|(base, _)| !known.contains(base.as_str()))
             .collect();
-        fresh.sort();
+        // Arrival order for Maildir names (`<secs>.M<usec>P<pid>Q<n>`), whose
+        // numbers are not zero-padded: M99999 came before M100000.
+        fresh.sort_by(|a, b| scan::natural_cmp(a.0, b.0).then_with(|| a.0.cmp(b.0)));
         for (base, name) in fresh {
             if !valid_base(base) {
                 tracing::warn!(folder = %self.root.display(), file = %name, "skipping a message whose name the index cannot hold");

@@ -4,6 +4,7 @@
 
 use mailroom_core::mailbox::{Flag, Flags};
 use mailroom_core::pop3::SizeCounter;
+use std::cmp::Ordering;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
@@ -15,6 +16,45 @@ const SIZE_CHUNK: usize = 64 * 1024;
 /// The Maildir base name: the file name before the `:2,FLAGS` info.
 pub fn base_of(name: &str) -> &str {
     name.split(':').next().unwrap_or(name)
+}
+
+/// Compare names with their runs of digits taken as numbers (leading zeros ignored),
+/// so the UIDs of one scan follow the order Maildir names were made in.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (da, ra) = split_digits(a);
+                let (db, rb) = split_digits(b);
+                let (na, nb) = (trim_zeros(da), trim_zeros(db));
+                let by_value = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if by_value != Ordering::Equal {
+                    return by_value;
+                }
+                (a, b) = (ra, rb);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let n = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    s.split_at(n)
+}
+
+fn trim_zeros(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&c| c == b'0').count();
+    &s[n..]
 }
 
 /// The message files in `dir` (names other programs may leave there that cannot be
@@ -95,6 +135,33 @@ pub fn name_with_flags(name: &str, flags: Flags) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maildir_names_sort_in_the_order_they_were_made() {
+        let mut names = vec![
+            "1765133770.M105083P9Q2.host",
+            "1765133770.M99999P9Q1.host",
+            "1765133770.M99999P9Q10.host",
+            "1765133770.M99999P9Q9.host",
+            "1765133769.M999999P9Q0.host",
+            "1000.b",
+            "1000.a",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "1000.a",
+                "1000.b",
+                "1765133769.M999999P9Q0.host",
+                "1765133770.M99999P9Q1.host",
+                "1765133770.M99999P9Q9.host",
+                "1765133770.M99999P9Q10.host",
+                "1765133770.M105083P9Q2.host",
+            ]
+        );
+        assert_eq!(natural_cmp("a007", "a7"), Ordering::Equal);
+    }
 
     #[test]
     fn names_and_flags() {
