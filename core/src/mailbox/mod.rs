@@ -13,8 +13,8 @@ mod names;
 mod view;
 
 pub use flags::{Flag, Flags};
-pub use index::{FolderIndex, IndexError, MessageMeta, SpecialUse};
-pub use journal::{replay, JournalError, Record, Replayed};
+pub use index::{valid_base, FolderIndex, IndexError, MessageMeta, SpecialUse, MAX_KEYWORDS};
+pub use journal::{replay, valid_keyword, JournalError, Record, Replayed};
 pub use names::{decode_mutf7, dir_for_folder, encode_mutf7, folder_for_dir, NameError};
 pub use view::{Report, View};
 

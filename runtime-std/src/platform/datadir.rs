@@ -13,7 +13,10 @@
 //! DIR/BOUNCE.MSG             the text of bounces for unknown recipients (§16.4)
 //! DIR/CONNECT.NOW            VPOP3's trigger: run the primary connections
 //! DIR/tls/cert.pem, key.pem  certificate (generated for the development setup)
-//! DIR/mail/USER/             Maildir per account (new/ cur/ tmp/)
+//! DIR/mail/USER/             Maildir per account (new/ cur/ tmp/) = INBOX, with
+//!                            mailroom.lock and subscriptions; folders are .NAME/
+//!                            (Maildir++); each folder holds mailroom-index,
+//!                            mailroom-changes, mailroom-pop.lock (docs/STORE.md)
 //! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
 //!                            connect/, seen/)
@@ -32,6 +35,19 @@ pub const ACCESS_FILE_NAMES: [&str; 5] = [
     "MAILHTTPALLOWED.DAT",
     "PASSALLOWED.DAT",
 ];
+
+/// A mailbox folder's index snapshot (in INBOX's Maildir root and in each `.NAME/`).
+pub const INDEX_FILE: &str = "mailroom-index";
+/// A folder's change journal since its snapshot.
+pub const JOURNAL_FILE: &str = "mailroom-changes";
+/// flock(2)ed by the one POP3 session that has the folder as its maildrop.
+pub const POP_LOCK_FILE: &str = "mailroom-pop.lock";
+/// In an account's Maildir root: the writer lock, held only to catch up and append.
+pub const ACCOUNT_LOCK_FILE: &str = "mailroom.lock";
+/// In an account's Maildir root: subscribed folder names, one per line.
+pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
+/// The empty marker Maildir++ (Courier, Dovecot) puts in every folder directory.
+pub const MAILDIR_FOLDER_FILE: &str = "maildirfolder";
 
 #[derive(Debug, Clone)]
 pub struct DataDir {

@@ -1,48 +1,29 @@
-//! The mailbox index: stable UIDs for the messages of one Maildir, kept beside it.
+//! The POP3 maildrop: INBOX as one POP3 session sees it, on the folder store
+//! (docs/STORE.md "Sharing and sessions").
 //!
-//! ```text
-//! DIR/mail/USER/mailroom-index    the index (text, below)
-//! DIR/mail/USER/mailroom.lock     flock(2)ed by the session that has the mailbox open
-//! ```
-//!
-//! Delivery never touches the index: it only adds files to `new/`, as any Maildir
-//! deliverer does. A reader opening the mailbox (under the lock) moves new files to
-//! `cur/` (the Maildir reader's duty), gives each message it has not seen before the
-//! next UID, in name order, and forgets messages whose files are gone. UIDs are never
-//! reused while the index lives; if it is lost, UIDVALIDITY changes (IMAP's signal to
-//! resynchronise). Flags stay where Maildir keeps them, in the file name, so mutt or
-//! Dovecot reading the same directory agree with us; what Maildir has no place for
-//! (held messages, POP-2) lives in the index.
+//! Opening takes the folder's POP lock (another POP3 session, in this process or
+//! another, gets `InUse`; IMAP and webmail go on), syncs the folder, and lists the
+//! messages as they are at that moment (RFC 1939: the maildrop does not change under
+//! the session). Held messages (POP-2) are listed but not [`Mailbox::visible`]. At QUIT
+//! [`Mailbox::commit`] removes the deleted files and writes their `X` records, synced
+//! before it returns, and marks retrieved messages `\Seen` (`F` records), which every
+//! other session of the folder sees at its next sync point.
 //!
 //! The POP3 UIDL of a message is its Maildir base name (the file name before `:`),
 //! which survives even a lost index; a name unfit for a UIDL (over 70 characters, or
 //! outside `!`..`~`) uses UIDVALIDITY and UID instead.
-//!
-//! Index format, version 1 (one message per line, by UID; attributes `-` or `H`):
-//!
-//! ```text
-//! mailroom-index 1
-//! uidvalidity 1767225600
-//! nextuid 4
-//! 1 4096 - 1767225600.M1P2Q3.host,S=4096
-//! 3 120 H 1767225601.M5P2Q4.host,S=118
-//! ```
 
-use super::maildir;
-use crate::platform::durable::{self, Access};
-use mailroom_core::wire::SizeCounter;
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::AsRawFd;
+use super::change::{Change, FlagEdit};
+use super::folder::{Folder, FolderError, PopLock};
+use super::folders::{Folders, FoldersError};
+use crate::platform::durable;
+use mailroom_core::mailbox::{Flag, Flags};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
-pub const INDEX_FILE: &str = "mailroom-index";
-pub const LOCK_FILE: &str = "mailroom.lock";
-const HEADER: &str = "mailroom-index 1";
-/// Bytes read at a time when sizing a message for the first time.
-const SIZE_CHUNK: usize = 64 * 1024;
+pub use crate::platform::datadir::INDEX_FILE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
@@ -50,6 +31,24 @@ pub enum MailboxError {
     InUse,
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+impl From<FolderError> for MailboxError {
+    fn from(e: FolderError) -> Self {
+        match e {
+            FolderError::Io(e) => MailboxError::Io(e),
+            other => MailboxError::Io(io::Error::other(other)),
+        }
+    }
+}
+
+impl From<FoldersError> for MailboxError {
+    fn from(e: FoldersError) -> Self {
+        match e {
+            FoldersError::Io(e) => MailboxError::Io(e),
+            other => MailboxError::Io(io::Error::other(other)),
+        }
+    }
 }
 
 /// One message as a reader sees it.
@@ -65,44 +64,57 @@ pub struct Listed {
     pub held: bool,
 }
 
-/// A mailbox opened and locked by one session; the lock goes when this is dropped.
+/// INBOX opened as one POP3 session's maildrop; the POP lock goes when this is dropped.
 pub struct Mailbox {
-    root: PathBuf,
-    _lock: File,
+    pop: PopLock,
     uidvalidity: u32,
-    /// Every message, held ones included, by UID.
+    /// Every message, held ones included, by UID, as at open.
     all: Vec<Listed>,
-    index: Index,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    uid: u32,
-    size: u64,
-    held: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Index {
-    uidvalidity: u32,
-    next_uid: u32,
-    by_base: HashMap<String, Entry>,
 }
 
 impl Mailbox {
-    /// Lock the Maildir at `root` (creating it if needed) and bring its index up to
-    /// date. Another holder of the lock, in this process or another, gives `InUse`.
+    /// Open the Maildir at `root` (creating it if needed) on a store of its own, as a
+    /// separate process would. The server uses [`Mailbox::open_in`] with its store.
     pub fn open(root: &Path) -> Result<Mailbox, MailboxError> {
-        maildir::ensure(root)?;
-        let lock = try_lock(&root.join(LOCK_FILE))?;
-        let (index, all) = refresh(root)?;
+        Mailbox::open_in(&Folders::new(), root)
+    }
+
+    /// Take INBOX of the account whose Maildir is `root` as a POP3 maildrop, sharing
+    /// the folder state of `folders`. Another POP3 holder gives `InUse`.
+    pub fn open_in(folders: &Folders, root: &Path) -> Result<Mailbox, MailboxError> {
+        let folder = folders.open(root, "INBOX")?;
+        let pop = folder.try_pop_lock()?.ok_or(MailboxError::InUse)?;
+        folder.sync()?;
+        let (uidvalidity, metas) = folder.read(|ix| {
+            (
+                ix.uidvalidity,
+                ix.messages
+                    .values()
+                    .map(|m| (m.uid, m.base.clone(), m.size, m.held))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let all = metas
+            .into_iter()
+            .map(|(uid, base, size, held)| Listed {
+                uid,
+                uidl: uidl_for(&base, uidvalidity, uid),
+                size,
+                path: folder
+                    .message_path(uid)
+                    .unwrap_or_else(|| root.join("cur").join(&base)),
+                held,
+            })
+            .collect();
         Ok(Mailbox {
-            root: root.to_path_buf(),
-            _lock: lock,
-            uidvalidity: index.uidvalidity,
+            pop,
+            uidvalidity,
             all,
-            index,
         })
+    }
+
+    fn folder(&self) -> &Arc<Folder> {
+        self.pop.folder()
     }
 
     pub fn uidvalidity(&self) -> u32 {
@@ -122,66 +134,66 @@ impl Mailbox {
     /// Open a message for reading, following a rename by another program (a flag
     /// change) since the listing.
     pub fn open_message(&self, m: &Listed) -> io::Result<File> {
-        match File::open(&m.path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let path = self.find(&m.path)?.ok_or(e)?;
-                File::open(path)
-            }
-            other => other,
-        }
+        self.folder().open_message(&m.path)
     }
 
-    /// Where the message whose file was at `old` is now, if it still exists.
-    fn find(&self, old: &Path) -> io::Result<Option<PathBuf>> {
-        let Some(base) = old.file_name().and_then(|n| n.to_str()).map(base_of) else {
-            return Ok(None);
-        };
-        for sub in ["cur", "new"] {
-            for entry in fs::read_dir(self.root.join(sub))? {
-                let entry = entry?;
-                if entry.file_name().to_str().map(base_of) == Some(base) {
-                    return Ok(Some(entry.path()));
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// The UPDATE state: remove `delete`, mark `seen` read (the Maildir `S` flag).
-    /// Every deletion is tried; the first error is returned after.
+    /// The UPDATE state: remove `delete`, mark `seen` read. The removals are durable
+    /// and recorded (`X`, synced) when this returns `Ok`: deleted mail never comes
+    /// back. Every deletion is tried; the first error is returned after.
     pub fn commit(&mut self, delete: &[&Listed], seen: &[&Listed]) -> io::Result<()> {
         let mut first_error = None;
+        let mut removed = Vec::new();
         for m in delete {
             let result = match fs::remove_file(&m.path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match self.find(&m.path) {
-                    Ok(Some(p)) => fs::remove_file(p),
-                    // Already gone: removed is what was asked.
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let base = m
+                        .path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .map(|n| n.split(':').next().unwrap_or(n));
+                    match base.map(|b| self.folder().find(b)).transpose() {
+                        Ok(Some(Some(p))) => fs::remove_file(p),
+                        // Already gone: removed is what was asked.
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
                 other => other,
             };
             match result {
-                Ok(()) => {
-                    if let Some(name) = m.path.file_name().and_then(|n| n.to_str()) {
-                        self.index.by_base.remove(base_of(name));
-                    }
-                }
+                Ok(()) => removed.push(m.uid),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        for m in seen {
-            // Best effort: a flag is not worth failing the session for.
-            if let Some(new) = with_flag(&m.path, 'S') {
-                let _ = fs::rename(&m.path, new);
-            }
+        if !removed.is_empty() {
+            // The files go first and durably: a crash before the `X` lines leaves
+            // files missing, which the next sync records; the other order would
+            // bring a removed message back as new mail.
+            durable::sync_dir(&self.folder().root().join("cur"))?;
         }
-        if !delete.is_empty() {
-            // Removals must survive a crash, or deleted mail comes back.
-            durable::sync_dir(&self.root.join("cur"))?;
-            write_index(&self.root, &self.index)?;
+        let seen_uids: Vec<u32> = seen.iter().map(|m| m.uid).collect();
+        let changes: Vec<Change> = seen_uids
+            .iter()
+            .map(|&uid| Change::Flags {
+                uid,
+                edit: FlagEdit::Add,
+                flags: Flags::NONE.with(Flag::Seen),
+                keywords: Vec::new(),
+            })
+            .chain(removed.iter().map(|&uid| Change::Vanished { uid }))
+            .collect();
+        if !changes.is_empty() {
+            let written = self.folder().write(changes, !removed.is_empty());
+            written.map_err(|e| match e {
+                FolderError::Io(e) => e,
+                other => io::Error::other(other),
+            })?;
+        }
+        if !seen_uids.is_empty() {
+            // Mail clients reading the Maildir see the read mark at once, as before.
+            self.folder().write_back_flags(&seen_uids);
         }
         match first_error {
             Some(e) => Err(e),
@@ -195,61 +207,15 @@ impl Mailbox {
             return Ok(false);
         };
         m.held = held;
-        let base = m
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(base_of)
-            .unwrap_or_default()
-            .to_string();
-        if let Some(e) = self.index.by_base.get_mut(&base) {
-            e.held = held;
-        }
-        write_index(&self.root, &self.index)?;
+        self.pop
+            .folder()
+            .write(vec![Change::Held { uid, held }], false)
+            .map_err(|e| match e {
+                FolderError::Io(e) => e,
+                other => io::Error::other(other),
+            })?;
         Ok(true)
     }
-}
-
-/// flock the lock file without waiting.
-fn try_lock(path: &Path) -> Result<File, MailboxError> {
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
-    // SAFETY: flock on a descriptor we own; the lock lives as long as `f`.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(f);
-    }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::WouldBlock {
-        Err(MailboxError::InUse)
-    } else {
-        Err(MailboxError::Io(e))
-    }
-}
-
-/// The Maildir base name: the file name before the `:2,FLAGS` info.
-fn base_of(name: &str) -> &str {
-    name.split(':').next().unwrap_or(name)
-}
-
-/// `path` with `flag` added to its Maildir info, or `None` if it has it already.
-fn with_flag(path: &Path, flag: char) -> Option<PathBuf> {
-    let name = path.file_name()?.to_str()?;
-    let (base, flags) = match name.split_once(":2,") {
-        Some((b, f)) => (b, f),
-        None if !name.contains(':') => (name, ""),
-        None => return None,
-    };
-    if flags.contains(flag) {
-        return None;
-    }
-    let mut all: Vec<char> = flags.chars().chain(std::iter::once(flag)).collect();
-    all.sort_unstable();
-    let flags: String = all.into_iter().collect();
-    Some(path.with_file_name(format!("{base}:2,{flags}")))
 }
 
 fn uidl_for(base: &str, uidvalidity: u32, uid: u32) -> String {
@@ -260,195 +226,12 @@ fn uidl_for(base: &str, uidvalidity: u32, uid: u32) -> String {
     }
 }
 
-/// Move new mail to `cur/`, bring the index up to date with the files, save it if it
-/// changed, and list every message by UID.
-fn refresh(root: &Path) -> io::Result<(Index, Vec<Listed>)> {
-    let mut index = read_index(root).unwrap_or_else(|why| {
-        if let Some(why) = why {
-            tracing::warn!(mailbox = %root.display(), "index unreadable ({why}); rebuilding it with a new UIDVALIDITY");
-        }
-        Index {
-            uidvalidity: now_secs().max(1),
-            next_uid: 1,
-            by_base: HashMap::new(),
-        }
-    });
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for sub in ["new", "cur"] {
-        let dir = root.join(sub);
-        for entry in fs::read_dir(&dir)? {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                tracing::warn!(dir = %dir.display(), "skipping a file whose name is not UTF-8");
-                continue;
-            };
-            if name.starts_with('.') || name.contains(['\n', '\r', ' ']) {
-                continue;
-            }
-            let mut path = entry.path();
-            if sub == "new" {
-                let dest = root.join("cur").join(format!("{name}:2,"));
-                match fs::rename(&path, &dest) {
-                    Ok(()) => path = dest,
-                    // Taken by another reader meanwhile (another program).
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            found.push((base_of(&name).to_string(), path));
-        }
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found.dedup_by(|a, b| a.0 == b.0);
-
-    let before = index.by_base.len();
-    let present: std::collections::HashSet<&str> = found.iter().map(|(b, _)| b.as_str()).collect();
-    index.by_base.retain(|b, _| present.contains(b.as_str()));
-    let mut changed = index.by_base.len() != before;
-    let mut listed = Vec::with_capacity(found.len());
-    for (base, path) in &found {
-        let entry = match index.by_base.get(base) {
-            Some(e) => e.clone(),
-            None => {
-                let size = match wire_size(path) {
-                    Ok(s) => s,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                let e = Entry {
-                    uid: index.next_uid,
-                    size,
-                    held: false,
-                };
-                index.next_uid = index.next_uid.saturating_add(1);
-                index.by_base.insert(base.clone(), e.clone());
-                changed = true;
-                e
-            }
-        };
-        listed.push(Listed {
-            uid: entry.uid,
-            uidl: uidl_for(base, index.uidvalidity, entry.uid),
-            size: entry.size,
-            path: path.clone(),
-            held: entry.held,
-        });
-    }
-    listed.sort_by_key(|m| m.uid);
-    if changed {
-        write_index(root, &index)?;
-    }
-    Ok((index, listed))
-}
-
-/// What RETR will send for the file at `path`, counted once when first seen.
-fn wire_size(path: &Path) -> io::Result<u64> {
-    let mut f = File::open(path)?;
-    let mut counter = SizeCounter::new();
-    let mut buf = vec![0u8; SIZE_CHUNK];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(counter.finish());
-        }
-        counter.push(&buf[..n]);
-    }
-}
-
-fn now_secs() -> u32 {
-    let s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    u32::try_from(s).unwrap_or(u32::MAX)
-}
-
-/// `Err(None)`: no index yet; `Err(Some(why))`: unreadable.
-fn read_index(root: &Path) -> Result<Index, Option<String>> {
-    let f = match File::open(root.join(INDEX_FILE)) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(None),
-        Err(e) => return Err(Some(e.to_string())),
-    };
-    let mut lines = BufReader::new(f).lines();
-    let mut next = || -> Result<String, Option<String>> {
-        lines
-            .next()
-            .ok_or_else(|| Some("truncated".to_string()))?
-            .map_err(|e| Some(e.to_string()))
-    };
-    if next()? != HEADER {
-        return Err(Some("unknown format".into()));
-    }
-    let field = |line: String, key: &str| -> Result<u32, Option<String>> {
-        line.strip_prefix(key)
-            .and_then(|v| v.strip_prefix(' '))
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Some(format!("bad {key} line")))
-    };
-    let uidvalidity = field(next()?, "uidvalidity")?;
-    let next_uid = field(next()?, "nextuid")?;
-    let mut by_base = HashMap::new();
-    for line in lines {
-        let line = line.map_err(|e| Some(e.to_string()))?;
-        let mut parts = line.splitn(4, ' ');
-        let (Some(uid), Some(size), Some(attrs), Some(base)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Some(format!("bad line {line:?}")));
-        };
-        let (Ok(uid), Ok(size)) = (uid.parse::<u32>(), size.parse::<u64>()) else {
-            return Err(Some(format!("bad line {line:?}")));
-        };
-        if uid >= next_uid {
-            return Err(Some(format!("UID {uid} is not below nextuid {next_uid}")));
-        }
-        by_base.insert(
-            base.to_string(),
-            Entry {
-                uid,
-                size,
-                held: attrs.contains('H'),
-            },
-        );
-    }
-    Ok(Index {
-        uidvalidity,
-        next_uid,
-        by_base,
-    })
-}
-
-/// Replace the index: temporary file, fsync, rename, directory fsync.
-fn write_index(root: &Path, index: &Index) -> io::Result<()> {
-    let mut entries: Vec<(&String, &Entry)> = index.by_base.iter().collect();
-    entries.sort_by_key(|(_, e)| e.uid);
-    let mut text = format!(
-        "{HEADER}\nuidvalidity {}\nnextuid {}\n",
-        index.uidvalidity, index.next_uid
-    );
-    for (base, e) in entries {
-        let attrs = if e.held { "H" } else { "-" };
-        text.push_str(&format!("{} {} {attrs} {base}\n", e.uid, e.size));
-    }
-    durable::replace(&root.join(INDEX_FILE), text.as_bytes(), Access::Normal)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn flags_and_names() {
-        assert_eq!(base_of("123.M1P2.host:2,S"), "123.M1P2.host");
-        assert_eq!(base_of("123.M1P2.host"), "123.M1P2.host");
-        let p = Path::new("/m/cur/x:2,RT");
-        assert_eq!(with_flag(p, 'S'), Some(PathBuf::from("/m/cur/x:2,RST")));
-        assert_eq!(with_flag(Path::new("/m/cur/x:2,S"), 'S'), None);
-        assert_eq!(
-            with_flag(Path::new("/m/cur/x"), 'S'),
-            Some(PathBuf::from("/m/cur/x:2,S"))
-        );
+    fn uidls() {
         assert_eq!(uidl_for("a,S=1", 7, 9), "a,S=1");
         assert_eq!(uidl_for(&"x".repeat(71), 7, 9), "0000000700000009");
         assert_eq!(uidl_for("has space", 0x10, 0x20), "0000001000000020");

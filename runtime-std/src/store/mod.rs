@@ -1,17 +1,33 @@
-//! The durable store: a Maildir per account and the outbound spool.
+//! The durable store: a Maildir per account with its folders and their indexes
+//! (docs/STORE.md), and the outbound spool.
 //!
 //! Every write follows the same path — new file in a `tmp` directory, fsync, rename
 //! into place, fsync of the directory — and completes before [`Store::deliver`]
 //! returns, so the SMTP 250 that follows it is never a lie (invariant 5). Directory
 //! fsyncs go through a [`Committer`], which lets sessions finishing together share one.
 
+mod change;
 mod commit;
+mod feed;
+mod flush;
+pub mod folder;
+pub mod folders;
 pub mod index;
+mod journal;
+mod load;
+mod lock;
 mod maildir;
+mod scan;
+pub mod session;
 pub mod spool;
 mod unique;
+mod upgrade;
 
+pub use change::{Change, FlagEdit};
 pub use commit::{CommitStats, Committer};
+pub use folder::{Folder, FolderError, PopLock};
+pub use folders::{FolderInfo, Folders, FoldersError};
+pub use session::Session;
 
 use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
@@ -31,6 +47,8 @@ pub struct OpenError {
 pub struct Store {
     dir: DataDir,
     committer: Committer,
+    /// The folder states every session of this process shares.
+    folders: Folders,
     /// Told the queue id of every new spool entry (the outbound queue's wake-up).
     queued: std::sync::OnceLock<QueuedHook>,
 }
@@ -47,6 +65,7 @@ impl Store {
         Ok(Store {
             dir: dir.clone(),
             committer: Committer::new(),
+            folders: Folders::new(),
             queued: std::sync::OnceLock::new(),
         })
     }
@@ -65,17 +84,28 @@ impl Store {
         self.queued.set(hook).is_ok()
     }
 
-    /// Lock and open `user`'s mailbox for a reader (POP3 now, IMAP later); see
-    /// [`index`]. The lock is held until the returned value is dropped.
+    /// Take `user`'s INBOX as a POP3 maildrop; see [`index`]. The POP lock is held
+    /// until the returned value is dropped.
     pub fn open_mailbox(&self, user: &str) -> Result<index::Mailbox, index::MailboxError> {
+        let root = self.account_dir(user)?;
+        index::Mailbox::open_in(&self.folders, &root)
+    }
+
+    /// The folder states of this process (IMAP, webmail).
+    pub fn folders(&self) -> &Folders {
+        &self.folders
+    }
+
+    /// The Maildir of `user` (INBOX; its folders are inside), refusing unsafe names.
+    pub fn account_dir(&self, user: &str) -> io::Result<PathBuf> {
         let user = user.to_ascii_lowercase();
         if !is_mailbox_name(&user) {
-            return Err(index::MailboxError::Io(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "mailbox name not allowed",
-            )));
+            ));
         }
-        index::Mailbox::open(&self.dir.maildir(&user))
+        Ok(self.dir.maildir(&user))
     }
 
     /// Make `delivery` durable in every local mailbox and, for remote recipients, in
@@ -100,6 +130,10 @@ impl Store {
             let roots: Vec<PathBuf> = plan.local.iter().map(|u| self.dir.maildir(u)).collect();
             maildir::deliver(&self.committer, &roots, &delivery.data)
                 .map_err(|e| storage_failure(delivery, "mailbox", &e))?;
+            for root in &roots {
+                // An idling session of this process hears of it at once.
+                self.folders.poke(root);
+            }
             tracing::info!(id = %delivery.id, users = ?plan.local, size = delivery.data.len(), "delivered");
         }
         if !plan.remote.is_empty() {
