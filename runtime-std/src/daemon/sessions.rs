@@ -49,6 +49,10 @@ pub trait Handler: Send + 'static {
 }
 
 /// A new connection's machine and handler, by service.
+// Made once per connection and moved at once into its socket loop, where it lives on
+// the connection's own stack or task: boxing the larger variant would only add an
+// allocation per connection.
+#[allow(clippy::large_enum_variant)]
 pub enum Session {
     Smtp(Conn<SmtpServer>, SmtpHandler),
     Pop3(Conn<Pop3Server>, Pop3Handler),
