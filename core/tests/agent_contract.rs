@@ -12,8 +12,8 @@
 mod agent_support;
 
 use agent_support::*;
-use mailroom_core::outbound::{QueueAction, QueueNotice};
-use mailroom_core::schedule::{Action, Hook, Notice, Scheduler, Setup};
+use mailroom_core::outbound::{QueueAction, QueueCommand};
+use mailroom_core::schedule::{Action, Hook, Scheduler, SchedulerCommand, Setup};
 use mailroom_core::smtp::client::{RcptOutcome, TxReport};
 use mailroom_core::wire::Reply;
 use mailroom_core::{Agent, Instant};
@@ -31,39 +31,39 @@ where
 // ----- the scheduler --------------------------------------------------------------------
 
 /// Answers no event asks for at the point they come (the scheduler's run ids start at 1).
-fn scheduler_strays() -> Vec<Notice> {
+fn scheduler_strays() -> Vec<SchedulerCommand> {
     vec![
-        Notice::DialResult {
+        SchedulerCommand::DialResult {
             conn: 0,
             attempt: 7,
             result: Ok(()),
         },
-        Notice::DialResult {
+        SchedulerCommand::DialResult {
             conn: 9,
             attempt: 1,
             result: Err("no such connection".into()),
         },
-        Notice::LinkChecked { conn: 0, up: None },
-        Notice::HookDone {
+        SchedulerCommand::LinkChecked { conn: 0, up: None },
+        SchedulerCommand::HookDone {
             conn: 0,
             hook: Hook::PreDisconnect,
         },
-        Notice::HookDone {
+        SchedulerCommand::HookDone {
             conn: 0,
             hook: Hook::PostConnect,
         },
-        Notice::OutMailDone { conn: 0, run: 99 },
-        Notice::InMailDone {
+        SchedulerCommand::OutMailDone { conn: 0, run: 99 },
+        SchedulerCommand::InMailDone {
             conn: 0,
             run: 99,
             in_mail: "isp".into(),
         },
-        Notice::EtrnDone {
+        SchedulerCommand::EtrnDone {
             conn: 3,
             run: 1,
             result: Ok(()),
         },
-        Notice::LinkLost { conn: 4 },
+        SchedulerCommand::LinkLost { conn: 4 },
     ]
 }
 
@@ -83,14 +83,14 @@ fn scheduler_run(strays: bool) -> Vec<String> {
             }
         }
     };
-    let cmd = |s: &mut Scheduler, t: u64, n: Notice, trace: &mut Vec<String>| {
+    let cmd = |s: &mut Scheduler, t: u64, n: SchedulerCommand, trace: &mut Vec<String>| {
         s.handle_command(at(t, 0), n);
         trace.push(step(s));
     };
     cmd(
         &mut s,
         0,
-        Notice::ConnectNow {
+        SchedulerCommand::ConnectNow {
             target: mailroom_core::schedule::Target::Primary,
             request: 1,
         },
@@ -100,7 +100,7 @@ fn scheduler_run(strays: bool) -> Vec<String> {
     cmd(
         &mut s,
         10,
-        Notice::DialResult {
+        SchedulerCommand::DialResult {
             conn: 0,
             attempt: 1,
             result: Err("busy".into()),
@@ -114,7 +114,7 @@ fn scheduler_run(strays: bool) -> Vec<String> {
     cmd(
         &mut s,
         75,
-        Notice::DialResult {
+        SchedulerCommand::DialResult {
             conn: 0,
             attempt: 2,
             result: Ok(()),
@@ -129,7 +129,12 @@ fn scheduler_run(strays: bool) -> Vec<String> {
         .and_then(|r| r.split(' ').next())
         .and_then(|r| r.parse().ok())
         .unwrap_or_else(|| panic!("no Out Mail run in {trace:?}"));
-    cmd(&mut s, 80, Notice::OutMailDone { conn: 0, run }, &mut trace);
+    cmd(
+        &mut s,
+        80,
+        SchedulerCommand::OutMailDone { conn: 0, run },
+        &mut trace,
+    );
     stray(&mut s, 81);
     trace
 }
@@ -183,7 +188,7 @@ fn scheduler_timeouts_before_the_deadline_and_earlier_times_change_nothing() {
 
 // ----- the outbound queue ---------------------------------------------------------------
 
-fn queue_strays() -> Vec<QueueNotice> {
+fn queue_strays() -> Vec<QueueCommand> {
     let report = TxReport {
         job: "m1#1".into(),
         recipients: vec![(
@@ -193,18 +198,18 @@ fn queue_strays() -> Vec<QueueNotice> {
         dsn_passed: false,
     };
     vec![
-        QueueNotice::Ready { session: 999 },
-        QueueNotice::Finished {
+        QueueCommand::Ready { session: 999 },
+        QueueCommand::Finished {
             session: 999,
             report,
         },
-        QueueNotice::Ended {
+        QueueCommand::Ended {
             session: 999,
             established: true,
             permanent: true,
             error: None,
         },
-        QueueNotice::Forget("no-such-entry".into()),
+        QueueCommand::Forget("no-such-entry".into()),
     ]
 }
 
@@ -234,13 +239,13 @@ fn queue_run(strays: bool) -> Vec<String> {
     stray(&mut d, 0);
     let w = d.command(
         at(0, 0),
-        QueueNotice::Load(Box::new(message("m1", at(0, 0)))),
+        QueueCommand::Load(Box::new(message("m1", at(0, 0)))),
     );
     record(&mut d, w);
     stray(&mut d, 1);
     let w = d.command(
         at(2, 0),
-        QueueNotice::Load(Box::new(message("m2", at(2, 0)))),
+        QueueCommand::Load(Box::new(message("m2", at(2, 0)))),
     );
     record(&mut d, w);
     stray(&mut d, 3);
@@ -267,7 +272,7 @@ fn queue_timeouts_before_the_deadline_and_earlier_times_change_nothing() {
     // Loaded with a `now` from before the last one seen: the retry counts from 100.
     let wait = d.command(
         at(40, 0),
-        QueueNotice::Load(Box::new(message("m1", at(40, 0)))),
+        QueueCommand::Load(Box::new(message("m1", at(40, 0)))),
     );
     assert_eq!(d.sends(), 1);
     assert_eq!(wait.map(mono_secs), Some(100 + retry));

@@ -10,7 +10,7 @@ use agent_support::*;
 use mailroom_core::access::AccessFiles;
 use mailroom_core::accounts::Accounts;
 use mailroom_core::config::{parse_config, Snapshot};
-use mailroom_core::outbound::{QueueAction, QueueNotice};
+use mailroom_core::outbound::{QueueAction, QueueCommand};
 use mailroom_core::pop3::{Pop3Info, Pop3Server};
 use mailroom_core::schedule::{Action, Scheduler, Setup};
 use mailroom_core::smtp::{SessionInfo, SmtpServer};
@@ -113,7 +113,7 @@ fn outbound_retry_timer() {
         let retry = d.q.setup().retry.as_secs();
         let wake = d.command(
             at(0, 0),
-            QueueNotice::Load(Box::new(message("m1", at(0, 0)))),
+            QueueCommand::Load(Box::new(message("m1", at(0, 0)))),
         );
         assert_eq!(d.sends(), 1, "the first attempt goes at once");
         assert_eq!(wake.map(mono_secs), Some(retry));
@@ -134,7 +134,7 @@ fn outbound_delay_warning_after_four_hours() {
         assert_eq!(warn, 4 * 3600);
         let wake = d.command(
             at(0, 0),
-            QueueNotice::Load(Box::new(message("m1", at(0, 0)))),
+            QueueCommand::Load(Box::new(message("m1", at(0, 0)))),
         );
         assert_eq!(wake.map(mono_secs), Some(warn));
         d.timeout(at(warn - 1, jump));
@@ -156,7 +156,7 @@ fn outbound_warning_for_a_message_read_back_from_disk() {
             .jump_wall(jump * 1_000_000);
         let arrival = Instant::from_unix_secs(T0, now);
         let mut d = QueueDriver::new(now, queue_setup(false));
-        let wake = d.command(now, QueueNotice::Load(Box::new(message("m1", arrival))));
+        let wake = d.command(now, QueueCommand::Load(Box::new(message("m1", arrival))));
         let left = wake.map(|w| w.saturating_since(now).as_secs());
         let expected = i64::from(3 * 3600) - jump;
         assert_eq!(
@@ -257,7 +257,7 @@ fn queue_actions_are_what_the_tests_above_count() {
     let mut d = QueueDriver::new(at(0, 0), queue_setup(true));
     d.command(
         at(0, 0),
-        QueueNotice::Load(Box::new(message("m1", at(0, 0)))),
+        QueueCommand::Load(Box::new(message("m1", at(0, 0)))),
     );
     assert!(d
         .log

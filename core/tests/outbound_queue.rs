@@ -6,7 +6,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use mailroom_core::config::{Config, ReturnAddress, SendOrder, WarningPolicy};
 use mailroom_core::dsn::{build_report, Dsn, FailedRecipient, MailHead, ReportKind};
 use mailroom_core::outbound::{
-    Dest, DomainFilter, LanTarget, Method, OutMailSetup, OutQueue, QueueAction, QueueNotice,
+    Dest, DomainFilter, LanTarget, Method, OutMailSetup, OutQueue, QueueAction, QueueCommand,
     QueueSetup, QueuedMessage, QueuedRecipient, RcptState, RunReport, SessionId,
 };
 use mailroom_core::smtp::client::{Job, RcptOutcome, TxReport};
@@ -169,14 +169,14 @@ impl Sim {
         }
     }
 
-    fn tell(&mut self, n: QueueNotice) {
+    fn tell(&mut self, n: QueueCommand) {
         self.q.handle_command(self.now, n);
         self.drain();
     }
 
     /// A message arrives in the queue.
     fn load(&mut self, m: QueuedMessage) {
-        self.tell(QueueNotice::Load(Box::new(m)));
+        self.tell(QueueCommand::Load(Box::new(m)));
     }
 
     /// Act on everything the queue asks; sessions answer at once.
@@ -196,7 +196,7 @@ impl Sim {
                 if down {
                     self.q.handle_command(
                         self.now,
-                        QueueNotice::Ended {
+                        QueueCommand::Ended {
                             session,
                             established: false,
                             permanent: false,
@@ -210,7 +210,7 @@ impl Sim {
                     let m = self.open_per_dest_max.entry(dest).or_default();
                     *m = (*m).max(n);
                     self.q
-                        .handle_command(self.now, QueueNotice::Ready { session });
+                        .handle_command(self.now, QueueCommand::Ready { session });
                 }
             }
             QueueAction::Send {
@@ -252,7 +252,7 @@ impl Sim {
                 });
                 self.q.handle_command(
                     self.now,
-                    QueueNotice::Finished {
+                    QueueCommand::Finished {
                         session,
                         report: TxReport {
                             job: id,
@@ -262,13 +262,13 @@ impl Sim {
                     },
                 );
                 self.q
-                    .handle_command(self.now, QueueNotice::Ready { session });
+                    .handle_command(self.now, QueueCommand::Ready { session });
             }
             QueueAction::Close { session } => {
                 self.open.remove(&session);
                 self.q.handle_command(
                     self.now,
-                    QueueNotice::Ended {
+                    QueueCommand::Ended {
                         session,
                         established: true,
                         permanent: false,
@@ -519,7 +519,7 @@ fn recipients_are_split_by_the_relay_limit_and_smaller_messages_go_first() {
         sim.sent.is_empty(),
         "a non-automatic Out Mail waits for its run"
     );
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 7,
         flush: false,
@@ -567,7 +567,7 @@ fn only_messages_waiting_at_the_start_of_the_run() {
     // directly so the first job is still in flight.
     sim.q.handle_command(
         sim.now,
-        QueueNotice::Run {
+        QueueCommand::Run {
             conn: 0,
             run: 1,
             flush: false,
@@ -579,10 +579,10 @@ fn only_messages_waiting_at_the_start_of_the_run() {
     sim.open.insert(session, Dest::Relay(0));
     sim.q.handle_command(
         sim.now,
-        QueueNotice::Load(Box::new(message("late", 5, &["b@remote.test"]))),
+        QueueCommand::Load(Box::new(message("late", 5, &["b@remote.test"]))),
     );
     sim.q
-        .handle_command(sim.now, QueueNotice::Ready { session });
+        .handle_command(sim.now, QueueCommand::Ready { session });
     sim.drain();
     let ids: Vec<&str> = sim
         .sent
@@ -591,7 +591,7 @@ fn only_messages_waiting_at_the_start_of_the_run() {
         .collect();
     assert_eq!(ids, vec!["early"]);
     assert_eq!(sim.runs.len(), 1);
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 2,
         flush: false,
@@ -617,7 +617,7 @@ fn domain_filters_and_return_address_modifiers() {
     m.sender = Some("outsider@elsewhere.test".into());
     sim.load(m);
     sim.load(message("m2", 10, &["r@world.test"]));
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 1,
         flush: false,
@@ -629,7 +629,7 @@ fn domain_filters_and_return_address_modifiers() {
         sim.sent[0].job.mail_from.as_deref(),
         Some("bounces@example.com")
     );
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 1,
         run: 2,
         flush: false,
@@ -713,7 +713,7 @@ fn a_destination_nobody_answers_for_ends_its_jobs_for_the_run() {
             &["a@dead.test", "b@live.test"],
         ));
     }
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 1,
         flush: false,
@@ -795,8 +795,8 @@ fn flush_ignores_retry_times_and_forget_drops_an_entry() {
     sim.load(message("m1", 10, &["a@remote.test"]));
     sim.load(message("m2", 10, &["b@remote.test"]));
     sim.now = T0 + MIN * 2;
-    sim.tell(QueueNotice::Forget("m2".into()));
-    sim.tell(QueueNotice::Flush);
+    sim.tell(QueueCommand::Forget("m2".into()));
+    sim.tell(QueueCommand::Flush);
     assert_eq!(sim.removed, vec![(T0 + MIN * 2, "m1".to_string())]);
     assert_eq!(sim.sent.len(), 3);
     sim.run_until(T0 + HOUR);
@@ -825,7 +825,7 @@ fn held_domains_wait_for_etrn_and_a_4xx_holds_them_again() {
     };
     assert_eq!(to(&sim), vec!["bob@remote.test".to_string()]);
     // ETRN: sent at once, answered 4xx, then held again (no retry after 15 minutes).
-    sim.tell(QueueNotice::Release {
+    sim.tell(QueueCommand::Release {
         domain: "Office2.Test".into(),
     });
     assert_eq!(to(&sim).len(), 2);
@@ -833,13 +833,13 @@ fn held_domains_wait_for_etrn_and_a_4xx_holds_them_again() {
     assert_eq!(to(&sim).len(), 2, "retried without an ETRN");
     assert!(sim.removed.is_empty());
     // The next ETRN delivers it; the entry leaves the queue.
-    sim.tell(QueueNotice::Release {
+    sim.tell(QueueCommand::Release {
         domain: "office2.test".into(),
     });
     assert_eq!(to(&sim).len(), 3);
     assert_eq!(sim.removed.len(), 1);
     // An ETRN for a domain with nothing waiting changes nothing.
-    sim.tell(QueueNotice::Release {
+    sim.tell(QueueCommand::Release {
         domain: "office3.test".into(),
     });
     assert_eq!(to(&sim).len(), 3);
@@ -854,13 +854,13 @@ fn an_etrn_runs_an_out_mail_that_does_not_run_by_itself() {
     sim.run_until(T0 + MIN);
     assert!(sim.sent.is_empty());
     // Even a scheduled run of the connection leaves held mail alone.
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 7,
         flush: true,
     });
     assert!(sim.sent.is_empty());
-    sim.tell(QueueNotice::Release {
+    sim.tell(QueueCommand::Release {
         domain: "office2.test".into(),
     });
     assert_eq!(sim.sent.len(), 1);
@@ -955,7 +955,7 @@ fn a_452_too_many_recipients_sends_the_rest_at_once() {
     sim.rcpt_limit = Some(2);
     let to = ["a@r.test", "b@r.test", "c@r.test", "d@r.test", "e@r.test"];
     sim.load(message("m1", 100, &to));
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 1,
         flush: false,
@@ -972,7 +972,7 @@ fn a_452_too_many_recipients_sends_the_rest_at_once() {
     let mut sim = Sim::new(setup(vec![relay_outmail(0, false)]));
     sim.rcpt_limit = Some(0);
     sim.load(message("m2", 100, &to[..2]));
-    sim.tell(QueueNotice::Run {
+    sim.tell(QueueCommand::Run {
         conn: 0,
         run: 1,
         flush: false,

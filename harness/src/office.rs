@@ -17,7 +17,8 @@ use crate::wire::{
 use mailroom_core::config::{Config, OutMethod, Snapshot};
 use mailroom_core::schedule::clock::{day_of, format_local, weekday, DAY, SEC};
 use mailroom_core::schedule::{
-    Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Scheduler, Setup, Target,
+    Action, ConnId, Hook, Outcome, Reason, RunId, RunKind, Scheduler, SchedulerCommand, Setup,
+    Target,
 };
 use mailroom_core::smtp::etrn_client::{EtrnClient, EtrnEvent};
 use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
@@ -227,7 +228,7 @@ pub(crate) enum Ev {
         run: RunId,
         in_mail: String,
     },
-    Answer(Notice),
+    Answer(SchedulerCommand),
     LinkDrop {
         conn: ConnId,
         epoch: u64,
@@ -448,7 +449,7 @@ impl Office {
                 o.q.push(b, Ev::External);
             }
         }
-        o.tell(Notice::Clock {
+        o.tell(SchedulerCommand::Clock {
             local: o.spec.clock.local(o.now),
             next_change: o.spec.clock.next_change(o.now),
         });
@@ -477,15 +478,15 @@ impl Office {
 
     // ----- the scheduler -----
 
-    fn tell(&mut self, n: Notice) {
-        if !matches!(n, Notice::Clock { .. }) {
+    fn tell(&mut self, n: SchedulerCommand) {
+        if !matches!(n, SchedulerCommand::Clock { .. }) {
             self.note(format!("notice {n:?}"));
         }
-        let clock = Notice::Clock {
+        let clock = SchedulerCommand::Clock {
             local: self.local_now(),
             next_change: self.spec.clock.next_change(self.now),
         };
-        if !matches!(n, Notice::Clock { .. }) {
+        if !matches!(n, SchedulerCommand::Clock { .. }) {
             self.sched.handle_command(self.now, clock);
         }
         self.sched.handle_command(self.now, n);
@@ -603,7 +604,7 @@ impl Office {
                     self.log.etrn.push((now, conn, Err("refused".into())));
                     self.q.push(
                         now,
-                        Ev::Answer(Notice::EtrnDone {
+                        Ev::Answer(SchedulerCommand::EtrnDone {
                             conn,
                             run,
                             result: Err("connection refused".into()),
@@ -867,8 +868,10 @@ impl Office {
             self.open_wire(client, server, Purpose::OutMail { conn, run }, conn)
         };
         if !opened {
-            self.q
-                .push(self.now, Ev::Answer(Notice::OutMailDone { conn, run }));
+            self.q.push(
+                self.now,
+                Ev::Answer(SchedulerCommand::OutMailDone { conn, run }),
+            );
         }
     }
 
@@ -1015,8 +1018,10 @@ impl Office {
                         let codes = r.clone().map(|v| v.iter().map(|x| x.code).collect());
                         self.log.etrn.push((self.now, conn, codes));
                         let result = r.map(|_| ());
-                        self.q
-                            .push(self.now, Ev::Answer(Notice::EtrnDone { conn, run, result }));
+                        self.q.push(
+                            self.now,
+                            Ev::Answer(SchedulerCommand::EtrnDone { conn, run, result }),
+                        );
                     }
                 }
             }
@@ -1058,14 +1063,16 @@ impl Office {
                 if let Some(i) = self.log.inbound.iter_mut().rev().find(|i| i.1.is_none()) {
                     i.1 = Some(self.now);
                 }
-                self.tell(Notice::InboundEnded);
+                self.tell(SchedulerCommand::InboundEnded);
             }
-            Purpose::OutMail { conn, run } => self.tell(Notice::OutMailDone { conn, run }),
+            Purpose::OutMail { conn, run } => {
+                self.tell(SchedulerCommand::OutMailDone { conn, run })
+            }
             Purpose::Etrn { conn, run } => {
                 // A session that ended without a result (reset) still answers.
                 self.q.push(
                     self.now,
-                    Ev::Answer(Notice::EtrnDone {
+                    Ev::Answer(SchedulerCommand::EtrnDone {
                         conn,
                         run,
                         result: Err("connection lost".into()),
@@ -1096,7 +1103,7 @@ impl Office {
         if self.open_wire(client, server, Purpose::Inbound, conn) {
             self.relay_pushing = true;
             self.log.inbound.push((self.now, None));
-            self.tell(Notice::InboundStarted);
+            self.tell(SchedulerCommand::InboundStarted);
         }
     }
 
@@ -1108,7 +1115,7 @@ impl Office {
             Ev::Wake(gen) => {
                 if gen == self.wake_gen {
                     self.wake_at = None;
-                    self.tell(Notice::Clock {
+                    self.tell(SchedulerCommand::Clock {
                         local: self.local_now(),
                         next_change: self.spec.clock.next_change(now),
                     });
@@ -1119,7 +1126,7 @@ impl Office {
             Ev::ClockEdge => {
                 self.last_jump = Some(now);
                 self.note(format!("clock now {}", format_local(self.local_now())));
-                self.tell(Notice::Clock {
+                self.tell(SchedulerCommand::Clock {
                     local: self.local_now(),
                     next_change: self.spec.clock.next_change(now),
                 });
@@ -1133,7 +1140,7 @@ impl Office {
                         let id = OUT_BASE + self.next_id;
                         self.mail.queued.insert(id);
                         self.mail.all_outgoing.insert(id);
-                        self.tell(Notice::MessageQueued { priority });
+                        self.tell(SchedulerCommand::MessageQueued { priority });
                     }
                     Traffic::AtRelay => {
                         self.next_id += 1;
@@ -1157,10 +1164,12 @@ impl Office {
                         self.mail.pop3_box.insert(self.next_id, id);
                         self.mail.all_pop3.insert(id);
                     }
-                    Traffic::UserChecks(u) => self.tell(Notice::UserCheckedMail { user: u }),
+                    Traffic::UserChecks(u) => {
+                        self.tell(SchedulerCommand::UserCheckedMail { user: u })
+                    }
                     Traffic::Connect(target) => {
                         let request = i as u64 + 1;
-                        self.tell(Notice::ConnectNow { target, request });
+                        self.tell(SchedulerCommand::ConnectNow { target, request });
                     }
                 }
             }
@@ -1193,7 +1202,7 @@ impl Office {
                 } else {
                     Err("NO CARRIER".to_string())
                 };
-                self.tell(Notice::DialResult {
+                self.tell(SchedulerCommand::DialResult {
                     conn,
                     attempt,
                     result,
@@ -1203,9 +1212,9 @@ impl Office {
                 let up = links
                     .into_iter()
                     .find(|&l| self.links[l].ours || self.external_up(l));
-                self.tell(Notice::LinkChecked { conn, up });
+                self.tell(SchedulerCommand::LinkChecked { conn, up });
             }
-            Ev::HookDone { conn, hook } => self.tell(Notice::HookDone { conn, hook }),
+            Ev::HookDone { conn, hook } => self.tell(SchedulerCommand::HookDone { conn, hook }),
             Ev::WireStep(id) => self.step_wire(id),
             Ev::RelayConnect => self.relay_connect(),
             Ev::InMailStep { conn, run, in_mail } => self.pop3_step(conn, run, in_mail),
@@ -1214,7 +1223,7 @@ impl Office {
                 if self.links[conn].ours && self.links[conn].epoch == epoch {
                     self.note(format!("link {conn} dropped"));
                     self.take_down(conn);
-                    self.tell(Notice::LinkLost { conn });
+                    self.tell(SchedulerCommand::LinkLost { conn });
                 }
             }
             Ev::External => {
@@ -1237,7 +1246,7 @@ impl Office {
         };
         if !up {
             // The session died: no QUIT, so no deletions on the ISP.
-            self.tell(Notice::InMailDone { conn, run, in_mail });
+            self.tell(SchedulerCommand::InMailDone { conn, run, in_mail });
             return;
         }
         if s.next < s.uids.len() {
@@ -1275,7 +1284,7 @@ impl Office {
                 }
             }
         }
-        self.tell(Notice::InMailDone { conn, run, in_mail });
+        self.tell(SchedulerCommand::InMailDone { conn, run, in_mail });
     }
 
     fn check_after_event(&mut self) {

@@ -8,7 +8,7 @@
 use crate::socket::{self, Answer};
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
-use mailroom_core::outbound::QueueNotice;
+use mailroom_core::outbound::QueueCommand;
 use mailroom_core::smtp::client::{ClientEvent, SmtpClient};
 use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
 use mailroom_std::services::outbound::client::ClientConn;
@@ -59,7 +59,7 @@ impl Transport for SmolTransport {
         let (otx, orx) = smol::channel::unbounded();
         let session = plan.session;
         if self.tx.try_send((plan, report.clone(), orx)).is_err() {
-            report(QueueNotice::Ended {
+            report(QueueCommand::Ended {
                 session,
                 established: false,
                 permanent: false,

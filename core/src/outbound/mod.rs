@@ -10,6 +10,6 @@ pub mod queue;
 pub use filter::DomainFilter;
 pub use lanfwd::{lan_rule, lan_target, parse_rules, LanRule, LanTarget, RuleError};
 pub use queue::{
-    auto_lan, ConnId, Dest, Method, OutMailSetup, OutQueue, QueueAction, QueueNotice, QueueSetup,
+    auto_lan, ConnId, Dest, Method, OutMailSetup, OutQueue, QueueAction, QueueCommand, QueueSetup,
     QueuedMessage, QueuedRecipient, RcptState, RunId, RunReport, SessionId, DEFAULT_MAX_RECIPIENTS,
 };

@@ -12,7 +12,7 @@
 //! change that records them ([`QueueAction::Save`], [`QueueAction::Remove`]), so a
 //! crash between the two can repeat a report but never lose one.
 //!
-//! Sending happens in *runs*: one per connection's Out Mail ([`QueueNotice::Run`],
+//! Sending happens in *runs*: one per connection's Out Mail ([`QueueCommand::Run`],
 //! the scheduler's "run Out Mail"), plus the always-on LAN forwarding queue. A run
 //! takes the due recipients its domain filter allows, splits them into jobs (one
 //! message, at most `max_recipients` recipients, one destination: the relay list, a
@@ -97,7 +97,7 @@ pub struct QueueSetup {
     pub outmails: Vec<OutMailSetup>,
     pub local_domains: Vec<String>,
     /// `[smtp] etrn_domains` (lower case): mail for these waits until their own server
-    /// sends `ETRN` (SMTP-8, §7.7.3); see [`QueueNotice::Release`].
+    /// sends `ETRN` (SMTP-8, §7.7.3); see [`QueueCommand::Release`].
     pub held_domains: Vec<String>,
 }
 
@@ -245,7 +245,7 @@ pub struct RunReport {
 
 /// What the driver tells the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueueNotice {
+pub enum QueueCommand {
     /// A spool entry (at start, or newly queued). Known ids are ignored.
     Load(Box<QueuedMessage>),
     /// Many entries at once (the spool at start): the same as a `Load` each, faster.
@@ -1526,7 +1526,7 @@ fn failure(r: &QueuedRecipient, generic: &str) -> FailedRecipient {
 }
 
 impl Agent for OutQueue {
-    type Command = QueueNotice;
+    type Command = QueueCommand;
     type Event = QueueAction;
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -1534,13 +1534,13 @@ impl Agent for OutQueue {
         self.housekeeping(now, None);
     }
 
-    fn handle_command(&mut self, now: Instant, cmd: QueueNotice) {
+    fn handle_command(&mut self, now: Instant, cmd: QueueCommand) {
         let now = self.advance(now);
         match cmd {
-            QueueNotice::Load(m) => self.load(now, *m),
-            QueueNotice::LoadAll(v) => self.load_all(now, v),
-            QueueNotice::Forget(id) => self.forget(&id),
-            QueueNotice::Run { conn, run, flush } => {
+            QueueCommand::Load(m) => self.load(now, *m),
+            QueueCommand::LoadAll(v) => self.load_all(now, v),
+            QueueCommand::Forget(id) => self.forget(&id),
+            QueueCommand::Run { conn, run, flush } => {
                 if self.outmail(conn).is_some() {
                     self.start_run(now, Owner::Conn(conn), run, true, flush);
                 } else {
@@ -1552,14 +1552,14 @@ impl Agent for OutQueue {
                     });
                 }
             }
-            QueueNotice::Flush => self.flush(now),
-            QueueNotice::Release { domain } => self.release(now, &domain),
-            QueueNotice::Ready { session } => self.ready(session),
-            QueueNotice::Finished { session, report } => {
+            QueueCommand::Flush => self.flush(now),
+            QueueCommand::Release { domain } => self.release(now, &domain),
+            QueueCommand::Ready { session } => self.ready(session),
+            QueueCommand::Finished { session, report } => {
                 self.finished(now, session, report);
                 self.fill();
             }
-            QueueNotice::Ended {
+            QueueCommand::Ended {
                 session,
                 established,
                 permanent,

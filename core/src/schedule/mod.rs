@@ -1,14 +1,14 @@
 //! The connection scheduler: when to go online, what to run there, when to hang up.
 //!
 //! A service-level machine with the usual shape (docs/ARCHITECTURE.md "The machine
-//! contract"): the driver feeds it time and [`Notice`]s (link results, queue and user
+//! contract"): the driver feeds it time and [`SchedulerCommand`]s (link results, queue and user
 //! events, triggers) and drains [`Action`]s (dial, hang up, run Out Mail, run In Mail,
 //! send ETRN, run a hook, tell the administrator) until it answers
 //! [`Output::Wait`](crate::Output::Wait) with the next moment it needs to be woken.
 //!
 //! Time comes in two forms. `now` is the driver's monotonic [`Instant`]; every timer
 //! (retry interval, dial timeout, waits, idle hang-up) runs on it. Schedules are in
-//! local wall time, which the driver reports with [`Notice::Clock`] at every wake-up:
+//! local wall time, which the driver reports with [`SchedulerCommand::Clock`] at every wake-up:
 //! the local time at `now` and, if known, when the UTC offset next changes (a DST
 //! transition). A change in the distance between the two clocks is a clock change,
 //! whether a DST jump or someone setting the clock, and §6.5.1's rule decides what
@@ -266,7 +266,7 @@ pub enum Outcome {
 /// What the driver tells the scheduler. Answers name the run they belong to; answers
 /// for a run that has ended are ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
+pub enum SchedulerCommand {
     /// The local wall time at `now` (microseconds since 1970-01-01 00:00 local time)
     /// and, if known, when the UTC offset next changes. Send it at every wake-up.
     Clock {
@@ -329,27 +329,27 @@ pub enum Notice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Run the `check` commands of these connections' links (the first is the
-    /// connection's own when it has one); answer with [`Notice::LinkChecked`].
+    /// connection's own when it has one); answer with [`SchedulerCommand::LinkChecked`].
     CheckLink { conn: ConnId, links: Vec<ConnId> },
-    /// Run the `up` command; answer with [`Notice::DialResult`].
+    /// Run the `up` command; answer with [`SchedulerCommand::DialResult`].
     Dial { conn: ConnId, attempt: u32 },
     /// The dial took too long: stop the `up` command and run `down`.
     CancelDial { conn: ConnId, attempt: u32 },
     /// Run the `down` command.
     HangUp { conn: ConnId },
-    /// Run a hook with `CONNECTION = conn + 1`; answer with [`Notice::HookDone`].
+    /// Run a hook with `CONNECTION = conn + 1`; answer with [`SchedulerCommand::HookDone`].
     RunHook { conn: ConnId, hook: Hook },
     /// Send `ETRN <domain>` for each domain to `host`; answer with
-    /// [`Notice::EtrnDone`].
+    /// [`SchedulerCommand::EtrnDone`].
     SendEtrn {
         conn: ConnId,
         run: RunId,
         host: String,
         domains: Vec<String>,
     },
-    /// Send the queued mail over this connection; answer with [`Notice::OutMailDone`].
+    /// Send the queued mail over this connection; answer with [`SchedulerCommand::OutMailDone`].
     RunOutMail { conn: ConnId, run: RunId },
-    /// Collect this In Mail; answer with [`Notice::InMailDone`].
+    /// Collect this In Mail; answer with [`SchedulerCommand::InMailDone`].
     RunInMail {
         conn: ConnId,
         run: RunId,

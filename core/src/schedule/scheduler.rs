@@ -1,7 +1,9 @@
 //! The scheduler machine. See the module docs of [`super`] and docs/SCHEDULE.md.
 
 use super::clock::SEC;
-use super::{Action, ConnId, Hook, Notice, Outcome, Reason, RunId, RunKind, Setup, Target};
+use super::{
+    Action, ConnId, Hook, Outcome, Reason, RunId, RunKind, SchedulerCommand, Setup, Target,
+};
 use crate::config::ClockChange;
 use crate::{Agent, Instant, Next};
 use std::collections::{BTreeSet, VecDeque};
@@ -17,7 +19,7 @@ const MAX_ACTIONS: usize = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
     Down,
-    /// Waiting for [`Notice::LinkChecked`].
+    /// Waiting for [`SchedulerCommand::LinkChecked`].
     Checking,
     Dialing {
         attempt: u32,
@@ -732,10 +734,10 @@ impl Scheduler {
         tracing::debug!(conn, "scheduler: {what} nobody asked for, ignored");
     }
 
-    fn on_notice(&mut self, n: Notice) {
+    fn on_notice(&mut self, n: SchedulerCommand) {
         match n {
-            Notice::Clock { local, next_change } => self.on_clock(local, next_change),
-            Notice::ConnectNow { target, request } => {
+            SchedulerCommand::Clock { local, next_change } => self.on_clock(local, next_change),
+            SchedulerCommand::ConnectNow { target, request } => {
                 let conns: Vec<ConnId> = match &target {
                     Target::All => (0..self.conns.len()).collect(),
                     Target::Primary => self.primaries(),
@@ -758,7 +760,7 @@ impl Scheduler {
                     self.request(c, RunKind::Full, Reason::Manual, vec![request]);
                 }
             }
-            Notice::MessageQueued { priority } => {
+            SchedulerCommand::MessageQueued { priority } => {
                 if priority && self.setup.priority_connect {
                     for c in self.primaries() {
                         self.request(c, RunKind::Full, Reason::Priority, Vec::new());
@@ -784,7 +786,7 @@ impl Scheduler {
                     }
                 }
             }
-            Notice::UserCheckedMail { user } => {
+            SchedulerCommand::UserCheckedMail { user } => {
                 let x = self.setup.users_checked;
                 if x == 0 {
                     return;
@@ -794,7 +796,7 @@ impl Scheduler {
                     self.users_deadline = Some(self.now + self.setup.users_checked_within);
                 }
             }
-            Notice::InboundStarted => {
+            SchedulerCommand::InboundStarted => {
                 self.inbound_open = self.inbound_open.saturating_add(1);
                 let now = self.now;
                 for c in &mut self.conns {
@@ -805,11 +807,11 @@ impl Scheduler {
                     }
                 }
             }
-            Notice::InboundEnded => {
+            SchedulerCommand::InboundEnded => {
                 self.inbound_open = self.inbound_open.saturating_sub(1);
             }
-            Notice::LinkChecked { conn, up } => self.on_checked(conn, up),
-            Notice::DialResult {
+            SchedulerCommand::LinkChecked { conn, up } => self.on_checked(conn, up),
+            SchedulerCommand::DialResult {
                 conn,
                 attempt,
                 result,
@@ -834,7 +836,7 @@ impl Scheduler {
                     Err(why) => self.dial_failed(conn, attempt, why),
                 }
             }
-            Notice::LinkLost { conn } => {
+            SchedulerCommand::LinkLost { conn } => {
                 let Some(c) = self.conns.get_mut(conn) else {
                     return Self::stray("a lost link", conn);
                 };
@@ -857,7 +859,7 @@ impl Scheduler {
                     self.finish_run(conn, Outcome::LinkLost, false);
                 }
             }
-            Notice::HookDone { conn, hook } => {
+            SchedulerCommand::HookDone { conn, hook } => {
                 let Some(c) = self.conns.get_mut(conn) else {
                     return Self::stray("a hook result", conn);
                 };
@@ -872,13 +874,13 @@ impl Scheduler {
                     _ => Self::stray("a hook result", conn),
                 }
             }
-            Notice::EtrnDone { conn, run, .. } => {
+            SchedulerCommand::EtrnDone { conn, run, .. } => {
                 match self.conns.get_mut(conn).and_then(|c| c.run.as_mut()) {
                     Some(r) if r.id == run => r.etrn = false,
                     _ => Self::stray("an ETRN result", conn),
                 }
             }
-            Notice::OutMailDone { conn, run } => {
+            SchedulerCommand::OutMailDone { conn, run } => {
                 match self.conns.get_mut(conn).and_then(|c| c.run.as_mut()) {
                     Some(r) if r.id == run && r.outmail_again => {
                         r.outmail_again = false;
@@ -888,7 +890,7 @@ impl Scheduler {
                     _ => Self::stray("an Out Mail result", conn),
                 }
             }
-            Notice::InMailDone { conn, run, in_mail } => {
+            SchedulerCommand::InMailDone { conn, run, in_mail } => {
                 match self.conns.get_mut(conn).and_then(|c| c.run.as_mut()) {
                     Some(r) if r.id == run => {
                         r.inmail.remove(&in_mail);
@@ -995,10 +997,10 @@ impl Scheduler {
 }
 
 impl Agent for Scheduler {
-    type Command = Notice;
+    type Command = SchedulerCommand;
     type Event = Action;
 
-    fn handle_command(&mut self, now: Instant, cmd: Notice) {
+    fn handle_command(&mut self, now: Instant, cmd: SchedulerCommand) {
         if now > self.now {
             self.now = now;
         }
@@ -1036,7 +1038,7 @@ mod tests {
     fn dialled(s: &mut Scheduler) -> Vec<Action> {
         s.handle_command(
             t(5),
-            Notice::DialResult {
+            SchedulerCommand::DialResult {
                 conn: 0,
                 attempt: 1,
                 result: Ok(()),
@@ -1055,7 +1057,7 @@ mod tests {
     fn connect(s: &mut Scheduler) -> RunId {
         s.handle_command(
             t(0),
-            Notice::ConnectNow {
+            SchedulerCommand::ConnectNow {
                 target: Target::Primary,
                 request: 1,
             },
@@ -1091,7 +1093,7 @@ mod tests {
         }));
         assert!(a.contains(&Action::HangUp { conn: 0 }));
         // The late answer is ignored.
-        s.handle_command(t(700), Notice::OutMailDone { conn: 0, run });
+        s.handle_command(t(700), SchedulerCommand::OutMailDone { conn: 0, run });
         assert!(drain(&mut s).0.is_empty());
         assert!(!s.is_online(0));
     }
@@ -1100,11 +1102,11 @@ mod tests {
     fn queued_mail_while_sending_restarts_the_send_cycle() {
         let mut s = dialup_with_outmail();
         let run = connect(&mut s);
-        s.handle_command(t(6), Notice::MessageQueued { priority: false });
+        s.handle_command(t(6), SchedulerCommand::MessageQueued { priority: false });
         assert!(drain(&mut s).0.is_empty());
-        s.handle_command(t(7), Notice::OutMailDone { conn: 0, run });
+        s.handle_command(t(7), SchedulerCommand::OutMailDone { conn: 0, run });
         assert_eq!(drain(&mut s).0, [Action::RunOutMail { conn: 0, run }]);
-        s.handle_command(t(8), Notice::OutMailDone { conn: 0, run });
+        s.handle_command(t(8), SchedulerCommand::OutMailDone { conn: 0, run });
         let (a, _) = drain(&mut s);
         assert!(matches!(
             a[0],
@@ -1123,7 +1125,7 @@ mod tests {
         let mut s = Scheduler::new(t(0), setup);
         s.handle_command(
             t(0),
-            Notice::ConnectNow {
+            SchedulerCommand::ConnectNow {
                 target: Target::All,
                 request: 9,
             },
@@ -1134,7 +1136,7 @@ mod tests {
             conn: 0,
             hook: Hook::PostConnect
         }));
-        s.handle_command(t(6), Notice::LinkLost { conn: 0 });
+        s.handle_command(t(6), SchedulerCommand::LinkLost { conn: 0 });
         let (a, _) = drain(&mut s);
         assert!(a.iter().any(|x| matches!(
             x,
@@ -1152,7 +1154,7 @@ mod tests {
         let mut s = dialup_with_outmail();
         s.handle_command(
             t(0),
-            Notice::ConnectNow {
+            SchedulerCommand::ConnectNow {
                 target: Target::Named("nope".into()),
                 request: 3,
             },

@@ -6,9 +6,9 @@
 
 use mailroom_core::config::parse_config;
 use mailroom_core::outbound::{
-    OutQueue, QueueAction, QueueNotice, QueueSetup, QueuedMessage, QueuedRecipient,
+    OutQueue, QueueAction, QueueCommand, QueueSetup, QueuedMessage, QueuedRecipient,
 };
-use mailroom_core::schedule::{Action, ConnSetup, Notice, Scheduler, Setup, Target};
+use mailroom_core::schedule::{Action, ConnSetup, Scheduler, SchedulerCommand, Setup, Target};
 use mailroom_core::smtp::client::{RcptOutcome, TxReport};
 use mailroom_core::wire::Reply;
 use mailroom_core::{Agent, Instant, Next};
@@ -83,7 +83,7 @@ impl QueueDriver {
         }
     }
 
-    pub fn command(&mut self, now: Instant, n: QueueNotice) -> Option<Instant> {
+    pub fn command(&mut self, now: Instant, n: QueueCommand) -> Option<Instant> {
         self.q.handle_command(now, n);
         self.drain(now)
     }
@@ -101,9 +101,11 @@ impl QueueDriver {
                 Next::Event(a) => a,
             };
             let reply = match &a {
-                QueueAction::Open { session, .. } => vec![QueueNotice::Ready { session: *session }],
+                QueueAction::Open { session, .. } => {
+                    vec![QueueCommand::Ready { session: *session }]
+                }
                 QueueAction::Send { session, job, .. } => vec![
-                    QueueNotice::Finished {
+                    QueueCommand::Finished {
                         session: *session,
                         report: TxReport {
                             job: job.id.clone(),
@@ -115,9 +117,9 @@ impl QueueDriver {
                             dsn_passed: false,
                         },
                     },
-                    QueueNotice::Ready { session: *session },
+                    QueueCommand::Ready { session: *session },
                 ],
-                QueueAction::Close { session } => vec![QueueNotice::Ended {
+                QueueAction::Close { session } => vec![QueueCommand::Ended {
                     session: *session,
                     established: true,
                     permanent: false,
@@ -175,7 +177,7 @@ pub fn scheduled_setup() -> Setup {
 pub fn connect_now(s: &mut Scheduler, now: Instant) -> Vec<Action> {
     s.handle_command(
         now,
-        Notice::ConnectNow {
+        SchedulerCommand::ConnectNow {
             target: Target::Primary,
             request: 1,
         },
@@ -187,7 +189,7 @@ pub fn connect_now(s: &mut Scheduler, now: Instant) -> Vec<Action> {
 pub fn dial_fails(s: &mut Scheduler, now: Instant, attempt: u32) -> Option<Instant> {
     s.handle_command(
         now,
-        Notice::DialResult {
+        SchedulerCommand::DialResult {
             conn: 0,
             attempt,
             result: Err("busy".into()),
@@ -197,8 +199,8 @@ pub fn dial_fails(s: &mut Scheduler, now: Instant, attempt: u32) -> Option<Insta
 }
 
 /// The local time a driver in UTC reports at `now` (the wall reading).
-pub fn clock(now: Instant) -> Notice {
-    Notice::Clock {
+pub fn clock(now: Instant) -> SchedulerCommand {
+    SchedulerCommand::Clock {
         local: i64::try_from(now.unix_micros()).unwrap_or(i64::MAX),
         next_change: None,
     }

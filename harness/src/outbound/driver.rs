@@ -22,7 +22,7 @@ use mailroom_core::dns::{
     decode_answer, encode_query, DnsCache, LookupStep, MxLookup, QueryFailure, Rcode, RecordKind,
 };
 use mailroom_core::outbound::{
-    auto_lan, Dest, OutQueue, QueueAction, QueueNotice, QueueSetup, QueuedMessage, SessionId,
+    auto_lan, Dest, OutQueue, QueueAction, QueueCommand, QueueSetup, QueuedMessage, SessionId,
 };
 use mailroom_core::smtp::client::{
     ClientCommand, ClientEvent, ClientSettings, SmtpClient, TxReport,
@@ -119,7 +119,7 @@ struct Session {
     established: bool,
     end_error: Option<String>,
     /// What the queue is to hear once this step is over.
-    notices: Vec<QueueNotice>,
+    notices: Vec<QueueCommand>,
 }
 
 /// The host names of connection `conn`'s relays, in the order they are tried (the
@@ -196,14 +196,14 @@ impl Driver {
 
     /// A new spool entry (the store's hook).
     pub fn load(&mut self, now: Instant, msg: QueuedMessage, net: &mut Net<'_>) {
-        self.tell(now, QueueNotice::Load(Box::new(msg)), net);
+        self.tell(now, QueueCommand::Load(Box::new(msg)), net);
     }
 
     /// Run connection `conn`'s Out Mail (the scheduler's `RunOutMail`).
     pub fn run(&mut self, now: Instant, conn: usize, run: u64, net: &mut Net<'_>) {
         self.tell(
             now,
-            QueueNotice::Run {
+            QueueCommand::Run {
                 conn,
                 run,
                 flush: false,
@@ -222,7 +222,7 @@ impl Driver {
         self.drain(now, net);
     }
 
-    fn tell(&mut self, now: Instant, n: QueueNotice, net: &mut Net<'_>) {
+    fn tell(&mut self, now: Instant, n: QueueCommand, net: &mut Net<'_>) {
         self.q.handle_command(now, n);
         self.drain(now, net);
     }
@@ -542,7 +542,7 @@ fn step_link(now: Instant, s: &mut Session, net: &mut Net<'_>) -> bool {
             ClientEvent::Ready => {
                 s.established = true;
                 s.awaiting = true;
-                s.notices.push(QueueNotice::Ready { session: s.id });
+                s.notices.push(QueueCommand::Ready { session: s.id });
             }
             ClientEvent::NextChunk => {}
             ClientEvent::Finished(report) => {
@@ -552,7 +552,7 @@ fn step_link(now: Instant, s: &mut Session, net: &mut Net<'_>) -> bool {
                     report: report.clone(),
                 });
                 s.body = None;
-                s.notices.push(QueueNotice::Finished {
+                s.notices.push(QueueCommand::Finished {
                     session: s.id,
                     report,
                 });
@@ -604,7 +604,7 @@ fn finish(
         permanent,
         error: error.clone(),
     });
-    s.notices.push(QueueNotice::Ended {
+    s.notices.push(QueueCommand::Ended {
         session: s.id,
         established,
         permanent,

@@ -328,7 +328,7 @@ impl Pop3Handler {
                         .pop_login(self.peer, crate::platform::clock::now());
                     // §6.5.1 "connect when X users have checked their mail".
                     crate::services::scheduler::notify(
-                        mailroom_core::schedule::Notice::UserCheckedMail {
+                        mailroom_core::schedule::SchedulerCommand::UserCheckedMail {
                             user: user.to_string(),
                         },
                     );

@@ -24,7 +24,7 @@ impl Transport for ThreadTransport {
             .spawn(move || run(plan, report, rx));
         if let Err(e) = spawned {
             tracing::error!("cannot start a sending thread: {e}");
-            fail(mailroom_core::outbound::QueueNotice::Ended {
+            fail(mailroom_core::outbound::QueueCommand::Ended {
                 session,
                 established: false,
                 permanent: false,

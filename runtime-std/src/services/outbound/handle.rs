@@ -2,13 +2,13 @@
 //! driver thread. Kept apart from the driver so that the shared server state
 //! (`crate::services::app::Shared`) can hold it without depending on the sender.
 
-use mailroom_core::outbound::{ConnId, QueueNotice, RunId, RunReport};
+use mailroom_core::outbound::{ConnId, QueueCommand, RunId, RunReport};
 use std::sync::mpsc;
 
 pub(super) type Done = Box<dyn FnOnce(RunReport) + Send>;
 
 pub(super) enum Msg {
-    Notice(QueueNotice),
+    SchedulerCommand(QueueCommand),
     Queued(String),
     Flush,
     Run {
@@ -34,7 +34,7 @@ impl OutboundHandle {
 
     /// A downstream server sent `ETRN domain`: send the mail held for it now.
     pub fn release(&self, domain: &str) {
-        let _ = self.tx.send(Msg::Notice(QueueNotice::Release {
+        let _ = self.tx.send(Msg::SchedulerCommand(QueueCommand::Release {
             domain: domain.to_string(),
         }));
     }

@@ -30,7 +30,7 @@ use crate::services::app::Shared;
 use handle::{Done, Msg, OutboundHandle};
 use mailroom_core::config::{Config, OutTls, Snapshot, TlsVerify};
 use mailroom_core::outbound::{
-    auto_lan, lan_target, parse_rules, ConnId, Dest, LanRule, OutQueue, QueueAction, QueueNotice,
+    auto_lan, lan_target, parse_rules, ConnId, Dest, LanRule, OutQueue, QueueAction, QueueCommand,
     QueueSetup, RunId, RunReport, SessionId,
 };
 use mailroom_core::router::Source;
@@ -277,7 +277,7 @@ impl Driver {
         self.scan();
         if self.opts.flush_at_start {
             self.q
-                .handle_command(crate::platform::clock::now(), QueueNotice::Flush);
+                .handle_command(crate::platform::clock::now(), QueueCommand::Flush);
         }
         loop {
             let wake = self.drain();
@@ -325,8 +325,8 @@ impl Driver {
         let now = crate::platform::clock::now();
         match m {
             Msg::Stop => return false,
-            Msg::Notice(n) => {
-                if let QueueNotice::Ended { session, .. } = &n {
+            Msg::SchedulerCommand(n) => {
+                if let QueueCommand::Ended { session, .. } = &n {
                     self.sinks.remove(session);
                 }
                 self.q.handle_command(now, n);
@@ -337,7 +337,7 @@ impl Driver {
             }
             Msg::Flush => {
                 self.scan();
-                self.q.handle_command(now, QueueNotice::Flush);
+                self.q.handle_command(now, QueueCommand::Flush);
             }
             Msg::Run {
                 conn,
@@ -349,7 +349,7 @@ impl Driver {
                     self.callbacks.insert((conn, run), d);
                 }
                 self.q
-                    .handle_command(now, QueueNotice::Run { conn, run, flush });
+                    .handle_command(now, QueueCommand::Run { conn, run, flush });
             }
         }
         true
@@ -381,7 +381,7 @@ impl Driver {
                     let tx = std::sync::Mutex::new(self.tx.clone());
                     let report: Reporter = Arc::new(move |n| {
                         let tx = tx.lock().unwrap_or_else(|p| p.into_inner());
-                        let _ = tx.send(Msg::Notice(n));
+                        let _ = tx.send(Msg::SchedulerCommand(n));
                     });
                     let sink = self.transport.open(plan, report);
                     self.sinks.insert(session, sink);
@@ -390,7 +390,7 @@ impl Driver {
                     tracing::warn!(session, ?dest, "cannot send: {error}");
                     self.q.handle_command(
                         now,
-                        QueueNotice::Ended {
+                        QueueCommand::Ended {
                             session,
                             established: false,
                             permanent: false,
@@ -620,7 +620,7 @@ impl Driver {
         if let Some(m) = self.read(id) {
             self.q.handle_command(
                 crate::platform::clock::now(),
-                QueueNotice::Load(Box::new(m)),
+                QueueCommand::Load(Box::new(m)),
             );
         }
     }
@@ -665,9 +665,9 @@ impl Driver {
                     let _ = io::Read::read_to_end(&mut io::Read::take(f, 64 * 1024), &mut head);
                     mailroom_core::schedule::priority::is_priority(&head, rules)
                 });
-        crate::services::scheduler::notify(mailroom_core::schedule::Notice::MessageQueued {
-            priority,
-        });
+        crate::services::scheduler::notify(
+            mailroom_core::schedule::SchedulerCommand::MessageQueued { priority },
+        );
     }
 
     /// Compare the spool with what the queue holds: load new entries, forget deleted
@@ -691,12 +691,12 @@ impl Driver {
             tracing::info!(id = %id, "deleted from the queue");
             self.known.remove(&id);
             self.q
-                .handle_command(crate::platform::clock::now(), QueueNotice::Forget(id));
+                .handle_command(crate::platform::clock::now(), QueueCommand::Forget(id));
         }
         let new: Vec<_> = ids.iter().filter_map(|id| self.read(id)).collect();
         if !new.is_empty() {
             self.q
-                .handle_command(crate::platform::clock::now(), QueueNotice::LoadAll(new));
+                .handle_command(crate::platform::clock::now(), QueueCommand::LoadAll(new));
         }
     }
 
@@ -717,7 +717,7 @@ impl Driver {
             tracing::info!("queue flush requested");
             self.scan();
             self.q
-                .handle_command(crate::platform::clock::now(), QueueNotice::Flush);
+                .handle_command(crate::platform::clock::now(), QueueCommand::Flush);
         } else {
             self.scan();
         }

@@ -8,7 +8,7 @@ use super::client::ClientConn;
 use super::dns::Resolver;
 use crate::platform::datadir::DataDir;
 use crate::store::spool;
-use mailroom_core::outbound::{Dest, QueueNotice, SessionId};
+use mailroom_core::outbound::{Dest, QueueCommand, SessionId};
 use mailroom_core::smtp::client::{ClientCommand, ClientEvent, ClientSettings, Job, SessionEnd};
 use std::fs::File;
 use std::io::{self, Read};
@@ -41,7 +41,7 @@ impl OrderSink for std::sync::mpsc::Sender<Order> {
 }
 
 /// How a session reports to the queue.
-pub type Reporter = Arc<dyn Fn(QueueNotice) + Send + Sync>;
+pub type Reporter = Arc<dyn Fn(QueueCommand) + Send + Sync>;
 
 /// Where a session connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl SendHandler {
         match ev {
             ClientEvent::Ready => {
                 self.established = true;
-                (self.report)(QueueNotice::Ready {
+                (self.report)(QueueCommand::Ready {
                     session: self.session,
                 });
                 Need::Order
@@ -219,7 +219,7 @@ impl SendHandler {
             }
             ClientEvent::Finished(report) => {
                 self.body = None;
-                (self.report)(QueueNotice::Finished {
+                (self.report)(QueueCommand::Finished {
                     session: self.session,
                     report,
                 });
@@ -246,7 +246,7 @@ impl SendHandler {
 
     /// Tell the queue the session is over.
     pub fn finish(&self, established: bool, permanent: bool, error: Option<String>) {
-        (self.report)(QueueNotice::Ended {
+        (self.report)(QueueCommand::Ended {
             session: self.session,
             established,
             permanent,

@@ -9,7 +9,9 @@ use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
 use mailroom_core::config::Config;
 use mailroom_core::schedule::clock::SEC;
-use mailroom_core::schedule::{Action, ConnId, Hook, Notice, Outcome, Scheduler, Setup, Target};
+use mailroom_core::schedule::{
+    Action, ConnId, Hook, Outcome, Scheduler, SchedulerCommand, Setup, Target,
+};
 use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
 use mailroom_core::{Agent, Instant, Next};
 use std::collections::BTreeMap;
@@ -27,7 +29,7 @@ const CHECK_LIMIT: Duration = Duration::from_secs(30);
 const DOWN_LIMIT: Duration = Duration::from_secs(60);
 
 enum Msg {
-    Notice(Notice),
+    SchedulerCommand(SchedulerCommand),
     /// A link watch check ended (see [`watch`]).
     LinkCheck {
         conn: ConnId,
@@ -45,10 +47,10 @@ type Notifier = (u64, Sender<Msg>);
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Tell the running scheduler something (no-op when none runs).
-pub fn notify(n: Notice) {
+pub fn notify(n: SchedulerCommand) {
     if let Some(m) = NOTIFY.get() {
         if let Some((_, tx)) = m.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = tx.send(Msg::Notice(n));
+            let _ = tx.send(Msg::SchedulerCommand(n));
         }
     }
 }
@@ -56,9 +58,9 @@ pub fn notify(n: Notice) {
 /// An incoming SMTP session started (`true`) or ended.
 pub fn inbound(started: bool) {
     notify(if started {
-        Notice::InboundStarted
+        SchedulerCommand::InboundStarted
     } else {
-        Notice::InboundEnded
+        SchedulerCommand::InboundEnded
     });
 }
 
@@ -172,7 +174,7 @@ impl Driver {
         let next_change = localclock::next_change(unix, 2 * 86_400)
             .map(|t| now + Duration::from_secs(u64::try_from(t - unix).unwrap_or(0)));
         self.sched
-            .handle_command(now, Notice::Clock { local, next_change });
+            .handle_command(now, SchedulerCommand::Clock { local, next_change });
     }
 
     fn name(&self, conn: ConnId) -> String {
@@ -211,7 +213,7 @@ impl Driver {
 
     fn take(&mut self, m: Msg) {
         match m {
-            Msg::Notice(n) => self.sched.handle_command(self.now(), n),
+            Msg::SchedulerCommand(n) => self.sched.handle_command(self.now(), n),
             Msg::LinkCheck {
                 conn,
                 generation,
@@ -220,7 +222,7 @@ impl Driver {
                 if self.watch.answer(conn, generation, up, StdInstant::now()) {
                     tracing::warn!(connection = %self.name(conn), "the link went down by itself");
                     self.sched
-                        .handle_command(self.now(), Notice::LinkLost { conn });
+                        .handle_command(self.now(), SchedulerCommand::LinkLost { conn });
                 }
             }
             Msg::Stop => {}
@@ -278,7 +280,7 @@ impl Driver {
             );
             let now = self.now();
             self.sched
-                .handle_command(now, Notice::ConnectNow { target, request });
+                .handle_command(now, SchedulerCommand::ConnectNow { target, request });
         }
         if let Some(target) = control::take_connect_now(&self.dir) {
             tracing::info!("CONNECT.NOW found");
@@ -287,7 +289,7 @@ impl Driver {
             let now = self.now();
             self.sched.handle_command(
                 now,
-                Notice::ConnectNow {
+                SchedulerCommand::ConnectNow {
                     target: Target::parse(&target),
                     request,
                 },
@@ -304,17 +306,17 @@ impl Driver {
         }
     }
 
-    fn answer_later(&self, n: Notice) {
-        let _ = self.tx.send(Msg::Notice(n));
+    fn answer_later(&self, n: SchedulerCommand) {
+        let _ = self.tx.send(Msg::SchedulerCommand(n));
     }
 
-    fn job(&self, what: &str, f: impl FnOnce() -> Option<Notice> + Send + 'static) {
+    fn job(&self, what: &str, f: impl FnOnce() -> Option<SchedulerCommand> + Send + 'static) {
         let tx = self.tx.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("conn-{what}"))
             .spawn(move || {
                 if let Some(n) = f() {
-                    let _ = tx.send(Msg::Notice(n));
+                    let _ = tx.send(Msg::SchedulerCommand(n));
                 }
             });
         if let Err(e) = spawned {
@@ -340,7 +342,7 @@ impl Driver {
                             .ok()
                             .map(|()| l)
                     });
-                    Some(Notice::LinkChecked { conn, up })
+                    Some(SchedulerCommand::LinkChecked { conn, up })
                 });
             }
             Action::Dial { conn, attempt } => {
@@ -359,7 +361,7 @@ impl Driver {
                     if let Err(e) = &result {
                         tracing::warn!(connection = %name, attempt, "dial failed: {e}");
                     }
-                    Some(Notice::DialResult {
+                    Some(SchedulerCommand::DialResult {
                         conn,
                         attempt,
                         result,
@@ -390,7 +392,7 @@ impl Driver {
                             tracing::warn!(connection = %name, ?hook, "hook: {e}");
                         }
                     }
-                    Some(Notice::HookDone { conn, hook })
+                    Some(SchedulerCommand::HookDone { conn, hook })
                 });
             }
             Action::SendEtrn {
@@ -407,7 +409,7 @@ impl Driver {
                         Ok(()) => tracing::info!(connection = %name, %host, "ETRN sent"),
                         Err(e) => tracing::warn!(connection = %name, %host, "ETRN: {e}"),
                     }
-                    Some(Notice::EtrnDone { conn, run, result })
+                    Some(SchedulerCommand::EtrnDone { conn, run, result })
                 });
             }
             Action::RunOutMail { conn, run } => match self.shared.outbound.get() {
@@ -416,13 +418,16 @@ impl Driver {
                 Some(out) => {
                     let tx = self.tx.clone();
                     let done = move |_report| {
-                        let _ = tx.send(Msg::Notice(Notice::OutMailDone { conn, run }));
+                        let _ = tx.send(Msg::SchedulerCommand(SchedulerCommand::OutMailDone {
+                            conn,
+                            run,
+                        }));
                     };
                     out.run_outmail(conn, run, false, Some(Box::new(done)));
                 }
                 None => {
                     tracing::info!(connection = %self.name(conn), "Out Mail: the outbound queue is not running; queued mail stays in the spool");
-                    self.answer_later(Notice::OutMailDone { conn, run });
+                    self.answer_later(SchedulerCommand::OutMailDone { conn, run });
                 }
             },
             Action::RunInMail { conn, run, in_mail } => {
@@ -435,7 +440,7 @@ impl Driver {
                     crate::services::collect::run::collect_for_driver(
                         &shared, &dir, &in_mail, &ids,
                     );
-                    Some(Notice::InMailDone { conn, run, in_mail })
+                    Some(SchedulerCommand::InMailDone { conn, run, in_mail })
                 });
             }
             Action::NotifyAdmin {
