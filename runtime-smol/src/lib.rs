@@ -3,7 +3,7 @@
 //! One task per connection on a single-threaded executor; argon2 and fsync run on
 //! smol's blocking pool so a slow disk or password check never stalls other sessions.
 //! The connection logic itself (TLS, STARTTLS, end of stream) is
-//! [`mailroom_std::net::pump::Conn`], shared with the blocking runtime; this runtime's
+//! [`mailroom_std::net::pump::Pump`], shared with the blocking runtime; this runtime's
 //! one socket loop (`socket.rs`) drives the server sessions and the sending sessions
 //! (`outbound.rs`) alike.
 #![allow(clippy::disallowed_methods)] // a runtime owns the clock and the sockets
@@ -13,7 +13,7 @@ use mailroom_core::Machine;
 use mailroom_std::daemon::sessions::{self, Handler, Session};
 use mailroom_std::daemon::startup;
 use mailroom_std::net::listen::{Kind, Listeners, StopSignal};
-use mailroom_std::net::pump::Conn;
+use mailroom_std::net::pump::Pump;
 use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
 use mailroom_std::services::app::Shared;
 use smol::LocalExecutor;
@@ -141,7 +141,7 @@ async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>) {
 
 async fn drive<M: Machine>(
     stream: Async<TcpStream>,
-    conn: &mut Conn<M>,
+    conn: &mut Pump<M>,
     mut answerer: impl Answer<M>,
 ) -> Result<(), DriveError> {
     socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer).await
@@ -162,7 +162,7 @@ where
         self.0.as_ref().is_some_and(|h| h.quick(event))
     }
 
-    async fn answer(&mut self, conn: &mut Conn<H::Machine>, event: <H::Machine as Machine>::Event) {
+    async fn answer(&mut self, conn: &mut Pump<H::Machine>, event: <H::Machine as Machine>::Event) {
         // Only an answer cancelled halfway leaves no handler, and that ends the task.
         let Some(mut h) = self.0.take() else {
             return;

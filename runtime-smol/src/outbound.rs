@@ -11,7 +11,7 @@ use futures_lite::FutureExt;
 use mailroom_core::outbound::QueueCommand;
 use mailroom_core::smtp::client::{ClientEvent, SmtpClient};
 use mailroom_std::net::socket::{DriveError, WRITE_TIMEOUT};
-use mailroom_std::services::outbound::client::ClientConn;
+use mailroom_std::services::outbound::client::ClientPump;
 use mailroom_std::services::outbound::session::{
     self, Need, Order, OrderSink, Reporter, SendHandler, SessionPlan, Target,
 };
@@ -116,7 +116,7 @@ struct Sending<'a> {
 }
 
 impl Answer<SmtpClient> for Sending<'_> {
-    async fn answer(&mut self, c: &mut ClientConn, ev: ClientEvent) {
+    async fn answer(&mut self, c: &mut ClientPump, ev: ClientEvent) {
         if self.handler.on_event(c, ev) == Need::Order {
             let order = self.orders.recv().await.ok();
             self.handler.on_order(c, order);

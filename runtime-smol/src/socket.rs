@@ -1,14 +1,14 @@
-//! The smol socket loop: drives a [`Conn`] over an `Async<TcpStream>`, with the
+//! The smol socket loop: drives a [`Pump`] over an `Async<TcpStream>`, with the
 //! machine's deadlines as timers. Every session of the daemon runs in it: the
 //! server's (SMTP-in, POP3, the password service) and the sending sessions. It is the
 //! async twin of `mailroom_std::net::socket`; the rules both follow (TLS, end of
-//! stream) live in [`Conn`].
+//! stream) live in [`Pump`].
 
 use async_io::{Async, Timer};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_lite::FutureExt;
 use mailroom_core::{Instant, Machine};
-use mailroom_std::net::pump::{self, Conn, Step, FLUSH_AT, READ_CHUNK};
+use mailroom_std::net::pump::{self, Pump, Step, FLUSH_AT, READ_CHUNK};
 use mailroom_std::net::socket::DriveError;
 use std::io;
 use std::net::{Shutdown, TcpStream};
@@ -24,7 +24,7 @@ pub(crate) trait Answer<M: Machine> {
     }
 
     /// Answer `event`, giving `conn` what it needs (usually one command).
-    async fn answer(&mut self, conn: &mut Conn<M>, event: M::Event);
+    async fn answer(&mut self, conn: &mut Pump<M>, event: M::Event);
 }
 
 /// Run the session on `stream` until the machine closes it or the transport fails;
@@ -32,7 +32,7 @@ pub(crate) trait Answer<M: Machine> {
 /// alert) is sent; the socket is shut down on return.
 pub(crate) async fn drive<M: Machine>(
     mut stream: Async<TcpStream>,
-    c: &mut Conn<M>,
+    c: &mut Pump<M>,
     write_timeout: Duration,
     answerer: &mut impl Answer<M>,
 ) -> Result<(), DriveError> {
@@ -107,7 +107,7 @@ async fn read_until(
 /// read within `timeout`.
 async fn write_out<M: Machine>(
     stream: &mut Async<TcpStream>,
-    conn: &mut Conn<M>,
+    conn: &mut Pump<M>,
     timeout: Duration,
 ) -> io::Result<()> {
     let out = conn.outgoing();

@@ -7,7 +7,7 @@ use crate::config::security::Verdict;
 use crate::config::users;
 use crate::daemon::reload;
 use crate::net::listen::Kind;
-use crate::net::pump::{self, Conn, ConnError};
+use crate::net::pump::{self, Pump, PumpError};
 use crate::platform::secrets;
 use crate::services::app::{dummy_hash, Shared};
 use crate::store::index::{Listed, Mailbox, MailboxError};
@@ -54,9 +54,9 @@ pub trait Handler: Send + 'static {
 // allocation per connection.
 #[allow(clippy::large_enum_variant)]
 pub enum Session {
-    Smtp(Conn<SmtpServer>, SmtpHandler),
-    Pop3(Conn<Pop3Server>, Pop3Handler),
-    Pass(Conn<PassServer>, PassHandler),
+    Smtp(Pump<SmtpServer>, SmtpHandler),
+    Pop3(Pump<Pop3Server>, Pop3Handler),
+    Pass(Pump<PassServer>, PassHandler),
 }
 
 /// Set up the session for a connection accepted on a `kind` listener; also returns
@@ -66,7 +66,7 @@ pub fn open(
     kind: Kind,
     peer: IpAddr,
     now: Instant,
-) -> Result<(Session, String), ConnError> {
+) -> Result<(Session, String), PumpError> {
     let snap = shared.snapshot();
     let tls = shared.tls.clone();
     let tls_available = tls.is_some();
@@ -79,7 +79,7 @@ pub fn open(
             let offset = crate::services::scheduler::localclock::offset_at(secs);
             info.local_offset_secs = i32::try_from(offset).unwrap_or(0);
             let id = info.session_id.clone();
-            let conn = Conn::new(now, snap, info, tls)?;
+            let conn = Pump::new(now, snap, info, tls)?;
             let handler = SmtpHandler {
                 shared: shared.clone(),
                 peer,
@@ -96,7 +96,7 @@ pub fn open(
                 tls_available,
             };
             let machine = Pop3Server::new(now, snap, info);
-            let conn = Conn::with_machine(now, machine, implicit, tls)?;
+            let conn = Pump::with_machine(now, machine, implicit, tls)?;
             Ok((
                 Session::Pop3(conn, Pop3Handler::new(shared.clone(), peer)),
                 id,
@@ -104,7 +104,7 @@ pub fn open(
         }
         Kind::Pass => {
             let id = pump::new_session_id(now);
-            let conn = Conn::with_machine(now, PassServer::new(now, snap, peer), false, None)?;
+            let conn = Pump::with_machine(now, PassServer::new(now, snap, peer), false, None)?;
             let handler = PassHandler {
                 shared: shared.clone(),
                 peer,

@@ -1,14 +1,14 @@
 //! The blocking runtime (`mailroom-lite`): one thread per connection.
 //!
 //! The main thread waits in `poll(2)` on every listening socket and the stop signal;
-//! each accepted connection gets a thread with a small stack that drives a [`Conn`]
+//! each accepted connection gets a thread with a small stack that drives a [`Pump`]
 //! in the blocking socket loop (`crate::net::socket`), with blocking reads whose
 //! timeout is the machine's next deadline.
 
 use crate::daemon::sessions::{self, Handler, Session};
 use crate::daemon::startup;
 use crate::net::listen::{Kind, Listeners, StopSignal};
-use crate::net::pump::Conn;
+use crate::net::pump::Pump;
 use crate::net::socket::{self, Answer, DriveError, WRITE_TIMEOUT};
 use crate::services::app::Shared;
 use mailroom_core::Machine;
@@ -172,7 +172,7 @@ impl<H: Handler> Answer<H::Machine> for Serve<H> {
         self.0.quick(event)
     }
 
-    fn answer(&mut self, conn: &mut Conn<H::Machine>, event: <H::Machine as Machine>::Event) {
+    fn answer(&mut self, conn: &mut Pump<H::Machine>, event: <H::Machine as Machine>::Event) {
         let cmd = self.0.answer(event);
         conn.answer(crate::platform::clock::now(), cmd);
     }
@@ -180,7 +180,7 @@ impl<H: Handler> Answer<H::Machine> for Serve<H> {
 
 fn drive<M: Machine>(
     stream: TcpStream,
-    conn: &mut Conn<M>,
+    conn: &mut Pump<M>,
     mut answerer: impl Answer<M>,
 ) -> Result<(), DriveError> {
     socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer)

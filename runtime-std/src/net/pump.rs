@@ -1,10 +1,10 @@
 //! One connection without the socket: the part of the driver both runtimes share.
 //!
-//! [`Conn`] owns the session machine (SMTP, POP3, the password service on the server
+//! [`Pump`] owns the session machine (SMTP, POP3, the password service on the server
 //! side; the SMTP client and the POP3 collector on the client side) and, when TLS is
 //! on, the rustls connection. The
-//! runtime only moves bytes: it hands what it read to [`Conn::receive`], writes what
-//! [`Conn::outgoing`] holds, answers [`Step::Event`]s, and sleeps until the deadline
+//! runtime only moves bytes: it hands what it read to [`Pump::receive`], writes what
+//! [`Pump::outgoing`] holds, answers [`Step::Event`]s, and sleeps until the deadline
 //! of [`Step::Wait`]. Encryption, the STARTTLS switch and the end-of-stream rules live
 //! here once, so the blocking and the async runtime cannot drift apart.
 
@@ -28,20 +28,20 @@ pub const FLUSH_AT: usize = 64 * 1024;
 /// What the driver must do next.
 #[derive(Debug)]
 pub enum Step<E = SmtpEvent> {
-    /// Write [`Conn::outgoing`] first (a streaming machine asks for more only once its
-    /// output is on its way), then answer with [`Conn::answer`] (may block or be run
+    /// Write [`Pump::outgoing`] first (a streaming machine asks for more only once its
+    /// output is on its way), then answer with [`Pump::answer`] (may block or be run
     /// on a blocking pool).
     Event(E),
-    /// Write [`Conn::outgoing`], then read; at the deadline call [`Conn::tick`]. Never
-    /// returned after [`Conn::eof`]: a machine that still waits then ends with
-    /// [`ConnError::Gone`].
+    /// Write [`Pump::outgoing`], then read; at the deadline call [`Pump::tick`]. Never
+    /// returned after [`Pump::eof`]: a machine that still waits then ends with
+    /// [`PumpError::Gone`].
     Wait(Option<Instant>),
-    /// Write [`Conn::outgoing`], then close the socket.
+    /// Write [`Pump::outgoing`], then close the socket.
     Close,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConnError {
+pub enum PumpError {
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
     #[error("TLS transport: {0}")]
@@ -61,7 +61,7 @@ enum TlsSetup {
     Client(Arc<rustls::ClientConfig>, ServerName<'static>),
 }
 
-pub struct Conn<M = SmtpServer> {
+pub struct Pump<M = SmtpServer> {
     machine: M,
     tls_setup: Option<TlsSetup>,
     tls: Option<Box<rustls::Connection>>,
@@ -78,7 +78,7 @@ pub struct Conn<M = SmtpServer> {
     last_now: Instant,
 }
 
-impl Conn<SmtpServer> {
+impl Pump<SmtpServer> {
     /// A new SMTP session. With `info.tls_active` (implicit TLS) the handshake starts
     /// at once and the greeting waits for it.
     pub fn new(
@@ -86,9 +86,9 @@ impl Conn<SmtpServer> {
         snapshot: Arc<Snapshot>,
         info: SessionInfo,
         tls_config: Option<Arc<rustls::ServerConfig>>,
-    ) -> Result<Conn, ConnError> {
+    ) -> Result<Pump, PumpError> {
         let implicit = info.tls_active;
-        Conn::with_machine(
+        Pump::with_machine(
             now,
             SmtpServer::new(now, snapshot, info),
             implicit,
@@ -97,7 +97,7 @@ impl Conn<SmtpServer> {
     }
 }
 
-impl<M: Machine> Conn<M> {
+impl<M: Machine> Pump<M> {
     /// A connection driving `machine`. With `implicit_tls` the handshake starts at
     /// once and the greeting waits for it.
     pub fn with_machine(
@@ -105,8 +105,8 @@ impl<M: Machine> Conn<M> {
         machine: M,
         implicit_tls: bool,
         tls_config: Option<Arc<rustls::ServerConfig>>,
-    ) -> Result<Conn<M>, ConnError> {
-        let mut conn = Conn::build(now, machine, tls_config.map(TlsSetup::Server));
+    ) -> Result<Pump<M>, PumpError> {
+        let mut conn = Pump::build(now, machine, tls_config.map(TlsSetup::Server));
         if implicit_tls {
             conn.start_tls()?;
         }
@@ -115,25 +115,25 @@ impl<M: Machine> Conn<M> {
 
     /// The client side of a session to `server_name` (a host name or an IP address,
     /// checked against the certificate when the configuration verifies). Without
-    /// `tls_config` TLS never starts. For implicit TLS, call [`Conn::start_tls`] before
+    /// `tls_config` TLS never starts. For implicit TLS, call [`Pump::start_tls`] before
     /// the first poll.
     pub fn client(
         now: Instant,
         machine: M,
         tls_config: Option<Arc<rustls::ClientConfig>>,
         server_name: &str,
-    ) -> Conn<M> {
+    ) -> Pump<M> {
         // A name rustls cannot use (it came from DNS) only matters when the certificate
         // is checked, and then it fails the check as it should.
         let name = ServerName::try_from(server_name.to_string()).unwrap_or(ServerName::IpAddress(
             std::net::IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED).into(),
         ));
         let setup = tls_config.map(|c| TlsSetup::Client(c, name));
-        Conn::build(now, machine, setup)
+        Pump::build(now, machine, setup)
     }
 
-    fn build(now: Instant, machine: M, tls_setup: Option<TlsSetup>) -> Conn<M> {
-        Conn {
+    fn build(now: Instant, machine: M, tls_setup: Option<TlsSetup>) -> Pump<M> {
+        Pump {
             machine,
             tls_setup,
             tls: None,
@@ -155,9 +155,9 @@ impl<M: Machine> Conn<M> {
         &mut self.wire_out
     }
 
-    /// Bytes read from the socket. After an error, write [`Conn::outgoing`] (it may
+    /// Bytes read from the socket. After an error, write [`Pump::outgoing`] (it may
     /// hold a TLS alert) and close.
-    pub fn receive(&mut self, now: Instant, raw: &[u8]) -> Result<(), ConnError> {
+    pub fn receive(&mut self, now: Instant, raw: &[u8]) -> Result<(), PumpError> {
         self.last_now = now;
         let Some(tls) = self.tls.as_mut() else {
             self.machine.handle_input(now, Input::Bytes(raw));
@@ -196,7 +196,7 @@ impl<M: Machine> Conn<M> {
     }
 
     /// Drain the machine until it needs something from the driver.
-    pub fn poll(&mut self) -> Result<Step<M::Event>, ConnError> {
+    pub fn poll(&mut self) -> Result<Step<M::Event>, PumpError> {
         loop {
             match self.machine.poll_output(&mut self.plain_out) {
                 Output::Event(e) => {
@@ -227,7 +227,7 @@ impl<M: Machine> Conn<M> {
                         continue;
                     }
                     if self.socket_ended {
-                        return Err(ConnError::Gone);
+                        return Err(PumpError::Gone);
                     }
                     return Ok(Step::Wait(deadline));
                 }
@@ -237,9 +237,9 @@ impl<M: Machine> Conn<M> {
 
     /// Start the TLS handshake now: when the session asks, or before the first byte
     /// for implicit TLS.
-    pub fn start_tls(&mut self) -> Result<(), ConnError> {
+    pub fn start_tls(&mut self) -> Result<(), PumpError> {
         let mut tls: rustls::Connection = match &self.tls_setup {
-            None => return Err(ConnError::NoCertificate),
+            None => return Err(PumpError::NoCertificate),
             Some(TlsSetup::Server(config)) => rustls::ServerConnection::new(config.clone())?.into(),
             Some(TlsSetup::Client(config, name)) => {
                 rustls::ClientConnection::new(config.clone(), name.clone())?.into()
@@ -252,7 +252,7 @@ impl<M: Machine> Conn<M> {
     }
 
     /// Move the machine's output to the wire, through TLS when it is on.
-    fn encode(&mut self) -> Result<(), ConnError> {
+    fn encode(&mut self) -> Result<(), PumpError> {
         match self.tls.as_mut() {
             None => self.wire_out.append(&mut self.plain_out),
             Some(tls) => {
@@ -274,7 +274,7 @@ fn decrypt(
     raw: &[u8],
     plain: &mut Vec<u8>,
     peer_closed: &mut bool,
-) -> Result<(), ConnError> {
+) -> Result<(), PumpError> {
     let mut rest = raw;
     while !rest.is_empty() {
         tls.read_tls(&mut rest)?;

@@ -1,11 +1,11 @@
-//! The blocking socket loop: drives a [`Conn`] over a `TcpStream`, with the machine's
+//! The blocking socket loop: drives a [`Pump`] over a `TcpStream`, with the machine's
 //! deadlines as read timeouts. Every blocking session runs in it: the server's
 //! (SMTP-in, POP3, the password service, on `crate::daemon::threads`) and the
 //! client's (outbound sending, POP3 collection, ETRN). The smol runtime has the one
 //! async twin of this loop; the rules both follow (TLS, end of stream) live in
-//! [`Conn`].
+//! [`Pump`].
 
-use crate::net::pump::{self, Conn, ConnError, Step, FLUSH_AT, READ_CHUNK};
+use crate::net::pump::{self, Pump, PumpError, Step, FLUSH_AT, READ_CHUNK};
 use mailroom_core::{Instant, Machine};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -17,13 +17,13 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError {
     #[error("{0}")]
-    Conn(#[from] ConnError),
+    Pump(#[from] PumpError),
     #[error("{0}")]
     Io(#[from] io::Error),
 }
 
 /// How the loop answers the machine's events: a server session's handler, or a
-/// client's closure (any `FnMut(&mut Conn<M>, M::Event)` is one).
+/// client's closure (any `FnMut(&mut Pump<M>, M::Event)` is one).
 pub trait Answer<M: Machine> {
     /// Whether `event` is answered in a moment (a chunk of a message from the page
     /// cache): the loop may then answer it before writing what is pending. Slow events
@@ -34,11 +34,11 @@ pub trait Answer<M: Machine> {
     }
 
     /// Answer `event`, giving `conn` what it needs (usually one command).
-    fn answer(&mut self, conn: &mut Conn<M>, event: M::Event);
+    fn answer(&mut self, conn: &mut Pump<M>, event: M::Event);
 }
 
-impl<M: Machine, F: FnMut(&mut Conn<M>, M::Event)> Answer<M> for F {
-    fn answer(&mut self, conn: &mut Conn<M>, event: M::Event) {
+impl<M: Machine, F: FnMut(&mut Pump<M>, M::Event)> Answer<M> for F {
+    fn answer(&mut self, conn: &mut Pump<M>, event: M::Event) {
         self(conn, event)
     }
 }
@@ -48,7 +48,7 @@ impl<M: Machine, F: FnMut(&mut Conn<M>, M::Event)> Answer<M> for F {
 /// alert) is sent; the socket is shut down on return.
 pub fn drive<M: Machine>(
     mut stream: TcpStream,
-    c: &mut Conn<M>,
+    c: &mut Pump<M>,
     write_timeout: Duration,
     answerer: &mut impl Answer<M>,
 ) -> Result<(), DriveError> {
@@ -127,7 +127,7 @@ fn wait_input(
 }
 
 /// Write what the connection holds for the socket.
-fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Conn<M>) -> io::Result<()> {
+fn write_out<M: Machine>(stream: &mut TcpStream, c: &mut Pump<M>) -> io::Result<()> {
     let out = c.outgoing();
     if !out.is_empty() {
         stream.write_all(out)?;

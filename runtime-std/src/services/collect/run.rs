@@ -11,7 +11,7 @@
 use super::recover::InDoubt;
 use super::seen_uids::{self, Journal};
 use super::sort::{store_sorted, StoreSortedError};
-use crate::net::pump::{self, Conn, ConnError};
+use crate::net::pump::{self, Pump, PumpError};
 use crate::net::socket::{self, DriveError};
 use crate::platform::datadir::DataDir;
 use crate::services::askbook;
@@ -287,7 +287,7 @@ impl<'a> Run<'a> {
             };
             let collector = Collector::new(now, client, RunSettings::from_inmail(m), seen);
             let implicit = m.tls == InMailTls::Implicit;
-            let mut c = Conn::client(now, collector, tls, &host);
+            let mut c = Pump::client(now, collector, tls, &host);
             if implicit {
                 if let Err(e) = c.start_tls() {
                     return failed(name, ErrorKind::Tls, format!("TLS: {e}"));
@@ -297,8 +297,8 @@ impl<'a> Run<'a> {
                 Ok(r) => r,
                 Err(e) => {
                     let kind = match e {
-                        DriveError::Conn(ConnError::Gone) => ErrorKind::Closed,
-                        DriveError::Conn(_) => ErrorKind::Tls,
+                        DriveError::Pump(PumpError::Gone) => ErrorKind::Closed,
+                        DriveError::Pump(_) => ErrorKind::Tls,
                         DriveError::Io(_) => ErrorKind::Closed,
                     };
                     failed(name, kind, format!("{host} ({addr}): {e}"))
@@ -311,11 +311,11 @@ impl<'a> Run<'a> {
     fn drive(
         &mut self,
         stream: TcpStream,
-        mut c: Conn<Collector>,
+        mut c: Pump<Collector>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunReport, DriveError> {
         let mut report = None;
-        let mut answer = |c: &mut Conn<Collector>, ev| {
+        let mut answer = |c: &mut Pump<Collector>, ev| {
             if let RunEvent::Done(r) = ev {
                 report = Some(*r);
             } else if let Some(cmd) = self.on_event(ev, progress) {

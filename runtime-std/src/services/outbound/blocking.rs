@@ -1,7 +1,7 @@
 //! Sessions on threads: the blocking runtime's transport (and the one the command
 //! line uses for `queue flush` when no server is running).
 
-use super::client::ClientConn;
+use super::client::ClientPump;
 use super::session::{self, Need, Order, OrderSink, Reporter, SendHandler, SessionPlan, Target};
 use super::Transport;
 use crate::net::socket::{self, DriveError, WRITE_TIMEOUT};
@@ -69,7 +69,7 @@ fn drive(
     orders: &mpsc::Receiver<Order>,
 ) -> Result<(), DriveError> {
     let mut c = session::client(plan, target);
-    let mut answer = |c: &mut ClientConn, ev| {
+    let mut answer = |c: &mut ClientPump, ev| {
         if handler.on_event(c, ev) == Need::Order {
             let order = orders.recv().ok();
             handler.on_order(c, order);

@@ -4,7 +4,7 @@
 //! message chunks from the spool file, reports back to the queue), as a server
 //! session's handler does. The runtimes only connect, move bytes and wait.
 
-use super::client::ClientConn;
+use super::client::ClientPump;
 use super::dns::Resolver;
 use crate::platform::datadir::DataDir;
 use crate::store::spool;
@@ -196,7 +196,7 @@ impl SendHandler {
         self.end = None;
     }
 
-    pub fn on_event(&mut self, conn: &mut ClientConn, ev: ClientEvent) -> Need {
+    pub fn on_event(&mut self, conn: &mut ClientPump, ev: ClientEvent) -> Need {
         match ev {
             ClientEvent::Ready => {
                 self.established = true;
@@ -233,7 +233,7 @@ impl SendHandler {
     }
 
     /// The queue's answer to `Ready` (`None`: the queue is gone; end politely).
-    pub fn on_order(&mut self, conn: &mut ClientConn, order: Option<Order>) {
+    pub fn on_order(&mut self, conn: &mut ClientPump, order: Option<Order>) {
         let cmd = match order {
             Some(Order::Job { message, job }) => {
                 self.body = open_body(&self.data, &message);
@@ -318,8 +318,8 @@ fn next_chunk(b: &mut Body) -> io::Result<(Vec<u8>, bool)> {
 }
 
 /// A new client connection to `target` for `plan`.
-pub fn client(plan: &SessionPlan, target: &Target) -> ClientConn {
-    super::client::client_conn(
+pub fn client(plan: &SessionPlan, target: &Target) -> ClientPump {
+    super::client::client_pump(
         crate::platform::clock::now(),
         plan.settings.clone(),
         plan.tls.clone(),

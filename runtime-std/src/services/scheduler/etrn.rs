@@ -1,7 +1,7 @@
 //! ETRN in the daemon: the server side's answer (held mail for a downstream server)
 //! and the client sent when a connection comes up.
 
-use crate::net::pump::Conn;
+use crate::net::pump::Pump;
 use crate::net::socket::{self, WRITE_TIMEOUT};
 use crate::platform::datadir::DataDir;
 use crate::store::spool;
@@ -43,9 +43,9 @@ pub fn send(host: &str, helo: &str, domains: Vec<String>) -> Result<(), String> 
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
         .map_err(|e| format!("cannot connect to {host}: {e}"))?;
     let now = crate::platform::clock::now();
-    let mut c = Conn::client(now, EtrnClient::new(now, helo, domains), None, host);
+    let mut c = Pump::client(now, EtrnClient::new(now, helo, domains), None, host);
     let mut result = None;
-    let mut answer = |_: &mut Conn<EtrnClient>, EtrnEvent::Done(r)| result = Some(r);
+    let mut answer = |_: &mut Pump<EtrnClient>, EtrnEvent::Done(r)| result = Some(r);
     socket::drive(stream, &mut c, WRITE_TIMEOUT, &mut answer)
         .map_err(|e| format!("{host}: {e}"))?;
     match result {
