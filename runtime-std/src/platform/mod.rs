@@ -6,6 +6,8 @@ pub mod clock;
 pub mod datadir;
 pub mod datetime;
 pub mod durable;
+pub mod lock;
+pub mod logfile;
 pub mod memory;
 pub mod secrets;
 pub mod tls;

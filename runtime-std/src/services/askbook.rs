@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
 use mailroom_core::collect::ask::AskBook;
@@ -26,15 +25,8 @@ static BOOK_LOCK: Mutex<()> = Mutex::new(());
 pub fn with_book<R>(dd: &DataDir, f: impl FnOnce(&mut AskBook) -> R) -> io::Result<R> {
     let _guard = BOOK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     fs::create_dir_all(dd.state_dir())?;
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dd.ask_book_lock())?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let lock = crate::platform::lock::open(&dd.ask_book_lock())?;
+    let _held = crate::platform::lock::exclusive(&lock)?;
     let before = load_book(dd)?;
     let mut book = before.clone();
     let r = f(&mut book);

@@ -16,7 +16,7 @@
 
 use crate::platform::clock::{now, unix_micros};
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,17 +154,7 @@ impl RulesLoader {
 /// Append one activation to DLRULES.LOG. Failures are logged, never fatal.
 pub fn log_activation(dd: &DataDir, inmail: &str, fired: &Fired, header: &[u8], size: u64) {
     let line = log_line(&local_iso8601(unix_secs()), inmail, fired, header, size);
-    let path = dd.download_rules_log();
-    let result = fs::create_dir_all(dd.log_dir()).and_then(|()| {
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        f.write_all(format!("{line}\n").as_bytes())
-    });
-    if let Err(e) = result {
-        tracing::error!("cannot write {}: {e}", path.display());
-    }
+    crate::platform::logfile::append_line(&dd.download_rules_log(), &line);
     tracing::info!(inmail, rule = %fired.rule, action = %fired.action, size, "download rule fired");
 }
 

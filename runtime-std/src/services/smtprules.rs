@@ -7,9 +7,6 @@
 //! DIR/log/SMTPRULES.LOG      one line per rule activation (VPOP3's SMTP rules log)
 //! ```
 
-use std::fs;
-use std::io::Write;
-
 use mailroom_core::smtprules::Activation;
 
 use crate::platform::datadir::DataDir;
@@ -19,17 +16,7 @@ use crate::services::dlrules::{local_iso8601, unix_secs};
 /// logged, never fatal: the rule has already done its work.
 pub fn log_activation(dd: &DataDir, a: &Activation) {
     let line = a.log_line(&local_iso8601(unix_secs()));
-    let path = dd.smtp_rules_log();
-    let result = fs::create_dir_all(dd.log_dir()).and_then(|()| {
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        f.write_all(format!("{line}\n").as_bytes())
-    });
-    if let Err(e) = result {
-        tracing::error!("cannot write {}: {e}", path.display());
-    }
+    crate::platform::logfile::append_line(&dd.smtp_rules_log(), &line);
     tracing::info!(
         session = %a.session,
         client = %a.client_ip,

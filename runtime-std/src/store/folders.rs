@@ -10,13 +10,13 @@
 use super::flush::Flusher;
 use super::folder::Folder;
 use super::load::new_uidvalidity;
-use super::lock;
 use super::maildir;
 use super::unique;
 use crate::platform::datadir::{
     ACCOUNT_LOCK_FILE, INDEX_FILE, MAILDIR_FOLDER_FILE, SUBSCRIPTIONS_FILE,
 };
 use crate::platform::durable::{self, Access};
+use crate::platform::lock;
 use mailroom_core::mailbox::{
     decode_mutf7, dir_for_folder, encode_mutf7, folder_for_dir, FolderIndex, NameError, SpecialUse,
 };

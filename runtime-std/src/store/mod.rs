@@ -15,7 +15,7 @@ pub mod folders;
 pub mod index;
 mod journal;
 mod load;
-mod lock;
+
 mod maildir;
 mod scan;
 pub mod session;

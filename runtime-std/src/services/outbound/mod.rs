@@ -40,7 +40,6 @@ use session::{Order, OrderSink, Reporter, SessionPlan, Targets};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -165,22 +164,7 @@ pub fn start_for_server(shared: &Arc<Shared>, transport: Arc<dyn Transport>) -> 
 /// Take the spool's sending lock; `None` if another process holds it.
 fn try_lock(dd: &DataDir) -> io::Result<Option<fs::File>> {
     fs::create_dir_all(dd.spool_dir())?;
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dd.outbound_lock_file())?;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(Some(f));
-    }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::WouldBlock {
-        Ok(None)
-    } else {
-        Err(e)
-    }
+    crate::platform::lock::try_exclusive(&dd.outbound_lock_file())
 }
 
 /// `queue flush` from the command line: ask the running server, or, when none runs,
