@@ -529,15 +529,10 @@ impl DlRules {
 
 impl Rule {
     fn fires(&self, input: &RuleInput<'_>, header: &HeaderFields) -> bool {
-        if self.conditions.is_empty() {
-            return true;
-        }
-        let mut results = self.conditions.iter().map(|c| c.holds(input, header));
-        if self.any_of {
-            results.any(|b| b)
-        } else {
-            results.all(|b| b)
-        }
+        rulefmt::combine(
+            self.any_of,
+            self.conditions.iter().map(|c| c.holds(input, header)),
+        )
     }
 }
 
