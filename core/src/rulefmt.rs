@@ -159,6 +159,21 @@ pub fn quoted(s: &str) -> String {
     out
 }
 
+/// Whether a rule with these condition results fires: any one of them (a `+` rule) or
+/// all of them; a rule with no conditions always fires. Both rule languages (download
+/// rules and SMTP rules) combine their conditions this way.
+pub fn combine(any_of: bool, mut results: impl Iterator<Item = bool>) -> bool {
+    if any_of {
+        // `any` of nothing is false, but a rule without conditions fires.
+        match results.next() {
+            None => true,
+            Some(first) => first || results.any(|b| b),
+        }
+    } else {
+        results.all(|b| b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,20 +200,5 @@ mod tests {
         assert!(day_in(0b0111_1100, 2) && !day_in(0b0111_1100, 1) && !day_in(0xff, 0));
         assert!(parse_days("8").is_err() && parse_days("").is_err());
         assert_eq!(quoted("a\"b\\c\nd"), "\"a\\\"b\\\\c d\"");
-    }
-}
-
-/// Whether a rule with these condition results fires: any one of them (a `+` rule) or
-/// all of them; a rule with no conditions always fires. Both rule languages (download
-/// rules and SMTP rules) combine their conditions this way.
-pub fn combine(any_of: bool, mut results: impl Iterator<Item = bool>) -> bool {
-    if any_of {
-        // `any` of nothing is false, but a rule without conditions fires.
-        match results.next() {
-            None => true,
-            Some(first) => first || results.any(|b| b),
-        }
-    } else {
-        results.all(|b| b)
     }
 }
