@@ -73,10 +73,7 @@ pub fn deliver(dd: &DataDir, args: DeliverArgs) -> ExitCode {
     let mut delivery = Delivery {
         id: format!(
             "cli{}.{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_micros())
-                .unwrap_or(0),
+            crate::platform::clock::unix_micros(),
             std::process::id()
         ),
         envelope: Envelope {

@@ -21,6 +21,11 @@ pub fn unix_micros() -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Seconds since the Unix epoch by the wall clock: for stamps kept on disk.
+pub fn unix_secs() -> u64 {
+    unix_micros() / 1_000_000
+}
+
 /// Now, read twice at once.
 pub fn now() -> Instant {
     let &(start, start_wall) = EPOCH.get_or_init(|| (StdInstant::now(), unix_micros()));

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What loading from disk gives (under the account lock).
 pub(super) struct Loaded {
@@ -23,15 +22,11 @@ pub(super) struct Loaded {
     pub journal: Journal,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A UIDVALIDITY for a folder made now.
 pub fn new_uidvalidity() -> u32 {
-    u32::try_from(now_secs()).unwrap_or(u32::MAX).max(1)
+    u32::try_from(crate::platform::clock::unix_secs())
+        .unwrap_or(u32::MAX)
+        .max(1)
 }
 
 /// Load the folder at `root` from its snapshot and journal, creating or upgrading the

@@ -33,7 +33,6 @@ use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
 use std::io;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -113,10 +112,7 @@ impl Store {
     /// the log, not to the client.
     pub fn deliver(&self, delivery: &Delivery) -> Result<(), DeliveryError> {
         let plan = Plan::of(delivery)?;
-        let arrival = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let arrival = crate::platform::clock::unix_secs();
         for r in &plan.unknown {
             // Accept-and-bounce mode: the bounce is generated once routing and outbound
             // delivery exist; until then the recipient is only logged.
@@ -156,10 +152,7 @@ impl Store {
         server: &str,
     ) -> Result<String, DeliveryError> {
         let recipients: Vec<&Recipient> = delivery.envelope.recipients.iter().collect();
-        let arrival = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let arrival = crate::platform::clock::unix_secs();
         let qid = spool::enqueue_via(
             &self.dir,
             &self.committer,

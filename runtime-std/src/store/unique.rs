@@ -7,7 +7,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -15,14 +14,12 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// microseconds have six digits so that names sort in arrival order: readers number
 /// new mail in name order, and `M99999` would sort after `M100000`.
 pub fn local_unique() -> String {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let us = crate::platform::clock::unix_micros();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(
         "{}.M{:06}P{}Q{}",
-        t.as_secs(),
-        t.subsec_micros(),
+        us / 1_000_000,
+        us % 1_000_000,
         std::process::id(),
         n
     )

@@ -102,11 +102,11 @@ const MAX_WAIT: Duration = Duration::from_secs(4 * 3600);
 pub fn request(dir: &DataDir, target: &str, wait: bool) -> io::Result<bool> {
     fs::create_dir_all(requests_dir(dir))?;
     fs::create_dir_all(status_dir(dir))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let id = format!("{}-{nanos}", std::process::id());
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::platform::clock::unix_micros()
+    );
     let tmp = requests_dir(dir).join(format!("{id}.tmp"));
     fs::write(&tmp, format!("{target}\n"))?;
     let req = requests_dir(dir).join(format!("{id}.req"));
