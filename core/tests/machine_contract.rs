@@ -12,10 +12,9 @@
 #[path = "imap_support/mod.rs"]
 mod imap_support;
 
-use mailroom_core::access::AccessFiles;
-use mailroom_core::accounts::{Account, Accounts};
+use imap_support::snapshot;
 use mailroom_core::auth::AuthOutcome;
-use mailroom_core::config::{parse_config, InMailTls, OutTls, Pop3Auth, Snapshot};
+use mailroom_core::config::{InMailTls, OutTls, Pop3Auth};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::client::{self as pop3c, Pop3Client, Request};
 use mailroom_core::pop3::{MessageEntry, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
@@ -24,7 +23,6 @@ use mailroom_core::smtp::etrn_client::{EtrnClient, EtrnEvent};
 use mailroom_core::smtp::{SessionInfo, SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::fmt::Debug;
-use std::sync::Arc;
 use std::time::Duration;
 
 const T0: u64 = 1_767_225_600;
@@ -219,21 +217,6 @@ where
         );
         d.check_finished(&case);
     }
-}
-
-fn snapshot(extra: &str) -> Arc<Snapshot> {
-    let text = format!(
-        "hostname = \"mail.example.com\"\ndefault_domain = \"example.com\"\n\
-         local_domains = [\"example.com\"]\n{extra}"
-    );
-    Arc::new(Snapshot {
-        config: parse_config(&text).expect("config"),
-        accounts: Accounts::new([Account {
-            name: "alice".into(),
-            ..Default::default()
-        }]),
-        access: AccessFiles::default(),
-    })
 }
 
 #[test]
