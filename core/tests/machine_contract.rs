@@ -1,6 +1,6 @@
 //! The machine contract (docs/ARCHITECTURE.md, "The machine contract") checked on
 //! every byte machine: SMTP server and client, POP3 server and client, the password
-//! service, the ETRN client and the IMAP server.
+//! service, the ETRN client, the IMAP server and the collection run.
 //!
 //! One generic checker runs each machine through a short scripted session, answering
 //! its events as a driver would, and then again with disturbances that the rules say
@@ -543,5 +543,64 @@ fn etrn_client() {
         responder: || Box::new(|_: &EtrnEvent| None),
         wrong: |_| vec![],
         strays: || vec![()],
+    });
+}
+
+#[test]
+fn collection_run() {
+    use mailroom_core::collect::run::{
+        Collector, Decision, RunCommand, RunEvent, RunSettings, Stored,
+    };
+    use mailroom_core::collect::seen::SeenBook;
+    check(Case::<Collector> {
+        name: "collection run",
+        start: |now| {
+            let client = pop3c::ClientSettings {
+                tls: InMailTls::None,
+                tls_available: false,
+                user: "office".into(),
+                password: "secret".into(),
+                max_message: 1 << 20,
+                auth: Pop3Auth::Plain,
+                timeout: Duration::from_secs(60),
+            };
+            let run = RunSettings {
+                inmail: "isp".into(),
+                leave_on_server_days: 0,
+                size_limit: None,
+                download_rules: true,
+            };
+            Collector::new(now, client, run, SeenBook::new())
+        },
+        script: vec![
+            b"+OK ready\r\n",
+            b"-ERR no CAPA here\r\n",
+            b"+OK send PASS\r\n",
+            b"+OK logged in\r\n",
+            b"+OK 1 messages\r\n1 20\r\n.\r\n",
+            b"+OK\r\n1 u1\r\n.\r\n",
+            b"+OK header\r\nSubject: hi\r\n\r\n.\r\n",
+            b"+OK 20 octets\r\nSubject: hi\r\n\r\n..x\r\n.\r\n",
+            b"+OK deleted\r\n",
+            b"+OK bye\r\n",
+        ],
+        responder: || {
+            Box::new(|e| match e {
+                RunEvent::Decide { .. } => Some(RunCommand::Decision(Decision::Download)),
+                RunEvent::Store { .. } => Some(RunCommand::Stored(Stored::Stored)),
+                _ => None,
+            })
+        },
+        wrong: |e| match e {
+            RunEvent::Decide { .. } => vec![RunCommand::Stored(Stored::Stored)],
+            RunEvent::Store { .. } => vec![RunCommand::Decision(Decision::Delete)],
+            _ => vec![],
+        },
+        strays: || {
+            vec![
+                RunCommand::Decision(Decision::Delete),
+                RunCommand::Stored(Stored::Stored),
+            ]
+        },
     });
 }
