@@ -11,8 +11,9 @@ use std::sync::OnceLock;
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// `<secs>.M<usec>P<pid>Q<n>`: unique on this host, and a safe path component. The
-/// microseconds have six digits so that names sort in arrival order: readers number
-/// new mail in name order, and `M99999` would sort after `M100000`.
+/// microseconds have six digits so that plain name order is arrival order for other
+/// Maildir readers too (ours compares digit runs as numbers, `scan::natural_cmp`, for
+/// names written before).
 pub fn local_unique() -> String {
     let us = crate::platform::clock::unix_micros();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
