@@ -359,7 +359,10 @@ fn imap_server() {
         },
         wrong: |e| match e {
             ImapEvent::Authenticate { .. } => vec![
-                ImapCommand::Changes(vec![]),
+                ImapCommand::Changes {
+                    records: vec![],
+                    recent: vec![],
+                },
                 ImapCommand::Message(None),
                 ImapCommand::Wake,
             ],
@@ -373,7 +376,10 @@ fn imap_server() {
         strays: || {
             vec![
                 ImapCommand::AuthResult(AuthOutcome::Ok("alice".into())),
-                ImapCommand::Changes(vec![]),
+                ImapCommand::Changes {
+                    records: vec![],
+                    recent: vec![],
+                },
                 ImapCommand::Message(Some(b"x".to_vec())),
                 ImapCommand::Expunged(Ok(vec![])),
                 ImapCommand::Wake,

@@ -136,6 +136,7 @@ async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>) {
         Session::Smtp(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
         Session::Pop3(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
         Session::Pass(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
+        Session::Imap(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
     });
 }
 
@@ -179,7 +180,19 @@ where
             .await
         };
         self.0 = Some(h);
-        conn.answer(mailroom_std::platform::clock::now(), cmd);
+        if let Some(cmd) = cmd {
+            conn.answer(mailroom_std::platform::clock::now(), cmd);
+        }
+    }
+
+    fn watching(&self) -> Option<Duration> {
+        self.0.as_ref().and_then(|h| h.watching())
+    }
+
+    fn look(&mut self, conn: &mut Pump<H::Machine>) {
+        if let Some(cmd) = self.0.as_mut().and_then(|h| h.look()) {
+            conn.answer(mailroom_std::platform::clock::now(), cmd);
+        }
     }
 }
 

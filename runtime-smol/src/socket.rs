@@ -25,6 +25,14 @@ pub(crate) trait Answer<M: Machine> {
 
     /// Answer `event`, giving `conn` what it needs (usually one command).
     async fn answer(&mut self, conn: &mut Pump<M>, event: M::Event);
+
+    /// While waiting for the peer, look for news every this long ([`Answer::look`]).
+    fn watching(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Give `conn` news from elsewhere (IMAP IDLE: the folder changed), if any.
+    fn look(&mut self, _conn: &mut Pump<M>) {}
 }
 
 /// Run the session on `stream` until the machine closes it or the transport fails;
@@ -56,11 +64,16 @@ pub(crate) async fn drive<M: Machine>(
                 }
                 Step::Wait(deadline) => {
                     write_out(&mut stream, c, write_timeout).await?;
-                    let woke = read_until(&mut stream, &mut buf, deadline).await;
+                    let now = mailroom_std::platform::clock::now();
+                    let until = pump::wake_at(now, deadline, answerer.watching());
+                    let woke = read_until(&mut stream, &mut buf, until).await;
                     // `now` comes from the clock, not from which future finished first.
                     let now = mailroom_std::platform::clock::now();
                     match woke {
-                        Woke::Deadline => c.tick(now),
+                        Woke::Deadline => {
+                            c.tick(now);
+                            answerer.look(c);
+                        }
                         Woke::Read(Ok(0)) => c.eof(now),
                         Woke::Read(Ok(n)) => c.receive(now, &buf[..n])?,
                         Woke::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}

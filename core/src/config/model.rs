@@ -327,7 +327,7 @@ impl Default for Imap {
         Imap {
             plaintext_auth: PlaintextAuth::Lan,
             idle_timeout_secs: 1800,
-            max_command_line: 8192,
+            max_command_line: 65_536,
             max_literal: 52_428_800,
             max_errors: 20,
         }

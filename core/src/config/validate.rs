@@ -444,7 +444,7 @@ mod tests {
                 i.max_literal,
                 i.max_errors
             ),
-            (1800, 8192, 52_428_800, 20)
+            (1800, 65_536, 52_428_800, 20)
         );
         let text = format!(
             "{TEST_BASE}[imap]\nidle_timeout_secs = 60\nmax_literal = 10\nmax_errors = 0\n"

@@ -125,14 +125,12 @@ pub(super) fn part_section(raw: &[u8], path: &[u32], part: &super::fetch::Part) 
         Part::Mime => Some(range(p.offset_header, p.offset_body)),
         // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it holds.
         _ => match &p.body {
-            PartType::Message(inner) => {
-                // The nested message's bytes, by its root part's offsets (mail-parser
-                // may hand the enclosing message's bytes as its `raw_message`).
-                let root = inner.parts.first()?;
-                let r: &[u8] = &inner.raw_message;
-                let a = (root.offset_header as usize).min(r.len());
-                let b = (root.offset_end as usize).clamp(a, r.len());
-                Some(super::fetch::section(&r[a..b], part).into_owned())
+            PartType::Message(_) => {
+                // The nested message is this part's whole body, epilogue of its own
+                // multipart included (its root part's offsets stop at the last
+                // boundary).
+                let nested = range(p.offset_body, p.offset_end);
+                Some(super::fetch::section(&nested, part).into_owned())
             }
             _ => None,
         },
@@ -297,7 +295,8 @@ fn addresses(out: &mut Vec<u8>, a: Option<&Address<'_>>) {
                         items.extend_from_slice(b"(NIL NIL ");
                         write::string(&mut items, name.as_bytes());
                         items.extend_from_slice(b" NIL)");
-                        for addr in &g.addresses {
+                        // A comment alone (`group: (foo) ;`) is no member.
+                        for addr in g.addresses.iter().filter(|a| a.address.is_some()) {
                             one(&mut items, addr);
                         }
                         items.extend_from_slice(b"(NIL NIL NIL NIL)");
@@ -333,8 +332,25 @@ fn one(out: &mut Vec<u8>, a: &Addr<'_>) {
         }
         None => out.extend_from_slice(b"NIL"),
     }
-    out.extend_from_slice(b" NIL ");
+    out.push(b' ');
     let address = a.address.as_deref().unwrap_or("");
+    // An obsolete source route (`<@route:user@domain>`) has a field of its own.
+    match address.split_once(':') {
+        Some((route, rest)) if route.starts_with('@') => {
+            write::string(out, route.as_bytes());
+            address_parts(out, rest);
+        }
+        _ => {
+            out.extend_from_slice(b"NIL");
+            address_parts(out, address);
+        }
+    }
+    out.push(b')');
+}
+
+/// ` mailbox host` of an address.
+fn address_parts(out: &mut Vec<u8>, address: &str) {
+    out.push(b' ');
     match address.rsplit_once('@') {
         Some((local, host)) => {
             write::string(out, local.as_bytes());
@@ -347,7 +363,6 @@ fn one(out: &mut Vec<u8>, a: &Addr<'_>) {
             out.extend_from_slice(b" NIL");
         }
     }
-    out.push(b')');
 }
 
 #[cfg(test)]

@@ -264,8 +264,13 @@ pub enum ImapCommand {
     Selected(Result<Box<FolderIndex>, MailboxError>),
     Done(Result<(), MailboxError>),
     /// Changes since the last ones handed over, in journal order (records the session
-    /// already has, by MODSEQ, are skipped, so overlap is harmless).
-    Changes(Vec<Record>),
+    /// already has, by MODSEQ, are skipped, so overlap is harmless), and the new
+    /// messages that are `\Recent` in this session: the store gives each arrival to
+    /// one read-write session only (RFC 3501 §2.3.2).
+    Changes {
+        records: Vec<Record>,
+        recent: Vec<u32>,
+    },
     Stored(Result<StoreOutcome, MailboxError>),
     /// Every change up to and including the removals, in journal order.
     Expunged(Result<Vec<Record>, MailboxError>),

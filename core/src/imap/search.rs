@@ -51,6 +51,34 @@ impl<'a> Text<'a> {
             .collect()
     }
 
+    /// The values of the address fields named `name`, and each address in them as
+    /// `Name <local@domain>` (comments and quoting gone, as Dovecot searches), so
+    /// `FROM user@example.org` finds `<user (c)@ (c) example.org>` too.
+    fn addresses(&self, name: &str) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for value in self.fields(name) {
+            let header = [name.as_bytes(), b":", &value, b"\r\n\r\n"].concat();
+            if let Some(m) = mail_parser::MessageParser::new().parse_headers(&header) {
+                let parsed = match name {
+                    "From" => m.from(),
+                    "To" => m.to(),
+                    "Cc" => m.cc(),
+                    _ => m.bcc(),
+                };
+                for a in parsed.into_iter().flat_map(|a| a.iter()) {
+                    let addr = a.address.as_deref().unwrap_or("");
+                    let shown = match a.name.as_deref() {
+                        Some(n) => format!("{n} <{addr}>"),
+                        None => addr.to_string(),
+                    };
+                    out.push(shown.into_bytes());
+                }
+            }
+            out.push(value);
+        }
+        out
+    }
+
     /// The Date field's day, as days since 1970 (its own time zone's date, RFC 3501
     /// §6.4.4).
     fn sent_day(&self) -> Option<i64> {
@@ -223,11 +251,12 @@ impl Ctx<'_> {
     fn text_matches(&self, k: &SearchKey<'_>) -> bool {
         let Some(t) = self.text else { return false };
         let field = |name: &str, what: &[u8]| t.fields(name).iter().any(|v| contains(v, what));
+        let address = |name: &str, what: &[u8]| t.addresses(name).iter().any(|v| contains(v, what));
         match k {
-            SearchKey::From(s) => field("From", s.as_ref()),
-            SearchKey::To(s) => field("To", s.as_ref()),
-            SearchKey::Cc(s) => field("Cc", s.as_ref()),
-            SearchKey::Bcc(s) => field("Bcc", s.as_ref()),
+            SearchKey::From(s) => address("From", s.as_ref()),
+            SearchKey::To(s) => address("To", s.as_ref()),
+            SearchKey::Cc(s) => address("Cc", s.as_ref()),
+            SearchKey::Bcc(s) => address("Bcc", s.as_ref()),
             SearchKey::Subject(s) => field("Subject", s.as_ref()),
             SearchKey::Header(name, s) => {
                 field(&String::from_utf8_lossy(name.as_ref()), s.as_ref())

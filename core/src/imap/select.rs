@@ -11,8 +11,12 @@ pub(super) struct Selected {
     pub(super) index: FolderIndex,
     pub(super) view: View,
     pub(super) read_only: bool,
-    /// UIDs from here on are `\Recent` in this session (the value at SELECT).
+    /// UIDs from here up to `next_at_select` were `\Recent` at SELECT (the store
+    /// gave them to this session)…
     first_recent: u32,
+    next_at_select: u32,
+    /// …and so are the arrivals since that the store gave it.
+    claimed: std::collections::BTreeSet<u32>,
     /// The folder's keyword table grew: FLAGS and PERMANENTFLAGS are owed
     /// (RFC 3501 §7.2.6).
     new_keywords: bool,
@@ -27,6 +31,8 @@ impl Selected {
         Selected {
             view: View::new(&index),
             first_recent: index.first_recent,
+            next_at_select: index.next_uid,
+            claimed: std::collections::BTreeSet::new(),
             index,
             read_only,
             new_keywords: false,
@@ -50,7 +56,15 @@ impl Selected {
     }
 
     pub(super) fn recent(&self, uid: u32) -> bool {
-        uid >= self.first_recent
+        (uid >= self.first_recent && uid < self.next_at_select) || self.claimed.contains(&uid)
+    }
+
+    /// Arrivals the store made `\Recent` in this session. A read-only session
+    /// (EXAMINE) takes none: RFC 3501 leaves them for a later SELECT.
+    pub(super) fn claim_recent(&mut self, uids: &[u32]) {
+        if !self.read_only {
+            self.claimed.extend(uids.iter().copied());
+        }
     }
 
     /// Apply changes to the copy, and to the view when `note` (a session's own flag
@@ -60,6 +74,7 @@ impl Selected {
         for r in records {
             let seen = match r {
                 Record::Keyword(k) => self.index.keyword_id(k).is_some(),
+                Record::Recent { first } => *first <= self.index.first_recent,
                 _ => r.modseq().is_some_and(|m| m <= self.index.highest_modseq),
             };
             if seen {

@@ -102,6 +102,12 @@ enum Pending {
     Sync(Box<Command<'static>>),
     /// A sync point during IDLE.
     IdleSync,
+    /// A sync point after APPEND to the selected folder, so its answer reports the
+    /// new message (RFC 3501 §6.3.11); then the tagged OK with this text.
+    AfterAppend {
+        tag: String,
+        text: String,
+    },
     Store(StoreJob),
     Expunge {
         tag: String,
@@ -135,7 +141,6 @@ struct StoreJob {
     conditional: bool,
     /// Messages found modified locally (MODSEQ above UNCHANGEDSINCE).
     modified: Vec<u32>,
-    gone: usize,
 }
 
 #[derive(Debug)]
@@ -237,7 +242,7 @@ impl ImapServer {
 
     /// `CAPABILITY …` for the current state: only what this session does.
     fn capabilities(&mut self) {
-        let mut caps = vec!["CAPABILITY", "IMAP4rev1", "LITERAL+", "SASL-IR"];
+        let mut caps = vec!["CAPABILITY", "IMAP4rev1", "LITERAL+", "SASL-IR", "ID"];
         if self.state == State::NotAuthenticated {
             if self.info.tls_available && !self.tls_active {
                 caps.push("STARTTLS");
@@ -279,6 +284,12 @@ impl ImapServer {
     fn tagged(&mut self, tag: &str, status: &str, text: &str) {
         self.out
             .extend_from_slice(format!("{tag} {status} {}\r\n", write::clean(text)).as_bytes());
+    }
+
+    /// A mailbox name that is not modified UTF-7 (or not UTF-8): no folder has it.
+    /// A NO, as Dovecot answers, not a BAD: the command itself was well formed.
+    fn bad_name(&mut self, tag: &str) {
+        self.tagged(tag, "NO", "[CANNOT] Invalid mailbox name");
     }
 
     /// A refusal the client caused: counted; the limit ends the session.
@@ -492,6 +503,12 @@ impl ImapServer {
                 self.out.extend_from_slice(b"\r\n");
                 self.tagged(&tag, "OK", "ENABLE completed");
             }
+            CommandBody::Id { .. } => {
+                // RFC 2971: any state; what the client says about itself is not needed.
+                self.out
+                    .extend_from_slice(b"* ID (\"name\" \"Mailroom\")\r\n");
+                self.tagged(&tag, "OK", "ID completed");
+            }
             CommandBody::Namespace if authed => {
                 self.out
                     .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
@@ -518,7 +535,7 @@ impl ImapServer {
                         Pending::Status { tag, name, items },
                     );
                 }
-                Err(()) => self.bad(Some(&tag), "Invalid mailbox name"),
+                Err(()) => self.bad_name(&tag),
             },
             CommandBody::Select {
                 mailbox,
@@ -529,7 +546,11 @@ impl ImapServer {
                 parameters,
             } if authed => self.select(tag, &mailbox, &parameters, true),
             CommandBody::Create { mailbox } if authed => {
-                self.folder_op(tag, "CREATE", &mailbox, None, FolderOp::Create)
+                // RFC 3501 §6.3.3: a trailing separator only says folders will go
+                // below; the folder made is the name without it.
+                self.folder_op(tag, "CREATE", &mailbox, None, |name| {
+                    FolderOp::Create(name.trim_end_matches('/').to_owned())
+                })
             }
             CommandBody::Delete { mailbox } if authed => {
                 self.folder_op(tag, "DELETE", &mailbox, None, FolderOp::Delete)
@@ -548,7 +569,7 @@ impl ImapServer {
                         what: "RENAME",
                     },
                 ),
-                _ => self.bad(Some(&tag), "Invalid mailbox name"),
+                _ => self.bad_name(&tag),
             },
             CommandBody::Append {
                 mailbox,
@@ -557,7 +578,7 @@ impl ImapServer {
                 message,
             } if authed => {
                 let Ok(name) = folder(&mailbox) else {
-                    return self.bad(Some(&tag), "Invalid mailbox name");
+                    return self.bad_name(&tag);
                 };
                 let Ok((flags, keywords)) = store::parse_flags(&flags) else {
                     return self.bad(Some(&tag), "Invalid flags");
@@ -789,7 +810,8 @@ impl ImapServer {
                     special_only,
                 },
             ),
-            _ => self.bad(Some(&tag), &format!("{what}: invalid mailbox name")),
+            // No folder has a name that is not modified UTF-7: nothing matches.
+            _ => self.tagged(&tag, "OK", &format!("{what} completed")),
         }
     }
 
@@ -823,7 +845,7 @@ impl ImapServer {
                     condstore,
                 },
             ),
-            Err(()) => self.bad(Some(&tag), "Invalid mailbox name"),
+            Err(()) => self.bad_name(&tag),
         }
     }
 
@@ -846,7 +868,7 @@ impl ImapServer {
     ) {
         match folder(mailbox) {
             Ok(name) => self.ask(ImapEvent::Folder(op(name)), Pending::Folder { tag, what }),
-            Err(()) => self.bad(Some(&tag), "Invalid mailbox name"),
+            Err(()) => self.bad_name(&tag),
         }
     }
 
@@ -1051,7 +1073,6 @@ impl ImapServer {
                 crate::mailbox::Flags::NONE.with(Flag::Seen),
                 &[],
             )
-            .0
         };
         self.ask(
             ImapEvent::Store {
@@ -1123,7 +1144,7 @@ impl ImapServer {
             .copied()
             .filter(|u| !modified.contains(u))
             .collect();
-        let (updates, gone) = store::updates(sel, &candidates, kind, given, &keywords);
+        let updates = store::updates(sel, &candidates, kind, given, &keywords);
         let job = StoreJob {
             tag,
             uids: candidates,
@@ -1131,7 +1152,6 @@ impl ImapServer {
             uid_cmd,
             conditional: unchanged_since.is_some(),
             modified,
-            gone,
         };
         if updates.is_empty() {
             return self.store_done(job, StoreOutcome::default());
@@ -1203,13 +1223,10 @@ impl ImapServer {
                 "OK",
                 &format!("[MODIFIED {list}] Conditional {what} failed"),
             );
-        } else if job.gone > 0 {
-            self.tagged(
-                &job.tag,
-                "NO",
-                "[EXPUNGEISSUED] Some of the messages no longer exist",
-            );
         } else {
+            // Messages another session expunged are left out silently (RFC 2180
+            // §4.2.1's first choice, as Dovecot does): the flags of a message that is
+            // gone matter to nobody, and a NO would make clients retry.
             self.tagged(&job.tag, "OK", &format!("{what} completed"));
         }
     }
@@ -1232,7 +1249,7 @@ impl ImapServer {
             Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
         };
         let Ok(to) = folder(mailbox) else {
-            return self.bad(Some(&tag), "Invalid mailbox name");
+            return self.bad_name(&tag);
         };
         if uids.is_empty() {
             let what = if remove { "MOVE" } else { "COPY" };
@@ -1300,6 +1317,10 @@ impl ImapServer {
 
     fn mailbox_error(&mut self, tag: &str, what: &str, e: &MailboxError) {
         let text = match e {
+            // RFC 3501 §6.3.11, §6.4.7: the client may CREATE and try again.
+            MailboxError::NoSuchFolder if matches!(what, "APPEND" | "COPY" | "MOVE") => {
+                "[TRYCREATE] No such mailbox".to_owned()
+            }
             MailboxError::NoSuchFolder => "[NONEXISTENT] No such mailbox".to_owned(),
             MailboxError::AlreadyExists => "[ALREADYEXISTS] Mailbox already exists".to_owned(),
             MailboxError::Cannot(why) => format!("[CANNOT] {}", write::clean(why)),
@@ -1412,8 +1433,8 @@ impl ImapServer {
                 Ok(()) => self.tagged(&tag, "OK", &format!("{what} completed")),
                 Err(e) => self.mailbox_error(&tag, what, &e),
             },
-            (Pending::Sync(cmd), ImapCommand::Changes(records)) => {
-                if !self.take_changes(&records) {
+            (Pending::Sync(cmd), ImapCommand::Changes { records, recent }) => {
+                if !self.take_changes(&records, &recent) {
                     return true;
                 }
                 if reports_first(&cmd.body) {
@@ -1424,8 +1445,18 @@ impl ImapServer {
                 }
                 self.run(*cmd);
             }
-            (Pending::IdleSync, ImapCommand::Changes(records)) => {
-                if !self.take_changes(&records) {
+            (Pending::AfterAppend { tag, text }, ImapCommand::Changes { records, recent }) => {
+                if !self.take_changes(&records, &recent) {
+                    return true;
+                }
+                let condstore = self.condstore;
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                self.tagged(&tag, "OK", &text);
+            }
+            (Pending::IdleSync, ImapCommand::Changes { records, recent }) => {
+                if !self.take_changes(&records, &recent) {
                     return true;
                 }
                 let condstore = self.condstore;
@@ -1496,11 +1527,14 @@ impl ImapServer {
                 self.copied(tag, uids, remove, r)
             }
             (Pending::Append { tag }, ImapCommand::Appended(r)) => match r {
-                Ok((validity, uid)) => self.tagged(
-                    &tag,
-                    "OK",
-                    &format!("[APPENDUID {validity} {uid}] APPEND completed"),
-                ),
+                Ok((validity, uid)) => {
+                    let text = format!("[APPENDUID {validity} {uid}] APPEND completed");
+                    if self.selected.is_some() {
+                        self.ask(ImapEvent::Sync, Pending::AfterAppend { tag, text });
+                    } else {
+                        self.tagged(&tag, "OK", &text);
+                    }
+                }
                 Err(e) => self.mailbox_error(&tag, "APPEND", &e),
             },
             (Pending::Search(job), ImapCommand::Message(bytes)) => {
@@ -1520,10 +1554,11 @@ impl ImapServer {
     }
 
     /// Apply the changes of a sync point; false (and closing) if they do not fit.
-    fn take_changes(&mut self, records: &[Record]) -> bool {
+    fn take_changes(&mut self, records: &[Record], recent: &[u32]) -> bool {
         let Some(sel) = &mut self.selected else {
             return true;
         };
+        sel.claim_recent(recent);
         if sel.apply(records, true).is_err() {
             self.out_of_step();
             return false;

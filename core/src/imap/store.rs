@@ -69,33 +69,31 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 }
 
 /// The updates for `uids` (messages another session expunged are skipped, RFC 2180
-/// §4.2.1; their count is returned). Messages whose flags would not change are left
-/// out of the updates but still answered with FETCH.
+/// §4.2.1). Messages whose flags would not change are left out of the updates but
+/// still answered with FETCH.
 pub(super) fn updates(
     sel: &Selected,
     uids: &[u32],
     kind: StoreType,
     given: Flags,
     keywords: &[String],
-) -> (Vec<FlagUpdate>, usize) {
+) -> Vec<FlagUpdate> {
     let mut out = Vec::new();
-    let mut gone = 0;
     for &uid in uids {
-        match sel.meta(uid) {
-            Some(m) if !sel.view.is_gone(uid) => {
-                let flags = combine(m.flags, kind, given);
-                let old = sel.keyword_names(uid);
-                let kws = combine_keywords(&old, kind, keywords);
-                if flags != m.flags || !same_set(&old, &kws) {
-                    out.push(FlagUpdate {
-                        uid,
-                        flags,
-                        keywords: kws,
-                    });
-                }
-            }
-            _ => gone += 1,
+        // A message another session expunged is left out (see `store_done`).
+        let Some(m) = sel.meta(uid).filter(|_| !sel.view.is_gone(uid)) else {
+            continue;
+        };
+        let flags = combine(m.flags, kind, given);
+        let old = sel.keyword_names(uid);
+        let kws = combine_keywords(&old, kind, keywords);
+        if flags != m.flags || !same_set(&old, &kws) {
+            out.push(FlagUpdate {
+                uid,
+                flags,
+                keywords: kws,
+            });
         }
     }
-    (out, gone)
+    out
 }

@@ -214,6 +214,9 @@ impl FolderIndex {
                 m.held = *held;
                 m.modseq = *modseq;
             }
+            Record::Recent { first } => {
+                self.first_recent = self.first_recent.max(*first);
+            }
             Record::Keyword(name) => {
                 if self.keyword_id(name).is_none() {
                     if self.keywords.len() >= MAX_KEYWORDS {

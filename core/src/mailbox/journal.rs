@@ -32,6 +32,11 @@ pub enum Record {
     },
     /// A keyword added to the folder's table (it has no MODSEQ: no message changed).
     Keyword(String),
+    /// `\Recent` handed out (RFC 3501 §2.3.2): the UIDs below `first` were given to
+    /// a session, so no later session sees them as recent. No MODSEQ either.
+    Recent {
+        first: u32,
+    },
 }
 
 impl Record {
@@ -41,7 +46,7 @@ impl Record {
             Record::Flags { modseq, .. }
             | Record::Expunged { modseq, .. }
             | Record::Held { modseq, .. } => Some(*modseq),
-            Record::Keyword(_) => None,
+            Record::Keyword(_) | Record::Recent { .. } => None,
         }
     }
 
@@ -61,6 +66,7 @@ impl Record {
                 write!(body, "H {uid} {modseq} {}", if *held { "H" } else { "-" })
             }
             Record::Keyword(name) => write!(body, "K {name}"),
+            Record::Recent { first } => write!(body, "R {first}"),
         };
         let crc = crc32fast::hash(body.as_bytes());
         let _ = writeln!(body, " #{crc:08x}");
@@ -98,6 +104,9 @@ impl Record {
                 },
             },
             "K" => Record::Keyword(f.next().filter(|k| valid_keyword(k))?.to_string()),
+            "R" => Record::Recent {
+                first: f.next()?.parse().ok()?,
+            },
             _ => return None,
         };
         f.next().is_none().then_some(r)
@@ -158,6 +167,7 @@ pub fn replay(index: &mut FolderIndex, text: &[u8]) -> Replayed {
         let held_already = match (&record, record.modseq()) {
             (_, Some(m)) => m <= index.highest_modseq,
             (Record::Keyword(k), None) => index.keyword_id(k).is_some(),
+            (Record::Recent { first }, None) => *first <= index.first_recent,
             _ => false,
         };
         if !held_already {

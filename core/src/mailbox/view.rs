@@ -104,7 +104,8 @@ impl View {
                     self.changed.insert(*uid);
                 }
             }
-            Record::Added(_) | Record::Held { .. } | Record::Keyword(_) => {}
+            Record::Added(_) | Record::Held { .. } | Record::Keyword(_) | Record::Recent { .. } => {
+            }
         }
     }
 

@@ -171,6 +171,31 @@ impl SizeCounter {
     }
 }
 
+/// A stored message as the protocols send it (IMAP FETCH, and RETR before
+/// stuffing): bare LF made CRLF, an unterminated last line ended; exactly
+/// [`SizeCounter`]'s count of octets, so RFC822.SIZE and the literal agree.
+pub fn wire_form(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 2);
+    let mut rest = data;
+    while let Some(i) = memchr(b'\n', rest) {
+        let line = &rest[..i];
+        out.extend_from_slice(line);
+        if line.last() != Some(&b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b'\n');
+        rest = &rest[i + 1..];
+    }
+    if !rest.is_empty() {
+        out.extend_from_slice(rest);
+        if rest.last() != Some(&b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
 /// Reads a dot-terminated multi-line POP3 response (RFC 1939 §3) on the client side:
 /// removes the byte-stuffing and finds the `.` line, over input split at any byte.
 /// Line ends pass through as they came. Holds no buffer of its own: memory is bounded
@@ -326,6 +351,17 @@ mod tests {
         assert_eq!(send(b"x\r", Stuffer::full(), 1), b"x\r\n.\r\n");
         assert_eq!(size(b"x\r", 1), 3);
         assert_eq!(size(b"a\r\nb\r\n", 2), 6);
+    }
+
+    #[test]
+    fn wire_form_ends_every_line_with_crlf_and_matches_the_count() {
+        assert_eq!(wire_form(b"a\nb\r\nc"), b"a\r\nb\r\nc\r\n");
+        assert_eq!(wire_form(b""), b"");
+        for msg in [&b"x\r"[..], b"a\rb\n", b"\n\n", b"a\r\n", b"\r\r\n"] {
+            let mut c = SizeCounter::new();
+            c.push(msg);
+            assert_eq!(wire_form(msg).len() as u64, c.finish(), "{msg:?}");
+        }
     }
 
     fn unstuff(wire: &[u8], cut: usize) -> (Vec<u8>, usize) {

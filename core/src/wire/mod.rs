@@ -26,7 +26,7 @@ pub mod smtp_reply;
 pub mod write;
 
 pub use contract::{Clock, Ending};
-pub use dot::{SizeCounter, Stuffer, Unstuffer};
+pub use dot::{wire_form, SizeCounter, Stuffer, Unstuffer};
 pub use line::{LineReader, LineStep};
 pub use session::{Farewell, Limits, LineSession};
 pub use smtp_reply::{Reply, ReplyError, ReplyReader};

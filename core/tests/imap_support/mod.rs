@@ -236,7 +236,18 @@ impl Store {
                 },
                 FolderOp::Subscribe(_) | FolderOp::Unsubscribe(_) => Ok(()),
             }),
-            ImapEvent::Sync => ImapCommand::Changes(std::mem::take(&mut self.feed)),
+            ImapEvent::Sync => {
+                let records = std::mem::take(&mut self.feed);
+                // One session: every arrival is recent in it.
+                let recent = records
+                    .iter()
+                    .filter_map(|r| match r {
+                        Record::Added(m) => Some(m.uid),
+                        _ => None,
+                    })
+                    .collect();
+                ImapCommand::Changes { records, recent }
+            }
             ImapEvent::Store {
                 updates,
                 unchanged_since,

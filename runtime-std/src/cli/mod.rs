@@ -414,6 +414,8 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
+            // Looked at first: a new account's mailbox is made with it.
+            let earlier = dd.maildir(&name.to_ascii_lowercase()).is_dir();
             users::add_user(dd, &name, &password, admin).map(|a| {
                 let mut msg = format!(
                     "Created {}user {}.",
@@ -421,7 +423,7 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                     a.name
                 );
                 let mailbox = dd.maildir(&a.name);
-                if mailbox.is_dir() {
+                if earlier {
                     msg.push_str(&format!(
                         "\nNote: the existing mailbox {} (from an earlier account of this name) now belongs to {}.",
                         mailbox.display(),

@@ -96,6 +96,11 @@ pub fn add_user(
     };
     write_account(dd, &account, Mode::CreateNew)?;
     sync_secret(dd, &name, password, policy.challenge_response)?;
+    // Sent, Drafts, Trash and Junk with their SPECIAL-USE, for IMAP clients and
+    // webmail; an account whose folders cannot be made still receives mail.
+    if let Err(e) = crate::store::Folders::new().create_defaults(&dd.maildir(&name)) {
+        tracing::warn!(user = %name, "cannot create the default folders: {e}");
+    }
     tracing::info!(user = %name, admin, "account created");
     Ok(account)
 }

@@ -10,10 +10,12 @@ use crate::net::listen::Kind;
 use crate::net::pump::{self, Pump, PumpError};
 use crate::platform::secrets;
 use crate::services::app::{dummy_hash, Shared};
+use crate::services::imap::{ImapMailbox, IDLE_LOOK};
 use crate::store::index::{Listed, Mailbox, MailboxError};
 use mailroom_core::accounts::{verify_password, Account};
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
+use mailroom_core::imap::{ImapCommand, ImapEvent, ImapInfo, ImapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
 use mailroom_core::security::Service;
@@ -31,12 +33,13 @@ pub const RETRIEVE_CHUNK: usize = 64 * 1024;
 /// The application half of one connection.
 pub trait Handler: Send + 'static {
     type Machine: Machine;
-    /// Answer one event. May block (argon2, disk): the async runtime runs it on its
-    /// blocking pool unless it is [`Handler::quick`].
+    /// Answer one event; `None` for the events that want no answer (IMAP's
+    /// `Deselect` and `Idle`). May block (argon2, disk): the async runtime runs it on
+    /// its blocking pool unless it is [`Handler::quick`].
     fn answer(
         &mut self,
         event: <Self::Machine as Machine>::Event,
-    ) -> <Self::Machine as Machine>::Command;
+    ) -> Option<<Self::Machine as Machine>::Command>;
 
     /// Whether `event` is answered in a moment (a read of at most one chunk of a
     /// message, usually from the page cache): the async runtime then answers it in
@@ -45,6 +48,18 @@ pub trait Handler: Send + 'static {
     /// first, so the client is never kept waiting for a reply that is ready.
     fn quick(&self, _event: &<Self::Machine as Machine>::Event) -> bool {
         false
+    }
+
+    /// While the session waits for its peer, how often to [`Handler::look`] for news
+    /// from elsewhere (IMAP IDLE: the folder changed); `None`: no news expected.
+    fn watching(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// A quick look for news (a few `stat`s at most): a command for the machine, if
+    /// any. Answered in place by both runtimes.
+    fn look(&mut self) -> Option<<Self::Machine as Machine>::Command> {
+        None
     }
 }
 
@@ -57,6 +72,7 @@ pub enum Session {
     Smtp(Pump<SmtpServer>, SmtpHandler),
     Pop3(Pump<Pop3Server>, Pop3Handler),
     Pass(Pump<PassServer>, PassHandler),
+    Imap(Pump<ImapServer>, ImapHandler),
 }
 
 /// Set up the session for a connection accepted on a `kind` listener; also returns
@@ -101,6 +117,24 @@ pub fn open(
                 Session::Pop3(conn, Pop3Handler::new(shared.clone(), peer)),
                 id,
             ))
+        }
+        Kind::Imap | Kind::Imaps => {
+            let id = pump::new_session_id(now);
+            let implicit = kind == Kind::Imaps;
+            let info = ImapInfo {
+                peer_ip: peer,
+                session_id: id.clone(),
+                tls_active: implicit,
+                tls_available,
+            };
+            let machine = ImapServer::new(now, snap, info);
+            let conn = Pump::with_machine(now, machine, implicit, tls)?;
+            let handler = ImapHandler {
+                mailbox: ImapMailbox::new(shared.clone()),
+                shared: shared.clone(),
+                peer,
+            };
+            Ok((Session::Imap(conn, handler), id))
         }
         Kind::Pass => {
             let id = pump::new_session_id(now);
@@ -254,8 +288,8 @@ pub struct SmtpHandler {
 impl Handler for SmtpHandler {
     type Machine = SmtpServer;
 
-    fn answer(&mut self, event: SmtpEvent) -> SmtpCommand {
-        match event {
+    fn answer(&mut self, event: SmtpEvent) -> Option<SmtpCommand> {
+        Some(match event {
             SmtpEvent::Authenticate { user, password } => {
                 let outcome =
                     password_login(&self.shared, Service::Smtp, self.peer, &user, &password);
@@ -283,7 +317,7 @@ impl Handler for SmtpHandler {
                 })
             }
             other => self.shared.answer(other),
-        }
+        })
     }
 
     /// Logging a rule activation is an append to a log file.
@@ -430,8 +464,8 @@ impl Handler for Pop3Handler {
         matches!(event, Pop3Event::Retrieve { .. } | Pop3Event::NextChunk)
     }
 
-    fn answer(&mut self, event: Pop3Event) -> Pop3Command {
-        match event {
+    fn answer(&mut self, event: Pop3Event) -> Option<Pop3Command> {
+        Some(match event {
             Pop3Event::Authenticate { user, password } => Pop3Command::AuthResult(password_login(
                 &self.shared,
                 Service::Pop3,
@@ -455,7 +489,7 @@ impl Handler for Pop3Handler {
             Pop3Event::Retrieve { index } => self.start(index),
             Pop3Event::NextChunk => self.next_chunk(),
             Pop3Event::Commit { delete, seen } => self.commit(&delete, &seen),
-        }
+        })
     }
 }
 
@@ -470,6 +504,55 @@ impl Drop for Pop3Handler {
     }
 }
 
+/// One IMAP connection: the password check here, the mailbox in
+/// [`crate::services::imap`].
+pub struct ImapHandler {
+    shared: Arc<Shared>,
+    peer: IpAddr,
+    mailbox: ImapMailbox,
+}
+
+impl Handler for ImapHandler {
+    type Machine = ImapServer;
+
+    fn answer(&mut self, event: ImapEvent) -> Option<ImapCommand> {
+        if let ImapEvent::Authenticate { user, password } = &event {
+            let outcome = password_login(&self.shared, Service::Imap, self.peer, user, password);
+            let outcome = match outcome {
+                AuthOutcome::Ok(name) => match self.mailbox.logged_in(&name) {
+                    Ok(()) => {
+                        tracing::info!(user = %name, peer = %self.peer, "imap login");
+                        AuthOutcome::Ok(name)
+                    }
+                    Err(e) => {
+                        tracing::error!(user = %name, "imap: no mailbox: {e}");
+                        AuthOutcome::Unavailable
+                    }
+                },
+                other => other,
+            };
+            return Some(ImapCommand::AuthResult(outcome));
+        }
+        self.mailbox.answer(event)
+    }
+
+    /// Reading one message (FETCH) is from the page cache as a rule.
+    fn quick(&self, event: &ImapEvent) -> bool {
+        matches!(
+            event,
+            ImapEvent::Message { .. } | ImapEvent::Deselect | ImapEvent::Idle
+        )
+    }
+
+    fn watching(&self) -> Option<std::time::Duration> {
+        self.mailbox.idling().then_some(IDLE_LOOK)
+    }
+
+    fn look(&mut self) -> Option<ImapCommand> {
+        self.mailbox.look()
+    }
+}
+
 pub struct PassHandler {
     shared: Arc<Shared>,
     peer: IpAddr,
@@ -478,8 +561,8 @@ pub struct PassHandler {
 impl Handler for PassHandler {
     type Machine = PassServer;
 
-    fn answer(&mut self, event: PassEvent) -> PassCommand {
-        match event {
+    fn answer(&mut self, event: PassEvent) -> Option<PassCommand> {
+        Some(match event {
             PassEvent::Authenticate { user, password } => PassCommand::AuthResult(password_login(
                 &self.shared,
                 Service::Pass,
@@ -508,6 +591,6 @@ impl Handler for PassHandler {
                     }
                 }
             }
-        }
+        })
     }
 }

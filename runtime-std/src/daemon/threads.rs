@@ -160,6 +160,7 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream) {
         Session::Smtp(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Pop3(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Pass(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Imap(mut c, h) => drive(stream, &mut c, Serve(h)),
     });
 }
 
@@ -173,8 +174,19 @@ impl<H: Handler> Answer<H::Machine> for Serve<H> {
     }
 
     fn answer(&mut self, conn: &mut Pump<H::Machine>, event: <H::Machine as Machine>::Event) {
-        let cmd = self.0.answer(event);
-        conn.answer(crate::platform::clock::now(), cmd);
+        if let Some(cmd) = self.0.answer(event) {
+            conn.answer(crate::platform::clock::now(), cmd);
+        }
+    }
+
+    fn watching(&self) -> Option<std::time::Duration> {
+        self.0.watching()
+    }
+
+    fn look(&mut self, conn: &mut Pump<H::Machine>) {
+        if let Some(cmd) = self.0.look() {
+            conn.answer(crate::platform::clock::now(), cmd);
+        }
     }
 }
 

@@ -18,6 +18,10 @@ pub enum Kind {
     Pop3s,
     /// `[services].pass`: the password-change service (§11.7).
     Pass,
+    /// `[services].imap`: plain, STARTTLS when a certificate is configured.
+    Imap,
+    /// `[services].imaps`: implicit TLS (port 993).
+    Imaps,
 }
 
 impl Kind {
@@ -28,6 +32,8 @@ impl Kind {
             Kind::Pop3 => "pop3",
             Kind::Pop3s => "pop3s",
             Kind::Pass => "pass",
+            Kind::Imap => "imap",
+            Kind::Imaps => "imaps",
         }
     }
 }
@@ -54,6 +60,10 @@ pub enum ListenError {
         "[services].pop3s is set but [tls] has no cert and key: implicit TLS needs a certificate"
     )]
     Pop3sWithoutTls,
+    #[error(
+        "[services].imaps is set but [tls] has no cert and key: implicit TLS needs a certificate"
+    )]
+    ImapsWithoutTls,
 }
 
 impl Listeners {
@@ -66,6 +76,9 @@ impl Listeners {
         if !s.pop3s.is_empty() && !tls_available {
             return Err(ListenError::Pop3sWithoutTls);
         }
+        if !s.imaps.is_empty() && !tls_available {
+            return Err(ListenError::ImapsWithoutTls);
+        }
         let mut out = Listeners::default();
         for (kind, list) in [
             (Kind::Smtp, &s.smtp),
@@ -73,6 +86,8 @@ impl Listeners {
             (Kind::Pop3, &s.pop3),
             (Kind::Pop3s, &s.pop3s),
             (Kind::Pass, &s.pass),
+            (Kind::Imap, &s.imap),
+            (Kind::Imaps, &s.imaps),
         ] {
             for address in list {
                 let fail = |source| ListenError::Bind {
@@ -98,11 +113,7 @@ impl Listeners {
 
 /// One warning per configured service this version cannot serve yet.
 pub fn warn_unavailable(services: &Services) {
-    let pending = [
-        ("imap", &services.imap),
-        ("imaps", &services.imaps),
-        ("http", &services.http),
-    ];
+    let pending = [("http", &services.http)];
     for (key, list) in pending {
         if !list.is_empty() {
             tracing::warn!("{key}: not available yet in this version; ignoring [services].{key}");

@@ -333,6 +333,19 @@ pub fn wait_time(now: Instant, deadline: Option<Instant>) -> Option<Duration> {
     Some(left.max(Duration::from_millis(1)))
 }
 
+/// When a socket loop stops waiting for input: at the machine's deadline, or sooner
+/// while its answerer watches for news every `watching` (IMAP IDLE).
+pub fn wake_at(
+    now: Instant,
+    deadline: Option<Instant>,
+    watching: Option<Duration>,
+) -> Option<Instant> {
+    match watching {
+        None => deadline,
+        Some(every) => Some(deadline.map_or(now + every, |d| d.min(now + every))),
+    }
+}
+
 /// A session id unique across connections and restarts: the start time in
 /// microseconds and a per-process counter, base 36, upper case, no separators (the
 /// SMTP session appends `.N` per message).

@@ -35,6 +35,14 @@ pub trait Answer<M: Machine> {
 
     /// Answer `event`, giving `conn` what it needs (usually one command).
     fn answer(&mut self, conn: &mut Pump<M>, event: M::Event);
+
+    /// While waiting for the peer, look for news every this long ([`Answer::look`]).
+    fn watching(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Give `conn` news from elsewhere (IMAP IDLE: the folder changed), if any.
+    fn look(&mut self, _conn: &mut Pump<M>) {}
 }
 
 impl<M: Machine, F: FnMut(&mut Pump<M>, M::Event)> Answer<M> for F {
@@ -72,10 +80,15 @@ pub fn drive<M: Machine>(
             }
             Step::Wait(deadline) => {
                 write_out(&mut stream, c)?;
-                match wait_input(&mut stream, &mut buf, deadline)? {
+                let now = crate::platform::clock::now();
+                let until = pump::wake_at(now, deadline, answerer.watching());
+                match wait_input(&mut stream, &mut buf, until)? {
                     Woke::Data(n) => c.receive(crate::platform::clock::now(), &buf[..n])?,
                     Woke::Eof => c.eof(crate::platform::clock::now()),
-                    Woke::Tick => c.tick(crate::platform::clock::now()),
+                    Woke::Tick => {
+                        c.tick(crate::platform::clock::now());
+                        answerer.look(c);
+                    }
                     Woke::Again => {}
                 }
             }

@@ -39,6 +39,10 @@ pub enum Change {
         uid: u32,
         held: bool,
     },
+    /// `\Recent` given out below `first` (a session took those messages as recent).
+    Recent {
+        first: u32,
+    },
     /// A message file already in `cur/` under `name`.
     Add {
         name: String,
@@ -61,6 +65,10 @@ pub(super) fn build(index: &FolderIndex, change: Change) -> Vec<Record> {
         Change::Expunge { uid } | Change::Vanished { uid } if index.messages.contains_key(&uid) => {
             vec![Record::Expunged { uid, modseq }]
         }
+        Change::Recent { first } if first > index.first_recent => {
+            vec![Record::Recent { first }]
+        }
+        Change::Recent { .. } => Vec::new(),
         Change::Held { uid, held } => match index.messages.get(&uid) {
             Some(m) if m.held != held => vec![Record::Held { uid, modseq, held }],
             _ => Vec::new(),

@@ -230,6 +230,51 @@ impl Folder {
         self.commit(&mut st, changes, sync)
     }
 
+    /// IMAP STORE: apply flag `changes`, leaving alone (and returning) the messages
+    /// whose MODSEQ is above `unchanged_since` (RFC 7162 §3.1.3), decided under the
+    /// lock so no other writer slips in between. Returns the records written.
+    pub fn store(
+        &self,
+        mut changes: Vec<Change>,
+        unchanged_since: Option<u64>,
+    ) -> Result<(Vec<Record>, Vec<u32>), FolderError> {
+        self.check()?;
+        let mut st = self.lock();
+        let _held = lock::exclusive(&self.account_lock)?;
+        self.catch_up(&mut st)?;
+        let mut modified = Vec::new();
+        if let Some(limit) = unchanged_since {
+            changes.retain(|c| match c {
+                Change::Flags { uid, .. } => match st.index.messages.get(uid) {
+                    Some(m) if m.modseq > limit => {
+                        modified.push(*uid);
+                        false
+                    }
+                    _ => true,
+                },
+                _ => true,
+            });
+        }
+        let records = self.commit(&mut st, changes, false)?;
+        Ok((records, modified))
+    }
+
+    /// Give `\Recent` for the messages below `upto` to one session, under the locks,
+    /// so that across sessions and processes each message is recent in one only
+    /// (RFC 3501 §2.3.2). Returns the folder's `first_recent` before: the session's
+    /// recent UIDs are those from it up to `upto`.
+    pub fn claim_recent(&self, upto: u32) -> Result<u32, FolderError> {
+        self.check()?;
+        let mut st = self.lock();
+        let _held = lock::exclusive(&self.account_lock)?;
+        self.catch_up(&mut st)?;
+        let from = st.index.first_recent;
+        if upto > from {
+            self.commit(&mut st, vec![Change::Recent { first: upto }], false)?;
+        }
+        Ok(from)
+    }
+
     /// Store a new message in the folder (IMAP APPEND, a sent copy, COPY's target):
     /// durable, indexed and synced when this returns its UID (RFC 4315 APPENDUID).
     /// The file's modification time is set to `internal_date`, where Maildir readers

@@ -22,11 +22,21 @@ pub(super) struct Loaded {
     pub journal: Journal,
 }
 
-/// A UIDVALIDITY for a folder made now.
+/// A UIDVALIDITY for a folder made now: the time in seconds, but never one this
+/// process gave before, so a folder deleted and made again within a second still
+/// gets a new one (RFC 3501 §2.3.1.1: its old UIDs must not be taken for the new).
 pub fn new_uidvalidity() -> u32 {
-    u32::try_from(crate::platform::clock::unix_secs())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let now = u32::try_from(crate::platform::clock::unix_secs())
         .unwrap_or(u32::MAX)
-        .max(1)
+        .max(1);
+    let prev = LAST
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            Some(now.max(last.saturating_add(1)))
+        })
+        .unwrap_or(0);
+    now.max(prev.saturating_add(1))
 }
 
 /// Load the folder at `root` from its snapshot and journal, creating or upgrading the

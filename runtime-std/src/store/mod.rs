@@ -27,7 +27,7 @@ pub use change::{Change, FlagEdit};
 pub use commit::{CommitStats, Committer};
 pub use folder::{Folder, FolderError, PopLock};
 pub use folders::{FolderInfo, Folders, FoldersError};
-pub use session::Session;
+pub use session::{Session, Watch};
 
 use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};

@@ -1,0 +1,413 @@
+//! The IMAP session's mailbox side (docs/IMAP.md "Events and commands"): every
+//! [`ImapEvent`] but the password check, answered from the folder store of
+//! docs/STORE.md. Blocking (fsync, directory scans): the smol runtime runs it on its
+//! blocking pool, except the idle look, which is a few `stat`s.
+
+use crate::services::app::Shared;
+use crate::store::{Change, FlagEdit, Folder, FolderError, FoldersError, Session, Watch};
+use mailroom_core::imap::{
+    list_matches, CopyOutcome, FlagUpdate, FolderOp, FolderStatus, ImapCommand, ImapEvent,
+    ListEntry, MailboxError, StoreOutcome,
+};
+use mailroom_core::mailbox::{Flag, FolderIndex, Record, SpecialUse};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a socket loop looks for news for an idling session: delivery in this
+/// process is seen at the next look, so IDLE hears of new mail within this.
+pub const IDLE_LOOK: Duration = Duration::from_millis(250);
+/// How often an idler also looks at the files, for changes by other processes.
+const OUTSIDE_LOOK: Duration = Duration::from_secs(1);
+
+/// One IMAP connection's mailbox: the account after login and the selected folder.
+pub struct ImapMailbox {
+    shared: Arc<Shared>,
+    account: Option<PathBuf>,
+    selected: Option<Selected>,
+}
+
+struct Selected {
+    session: Session,
+    read_only: bool,
+    /// IDLE: where the folder stood when it began, and when the files were last
+    /// looked at.
+    idle: Option<(Watch, Instant)>,
+}
+
+impl ImapMailbox {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        ImapMailbox {
+            shared,
+            account: None,
+            selected: None,
+        }
+    }
+
+    /// LOGIN succeeded for `user`: its Maildir is the account from here on.
+    pub fn logged_in(&mut self, user: &str) -> Result<(), std::io::Error> {
+        self.account = Some(self.shared.store.account_dir(user)?);
+        Ok(())
+    }
+
+    /// Answer one event; `Authenticate` is the caller's (it answers `None`, as do
+    /// `Deselect` and `Idle`, which want no answer).
+    pub fn answer(&mut self, event: ImapEvent) -> Option<ImapCommand> {
+        Some(match event {
+            ImapEvent::Authenticate { .. } => return None,
+            ImapEvent::Deselect => {
+                self.selected = None;
+                return None;
+            }
+            ImapEvent::Idle => {
+                if let Some(sel) = self.selected.as_mut() {
+                    sel.idle = Some((sel.session.watch(), Instant::now()));
+                }
+                return None;
+            }
+            ImapEvent::List {
+                reference,
+                pattern,
+                subscribed,
+            } => ImapCommand::Listed(self.list(&reference, &pattern, subscribed)),
+            ImapEvent::Status { folder } => ImapCommand::Status(self.status(&folder)),
+            ImapEvent::Select { folder, read_only } => {
+                ImapCommand::Selected(self.select(&folder, read_only))
+            }
+            ImapEvent::Folder(op) => ImapCommand::Done(self.folder_op(op)),
+            ImapEvent::Sync => self.sync(),
+            ImapEvent::Store {
+                updates,
+                unchanged_since,
+            } => ImapCommand::Stored(self.store_flags(updates, unchanged_since)),
+            ImapEvent::Expunge { uids } => ImapCommand::Expunged(self.expunge(&uids)),
+            ImapEvent::Copy { uids, to, remove } => {
+                ImapCommand::Copied(self.copy(&uids, &to, remove))
+            }
+            ImapEvent::Append {
+                to,
+                flags,
+                keywords,
+                internal_date,
+                message,
+            } => {
+                let date = internal_date.map_or_else(crate::platform::clock::unix_secs, |d| {
+                    u64::try_from(d).unwrap_or(0)
+                });
+                ImapCommand::Appended(self.append(&to, &message, flags, keywords, date))
+            }
+            ImapEvent::Message { uid } => ImapCommand::Message(self.message(uid)),
+        })
+    }
+
+    /// Whether an idling session waits for news (the socket loop then looks every
+    /// [`IDLE_LOOK`]).
+    pub fn idling(&self) -> bool {
+        self.selected.as_ref().is_some_and(|s| s.idle.is_some())
+    }
+
+    /// The idle look: `Wake` once the selected folder changed.
+    pub fn look(&mut self) -> Option<ImapCommand> {
+        let sel = self.selected.as_mut()?;
+        let (watch, last_outside) = sel.idle.as_mut()?;
+        let outside = last_outside.elapsed() >= OUTSIDE_LOOK;
+        if outside {
+            *last_outside = Instant::now();
+        }
+        if sel.session.changed(watch, outside) {
+            sel.idle = None;
+            return Some(ImapCommand::Wake);
+        }
+        None
+    }
+
+    fn account(&self) -> Result<&Path, MailboxError> {
+        self.account
+            .as_deref()
+            .ok_or_else(|| MailboxError::Cannot("not logged in".into()))
+    }
+
+    fn open(&self, name: &str) -> Result<Arc<Folder>, MailboxError> {
+        let account = self.account()?;
+        Ok(self.shared.store.folders().open(account, name)?)
+    }
+
+    fn current(&self) -> Result<&Session, MailboxError> {
+        self.selected
+            .as_ref()
+            .map(|s| &s.session)
+            .ok_or_else(|| MailboxError::Cannot("no folder selected".into()))
+    }
+
+    /// LIST and LSUB. Levels that hold folders but are none themselves (`a` of a
+    /// folder `a/b`) are listed `\Noselect`, as RFC 3501 §6.3.8 asks for `%`.
+    fn list(
+        &self,
+        reference: &str,
+        pattern: &str,
+        subscribed: bool,
+    ) -> Result<Vec<ListEntry>, MailboxError> {
+        let account = self.account()?;
+        let folders = self.shared.store.folders();
+        let mut all: BTreeMap<String, (Option<SpecialUse>, bool)> = BTreeMap::new();
+        if subscribed {
+            let existing: BTreeMap<String, Option<SpecialUse>> = folders
+                .list(account)?
+                .into_iter()
+                .map(|f| (f.name, f.special_use))
+                .collect();
+            for name in folders.subscriptions(account)? {
+                let use_ = existing.get(&name).copied().flatten();
+                all.insert(name, (use_, false));
+            }
+        } else {
+            for f in folders.list(account)? {
+                all.insert(f.name, (f.special_use, false));
+            }
+        }
+        let parents: Vec<String> = all
+            .keys()
+            .flat_map(|name| {
+                name.match_indices('/')
+                    .map(|(i, _)| name[..i].to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for p in parents {
+            all.entry(p).or_insert((None, true));
+        }
+        let mut out = Vec::new();
+        for (name, &(special_use, no_select)) in &all {
+            if !list_matches(reference, pattern, name) {
+                continue;
+            }
+            let below = format!("{name}/");
+            let has_children = all
+                .range(below.clone()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(&below));
+            out.push(ListEntry {
+                name: name.clone(),
+                special_use,
+                no_select,
+                has_children,
+            });
+        }
+        // INBOX first, as clients expect.
+        out.sort_by_key(|e| !e.name.eq_ignore_ascii_case("INBOX"));
+        Ok(out)
+    }
+
+    fn status(&self, name: &str) -> Result<FolderStatus, MailboxError> {
+        let folder = self.open(name)?;
+        folder.sync()?;
+        Ok(folder.read(folder_status))
+    }
+
+    fn select(&mut self, name: &str, read_only: bool) -> Result<Box<FolderIndex>, MailboxError> {
+        self.selected = None;
+        let folder = self.open(name)?;
+        folder.sync()?;
+        let session = folder.session();
+        let index = session.select(!read_only)?;
+        self.selected = Some(Selected {
+            session,
+            read_only,
+            idle: None,
+        });
+        Ok(Box::new(index))
+    }
+
+    fn folder_op(&mut self, op: FolderOp) -> Result<(), MailboxError> {
+        let account = self.account()?.to_path_buf();
+        let folders = self.shared.store.folders();
+        match op {
+            FolderOp::Create(name) => folders.create(&account, &name, None)?,
+            FolderOp::Delete(name) => folders.delete(&account, &name)?,
+            FolderOp::Rename { from, to } => folders.rename(&account, &from, &to)?,
+            FolderOp::Subscribe(name) => folders.set_subscribed(&account, &name, true)?,
+            FolderOp::Unsubscribe(name) => folders.set_subscribed(&account, &name, false)?,
+        }
+        Ok(())
+    }
+
+    /// A sync point: the changes, and the arrivals that are `\Recent` here.
+    fn sync(&mut self) -> ImapCommand {
+        let Some(sel) = self.selected.as_mut() else {
+            return ImapCommand::Changes {
+                records: Vec::new(),
+                recent: Vec::new(),
+            };
+        };
+        sel.idle = None;
+        let records = match sel.session.sync() {
+            Ok(records) => records,
+            Err(e) => {
+                // A folder deleted under the session shows no more changes; the next
+                // command that needs it answers NO.
+                tracing::warn!(folder = %sel.session.folder().root().display(), "imap sync: {e}");
+                Vec::new()
+            }
+        };
+        let recent = if sel.read_only {
+            Vec::new()
+        } else {
+            sel.session.claim_recent(&records).unwrap_or_else(|e| {
+                tracing::warn!("imap: cannot record \\Recent: {e}");
+                Vec::new()
+            })
+        };
+        ImapCommand::Changes { records, recent }
+    }
+
+    fn store_flags(
+        &mut self,
+        updates: Vec<FlagUpdate>,
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreOutcome, MailboxError> {
+        let session = self.current()?;
+        let changes = updates
+            .into_iter()
+            .map(|u| Change::Flags {
+                uid: u.uid,
+                edit: FlagEdit::Set,
+                flags: u.flags,
+                keywords: u.keywords,
+            })
+            .collect();
+        let (applied, modified) = session.folder().store(changes, unchanged_since)?;
+        let mut before = session.take_through(&applied);
+        if before.ends_with(&applied) {
+            before.truncate(before.len() - applied.len());
+        }
+        Ok(StoreOutcome {
+            before,
+            applied,
+            modified,
+        })
+    }
+
+    fn expunge(&mut self, uids: &[u32]) -> Result<Vec<Record>, MailboxError> {
+        let session = self.current()?;
+        let changes = uids.iter().map(|&uid| Change::Expunge { uid }).collect();
+        let records = session.folder().write(changes, true)?;
+        Ok(session.take_through(&records))
+    }
+
+    fn copy(&mut self, uids: &[u32], to: &str, remove: bool) -> Result<CopyOutcome, MailboxError> {
+        let target = self.open(to)?;
+        let session = self.current()?;
+        let source = session.folder();
+        let mut new_uids = Vec::with_capacity(uids.len());
+        let mut copied = Vec::with_capacity(uids.len());
+        for &uid in uids {
+            let Some((meta, keywords)) = source.read(|ix| {
+                ix.messages.get(&uid).map(|m| {
+                    let names = m
+                        .keywords
+                        .iter()
+                        .filter_map(|&k| ix.keywords.get(usize::from(k)).cloned())
+                        .collect::<Vec<_>>();
+                    (m.clone(), names)
+                })
+            }) else {
+                continue;
+            };
+            let Some(data) = read_message(source, uid) else {
+                continue;
+            };
+            new_uids.push(target.append(&data, meta.flags, keywords, meta.internal_date)?);
+            copied.push(uid);
+        }
+        let changes = if remove {
+            let gone = copied.iter().map(|&uid| Change::Expunge { uid }).collect();
+            let records = source.write(gone, true)?;
+            session.take_through(&records)
+        } else {
+            Vec::new()
+        };
+        Ok(CopyOutcome {
+            uid_validity: target.uidvalidity(),
+            new_uids,
+            changes,
+        })
+    }
+
+    fn append(
+        &self,
+        to: &str,
+        message: &[u8],
+        flags: mailroom_core::mailbox::Flags,
+        keywords: Vec<String>,
+        internal_date: u64,
+    ) -> Result<(u32, u32), MailboxError> {
+        let folder = self.open(to)?;
+        let uid = folder.append(message, flags, keywords, internal_date)?;
+        Ok((folder.uidvalidity(), uid))
+    }
+
+    fn message(&self, uid: u32) -> Option<Vec<u8>> {
+        let session = self.current().ok()?;
+        read_message(session.folder(), uid).map(|d| mailroom_core::wire::wire_form(&d))
+    }
+}
+
+/// The stored bytes of message `uid`, `None` if it is gone.
+fn read_message(folder: &Folder, uid: u32) -> Option<Vec<u8>> {
+    let path = folder.message_path(uid)?;
+    let mut data = Vec::new();
+    match folder
+        .open_message(&path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+    {
+        Ok(_) => Some(data),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "imap: message unreadable: {e}");
+            None
+        }
+    }
+}
+
+/// STATUS's numbers from a folder's index (held messages are not there for clients).
+fn folder_status(ix: &FolderIndex) -> FolderStatus {
+    let count = |f: &dyn Fn(&mailroom_core::mailbox::MessageMeta) -> bool| {
+        u32::try_from(ix.visible().filter(|m| f(m)).count()).unwrap_or(u32::MAX)
+    };
+    FolderStatus {
+        messages: count(&|_| true),
+        recent: count(&|m| m.uid >= ix.first_recent),
+        unseen: count(&|m| !m.flags.contains(Flag::Seen)),
+        uid_next: ix.next_uid,
+        uid_validity: ix.uidvalidity,
+        highest_modseq: ix.highest_modseq.max(1),
+    }
+}
+
+impl From<FoldersError> for MailboxError {
+    fn from(e: FoldersError) -> Self {
+        match e {
+            FoldersError::NotFound => MailboxError::NoSuchFolder,
+            FoldersError::Exists => MailboxError::AlreadyExists,
+            FoldersError::Inbox => MailboxError::Cannot(e.to_string()),
+            FoldersError::Name(n) => MailboxError::Cannot(n.to_string()),
+            FoldersError::Io(io) => {
+                tracing::error!("imap folder operation: {io}");
+                MailboxError::Failed
+            }
+        }
+    }
+}
+
+impl From<FolderError> for MailboxError {
+    fn from(e: FolderError) -> Self {
+        match e {
+            FolderError::Gone => MailboxError::NoSuchFolder,
+            FolderError::Io(io) => {
+                tracing::error!("imap folder: {io}");
+                MailboxError::Failed
+            }
+        }
+    }
+}
