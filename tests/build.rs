@@ -18,6 +18,8 @@ const TOOLS: &[&str] = &[
     "curl",
     "dovecot",
     "python3",
+    "imaptest",
+    "mbsync",
 ];
 
 fn main() {

@@ -1,8 +1,7 @@
 //! POP3 for the end-to-end tests: turning the service on in a test server's
 //! configuration, and a small blocking client for exact control.
 
-use crate::server::{free_port, TestServer};
-use std::fs;
+use crate::server::TestServer;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -10,21 +9,8 @@ use std::time::Duration;
 /// Give `server` (set up, not yet serving) a POP3 listener on a free loopback port,
 /// and a password service if `pass` is set. Returns (pop3, pass) addresses.
 pub fn enable(server: &TestServer, pass: bool) -> (SocketAddr, Option<SocketAddr>) {
-    let path = server.config_file();
-    let text = fs::read_to_string(&path).expect("the config exists");
-    let mut doc: toml::Table = text.parse().expect("the config is TOML");
-    let pop3 = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let pass = pass.then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
-    let services = doc
-        .entry("services")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        .as_table_mut()
-        .expect("[services] is a table");
-    services.insert("pop3".into(), vec![pop3.to_string()].into());
-    if let Some(p) = pass {
-        services.insert("pass".into(), vec![p.to_string()].into());
-    }
-    fs::write(&path, doc.to_string()).expect("rewriting the config");
+    let pop3 = server.add_listener("pop3");
+    let pass = pass.then(|| server.add_listener("pass"));
     (pop3, pass)
 }
 

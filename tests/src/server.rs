@@ -151,6 +151,23 @@ impl TestServer {
         fs::write(&path, doc.to_string()).expect("rewriting the config");
     }
 
+    /// Turn service `key` of `[services]` on, on a free loopback port (set up, not
+    /// yet serving); returns its address.
+    pub fn add_listener(&self, key: &str) -> SocketAddr {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let path = self.config_file();
+        let text = fs::read_to_string(&path).expect("the config exists");
+        let mut doc: toml::Table = text.parse().expect("the config is TOML");
+        let services = doc
+            .entry("services")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("[services] is a table");
+        services.insert(key.into(), vec![addr.to_string()].into());
+        fs::write(&path, doc.to_string()).expect("rewriting the config");
+        addr
+    }
+
     /// Rewrite the config file's text with `f`.
     pub fn edit_config_text(&self, f: impl FnOnce(String) -> String) {
         let path = self.config_file();

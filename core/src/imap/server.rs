@@ -1541,8 +1541,15 @@ impl ImapServer {
                 // A message gone from the store meanwhile matches no text key.
                 self.search_on(job, Some(bytes.unwrap_or_default()));
             }
-            (Pending::Fetch(job), ImapCommand::Message(bytes)) => {
-                self.fetch_on(job, Some(bytes.unwrap_or_default()));
+            (Pending::Fetch(job), ImapCommand::Message(Some(bytes))) => {
+                self.fetch_on(job, Some(bytes));
+            }
+            (Pending::Fetch(mut job), ImapCommand::Message(None)) => {
+                // Its file is gone (another session expunged it): no data rather
+                // than wrong data, and the answer ends NO (RFC 2180 §4.1.2).
+                job.todo.pop_front();
+                job.gone = true;
+                self.fetch_on(job, None);
             }
             (p, _) => {
                 // The wrong kind: nothing changes (rule 5).

@@ -1,0 +1,454 @@
+//! The IMAP server against real clients and Dovecot's conformance tool, both binaries:
+//! imaptest's scripted tests and stress mode, Python imaplib, mbsync syncing both ways,
+//! curl, fetchmail; IDLE woken by an SMTP delivery; flags and UIDs kept across a
+//! restart and a switch of binary; POP3 and IMAP agreeing on the same mailbox.
+#![allow(clippy::disallowed_methods)]
+
+use mailroom_tests::client::Smtp;
+use mailroom_tests::imap::{self, Imap};
+use mailroom_tests::message::tricky;
+use mailroom_tests::pop3::{self, Pop3};
+use mailroom_tests::server::{BOB, BOB_PASSWORD};
+use mailroom_tests::{both_binaries, Flavor, TestServer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A server with IMAP on and `tokens` delivered to bob over SMTP (oldest first).
+fn serve_with_mail(flavor: Flavor, tokens: &[&str]) -> (TestServer, SocketAddr) {
+    let mut server = TestServer::setup(flavor);
+    let imap = imap::enable(&server);
+    server.serve();
+    deliver(&server, tokens);
+    (server, imap)
+}
+
+fn deliver(server: &TestServer, tokens: &[&str]) {
+    let (mut c, _) = Smtp::connect(server.smtp).expect("SMTP connects");
+    c.command("EHLO client.example.com").expect("EHLO");
+    for t in tokens {
+        let r = c
+            .send_mail("alice@example.com", "bob@example.com", &tricky(t))
+            .expect("the message is sent");
+        assert_eq!(r.code, 250, "{r:?}");
+    }
+    let _ = c.command("QUIT");
+}
+
+fn succeeded(what: &str, o: &Output, server: &TestServer) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\n{out}\n{}\n--- server log ---\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr),
+        server.log()
+    );
+    out
+}
+
+fn scratch(server: &TestServer, name: &str) -> PathBuf {
+    let d = server.data.with_file_name(name);
+    std::fs::create_dir_all(&d).expect("a scratch directory");
+    d
+}
+
+fn imaptest(flavor: Flavor, args: &[String]) -> (TestServer, String) {
+    let (bin, tests) = imap::imaptest().expect("imaptest and its tests are installed");
+    let (server, imap) = serve_with_mail(flavor, &[]);
+    let mut all = vec![
+        "host=127.0.0.1".to_string(),
+        format!("port={}", imap.port()),
+        format!("user={BOB}"),
+        format!("pass={BOB_PASSWORD}"),
+    ];
+    all.extend(
+        args.iter()
+            .map(|a| a.replace("$TESTS", &tests.to_string_lossy())),
+    );
+    let o = Command::new(bin)
+        .args(&all)
+        .output()
+        .expect("imaptest runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (server, text)
+}
+
+/// imaptest's scripted tests: no group and no command fails (Dovecot's own score).
+fn imaptest_scripted(flavor: Flavor) {
+    let (server, out) = imaptest(flavor, &["test=$TESTS".to_string()]);
+    let summary: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("test groups:") || l.contains("individual commands failed"))
+        .collect();
+    assert_eq!(summary.len(), 3, "no summary:\n{out}\n{}", server.log());
+    assert!(
+        summary[0].contains(": 0 failed"),
+        "{out}\n--- server log ---\n{}",
+        server.log()
+    );
+    for l in &summary[1..] {
+        assert!(l.contains(": 0/"), "{out}");
+    }
+}
+
+/// Stress mode: 10 clients for 10 s on one mailbox, no error reported.
+fn imaptest_stress(flavor: Flavor) {
+    let dir = tempfile::tempdir().expect("scratch");
+    let mbox = dir.path().join("stress.mbox");
+    write_mbox(&mbox, 300);
+    let (server, out) = imaptest(
+        flavor,
+        &[
+            format!("mbox={}", mbox.display()),
+            "clients=10".into(),
+            "secs=10".into(),
+        ],
+    );
+    let errors: Vec<&str> = out.lines().filter(|l| l.contains("Error")).collect();
+    assert!(
+        errors.is_empty(),
+        "{}\n--- server log ---\n{}",
+        errors.join("\n"),
+        server.log()
+    );
+    // After "Totals:", the first line of numbers: per command, logins first.
+    let logins: u64 = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Totals:"))
+        .find_map(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(logins > 0, "no work done:\n{out}");
+}
+
+/// An mbox of `n` messages with unique Message-IDs, as stress mode needs.
+fn write_mbox(path: &Path, n: usize) {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "From sender{}@example.org Mon Dec  7 10:00:00 2026\n\
+             From: Sender <sender{}@example.org>\n\
+             To: bob@example.com\n\
+             Subject: stress {i}\n\
+             Date: Mon, 07 Dec 2026 10:00:00 +0000\n\
+             Message-ID: <stress-{i}@example.org>\n\n",
+            i % 7,
+            i % 7
+        ));
+        for line in 0..(i % 40 + 1) {
+            text.push_str(&format!("line {line} of message {i}\n"));
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("writing the mbox");
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
+}
+
+fn imaplib_session(flavor: Flavor) {
+    let tokens = ["imaplib-1", "imaplib-2", "imaplib-3"];
+    let (server, imap) = serve_with_mail(flavor, &tokens);
+    let o = Command::new("python3")
+        .arg(script("imap_session.py"))
+        .arg(imap.ip().to_string())
+        .arg(imap.port().to_string())
+        .args(["--user", BOB, "--password", BOB_PASSWORD, "--cafile"])
+        .arg(server.cert())
+        .args(tokens)
+        .output()
+        .expect("python3 runs");
+    let out = succeeded("imaplib", &o, &server);
+    assert_eq!(out.trim(), "ok");
+}
+
+/// IDLE hears of mail delivered over SMTP while it waits.
+fn idle_woken_by_delivery(flavor: Flavor) {
+    let (server, imap) = serve_with_mail(flavor, &["idle-1"]);
+    let mut c = Imap::connect(imap).expect("IMAP connects");
+    c.login(BOB, BOB_PASSWORD);
+    let selected = c.ok("SELECT INBOX");
+    assert!(selected.iter().any(|l| l == "* 1 EXISTS"), "{selected:?}");
+    c.send("i IDLE").expect("IDLE");
+    let cont = c.line().expect("continuation");
+    assert!(cont.starts_with("+ "), "{cont}");
+    let start = Instant::now();
+    deliver(&server, &["idle-2"]);
+    let mut seen = Vec::new();
+    // A generous bound only so a broken server fails instead of hanging.
+    while start.elapsed() < Duration::from_secs(20) {
+        let l = c
+            .line_within(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no news in IDLE ({e}); got {seen:?}\n{}", server.log()));
+        let done = l == "* 2 EXISTS";
+        seen.push(l);
+        if done {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l == "* 2 EXISTS"), "{seen:?}");
+    eprintln!("IDLE heard of the delivery after {:?}", start.elapsed());
+    c.send("DONE").expect("DONE");
+    loop {
+        let l = c.line().expect("IDLE ends");
+        if l.starts_with("i ") {
+            assert!(l.starts_with("i OK"), "{l}");
+            break;
+        }
+    }
+}
+
+fn curl_fetches_by_uid(flavor: Flavor) {
+    let (server, imap) = serve_with_mail(flavor, &["curl-imap-1", "curl-imap-2"]);
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-u"])
+        .arg(format!("{BOB}:{BOB_PASSWORD}"))
+        .arg(format!("imap://{imap}/INBOX;UID=2"))
+        .output()
+        .expect("curl runs");
+    let got = succeeded("curl", &o, &server);
+    assert!(got.contains("Message-Id: <curl-imap-2@"), "{got}");
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-u"])
+        .arg(format!("{BOB}:{BOB_PASSWORD}"))
+        .arg(format!("imap://{imap}/"))
+        .output()
+        .expect("curl runs");
+    let list = succeeded("curl LIST", &o, &server);
+    assert!(list.contains("\\Sent") && list.contains("INBOX"), "{list}");
+}
+
+fn fetchmail_over_imap(flavor: Flavor) {
+    let (server, imap) = serve_with_mail(flavor, &["fetchmail-imap-1", "fetchmail-imap-2"]);
+    let out = scratch(&server, "fetchmail-out");
+    let home = scratch(&server, "fetchmail-home");
+    let rc = home.join("fetchmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set no syslog\n\
+             set invisible\n\
+             poll {} proto imap port {}\n  \
+             user \"{BOB}\" password \"{BOB_PASSWORD}\" sslproto ''\n  \
+             no keep fetchall no stripcr\n  \
+             mda \"/bin/sh -c 'cat >> {}/mbox'\"\n",
+            imap.ip(),
+            imap.port(),
+            out.display()
+        ),
+    )
+    .expect("writing fetchmailrc");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let o = Command::new("fetchmail")
+        .env("HOME", &home)
+        .arg("--pidfile")
+        .arg(home.join("fetchmail.pid"))
+        .args(["--nodetach", "-v", "-f"])
+        .arg(&rc)
+        .output()
+        .expect("fetchmail runs");
+    succeeded("fetchmail", &o, &server);
+    let got = std::fs::read_to_string(out.join("mbox")).expect("fetchmail delivered");
+    for t in ["fetchmail-imap-1", "fetchmail-imap-2"] {
+        assert!(got.contains(&format!("Message-Id: <{t}@")), "{t} missing");
+    }
+    // Fetched and deleted (no keep): INBOX is empty now.
+    let mut c = Imap::connect(imap).expect("IMAP connects");
+    c.login(BOB, BOB_PASSWORD);
+    let st = c.ok("STATUS INBOX (MESSAGES)");
+    assert!(st[0].contains("MESSAGES 0"), "{st:?}");
+}
+
+/// mbsync (isync) keeps a local Maildir and the server in step, both ways, twice.
+fn mbsync_both_ways(flavor: Flavor) {
+    let (server, imap) = serve_with_mail(flavor, &["mbsync-1", "mbsync-2"]);
+    let home = scratch(&server, "mbsync-home");
+    let local = home.join("Mail");
+    std::fs::create_dir_all(&local).expect("local store");
+    let rc = home.join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount office\nHost {}\nPort {}\nUser {BOB}\nPass {BOB_PASSWORD}\n\
+             SSLType None\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount office\n\n\
+             MaildirStore local\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
+             Channel office\nFar :remote:\nNear :local:\nPatterns INBOX Sent\n\
+             Create Both\nExpunge Both\nSyncState *\n",
+            imap.ip(),
+            imap.port(),
+            local.display(),
+            local.display()
+        ),
+    )
+    .expect("writing mbsyncrc");
+    let sync = || {
+        let o = Command::new("mbsync")
+            .env("HOME", &home)
+            .args(["-c"])
+            .arg(&rc)
+            .args(["-V", "office"])
+            .output()
+            .expect("mbsync runs");
+        succeeded("mbsync", &o, &server)
+    };
+    sync();
+    let near_inbox = local.join("INBOX");
+    let near = mailroom_tests::maildir::visible(&near_inbox);
+    assert_eq!(near.len(), 2, "both messages came down");
+    // Changes on both sides: a new message on the server, one flagged and one deleted
+    // locally, one new locally in Sent.
+    deliver(&server, &["mbsync-3"]);
+    let (first, _) = &near[0];
+    let name = first.file_name().and_then(|n| n.to_str()).expect("a name");
+    let base = name.split(":2,").next().expect("maildir name");
+    std::fs::rename(first, near_inbox.join("cur").join(format!("{base}:2,FS")))
+        .expect("flag locally");
+    let (second, _) = &near[1];
+    std::fs::remove_file(second).expect("delete locally");
+    let sent_new = local.join("Sent").join("new");
+    std::fs::create_dir_all(&sent_new).expect("Sent");
+    std::fs::write(
+        sent_new.join("1700000000.local.host"),
+        b"Subject: sent from the laptop\r\nMessage-Id: <laptop-1@example.com>\r\n\r\nhi\r\n",
+    )
+    .expect("a local message");
+    sync();
+    sync();
+    let mut c = Imap::connect(imap).expect("IMAP connects");
+    c.login(BOB, BOB_PASSWORD);
+    let sel = c.ok("SELECT INBOX");
+    assert!(
+        sel.iter().any(|l| l == "* 2 EXISTS"),
+        "one deleted, one new: {sel:?}"
+    );
+    let flags = c.ok("FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+    let joined = flags.join("\n");
+    assert!(
+        joined.contains("\\Flagged"),
+        "the local flag went up: {joined}"
+    );
+    assert!(joined.contains("mbsync-3@"), "{joined}");
+    assert!(
+        !joined.contains("mbsync-2@") || !joined.contains("mbsync-1@"),
+        "{joined}"
+    );
+    let st = c.ok("STATUS Sent (MESSAGES)");
+    assert!(
+        st[0].contains("MESSAGES 1"),
+        "the laptop's message went up: {st:?}"
+    );
+    let near = mailroom_tests::maildir::visible(&near_inbox);
+    assert_eq!(near.len(), 2, "the new server message came down");
+}
+
+/// Flags, keywords, UIDs and UIDVALIDITY stay the same after a restart and after the
+/// other binary takes over the same data directory.
+#[test]
+fn flags_and_uids_survive_restart_and_binary_switch() {
+    let (mut server, imap) = serve_with_mail(Flavor::Lite, &["keep-1", "keep-2", "keep-3"]);
+    let snapshot = |imap: SocketAddr| {
+        let mut c = Imap::connect(imap).expect("IMAP connects");
+        c.login(BOB, BOB_PASSWORD);
+        let sel = c.ok("SELECT INBOX");
+        let validity = sel
+            .iter()
+            .find(|l| l.contains("UIDVALIDITY"))
+            .cloned()
+            .expect("UIDVALIDITY");
+        let mut lines: Vec<String> = c
+            .ok("FETCH 1:* (UID FLAGS)")
+            .into_iter()
+            .filter(|l| l.starts_with("* "))
+            .map(|l| l.replace("\\Recent ", "").replace(" \\Recent", ""))
+            .collect();
+        lines.push(validity);
+        lines
+    };
+    {
+        let mut c = Imap::connect(imap).expect("IMAP connects");
+        c.login(BOB, BOB_PASSWORD);
+        c.ok("SELECT INBOX");
+        c.ok("STORE 1 +FLAGS (\\Seen $Work)");
+        c.ok("STORE 3 +FLAGS (\\Flagged \\Deleted)");
+        c.ok("EXPUNGE");
+        c.ok("APPEND INBOX (\\Answered) {14+}\r\nSubject: a\r\n\r\n");
+    }
+    let before = snapshot(imap);
+    assert_eq!(before.len(), 4, "{before:?}");
+    server.kill();
+    server.serve();
+    assert_eq!(snapshot(imap), before, "after a restart");
+    server.kill();
+    server.flavor = Flavor::Smol;
+    server.serve();
+    assert_eq!(snapshot(imap), before, "after switching to mailroom");
+}
+
+/// POP3 and IMAP on one mailbox: retrieving by POP3 shows `\Seen` in IMAP, deleting
+/// in one removes it from the other.
+fn pop3_and_imap_agree(flavor: Flavor) {
+    let mut server = TestServer::setup(flavor);
+    let imap = imap::enable(&server);
+    let (pop, _) = pop3::enable(&server, false);
+    server.serve();
+    deliver(&server, &["agree-1", "agree-2", "agree-3"]);
+    let mut p = Pop3::connect(pop).expect("POP3 connects");
+    p.login(BOB, BOB_PASSWORD).expect("POP3 login");
+    let r = p.command("RETR 1").expect("RETR");
+    assert!(r.starts_with("+OK"), "{r}");
+    p.body_into(&mut std::io::sink()).expect("the message");
+    let r = p.command("DELE 2").expect("DELE");
+    assert!(r.starts_with("+OK"), "{r}");
+    let r = p.command("QUIT").expect("QUIT");
+    assert!(r.starts_with("+OK"), "{r}");
+    let mut c = Imap::connect(imap).expect("IMAP connects");
+    c.login(BOB, BOB_PASSWORD);
+    let sel = c.ok("SELECT INBOX");
+    assert!(sel.iter().any(|l| l == "* 2 EXISTS"), "{sel:?}");
+    let f = c
+        .ok("FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        .join("\n");
+    assert!(
+        f.contains("agree-1@") && f.contains("agree-3@") && !f.contains("agree-2@"),
+        "{f}"
+    );
+    let first = c.ok("FETCH 1 (FLAGS)");
+    assert!(
+        first[0].contains("\\Seen"),
+        "RETR marked it seen: {first:?}"
+    );
+    c.ok("STORE 2 +FLAGS (\\Deleted)");
+    c.ok("EXPUNGE");
+    drop(c);
+    let mut p = Pop3::connect(pop).expect("POP3 connects");
+    p.login(BOB, BOB_PASSWORD).expect("POP3 login");
+    let st = p.command("STAT").expect("STAT");
+    assert!(st.starts_with("+OK 1 "), "{st}");
+}
+
+both_binaries!(
+    #[cfg_attr(not(have_imaptest), ignore = "imaptest is not installed")]
+    imaptest_scripted,
+    #[cfg_attr(not(have_imaptest), ignore = "imaptest is not installed")]
+    imaptest_stress,
+    #[cfg_attr(not(have_python3), ignore = "python3 is not installed")]
+    imaplib_session,
+    idle_woken_by_delivery,
+    #[cfg_attr(not(have_curl), ignore = "curl is not installed")]
+    curl_fetches_by_uid,
+    #[cfg_attr(not(have_fetchmail), ignore = "fetchmail is not installed")]
+    fetchmail_over_imap,
+    #[cfg_attr(not(have_mbsync), ignore = "mbsync (isync) is not installed")]
+    mbsync_both_ways,
+    pop3_and_imap_agree,
+);
