@@ -680,3 +680,74 @@ fn pipelined_input_is_bounded_while_an_event_is_outstanding() {
         b"* BYE Too much pipelined input, closing connection\r\n"
     );
 }
+
+/// CRAM-MD5 (RFC 2195) when challenge-response secrets are kept, and the manual's
+/// "Require CRAM-MD5 authentication" (§11.8.2) refusing the plain-text methods.
+#[test]
+fn cram_md5_and_require_cram_md5() {
+    let cfg = "[accounts]\nchallenge_response = true\n";
+    let mut c = Client::new(snapshot(cfg), info("192.168.1.20", true));
+    assert!(
+        c.greeting.contains(" AUTH=PLAIN AUTH=CRAM-MD5]"),
+        "{}",
+        c.greeting
+    );
+    let challenge = c.cmd("a AUTHENTICATE CRAM-MD5");
+    let encoded = challenge
+        .strip_prefix("+ ")
+        .and_then(|l| l.strip_suffix("\r\n"))
+        .expect("a challenge");
+    // "alice <digest>" in base64; the fake store has no secrets, so the method is
+    // unavailable, but the event carries the challenge that was sent.
+    assert_eq!(
+        c.cmd("YWxpY2UgYjkxM2E2MDJjN2VkYTdhNDk1YjRlNmU3MzM0ZDM4OTA="),
+        "a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    );
+    let event = c.store.log.last().expect("an event").clone();
+    assert!(event.starts_with("AuthenticateCram"), "{event}");
+    assert!(!event.contains("b913a602"), "no digest in logs: {event}");
+    assert!(encoded.len() > 10);
+    assert_eq!(
+        c.cmd("b AUTHENTICATE CRAM-MD5 AAAA"),
+        "b BAD CRAM-MD5 takes no initial response\r\n"
+    );
+    assert!(c.cmd("c AUTHENTICATE CRAM-MD5").starts_with("+ "));
+    assert_eq!(c.cmd("*"), "c BAD Authentication cancelled\r\n");
+
+    let cfg = "[accounts]\nchallenge_response = true\n[imap]\nrequire_cram_md5 = true\n";
+    let mut c = Client::new(snapshot(cfg), info("192.168.1.20", true));
+    assert!(
+        c.greeting.contains(" LOGINDISABLED AUTH=CRAM-MD5]"),
+        "{}",
+        c.greeting
+    );
+    assert!(c
+        .cmd("d LOGIN alice secret")
+        .starts_with("d NO [PRIVACYREQUIRED]"));
+    assert!(c
+        .cmd("e AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==")
+        .starts_with("e NO [PRIVACYREQUIRED]"));
+}
+
+/// MAILIMAPALLOWED.DAT (§11.9): an address not allowed gets `* BYE`, and a line naming
+/// users admits only them.
+#[test]
+fn access_restrictions() {
+    use mailroom_core::access::AccessList;
+    let mut snap = (*snapshot("")).clone();
+    let (list, _) = AccessList::parse("!10.0.0.0 255.0.0.0\n192.168.1.0 255.255.255.0 bob\n")
+        .expect("access file");
+    snap.access.imap = list;
+    let snap = std::sync::Arc::new(snap);
+    let c = Client::new(snap.clone(), info("10.1.2.3", true));
+    assert_eq!(c.greeting, "* BYE Access denied\r\n");
+    assert!(c.closed);
+    let mut c = Client::new(snap, info("192.168.1.20", true));
+    assert!(c.greeting.starts_with("* OK"));
+    assert_eq!(
+        c.cmd("a LOGIN alice secret"),
+        "a NO [AUTHORIZATIONFAILED] Access denied for this user from this address\r\n\
+         * BYE Access denied\r\n"
+    );
+    assert!(c.closed);
+}

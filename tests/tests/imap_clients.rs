@@ -436,6 +436,83 @@ fn pop3_and_imap_agree(flavor: Flavor) {
     assert!(st.starts_with("+OK 1 "), "{st}");
 }
 
+/// Set `[section] key = value` in the server's configuration file.
+fn set_config(server: &TestServer, section: &str, key: &str, value: toml::Value) {
+    server.edit_config_text(|text| {
+        let mut doc: toml::Table = text.parse().expect("the config is TOML");
+        doc.entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("a table")
+            .insert(key.into(), value);
+        doc.to_string()
+    });
+}
+
+/// `[imap] max_connections_per_user`: the connection past the limit is refused at
+/// login with `NO [LIMIT]`, and admitted once another one ends. Then "require
+/// CRAM-MD5" (§11.8.2): LOGIN is refused, Python's `login_cram_md5` gets in.
+fn cram_md5_and_connections_per_user(flavor: Flavor) {
+    let mut server = TestServer::setup(flavor);
+    let imap = imap::enable(&server);
+    set_config(&server, "imap", "max_connections_per_user", 2.into());
+    set_config(&server, "accounts", "challenge_response", true.into());
+    // The secret CRAM-MD5 checks is kept from the next password change on.
+    server.cli_ok(&["user", "passwd", BOB, "--password", BOB_PASSWORD]);
+    server.serve();
+    let mut first = Imap::connect(imap).expect("IMAP connects");
+    first.login(BOB, BOB_PASSWORD);
+    let mut second = Imap::connect(imap).expect("IMAP connects");
+    second.login(BOB, BOB_PASSWORD);
+    let mut third = Imap::connect(imap).expect("IMAP connects");
+    let refused = third
+        .command(&format!("LOGIN {BOB} \"{BOB_PASSWORD}\""))
+        .expect("an answer");
+    assert!(refused[0].contains("NO [LIMIT]"), "{refused:?}");
+    first.ok("LOGOUT");
+    drop(first);
+    // The count drops when the first connection's session ends.
+    let start = Instant::now();
+    loop {
+        let r = third
+            .command(&format!("LOGIN {BOB} \"{BOB_PASSWORD}\""))
+            .expect("an answer");
+        if r[0].contains(" OK ") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{r:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop((second, third));
+
+    server.kill();
+    set_config(&server, "imap", "require_cram_md5", true.into());
+    server.serve();
+    let mut c = Imap::connect(imap).expect("IMAP connects");
+    let caps = c.ok("CAPABILITY");
+    assert!(
+        caps[0].contains("LOGINDISABLED") && caps[0].contains("AUTH=CRAM-MD5"),
+        "{caps:?}"
+    );
+    let r = c
+        .command(&format!("LOGIN {BOB} \"{BOB_PASSWORD}\""))
+        .expect("an answer");
+    assert!(r[0].contains(" NO "), "{r:?}");
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import imaplib,sys; m=imaplib.IMAP4(sys.argv[1], int(sys.argv[2])); \
+             print(m.login_cram_md5(sys.argv[3], sys.argv[4])[0]); m.logout()",
+        ])
+        .arg(imap.ip().to_string())
+        .arg(imap.port().to_string())
+        .args([BOB, BOB_PASSWORD])
+        .output()
+        .expect("python3 runs");
+    let out = succeeded("imaplib CRAM-MD5", &o, &server);
+    assert_eq!(out.trim(), "OK");
+}
+
 both_binaries!(
     #[cfg_attr(not(have_imaptest), ignore = "imaptest is not installed")]
     imaptest_scripted,
@@ -451,4 +528,6 @@ both_binaries!(
     #[cfg_attr(not(have_mbsync), ignore = "mbsync (isync) is not installed")]
     mbsync_both_ways,
     pop3_and_imap_agree,
+    #[cfg_attr(not(have_python3), ignore = "python3 is not installed")]
+    cram_md5_and_connections_per_user,
 );

@@ -18,6 +18,9 @@ pub enum AuthOutcome {
     Locked,
     /// The method cannot be used for this account (e.g. APOP without a stored secret).
     Unavailable,
+    /// Right, but the account already holds as many connections as it may (IMAP's
+    /// per-user limit); nothing was opened.
+    TooManyConnections,
 }
 
 /// `Debug` of a login: the user is shown, the password never, so logging an event or

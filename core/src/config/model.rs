@@ -310,6 +310,15 @@ pub struct Imap {
     /// When LOGIN and AUTHENTICATE PLAIN may be used on a connection that is not
     /// encrypted (LOGINDISABLED is advertised when they may not).
     pub plaintext_auth: PlaintextAuth,
+    /// The manual's "Require CRAM-MD5 authentication" (§11.8.2): LOGIN and
+    /// AUTHENTICATE PLAIN are refused everywhere; needs challenge_response.
+    pub require_cram_md5: bool,
+    /// The manual's "Keep Internal Date and Message Flags when messages are copied":
+    /// off, a copy gets the time of the copy and no flags.
+    pub copy_keeps_date_and_flags: bool,
+    /// Logged-in IMAP connections one user may hold from one client address
+    /// (Dovecot's mail_max_userip_connections); 0 = no limit.
+    pub max_connections_per_user: u32,
     /// Seconds without input before `* BYE` and close; RFC 3501 §5.4 asks for at
     /// least 30 minutes (IDLE included).
     pub idle_timeout_secs: u32,
@@ -326,6 +335,9 @@ impl Default for Imap {
     fn default() -> Self {
         Imap {
             plaintext_auth: PlaintextAuth::Lan,
+            require_cram_md5: false,
+            copy_keeps_date_and_flags: true,
+            max_connections_per_user: 10,
             idle_timeout_secs: 1800,
             max_command_line: 65_536,
             max_literal: 52_428_800,

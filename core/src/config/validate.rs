@@ -349,6 +349,13 @@ fn pass(e: &mut Errors<'_>, cfg: &Config) {
 
 fn imap(e: &mut Errors<'_>, cfg: &Config) {
     let p = &cfg.imap;
+    if p.require_cram_md5 && !cfg.accounts.challenge_response {
+        e.at(
+            &[Key("imap"), Key("require_cram_md5")],
+            "[imap] require_cram_md5 needs [accounts] challenge_response = true (CRAM-MD5 \
+             checks a reusable secret the server keeps only then)",
+        );
+    }
     let idle = (1800, "RFC 3501 §5.4 asks for at least 30 minutes");
     // RFC 7162 §4 suggests 8192; a shorter limit cuts ordinary UID sets.
     let line = (1000, "RFC 2683 §3.2.1.5 suggests 8000");

@@ -53,6 +53,13 @@ pub struct ImapInfo {
 pub enum ImapEvent {
     /// LOGIN or AUTHENTICATE PLAIN: answer [`ImapCommand::AuthResult`].
     Authenticate { user: String, password: String },
+    /// AUTHENTICATE CRAM-MD5 (RFC 2195): `digest` should be the keyed MD5 of
+    /// `challenge` with the user's secret. Answer [`ImapCommand::AuthResult`].
+    AuthenticateCram {
+        user: String,
+        challenge: String,
+        digest: String,
+    },
     /// LIST or LSUB (`subscribed`): the folders matching `pattern` under `reference`
     /// (RFC 3501 §6.3.8 `*` and `%`; [`list_matches`] decides). Answer
     /// [`ImapCommand::Listed`].
@@ -115,6 +122,7 @@ impl std::fmt::Debug for ImapEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ImapEvent::Authenticate { user, .. } => debug_login(f, "Authenticate", user),
+            ImapEvent::AuthenticateCram { user, .. } => debug_login(f, "AuthenticateCram", user),
             ImapEvent::List {
                 reference,
                 pattern,

@@ -32,6 +32,7 @@ use crate::machine::{Input, Machine, Output};
 use crate::mailbox::{decode_mutf7, Flag, Record};
 use crate::wire::contract::{self, Clock, Ending};
 use crate::Instant;
+use base64::Engine as _;
 use imap_codec::decode::Decoder as _;
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::command::{
@@ -66,6 +67,11 @@ enum Phase {
     /// AUTHENTICATE PLAIN sent `+ `; the next line is the client's response.
     SaslPlain {
         tag: String,
+    },
+    /// AUTHENTICATE CRAM-MD5 sent its challenge; the next line is `user digest`.
+    SaslCram {
+        tag: String,
+        challenge: String,
     },
     /// IDLE: the next line should be `DONE`.
     Idle {
@@ -226,18 +232,30 @@ impl ImapServer {
             clock: Clock::new(now),
             last_activity: now,
         };
+        // MAILIMAPALLOWED.DAT (§11.9): an address not allowed gets no greeting.
+        if !s.snapshot.access.imap.may_connect(s.info.peer_ip) {
+            s.bye("Access denied");
+            return s;
+        }
         s.out.extend_from_slice(b"* OK [");
         s.capabilities();
         s.out.extend_from_slice(b"] Mailroom IMAP4rev1 ready\r\n");
         s
     }
 
+    /// CRAM-MD5 needs the reusable secrets kept only when the administrator enabled
+    /// challenge-response authentication.
+    fn cram_offered(&self) -> bool {
+        self.snapshot.config.accounts.challenge_response
+    }
+
     fn plaintext_ok(&self) -> bool {
-        auth::plaintext_allowed(
-            self.snapshot.config.imap.plaintext_auth,
-            self.info.peer_ip,
-            self.tls_active,
-        )
+        !self.snapshot.config.imap.require_cram_md5
+            && auth::plaintext_allowed(
+                self.snapshot.config.imap.plaintext_auth,
+                self.info.peer_ip,
+                self.tls_active,
+            )
     }
 
     /// `CAPABILITY …` for the current state: only what this session does.
@@ -251,6 +269,9 @@ impl ImapServer {
                 caps.push("AUTH=PLAIN");
             } else {
                 caps.push("LOGINDISABLED");
+            }
+            if self.cram_offered() {
+                caps.push("AUTH=CRAM-MD5");
             }
         } else {
             caps.extend([
@@ -360,6 +381,11 @@ impl ImapServer {
                 let line = line_text(self.framer.message());
                 return self.sasl_plain(&tag, line.as_bytes());
             }
+            Phase::SaslCram { tag, challenge } => {
+                self.phase = Phase::Command;
+                let line = line_text(self.framer.message());
+                return self.sasl_cram(&tag, challenge, line.as_bytes());
+            }
             Phase::Idle { tag } => {
                 self.phase = Phase::Command;
                 self.idling = false;
@@ -466,6 +492,24 @@ impl ImapServer {
                 mechanism,
                 initial_response,
             } if !authed => {
+                if self.cram_offered() && is_cram_md5(&mechanism) {
+                    if initial_response.is_some() {
+                        return self.bad(Some(&tag), "CRAM-MD5 takes no initial response");
+                    }
+                    // RFC 2195: a unique, timestamped challenge. The session id is
+                    // unique per connection and comes from the driver; core draws no
+                    // entropy.
+                    let challenge = format!(
+                        "<{}.{}@mailroom>",
+                        self.info.session_id,
+                        self.clock.now().unix_secs()
+                    );
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(&challenge);
+                    self.out
+                        .extend_from_slice(format!("+ {encoded}\r\n").as_bytes());
+                    self.phase = Phase::SaslCram { tag, challenge };
+                    return;
+                }
                 if !matches!(mechanism, AuthMechanism::Plain) {
                     self.tagged(&tag, "NO", "[CANNOT] Unsupported authentication mechanism");
                     return self.count_error();
@@ -750,6 +794,30 @@ impl ImapServer {
         match std::str::from_utf8(line).ok().map(sasl::decode) {
             Some(Ok(msg)) => self.plain_message(tag, &msg),
             _ => self.bad(Some(tag), "Invalid base64"),
+        }
+    }
+
+    fn sasl_cram(&mut self, tag: &str, challenge: String, line: &[u8]) {
+        if line == b"*" {
+            self.tagged(tag, "BAD", "Authentication cancelled");
+            return self.count_error();
+        }
+        let parsed = std::str::from_utf8(line)
+            .map_err(|_| sasl::SaslError::Malformed)
+            .and_then(sasl::decode)
+            .and_then(|bytes| sasl::cram(&bytes));
+        match parsed {
+            Ok((user, digest)) if !user.is_empty() && user.len() <= MAX_CREDENTIAL => self.ask(
+                ImapEvent::AuthenticateCram {
+                    user,
+                    challenge,
+                    digest,
+                },
+                Pending::Login {
+                    tag: tag.to_owned(),
+                },
+            ),
+            _ => self.bad(Some(tag), "Invalid CRAM-MD5 response"),
         }
     }
 
@@ -1357,6 +1425,22 @@ impl ImapServer {
         };
         match pending {
             (Pending::Login { tag }, ImapCommand::AuthResult(outcome)) => match outcome {
+                // §11.9: a line may name the users allowed from its addresses.
+                AuthOutcome::Ok(name)
+                    if !self
+                        .snapshot
+                        .access
+                        .imap
+                        .check(self.info.peer_ip, Some(&name))
+                        .allowed =>
+                {
+                    self.tagged(
+                        &tag,
+                        "NO",
+                        "[AUTHORIZATIONFAILED] Access denied for this user from this address",
+                    );
+                    self.bye("Access denied");
+                }
                 AuthOutcome::Ok(_) => {
                     self.state = State::Authenticated;
                     self.out.extend_from_slice(format!("{tag} OK [").as_bytes());
@@ -1375,6 +1459,11 @@ impl ImapServer {
                     self.tagged(&tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
                     self.count_error();
                 }
+                AuthOutcome::TooManyConnections => self.tagged(
+                    &tag,
+                    "NO",
+                    "[LIMIT] Too many connections for this user from this address",
+                ),
             },
             (
                 Pending::List {
@@ -1591,6 +1680,10 @@ impl ImapServer {
 }
 
 /// The line of a SASL response or IDLE's DONE, CRLF removed, as text.
+fn is_cram_md5(m: &AuthMechanism<'_>) -> bool {
+    AsRef::<str>::as_ref(m).eq_ignore_ascii_case("CRAM-MD5")
+}
+
 fn line_text(msg: &[u8]) -> String {
     let line = msg.strip_suffix(b"\n").unwrap_or(msg);
     let line = line.strip_suffix(b"\r").unwrap_or(line);

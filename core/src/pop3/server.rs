@@ -376,6 +376,9 @@ impl Pop3Server {
             AuthOutcome::Unavailable => {
                 self.error("[AUTH] This login method is not available for this account")
             }
+            AuthOutcome::TooManyConnections => {
+                self.error("[IN-USE] Too many connections for this account")
+            }
         }
     }
 

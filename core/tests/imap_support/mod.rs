@@ -157,6 +157,8 @@ impl Store {
                     AuthOutcome::Invalid
                 })
             }
+            // No secrets in this store: the method is not available.
+            ImapEvent::AuthenticateCram { .. } => ImapCommand::AuthResult(AuthOutcome::Unavailable),
             ImapEvent::List {
                 reference, pattern, ..
             } => ImapCommand::Listed(Ok(self

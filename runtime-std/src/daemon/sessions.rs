@@ -516,24 +516,27 @@ impl Handler for ImapHandler {
     type Machine = ImapServer;
 
     fn answer(&mut self, event: ImapEvent) -> Option<ImapCommand> {
-        if let ImapEvent::Authenticate { user, password } = &event {
-            let outcome = password_login(&self.shared, Service::Imap, self.peer, user, password);
-            let outcome = match outcome {
-                AuthOutcome::Ok(name) => match self.mailbox.logged_in(&name) {
-                    Ok(()) => {
-                        tracing::info!(user = %name, peer = %self.peer, "imap login");
-                        AuthOutcome::Ok(name)
-                    }
-                    Err(e) => {
-                        tracing::error!(user = %name, "imap: no mailbox: {e}");
-                        AuthOutcome::Unavailable
-                    }
-                },
-                other => other,
-            };
-            return Some(ImapCommand::AuthResult(outcome));
+        let outcome = match &event {
+            ImapEvent::Authenticate { user, password } => {
+                password_login(&self.shared, Service::Imap, self.peer, user, password)
+            }
+            ImapEvent::AuthenticateCram {
+                user,
+                challenge,
+                digest,
+            } => challenge_login(&self.shared, Service::Imap, self.peer, user, digest, |s| {
+                cram_md5_digest(challenge, s)
+            }),
+            _ => return self.mailbox.answer(event),
+        };
+        let outcome = match outcome {
+            AuthOutcome::Ok(name) => self.mailbox.log_in(&name, self.peer),
+            other => other,
+        };
+        if let AuthOutcome::Ok(name) = &outcome {
+            tracing::info!(user = %name, peer = %self.peer, "imap login");
         }
-        self.mailbox.answer(event)
+        Some(ImapCommand::AuthResult(outcome))
     }
 
     /// Reading one message (FETCH) is from the page cache as a rule.

@@ -21,6 +21,8 @@ pub struct Shared {
     pub security: Security,
     /// The outbound queue, once it runs (the scheduler driver asks it to send).
     pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
+    /// Logged-in IMAP connections per user and address.
+    pub imap_logins: Arc<crate::services::imap::Logins>,
 }
 
 impl Shared {
@@ -29,6 +31,7 @@ impl Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
             security: Security::new(store.data_dir()),
             outbound: std::sync::OnceLock::new(),
+            imap_logins: Arc::default(),
             store,
             tls,
         }

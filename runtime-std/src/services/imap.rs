@@ -5,15 +5,17 @@
 
 use crate::services::app::Shared;
 use crate::store::{Change, FlagEdit, Folder, FolderError, FoldersError, Session, Watch};
+use mailroom_core::auth::AuthOutcome;
 use mailroom_core::imap::{
     list_matches, CopyOutcome, FlagUpdate, FolderOp, FolderStatus, ImapCommand, ImapEvent,
     ListEntry, MailboxError, StoreOutcome,
 };
-use mailroom_core::mailbox::{Flag, FolderIndex, Record, SpecialUse};
-use std::collections::BTreeMap;
+use mailroom_core::mailbox::{Flag, Flags, FolderIndex, Record, SpecialUse};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often a socket loop looks for news for an idling session: delivery in this
@@ -27,6 +29,53 @@ pub struct ImapMailbox {
     shared: Arc<Shared>,
     account: Option<PathBuf>,
     selected: Option<Selected>,
+    /// This connection's place in the per-user count, from login to the end.
+    _slot: Option<LoginSlot>,
+}
+
+/// Logged-in IMAP connections per user and client address, for `[imap]
+/// max_connections_per_user` (Dovecot's mail_max_userip_connections).
+#[derive(Default)]
+pub struct Logins(Mutex<HashMap<(String, IpAddr), u32>>);
+
+/// One counted connection; the count drops with it.
+pub struct LoginSlot {
+    logins: Arc<Logins>,
+    key: (String, IpAddr),
+}
+
+impl Logins {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, IpAddr), u32>> {
+        // Each update is one insert or decrement: never half done.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count a connection of `user` from `ip`, unless `limit` (0: none) are open.
+    pub fn enter(self: &Arc<Self>, user: &str, ip: IpAddr, limit: u32) -> Option<LoginSlot> {
+        let key = (user.to_string(), ip);
+        let mut map = self.map();
+        let n = map.entry(key.clone()).or_insert(0);
+        if limit != 0 && *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(LoginSlot {
+            logins: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+impl Drop for LoginSlot {
+    fn drop(&mut self) {
+        let mut map = self.logins.map();
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
 }
 
 struct Selected {
@@ -43,20 +92,37 @@ impl ImapMailbox {
             shared,
             account: None,
             selected: None,
+            _slot: None,
         }
     }
 
-    /// LOGIN succeeded for `user`: its Maildir is the account from here on.
-    pub fn logged_in(&mut self, user: &str) -> Result<(), std::io::Error> {
-        self.account = Some(self.shared.store.account_dir(user)?);
-        Ok(())
+    /// The password was right for `user` connecting from `peer`: its Maildir is the
+    /// account from here on, unless the user already holds `[imap]
+    /// max_connections_per_user` connections from there.
+    pub fn log_in(&mut self, user: &str, peer: IpAddr) -> AuthOutcome {
+        let limit = self.shared.snapshot().config.imap.max_connections_per_user;
+        let Some(slot) = self.shared.imap_logins.enter(user, peer, limit) else {
+            tracing::info!(user, peer = %peer, limit, "imap: too many connections");
+            return AuthOutcome::TooManyConnections;
+        };
+        match self.shared.store.account_dir(user) {
+            Ok(dir) => {
+                self.account = Some(dir);
+                self._slot = Some(slot);
+                AuthOutcome::Ok(user.to_string())
+            }
+            Err(e) => {
+                tracing::error!(user, "imap: no mailbox: {e}");
+                AuthOutcome::Unavailable
+            }
+        }
     }
 
     /// Answer one event; `Authenticate` is the caller's (it answers `None`, as do
     /// `Deselect` and `Idle`, which want no answer).
     pub fn answer(&mut self, event: ImapEvent) -> Option<ImapCommand> {
         Some(match event {
-            ImapEvent::Authenticate { .. } => return None,
+            ImapEvent::Authenticate { .. } | ImapEvent::AuthenticateCram { .. } => return None,
             ImapEvent::Deselect => {
                 self.selected = None;
                 return None;
@@ -299,6 +365,7 @@ impl ImapMailbox {
     fn copy(&mut self, uids: &[u32], to: &str, remove: bool) -> Result<CopyOutcome, MailboxError> {
         let target = self.open(to)?;
         let session = self.current()?;
+        let keep = self.shared.snapshot().config.imap.copy_keeps_date_and_flags;
         let source = session.folder();
         let mut new_uids = Vec::with_capacity(uids.len());
         let mut copied = Vec::with_capacity(uids.len());
@@ -318,7 +385,13 @@ impl ImapMailbox {
             let Some(data) = read_message(source, uid) else {
                 continue;
             };
-            new_uids.push(target.append(&data, meta.flags, keywords, meta.internal_date)?);
+            // §11.8.2 "Keep Internal Date and Message Flags when messages are copied".
+            let (flags, keywords, date) = if keep {
+                (meta.flags, keywords, meta.internal_date)
+            } else {
+                (Flags::NONE, Vec::new(), crate::platform::clock::unix_secs())
+            };
+            new_uids.push(target.append(&data, flags, keywords, date)?);
             copied.push(uid);
         }
         let changes = if remove {
@@ -339,7 +412,7 @@ impl ImapMailbox {
         &self,
         to: &str,
         message: &[u8],
-        flags: mailroom_core::mailbox::Flags,
+        flags: Flags,
         keywords: Vec<String>,
         internal_date: u64,
     ) -> Result<(u32, u32), MailboxError> {
