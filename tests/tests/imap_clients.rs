@@ -513,6 +513,39 @@ fn cram_md5_and_connections_per_user(flavor: Flavor) {
     assert_eq!(out.trim(), "OK");
 }
 
+/// Port 993's form: TLS from the first byte (`[services] imaps`), with the server's
+/// certificate, then an ordinary session.
+fn imaps_implicit_tls(flavor: Flavor) {
+    let mut server = TestServer::setup(flavor);
+    let imaps = server.add_listener("imaps");
+    server.serve();
+    deliver(&server, &["imaps-1"]);
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import imaplib,ssl,sys\n\
+             ctx=ssl.create_default_context(cafile=sys.argv[3]); ctx.check_hostname=False\n\
+             m=imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=ctx)\n\
+             m.login(sys.argv[4], sys.argv[5])\n\
+             print(m.select('INBOX')[1][0].decode())\n\
+             print(m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])')[1][0][1].decode().strip())\n\
+             m.logout()",
+        ])
+        .arg(imaps.ip().to_string())
+        .arg(imaps.port().to_string())
+        .arg(server.cert())
+        .args([BOB, BOB_PASSWORD])
+        .output()
+        .expect("python3 runs");
+    let out = succeeded("imaplib over TLS", &o, &server);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1"), "{out}");
+    assert!(
+        lines.next().is_some_and(|l| l.contains("imaps-1@")),
+        "{out}"
+    );
+}
+
 both_binaries!(
     #[cfg_attr(not(have_imaptest), ignore = "imaptest is not installed")]
     imaptest_scripted,
@@ -530,4 +563,6 @@ both_binaries!(
     pop3_and_imap_agree,
     #[cfg_attr(not(have_python3), ignore = "python3 is not installed")]
     cram_md5_and_connections_per_user,
+    #[cfg_attr(not(have_python3), ignore = "python3 is not installed")]
+    imaps_implicit_tls,
 );
