@@ -22,7 +22,7 @@ pub struct Shared {
     /// The outbound queue, once it runs (the scheduler driver asks it to send).
     pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
     /// Logged-in IMAP connections per user and address.
-    pub imap_logins: Arc<crate::services::imap::Logins>,
+    pub imap_logins: Arc<crate::services::imap::logins::Logins>,
 }
 
 impl Shared {

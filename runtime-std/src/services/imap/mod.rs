@@ -3,6 +3,10 @@
 //! docs/STORE.md. Blocking (fsync, directory scans): the smol runtime runs it on its
 //! blocking pool, except the idle look, which is a few `stat`s.
 
+pub mod logins;
+
+use logins::LoginSlot;
+
 use crate::services::app::Shared;
 use crate::store::{Change, FlagEdit, Folder, FolderError, FoldersError, Session, Watch};
 use mailroom_core::auth::AuthOutcome;
@@ -11,11 +15,11 @@ use mailroom_core::imap::{
     ListEntry, MailboxError, StoreOutcome,
 };
 use mailroom_core::mailbox::{Flag, Flags, FolderIndex, Record, SpecialUse};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often a socket loop looks for news for an idling session: delivery in this
@@ -31,51 +35,6 @@ pub struct ImapMailbox {
     selected: Option<Selected>,
     /// This connection's place in the per-user count, from login to the end.
     _slot: Option<LoginSlot>,
-}
-
-/// Logged-in IMAP connections per user and client address, for `[imap]
-/// max_connections_per_user` (Dovecot's mail_max_userip_connections).
-#[derive(Default)]
-pub struct Logins(Mutex<HashMap<(String, IpAddr), u32>>);
-
-/// One counted connection; the count drops with it.
-pub struct LoginSlot {
-    logins: Arc<Logins>,
-    key: (String, IpAddr),
-}
-
-impl Logins {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, IpAddr), u32>> {
-        // Each update is one insert or decrement: never half done.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Count a connection of `user` from `ip`, unless `limit` (0: none) are open.
-    pub fn enter(self: &Arc<Self>, user: &str, ip: IpAddr, limit: u32) -> Option<LoginSlot> {
-        let key = (user.to_string(), ip);
-        let mut map = self.map();
-        let n = map.entry(key.clone()).or_insert(0);
-        if limit != 0 && *n >= limit {
-            return None;
-        }
-        *n += 1;
-        Some(LoginSlot {
-            logins: Arc::clone(self),
-            key,
-        })
-    }
-}
-
-impl Drop for LoginSlot {
-    fn drop(&mut self) {
-        let mut map = self.logins.map();
-        if let Some(n) = map.get_mut(&self.key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&self.key);
-            }
-        }
-    }
 }
 
 struct Selected {
