@@ -100,9 +100,15 @@ impl Ids {
             self.forget_oldest_score();
         }
         let window = minutes(policy.window_minutes);
-        let score = self.scores.entry(ip).or_insert(Score { errors: 0, since: now });
+        let score = self.scores.entry(ip).or_insert(Score {
+            errors: 0,
+            since: now,
+        });
         if now.saturating_since(score.since) >= window {
-            *score = Score { errors: 0, since: now };
+            *score = Score {
+                errors: 0,
+                since: now,
+            };
         }
         score.errors = score.errors.saturating_add(errors);
         if score.errors < policy.block_after.max(1) {

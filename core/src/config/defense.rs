@@ -82,7 +82,10 @@ impl Default for Ids {
             // Loopback only (fail2ban's `ignoreip` default): the server's own tools
             // and tests. An office adds its LAN (docs/DEFENSE.md).
             never_block: vec![
-                Cidr(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8))),
+                Cidr(IpNet::V4(Ipv4Net::new_assert(
+                    Ipv4Addr::new(127, 0, 0, 0),
+                    8,
+                ))),
                 Cidr(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128))),
             ],
         }

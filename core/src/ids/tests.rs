@@ -31,10 +31,15 @@ fn errors_within_the_window_block_for_block_minutes() {
     assert_eq!(ids.record(a, 3, T0, &p), None);
     assert_eq!(ids.gate(a, T0, &p), Gate::Open);
     assert_eq!(ids.score(a), 3);
-    let b = ids.record(a, 2, T0 + mins(9), &p).expect("the fifth error blocks");
+    let b = ids
+        .record(a, 2, T0 + mins(9), &p)
+        .expect("the fifth error blocks");
     assert_eq!(b.until, T0 + mins(9) + mins(60));
     assert_eq!(b.reason, "5 client errors");
-    assert_eq!(ids.gate(a, T0 + mins(10), &p), Gate::Blocked { until: b.until });
+    assert_eq!(
+        ids.gate(a, T0 + mins(10), &p),
+        Gate::Blocked { until: b.until }
+    );
     // Another address is served meanwhile.
     assert_eq!(ids.gate(ip("203.0.113.10"), T0 + mins(10), &p), Gate::Open);
     // The block ends on time and the score starts again from nothing.
@@ -64,7 +69,10 @@ fn never_block_wins_and_a_disabled_ids_blocks_nobody() {
     }
     // Blocked by hand, then put on the never-block list: the list wins.
     ids.block(ip("192.0.2.8"), T0 + mins(5), "by hand", T0);
-    assert!(matches!(ids.gate(ip("192.0.2.8"), T0, &p), Gate::Blocked { .. }));
+    assert!(matches!(
+        ids.gate(ip("192.0.2.8"), T0, &p),
+        Gate::Blocked { .. }
+    ));
     let p2 = policy(1, &["192.0.2.0/24"]);
     assert_eq!(ids.gate(ip("192.0.2.8"), T0, &p2), Gate::Exempt);
     let off = Policy {
@@ -79,7 +87,10 @@ fn never_block_wins_and_a_disabled_ids_blocks_nobody() {
 fn the_defaults_never_block_loopback() {
     let p = Policy::default();
     assert!(p.enabled);
-    assert_eq!((p.block_after, p.block_minutes, p.window_minutes), (10, 60, 60));
+    assert_eq!(
+        (p.block_after, p.block_minutes, p.window_minutes),
+        (10, 60, 60)
+    );
     let mut ids = Ids::new();
     for lo in ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"] {
         assert_eq!(ids.record(ip(lo), 1000, T0, &p), None);
@@ -94,7 +105,10 @@ fn mapped_and_plain_ipv4_are_one_client() {
     let mut ids = Ids::new();
     assert_eq!(ids.record(ip("::ffff:192.0.2.1"), 1, T0, &p), None);
     assert!(ids.record(ip("192.0.2.1"), 1, T0, &p).is_some());
-    assert!(matches!(ids.gate(ip("::ffff:192.0.2.1"), T0, &p), Gate::Blocked { .. }));
+    assert!(matches!(
+        ids.gate(ip("::ffff:192.0.2.1"), T0, &p),
+        Gate::Blocked { .. }
+    ));
     assert!(ids.unblock(ip("::ffff:192.0.2.1")));
     assert!(!ids.unblock(ip("192.0.2.1")));
     assert_eq!(ids.gate(ip("192.0.2.1"), T0, &p), Gate::Open);
@@ -108,7 +122,10 @@ fn the_file_round_trips_and_survives_damage() {
     ids.block(ip("2001:db8::5"), T0 + mins(5), "probing\nPOP3", T0);
     ids.block(ip("192.0.2.2"), T0, "already over", T0);
     let text = ids.to_text(T0);
-    assert!(text.contains(&format!("192.0.2.1 {} 1 client errors\n", T0.unix_secs() + 3600)));
+    assert!(text.contains(&format!(
+        "192.0.2.1 {} 1 client errors\n",
+        T0.unix_secs() + 3600
+    )));
     assert!(text.contains("2001:db8::5 "));
     assert!(text.contains(" probing POP3\n"), "{text}");
     assert!(!text.contains("192.0.2.2"), "{text}");

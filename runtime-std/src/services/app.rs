@@ -21,6 +21,8 @@ pub struct Shared {
     pub security: Security,
     /// The outbound queue, once it runs (the scheduler driver asks it to send).
     pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
+    /// The IDS/IPS block list, connection counts and DNS blocklists (docs/DEFENSE.md).
+    pub defense: Arc<crate::services::defense::Defense>,
 }
 
 impl Shared {
@@ -28,6 +30,7 @@ impl Shared {
         Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
             security: Security::new(store.data_dir()),
+            defense: Arc::new(crate::services::defense::Defense::new(store.data_dir())),
             outbound: std::sync::OnceLock::new(),
             store,
             tls,
@@ -71,6 +74,9 @@ impl Shared {
             SmtpEvent::RuleFired(activation) => {
                 crate::services::smtprules::log_activation(self.store.data_dir(), &activation);
                 SmtpCommand::RuleLogged
+            }
+            SmtpEvent::Dnsbl { ip } => {
+                SmtpCommand::DnsblResult(self.defense.dnsbl(&self.snapshot().config, ip))
             }
         }
     }
