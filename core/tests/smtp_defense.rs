@@ -105,3 +105,41 @@ fn client_errors_count_protocol_errors_failed_logins_and_refused_recipients() {
     assert_eq!(codes(&r), [250, 550, 550, 250], "{r}");
     assert_eq!(c.server.client_errors(), 4);
 }
+
+#[test]
+fn defence_settings_parse_with_their_defaults_and_mistakes_are_named() {
+    use mailroom_core::config::parse_config;
+    let base = "hostname = \"h.example\"\ndefault_domain = \"example.com\"\nlocal_domains = [\"example.com\"]\n";
+    let c = parse_config(base).unwrap();
+    assert!(c.ids.enabled && c.ids.never_blocked("127.0.0.9".parse().unwrap()));
+    assert!(!c.ids.never_blocked("192.168.1.2".parse().unwrap()));
+    assert_eq!(c.limits.of("smtp").max_connections, 100);
+    let text = format!(
+        "{base}[smtp]\ndnsbl = [\"zen.test\"]\ndnsbl_timeout = \"2s\"\n\
+         [ids]\nnever_block = [\"10.0.0.0/8\", \"2001:db8::1\"]\n\
+         [limits]\nmax_per_client = 3\n[limits.pop3]\nmax_connections = 7\n"
+    );
+    let c = parse_config(&text).unwrap();
+    assert_eq!(c.smtp.dnsbl, ["zen.test"]);
+    assert!(c.ids.never_blocked("10.200.0.1".parse().unwrap()));
+    assert!(c.ids.never_blocked("2001:db8::1".parse().unwrap()));
+    assert!(!c.ids.never_blocked("127.0.0.1".parse().unwrap()));
+    let pop3 = c.limits.of("pop3");
+    assert_eq!((pop3.max_connections, pop3.max_per_client), (7, 3));
+    let smtp = c.limits.of("smtp");
+    assert_eq!((smtp.max_connections, smtp.max_per_client), (100, 3));
+
+    let bad = |extra: &str| -> String {
+        match parse_config(&format!("{base}{extra}")) {
+            Ok(_) => panic!("{extra} must be refused"),
+            Err(e) => e
+                .iter()
+                .map(|e| format!("{}: {}", e.line, e.message))
+                .collect(),
+        }
+    };
+    assert!(bad("[ids]\nnever_block = [\"10.0.0.0/33\"]\n").contains("not an address"));
+    assert!(bad("[ids]\nblock_after = 0\n").starts_with("5: [ids] block_after = 0"));
+    assert!(bad("[smtp]\ndnsbl = [\"bad zone\"]\n").contains("dnsbl zone"));
+    assert!(bad("[limits.smtpp]\nmax_connections = 1\n").contains("no service"));
+}

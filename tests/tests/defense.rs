@@ -3,7 +3,8 @@
 //! others are served, never_block wins, the list survives a restart and the CLI edits
 //! it), DNS blocklists (a listed client refused, an unlisted one and an authenticated
 //! one served, a DNS server that never answers costs at most `dnsbl_timeout`), and
-//! connection caps per client and per service (SMTP and POP3).
+//! connection caps per client and per service (SMTP and POP3), a never-block address
+//! without a per-client cap.
 //!
 //! Clients connect from distinct loopback addresses (127.0.0.2 …): loopback is on the
 //! default never-block list, so each test sets its own.
@@ -259,6 +260,7 @@ fn connection_caps(flavor: Flavor) {
         let smtp = table(limits, "smtp");
         smtp.insert("max_connections".into(), 4.into());
         smtp.insert("max_per_client".into(), 2.into());
+        table(doc, "ids").insert("never_block".into(), strings(&["127.0.0.6"]));
     });
     s.cli_ok(&["check"]);
     s.serve();
@@ -306,6 +308,12 @@ fn connection_caps(flavor: Flavor) {
     let (_second, g) = pop3_greeting(pop3_addr, ATTACKER);
     assert!(g.starts_with("-ERR [SYS/TEMP] Too many connections"), "{g}");
     let (_other, g) = pop3_greeting(pop3_addr, OTHER);
+    assert!(g.starts_with("+OK"), "{g}");
+    // A never-block address has no per-client cap (the service's cap still holds).
+    let trusted = Ipv4Addr::new(127, 0, 0, 6);
+    let (_t1, g) = pop3_greeting(pop3_addr, trusted);
+    assert!(g.starts_with("+OK"), "{g}");
+    let (_t2, g) = pop3_greeting(pop3_addr, trusted);
     assert!(g.starts_with("+OK"), "{g}");
 }
 

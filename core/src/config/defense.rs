@@ -100,8 +100,7 @@ impl Ids {
 }
 
 /// Connection caps of one service. 0 = no cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnLimit {
     /// Connections at once to the service, from everyone.
     pub max_connections: u32,
@@ -128,7 +127,17 @@ pub struct Limits {
     pub max_connections: u32,
     pub max_per_client: u32,
     #[serde(flatten)]
-    pub services: BTreeMap<String, ConnLimit>,
+    pub services: BTreeMap<String, ServiceLimit>,
+}
+
+/// `[limits.KEY]`: one service's caps; a key left out is the section's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceLimit {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_client: Option<u32>,
 }
 
 impl Default for Limits {
@@ -145,9 +154,10 @@ impl Default for Limits {
 impl Limits {
     /// The caps of the service listening under `[services].key`.
     pub fn of(&self, key: &str) -> ConnLimit {
-        self.services.get(key).copied().unwrap_or(ConnLimit {
-            max_connections: self.max_connections,
-            max_per_client: self.max_per_client,
-        })
+        let own = self.services.get(key).copied().unwrap_or_default();
+        ConnLimit {
+            max_connections: own.max_connections.unwrap_or(self.max_connections),
+            max_per_client: own.max_per_client.unwrap_or(self.max_per_client),
+        }
     }
 }

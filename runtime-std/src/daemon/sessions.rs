@@ -177,9 +177,11 @@ pub fn admit(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Result<Admit
     let config = &snap.config;
     let (service, ip) = (kind.key(), peer.ip());
     let now = crate::platform::clock::now();
-    let why = match shared.defense.gate(config, ip, now) {
+    let gate = shared.defense.gate(config, ip, now);
+    let trusted = gate == Gate::Exempt;
+    let why = match gate {
         Gate::Blocked { .. } => Refusal::Blocked,
-        Gate::Open | Gate::Exempt => match shared.defense.admit(config, service, ip) {
+        Gate::Open | Gate::Exempt => match shared.defense.admit(config, service, ip, trusted) {
             Ok(ticket) => return Ok(Admitted { _ticket: ticket }),
             Err(Busy::Service) => {
                 tracing::warn!(peer = %peer, service, "too many connections to the service");

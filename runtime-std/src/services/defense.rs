@@ -168,14 +168,20 @@ impl Defense {
     }
 
     /// Count a connection to the `[services]` key `service` from `ip` if `[limits]`
-    /// allows it.
+    /// allows it. A `trusted` address (`[ids] never_block`) has no per-client cap:
+    /// loopback tools and a LAN gateway may open many; the service's cap holds for all.
     pub fn admit(
         self: &Arc<Self>,
         config: &Config,
         service: &'static str,
         ip: IpAddr,
+        trusted: bool,
     ) -> Result<ConnTicket, Busy> {
-        lock(&self.conns).admit(service, ip, config.limits.of(service))?;
+        let mut limit = config.limits.of(service);
+        if trusted {
+            limit.max_per_client = 0;
+        }
+        lock(&self.conns).admit(service, ip, limit)?;
         Ok(ConnTicket {
             defense: self.clone(),
             service,
