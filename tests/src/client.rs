@@ -21,16 +21,7 @@ pub struct Reply {
 impl Smtp {
     /// Connect and read the greeting.
     pub fn connect(addr: SocketAddr) -> std::io::Result<(Smtp, Reply)> {
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
-        s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        s.set_write_timeout(Some(Duration::from_secs(60)))?;
-        let writer = s.try_clone()?;
-        let mut c = Smtp {
-            reader: BufReader::new(s),
-            writer,
-        };
-        let greeting = c.reply()?;
-        Ok((c, greeting))
+        Smtp::greeted(TcpStream::connect_timeout(&addr, Duration::from_secs(10))?)
     }
 
     /// Connect from the loopback address `from` (127.0.0.2 and the rest of 127/8 are
@@ -39,7 +30,10 @@ impl Smtp {
         addr: SocketAddr,
         from: std::net::Ipv4Addr,
     ) -> std::io::Result<(Smtp, Reply)> {
-        let s = tcp_from(from, addr)?;
+        Smtp::greeted(tcp_from(from, addr)?)
+    }
+
+    fn greeted(s: TcpStream) -> std::io::Result<(Smtp, Reply)> {
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         s.set_write_timeout(Some(Duration::from_secs(60)))?;
         let writer = s.try_clone()?;

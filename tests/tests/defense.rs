@@ -14,7 +14,6 @@ use mailroom_tests::client::{base64, tcp_from, Reply, Smtp};
 use mailroom_tests::dns::{TestDns, Zone};
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD};
 use mailroom_tests::{both_binaries, maildir, pop3, Flavor, TestServer};
-use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -23,14 +22,6 @@ const ATTACKER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const TRUSTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
 const LATECOMER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 5);
-
-fn edit_config(server: &TestServer, f: impl FnOnce(&mut toml::Table)) {
-    let path = server.config_file();
-    let text = fs::read_to_string(&path).expect("config");
-    let mut doc: toml::Table = text.parse().expect("valid TOML");
-    f(&mut doc);
-    fs::write(&path, doc.to_string()).expect("rewriting the config");
-}
 
 /// The table `name` of the config, made if missing.
 fn table<'a>(doc: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
@@ -89,7 +80,7 @@ fn message(subject: &str) -> Vec<u8> {
 
 fn ids_blocks_after_failed_auth(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         let ids = table(doc, "ids");
         ids.insert("block_after".into(), 3.into());
         ids.insert("never_block".into(), strings(&["127.0.0.3/32"]));
@@ -156,7 +147,7 @@ fn dnsbl_server(
     dnsbl_timeout: &str,
 ) -> TestServer {
     let mut s = TestServer::setup(flavor);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         let smtp = table(doc, "smtp");
         smtp.insert("dnsbl".into(), strings(&["bl.test"]));
         smtp.insert("dnsbl_timeout".into(), dnsbl_timeout.into());
@@ -254,7 +245,7 @@ fn pop3_greeting(addr: SocketAddr, from: Ipv4Addr) -> (std::net::TcpStream, Stri
 fn connection_caps(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
     let (pop3_addr, _) = pop3::enable(&s, false);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         let limits = table(doc, "limits");
         limits.insert("max_per_client".into(), 1.into());
         let smtp = table(limits, "smtp");
