@@ -149,7 +149,8 @@ impl Resolver {
         timeout: Duration,
     ) -> io::Result<Answer> {
         let id = random_id();
-        let q = Query {
+        let start = StdInstant::now();
+        let mut q = Query {
             server,
             bytes: encode_query(id, name, kind).map_err(invalid)?,
             id,
@@ -160,6 +161,11 @@ impl Resolver {
         let answer = udp_exchange(&q)?;
         if !answer.truncated {
             return Ok(answer);
+        }
+        // The TCP retry shares the wait: `timeout` bounds the whole question.
+        q.timeout = timeout.saturating_sub(start.elapsed());
+        if q.timeout.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
         tcp_exchange(&q)
     }
