@@ -1,7 +1,7 @@
 //! What the SMTP session does for the defences of docs/DEFENSE.md: it asks for a DNS
 //! blocklist verdict at the first MAIL of an unauthenticated client (SMTP-11) and
 //! refuses a listed one with 554 naming the list; it counts client errors for the
-//! IDS/IPS (SMTP-10).
+//! IDS/IPS (SMTP-10), as POP3, IMAP and the password service do.
 
 mod smtp_support;
 
@@ -142,4 +142,34 @@ fn defence_settings_parse_with_their_defaults_and_mistakes_are_named() {
     assert!(bad("[ids]\nblock_after = 0\n").starts_with("5: [ids] block_after = 0"));
     assert!(bad("[smtp]\ndnsbl = [\"bad zone\"]\n").contains("dnsbl zone"));
     assert!(bad("[limits.smtpp]\nmax_connections = 1\n").contains("no service"));
+}
+
+#[test]
+fn every_server_machine_reports_its_client_errors() {
+    use mailroom_core::pop3::{Pop3Info, Pop3Server};
+    use mailroom_core::{Input, Instant};
+    let snap = snapshot_with(config(), vec![]);
+    let now = Instant::from_secs(1_800_000_000);
+    let ip = "192.168.1.10".parse().unwrap();
+    let info = Pop3Info {
+        peer_ip: ip,
+        session_id: "s".into(),
+        tls_active: false,
+        tls_available: false,
+    };
+    let mut pop3 = Pop3Server::new(now, snap.clone(), info);
+    pop3.handle_input(now, Input::Bytes(b"BOGUS\r\nSTAT\r\n"));
+    assert_eq!(pop3.client_errors(), 2);
+    let mut pass = mailroom_core::pass::PassServer::new(now, snap.clone(), ip);
+    pass.handle_input(now, Input::Bytes(b"BOGUS\r\n"));
+    assert_eq!(pass.client_errors(), 1);
+    let info = mailroom_core::imap::ImapInfo {
+        peer_ip: ip,
+        session_id: "s".into(),
+        tls_active: false,
+        tls_available: false,
+    };
+    let mut imap = mailroom_core::imap::ImapServer::new(now, snap, info);
+    imap.handle_input(now, Input::Bytes(b"a1 BOGUS\r\n"));
+    assert_eq!(imap.client_errors(), 1);
 }

@@ -1748,4 +1748,9 @@ impl Machine for ImapServer {
         }
         Output::Wait(self.deadline())
     }
+
+    /// Refused commands and failed logins, for the IDS/IPS (docs/DEFENSE.md).
+    fn client_errors(&self) -> u32 {
+        self.errors
+    }
 }
