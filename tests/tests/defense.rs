@@ -1,6 +1,6 @@
 //! The defences of port 25 beyond SMTP rules (issue 16, docs/DEFENSE.md) end to end
 //! through both binaries: the IDS/IPS block list (failed AUTH blocks an address while
-//! others are served, never_block wins, the list survives a restart and the CLI edits
+//! others are served, failed POP3 logins count too, a block refuses every service, never_block wins, the list survives a restart and the CLI edits
 //! it), DNS blocklists (a listed client refused, an unlisted one and an authenticated
 //! one served, a DNS server that never answers costs at most `dnsbl_timeout`), and
 //! connection caps per client and per service (SMTP and POP3), a never-block address
@@ -78,8 +78,32 @@ fn message(subject: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// One POP3 session from `from` with `n` failed USER/PASS logins.
+fn fail_pop3_login(addr: SocketAddr, from: Ipv4Addr, n: usize) {
+    use std::io::Write;
+    let (mut stream, g) = pop3_greeting(addr, from);
+    assert!(g.starts_with("+OK"), "{g}");
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = || {
+        let mut l = String::new();
+        reader.read_line(&mut l).unwrap();
+        l
+    };
+    for _ in 0..n {
+        stream
+            .write_all(b"USER alice\r\nPASS wrong-password\r\n")
+            .unwrap();
+        assert!(line().starts_with("+OK"));
+        let r = line();
+        assert!(r.starts_with("-ERR"), "{r}");
+    }
+    stream.write_all(b"QUIT\r\n").unwrap();
+    let _ = line();
+}
+
 fn ids_blocks_after_failed_auth(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
+    let (pop3_addr, _) = pop3::enable(&s, false);
     s.edit_config(|doc| {
         let ids = table(doc, "ids");
         ids.insert("block_after".into(), 3.into());
@@ -114,6 +138,18 @@ fn ids_blocks_after_failed_auth(flavor: Flavor) {
         .unwrap();
     assert_eq!(r.code, 250, "{r:?}");
     let _ = c.command("QUIT");
+
+    // A block refuses every service; failed POP3 logins count as well.
+    let (_c, g) = pop3_greeting(pop3_addr, ATTACKER);
+    assert!(
+        g.starts_with("-ERR [SYS/TEMP] Your address is blocked"),
+        "{g}"
+    );
+    let pop3_guesser = Ipv4Addr::new(127, 0, 0, 7);
+    fail_pop3_login(pop3_addr, pop3_guesser, 3);
+    eventually("the POP3 guesser's block", || {
+        greeting(&s, pop3_guesser).code == 421
+    });
 
     // The CLI shows the block; the block survives a restart.
     let list = String::from_utf8_lossy(&s.cli_ok(&["ids", "list"]).stdout).into_owned();
