@@ -151,7 +151,9 @@ impl Defense {
     }
 
     /// Add a new block to the file under its lock, merged with what the CLI may have
-    /// written meanwhile.
+    /// written meanwhile. This fsyncs where the session ended (on smol, the executor
+    /// thread): it happens once per new block, and the alternative, a block that a
+    /// crash forgets, would let the attacker straight back in.
     fn persist_block(&self, ip: IpAddr, block: &Block, now: Instant) {
         let mins = block.until.saturating_since(now).as_secs() / 60;
         tracing::warn!(client = %ip, minutes = mins, "IDS: blocked after {}", block.reason);
