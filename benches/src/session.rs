@@ -88,6 +88,7 @@ pub fn run_session(snapshot: &Arc<Snapshot>, chunks: &[Vec<u8>], out: &mut Vec<u
         }
         SmtpEvent::Etrn { .. } => Some(SmtpCommand::EtrnResult(Ok(0))),
         SmtpEvent::RuleFired(_) => Some(SmtpCommand::RuleLogged),
+        SmtpEvent::Dnsbl { .. } => Some(SmtpCommand::DnsblResult(None)),
     };
     out.clear();
     let mut closed = mailroom_harness::drain(&mut server, now, out, &mut answer).closed;

@@ -71,6 +71,13 @@ pub trait Machine {
     fn handle_command(&mut self, now: Instant, cmd: Self::Command);
     /// Append bytes for the peer to `out` and return the next thing the driver must do.
     fn poll_output(&mut self, out: &mut Vec<u8>) -> Output<Self::Event>;
+
+    /// Client errors so far (refused commands, failed logins, unknown local recipients,
+    /// refused relaying): the IDS/IPS score the runtime adds up per client address
+    /// when the session ends (docs/DEFENSE.md). Client machines have none.
+    fn client_errors(&self) -> u32 {
+        0
+    }
 }
 
 /// What an agent asks of its driver.

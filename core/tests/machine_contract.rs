@@ -251,6 +251,7 @@ fn smtp_server() {
                     SmtpEvent::Deliver(_) => SmtpCommand::DeliveryResult(Ok(())),
                     SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
                     SmtpEvent::RuleFired(_) => SmtpCommand::RuleLogged,
+                    SmtpEvent::Dnsbl { .. } => SmtpCommand::DnsblResult(None),
                 })
             })
         },
@@ -259,6 +260,7 @@ fn smtp_server() {
                 SmtpCommand::AuthResult(None),
                 SmtpCommand::EtrnResult(Ok(1)),
                 SmtpCommand::RuleLogged,
+                SmtpCommand::DnsblResult(Some("zen.example".into())),
             ],
             _ => vec![SmtpCommand::DeliveryResult(Ok(()))],
         },
@@ -268,6 +270,7 @@ fn smtp_server() {
                 SmtpCommand::DeliveryResult(Ok(())),
                 SmtpCommand::EtrnResult(Ok(3)),
                 SmtpCommand::RuleLogged,
+                SmtpCommand::DnsblResult(None),
             ]
         },
     });

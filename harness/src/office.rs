@@ -945,6 +945,7 @@ impl Office {
                         Some(SmtpCommand::AuthResult(None))
                     }
                     SmtpEvent::RuleFired(_) => Some(SmtpCommand::RuleLogged),
+                    SmtpEvent::Dnsbl { .. } => Some(SmtpCommand::DnsblResult(None)),
                     #[allow(unreachable_patterns)]
                     _ => None,
                 }

@@ -10,7 +10,7 @@
 
 use async_io::{Async, Timer};
 use mailroom_core::Machine;
-use mailroom_std::daemon::sessions::{self, Handler, Session};
+use mailroom_std::daemon::sessions::{self, Admitted, Handler, Session};
 use mailroom_std::daemon::startup;
 use mailroom_std::net::listen::{Kind, Listeners, StopSignal};
 use mailroom_std::net::pump::Pump;
@@ -91,15 +91,18 @@ async fn accept_loop(
 ) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                let guard = ActiveGuard::enter(&active);
-                let shared = shared.clone();
-                ex.spawn(async move {
-                    let _guard = guard;
-                    session(shared, kind, stream).await;
-                })
-                .detach();
-            }
+            Ok((stream, peer)) => match sessions::admit(&shared, kind, peer) {
+                Ok(admitted) => {
+                    let guard = ActiveGuard::enter(&active);
+                    let shared = shared.clone();
+                    ex.spawn(async move {
+                        let _guard = guard;
+                        session(shared, kind, stream, admitted).await;
+                    })
+                    .detach();
+                }
+                Err(turned_away) => turned_away.send(stream.get_ref()),
+            },
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 tracing::error!("accept failed: {e}");
@@ -125,11 +128,11 @@ impl Drop for ActiveGuard {
     }
 }
 
-async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>) {
+async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>, admitted: Admitted) {
     let Ok(peer) = stream.get_ref().peer_addr() else {
         return;
     };
-    let Some((session, log)) = sessions::accept(&shared, kind, peer) else {
+    let Some((session, log)) = sessions::accept(&shared, kind, peer, admitted) else {
         return;
     };
     log.ended(match session {
@@ -140,12 +143,14 @@ async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>) {
     });
 }
 
+/// Drive a session to its end; also returns its client errors (for the IDS/IPS).
 async fn drive<M: Machine>(
     stream: Async<TcpStream>,
     conn: &mut Pump<M>,
     mut answerer: impl Answer<M>,
-) -> Result<(), DriveError> {
-    socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer).await
+) -> (Result<(), DriveError>, u32) {
+    let result = socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer).await;
+    (result, conn.machine().client_errors())
 }
 
 /// A session's handler as the socket loop's answerer, answering on the blocking pool

@@ -21,7 +21,19 @@ pub struct Reply {
 impl Smtp {
     /// Connect and read the greeting.
     pub fn connect(addr: SocketAddr) -> std::io::Result<(Smtp, Reply)> {
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+        Smtp::greeted(TcpStream::connect_timeout(&addr, Duration::from_secs(10))?)
+    }
+
+    /// Connect from the loopback address `from` (127.0.0.2 and the rest of 127/8 are
+    /// distinct clients on Linux), and read the greeting.
+    pub fn connect_from(
+        addr: SocketAddr,
+        from: std::net::Ipv4Addr,
+    ) -> std::io::Result<(Smtp, Reply)> {
+        Smtp::greeted(tcp_from(from, addr)?)
+    }
+
+    fn greeted(s: TcpStream) -> std::io::Result<(Smtp, Reply)> {
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         s.set_write_timeout(Some(Duration::from_secs(60)))?;
         let writer = s.try_clone()?;
@@ -31,6 +43,11 @@ impl Smtp {
         };
         let greeting = c.reply()?;
         Ok((c, greeting))
+    }
+
+    /// Wait at most `limit` for each reply from now on.
+    pub fn set_timeout(&mut self, limit: Duration) -> std::io::Result<()> {
+        self.writer.set_read_timeout(Some(limit))
     }
 
     pub fn reply(&mut self) -> std::io::Result<Reply> {
@@ -81,6 +98,42 @@ impl Smtp {
         }
         self.send(&dot_stuff(message))?;
         self.reply()
+    }
+}
+
+/// A TCP connection to `to` (IPv4) from the local address `from`: std cannot bind a
+/// client socket before connecting, so this goes through libc.
+pub fn tcp_from(from: std::net::Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else {
+        return Err(std::io::Error::other("tcp_from connects to IPv4 only"));
+    };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns; the sockaddr_in
+    // values live across the calls that read them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(from, 0);
+        if libc::bind(fd, std::ptr::addr_of!(local).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = sockaddr(*to.ip(), to.port());
+        if libc::connect(fd, std::ptr::addr_of!(remote).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
     }
 }
 

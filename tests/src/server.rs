@@ -175,6 +175,15 @@ impl TestServer {
         fs::write(&path, f(text)).expect("writing the config");
     }
 
+    /// Edit the config file as a TOML table.
+    pub fn edit_config(&self, f: impl FnOnce(&mut toml::Table)) {
+        let path = self.config_file();
+        let text = fs::read_to_string(&path).expect("config");
+        let mut doc: toml::Table = text.parse().expect("valid TOML");
+        f(&mut doc);
+        fs::write(&path, doc.to_string()).expect("rewriting the config");
+    }
+
     /// Append `toml` to the config file, and have `check` accept the result.
     pub fn add_config(&self, toml: &str) {
         self.edit_config_text(|text| text + toml);

@@ -19,19 +19,11 @@ use std::time::{Duration, Instant};
 const SENDER_DOMAIN: &str = "sender.test";
 const WAIT: Duration = Duration::from_secs(60);
 
-fn edit_config(server: &TestServer, f: impl FnOnce(&mut toml::Table)) {
-    let path = server.config_file();
-    let text = fs::read_to_string(&path).expect("config");
-    let mut doc: toml::Table = text.parse().expect("valid TOML");
-    f(&mut doc);
-    fs::write(&path, doc.to_string()).expect("rewriting the config");
-}
-
 /// A server whose own domain is sender.test (so example.com is remote), with one LAN
 /// connection whose Out Mail is `outmail`, and `extra` top-level tables.
 fn sender(flavor: Flavor, outmail: toml::Table, extra: &[(&str, toml::Table)]) -> TestServer {
     let s = TestServer::setup(flavor);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         doc.insert("default_domain".into(), SENDER_DOMAIN.into());
         doc.insert(
             "local_domains".into(),
@@ -427,7 +419,7 @@ fn queue_commands(flavor: Flavor) {
     s.kill();
     // Without a server, flush sends from the command line, here to a working relay.
     let sink = Sink::start(&[]);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         let conns = doc
             .get_mut("connection")
             .and_then(|c| c.as_array_mut())
@@ -453,7 +445,7 @@ fn lan_forwarding_rules(flavor: Flavor) {
     let sink = Sink::start(&[]);
     // No connection at all: LAN forwarding does not need one.
     let s0 = TestServer::setup(flavor);
-    edit_config(&s0, |doc| {
+    s0.edit_config(|doc| {
         doc.insert("default_domain".into(), SENDER_DOMAIN.into());
         doc.insert("local_domains".into(), strings(&[SENDER_DOMAIN]));
     });
@@ -487,7 +479,7 @@ fn lan_forwarding_rules(flavor: Flavor) {
 fn unknown_local_users_go_to_the_lan_server(flavor: Flavor) {
     let sink = Sink::start(&[]);
     let mut s = TestServer::setup(flavor);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         doc.insert("default_domain".into(), SENDER_DOMAIN.into());
         doc.insert("local_domains".into(), strings(&[SENDER_DOMAIN]));
     });
@@ -571,7 +563,7 @@ fn held_for_etrn_until_the_downstream_server_asks(flavor: Flavor) {
     let sink = Sink::start(&[]);
     let outmail = relay_via(&[&sink.addr.to_string()]);
     let mut s = sender(flavor, outmail, &[]);
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         let t = smtp_table(doc);
         t.insert("etrn_domains".into(), strings(&["office2.test"]));
     });
@@ -673,7 +665,7 @@ fn success_reports_after_the_relay_took_the_message(flavor: Flavor) {
 fn pop_before_smtp_to_the_relay(flavor: Flavor) {
     let mut isp = TestServer::setup(flavor);
     let (pop3, _) = mailroom_tests::pop3::enable(&isp, false);
-    edit_config(&isp, |doc| {
+    isp.edit_config(|doc| {
         let t = smtp_table(doc);
         t.insert("require_auth".into(), true.into());
         t.insert("pop_before_smtp_minutes".into(), 10.into());
@@ -700,7 +692,7 @@ fn pop_before_smtp_to_the_relay(flavor: Flavor) {
         maildir::visible(&s.maildir(ALICE)).is_empty(),
         "no bounce for a failed login"
     );
-    edit_config(&s, |doc| {
+    s.edit_config(|doc| {
         if let Some(toml::Value::Array(conns)) = doc.get_mut("connection") {
             if let Some(toml::Value::Table(c)) = conns.first_mut() {
                 c.insert(

@@ -5,6 +5,7 @@
 //! everything a session needs and is shared as an `Arc`, swapped whole on reload.
 
 mod connection;
+mod defense;
 mod inmail;
 mod model;
 mod outbound;
@@ -13,6 +14,7 @@ mod routing;
 mod validate;
 
 pub use connection::*;
+pub use defense::*;
 pub use inmail::*;
 pub use model::*;
 pub use outbound::*;

@@ -67,6 +67,12 @@ pub struct Config {
     /// `[download_rules]`: DLRULES.DAT settings (§8.1).
     #[serde(default)]
     pub download_rules: super::DownloadRules,
+    /// `[ids]`: the IDS/IPS block list (docs/DEFENSE.md).
+    #[serde(default)]
+    pub ids: super::Ids,
+    /// `[limits]`: connections at once per service and per client address.
+    #[serde(default)]
+    pub limits: super::Limits,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -98,6 +104,8 @@ impl Default for Config {
             lan_forward: super::LanForward::default(),
             inmails: Vec::new(),
             download_rules: super::DownloadRules::default(),
+            ids: super::Ids::default(),
+            limits: super::Limits::default(),
         }
     }
 }
@@ -194,6 +202,12 @@ pub struct Smtp {
     /// Domains whose mail is held here until their own server asks for it with
     /// `ETRN` (hierarchical sites, §7.7.3). Mail to them is accepted from anyone.
     pub etrn_domains: Vec<String>,
+    /// DNS blocklist zones (§11.3, `zen.spamhaus.org`): an unauthenticated client
+    /// listed in one is refused at MAIL with 554.
+    pub dnsbl: Vec<String>,
+    /// Longest wait for all blocklist answers of one client; past it the client is
+    /// taken as not listed (a dead DNS server never stops mail).
+    pub dnsbl_timeout: super::Span,
 }
 
 /// When AUTH is offered without TLS.
@@ -239,6 +253,8 @@ impl Default for Smtp {
             bare_newlines: BareNewlines::Reject,
             hide_ip_addresses: false,
             etrn_domains: Vec::new(),
+            dnsbl: Vec::new(),
+            dnsbl_timeout: super::Span::secs(5),
         }
     }
 }

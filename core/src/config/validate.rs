@@ -171,6 +171,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     services(&mut e, cfg);
     tls(&mut e, cfg);
     smtp(&mut e, cfg);
+    defense(&mut e, cfg);
     accounts(&mut e, cfg);
     pop3(&mut e, cfg);
     pass(&mut e, cfg);
@@ -302,6 +303,62 @@ fn smtp(e: &mut Errors<'_>, cfg: &Config) {
         ),
     ];
     at_least(e, "smtp", &mins);
+    for (i, zone) in s.dnsbl.iter().enumerate() {
+        if let Err(why) = check_domain_name(zone) {
+            e.at(
+                &[Key("smtp"), Key("dnsbl"), Index(i)],
+                format!("[smtp] dnsbl zone {zone:?} {why}"),
+            );
+        }
+    }
+    if !s.dnsbl.is_empty() && s.dnsbl_timeout.is_zero() {
+        e.at(
+            &[Key("smtp"), Key("dnsbl_timeout")],
+            "[smtp] dnsbl_timeout must be more than 0: a lookup needs some time",
+        );
+    }
+}
+
+/// `[ids]` and `[limits]` (docs/DEFENSE.md).
+fn defense(e: &mut Errors<'_>, cfg: &Config) {
+    let ids = &cfg.ids;
+    if ids.enabled {
+        let mins: [(&str, u64, u64, &str); 3] = [
+            (
+                "block_after",
+                ids.block_after.into(),
+                1,
+                "0 would block every client at its first connection",
+            ),
+            (
+                "block_minutes",
+                ids.block_minutes.into(),
+                1,
+                "a block must last some time; set enabled = false to block nobody",
+            ),
+            (
+                "window_minutes",
+                ids.window_minutes.into(),
+                1,
+                "errors must be counted over some time",
+            ),
+        ];
+        at_least(e, "ids", &mins);
+    }
+    const SERVICES: [&str; 8] = [
+        "smtp", "smtps", "pop3", "pop3s", "imap", "imaps", "http", "pass",
+    ];
+    for key in cfg.limits.services.keys() {
+        if !SERVICES.contains(&key.as_str()) {
+            e.at(
+                &[Key("limits"), Key(key)],
+                format!(
+                    "[limits.{key}]: {key:?} is no service; expected one of {}, or the keys max_connections and max_per_client",
+                    SERVICES.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 fn accounts(e: &mut Errors<'_>, cfg: &Config) {

@@ -3,6 +3,7 @@
 //! packets (UDP, TCP when an answer is truncated) is the runtime's job.
 
 pub mod cache;
+pub mod dnsbl;
 pub mod message;
 pub mod mx;
 

@@ -1883,4 +1883,9 @@ impl Machine for ImapServer {
         }
         Output::Wait(self.deadline())
     }
+
+    /// Refused commands and failed logins, for the IDS/IPS (docs/DEFENSE.md).
+    fn client_errors(&self) -> u32 {
+        self.errors
+    }
 }

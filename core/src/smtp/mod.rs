@@ -61,6 +61,10 @@ pub enum SmtpEvent {
     /// An SMTP rule fired (§8.2): write it to the SMTP rules log, then answer with
     /// [`SmtpCommand::RuleLogged`]. The reply it caused is already written.
     RuleFired(Box<crate::smtprules::Activation>),
+    /// Look the client up in the `[smtp] dnsbl` zones (§11.3), within
+    /// `[smtp] dnsbl_timeout`, then answer with [`SmtpCommand::DnsblResult`]. Asked
+    /// once per session, at the first MAIL of a client that has not authenticated.
+    Dnsbl { ip: std::net::IpAddr },
 }
 
 impl std::fmt::Debug for SmtpEvent {
@@ -76,6 +80,7 @@ impl std::fmt::Debug for SmtpEvent {
             SmtpEvent::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
             SmtpEvent::Etrn { domain } => f.debug_struct("Etrn").field("domain", domain).finish(),
             SmtpEvent::RuleFired(a) => f.debug_tuple("RuleFired").field(a).finish(),
+            SmtpEvent::Dnsbl { ip } => f.debug_struct("Dnsbl").field("ip", ip).finish(),
         }
     }
 }
@@ -90,6 +95,9 @@ pub enum SmtpCommand {
     EtrnResult(Result<usize, String>),
     /// The answer to [`SmtpEvent::RuleFired`] (logged, or the failure logged elsewhere).
     RuleLogged,
+    /// The answer to [`SmtpEvent::Dnsbl`]: the zone that lists the client, or `None`
+    /// (not listed, or no answer in time: blocklists fail open).
+    DnsblResult(Option<String>),
 }
 
 /// Why a message could not be stored.

@@ -77,6 +77,17 @@ pub(crate) enum Awaiting {
     RuleLog {
         then_deliver: bool,
     },
+    /// The DNS blocklist verdict; then the MAIL command held meanwhile goes on.
+    Dnsbl,
+}
+
+/// The DNS blocklist verdict of this session's client (§11.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Blocklist {
+    NotAsked,
+    Clear,
+    /// Listed in this zone: every MAIL is refused.
+    Listed(String),
 }
 
 #[derive(Debug)]
@@ -130,6 +141,9 @@ pub struct SmtpServer {
     tx: Option<Transaction>,
     /// Messages begun in this session (for ids).
     messages: u32,
+    blocklist: Blocklist,
+    /// The MAIL command waiting for the blocklist verdict.
+    held_mail: Option<(Path, MailParams)>,
 }
 
 impl SmtpServer {
@@ -151,6 +165,8 @@ impl SmtpServer {
             auth_user: None,
             tx: None,
             messages: 0,
+            blocklist: Blocklist::NotAsked,
+            held_mail: None,
         }
     }
 
@@ -193,6 +209,18 @@ impl SmtpServer {
 
     fn refuse(&mut self, r: Refusal) {
         self.error(r.code, r.status, r.text);
+    }
+
+    /// DNS blocklists are for mail arriving from the Internet (§11.3): a client that
+    /// authenticated (AUTH, or POP3 before SMTP) is a user sending, and a
+    /// `[ids] never_block` address is trusted. MAIL is the place: AUTH cannot come
+    /// after it, and nothing of the message has been sent yet.
+    fn blocklist_applies(&self) -> bool {
+        let c = &self.snapshot.config;
+        !c.smtp.dnsbl.is_empty()
+            && self.auth_user.is_none()
+            && !self.info.pop_before_smtp
+            && !c.ids.never_blocked(self.info.peer_ip)
     }
 
     fn close(&mut self) {
@@ -307,6 +335,21 @@ impl SmtpServer {
         }
         if self.tx.is_some() {
             return self.error(503, "5.5.1", "Nested MAIL command");
+        }
+        if self.blocklist == Blocklist::NotAsked && self.blocklist_applies() {
+            self.held_mail = Some((path, params));
+            let ip = self.info.peer_ip;
+            self.wire.ask(SmtpEvent::Dnsbl { ip }, Awaiting::Dnsbl);
+            return;
+        }
+        if let Blocklist::Listed(zone) = &self.blocklist {
+            // Postfix's wording, so administrators and senders recognise it.
+            let text = format!(
+                "Service unavailable; client [{}] blocked using {zone}",
+                self.info.peer_ip
+            );
+            write::code_status(&mut self.wire.out, 554, "5.7.1", &text);
+            return;
         }
         let sender = match path {
             Path::Null => None,
@@ -462,7 +505,9 @@ impl SmtpServer {
         let address = rcpt.as_str().to_owned();
         match decision {
             RcptDecision::Refuse(r) => {
-                write::code_status(&mut self.wire.out, r.code, r.status, r.text)
+                write::code_status(&mut self.wire.out, r.code, r.status, r.text);
+                // Unknown local users and refused relaying are how spammers probe.
+                self.wire.strike();
             }
             RcptDecision::Accept(route) => {
                 if let Some(tx) = self.tx.as_mut() {
@@ -1065,6 +1110,15 @@ impl LineProtocol for SmtpServer {
                 }
                 Err(e) => write::code_status(&mut self.wire.out, 554, "5.3.0", &e.text),
             },
+            (SmtpCommand::DnsblResult(listed), Some(Awaiting::Dnsbl)) => {
+                self.blocklist = match listed {
+                    Some(zone) => Blocklist::Listed(zone),
+                    None => Blocklist::Clear,
+                };
+                if let Some((path, params)) = self.held_mail.take() {
+                    self.on_mail(path, params);
+                }
+            }
             (SmtpCommand::RuleLogged, Some(Awaiting::RuleLog { then_deliver })) => {
                 if then_deliver {
                     self.deliver_now();

@@ -110,6 +110,8 @@ pub struct LineSession<E, A> {
     event: Option<E>,
     awaiting: Option<A>,
     errors: u32,
+    /// Client errors for the IDS/IPS: `errors` and the refusals that do not close.
+    strikes: u32,
     start_tls: bool,
     /// Throw away the rest of the input being processed (after STARTTLS/STLS).
     discard_input: bool,
@@ -131,6 +133,7 @@ impl<E, A: Copy> LineSession<E, A> {
             event: None,
             awaiting: None,
             errors: 0,
+            strikes: 0,
             start_tls: false,
             discard_input: false,
             eof: false,
@@ -176,6 +179,7 @@ impl<E, A: Copy> LineSession<E, A> {
     /// Count a refusal caused by the peer; true when this one reaches the limit.
     fn count_error(&mut self) -> bool {
         self.errors = self.errors.saturating_add(1);
+        self.strikes = self.strikes.saturating_add(1);
         self.errors >= self.limits.max_errors.max(1) && self.ending.is_open()
     }
 
@@ -187,6 +191,17 @@ impl<E, A: Copy> LineSession<E, A> {
     fn deadline(&self) -> Option<Instant> {
         let idle = self.limits.idle?;
         self.awaiting.is_none().then(|| self.last_activity + idle)
+    }
+
+    /// A refusal the client caused that does not count toward `max_errors` (an
+    /// unknown local recipient, refused relaying) but does for the IDS/IPS.
+    pub fn strike(&mut self) {
+        self.strikes = self.strikes.saturating_add(1);
+    }
+
+    /// Client errors so far, for [`crate::Machine::client_errors`].
+    pub fn strikes(&self) -> u32 {
+        self.strikes
     }
 
     /// The latest time seen (for text that names a time, like a challenge).
@@ -377,6 +392,10 @@ macro_rules! line_machine {
 
             fn poll_output(&mut self, out: &mut Vec<u8>) -> $crate::machine::Output<$event> {
                 $crate::wire::session::poll_output(self, out)
+            }
+
+            fn client_errors(&self) -> u32 {
+                self.wire.strikes()
             }
         }
     };

@@ -130,6 +130,7 @@ impl Answers {
             SmtpEvent::Deliver(_) => SmtpCommand::DeliveryResult(self.delivery.clone()),
             SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
             SmtpEvent::RuleFired(_) => SmtpCommand::RuleLogged,
+            SmtpEvent::Dnsbl { .. } => SmtpCommand::DnsblResult(None),
         })
     }
 }

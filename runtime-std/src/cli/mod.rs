@@ -17,6 +17,7 @@ mod config_edit;
 mod deliver;
 pub mod devsetup;
 mod forwardings;
+mod ids;
 mod mapping;
 mod route;
 
@@ -119,6 +120,11 @@ enum Command {
     },
     /// Route a message from standard input and store it, as the server would.
     Deliver(deliver::DeliverArgs),
+    /// The IDS/IPS block list: list, block, unblock (docs/DEFENSE.md).
+    Ids {
+        #[command(subcommand)]
+        command: ids::IdsCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -232,6 +238,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Mapping { command } => mapping::mapping(&dd, command),
         Command::List { command } => forwardings::list(&dd, command),
         Command::Deliver(args) => deliver::deliver(&dd, args),
+        Command::Ids { command } => ids::ids(&dd, command),
     }
 }
 

@@ -10,11 +10,14 @@ use crate::net::listen::Kind;
 use crate::net::pump::{self, Pump, PumpError};
 use crate::platform::secrets;
 use crate::services::app::{dummy_hash, Shared};
+use crate::services::defense::ConnTicket;
 use crate::services::imap::{ImapMailbox, IDLE_LOOK};
 use crate::store::index::{Listed, Mailbox, MailboxError};
 use mailroom_core::accounts::{verify_password, Account};
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
+use mailroom_core::connlimit::Busy;
+use mailroom_core::ids::Gate;
 use mailroom_core::imap::{ImapCommand, ImapEvent, ImapInfo, ImapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
@@ -22,8 +25,8 @@ use mailroom_core::security::Service;
 use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Instant, Machine};
 use std::fs::File;
-use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 
 /// Bytes of a message read from disk per step of RETR: a 50 MB message never sits in
@@ -148,10 +151,100 @@ pub fn open(
     }
 }
 
-/// Open the session for a connection from `peer` accepted on a `kind` listener, for a
-/// runtime's socket loop; `None` (logged) when it cannot start. The [`SessionLog`]
-/// logs the end, and for SMTP keeps a dial-up online while the session runs (§6.3.3).
-pub fn accept(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Option<(Session, SessionLog)> {
+/// A connection the IDS/IPS and the connection limits let in; counted until the
+/// session it is handed to ([`accept`]) ends.
+pub struct Admitted {
+    _ticket: ConnTicket,
+}
+
+/// A connection turned away at accept: the protocol's reply, then close.
+pub struct TurnedAway {
+    reply: Vec<u8>,
+}
+
+impl TurnedAway {
+    /// Write the reply (one small write to a fresh socket: it never waits) and drop
+    /// the connection.
+    pub fn send(self, stream: &TcpStream) {
+        if !self.reply.is_empty() {
+            let mut s = stream;
+            let _ = s.write(&self.reply);
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// Why a connection is turned away at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Blocked,
+    Busy,
+}
+
+/// The refusal a client of the `[services]` key `service` understands. The TLS
+/// services get none: nothing is readable before a handshake, and a handshake is
+/// what a flood should not get.
+fn refusal(service: &str, host: &str, why: Refusal) -> Vec<u8> {
+    let text = match why {
+        Refusal::Blocked => "Your address is blocked after repeated errors, try again later",
+        Refusal::Busy => "Too many connections, try again later",
+    };
+    match service {
+        "smtp" => format!("421 4.7.0 {host} {text}\r\n"),
+        "pop3" => format!("-ERR [SYS/TEMP] {text}\r\n"),
+        "imap" => format!("* BYE {text}\r\n"),
+        "pass" => format!("500 {text}\r\n"),
+        "http" => {
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+                .to_string()
+        }
+        _ => String::new(),
+    }
+    .into_bytes()
+}
+
+/// Whether a connection from `peer` on a `kind` listener may be served: not on the
+/// IDS/IPS block list (docs/DEFENSE.md) and within `[limits]`. Both runtimes ask
+/// this right after accept, before any session or TLS exists.
+pub fn admit(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Result<Admitted, TurnedAway> {
+    let snap = shared.snapshot();
+    let config = &snap.config;
+    let (service, ip) = (kind.key(), peer.ip());
+    let now = crate::platform::clock::now();
+    let gate = shared.defense.gate(config, ip, now);
+    let trusted = gate == Gate::Exempt;
+    let why = match gate {
+        Gate::Blocked { .. } => Refusal::Blocked,
+        Gate::Open | Gate::Exempt => match shared.defense.admit(config, service, ip, trusted) {
+            Ok(ticket) => return Ok(Admitted { _ticket: ticket }),
+            Err(Busy::Service) => {
+                tracing::warn!(peer = %peer, service, "too many connections to the service");
+                Refusal::Busy
+            }
+            Err(Busy::Client) => {
+                tracing::info!(peer = %peer, service, "too many connections from this client");
+                Refusal::Busy
+            }
+        },
+    };
+    if why == Refusal::Blocked {
+        tracing::debug!(peer = %peer, service, "refused: on the IDS block list");
+    }
+    Err(TurnedAway {
+        reply: refusal(service, &config.hostname, why),
+    })
+}
+
+/// Open the session for a connection from `peer` accepted on a `kind` listener and
+/// [`admit`]ted, for a runtime's socket loop; `None` (logged) when it cannot start.
+/// The [`SessionLog`] logs the end, adds the session's client errors to the IDS/IPS
+/// score, and for SMTP keeps a dial-up online while the session runs (§6.3.3).
+pub fn accept(
+    shared: &Arc<Shared>,
+    kind: Kind,
+    peer: SocketAddr,
+    admitted: Admitted,
+) -> Option<(Session, SessionLog)> {
     let (session, id) = match open(shared, kind, peer.ip(), crate::platform::clock::now()) {
         Ok(s) => s,
         Err(e) => {
@@ -166,7 +259,9 @@ pub fn accept(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Option<(Ses
         SessionLog {
             id,
             peer,
+            shared: shared.clone(),
             _inbound: inbound,
+            _admitted: admitted,
         },
     ))
 }
@@ -175,14 +270,31 @@ pub fn accept(shared: &Arc<Shared>, kind: Kind, peer: SocketAddr) -> Option<(Ses
 pub struct SessionLog {
     id: String,
     peer: SocketAddr,
+    shared: Arc<Shared>,
     _inbound: Option<InboundSmtp>,
+    _admitted: Admitted,
 }
 
 impl SessionLog {
-    /// The session is over: `result` is how its socket loop ended.
-    pub fn ended<E: std::fmt::Display>(self, result: Result<(), E>) {
-        let SessionLog { id, peer, _inbound } = self;
+    /// The session is over: `result` is how its socket loop ended, `client_errors`
+    /// its machine's [`Machine::client_errors`] for the IDS/IPS. Errors are added
+    /// when a session ends: `max_errors` closes a session that keeps making them,
+    /// and the block applies to the next connection.
+    pub fn ended<E: std::fmt::Display>(self, (result, client_errors): (Result<(), E>, u32)) {
+        let SessionLog {
+            id,
+            peer,
+            shared,
+            _inbound,
+            _admitted,
+        } = self;
         drop(_inbound);
+        drop(_admitted);
+        let snap = shared.snapshot();
+        let now = crate::platform::clock::now();
+        shared
+            .defense
+            .record(&snap.config, peer.ip(), client_errors, now);
         if let Err(e) = result {
             tracing::info!(session = %id, peer = %peer, "session ended: {e}");
         }

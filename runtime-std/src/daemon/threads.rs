@@ -5,7 +5,7 @@
 //! in the blocking socket loop (`crate::net::socket`), with blocking reads whose
 //! timeout is the machine's next deadline.
 
-use crate::daemon::sessions::{self, Handler, Session};
+use crate::daemon::sessions::{self, Admitted, Handler, Session};
 use crate::daemon::startup;
 use crate::net::listen::{Kind, Listeners, StopSignal};
 use crate::net::pump::Pump;
@@ -67,7 +67,10 @@ pub fn run(
             }
             loop {
                 match listener.accept() {
-                    Ok((stream, _)) => spawn_session(&shared, &active, *kind, stream),
+                    Ok((stream, peer)) => match sessions::admit(&shared, *kind, peer) {
+                        Ok(admitted) => spawn_session(&shared, &active, *kind, stream, admitted),
+                        Err(turned_away) => turned_away.send(&stream),
+                    },
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
@@ -129,7 +132,13 @@ impl Drop for ActiveGuard {
     }
 }
 
-fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream: TcpStream) {
+fn spawn_session(
+    shared: &Arc<Shared>,
+    active: &Arc<Active>,
+    kind: Kind,
+    stream: TcpStream,
+    admitted: Admitted,
+) {
     let shared = shared.clone();
     let guard = active.enter();
     let spawned = std::thread::Builder::new()
@@ -137,7 +146,7 @@ fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream:
         .stack_size(CONN_STACK)
         .spawn(move || {
             let _guard = guard;
-            session(&shared, kind, stream);
+            session(&shared, kind, stream, admitted);
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start a session thread: {e}");
@@ -145,7 +154,7 @@ fn spawn_session(shared: &Arc<Shared>, active: &Arc<Active>, kind: Kind, stream:
 }
 
 /// Drive one connection to its end. Every failure ends only this session.
-pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream) {
+pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream, admitted: Admitted) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
@@ -153,7 +162,7 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream) {
     if stream.set_nonblocking(false).is_err() {
         return;
     }
-    let Some((session, log)) = sessions::accept(shared, kind, peer) else {
+    let Some((session, log)) = sessions::accept(shared, kind, peer, admitted) else {
         return;
     };
     log.ended(match session {
@@ -190,12 +199,14 @@ impl<H: Handler> Answer<H::Machine> for Serve<H> {
     }
 }
 
+/// Drive a session to its end; also returns its client errors (for the IDS/IPS).
 fn drive<M: Machine>(
     stream: TcpStream,
     conn: &mut Pump<M>,
     mut answerer: impl Answer<M>,
-) -> Result<(), DriveError> {
-    socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer)
+) -> (Result<(), DriveError>, u32) {
+    let result = socket::drive(stream, conn, WRITE_TIMEOUT, &mut answerer);
+    (result, conn.machine().client_errors())
 }
 
 /// `mailroom-lite serve`: run the blocking server on the data directory until

@@ -146,6 +146,11 @@ impl<M: Machine> Pump<M> {
         }
     }
 
+    /// The session machine, for what it tells at the end (its client errors).
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
     pub fn tls_active(&self) -> bool {
         self.tls.is_some()
     }

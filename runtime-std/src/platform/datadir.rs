@@ -19,7 +19,7 @@
 //!                            mailroom-changes, mailroom-pop.lock (docs/STORE.md)
 //! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
-//!                            connect/, seen/)
+//!                            connect/, seen/, ids-blocklist)
 //! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG,
 //!                            SMTPRULES.LOG)
 //! ```
@@ -154,6 +154,16 @@ impl DataDir {
     /// Held while the ask book is read and replaced.
     pub fn ask_book_lock(&self) -> PathBuf {
         self.state_dir().join("askbook.lock")
+    }
+
+    /// The IDS/IPS block list (docs/DEFENSE.md), kept by the server and the CLI.
+    pub fn ids_block_file(&self) -> PathBuf {
+        self.state_dir().join("ids-blocklist")
+    }
+
+    /// Held while the block list is read and replaced.
+    pub fn ids_block_lock(&self) -> PathBuf {
+        self.state_dir().join("ids-blocklist.lock")
     }
 
     /// The LAN forwarding rules (SMTPFWD.DAT).

@@ -23,6 +23,8 @@ pub struct Shared {
     pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
     /// Logged-in IMAP connections per user and address.
     pub imap_logins: Arc<crate::services::imap::logins::Logins>,
+    /// The IDS/IPS block list, connection counts and DNS blocklists (docs/DEFENSE.md).
+    pub defense: Arc<crate::services::defense::Defense>,
 }
 
 impl Shared {
@@ -30,6 +32,7 @@ impl Shared {
         Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
             security: Security::new(store.data_dir()),
+            defense: Arc::new(crate::services::defense::Defense::new(store.data_dir())),
             outbound: std::sync::OnceLock::new(),
             imap_logins: Arc::default(),
             store,
@@ -74,6 +77,9 @@ impl Shared {
             SmtpEvent::RuleFired(activation) => {
                 crate::services::smtprules::log_activation(self.store.data_dir(), &activation);
                 SmtpCommand::RuleLogged
+            }
+            SmtpEvent::Dnsbl { ip } => {
+                SmtpCommand::DnsblResult(self.defense.dnsbl(&self.snapshot().config, ip))
             }
         }
     }

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod askbook;
 pub mod collect;
+pub mod defense;
 pub mod deliver;
 pub mod dlrules;
 pub mod imap;

@@ -5,8 +5,8 @@
 
 use mailroom_core::config::Dns;
 use mailroom_core::dns::{
-    decode_answer, encode_query, Answer, DnsCache, DnsError, LookupStep, MxError, MxHost, MxLookup,
-    QueryFailure, Rcode, RecordKind,
+    decode_answer, encode_query, Answer, Cached, DnsCache, DnsError, LookupStep, MxError, MxHost,
+    MxLookup, QueryFailure, Rcode, RecordKind,
 };
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
@@ -69,6 +69,48 @@ impl Resolver {
 
     /// Ask the servers in turn, `attempts` rounds, until one answers.
     pub fn query(&self, name: &str, kind: RecordKind) -> Result<Answer, QueryFailure> {
+        self.query_until(name, kind, None)
+    }
+
+    /// One question through the cache shared by every lookup of this resolver: a
+    /// fresh kept answer, else the servers in turn until one answers or `deadline`
+    /// passes (each wait also bounded by `[dns] timeout`). For DNS blocklists, whose
+    /// client is waiting.
+    pub fn cached_until(
+        &self,
+        name: &str,
+        kind: RecordKind,
+        deadline: StdInstant,
+    ) -> Result<Cached, QueryFailure> {
+        let kept = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .get(crate::platform::clock::now(), name, kind)
+                .cloned()
+        };
+        if let Some(kept) = kept {
+            return Ok(kept);
+        }
+        let answer = self.query_until(name, kind, Some(deadline))?;
+        let value = DnsCache::cacheable(answer.rcode, &answer.records)
+            .ok_or_else(|| QueryFailure("the server failed".into()))?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.put(
+            crate::platform::clock::now(),
+            name,
+            kind,
+            value.clone(),
+            answer.ttl,
+        );
+        Ok(value)
+    }
+
+    fn query_until(
+        &self,
+        name: &str,
+        kind: RecordKind,
+        deadline: Option<StdInstant>,
+    ) -> Result<Answer, QueryFailure> {
         if self.servers.is_empty() {
             return Err(QueryFailure(
                 "no DNS server configured ([dns] servers, /etc/resolv.conf)".into(),
@@ -77,7 +119,17 @@ impl Resolver {
         let mut last = String::from("no answer");
         for _ in 0..self.attempts {
             for server in &self.servers {
-                match self.ask(*server, name, kind) {
+                let timeout = match deadline {
+                    Some(d) => {
+                        let left = d.saturating_duration_since(StdInstant::now());
+                        if left.is_zero() {
+                            return Err(QueryFailure(format!("no answer in time ({last})")));
+                        }
+                        left.min(self.timeout)
+                    }
+                    None => self.timeout,
+                };
+                match self.ask(*server, name, kind, timeout) {
                     Ok(a) if matches!(a.rcode, Rcode::Failure(_)) => {
                         last = format!("{server} answered with a server failure");
                     }
@@ -89,19 +141,31 @@ impl Resolver {
         Err(QueryFailure(last))
     }
 
-    fn ask(&self, server: SocketAddr, name: &str, kind: RecordKind) -> io::Result<Answer> {
+    fn ask(
+        &self,
+        server: SocketAddr,
+        name: &str,
+        kind: RecordKind,
+        timeout: Duration,
+    ) -> io::Result<Answer> {
         let id = random_id();
-        let q = Query {
+        let start = StdInstant::now();
+        let mut q = Query {
             server,
             bytes: encode_query(id, name, kind).map_err(invalid)?,
             id,
             name,
             kind,
-            timeout: self.timeout,
+            timeout,
         };
         let answer = udp_exchange(&q)?;
         if !answer.truncated {
             return Ok(answer);
+        }
+        // The TCP retry shares the wait: `timeout` bounds the whole question.
+        q.timeout = timeout.saturating_sub(start.elapsed());
+        if q.timeout.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
         tcp_exchange(&q)
     }
