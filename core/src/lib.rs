@@ -16,6 +16,7 @@ pub mod dns;
 pub mod dsn;
 pub mod imap;
 pub mod machine;
+pub mod mailauth;
 pub mod mailbox;
 pub mod outbound;
 pub mod pass;

@@ -6,6 +6,7 @@
 
 mod connection;
 mod inmail;
+mod mailauth;
 mod model;
 mod outbound;
 mod parse;
@@ -14,6 +15,7 @@ mod validate;
 
 pub use connection::*;
 pub use inmail::*;
+pub use mailauth::*;
 pub use model::*;
 pub use outbound::*;
 pub use parse::{parse_config, toml_error, ConfigError};

@@ -67,6 +67,12 @@ pub struct Config {
     /// `[download_rules]`: DLRULES.DAT settings (§8.1).
     #[serde(default)]
     pub download_rules: super::DownloadRules,
+    /// `[[dkim]]` entries: keys that sign outgoing mail (issue 19).
+    #[serde(default, rename = "dkim", skip_serializing_if = "Vec::is_empty")]
+    pub dkim: Vec<super::Dkim>,
+    /// `[mailauth]`: SPF/DKIM/DMARC checks on incoming SMTP (issue 19).
+    #[serde(default)]
+    pub mailauth: super::MailAuth,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -98,6 +104,8 @@ impl Default for Config {
             lan_forward: super::LanForward::default(),
             inmails: Vec::new(),
             download_rules: super::DownloadRules::default(),
+            dkim: Vec::new(),
+            mailauth: super::MailAuth::default(),
         }
     }
 }
