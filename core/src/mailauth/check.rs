@@ -145,6 +145,37 @@ pub enum Verdict {
 }
 
 impl Results {
+    /// What to do with the message under `[mailauth]`, and the refusal text.
+    pub fn verdict(&self, cfg: &crate::config::MailAuth) -> (Verdict, String) {
+        use crate::config::DmarcAction;
+        let Some((policy, temporary)) = self.failed_policy() else {
+            return (Verdict::Deliver, String::new());
+        };
+        let action = match policy {
+            Disposition::Reject => cfg.dmarc_reject,
+            Disposition::Quarantine => cfg.dmarc_quarantine,
+            Disposition::None => DmarcAction::Mark,
+        };
+        let domain = self.dmarc.from_domain.as_deref().unwrap_or("?");
+        match (action, temporary) {
+            (DmarcAction::Reject, false) => (
+                Verdict::Refuse { temporary: false },
+                format!(
+                    "Message refused: it fails the DMARC policy of {domain} (p={})",
+                    policy.word()
+                ),
+            ),
+            // The policy would refuse it, but DNS could not decide: ask the sender
+            // to try again rather than refuse, or accept, for good.
+            (DmarcAction::Reject, true) => (
+                Verdict::Refuse { temporary: true },
+                format!("DMARC check of {domain} failed temporarily; try again later"),
+            ),
+            (DmarcAction::Junk, false) => (Verdict::Junk, String::new()),
+            _ => (Verdict::Deliver, String::new()),
+        }
+    }
+
     /// The policy the From domain asks for when DMARC did not pass, if any.
     pub fn failed_policy(&self) -> Option<(Disposition, bool)> {
         let temporary = match self.dmarc.result {

@@ -61,6 +61,44 @@ pub enum SmtpEvent {
     /// An SMTP rule fired (§8.2): write it to the SMTP rules log, then answer with
     /// [`SmtpCommand::RuleLogged`]. The reply it caused is already written.
     RuleFired(Box<crate::smtprules::Activation>),
+    /// The whole message of an unauthenticated client is there (`[mailauth]`): run
+    /// the SPF, DKIM and DMARC checks (docs/MAILAUTH.md), then answer with
+    /// [`SmtpCommand::AuthChecked`]. The SMTP rules and the store come after.
+    CheckAuth(Box<AuthRequest>),
+}
+
+/// What the mail authentication checks need from the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub id: String,
+    pub client_ip: IpAddr,
+    pub helo: String,
+    /// Reverse path (`None` = `<>`).
+    pub mail_from: Option<String>,
+    /// The message as received, without this server's `Received:` line.
+    pub message: Vec<u8>,
+}
+
+/// The checks' outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthAnswer {
+    /// The `Authentication-Results:` field to add, with its line end.
+    pub header: String,
+    pub verdict: crate::mailauth::Verdict,
+    /// The reply text when the verdict refuses the message.
+    pub refusal: String,
+}
+
+impl AuthAnswer {
+    /// No checks made: nothing added, delivered as usual (drivers without DNS: the
+    /// simulation, benchmarks).
+    pub fn unchecked() -> AuthAnswer {
+        AuthAnswer {
+            header: String::new(),
+            verdict: crate::mailauth::Verdict::Deliver,
+            refusal: String::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for SmtpEvent {
@@ -76,6 +114,12 @@ impl std::fmt::Debug for SmtpEvent {
             SmtpEvent::Deliver(d) => f.debug_tuple("Deliver").field(d).finish(),
             SmtpEvent::Etrn { domain } => f.debug_struct("Etrn").field("domain", domain).finish(),
             SmtpEvent::RuleFired(a) => f.debug_tuple("RuleFired").field(a).finish(),
+            SmtpEvent::CheckAuth(r) => f
+                .debug_struct("CheckAuth")
+                .field("id", &r.id)
+                .field("client_ip", &r.client_ip)
+                .field("mail_from", &r.mail_from)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -90,6 +134,8 @@ pub enum SmtpCommand {
     EtrnResult(Result<usize, String>),
     /// The answer to [`SmtpEvent::RuleFired`] (logged, or the failure logged elsewhere).
     RuleLogged,
+    /// The answer to [`SmtpEvent::CheckAuth`].
+    AuthChecked(Box<AuthAnswer>),
 }
 
 /// Why a message could not be stored.

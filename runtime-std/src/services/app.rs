@@ -21,6 +21,8 @@ pub struct Shared {
     pub security: Security,
     /// The outbound queue, once it runs (the scheduler driver asks it to send).
     pub outbound: std::sync::OnceLock<crate::services::outbound::handle::OutboundHandle>,
+    /// The resolver of the mail authentication checks on incoming SMTP.
+    pub check_resolver: crate::services::mailauth::CheckResolver,
 }
 
 impl Shared {
@@ -29,6 +31,7 @@ impl Shared {
             snapshot: RwLock::new(Arc::new(snapshot)),
             security: Security::new(store.data_dir()),
             outbound: std::sync::OnceLock::new(),
+            check_resolver: Default::default(),
             store,
             tls,
         }
@@ -71,6 +74,12 @@ impl Shared {
             SmtpEvent::RuleFired(activation) => {
                 crate::services::smtprules::log_activation(self.store.data_dir(), &activation);
                 SmtpCommand::RuleLogged
+            }
+            SmtpEvent::CheckAuth(request) => {
+                let snap = self.snapshot();
+                let resolver = self.check_resolver.get(&snap.config.dns);
+                let answer = crate::services::mailauth::check(&resolver, &snap.config, &request);
+                SmtpCommand::AuthChecked(Box::new(answer))
             }
         }
     }

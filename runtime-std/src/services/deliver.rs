@@ -138,6 +138,15 @@ fn store_plan(
             Cow::Borrowed(_) => None,
             Cow::Owned(v) => Some(v),
         };
+        // Signed last, after every rewrite, so the signature covers what is sent.
+        let rewritten = match ours_to_sign(snap, source, &delivery.envelope) {
+            true => {
+                let base = rewritten.as_deref().unwrap_or(&delivery.data);
+                crate::services::mailauth::sign(store.data_dir(), &snap.config, &delivery.id, base)
+                    .or(rewritten)
+            }
+            false => rewritten,
+        };
         delivery.envelope.mail_from = plan.outbound_sender.clone();
         let routes = remote_routes(snap, source, original, &plan.remote);
         let result = match rewritten {
@@ -181,6 +190,30 @@ fn store_plan(
         tracing::info!(id, recipient = %d.recipient, reason = %d.reason, "discarded");
     }
     Ok(())
+}
+
+/// Whether an outgoing copy is the office's own mail, to be DKIM-signed: sent by a
+/// local user, or relayed for a client allowed to relay (a LAN machine). Mail from
+/// outside that is forwarded on is never signed, whatever its From says.
+fn ours_to_sign(snap: &Snapshot, source: &Source, envelope: &Envelope) -> bool {
+    match source {
+        Source::Local => true,
+        Source::Pop3(_) => false,
+        Source::Smtp => {
+            let sender = envelope
+                .mail_from
+                .as_deref()
+                .and_then(|m| mailroom_core::address::Mailbox::parse(m).ok());
+            let facts = mailroom_core::smtp::policy::SessionFacts {
+                peer_ip: envelope.client_ip,
+                auth_user: envelope.auth_user.as_deref(),
+                // The session already passed the relay check; only who it is counts here.
+                pop_before_smtp: true,
+                sender: sender.as_ref(),
+            };
+            mailroom_core::smtp::policy::relay_allowed(snap, &facts).is_ok()
+        }
+    }
 }
 
 /// The outbound copy: recipients SMTPFWD.DAT forwards (MAP-7, §13.3) are queued for

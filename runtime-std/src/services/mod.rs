@@ -7,6 +7,7 @@ pub mod askbook;
 pub mod collect;
 pub mod deliver;
 pub mod dlrules;
+pub mod mailauth;
 pub mod outbound;
 pub mod scheduler;
 pub mod smtprules;
