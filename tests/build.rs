@@ -18,6 +18,8 @@ const TOOLS: &[&str] = &[
     "curl",
     "dovecot",
     "python3",
+    // dkimpy's verifier (Debian python3-dkim): checks our DKIM signatures.
+    "dkimverify",
 ];
 
 fn main() {

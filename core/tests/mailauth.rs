@@ -162,7 +162,13 @@ impl Zone {
 
     fn run(&self, ip: &str, mail_from: &str, message: &str) -> (Results, usize) {
         let ip: IpAddr = ip.parse().unwrap();
-        let mut check = Check::new(ip, "client.example", Some(mail_from), message.as_bytes(), NOW);
+        let mut check = Check::new(
+            ip,
+            "client.example",
+            Some(mail_from),
+            message.as_bytes(),
+            NOW,
+        );
         let mut asked = 0;
         loop {
             match check.step() {
@@ -184,7 +190,8 @@ impl Zone {
     }
 }
 
-const PLAIN: &str = "From: A <a@sender.example>\r\nTo: b@here.example\r\nSubject: s\r\n\r\nbody\r\n";
+const PLAIN: &str =
+    "From: A <a@sender.example>\r\nTo: b@here.example\r\nSubject: s\r\n\r\nbody\r\n";
 
 fn spf_of(zone: &Zone, ip: &str, from: &str) -> SpfResult {
     zone.run(ip, from, PLAIN).0.spf
@@ -193,7 +200,10 @@ fn spf_of(zone: &Zone, ip: &str, from: &str) -> SpfResult {
 #[test]
 fn spf_results() {
     let z = Zone::default()
-        .txt("sender.example", "v=spf1 ip4:192.0.2.0/24 a:mail.sender.example mx include:inc.example -all")
+        .txt(
+            "sender.example",
+            "v=spf1 ip4:192.0.2.0/24 a:mail.sender.example mx include:inc.example -all",
+        )
         .a("mail.sender.example", "198.51.100.7")
         .mx("sender.example", "mx.sender.example")
         .a("mx.sender.example", "198.51.100.25")
@@ -209,23 +219,68 @@ fn spf_results() {
         .a("1.2.0.192.postmaster._spf.exists.example", "127.0.0.2")
         .txt("nospf.example", "some other text")
         .fail("tmp.example");
-    assert_eq!(spf_of(&z, "192.0.2.10", "a@sender.example"), SpfResult::Pass);
-    assert_eq!(spf_of(&z, "198.51.100.7", "a@sender.example"), SpfResult::Pass);
-    assert_eq!(spf_of(&z, "198.51.100.25", "a@sender.example"), SpfResult::Pass);
-    assert_eq!(spf_of(&z, "203.0.113.9", "a@sender.example"), SpfResult::Pass);
-    assert_eq!(spf_of(&z, "203.0.113.10", "a@sender.example"), SpfResult::Fail);
-    assert_eq!(spf_of(&z, "203.0.113.10", "x@soft.example"), SpfResult::SoftFail);
-    assert_eq!(spf_of(&z, "203.0.113.10", "x@neutral.example"), SpfResult::Neutral);
-    assert_eq!(spf_of(&z, "203.0.113.10", "x@nospf.example"), SpfResult::None);
-    assert_eq!(spf_of(&z, "203.0.113.10", "x@missing.example"), SpfResult::None);
-    assert!(matches!(spf_of(&z, "203.0.113.10", "x@two.example"), SpfResult::PermError(_)));
-    assert!(matches!(spf_of(&z, "203.0.113.10", "x@bad.example"), SpfResult::PermError(_)));
+    assert_eq!(
+        spf_of(&z, "192.0.2.10", "a@sender.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        spf_of(&z, "198.51.100.7", "a@sender.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        spf_of(&z, "198.51.100.25", "a@sender.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        spf_of(&z, "203.0.113.9", "a@sender.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        spf_of(&z, "203.0.113.10", "a@sender.example"),
+        SpfResult::Fail
+    );
+    assert_eq!(
+        spf_of(&z, "203.0.113.10", "x@soft.example"),
+        SpfResult::SoftFail
+    );
+    assert_eq!(
+        spf_of(&z, "203.0.113.10", "x@neutral.example"),
+        SpfResult::Neutral
+    );
+    assert_eq!(
+        spf_of(&z, "203.0.113.10", "x@nospf.example"),
+        SpfResult::None
+    );
+    assert_eq!(
+        spf_of(&z, "203.0.113.10", "x@missing.example"),
+        SpfResult::None
+    );
+    assert!(matches!(
+        spf_of(&z, "203.0.113.10", "x@two.example"),
+        SpfResult::PermError(_)
+    ));
+    assert!(matches!(
+        spf_of(&z, "203.0.113.10", "x@bad.example"),
+        SpfResult::PermError(_)
+    ));
     // An include loop runs into the 10-lookup limit.
-    assert!(matches!(spf_of(&z, "203.0.113.10", "x@loop.example"), SpfResult::PermError(_)));
-    assert!(matches!(spf_of(&z, "203.0.113.10", "x@tmp.example"), SpfResult::TempError(_)));
+    assert!(matches!(
+        spf_of(&z, "203.0.113.10", "x@loop.example"),
+        SpfResult::PermError(_)
+    ));
+    assert!(matches!(
+        spf_of(&z, "203.0.113.10", "x@tmp.example"),
+        SpfResult::TempError(_)
+    ));
     // Macros: %{ir} reverses the address, %{l} is the local part.
-    assert_eq!(spf_of(&z, "192.0.2.1", "postmaster@exists.example"), SpfResult::Pass);
-    assert_eq!(spf_of(&z, "192.0.2.1", "other@exists.example"), SpfResult::Fail);
+    assert_eq!(
+        spf_of(&z, "192.0.2.1", "postmaster@exists.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        spf_of(&z, "192.0.2.1", "other@exists.example"),
+        SpfResult::Fail
+    );
 }
 
 #[test]
@@ -234,16 +289,19 @@ fn spf_void_lookup_limit() {
         "void.example",
         "v=spf1 a:n1.void.example a:n2.void.example a:n3.void.example +all",
     );
-    assert!(matches!(spf_of(&z, "192.0.2.1", "x@void.example"), SpfResult::PermError(_)));
-    let z = Zone::default().txt("void2.example", "v=spf1 a:n1.void2.example a:n2.void2.example +all");
+    assert!(matches!(
+        spf_of(&z, "192.0.2.1", "x@void.example"),
+        SpfResult::PermError(_)
+    ));
+    let z = Zone::default().txt(
+        "void2.example",
+        "v=spf1 a:n1.void2.example a:n2.void2.example +all",
+    );
     assert_eq!(spf_of(&z, "192.0.2.1", "x@void2.example"), SpfResult::Pass);
 }
 
 fn signed_by_rfc8463(from_line: &str) -> String {
-    RFC8463_SIGNED.replace(
-        "From: Joe SixPack <joe@football.example.com>",
-        from_line,
-    )
+    RFC8463_SIGNED.replace("From: Joe SixPack <joe@football.example.com>", from_line)
 }
 
 #[test]
@@ -267,8 +325,14 @@ fn dmarc_results_and_header() {
     assert_eq!(r.dmarc.policy, Some(Disposition::Quarantine));
     let h = r.header("mx.here.example");
     assert!(h.starts_with("Authentication-Results: mx.here.example;\r\n\tspf=fail smtp.mailfrom=joe@football.example.com;"), "{h}");
-    assert!(h.contains("dkim=pass header.d=football.example.com header.s=brisbane header.b=/gCrinpc"), "{h}");
-    assert!(h.contains("dmarc=pass policy.dmarc=quarantine header.from=football.example.com"), "{h}");
+    assert!(
+        h.contains("dkim=pass header.d=football.example.com header.s=brisbane header.b=/gCrinpc"),
+        "{h}"
+    );
+    assert!(
+        h.contains("dmarc=pass policy.dmarc=quarantine header.from=football.example.com"),
+        "{h}"
+    );
     assert!(h.ends_with("\r\n"));
 
     // A forged From: the signatures no longer verify and SPF fails: DMARC fails, and
@@ -292,11 +356,22 @@ fn dmarc_results_and_header() {
 
     // No policy published: none. A DNS failure: temperror, never pass.
     let msg = "From: a@nowhere.example\r\n\r\nx\r\n";
-    assert_eq!(z.run("192.0.2.1", "a@nowhere.example", msg).0.dmarc.result.word(), "none");
+    assert_eq!(
+        z.run("192.0.2.1", "a@nowhere.example", msg)
+            .0
+            .dmarc
+            .result
+            .word(),
+        "none"
+    );
     let msg = "From: a@flaky.example\r\n\r\nx\r\n";
     let (r, _) = z.run("192.0.2.1", "a@flaky.example", msg);
     assert_eq!(r.dmarc.result.word(), "temperror");
-    assert!(r.header("h").contains("dmarc=temperror reason="), "{}", r.header("h"));
+    assert!(
+        r.header("h").contains("dmarc=temperror reason="),
+        "{}",
+        r.header("h")
+    );
     // No From at all: permerror.
     let (r, _) = z.run("192.0.2.1", "a@sender.example", "Subject: x\r\n\r\nx\r\n");
     assert_eq!(r.dmarc.result.word(), "permerror");
@@ -309,7 +384,10 @@ fn key_lookup_failure_is_temperror_and_dmarc_waits() {
         .fail("test._domainkey.football.example.com")
         .txt("_dmarc.example.com", "v=DMARC1; p=reject");
     let (r, _) = z.run("203.0.113.5", "joe@football.example.com", RFC8463_SIGNED);
-    assert!(r.dkim.iter().all(|d| matches!(d.3, DkimResult::TempError(_))));
+    assert!(r
+        .dkim
+        .iter()
+        .all(|d| matches!(d.3, DkimResult::TempError(_))));
     assert_eq!(r.dmarc.result.word(), "temperror");
     // Reject-worthy but undecided: a temporary refusal, not a pass or a 5xx.
     assert_eq!(r.failed_policy(), Some((Disposition::Reject, true)));
@@ -338,7 +416,10 @@ fn lookups_are_bounded_per_message() {
             }
         }
     };
-    assert!(asked <= mailroom_core::mailauth::check::MAX_QUERIES, "{asked}");
+    assert!(
+        asked <= mailroom_core::mailauth::check::MAX_QUERIES,
+        "{asked}"
+    );
     assert!(matches!(r.spf, SpfResult::PermError(_)), "{:?}", r.spf);
 }
 

@@ -35,11 +35,17 @@ fn results_are_added_and_forged_ones_removed() {
     let reply = send(&mut c);
     assert!(reply.starts_with("250"), "{reply}");
     assert_eq!(checks(&c), 1);
-    let Some(SmtpEvent::CheckAuth(req)) = c.events.iter().find(|e| matches!(e, SmtpEvent::CheckAuth(_))) else {
+    let Some(SmtpEvent::CheckAuth(req)) = c
+        .events
+        .iter()
+        .find(|e| matches!(e, SmtpEvent::CheckAuth(_)))
+    else {
         panic!()
     };
     assert_eq!(req.mail_from.as_deref(), Some("a@sender.example"));
-    assert!(req.message.starts_with(b"Authentication-Results: mail.example.com; dmarc"));
+    assert!(req
+        .message
+        .starts_with(b"Authentication-Results: mail.example.com; dmarc"));
     let d = c.deliveries();
     assert_eq!(
         body_after_received(&d[0].data),

@@ -44,7 +44,10 @@ impl std::fmt::Display for RecordKind {
 /// One record of an answer, for the name asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rdata {
-    Mx { preference: u16, exchange: String },
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     /// One TXT record, its character-strings joined (RFC 7208 §3.3, RFC 6376 §3.6.2.2).

@@ -87,12 +87,20 @@ impl Check {
     }
 
     fn evaluate(&self) -> Result<Results, Need> {
-        let spf = spf::check(&self.answers, self.ip, self.mail_from.as_deref(), &self.helo)?;
+        let spf = spf::check(
+            &self.answers,
+            self.ip,
+            self.mail_from.as_deref(),
+            &self.helo,
+        )?;
         let (spf_identity, spf_domain) = spf::identity(self.mail_from.as_deref(), &self.helo);
         let mut dkim = Vec::new();
         for p in &self.signatures {
             let result = match p.key_name() {
-                None => p.early().cloned().unwrap_or(DkimResult::PermError("?".into())),
+                None => p
+                    .early()
+                    .cloned()
+                    .unwrap_or(DkimResult::PermError("?".into())),
                 Some(name) => match self.answers.get(&name, RecordKind::Txt)? {
                     Reply::Records(r) => p.finish(&txts(r)),
                     Reply::NxDomain | Reply::NoData => {
@@ -139,7 +147,9 @@ impl Check {
 pub enum Verdict {
     Deliver,
     /// Refuse at the end of DATA: 550 (or 451 when DNS could not decide).
-    Refuse { temporary: bool },
+    Refuse {
+        temporary: bool,
+    },
     /// Deliver into the recipients' Junk folder.
     Junk,
 }
@@ -210,7 +220,10 @@ impl Results {
 
     /// The `Authentication-Results:` field (RFC 8601), with its line end.
     pub fn header(&self, authserv_id: &str) -> String {
-        let mut h = format!("Authentication-Results: {authserv_id};\r\n\tspf={}", self.spf.word());
+        let mut h = format!(
+            "Authentication-Results: {authserv_id};\r\n\tspf={}",
+            self.spf.word()
+        );
         reason(&mut h, self.spf.reason());
         let _ = write!(h, " smtp.mailfrom={}", value(&self.spf_identity));
         if self.dkim.is_empty() {

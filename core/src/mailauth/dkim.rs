@@ -277,8 +277,17 @@ impl Pending {
                 return Err(bad("key not for email"));
             }
         }
-        let flags: Vec<&str> = tags.get("t").unwrap_or("").split(':').map(str::trim).collect();
-        if flags.contains(&"s") && self.auid_domain.as_deref().is_some_and(|a| a != self.domain)
+        let flags: Vec<&str> = tags
+            .get("t")
+            .unwrap_or("")
+            .split(':')
+            .map(str::trim)
+            .collect();
+        if flags.contains(&"s")
+            && self
+                .auid_domain
+                .as_deref()
+                .is_some_and(|a| a != self.domain)
         {
             return Err(bad("key requires i= domain equal to d="));
         }
@@ -286,7 +295,9 @@ impl Pending {
         if p.is_empty() {
             return Ok(DkimResult::PermError("key revoked".into()));
         }
-        let public = B64.decode(p.as_bytes()).map_err(|_| bad("key not base64"))?;
+        let public = B64
+            .decode(p.as_bytes())
+            .map_err(|_| bad("key not base64"))?;
         if key::verify(self.alg, &public, &self.data, &self.signature) {
             Ok(DkimResult::Pass)
         } else {
@@ -335,7 +346,10 @@ fn parse_into(
     let bad = |why: &str| DkimResult::PermError(why.to_string());
     let text = String::from_utf8_lossy(sig.value());
     let tags = Tags::parse(&text).ok_or_else(|| bad("signature syntax"))?;
-    let get = |k: &str| tags.get(k).ok_or_else(|| bad(&format!("signature without {k}=")));
+    let get = |k: &str| {
+        tags.get(k)
+            .ok_or_else(|| bad(&format!("signature without {k}=")))
+    };
     p.domain = get("d")?.trim_end_matches('.').to_ascii_lowercase();
     p.selector = get("s")?.to_ascii_lowercase();
     let b = compact(get("b")?);
@@ -391,9 +405,7 @@ fn parse_into(
     if stamp("x")?.is_some_and(|x| x < now) {
         return Err(bad("signature expired"));
     }
-    p.signature = B64
-        .decode(b.as_bytes())
-        .map_err(|_| bad("b= not base64"))?;
+    p.signature = B64.decode(b.as_bytes()).map_err(|_| bad("b= not base64"))?;
     let bh = B64
         .decode(compact(get("bh")?).as_bytes())
         .map_err(|_| bad("bh= not base64"))?;
@@ -428,20 +440,27 @@ mod tests {
         let rng = ring::rand::SystemRandom::new();
         let der = key::generate_ed25519(&rng).unwrap();
         let k = SigningKey::from_pem(&key::pem_encode("PRIVATE KEY", &der)).unwrap();
-        let msg = b"From: A <a@example.com>\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello  \r\n\r\n";
+        let msg =
+            b"From: A <a@example.com>\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello  \r\n\r\n";
         let field = sign(msg, "example.com", "sel", &k, 1_700_000_000, &rng).unwrap();
         let mut signed = field.into_bytes();
         signed.extend_from_slice(msg);
         let p = prepare(&signed, 1_700_000_000);
         assert_eq!(p.len(), 1);
-        assert_eq!(p[0].key_name().as_deref(), Some("sel._domainkey.example.com"));
+        assert_eq!(
+            p[0].key_name().as_deref(),
+            Some("sel._domainkey.example.com")
+        );
         let record = k.txt_record().into_bytes();
         assert_eq!(p[0].finish(&[record.clone()]), DkimResult::Pass);
         // Another From added on top breaks it (over-signing).
         let mut forged = b"From: evil@example.net\r\n".to_vec();
         forged.extend_from_slice(&signed);
         let p = prepare(&forged, 1_700_000_000);
-        assert!(matches!(p[0].finish(&[record.clone()]), DkimResult::Fail(_)));
+        assert!(matches!(
+            p[0].finish(&[record.clone()]),
+            DkimResult::Fail(_)
+        ));
         // A changed body fails before any key is fetched.
         let mut changed = signed.clone();
         changed.extend_from_slice(b"more\r\n");

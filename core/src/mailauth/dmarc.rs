@@ -13,10 +13,10 @@ use crate::dns::RecordKind;
 const SHARED_SUFFIXES: &[&str] = &[
     "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk", "sch.uk",
     "com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "net.nz", "co.jp",
-    "ne.jp", "or.jp", "ac.jp", "go.jp", "co.za", "org.za", "com.br", "net.br", "org.br",
-    "com.cn", "net.cn", "org.cn", "com.mx", "com.ar", "com.tr", "co.in", "net.in", "org.in",
-    "co.kr", "or.kr", "com.sg", "com.hk", "com.tw", "co.il", "com.pl", "co.id", "com.my",
-    "com.ua", "co.at", "or.at",
+    "ne.jp", "or.jp", "ac.jp", "go.jp", "co.za", "org.za", "com.br", "net.br", "org.br", "com.cn",
+    "net.cn", "org.cn", "com.mx", "com.ar", "com.tr", "co.in", "net.in", "org.in", "co.kr",
+    "or.kr", "com.sg", "com.hk", "com.tw", "co.il", "com.pl", "co.id", "com.my", "com.ua", "co.at",
+    "or.at",
 ];
 
 pub fn org_domain(domain: &str) -> String {
@@ -143,7 +143,10 @@ pub struct Evidence<'a> {
 }
 
 /// The policy record for `from`: its own, or else its organizational domain's.
-fn find_policy(answers: &Answers, from: &str) -> Result<Result<Option<(Policy, bool)>, String>, Need> {
+fn find_policy(
+    answers: &Answers,
+    from: &str,
+) -> Result<Result<Option<(Policy, bool)>, String>, Need> {
     let org = org_domain(from);
     let mut names = vec![(from.to_string(), false)];
     if org != from {

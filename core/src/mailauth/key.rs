@@ -256,8 +256,18 @@ mod tests {
         let SigningKey::Ed25519(k) = &key else {
             panic!()
         };
-        assert!(verify(Algorithm::Ed25519, k.public_key().as_ref(), b"data", &sig));
-        assert!(!verify(Algorithm::Ed25519, k.public_key().as_ref(), b"datb", &sig));
+        assert!(verify(
+            Algorithm::Ed25519,
+            k.public_key().as_ref(),
+            b"data",
+            &sig
+        ));
+        assert!(!verify(
+            Algorithm::Ed25519,
+            k.public_key().as_ref(),
+            b"datb",
+            &sig
+        ));
         assert!(key.txt_record().starts_with("v=DKIM1; k=ed25519; p="));
         assert!(SigningKey::from_pem("nothing").is_err());
     }

@@ -110,7 +110,8 @@ fn valid_domain(d: &str) -> bool {
         && d.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -185,7 +186,11 @@ impl Cx<'_> {
         let record = match spf.as_slice() {
             [] => return Ok(SpfResult::None),
             [one] => one.clone(),
-            _ => return Ok(SpfResult::PermError(format!("{name}: more than one SPF record"))),
+            _ => {
+                return Ok(SpfResult::PermError(format!(
+                    "{name}: more than one SPF record"
+                )))
+            }
         };
         let mut redirect = None;
         let mut directives = Vec::new();
@@ -195,8 +200,7 @@ impl Cx<'_> {
             if let Some(eq) = eq.filter(|&e| sep.is_none_or(|s| e < s)) {
                 let (k, v) = (&term[..eq], &term[eq + 1..]);
                 let valid = k.starts_with(|c: char| c.is_ascii_alphabetic())
-                    && k
-                        .chars()
+                    && k.chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
                 if !valid {
                     return Err(perm(format!("bad term {term:?}")));
@@ -385,7 +389,11 @@ impl Cx<'_> {
         let rest: String = it.collect();
         let value = match letter.to_ascii_lowercase() {
             's' => self.sender.clone(),
-            'l' => self.sender.rsplit_once('@').map_or("postmaster", |(l, _)| l).to_string(),
+            'l' => self
+                .sender
+                .rsplit_once('@')
+                .map_or("postmaster", |(l, _)| l)
+                .to_string(),
             'o' => self
                 .sender
                 .rsplit_once('@')
@@ -470,11 +478,15 @@ fn cidrs(s: &str) -> Result<(u8, u8), Stop> {
 pub fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,

@@ -17,10 +17,10 @@ use super::reply::Refusal;
 use super::{
     AuthAnswer, AuthRequest, Delivery, Envelope, Recipient, SessionInfo, SmtpCommand, SmtpEvent,
 };
-use crate::mailauth::Verdict;
 use crate::address::{Mailbox, Path};
 use crate::auth::sasl::{self, Mechanism, SaslError};
 use crate::config::Snapshot;
+use crate::mailauth::Verdict;
 use crate::rulefmt::LocalClock;
 use crate::smtprules::{Action, Activation, Fired, RuleInput, Stage};
 use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};

@@ -16,6 +16,7 @@ mod account_edit;
 mod config_edit;
 mod deliver;
 pub mod devsetup;
+mod dkim;
 mod forwardings;
 mod mapping;
 mod route;
@@ -119,6 +120,11 @@ enum Command {
     },
     /// Route a message from standard input and store it, as the server would.
     Deliver(deliver::DeliverArgs),
+    /// DKIM signing keys: `dkim generate --domain D --selector S`.
+    Dkim {
+        #[command(subcommand)]
+        command: dkim::DkimCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -232,6 +238,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Mapping { command } => mapping::mapping(&dd, command),
         Command::List { command } => forwardings::list(&dd, command),
         Command::Deliver(args) => deliver::deliver(&dd, args),
+        Command::Dkim { command } => dkim::dkim(&dd, command),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::platform::datadir::DataDir;
 use crate::services::outbound::dns::Resolver;
 use mailroom_core::config::{Config, Dns};
-use mailroom_core::mailauth::{dkim, Check, SigningKey, Step};
+use mailroom_core::mailauth::{dkim, Check, Step};
 use mailroom_core::smtp::{AuthAnswer, AuthRequest};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
@@ -90,13 +90,6 @@ fn entry_for<'c>(config: &'c Config, from_domain: &str) -> Option<&'c mailroom_c
         .max_by_key(|e| e.domain.len())
 }
 
-/// Read a `[[dkim]]` key file.
-pub fn load_key(dd: &DataDir, entry: &mailroom_core::config::Dkim) -> Result<SigningKey, String> {
-    let path = dd.resolve(&entry.key);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    SigningKey::from_pem(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// `message` with a DKIM signature on top when its From domain has a `[[dkim]]`
 /// key; `None` when it is not signed (no key for the domain, or the key cannot be
 /// read: logged, and the mail goes unsigned rather than not at all).
@@ -107,7 +100,7 @@ pub fn sign(dd: &DataDir, config: &Config, id: &str, message: &[u8]) -> Option<V
     let (fields, _) = mailroom_core::mailauth::header::split(message);
     let from = mailroom_core::mailauth::dmarc::from_domain(&fields).ok()?;
     let entry = entry_for(config, &from)?;
-    let key = match load_key(dd, entry) {
+    let key = match crate::config::dkimkeys::load_key(dd, entry) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(id, domain = %entry.domain, "DKIM key: {e}; sent unsigned");

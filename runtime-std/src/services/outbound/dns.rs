@@ -95,7 +95,13 @@ impl Resolver {
                 return Reply::Failed(format!("{name}: server failure"));
             };
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache.put(crate::platform::clock::now(), &name, kind, c.clone(), answer.ttl);
+            cache.put(
+                crate::platform::clock::now(),
+                &name,
+                kind,
+                c.clone(),
+                answer.ttl,
+            );
             return reply_of(c);
         }
         Reply::Failed(format!("{name}: CNAME chain too long"))
