@@ -91,3 +91,23 @@ fn authenticated_skipped_and_disabled_sessions_are_not_checked() {
     assert!(send(&mut c).starts_with("250"));
     assert_eq!(checks(&c), 1);
 }
+
+#[test]
+fn smtp_rules_see_the_results() {
+    // An after-DATA rule on the field the checks added (§8.2 syntax).
+    let rules = "3*Reject DMARC failures\nAuthentication-Results:*dmarc=fail*\n";
+    let mut snap = (*snapshot_with(config(), vec![])).clone();
+    snap.access.smtp_rules =
+        mailroom_core::smtprules::SmtpRules::parse(rules).expect("rules parse");
+    let snap = std::sync::Arc::new(snap);
+    for (dmarc, code) in [("fail", "550"), ("pass", "250")] {
+        let mut c = Client::new(snap.clone(), info("203.0.113.9"));
+        c.answers.auth = Some(AuthAnswer {
+            header: format!("Authentication-Results: mail.example.com; dmarc={dmarc}\r\n"),
+            verdict: Verdict::Deliver,
+            refusal: String::new(),
+        });
+        let reply = send(&mut c);
+        assert!(reply.starts_with(code), "{dmarc}: {reply}");
+    }
+}

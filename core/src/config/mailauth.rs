@@ -20,8 +20,6 @@ pub struct Dkim {
 pub enum DmarcAction {
     /// Refused at the end of DATA (550 5.7.1; 451 4.7.5 when DNS could not decide).
     Reject,
-    /// Delivered to the recipients' Junk folder.
-    Junk,
     /// Delivered as usual; only the `Authentication-Results:` field says so.
     Mark,
 }
@@ -83,7 +81,6 @@ impl DmarcAction {
     pub fn word(self) -> &'static str {
         match self {
             DmarcAction::Reject => "reject",
-            DmarcAction::Junk => "junk",
             DmarcAction::Mark => "mark",
         }
     }

@@ -150,8 +150,6 @@ pub enum Verdict {
     Refuse {
         temporary: bool,
     },
-    /// Deliver into the recipients' Junk folder.
-    Junk,
 }
 
 impl Results {
@@ -181,7 +179,6 @@ impl Results {
                 Verdict::Refuse { temporary: true },
                 format!("DMARC check of {domain} failed temporarily; try again later"),
             ),
-            (DmarcAction::Junk, false) => (Verdict::Junk, String::new()),
             _ => (Verdict::Deliver, String::new()),
         }
     }

@@ -452,13 +452,13 @@ mod tests {
             Some("sel._domainkey.example.com")
         );
         let record = k.txt_record().into_bytes();
-        assert_eq!(p[0].finish(&[record.clone()]), DkimResult::Pass);
+        assert_eq!(p[0].finish(std::slice::from_ref(&record)), DkimResult::Pass);
         // Another From added on top breaks it (over-signing).
         let mut forged = b"From: evil@example.net\r\n".to_vec();
         forged.extend_from_slice(&signed);
         let p = prepare(&forged, 1_700_000_000);
         assert!(matches!(
-            p[0].finish(&[record.clone()]),
+            p[0].finish(std::slice::from_ref(&record)),
             DkimResult::Fail(_)
         ));
         // A changed body fails before any key is fetched.

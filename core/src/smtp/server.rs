@@ -861,7 +861,7 @@ impl SmtpServer {
                 };
                 write::code_status(&mut self.wire.out, code, status, &answer.refusal);
             }
-            Verdict::Deliver | Verdict::Junk => self.deliver(),
+            Verdict::Deliver => self.deliver(),
         }
     }
 
