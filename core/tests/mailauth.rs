@@ -13,33 +13,7 @@ use std::net::IpAddr;
 
 /// RFC 8463 Appendix A.3: the RFC 6376 example message signed with both the Ed25519
 /// key (`brisbane`) and the RSA key (`test`) of Appendix A.2.
-const RFC8463_SIGNED: &str = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r
- d=football.example.com; i=@football.example.com;\r
- q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r
- subject : date : message-id : from : subject : date;\r
- bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
- b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r
- Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r
-DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r
- d=football.example.com; i=@football.example.com;\r
- q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r
- date : message-id : from : subject : date;\r
- bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
- b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r
- DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r
- dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r
-From: Joe SixPack <joe@football.example.com>\r
-To: Suzie Q <suzie@shopping.example.net>\r
-Subject: Is dinner ready?\r
-Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r
-Message-ID: <20030712040037.46341.5F8J@football.example.com>\r
-\r
-Hi.\r
-\r
-We lost the game.  Are you hungry yet?\r
-\r
-Joe.\r
-";
+const RFC8463_SIGNED: &str = include_str!("data/rfc8463-signed.eml");
 
 /// RFC 8463 A.2's key records.
 const BRISBANE: &str = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
@@ -219,68 +193,32 @@ fn spf_results() {
         .a("1.2.0.192.postmaster._spf.exists.example", "127.0.0.2")
         .txt("nospf.example", "some other text")
         .fail("tmp.example");
-    assert_eq!(
-        spf_of(&z, "192.0.2.10", "a@sender.example"),
-        SpfResult::Pass
-    );
-    assert_eq!(
-        spf_of(&z, "198.51.100.7", "a@sender.example"),
-        SpfResult::Pass
-    );
-    assert_eq!(
-        spf_of(&z, "198.51.100.25", "a@sender.example"),
-        SpfResult::Pass
-    );
-    assert_eq!(
-        spf_of(&z, "203.0.113.9", "a@sender.example"),
-        SpfResult::Pass
-    );
-    assert_eq!(
-        spf_of(&z, "203.0.113.10", "a@sender.example"),
-        SpfResult::Fail
-    );
-    assert_eq!(
-        spf_of(&z, "203.0.113.10", "x@soft.example"),
-        SpfResult::SoftFail
-    );
-    assert_eq!(
-        spf_of(&z, "203.0.113.10", "x@neutral.example"),
-        SpfResult::Neutral
-    );
-    assert_eq!(
-        spf_of(&z, "203.0.113.10", "x@nospf.example"),
-        SpfResult::None
-    );
-    assert_eq!(
-        spf_of(&z, "203.0.113.10", "x@missing.example"),
-        SpfResult::None
-    );
-    assert!(matches!(
-        spf_of(&z, "203.0.113.10", "x@two.example"),
-        SpfResult::PermError(_)
-    ));
-    assert!(matches!(
-        spf_of(&z, "203.0.113.10", "x@bad.example"),
-        SpfResult::PermError(_)
-    ));
-    // An include loop runs into the 10-lookup limit.
-    assert!(matches!(
-        spf_of(&z, "203.0.113.10", "x@loop.example"),
-        SpfResult::PermError(_)
-    ));
-    assert!(matches!(
-        spf_of(&z, "203.0.113.10", "x@tmp.example"),
-        SpfResult::TempError(_)
-    ));
-    // Macros: %{ir} reverses the address, %{l} is the local part.
-    assert_eq!(
-        spf_of(&z, "192.0.2.1", "postmaster@exists.example"),
-        SpfResult::Pass
-    );
-    assert_eq!(
-        spf_of(&z, "192.0.2.1", "other@exists.example"),
-        SpfResult::Fail
-    );
+    let perm = SpfResult::PermError(String::new());
+    let temp = SpfResult::TempError(String::new());
+    let cases = [
+        ("192.0.2.10", "a@sender.example", &SpfResult::Pass),
+        ("198.51.100.7", "a@sender.example", &SpfResult::Pass),
+        ("198.51.100.25", "a@sender.example", &SpfResult::Pass),
+        ("203.0.113.9", "a@sender.example", &SpfResult::Pass),
+        ("203.0.113.10", "a@sender.example", &SpfResult::Fail),
+        ("203.0.113.10", "x@soft.example", &SpfResult::SoftFail),
+        ("203.0.113.10", "x@neutral.example", &SpfResult::Neutral),
+        ("203.0.113.10", "x@nospf.example", &SpfResult::None),
+        ("203.0.113.10", "x@missing.example", &SpfResult::None),
+        ("203.0.113.10", "x@two.example", &perm),
+        ("203.0.113.10", "x@bad.example", &perm),
+        // An include loop runs into the 10-lookup limit.
+        ("203.0.113.10", "x@loop.example", &perm),
+        ("203.0.113.10", "x@tmp.example", &temp),
+        // Macros: %{ir} reverses the address, %{l} is the local part.
+        ("192.0.2.1", "postmaster@exists.example", &SpfResult::Pass),
+        ("192.0.2.1", "other@exists.example", &SpfResult::Fail),
+    ];
+    for (ip, from, want) in cases {
+        let got = spf_of(&z, ip, from);
+        // Errors are compared by kind; their reasons vary.
+        assert_eq!(got.word(), want.word(), "{ip} {from}: {got:?}");
+    }
 }
 
 #[test]

@@ -11,23 +11,12 @@ use mailroom_tests::client::{base64, Smtp};
 use mailroom_tests::dns::{TestDns, Zone};
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD};
 use mailroom_tests::sink::Sink;
-use mailroom_tests::{both_binaries, maildir, Flavor, TestServer};
+use mailroom_tests::{both_binaries, maildir, wait_until, Flavor, TestServer};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    ok()
-}
 
 /// The TXT record `mailroom dkim generate` printed: the quoted strings joined.
 fn printed_record(stdout: &str) -> (String, String) {
@@ -215,26 +204,9 @@ fn signed_through_the_relay(flavor: Flavor) {
     }
 }
 
-/// RFC 8463 A.3: signed by football.example.com (Ed25519 selector brisbane).
-const RFC8463_SIGNED: &str = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r
- d=football.example.com; i=@football.example.com;\r
- q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r
- subject : date : message-id : from : subject : date;\r
- bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
- b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r
- Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r
-From: Joe SixPack <joe@football.example.com>\r
-To: Suzie Q <suzie@shopping.example.net>\r
-Subject: Is dinner ready?\r
-Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r
-Message-ID: <20030712040037.46341.5F8J@football.example.com>\r
-\r
-Hi.\r
-\r
-We lost the game.  Are you hungry yet?\r
-\r
-Joe.\r
-";
+/// RFC 8463 A.3 (core's test data): signed by football.example.com, Ed25519 selector
+/// brisbane and RSA selector test.
+const RFC8463_SIGNED: &str = include_str!("../../core/tests/data/rfc8463-signed.eml");
 
 fn plain_from(from: &str, token: &str) -> Vec<u8> {
     format!("From: {from}\r\nTo: alice@example.com\r\nSubject: e2e {token}\r\n\r\n{token}\r\n")
@@ -289,6 +261,7 @@ fn incoming_checks(flavor: Flavor) {
             "brisbane._domainkey.football.example.com",
             "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
         )
+        .txt("test._domainkey.football.example.com", "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB")
         .txt("football.example.com", "v=spf1 -all")
         .txt("_dmarc.example.com", "v=DMARC1; p=reject")
         .txt("pass.test", "v=spf1 ip4:127.0.0.0/8 -all")
@@ -333,6 +306,10 @@ fn incoming_checks(flavor: Flavor) {
     );
     assert!(
         r.contains("dkim=pass header.d=football.example.com header.s=brisbane"),
+        "{r}"
+    );
+    assert!(
+        r.contains("dkim=pass header.d=football.example.com header.s=test"),
         "{r}"
     );
     assert!(

@@ -15,55 +15,39 @@ use std::fmt::Write as _;
 pub const MAX_SIGNATURES: usize = 5;
 
 /// Header fields signed when present (RFC 6376 §5.4.1's list, plus the MIME and list
-/// fields providers look at).
-const SIGNED: &[&str] = &[
-    "from",
-    "sender",
-    "reply-to",
-    "subject",
-    "date",
-    "message-id",
-    "to",
-    "cc",
-    "mime-version",
-    "content-type",
-    "content-transfer-encoding",
-    "content-id",
-    "content-description",
-    "resent-date",
-    "resent-from",
-    "resent-sender",
-    "resent-to",
-    "resent-cc",
-    "resent-message-id",
-    "in-reply-to",
-    "references",
-    "list-id",
-    "list-help",
-    "list-unsubscribe",
-    "list-unsubscribe-post",
-    "list-subscribe",
-    "list-post",
-    "list-owner",
-    "list-archive",
-];
-
-/// Signed once more than they occur (over-signed, RFC 6376 §8.15), so none can be
-/// added to the signed message without breaking the signature.
-const OVERSIGNED: &[&str] = &[
-    "from",
-    "sender",
-    "reply-to",
-    "subject",
-    "date",
-    "message-id",
-    "to",
-    "cc",
-    "mime-version",
-    "content-type",
-    "content-transfer-encoding",
-    "list-unsubscribe",
-    "list-unsubscribe-post",
+/// fields providers look at), and whether each is over-signed: listed once more than
+/// it occurs (§8.15), so none can be added to the signed message without breaking the
+/// signature.
+const SIGNED: &[(&str, bool)] = &[
+    ("from", true),
+    ("sender", true),
+    ("reply-to", true),
+    ("subject", true),
+    ("date", true),
+    ("message-id", true),
+    ("to", true),
+    ("cc", true),
+    ("mime-version", true),
+    ("content-type", true),
+    ("content-transfer-encoding", true),
+    ("content-id", false),
+    ("content-description", false),
+    ("resent-date", false),
+    ("resent-from", false),
+    ("resent-sender", false),
+    ("resent-to", false),
+    ("resent-cc", false),
+    ("resent-message-id", false),
+    ("in-reply-to", false),
+    ("references", false),
+    ("list-id", false),
+    ("list-help", false),
+    ("list-unsubscribe", true),
+    ("list-unsubscribe-post", true),
+    ("list-subscribe", false),
+    ("list-post", false),
+    ("list-owner", false),
+    ("list-archive", false),
 ];
 
 /// The header fields `names` select, each name taking the last instance not yet used
@@ -138,10 +122,12 @@ pub fn sign(
     let (fields, body_start) = header::split(message);
     let bh = body_hash(Canon::Relaxed, &message[body_start..], None).unwrap_or_default();
     let mut names: Vec<String> = Vec::new();
-    for name in SIGNED {
+    for &(name, oversign) in SIGNED {
         let n = fields.iter().filter(|f| f.is(name)).count();
-        let extra = usize::from(OVERSIGNED.contains(name));
-        names.extend(std::iter::repeat_n(name.to_string(), n + extra));
+        names.extend(std::iter::repeat_n(
+            name.to_string(),
+            n + usize::from(oversign),
+        ));
     }
     let mut value = format!(
         " v=1; a={}; c=relaxed/relaxed; d={domain}; s={selector};\r\n\tt={now_unix}; h=",
