@@ -31,7 +31,9 @@ pub struct MailAuth {
     /// Check incoming mail and add `Authentication-Results:`.
     pub enabled: bool,
     /// Clients whose mail is not checked (`ip` or `ip/prefix`): the office's own
-    /// machines. OpenDKIM's and OpenDMARC's default is the loopback addresses.
+    /// machines. Default: loopback and the private (LAN) ranges, since an office PC
+    /// sending as its own domain from a LAN address fails SPF, and would fail that
+    /// domain's own DMARC policy. (OpenDKIM's default is 127.0.0.1 alone.)
     pub skip: Vec<String>,
     /// For a From domain publishing `p=reject`.
     pub dmarc_reject: DmarcAction,
@@ -43,7 +45,18 @@ impl Default for MailAuth {
     fn default() -> Self {
         MailAuth {
             enabled: true,
-            skip: vec!["127.0.0.0/8".into(), "::1".into()],
+            skip: [
+                "127.0.0.0/8",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "169.254.0.0/16",
+                "::1",
+                "fc00::/7",
+                "fe80::/10",
+            ]
+            .map(String::from)
+            .to_vec(),
             dmarc_reject: DmarcAction::Reject,
             dmarc_quarantine: DmarcAction::Mark,
         }
