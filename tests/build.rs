@@ -20,6 +20,8 @@ const TOOLS: &[&str] = &[
     "python3",
     "imaptest",
     "mbsync",
+    // dkimpy's verifier (Debian python3-dkim): checks our DKIM signatures.
+    "dkimverify",
 ];
 
 fn main() {

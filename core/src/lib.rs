@@ -18,6 +18,7 @@ pub mod dsn;
 pub mod ids;
 pub mod imap;
 pub mod machine;
+pub mod mailauth;
 pub mod mailbox;
 pub mod outbound;
 pub mod pass;

@@ -215,10 +215,12 @@ fn copy_after_data_adds_the_target() {
         .map(|e| match e {
             SmtpEvent::RuleFired(_) => "rule",
             SmtpEvent::Deliver(_) => "deliver",
+            SmtpEvent::CheckAuth(_) => "check",
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["rule", "deliver"]);
+    // The mail authentication checks come first, so the rules can see their results.
+    assert_eq!(kinds, ["check", "rule", "deliver"]);
 }
 
 #[test]

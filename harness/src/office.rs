@@ -946,6 +946,10 @@ impl Office {
                     }
                     SmtpEvent::RuleFired(_) => Some(SmtpCommand::RuleLogged),
                     SmtpEvent::Dnsbl { .. } => Some(SmtpCommand::DnsblResult(None)),
+                    // The simulation has no DNS for the checks.
+                    SmtpEvent::CheckAuth(_) => Some(SmtpCommand::AuthChecked(Box::new(
+                        mailroom_core::smtp::AuthAnswer::unchecked(),
+                    ))),
                     #[allow(unreachable_patterns)]
                     _ => None,
                 }

@@ -50,6 +50,28 @@ fn build() -> PathBuf {
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // Cargo gives the test process the variables it gives a build script
+    // (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, ...). Inherited by this build they would
+    // differ from what the outer `cargo test` saw, and build scripts that watch them
+    // (ring's) would run again, rebuilding ring, rustls and everything above them
+    // on every test run.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        let set_for_tests = k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                k.as_ref(),
+                "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+                    | "OUT_DIR"
+            );
+        if set_for_tests {
+            cmd.env_remove(&key);
+        }
+    }
     cmd.current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", target_dir)
         .args([

@@ -3,7 +3,7 @@
 //! whose UDP answers come back truncated (to make the resolver switch to TCP).
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, MX};
+use hickory_proto::rr::rdata::{A, AAAA, MX, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
@@ -16,12 +16,15 @@ use std::time::Duration;
 pub enum Rec {
     Mx(u16, &'static str),
     Ip(IpAddr),
+    /// A TXT record (split into 255-octet strings as it goes out).
+    Txt(String),
 }
 
 #[derive(Clone, Default)]
 pub struct Zone {
     records: Vec<(String, Rec)>,
     truncate: Vec<String>,
+    servfail: Vec<String>,
 }
 
 impl Zone {
@@ -38,6 +41,18 @@ impl Zone {
     pub fn ip(mut self, name: &str, ip: &str) -> Zone {
         let ip: IpAddr = ip.parse().expect("an IP address");
         self.records.push((name.to_ascii_lowercase(), Rec::Ip(ip)));
+        self
+    }
+
+    pub fn txt(mut self, name: &str, text: &str) -> Zone {
+        self.records
+            .push((name.to_ascii_lowercase(), Rec::Txt(text.to_string())));
+        self
+    }
+
+    /// Every question about `name` gets SERVFAIL.
+    pub fn servfail(mut self, name: &str) -> Zone {
+        self.servfail.push(name.to_ascii_lowercase());
         self
     }
 
@@ -64,6 +79,10 @@ impl Zone {
             m.metadata.truncation = true;
             return m.to_vec().ok();
         }
+        if self.servfail.contains(&name) {
+            m.metadata.response_code = ResponseCode::ServFail;
+            return m.to_vec().ok();
+        }
         let known = self.records.iter().any(|(n, _)| *n == name);
         if !known {
             m.metadata.response_code = ResponseCode::NXDomain;
@@ -80,6 +99,12 @@ impl Zone {
                 }
                 (Rec::Ip(IpAddr::V4(a)), RecordType::A) => RData::A(A(*a)),
                 (Rec::Ip(IpAddr::V6(a)), RecordType::AAAA) => RData::AAAA(AAAA(*a)),
+                (Rec::Txt(t), RecordType::TXT) => RData::TXT(TXT::new(
+                    t.as_bytes()
+                        .chunks(255)
+                        .map(|c| String::from_utf8_lossy(c).into_owned())
+                        .collect(),
+                )),
                 _ => continue,
             };
             m.answers.push(Record::from_rdata(owner.clone(), 60, data));

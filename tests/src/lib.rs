@@ -18,6 +18,18 @@ pub mod sink;
 
 pub use server::{Flavor, TestServer};
 
+/// Poll `ok` until it holds or `limit` has passed; whether it held at the end.
+pub fn wait_until(limit: std::time::Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ok()
+}
+
 /// Declare one test per binary for a function taking a [`Flavor`]:
 /// `both_binaries!(name);` makes `name::mailroom` and `name::mailroom_lite`. Attributes
 /// before a name go on both tests, e.g. the `ignore` of a test whose tool is missing:

@@ -12,9 +12,9 @@ use mailroom_tests::message::plain;
 use mailroom_tests::postfix::{PostfixRelay, REALM};
 use mailroom_tests::server::{free_port, ALICE, ALICE_PASSWORD, BOB};
 use mailroom_tests::sink::Sink;
-use mailroom_tests::{both_binaries, maildir, Flavor, TestServer};
+use mailroom_tests::{both_binaries, maildir, wait_until, Flavor, TestServer};
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SENDER_DOMAIN: &str = "sender.test";
 const WAIT: Duration = Duration::from_secs(60);
@@ -143,17 +143,6 @@ fn queued(server: &TestServer) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    ok()
 }
 
 /// The delivery-status part of a report from Mailer_Daemon about the message whose

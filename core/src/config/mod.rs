@@ -7,6 +7,7 @@
 mod connection;
 mod defense;
 mod inmail;
+mod mailauth;
 mod model;
 mod outbound;
 mod parse;
@@ -16,6 +17,7 @@ mod validate;
 pub use connection::*;
 pub use defense::*;
 pub use inmail::*;
+pub use mailauth::*;
 pub use model::*;
 pub use outbound::*;
 pub use parse::{parse_config, toml_error, ConfigError};

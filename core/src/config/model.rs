@@ -73,6 +73,12 @@ pub struct Config {
     /// `[limits]`: connections at once per service and per client address.
     #[serde(default)]
     pub limits: super::Limits,
+    /// `[[dkim]]` entries: keys that sign outgoing mail (issue 19).
+    #[serde(default, rename = "dkim", skip_serializing_if = "Vec::is_empty")]
+    pub dkim: Vec<super::Dkim>,
+    /// `[mailauth]`: SPF/DKIM/DMARC checks on incoming SMTP (issue 19).
+    #[serde(default)]
+    pub mailauth: super::MailAuth,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -106,6 +112,8 @@ impl Default for Config {
             download_rules: super::DownloadRules::default(),
             ids: super::Ids::default(),
             limits: super::Limits::default(),
+            dkim: Vec::new(),
+            mailauth: super::MailAuth::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use super::parse::line_of;
 
 mod connections;
 mod inmail;
+mod mailauth;
 mod outbound;
 
 pub(super) mod routing;
@@ -180,6 +181,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
     outbound::check(&mut e, cfg);
     routing::check(&mut e, cfg);
     inmail::check(&mut e, cfg);
+    mailauth::check(&mut e, cfg);
 
     e.list.sort_by_key(|x| x.line);
     e.list

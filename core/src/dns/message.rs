@@ -15,6 +15,8 @@ pub enum RecordKind {
     Mx,
     A,
     Aaaa,
+    /// SPF, DKIM key and DMARC policy records (docs/MAILAUTH.md).
+    Txt,
 }
 
 impl RecordKind {
@@ -23,6 +25,7 @@ impl RecordKind {
             RecordKind::Mx => RecordType::MX,
             RecordKind::A => RecordType::A,
             RecordKind::Aaaa => RecordType::AAAA,
+            RecordKind::Txt => RecordType::TXT,
         }
     }
 }
@@ -33,6 +36,7 @@ impl std::fmt::Display for RecordKind {
             RecordKind::Mx => "MX",
             RecordKind::A => "A",
             RecordKind::Aaaa => "AAAA",
+            RecordKind::Txt => "TXT",
         })
     }
 }
@@ -40,9 +44,14 @@ impl std::fmt::Display for RecordKind {
 /// One record of an answer, for the name asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rdata {
-    Mx { preference: u16, exchange: String },
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
+    /// One TXT record, its character-strings joined (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
+    Txt(Vec<u8>),
 }
 
 /// The server's verdict on the name.
@@ -171,6 +180,7 @@ pub fn decode_answer(
             },
             (RecordKind::A, RData::A(a)) => Rdata::A(a.0),
             (RecordKind::Aaaa, RData::AAAA(a)) => Rdata::Aaaa(a.0),
+            (RecordKind::Txt, RData::TXT(t)) => Rdata::Txt(t.txt_data.concat()),
             _ => continue,
         };
         answer.ttl = answer.ttl.min(r.ttl);

@@ -212,7 +212,7 @@ impl MxLookup {
                         let ip = match r {
                             Rdata::A(a) => IpAddr::V4(*a),
                             Rdata::Aaaa(a) => IpAddr::V6(*a),
-                            Rdata::Mx { .. } => continue,
+                            Rdata::Mx { .. } | Rdata::Txt(_) => continue,
                         };
                         if !self.hosts[index].addrs.contains(&ip) {
                             self.hosts[index].addrs.push(ip);
@@ -221,6 +221,8 @@ impl MxLookup {
                 }
                 self.next_addr_stage();
             }
+            // Never asked by an MX lookup.
+            RecordKind::Txt => {}
         }
     }
 

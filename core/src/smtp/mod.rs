@@ -65,6 +65,44 @@ pub enum SmtpEvent {
     /// `[smtp] dnsbl_timeout`, then answer with [`SmtpCommand::DnsblResult`]. Asked
     /// once per session, at the first MAIL of a client that has not authenticated.
     Dnsbl { ip: std::net::IpAddr },
+    /// The whole message of an unauthenticated client is there (`[mailauth]`): run
+    /// the SPF, DKIM and DMARC checks (docs/MAILAUTH.md), then answer with
+    /// [`SmtpCommand::AuthChecked`]. The SMTP rules and the store come after.
+    CheckAuth(Box<AuthRequest>),
+}
+
+/// What the mail authentication checks need from the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub id: String,
+    pub client_ip: IpAddr,
+    pub helo: String,
+    /// Reverse path (`None` = `<>`).
+    pub mail_from: Option<String>,
+    /// The message as received, without this server's `Received:` line.
+    pub message: Vec<u8>,
+}
+
+/// The checks' outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthAnswer {
+    /// The `Authentication-Results:` field to add, with its line end.
+    pub header: String,
+    pub verdict: crate::mailauth::Verdict,
+    /// The reply text when the verdict refuses the message.
+    pub refusal: String,
+}
+
+impl AuthAnswer {
+    /// No checks made: nothing added, delivered as usual (drivers without DNS: the
+    /// simulation, benchmarks).
+    pub fn unchecked() -> AuthAnswer {
+        AuthAnswer {
+            header: String::new(),
+            verdict: crate::mailauth::Verdict::Deliver,
+            refusal: String::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for SmtpEvent {
@@ -81,6 +119,12 @@ impl std::fmt::Debug for SmtpEvent {
             SmtpEvent::Etrn { domain } => f.debug_struct("Etrn").field("domain", domain).finish(),
             SmtpEvent::RuleFired(a) => f.debug_tuple("RuleFired").field(a).finish(),
             SmtpEvent::Dnsbl { ip } => f.debug_struct("Dnsbl").field("ip", ip).finish(),
+            SmtpEvent::CheckAuth(r) => f
+                .debug_struct("CheckAuth")
+                .field("id", &r.id)
+                .field("client_ip", &r.client_ip)
+                .field("mail_from", &r.mail_from)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -98,6 +142,8 @@ pub enum SmtpCommand {
     /// The answer to [`SmtpEvent::Dnsbl`]: the zone that lists the client, or `None`
     /// (not listed, or no answer in time: blocklists fail open).
     DnsblResult(Option<String>),
+    /// The answer to [`SmtpEvent::CheckAuth`].
+    AuthChecked(Box<AuthAnswer>),
 }
 
 /// Why a message could not be stored.

@@ -14,10 +14,13 @@ use super::command::{self, Body, Command, MailParams, ParseError, RcptParams};
 use super::policy::{self, RcptDecision, SessionFacts};
 use super::received::{self, Trace};
 use super::reply::Refusal;
-use super::{Delivery, Envelope, Recipient, SessionInfo, SmtpCommand, SmtpEvent};
+use super::{
+    AuthAnswer, AuthRequest, Delivery, Envelope, Recipient, SessionInfo, SmtpCommand, SmtpEvent,
+};
 use crate::address::{Mailbox, Path};
 use crate::auth::sasl::{self, Mechanism, SaslError};
 use crate::config::Snapshot;
+use crate::mailauth::Verdict;
 use crate::rulefmt::LocalClock;
 use crate::smtprules::{Action, Activation, Fired, RuleInput, Stage};
 use crate::wire::session::{self, Farewell, Limits, LineProtocol, LineSession};
@@ -79,6 +82,8 @@ pub(crate) enum Awaiting {
     },
     /// The DNS blocklist verdict; then the MAIL command held meanwhile goes on.
     Dnsbl,
+    /// The mail authentication checks (`SmtpEvent::CheckAuth`).
+    AuthCheck,
 }
 
 /// The DNS blocklist verdict of this session's client (§11.3).
@@ -129,6 +134,8 @@ struct Transaction {
     redirect: Option<Recipient>,
     /// Where the message proper starts in `data` (after our `Received:` line).
     message_start: usize,
+    /// The mail authentication checks have run (or are not wanted) for this message.
+    auth_checked: bool,
 }
 
 pub struct SmtpServer {
@@ -394,6 +401,7 @@ impl SmtpServer {
             discard: false,
             redirect: None,
             message_start: 0,
+            auth_checked: false,
         });
         if let Some(fired) = self.rule_at(Stage::Mail, None) {
             return self.apply_mail_rule(fired);
@@ -801,6 +809,9 @@ impl SmtpServer {
 
     /// The message is all there: the after-DATA SMTP rules, then the store.
     fn deliver(&mut self) {
+        if self.wants_auth_check() {
+            return self.ask_auth_check();
+        }
         let Some(tx) = self.tx.as_ref() else { return };
         let fired = if tx.rules_done || !tx.unsettled {
             None
@@ -845,6 +856,57 @@ impl SmtpServer {
                     add_recipient(tx, address, route, None, None);
                 }
             }
+        }
+    }
+
+    /// Unauthenticated mail from a client `[mailauth] skip` does not list is checked
+    /// once, before the after-DATA rules (so they see the results).
+    fn wants_auth_check(&self) -> bool {
+        let cfg = &self.snapshot.config.mailauth;
+        self.tx.as_ref().is_some_and(|tx| !tx.auth_checked)
+            && self.auth_user.is_none()
+            && cfg.enabled
+            && !cfg.skips(self.info.peer_ip)
+    }
+
+    fn ask_auth_check(&mut self) {
+        let Some(tx) = self.tx.as_mut() else { return };
+        tx.auth_checked = true;
+        let request = AuthRequest {
+            id: tx.id.clone(),
+            client_ip: self.info.peer_ip,
+            helo: self
+                .helo
+                .as_ref()
+                .map(|h| h.name.clone())
+                .unwrap_or_default(),
+            mail_from: tx.sender.as_ref().map(|m| m.as_str().to_owned()),
+            message: tx.data.get(tx.message_start..).unwrap_or_default().to_vec(),
+        };
+        self.wire
+            .ask(SmtpEvent::CheckAuth(Box::new(request)), Awaiting::AuthCheck);
+    }
+
+    /// Record the checks' results in the message, then refuse it or go on.
+    fn auth_checked(&mut self, answer: AuthAnswer) {
+        let host = self.snapshot.config.hostname.clone();
+        let Some(tx) = self.tx.as_mut() else { return };
+        let start = tx.message_start;
+        let (cleaned, _) = crate::mailauth::strip_own_results(&tx.data[start..], &host);
+        tx.data.truncate(start);
+        tx.data.extend_from_slice(answer.header.as_bytes());
+        tx.data.extend_from_slice(&cleaned);
+        match answer.verdict {
+            Verdict::Refuse { temporary } => {
+                self.tx = None;
+                let (code, status) = if temporary {
+                    (451, "4.7.5")
+                } else {
+                    (550, "5.7.1")
+                };
+                write::code_status(&mut self.wire.out, code, status, &answer.refusal);
+            }
+            Verdict::Deliver => self.deliver(),
         }
     }
 
@@ -1118,6 +1180,9 @@ impl LineProtocol for SmtpServer {
                 if let Some((path, params)) = self.held_mail.take() {
                     self.on_mail(path, params);
                 }
+            }
+            (SmtpCommand::AuthChecked(answer), Some(Awaiting::AuthCheck)) => {
+                self.auth_checked(*answer);
             }
             (SmtpCommand::RuleLogged, Some(Awaiting::RuleLog { then_deliver })) => {
                 if then_deliver {

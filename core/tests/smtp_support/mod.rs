@@ -7,7 +7,7 @@ use mailroom_core::access::{AccessFiles, AccessList, AccessRule};
 use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::config::{AccountPolicy, Config, Services, Smtp, Snapshot, Tls};
 use mailroom_core::smtp::{
-    Delivery, DeliveryError, SessionInfo, SmtpCommand, SmtpEvent, SmtpServer,
+    AuthAnswer, Delivery, DeliveryError, SessionInfo, SmtpCommand, SmtpEvent, SmtpServer,
 };
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::net::IpAddr;
@@ -88,6 +88,8 @@ pub struct Answers {
     pub delivery: Result<(), DeliveryError>,
     /// Leave events unanswered (for flow-control tests).
     pub hold: bool,
+    /// What the mail authentication checks find (`None`: nothing, deliver).
+    pub auth: Option<AuthAnswer>,
 }
 
 impl Default for Answers {
@@ -96,6 +98,7 @@ impl Default for Answers {
             users: vec![("alice".into(), "secret".into(), "alice".into())],
             delivery: Ok(()),
             hold: false,
+            auth: None,
         }
     }
 }
@@ -131,6 +134,9 @@ impl Answers {
             SmtpEvent::Etrn { .. } => SmtpCommand::EtrnResult(Ok(0)),
             SmtpEvent::RuleFired(_) => SmtpCommand::RuleLogged,
             SmtpEvent::Dnsbl { .. } => SmtpCommand::DnsblResult(None),
+            SmtpEvent::CheckAuth(_) => SmtpCommand::AuthChecked(Box::new(
+                self.auth.clone().unwrap_or_else(AuthAnswer::unchecked),
+            )),
         })
     }
 }

@@ -16,6 +16,7 @@ mod account_edit;
 mod config_edit;
 mod deliver;
 pub mod devsetup;
+mod dkim;
 mod forwardings;
 mod ids;
 mod mapping;
@@ -124,6 +125,11 @@ enum Command {
     Ids {
         #[command(subcommand)]
         command: ids::IdsCommand,
+    },
+    /// DKIM signing keys: `dkim generate --domain D --selector S`.
+    Dkim {
+        #[command(subcommand)]
+        command: dkim::DkimCommand,
     },
 }
 
@@ -239,6 +245,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::List { command } => forwardings::list(&dd, command),
         Command::Deliver(args) => deliver::deliver(&dd, args),
         Command::Ids { command } => ids::ids(&dd, command),
+        Command::Dkim { command } => dkim::dkim(&dd, command),
     }
 }
 

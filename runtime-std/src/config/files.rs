@@ -33,6 +33,18 @@ pub fn load_snapshot_with_warnings(dd: &DataDir) -> Result<(Snapshot, Vec<Proble
     let accounts = load_accounts(dd, &mut problems, &mut warnings);
     let access = load_access(dd, &mut problems, &mut warnings);
 
+    if let Some(c) = &config {
+        // A key that does not load leaves mail unsigned, not undelivered: a warning.
+        for entry in &c.dkim {
+            if let Err(e) = crate::config::dkimkeys::check_key(dd, entry) {
+                warnings.push(Problem::new(
+                    dd.config_file(),
+                    None,
+                    format!("[[dkim]] {}: {e}", entry.domain),
+                ));
+            }
+        }
+    }
     match config {
         Some(config) if problems.is_empty() => {
             let snapshot = Snapshot {

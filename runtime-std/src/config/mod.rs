@@ -1,6 +1,7 @@
 //! Configuration and accounts on disk: loading and checking `mailroom.toml` and the
 //! account files, routing checks, users, and the lock-out table with its security log.
 
+pub mod dkimkeys;
 pub mod files;
 pub mod problem;
 pub mod routecheck;

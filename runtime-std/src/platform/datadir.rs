@@ -49,6 +49,9 @@ pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
 /// The empty marker Maildir++ (Courier, Dovecot) puts in every folder directory.
 pub const MAILDIR_FOLDER_FILE: &str = "maildirfolder";
 
+/// DKIM keys (issue 19).
+const DKIM_DIR: &str = "dkim";
+
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
@@ -114,6 +117,17 @@ impl DataDir {
     /// The challenge-response secret of one account.
     pub fn secret_file(&self, name: &str) -> PathBuf {
         self.users_dir().join(format!("{name}.secret"))
+    }
+
+    /// Where `mailroom dkim generate` writes DKIM signing keys.
+    pub fn dkim_dir(&self) -> PathBuf {
+        self.root.join(DKIM_DIR)
+    }
+
+    /// A generated DKIM key, as the `[[dkim]] key` value (relative to the data
+    /// directory); `selector` and `domain` already checked to be DNS labels.
+    pub fn dkim_key_name(selector: &str, domain: &str) -> String {
+        format!("{DKIM_DIR}/{selector}.{domain}.pem")
     }
 
     /// The key that encrypts the secrets.

@@ -25,6 +25,8 @@ pub struct Shared {
     pub imap_logins: Arc<crate::services::imap::logins::Logins>,
     /// The IDS/IPS block list, connection counts and DNS blocklists (docs/DEFENSE.md).
     pub defense: Arc<crate::services::defense::Defense>,
+    /// The resolver of the mail authentication checks on incoming SMTP.
+    pub check_resolver: crate::services::mailauth::CheckResolver,
 }
 
 impl Shared {
@@ -35,6 +37,7 @@ impl Shared {
             defense: Arc::new(crate::services::defense::Defense::new(store.data_dir())),
             outbound: std::sync::OnceLock::new(),
             imap_logins: Arc::default(),
+            check_resolver: Default::default(),
             store,
             tls,
         }
@@ -80,6 +83,12 @@ impl Shared {
             }
             SmtpEvent::Dnsbl { ip } => {
                 SmtpCommand::DnsblResult(self.defense.dnsbl(&self.snapshot().config, ip))
+            }
+            SmtpEvent::CheckAuth(request) => {
+                let snap = self.snapshot();
+                let resolver = self.check_resolver.get(&snap.config.dns);
+                let answer = crate::services::mailauth::check(&resolver, &snap.config, &request);
+                SmtpCommand::AuthChecked(Box::new(answer))
             }
         }
     }

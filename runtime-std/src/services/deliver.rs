@@ -138,6 +138,15 @@ fn store_plan(
             Cow::Borrowed(_) => None,
             Cow::Owned(v) => Some(v),
         };
+        // Signed last, after every rewrite, so the signature covers what is sent.
+        let rewritten = match ours_to_sign(snap, source, &delivery.envelope) {
+            true => {
+                let base = rewritten.as_deref().unwrap_or(&delivery.data);
+                crate::services::mailauth::sign(store.data_dir(), &snap.config, &delivery.id, base)
+                    .or(rewritten)
+            }
+            false => rewritten,
+        };
         delivery.envelope.mail_from = plan.outbound_sender.clone();
         let routes = remote_routes(snap, source, original, &plan.remote);
         let result = match rewritten {
@@ -181,6 +190,19 @@ fn store_plan(
         tracing::info!(id, recipient = %d.recipient, reason = %d.reason, "discarded");
     }
     Ok(())
+}
+
+/// Whether an outgoing copy is the office's own mail, to be DKIM-signed: sent by a
+/// local user (authenticated), or handed in by one of the office's own machines (a
+/// client `[mailauth] skip` lists: loopback and the LAN by default, as OpenDKIM signs
+/// for its `InternalHosts`). Mail from outside that is forwarded on is never signed,
+/// whatever its From says, and neither is collected mail.
+fn ours_to_sign(snap: &Snapshot, source: &Source, envelope: &Envelope) -> bool {
+    match source {
+        Source::Local => true,
+        Source::Pop3(_) => false,
+        Source::Smtp => snap.config.mailauth.skips(envelope.client_ip),
+    }
 }
 
 /// The outbound copy: recipients SMTPFWD.DAT forwards (MAP-7, §13.3) are queued for
@@ -416,4 +438,40 @@ fn token(delivery: &Delivery, now: Instant, what: &str) -> String {
         std::process::id(),
         delivery.id
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_offices_own_mail_is_signed() {
+        let snap = Snapshot {
+            config: Default::default(),
+            accounts: Default::default(),
+            access: Default::default(),
+        };
+        let envelope = |ip: &str| Envelope {
+            mail_from: Some("boss@example.com".into()),
+            recipients: Vec::new(),
+            helo: "h".into(),
+            client_ip: ip.parse().unwrap(),
+            auth_user: None,
+            eight_bit: false,
+            dsn_ret: None,
+            dsn_envid: None,
+        };
+        let outside = envelope("203.0.113.9");
+        assert!(ours_to_sign(&snap, &Source::Local, &outside));
+        // Forwarded mail from outside, even with one of our domains in From.
+        assert!(!ours_to_sign(&snap, &Source::Smtp, &outside));
+        assert!(!ours_to_sign(&snap, &Source::Pop3("isp".into()), &outside));
+        // Handed in by a LAN machine or the server's own host.
+        assert!(ours_to_sign(
+            &snap,
+            &Source::Smtp,
+            &envelope("192.168.1.20")
+        ));
+        assert!(ours_to_sign(&snap, &Source::Smtp, &envelope("127.0.0.1")));
+    }
 }

@@ -9,6 +9,7 @@ pub mod defense;
 pub mod deliver;
 pub mod dlrules;
 pub mod imap;
+pub mod mailauth;
 pub mod outbound;
 pub mod scheduler;
 pub mod smtprules;

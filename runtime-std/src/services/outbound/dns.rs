@@ -8,6 +8,7 @@ use mailroom_core::dns::{
     decode_answer, encode_query, Answer, Cached, DnsCache, DnsError, LookupStep, MxError, MxHost,
     MxLookup, QueryFailure, Rcode, RecordKind,
 };
+use mailroom_core::mailauth::Reply;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::sync::Mutex;
@@ -65,6 +66,45 @@ impl Resolver {
                 }
             }
         }
+    }
+
+    /// Any record kind for the mail authentication checks (SPF, DKIM keys, DMARC),
+    /// through the cache, following CNAMEs. Every failure (no server, timeout,
+    /// SERVFAIL, a CNAME loop) is `Reply::Failed`, which the checks turn into
+    /// temperror.
+    pub fn lookup(&self, name: &str, kind: RecordKind) -> Reply {
+        let mut name = name.trim_end_matches('.').to_ascii_lowercase();
+        for _ in 0..MAX_CNAME_HOPS {
+            let now = crate::platform::clock::now();
+            let cached = {
+                let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                cache.get(now, &name, kind).cloned()
+            };
+            if let Some(c) = cached {
+                return reply_of(c);
+            }
+            let answer = match self.query(&name, kind) {
+                Ok(a) => a,
+                Err(QueryFailure(e)) => return Reply::Failed(e),
+            };
+            if let Some(next) = answer.cname.filter(|_| answer.records.is_empty()) {
+                name = next;
+                continue;
+            }
+            let Some(c) = DnsCache::cacheable(answer.rcode, &answer.records) else {
+                return Reply::Failed(format!("{name}: server failure"));
+            };
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.put(
+                crate::platform::clock::now(),
+                &name,
+                kind,
+                c.clone(),
+                answer.ttl,
+            );
+            return reply_of(c);
+        }
+        Reply::Failed(format!("{name}: CNAME chain too long"))
     }
 
     /// Ask the servers in turn, `attempts` rounds, until one answers.
@@ -168,6 +208,17 @@ impl Resolver {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
         tcp_exchange(&q)
+    }
+}
+
+/// CNAMEs followed across answers by [`Resolver::lookup`].
+const MAX_CNAME_HOPS: usize = 8;
+
+fn reply_of(c: Cached) -> Reply {
+    match c {
+        Cached::Records(r) => Reply::Records(r),
+        Cached::NxDomain => Reply::NxDomain,
+        Cached::NoData => Reply::NoData,
     }
 }
 
