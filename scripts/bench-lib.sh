@@ -96,13 +96,14 @@ EOF
 }
 
 # The settings every private Dovecot of the benchmarks shares: its state under DIR,
-# POP3 on 127.0.0.1 without TLS, plain passwords. The script adds accounts and port.
-dovecot_conf() { # DIR
+# POP3 (or PROTOCOLS) on 127.0.0.1 without TLS, plain passwords. The script adds
+# accounts and port.
+dovecot_conf() { # DIR [PROTOCOLS]
     cat <<EOF
 base_dir = $1/run
 state_dir = $1/state
 log_path = $1/dovecot.log
-protocols = pop3
+protocols = ${2:-pop3}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
