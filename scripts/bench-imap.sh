@@ -9,8 +9,10 @@
 #    (default 2000) as Maildir files. Our client `imap-load`
 #    (benches/src/bin/imap-load.rs): each client LOGINs to its own mailbox, SELECTs
 #    INBOX, FETCHes every message with BODY.PEEK[] (batches of 100, 4 FETCHes in
-#    flight) and LOGOUTs. 1 client runs 10 sessions in a row, 10 clients 3 sessions
-#    each. Every server gets one warm-up pass first (so Mailroom's index and Dovecot's
+#    flight) and LOGOUTs. 1 client runs 30 sessions in a row, 10 clients 10 sessions
+#    each. Dovecot's accounts carry the argon2id hashes Mailroom stored for them
+#    (DOVECOT_PASSWORDS=plain gives it clear passwords), so a login costs both alike.
+#    Every server gets one warm-up pass first (so Mailroom's index and Dovecot's
 #    exist); each figure is taken R times (default 3) round-robin, median printed.
 # 2. imaptest's stress mode (S seconds, default 10, its default 10 clients on one
 #    mailbox, appending from a 300-message mbox): operations per second. Each server
@@ -25,7 +27,7 @@
 #    (PSS, from /proc/PID/smaps_rollup, which shares the common pages out) too.
 #
 # Dovecot runs from its own config in the scratch directory (port, base_dir, logs), as
-# user nobody, with passwords from a passwd-file; the system's Dovecot, if any, is not
+# user nobody, with passwords from a passwd-file (Mailroom's hashes, see 1); the system's Dovecot, if any, is not
 # touched. Everything listens on 127.0.0.1 only; the scratch directory under
 # ${TMPDIR:-/tmp} is removed at the end (KEEP=1 keeps it).
 set -euo pipefail
@@ -133,8 +135,15 @@ if wants dovecot; then
     DPORT=$(free_port)
     # The same argon2id hash Mailroom keeps for stress1 (its cost parameters included).
     mr_hash=$(grep -hoE '\$argon2id\$[^"[:space:]]+' "$D/users/stress1.toml" 2>/dev/null | head -1 || true)
+    # Every account gets the argon2id hash Mailroom stored for it (DOVECOT_PASSWORDS=plain:
+    # the password in clear instead), so both servers pay the same for each login.
     {
-        for u in "${USERS[@]}"; do echo "$u:{PLAIN}$PASSWORD"; done
+        for u in "${USERS[@]}"; do
+            h=
+            [[ ${DOVECOT_PASSWORDS:-argon2} == plain ]] ||
+                h=$(grep -hoE '\$argon2id\$[^"[:space:]]+' "$D/users/$u.toml" | head -1 || true)
+            if [[ -n $h ]]; then echo "$u:{ARGON2ID}$h"; else echo "$u:{PLAIN}$PASSWORD"; fi
+        done
         echo "stress3:{PLAIN}$PASSWORD"
     } >"$DV/passwd"
     {
@@ -229,7 +238,7 @@ for run in $(seq 1 "$RUNS"); do
         start "$s"
         if ((run == 1)); then load --clients 10 --sessions 1 >/dev/null; fi
         for c in 1 10; do
-            sessions=$((c == 1 ? 10 : 3))
+            sessions=$((c == 1 ? 30 : 10))
             out=$(load --clients "$c" --sessions "$sessions")
             echo "$s clients=$c run=$run $out" | tee -a "$RESULTS"
         done

@@ -99,8 +99,13 @@ fn parse_args() -> Result<Options, String> {
     }
     // LOGIN sends them as quoted strings; keep them to what needs no escaping.
     for (what, v) in [("--user", &o.user), ("--password", &o.password)] {
-        if v.is_empty() || v.bytes().any(|b| b < 0x21 || b > 0x7e || b == b'"' || b == b'\\') {
-            return Err(format!("{what} must be printable ASCII without quotes or backslashes"));
+        if v.is_empty()
+            || v.bytes()
+                .any(|b| b < 0x21 || b > 0x7e || b == b'"' || b == b'\\')
+        {
+            return Err(format!(
+                "{what} must be printable ASCII without quotes or backslashes"
+            ));
         }
     }
     Ok(o)
@@ -308,7 +313,9 @@ fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
         while next <= count && outstanding.len() < o.window {
             let last = (next + o.batch - 1).min(count);
             let tag = c.tag();
-            cmds.extend_from_slice(format!("{tag} FETCH {next}:{last} (BODY.PEEK[])\r\n").as_bytes());
+            cmds.extend_from_slice(
+                format!("{tag} FETCH {next}:{last} (BODY.PEEK[])\r\n").as_bytes(),
+            );
             outstanding.push_back(tag);
             next = last + 1;
         }
