@@ -101,7 +101,7 @@ fn parse_args() -> Result<Options, String> {
     for (what, v) in [("--user", &o.user), ("--password", &o.password)] {
         if v.is_empty()
             || v.bytes()
-                .any(|b| b < 0x21 || b > 0x7e || b == b'"' || b == b'\\')
+                .any(|b| !b.is_ascii_graphic() || b == b'"' || b == b'\\')
         {
             return Err(format!(
                 "{what} must be printable ASCII without quotes or backslashes"
