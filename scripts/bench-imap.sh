@@ -43,27 +43,8 @@ build_release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
 IMAPTEST=${IMAPTEST:-$(command -v imaptest || true)}
 [[ -n $IMAPTEST ]] || echo "imaptest is not installed; skipping the stress runs" >&2
 
-if wants dovecot; then
-    if ! command -v dovecot >/dev/null 2>&1 || [[ ! -e /usr/lib/dovecot/imap ]]; then
-        echo "dovecot-imapd is not installed (apt-get install dovecot-imapd); skipping Dovecot" >&2
-        SERVERS=${SERVERS//dovecot/}
-    elif [[ $(id -u) -ne 0 ]]; then
-        echo "Dovecot's mail processes switch to user nobody, which needs root; skipping Dovecot" >&2
-        SERVERS=${SERVERS//dovecot/}
-    fi
-fi
-
-SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-imapbench.XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [[ -f $SCRATCH/dovecot/run/master.pid ]]; then
-        kill "$(cat "$SCRATCH/dovecot/run/master.pid")" 2>/dev/null || true
-        sleep 1
-    fi
-    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
-}
-trap cleanup EXIT
+dovecot_check /usr/lib/dovecot/imap dovecot-imapd
+scratch_with_cleanup mailroom-imapbench
 
 PORT=$(free_port)
 D=$SCRATCH/data

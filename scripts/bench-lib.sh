@@ -111,4 +111,34 @@ auth_mechanisms = plain
 EOF
 }
 
+# Drop dovecot from SERVERS unless its PROGRAM (e.g. /usr/lib/dovecot/imap, from
+# PACKAGE) is installed and we are root (its mail processes switch to user nobody).
+dovecot_check() { # PROGRAM PACKAGE
+    wants dovecot || return 0
+    if ! command -v dovecot >/dev/null 2>&1 || [[ ! -e $1 ]]; then
+        echo "$2 is not installed (apt-get install $2); skipping Dovecot" >&2
+        SERVERS=${SERVERS//dovecot/}
+    elif [[ $(id -u) -ne 0 ]]; then
+        echo "Dovecot's mail processes switch to user nobody, which needs root; skipping Dovecot" >&2
+        SERVERS=${SERVERS//dovecot/}
+    fi
+}
+
+# SCRATCH, a new directory NAME.XXXXXX under ${TMPDIR:-/tmp}; at exit the servers in
+# PIDS and a Dovecot started from SCRATCH/dovecot are stopped and it is removed
+# (KEEP=1 keeps it).
+scratch_with_cleanup() { # NAME
+    SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    PIDS=()
+    trap scratch_cleanup EXIT
+}
+scratch_cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [[ -f $SCRATCH/dovecot/run/master.pid ]]; then
+        kill "$(cat "$SCRATCH/dovecot/run/master.pid")" 2>/dev/null || true
+        sleep 1
+    fi
+    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
