@@ -168,29 +168,6 @@ EOF2
     chown -R nobody:nogroup "$D/mail"
 fi
 
-PID=
-start() {
-    case $1 in
-        dovecot)
-            dovecot -c "$SCRATCH/dovecot/dovecot.conf"
-            PORT_OF=$DPORT
-            for _ in $(seq 100); do [[ -s $SCRATCH/dovecot/run/master.pid ]] && break; sleep 0.05; done
-            PID=$(cat "$SCRATCH/dovecot/run/master.pid")
-            ;;
-        *)
-            "$BIN/$1" serve --data "$D" >>"$SCRATCH/$1.log" 2>&1 &
-            PID=$!
-            PIDS+=("$PID")
-            PORT_OF=$PORT
-            ;;
-    esac
-    wait_port "$PORT_OF" || exit 1
-}
-stop() {
-    kill "$PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
-    PID=
-}
 # The server's processes: the one, or Dovecot's master and all its children.
 procs() {
     if [[ $1 == dovecot ]]; then

@@ -141,4 +141,30 @@ scratch_cleanup() {
     if [[ ${KEEP:-0} == 1 ]]; then echo "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
 }
 
+# Start server NAME (dovecot from SCRATCH/dovecot/dovecot.conf on DPORT, else
+# BIN/NAME serve --data D on PORT) and wait for its port; PID and PORT_OF say which.
+PID=
+start() { # NAME
+    case $1 in
+        dovecot)
+            dovecot -c "$SCRATCH/dovecot/dovecot.conf"
+            PORT_OF=$DPORT
+            for _ in $(seq 100); do [[ -s $SCRATCH/dovecot/run/master.pid ]] && break; sleep 0.05; done
+            PID=$(cat "$SCRATCH/dovecot/run/master.pid")
+            ;;
+        *)
+            "$BIN/$1" serve --data "$D" >>"$SCRATCH/$1.log" 2>&1 &
+            PID=$!
+            PIDS+=("$PID")
+            PORT_OF=$PORT
+            ;;
+    esac
+    wait_port "$PORT_OF" || exit 1
+}
+stop() {
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+    PID=
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }

@@ -108,34 +108,6 @@ EOF2
     chown -R nobody:nogroup "$D/mail"
 fi
 
-PID=
-start() {
-    case $1 in
-        dovecot)
-            dovecot -c "$SCRATCH/dovecot/dovecot.conf"
-            PORT_OF=$DPORT
-            for _ in $(seq 100); do [[ -s $SCRATCH/dovecot/run/master.pid ]] && break; sleep 0.05; done
-            PID=$(cat "$SCRATCH/dovecot/run/master.pid")
-            ;;
-        *)
-            "$BIN/$1" serve --data "$D" >>"$SCRATCH/$1.log" 2>&1 &
-            PID=$!
-            PIDS+=("$PID")
-            PORT_OF=$PORT
-            ;;
-    esac
-    for _ in $(seq 200); do
-        python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$PORT_OF),1).close()" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "$1 did not come up" >&2
-    exit 1
-}
-stop() {
-    kill "$PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
-    PID=
-}
 # Resident kB of the server: the process, or Dovecot's master and all its children.
 rss() {
     if [[ $1 == dovecot ]]; then
