@@ -96,18 +96,75 @@ EOF
 }
 
 # The settings every private Dovecot of the benchmarks shares: its state under DIR,
-# POP3 on 127.0.0.1 without TLS, plain passwords. The script adds accounts and port.
-dovecot_conf() { # DIR
+# POP3 (or PROTOCOLS) on 127.0.0.1 without TLS, plain passwords. The script adds
+# accounts and port.
+dovecot_conf() { # DIR [PROTOCOLS]
     cat <<EOF
 base_dir = $1/run
 state_dir = $1/state
 log_path = $1/dovecot.log
-protocols = pop3
+protocols = ${2:-pop3}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
 EOF
+}
+
+# Drop dovecot from SERVERS unless its PROGRAM (e.g. /usr/lib/dovecot/imap, from
+# PACKAGE) is installed and we are root (its mail processes switch to user nobody).
+dovecot_check() { # PROGRAM PACKAGE
+    wants dovecot || return 0
+    if ! command -v dovecot >/dev/null 2>&1 || [[ ! -e $1 ]]; then
+        echo "$2 is not installed (apt-get install $2); skipping Dovecot" >&2
+        SERVERS=${SERVERS//dovecot/}
+    elif [[ $(id -u) -ne 0 ]]; then
+        echo "Dovecot's mail processes switch to user nobody, which needs root; skipping Dovecot" >&2
+        SERVERS=${SERVERS//dovecot/}
+    fi
+}
+
+# SCRATCH, a new directory NAME.XXXXXX under ${TMPDIR:-/tmp}; at exit the servers in
+# PIDS and a Dovecot started from SCRATCH/dovecot are stopped and it is removed
+# (KEEP=1 keeps it).
+scratch_with_cleanup() { # NAME
+    SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    PIDS=()
+    trap scratch_cleanup EXIT
+}
+scratch_cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [[ -f $SCRATCH/dovecot/run/master.pid ]]; then
+        kill "$(cat "$SCRATCH/dovecot/run/master.pid")" 2>/dev/null || true
+        sleep 1
+    fi
+    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
+}
+
+# Start server NAME (dovecot from SCRATCH/dovecot/dovecot.conf on DPORT, else
+# BIN/NAME serve --data D on PORT) and wait for its port; PID and PORT_OF say which.
+PID=
+start() { # NAME
+    case $1 in
+        dovecot)
+            dovecot -c "$SCRATCH/dovecot/dovecot.conf"
+            PORT_OF=$DPORT
+            for _ in $(seq 100); do [[ -s $SCRATCH/dovecot/run/master.pid ]] && break; sleep 0.05; done
+            PID=$(cat "$SCRATCH/dovecot/run/master.pid")
+            ;;
+        *)
+            "$BIN/$1" serve --data "$D" >>"$SCRATCH/$1.log" 2>&1 &
+            PID=$!
+            PIDS+=("$PID")
+            PORT_OF=$PORT
+            ;;
+    esac
+    wait_port "$PORT_OF" || exit 1
+}
+stop() {
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+    PID=
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }

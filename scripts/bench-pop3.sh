@@ -34,27 +34,8 @@ bench_options "[--messages N] [--runs R] [--hold H] [--servers LIST]" "$@"
 build_release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
 [[ -x $BIN/pop3-load ]] || { echo "missing $BIN/pop3-load" >&2; exit 1; }
 
-if wants dovecot; then
-    if ! command -v dovecot >/dev/null 2>&1 || [[ ! -e /usr/lib/dovecot/pop3 ]]; then
-        echo "dovecot-pop3d is not installed (apt-get install dovecot-pop3d); skipping Dovecot" >&2
-        SERVERS=${SERVERS//dovecot/}
-    elif [[ $(id -u) -ne 0 ]]; then
-        echo "Dovecot's mail processes switch to user nobody, which needs root; skipping Dovecot" >&2
-        SERVERS=${SERVERS//dovecot/}
-    fi
-fi
-
-SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-pop3bench.XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [[ -f $SCRATCH/dovecot/run/master.pid ]]; then
-        kill "$(cat "$SCRATCH/dovecot/run/master.pid")" 2>/dev/null || true
-        sleep 1
-    fi
-    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
-}
-trap cleanup EXIT
+dovecot_check /usr/lib/dovecot/pop3 dovecot-pop3d
+scratch_with_cleanup mailroom-pop3bench
 
 PORT=$(free_port)
 D=$SCRATCH/data
@@ -127,34 +108,6 @@ EOF2
     chown -R nobody:nogroup "$D/mail"
 fi
 
-PID=
-start() {
-    case $1 in
-        dovecot)
-            dovecot -c "$SCRATCH/dovecot/dovecot.conf"
-            PORT_OF=$DPORT
-            for _ in $(seq 100); do [[ -s $SCRATCH/dovecot/run/master.pid ]] && break; sleep 0.05; done
-            PID=$(cat "$SCRATCH/dovecot/run/master.pid")
-            ;;
-        *)
-            "$BIN/$1" serve --data "$D" >>"$SCRATCH/$1.log" 2>&1 &
-            PID=$!
-            PIDS+=("$PID")
-            PORT_OF=$PORT
-            ;;
-    esac
-    for _ in $(seq 200); do
-        python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$PORT_OF),1).close()" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "$1 did not come up" >&2
-    exit 1
-}
-stop() {
-    kill "$PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
-    PID=
-}
 # Resident kB of the server: the process, or Dovecot's master and all its children.
 rss() {
     if [[ $1 == dovecot ]]; then

@@ -7,4 +7,5 @@
 
 pub mod cli;
 pub mod message;
+pub mod retrieval;
 pub mod session;

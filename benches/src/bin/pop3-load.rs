@@ -16,11 +16,12 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_benches::cli::{loopback_only, or_usage_exit, usage_error};
+use mailroom_benches::retrieval::{run, Tally};
 use memchr::memmem;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MAX_CLIENTS: usize = 1000;
 const MAX_SESSIONS: usize = 100_000;
@@ -179,14 +180,6 @@ impl Client {
     }
 }
 
-#[derive(Default)]
-struct Tally {
-    messages: u64,
-    octets: u64,
-    logins: u64,
-    error: Option<String>,
-}
-
 fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
     let mut c = Client::connect(o, user)?;
     t.logins += 1;
@@ -226,50 +219,9 @@ fn main() -> ExitCode {
     if let Some(hold) = o.hold {
         return hold_sessions(&o, hold);
     }
-    let start = Instant::now();
-    let tallies: Vec<Tally> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..=o.clients)
-            .map(|i| {
-                let o = &o;
-                scope.spawn(move || {
-                    let user = o.user.replace('%', &i.to_string());
-                    let mut t = Tally::default();
-                    for _ in 0..o.sessions {
-                        if start.elapsed() > o.time_limit {
-                            break;
-                        }
-                        if let Err(e) = session(o, &user, &mut t) {
-                            t.error = Some(format!("{user}: {e}"));
-                            break;
-                        }
-                    }
-                    t
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let secs = start.elapsed().as_secs_f64();
-    let messages: u64 = tallies.iter().map(|t| t.messages).sum();
-    let octets: u64 = tallies.iter().map(|t| t.octets).sum();
-    let logins: u64 = tallies.iter().map(|t| t.logins).sum();
-    for e in tallies.iter().filter_map(|t| t.error.as_ref()) {
-        eprintln!("error: {e}");
-    }
-    println!(
-        "clients={} logins={logins} messages={messages} octets={octets} secs={secs:.3} msg_per_s={:.0} mb_per_s={:.1}",
-        o.clients,
-        messages as f64 / secs,
-        octets as f64 / secs / 1e6
-    );
-    if tallies.iter().any(|t| t.error.is_some()) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    run(o.clients, &o.user, o.sessions, o.time_limit, |user, t| {
+        session(&o, user, t)
+    })
 }
 
 /// Log every client in, keep the sessions open for `hold`, then quit them all.
