@@ -323,7 +323,7 @@ fn store_flags_silent_and_unchangedsince() {
     assert_eq!(
         c.cmd("i STORE 1 +FLAGS ($Junk $label1)"),
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $label1)\r\n\
-         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags \
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $label1 \\*)] Flags \
          permitted\r\n\
          * 1 FETCH (FLAGS (\\Answered \\Flagged $Junk $label1) MODSEQ (10))\r\ni OK STORE completed\r\n"
     );

@@ -160,9 +160,16 @@ impl Selected {
         if self.read_only {
             out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
         } else {
+            // The folder's keywords too, as Dovecot lists them: a client that sees a
+            // keyword in FETCH but not here takes it for one it may not keep.
             out.extend_from_slice(
-                b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n",
+                b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft",
             );
+            for k in &self.index.keywords {
+                out.push(b' ');
+                out.extend_from_slice(k.as_bytes());
+            }
+            out.extend_from_slice(b" \\*)] Flags permitted\r\n");
         }
     }
 
