@@ -5,7 +5,7 @@
 //! stream) live in [`Pump`].
 
 use async_io::{Async, Timer};
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::io::AsyncWriteExt;
 use futures_lite::FutureExt;
 use mailroom_core::{Instant, Machine};
 use mailroom_std::net::pump::{self, Pump, Step, FLUSH_AT, READ_CHUNK};
@@ -45,7 +45,6 @@ pub(crate) async fn drive<M: Machine>(
     answerer: &mut impl Answer<M>,
 ) -> Result<(), DriveError> {
     let _ = stream.get_ref().set_nodelay(true);
-    let mut buf = vec![0u8; READ_CHUNK];
     let result = async {
         loop {
             match c.poll()? {
@@ -66,7 +65,7 @@ pub(crate) async fn drive<M: Machine>(
                     write_out(&mut stream, c, write_timeout).await?;
                     let now = mailroom_std::platform::clock::now();
                     let until = pump::wake_at(now, deadline, answerer.watching());
-                    let woke = read_until(&mut stream, &mut buf, until).await;
+                    let woke = wait_readable(&stream, until).await;
                     // `now` comes from the clock, not from which future finished first.
                     let now = mailroom_std::platform::clock::now();
                     match woke {
@@ -74,10 +73,8 @@ pub(crate) async fn drive<M: Machine>(
                             c.tick(now);
                             answerer.look(c);
                         }
-                        Woke::Read(Ok(0)) => c.eof(now),
-                        Woke::Read(Ok(n)) => c.receive(now, &buf[..n])?,
-                        Woke::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Woke::Read(Err(_)) => c.eof(now),
+                        Woke::Readable => read_now(&stream, c, now)?,
+                        Woke::Failed => c.eof(now),
                     }
                 }
             }
@@ -92,28 +89,64 @@ pub(crate) async fn drive<M: Machine>(
 }
 
 enum Woke {
-    Read(io::Result<usize>),
+    Readable,
     Deadline,
+    /// The socket cannot be waited on any more.
+    Failed,
 }
 
-/// Read into `buf`, or give up at `deadline` (the machine's next tick).
-async fn read_until(
-    stream: &mut Async<TcpStream>,
-    buf: &mut [u8],
-    deadline: Option<Instant>,
-) -> Woke {
-    let read = async { Woke::Read(stream.read(buf).await) };
+thread_local! {
+    /// The one read buffer of this executor thread. A connection waits for its socket
+    /// to be readable without a buffer and reads into this one only when data is
+    /// there, so an idle connection holds no read buffer (docs/PERFORMANCE.md §10).
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_CHUNK]);
+}
+
+/// Wait until the socket is readable, or give up at `deadline` (the machine's next
+/// tick).
+async fn wait_readable(stream: &Async<TcpStream>, deadline: Option<Instant>) -> Woke {
+    let ready = async {
+        match stream.readable().await {
+            Ok(()) => Woke::Readable,
+            Err(_) => Woke::Failed,
+        }
+    };
     match pump::wait_time(mailroom_std::platform::clock::now(), deadline) {
         Some(t) if t.is_zero() => Woke::Deadline,
         Some(t) => {
-            read.or(async {
-                Timer::after(t).await;
-                Woke::Deadline
-            })
-            .await
+            ready
+                .or(async {
+                    Timer::after(t).await;
+                    Woke::Deadline
+                })
+                .await
         }
-        None => read.await,
+        None => ready.await,
     }
+}
+
+/// Read what the readable socket holds into the thread's buffer and hand it to the
+/// connection (no await in between, so the buffer is never held across one).
+fn read_now<M: Machine>(
+    stream: &Async<TcpStream>,
+    c: &mut Pump<M>,
+    now: Instant,
+) -> Result<(), DriveError> {
+    READ_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        match std::io::Read::read(&mut &*stream.get_ref(), &mut buf[..]) {
+            Ok(0) => c.eof(now),
+            Ok(n) => c.receive(now, &buf[..n])?,
+            // Readiness can be spurious: wait again.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => c.eof(now),
+        }
+        Ok(())
+    })
 }
 
 /// Write what the connection holds for the socket, giving up on a peer that does not

@@ -9,6 +9,7 @@ use crate::net::pump::{self, Pump, PumpError, Step, FLUSH_AT, READ_CHUNK};
 use mailroom_core::{Instant, Machine};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Longest time a write may block on a peer that does not read.
@@ -62,7 +63,6 @@ pub fn drive<M: Machine>(
 ) -> Result<(), DriveError> {
     stream.set_write_timeout(Some(write_timeout))?;
     let _ = stream.set_nodelay(true);
-    let mut buf = vec![0u8; READ_CHUNK];
     let result = (|| loop {
         match c.poll()? {
             Step::Event(ev) => {
@@ -82,8 +82,8 @@ pub fn drive<M: Machine>(
                 write_out(&mut stream, c)?;
                 let now = crate::platform::clock::now();
                 let until = pump::wake_at(now, deadline, answerer.watching());
-                match wait_input(&mut stream, &mut buf, until)? {
-                    Woke::Data(n) => c.receive(crate::platform::clock::now(), &buf[..n])?,
+                match wait_input(&mut stream, until)? {
+                    Woke::Data => read_now(&mut stream, c)?,
                     Woke::Eof => c.eof(crate::platform::clock::now()),
                     Woke::Tick => {
                         c.tick(crate::platform::clock::now());
@@ -103,8 +103,8 @@ pub fn drive<M: Machine>(
 
 /// What waiting for input brought.
 enum Woke {
-    /// This many bytes, at the start of the buffer.
-    Data(usize),
+    /// Bytes are there to read.
+    Data,
     /// The end of the stream, or a failed socket.
     Eof,
     /// Nothing by the deadline (or it had passed already).
@@ -113,19 +113,38 @@ enum Woke {
     Again,
 }
 
-/// A blocking read into `buf` that gives up at `deadline` (the machine's next tick).
-fn wait_input(
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    deadline: Option<Instant>,
-) -> io::Result<Woke> {
+/// Read buffers lent to connections for one read at a time: a connection waits for
+/// input without one (by peeking a byte), so an idle connection holds no read buffer
+/// (docs/PERFORMANCE.md §10). At most this many are kept for reuse.
+const SPARE_BUFFERS: usize = 16;
+
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+fn take_buffer() -> Vec<u8> {
+    BUFFERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_else(|| vec![0u8; READ_CHUNK])
+}
+
+fn give_back(buf: Vec<u8>) {
+    let mut spare = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+    if spare.len() < SPARE_BUFFERS {
+        spare.push(buf);
+    }
+}
+
+/// Wait for input until `deadline` (the machine's next tick) without reading it: a
+/// one-byte peek, so no read buffer is held while the peer is silent.
+fn wait_input(stream: &mut TcpStream, deadline: Option<Instant>) -> io::Result<Woke> {
     match pump::wait_time(crate::platform::clock::now(), deadline) {
         Some(t) if t.is_zero() => return Ok(Woke::Tick),
         t => stream.set_read_timeout(t)?,
     }
-    Ok(match stream.read(buf) {
+    Ok(match stream.peek(&mut [0u8; 1]) {
         Ok(0) => Woke::Eof,
-        Ok(n) => Woke::Data(n),
+        Ok(_) => Woke::Data,
         Err(e)
             if matches!(
                 e.kind(),
@@ -137,6 +156,27 @@ fn wait_input(
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Woke::Again,
         Err(_) => Woke::Eof,
     })
+}
+
+/// Read what is waiting (at least a byte is) into a lent buffer and hand it to the
+/// connection.
+fn read_now<M: Machine>(stream: &mut TcpStream, c: &mut Pump<M>) -> Result<(), PumpError> {
+    let mut buf = take_buffer();
+    let now = crate::platform::clock::now();
+    let result = match stream.read(&mut buf) {
+        Ok(0) => {
+            c.eof(now);
+            Ok(())
+        }
+        Ok(n) => c.receive(now, &buf[..n]),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(_) => {
+            c.eof(now);
+            Ok(())
+        }
+    };
+    give_back(buf);
+    result
 }
 
 /// Write what the connection holds for the socket.
