@@ -134,7 +134,7 @@ fn read_now<M: Machine>(
 ) -> Result<(), DriveError> {
     READ_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
-        match std::io::Read::read(&mut &*stream.get_ref(), &mut buf[..]) {
+        match std::io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
             Ok(0) => c.eof(now),
             Ok(n) => c.receive(now, &buf[..n])?,
             // Readiness can be spurious: wait again.
