@@ -498,6 +498,7 @@ fn delivery(data: &[u8]) -> Delivery {
             dsn_envid: None,
         },
         data: data.to_vec(),
+        junk: false,
     }
 }
 

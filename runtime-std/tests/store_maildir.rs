@@ -30,6 +30,7 @@ fn delivery(id: &str, data: &[u8], routes: &[(&str, Route)]) -> Delivery {
             dsn_envid: None,
         },
         data: data.to_vec(),
+        junk: false,
     }
 }
 

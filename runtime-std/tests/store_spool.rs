@@ -27,6 +27,7 @@ fn remote_delivery(id: &str, from: Option<&str>, rcpts: &[&str]) -> Delivery {
             dsn_envid: Some("env \"quoted\" id".into()),
         },
         data: format!("Subject: for {rcpts:?}\r\n\r\nbody\r\n").into_bytes(),
+        junk: false,
     }
 }
 

@@ -393,6 +393,37 @@ fn incoming_checks(flavor: Flavor) {
         r.contains("dmarc=fail policy.dmarc=reject header.from=bank.test"),
         "{r}"
     );
+
+    // Into Junk: delivered to the recipient's Junk folder, not INBOX. Each try has
+    // its own token, since the first ones may arrive before the reload.
+    s.edit_config_text(|t| t.replace("dmarc_reject = \"mark\"", "dmarc_reject = \"junk\""));
+    let junk = s.maildir(ALICE).join(".Junk");
+    let holds = |dir: &std::path::Path, token: &str| {
+        maildir::visible(dir)
+            .iter()
+            .any(|(_, d)| String::from_utf8_lossy(d).contains(&format!("e2e {token}\r\n")))
+    };
+    let mut tries = 0;
+    let mut filed = None;
+    let done = wait_until(WAIT, || {
+        tries += 1;
+        let token = format!("junked-{tries}");
+        let code = send_in(
+            &s,
+            "ceo@bank.test",
+            &plain_from("service@bank.test", &token),
+        );
+        if code == 250 && wait_until(Duration::from_secs(2), || holds(&junk, &token)) {
+            filed = Some(token);
+        }
+        filed.is_some()
+    });
+    assert!(done, "nothing filed into Junk\n{}", s.log());
+    let token = filed.unwrap_or_default();
+    assert!(
+        !holds(&s.maildir(ALICE), &token),
+        "{token} reached INBOX too"
+    );
 }
 
 both_binaries!(

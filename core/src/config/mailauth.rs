@@ -22,6 +22,9 @@ pub enum DmarcAction {
     Reject,
     /// Delivered as usual; only the `Authentication-Results:` field says so.
     Mark,
+    /// Delivered into each local recipient's Junk folder (the one with the `\Junk`
+    /// SPECIAL-USE; INBOX for an account without one), marked as well.
+    Junk,
 }
 
 /// `[mailauth]`: SPF, DKIM and DMARC checks on unauthenticated incoming SMTP mail.
@@ -95,6 +98,7 @@ impl DmarcAction {
         match self {
             DmarcAction::Reject => "reject",
             DmarcAction::Mark => "mark",
+            DmarcAction::Junk => "junk",
         }
     }
 }

@@ -146,6 +146,8 @@ impl Check {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Deliver,
+    /// Deliver into the local recipients' Junk folders (`dmarc_* = "junk"`).
+    Junk,
     /// Refuse at the end of DATA: 550 (or 451 when DNS could not decide).
     Refuse {
         temporary: bool,
@@ -179,7 +181,9 @@ impl Results {
                 Verdict::Refuse { temporary: true },
                 format!("DMARC check of {domain} failed temporarily; try again later"),
             ),
-            _ => (Verdict::Deliver, String::new()),
+            // Junk is a soft answer: also when DNS could not decide.
+            (DmarcAction::Junk, _) => (Verdict::Junk, String::new()),
+            (DmarcAction::Mark, _) => (Verdict::Deliver, String::new()),
         }
     }
 

@@ -163,6 +163,9 @@ pub struct Delivery {
     /// The message as submitted (dot-unstuffed, CRLF line ends), preceded by the one
     /// `Received:` line this server added.
     pub data: Vec<u8>,
+    /// File it into the local recipients' Junk folders, not INBOX (a failed DMARC
+    /// policy with `[mailauth] dmarc_* = "junk"`).
+    pub junk: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

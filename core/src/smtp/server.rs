@@ -136,6 +136,8 @@ struct Transaction {
     message_start: usize,
     /// The mail authentication checks have run (or are not wanted) for this message.
     auth_checked: bool,
+    /// The checks sent it to the recipients' Junk folders.
+    junk: bool,
 }
 
 pub struct SmtpServer {
@@ -402,6 +404,7 @@ impl SmtpServer {
             redirect: None,
             message_start: 0,
             auth_checked: false,
+            junk: false,
         });
         if let Some(fired) = self.rule_at(Stage::Mail, None) {
             return self.apply_mail_rule(fired);
@@ -907,6 +910,10 @@ impl SmtpServer {
                 write::code_status(&mut self.wire.out, code, status, &answer.refusal);
             }
             Verdict::Deliver => self.deliver(),
+            Verdict::Junk => {
+                tx.junk = true;
+                self.deliver();
+            }
         }
     }
 
@@ -943,6 +950,7 @@ impl SmtpServer {
             id: tx.id,
             envelope,
             data: tx.data,
+            junk: tx.junk,
         };
         self.wire
             .ask(SmtpEvent::Deliver(Box::new(delivery)), Awaiting::Delivery);

@@ -87,6 +87,7 @@ pub fn deliver(dd: &DataDir, args: DeliverArgs) -> ExitCode {
             dsn_envid: None,
         },
         data,
+        junk: false,
     };
     let store = match Store::open(dd) {
         Ok(s) => s,

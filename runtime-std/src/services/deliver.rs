@@ -50,6 +50,7 @@ pub fn store_server_mail(
             dsn_envid: None,
         },
         data,
+        junk: false,
     };
     route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
 }
@@ -427,6 +428,7 @@ fn with_recipients(
             dsn_envid: e.dsn_envid.clone(),
         },
         data,
+        junk: delivery.junk,
     }
 }
 

@@ -123,7 +123,18 @@ impl Store {
             );
         }
         if !plan.local.is_empty() {
-            let roots: Vec<PathBuf> = plan.local.iter().map(|u| self.dir.maildir(u)).collect();
+            let roots: Vec<PathBuf> = plan
+                .local
+                .iter()
+                .map(|u| {
+                    let inbox = self.dir.maildir(u);
+                    if delivery.junk {
+                        self.junk_folder(&inbox).unwrap_or(inbox)
+                    } else {
+                        inbox
+                    }
+                })
+                .collect();
             maildir::deliver(&self.committer, &roots, &delivery.data)
                 .map_err(|e| storage_failure(delivery, "mailbox", &e))?;
             for root in &roots {
@@ -141,6 +152,16 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The Maildir of the account's Junk folder (the one with the `\Junk` SPECIAL-USE),
+    /// if it has one.
+    fn junk_folder(&self, account: &std::path::Path) -> Option<PathBuf> {
+        let folders = self.folders.list(account).ok()?;
+        let junk = folders
+            .iter()
+            .find(|f| f.special_use == Some(mailroom_core::mailbox::SpecialUse::Junk))?;
+        Folders::folder_dir(account, &junk.name).ok()
     }
 
     /// Make `delivery` durable in the outbound spool for its recipients, each forwarded

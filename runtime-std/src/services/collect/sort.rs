@@ -81,6 +81,7 @@ pub fn store_sorted(
             dsn_envid: None,
         },
         data,
+        junk: false,
     };
     let mut report = StoredReport::default();
     match &sorted.sorting {
@@ -118,6 +119,7 @@ pub fn store_sorted(
                         ..delivery.envelope.clone()
                     },
                     data: notice,
+                    junk: false,
                 };
                 store.deliver(&d)?;
                 tracing::info!(id, inmail = %inmail.name, to = %account, "{reason}: error message stored");

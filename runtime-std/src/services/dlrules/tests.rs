@@ -168,6 +168,7 @@ fn reply_from_fred(id: &str, to: &str, data: String) -> Delivery {
             dsn_envid: None,
         },
         data: data.into_bytes(),
+        junk: false,
     }
 }
 

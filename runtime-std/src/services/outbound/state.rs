@@ -316,6 +316,7 @@ mod tests {
                 dsn_envid: None,
             },
             data: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+            junk: false,
         };
         store.deliver(&d).unwrap();
         entry_ids(dd).unwrap().remove(0)

@@ -567,6 +567,7 @@ impl Driver {
                 dsn_envid: None,
             },
             data: text.into_bytes(),
+            junk: false,
         };
         if let Err(e) = self.shared.store.deliver(&delivery) {
             tracing::warn!("cannot store the dial notice: {}", e.text);
