@@ -8,6 +8,7 @@ pub mod bins;
 pub mod client;
 pub mod dns;
 pub mod dovecot;
+pub mod fetchmail;
 pub mod imap;
 pub mod maildir;
 pub mod message;

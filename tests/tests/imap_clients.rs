@@ -235,32 +235,8 @@ fn fetchmail_over_imap(flavor: Flavor) {
     let (server, imap) = serve_with_mail(flavor, &["fetchmail-imap-1", "fetchmail-imap-2"]);
     let out = scratch(&server, "fetchmail-out");
     let home = scratch(&server, "fetchmail-home");
-    let rc = home.join("fetchmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "set no syslog\n\
-             set invisible\n\
-             poll {} proto imap port {}\n  \
-             user \"{BOB}\" password \"{BOB_PASSWORD}\" sslproto ''\n  \
-             no keep fetchall no stripcr\n  \
-             mda \"/bin/sh -c 'cat >> {}/mbox'\"\n",
-            imap.ip(),
-            imap.port(),
-            out.display()
-        ),
-    )
-    .expect("writing fetchmailrc");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let o = Command::new("fetchmail")
-        .env("HOME", &home)
-        .arg("--pidfile")
-        .arg(home.join("fetchmail.pid"))
-        .args(["--nodetach", "-v", "-f"])
-        .arg(&rc)
-        .output()
-        .expect("fetchmail runs");
+    let o =
+        mailroom_tests::fetchmail::fetch_all("imap", imap, BOB, BOB_PASSWORD, &home, &out, true);
     succeeded("fetchmail", &o, &server);
     let got = std::fs::read_to_string(out.join("mbox")).expect("fetchmail delivered");
     for t in ["fetchmail-imap-1", "fetchmail-imap-2"] {

@@ -96,33 +96,8 @@ fn fetchmail_delivers_to_an_mda(flavor: Flavor) {
     let (server, pop3) = serve_with_mail(flavor, &sent);
     let out = out_dir(&server, "fetchmail");
     let home = out_dir(&server, "fetchmail-home");
-    let rc = home.join("fetchmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "set no syslog\n\
-             set invisible\n\
-             poll {} proto pop3 port {}\n  \
-             user \"{BOB}\" password \"{BOB_PASSWORD}\" sslproto ''\n  \
-             no keep fetchall no stripcr\n  \
-             mda \"/bin/sh -c 'cat > {}/message.eml'\"\n",
-            pop3.ip(),
-            pop3.port(),
-            out.display()
-        ),
-    )
-    .expect("writing fetchmailrc");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let o = Command::new("fetchmail")
-        .env("HOME", &home)
-        // As root its lock file would be system-wide, and tests run in parallel.
-        .arg("--pidfile")
-        .arg(home.join("fetchmail.pid"))
-        .args(["--nodetach", "-v", "-f"])
-        .arg(&rc)
-        .output()
-        .expect("fetchmail runs");
+    let o =
+        mailroom_tests::fetchmail::fetch_all("pop3", pop3, BOB, BOB_PASSWORD, &home, &out, false);
     assert!(
         o.status.success(),
         "fetchmail failed ({}):\n{}\n{}\n--- server log ---\n{}",
