@@ -1,7 +1,8 @@
 //! The IMAP session's mailbox side (docs/IMAP.md "Events and commands"): every
 //! [`ImapEvent`] but the password check, answered from the folder store of
 //! docs/STORE.md. Blocking (fsync, directory scans): the smol runtime runs it on its
-//! blocking pool, except the idle look, which is a few `stat`s.
+//! blocking pool, except reading one message for FETCH (from the page cache as a
+//! rule) and the idle look (a few `stat`s), which it answers in place.
 
 pub mod logins;
 
