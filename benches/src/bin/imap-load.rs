@@ -21,18 +21,15 @@
 //! logs out. Only loopback addresses are accepted.
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_benches::cli::{loopback_only, or_usage_exit, usage_error};
-use mailroom_benches::retrieval::{run, Tally};
+use mailroom_benches::cli::or_usage_exit;
+use mailroom_benches::retrieval::{run, LoadOptions, Tally};
 use memchr::memmem;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const MAX_CLIENTS: usize = 1000;
-const MAX_SESSIONS: usize = 100_000;
-const MAX_WINDOW: usize = 1000;
 const MAX_BATCH: usize = 100_000;
 /// One line between literals; servers keep theirs far shorter.
 const MAX_LINE: usize = 1 << 20;
@@ -42,64 +39,31 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 struct Options {
-    server: SocketAddr,
-    clients: usize,
-    user: String,
-    password: String,
-    sessions: usize,
+    load: LoadOptions,
+    /// Messages per FETCH command.
     batch: usize,
-    window: usize,
-    time_limit: Duration,
-    hold: Option<Duration>,
 }
 
 const USAGE: &str = "usage: imap-load [--server ADDR:PORT] [--clients N] [--user NAME%] \
 [--password P] [--sessions S] [--batch B] [--window W] [--time-limit SECONDS] [--hold SECONDS]";
 
 fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        server: SocketAddr::from(([127, 0, 0, 1], 2143)),
-        clients: 1,
-        user: "load%".into(),
-        password: "load-secret".into(),
-        sessions: 1,
-        batch: 100,
-        window: 4,
-        time_limit: Duration::from_secs(60),
-        hold: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
-        match flag.as_str() {
-            "--server" => o.server = value()?.parse().map_err(|e| format!("--server: {e}"))?,
-            "--clients" | "-c" => o.clients = number(value()?)?,
-            "--user" => o.user = value()?,
-            "--password" => o.password = value()?,
-            "--sessions" => o.sessions = number(value()?)?,
-            "--batch" => o.batch = number(value()?)?,
-            "--window" => o.window = number(value()?)?,
-            "--time-limit" => o.time_limit = Duration::from_secs(number(value()?)? as u64),
-            "--hold" => o.hold = Some(Duration::from_secs(number(value()?)? as u64)),
-            other => return Err(usage_error(other, USAGE)),
+    let mut batch = 100;
+    let load = LoadOptions::parse(2143, 4, USAGE, |flag, value| {
+        if flag != "--batch" {
+            return Ok(false);
         }
-    }
-    loopback_only(o.server)?;
-    if o.clients == 0 || o.clients > MAX_CLIENTS {
-        return Err(format!("--clients must be 1..={MAX_CLIENTS}"));
-    }
-    if o.sessions == 0 || o.sessions > MAX_SESSIONS {
-        return Err(format!("--sessions must be 1..={MAX_SESSIONS}"));
-    }
-    if o.batch == 0 || o.batch > MAX_BATCH {
+        batch = value()?
+            .parse::<usize>()
+            .map_err(|e| format!("--batch: {e}"))?;
+        Ok(true)
+    })?;
+    if batch == 0 || batch > MAX_BATCH {
         return Err(format!("--batch must be 1..={MAX_BATCH}"));
     }
-    if o.window == 0 || o.window > MAX_WINDOW {
-        return Err(format!("--window must be 1..={MAX_WINDOW}"));
-    }
+    let o = Options { load, batch };
     // LOGIN sends them as quoted strings; keep them to what needs no escaping.
-    for (what, v) in [("--user", &o.user), ("--password", &o.password)] {
+    for (what, v) in [("--user", &o.load.user), ("--password", &o.load.password)] {
         if v.is_empty()
             || v.bytes()
                 .any(|b| !b.is_ascii_graphic() || b == b'"' || b == b'\\')
@@ -143,7 +107,7 @@ struct Client {
 impl Client {
     /// Connect, read the greeting, LOGIN and SELECT INBOX; returns the message count.
     fn open(o: &Options, user: &str) -> Result<(Client, usize), String> {
-        let s = TcpStream::connect(o.server).map_err(|e| format!("connect: {e}"))?;
+        let s = TcpStream::connect(o.load.server).map_err(|e| format!("connect: {e}"))?;
         s.set_read_timeout(Some(IO_TIMEOUT))
             .map_err(|e| e.to_string())?;
         let _ = s.set_nodelay(true);
@@ -157,7 +121,7 @@ impl Client {
         if greeting.tag() != "*" || greeting.word(1) != "OK" {
             return Err(format!("greeting: {}", greeting.text));
         }
-        c.command(&format!("LOGIN \"{user}\" \"{}\"", o.password), |_| ())?;
+        c.command(&format!("LOGIN \"{user}\" \"{}\"", o.load.password), |_| ())?;
         let mut exists = None;
         c.command("SELECT INBOX", |r| {
             if r.tag() == "*" && r.word(2).eq_ignore_ascii_case("EXISTS") {
@@ -298,12 +262,12 @@ fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
     let (mut c, count) = Client::open(o, user)?;
     t.logins += 1;
     let mut next = 1;
-    let mut outstanding: VecDeque<String> = VecDeque::with_capacity(o.window);
+    let mut outstanding: VecDeque<String> = VecDeque::with_capacity(o.load.window);
     let mut got = 0usize;
-    let mut cmds = Vec::with_capacity(o.window * 40);
+    let mut cmds = Vec::with_capacity(o.load.window * 40);
     loop {
         cmds.clear();
-        while next <= count && outstanding.len() < o.window {
+        while next <= count && outstanding.len() < o.load.window {
             let last = (next + o.batch - 1).min(count);
             let tag = c.tag();
             cmds.extend_from_slice(
@@ -344,20 +308,24 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(code) => return code,
     };
-    if let Some(hold) = o.hold {
+    if let Some(hold) = o.load.hold {
         return hold_sessions(&o, hold);
     }
-    run(o.clients, &o.user, o.sessions, o.time_limit, |user, t| {
-        session(&o, user, t)
-    })
+    run(
+        o.load.clients,
+        &o.load.user,
+        o.load.sessions,
+        o.load.time_limit,
+        |user, t| session(&o, user, t),
+    )
 }
 
 /// Log every client in with INBOX selected, keep the sessions open for `hold`, then log
 /// them all out.
 fn hold_sessions(o: &Options, hold: Duration) -> ExitCode {
-    let mut open = Vec::with_capacity(o.clients);
-    for i in 1..=o.clients {
-        let user = o.user.replace('%', &i.to_string());
+    let mut open = Vec::with_capacity(o.load.clients);
+    for i in 1..=o.load.clients {
+        let user = o.load.user.replace('%', &i.to_string());
         match Client::open(o, &user) {
             Ok((c, _)) => open.push(c),
             Err(e) => {

@@ -15,72 +15,21 @@
 //! session), then quits. Only loopback addresses are accepted.
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_benches::cli::{loopback_only, or_usage_exit, usage_error};
-use mailroom_benches::retrieval::{run, Tally};
+use mailroom_benches::cli::or_usage_exit;
+use mailroom_benches::retrieval::{run, LoadOptions, Tally};
 use memchr::memmem;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const MAX_CLIENTS: usize = 1000;
-const MAX_SESSIONS: usize = 100_000;
-const MAX_WINDOW: usize = 1000;
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone)]
-struct Options {
-    server: SocketAddr,
-    clients: usize,
-    user: String,
-    password: String,
-    sessions: usize,
-    window: usize,
-    time_limit: Duration,
-    hold: Option<Duration>,
-}
 
 const USAGE: &str = "usage: pop3-load [--server ADDR:PORT] [--clients N] [--user NAME%] \
 [--password P] [--sessions S] [--window W] [--time-limit SECONDS] [--hold SECONDS]";
 
-fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        server: SocketAddr::from(([127, 0, 0, 1], 2110)),
-        clients: 1,
-        user: "load%".into(),
-        password: "load-secret".into(),
-        sessions: 1,
-        window: 32,
-        time_limit: Duration::from_secs(60),
-        hold: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
-        match flag.as_str() {
-            "--server" => o.server = value()?.parse().map_err(|e| format!("--server: {e}"))?,
-            "--clients" | "-c" => o.clients = number(value()?)?,
-            "--user" => o.user = value()?,
-            "--password" => o.password = value()?,
-            "--sessions" => o.sessions = number(value()?)?,
-            "--window" => o.window = number(value()?)?,
-            "--time-limit" => o.time_limit = Duration::from_secs(number(value()?)? as u64),
-            "--hold" => o.hold = Some(Duration::from_secs(number(value()?)? as u64)),
-            other => return Err(usage_error(other, USAGE)),
-        }
-    }
-    loopback_only(o.server)?;
-    if o.clients == 0 || o.clients > MAX_CLIENTS {
-        return Err(format!("--clients must be 1..={MAX_CLIENTS}"));
-    }
-    if o.sessions == 0 || o.sessions > MAX_SESSIONS {
-        return Err(format!("--sessions must be 1..={MAX_SESSIONS}"));
-    }
-    if o.window == 0 || o.window > MAX_WINDOW {
-        return Err(format!("--window must be 1..={MAX_WINDOW}"));
-    }
-    Ok(o)
+fn parse_args() -> Result<LoadOptions, String> {
+    LoadOptions::parse(2110, 32, USAGE, |_, _| Ok(false))
 }
 
 struct Client {
@@ -91,7 +40,7 @@ struct Client {
 }
 
 impl Client {
-    fn connect(o: &Options, user: &str) -> Result<Client, String> {
+    fn connect(o: &LoadOptions, user: &str) -> Result<Client, String> {
         let s = TcpStream::connect(o.server).map_err(|e| format!("connect: {e}"))?;
         s.set_read_timeout(Some(IO_TIMEOUT))
             .map_err(|e| e.to_string())?;
@@ -180,7 +129,7 @@ impl Client {
     }
 }
 
-fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
+fn session(o: &LoadOptions, user: &str, t: &mut Tally) -> Result<(), String> {
     let mut c = Client::connect(o, user)?;
     t.logins += 1;
     c.send(b"STAT\r\n")?;
@@ -225,7 +174,7 @@ fn main() -> ExitCode {
 }
 
 /// Log every client in, keep the sessions open for `hold`, then quit them all.
-fn hold_sessions(o: &Options, hold: Duration) -> ExitCode {
+fn hold_sessions(o: &LoadOptions, hold: Duration) -> ExitCode {
     let mut open = Vec::with_capacity(o.clients);
     for i in 1..=o.clients {
         let user = o.user.replace('%', &i.to_string());
