@@ -7,6 +7,19 @@ pub(crate) mod sasl;
 use crate::config::PlaintextAuth;
 use std::net::IpAddr;
 
+/// Facts about a client connection that the driver knows and a mail-reading session
+/// (POP3, IMAP) cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub peer_ip: IpAddr,
+    /// Unique per connection; also makes APOP and CRAM-MD5 challenges unique.
+    pub session_id: String,
+    /// The connection is already encrypted (implicit TLS: ports 995, 993).
+    pub tls_active: bool,
+    /// STLS / STARTTLS may be offered (the runtime has a certificate).
+    pub tls_available: bool,
+}
+
 /// The outcome of a login attempt, shared by every service that logs users in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthOutcome {

@@ -33,18 +33,8 @@ pub use server::{ImapServer, MAX_PENDING_INPUT};
 
 use crate::auth::{debug_login, AuthOutcome};
 use crate::mailbox::{FolderIndex, Record, SpecialUse};
-use std::net::IpAddr;
 
-/// Facts about the connection that the driver knows and the session cannot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImapInfo {
-    pub peer_ip: IpAddr,
-    pub session_id: String,
-    /// The connection is already encrypted (implicit TLS, port 993).
-    pub tls_active: bool,
-    /// STARTTLS may be offered (the runtime has a certificate).
-    pub tls_available: bool,
-}
+pub use crate::auth::ClientInfo as ImapInfo;
 
 /// An event the driver must act on. Folder names are decoded from modified UTF-7
 /// (`INBOX` always spelled so); `/` is the hierarchy separator. `Debug` leaves

@@ -14,19 +14,8 @@ mod server;
 pub use server::{Pop3Server, MAX_PENDING_INPUT};
 
 use crate::auth::{debug_login, AuthOutcome};
-use std::net::IpAddr;
 
-/// Facts about the connection that the driver knows and the session cannot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pop3Info {
-    pub peer_ip: IpAddr,
-    /// Unique per connection; also makes the APOP timestamp unique.
-    pub session_id: String,
-    /// The connection is already encrypted (implicit TLS, port 995).
-    pub tls_active: bool,
-    /// STLS may be offered (the runtime has a certificate).
-    pub tls_available: bool,
-}
+pub use crate::auth::ClientInfo as Pop3Info;
 
 /// One message of the maildrop as the session lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

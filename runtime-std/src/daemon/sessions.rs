@@ -14,13 +14,13 @@ use crate::services::defense::ConnTicket;
 use crate::services::imap::{ImapMailbox, IDLE_LOOK};
 use crate::store::index::{Listed, Mailbox, MailboxError};
 use mailroom_core::accounts::{verify_password, Account};
-use mailroom_core::auth::AuthOutcome;
+use mailroom_core::auth::{AuthOutcome, ClientInfo};
 use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
 use mailroom_core::connlimit::Busy;
 use mailroom_core::ids::Gate;
-use mailroom_core::imap::{ImapCommand, ImapEvent, ImapInfo, ImapServer};
+use mailroom_core::imap::{ImapCommand, ImapEvent, ImapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
-use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
+use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Server};
 use mailroom_core::security::Service;
 use mailroom_core::smtp::{SmtpCommand, SmtpEvent, SmtpServer};
 use mailroom_core::{Instant, Machine};
@@ -78,6 +78,16 @@ pub enum Session {
     Imap(Pump<ImapServer>, ImapHandler),
 }
 
+/// A new POP3 or IMAP connection's facts, with a fresh session id.
+fn client_info(now: Instant, peer: IpAddr, implicit_tls: bool, tls_available: bool) -> ClientInfo {
+    ClientInfo {
+        peer_ip: peer,
+        session_id: pump::new_session_id(now),
+        tls_active: implicit_tls,
+        tls_available,
+    }
+}
+
 /// Set up the session for a connection accepted on a `kind` listener; also returns
 /// the session id for logs.
 pub fn open(
@@ -106,14 +116,9 @@ pub fn open(
             Ok((Session::Smtp(conn, handler), id))
         }
         Kind::Pop3 | Kind::Pop3s => {
-            let id = pump::new_session_id(now);
             let implicit = kind == Kind::Pop3s;
-            let info = Pop3Info {
-                peer_ip: peer,
-                session_id: id.clone(),
-                tls_active: implicit,
-                tls_available,
-            };
+            let info = client_info(now, peer, implicit, tls_available);
+            let id = info.session_id.clone();
             let machine = Pop3Server::new(now, snap, info);
             let conn = Pump::with_machine(now, machine, implicit, tls)?;
             Ok((
@@ -122,14 +127,9 @@ pub fn open(
             ))
         }
         Kind::Imap | Kind::Imaps => {
-            let id = pump::new_session_id(now);
             let implicit = kind == Kind::Imaps;
-            let info = ImapInfo {
-                peer_ip: peer,
-                session_id: id.clone(),
-                tls_active: implicit,
-                tls_available,
-            };
+            let info = client_info(now, peer, implicit, tls_available);
+            let id = info.session_id.clone();
             let machine = ImapServer::new(now, snap, info);
             let conn = Pump::with_machine(now, machine, implicit, tls)?;
             let handler = ImapHandler {
