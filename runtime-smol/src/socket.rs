@@ -64,6 +64,11 @@ pub(crate) async fn drive<M: Machine>(
                 Step::Wait(deadline) => {
                     write_out(&mut stream, c, write_timeout).await?;
                     let now = mailroom_std::platform::clock::now();
+                    // Input already there is taken at once; the reactor only when
+                    // there is none (a busy connection never waits on it).
+                    if read_now(&stream, c, now)? {
+                        continue;
+                    }
                     let until = pump::wake_at(now, deadline, answerer.watching());
                     let woke = wait_readable(&stream, until).await;
                     // `now` comes from the clock, not from which future finished first.
@@ -73,7 +78,7 @@ pub(crate) async fn drive<M: Machine>(
                             c.tick(now);
                             answerer.look(c);
                         }
-                        Woke::Readable => read_now(&stream, c, now)?,
+                        Woke::Readable => {}
                         Woke::Failed => c.eof(now),
                     }
                 }
@@ -125,27 +130,30 @@ async fn wait_readable(stream: &Async<TcpStream>, deadline: Option<Instant>) -> 
     }
 }
 
-/// Read what the readable socket holds into the thread's buffer and hand it to the
-/// connection (no await in between, so the buffer is never held across one).
+/// Read what the socket holds, if anything, into the thread's buffer and hand it to
+/// the connection (no await in between, so the buffer is never held across one).
+/// False when there was nothing to read yet.
 fn read_now<M: Machine>(
     stream: &Async<TcpStream>,
     c: &mut Pump<M>,
     now: Instant,
-) -> Result<(), DriveError> {
+) -> Result<bool, DriveError> {
     READ_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         match std::io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
             Ok(0) => c.eof(now),
             Ok(n) => c.receive(now, &buf[..n])?,
-            // Readiness can be spurious: wait again.
             Err(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+                ) =>
+            {
+                return Ok(false)
+            }
             Err(_) => c.eof(now),
         }
-        Ok(())
+        Ok(true)
     })
 }
 
