@@ -11,7 +11,7 @@ use mailroom_core::{Input, Machine, Output};
 
 const PRE_AUTH_CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN";
 const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
-                    SPECIAL-USE CONDSTORE";
+                    SPECIAL-USE CONDSTORE ACL RIGHTS=texk";
 
 #[test]
 fn greeting_capability_noop_logout() {
@@ -168,7 +168,7 @@ fn list_status_and_folder_operations() {
     );
     assert_eq!(
         c.cmd("m NAMESPACE"),
-        "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\nm OK NAMESPACE completed\r\n"
+        "* NAMESPACE ((\"\" \"/\")) ((\"shared/\" \"/\")) NIL\r\nm OK NAMESPACE completed\r\n"
     );
     assert_eq!(
         c.cmd("n ENABLE CONDSTORE"),
@@ -750,4 +750,81 @@ fn access_restrictions() {
          * BYE Access denied\r\n"
     );
     assert!(c.closed);
+}
+
+/// RFC 4314: the ACL commands, and a folder selected with fewer rights than all
+/// (as another user's shared folder is) limits what the session lets the user do.
+#[test]
+fn acl_commands_and_rights() {
+    use mailroom_core::mailbox::Rights;
+    let mut c = Client::plain();
+    c.login();
+    let caps = c.cmd("a CAPABILITY");
+    assert!(caps.contains(" ACL RIGHTS=texk"), "{caps}");
+    assert_eq!(
+        c.cmd("b NAMESPACE"),
+        "* NAMESPACE ((\"\" \"/\")) ((\"shared/\" \"/\")) NIL\r\nb OK NAMESPACE completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("c SETACL Sent bob lrs"),
+        "c OK SETACL completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("d SETACL Sent anyone +l"),
+        "d OK SETACL completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("e GETACL Sent"),
+        "* ACL \"Sent\" \"alice\" \"lrswipkxtea\" \"bob\" \"lrs\" \"anyone\" \"l\"\r\n\
+         e OK GETACL completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("f DELETEACL Sent anyone"),
+        "f OK DELETEACL completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("g MYRIGHTS INBOX"),
+        "* MYRIGHTS INBOX \"lrswipkxtea\"\r\ng OK MYRIGHTS completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("h LISTRIGHTS Sent bob"),
+        "* LISTRIGHTS \"Sent\" \"bob\" \"\" l r s w i p k x t e a\r\nh OK LISTRIGHTS completed\r\n"
+    );
+    assert_eq!(c.cmd("i SETACL Sent bob +z"), "i BAD Unknown right\r\n");
+    assert_eq!(
+        c.cmd("j GETACL nowhere"),
+        "j NO [NONEXISTENT] No such mailbox\r\n"
+    );
+    assert_eq!(c.cmd("k GETACL"), "k BAD Invalid arguments\r\n");
+
+    // Read and see, no more: read-only, no flags kept, no expunge.
+    c.store
+        .rights
+        .insert("INBOX".into(), Rights::parse("lr").expect("rights"));
+    let r = c.cmd("l SELECT INBOX");
+    assert!(r.contains("* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"), "{r}");
+    assert!(r.ends_with("l OK [READ-ONLY] SELECT completed\r\n"), "{r}");
+    // A body FETCH sets no \Seen without `s`.
+    let r = c.cmd("m FETCH 2 BODY[TEXT]");
+    assert!(!r.contains("\\Seen"), "{r}");
+
+    // `s` and `t` but not `w` or `e`: \Seen and \Deleted are kept, \Flagged is
+    // dropped silently, EXPUNGE is refused and CLOSE expunges nothing.
+    c.store
+        .rights
+        .insert("INBOX".into(), Rights::parse("lrst").expect("rights"));
+    let r = c.cmd("n SELECT INBOX");
+    assert!(
+        r.contains("* OK [PERMANENTFLAGS (\\Deleted \\Seen)] Flags permitted\r\n"),
+        "{r}"
+    );
+    assert!(r.ends_with("n OK [READ-WRITE] SELECT completed\r\n"), "{r}");
+    assert_eq!(
+        c.cmd("o STORE 2 +FLAGS (\\Seen \\Flagged \\Deleted)"),
+        "* 2 FETCH (FLAGS (\\Deleted \\Seen))\r\no OK STORE completed\r\n"
+    );
+    assert_eq!(c.cmd("p EXPUNGE"), "p NO [NOPERM] Permission denied\r\n");
+    assert_eq!(c.cmd("q MOVE 2 Sent"), "q NO [NOPERM] Permission denied\r\n");
+    assert_eq!(c.cmd("r CLOSE"), "r OK CLOSE completed\r\n");
+    assert_eq!(c.store.folders["INBOX"].index.messages.len(), 3);
 }

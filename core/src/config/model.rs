@@ -340,6 +340,10 @@ pub struct Imap {
     /// The manual's "Keep Internal Date and Message Flags when messages are copied":
     /// off, a copy gets the time of the copy and no flags.
     pub copy_keeps_date_and_flags: bool,
+    /// The manual's "Fake access to inaccessible mailboxes": a shared folder the user
+    /// may see in LIST (`l`) but not read (`r`) opens as an empty read-only folder
+    /// instead of failing with NO [NOPERM], which some clients report as an error.
+    pub fake_inaccessible: bool,
     /// Logged-in IMAP connections one user may hold from one client address
     /// (Dovecot's mail_max_userip_connections); 0 = no limit.
     pub max_connections_per_user: u32,
@@ -361,6 +365,7 @@ impl Default for Imap {
             plaintext_auth: PlaintextAuth::Lan,
             require_cram_md5: false,
             copy_keeps_date_and_flags: true,
+            fake_inaccessible: true,
             max_connections_per_user: 10,
             idle_timeout_secs: 1800,
             max_command_line: 65_536,

@@ -17,6 +17,7 @@
 //!
 //! [`View`]: crate::mailbox::View
 
+mod acl;
 mod envelope;
 mod fetch;
 mod frame;
@@ -28,11 +29,12 @@ mod server;
 mod store;
 mod write;
 
+pub use acl::{AclOp, AclRequest};
 pub use pattern::list_matches;
 pub use server::{ImapServer, MAX_PENDING_INPUT};
 
 use crate::auth::{debug_login, AuthOutcome};
-use crate::mailbox::{FolderIndex, Record, SpecialUse};
+use crate::mailbox::{FolderIndex, Record, Rights, SpecialUse};
 
 pub use crate::auth::ClientInfo as ImapInfo;
 
@@ -106,6 +108,9 @@ pub enum ImapEvent {
     /// IDLE started: send [`ImapCommand::Wake`] once when the selected folder changes
     /// (no answer is owed; a `Wake` after IDLE ended is ignored).
     Idle,
+    /// An ACL command (RFC 4314) on `folder`: answer [`ImapCommand::Acl`]. The runtime
+    /// checks the `a` right (any right for MYRIGHTS).
+    Acl(AclRequest),
 }
 
 impl std::fmt::Debug for ImapEvent {
@@ -165,6 +170,7 @@ impl std::fmt::Debug for ImapEvent {
                 .finish(),
             ImapEvent::Message { uid } => f.debug_struct("Message").field("uid", uid).finish(),
             ImapEvent::Idle => f.write_str("Idle"),
+            ImapEvent::Acl(r) => f.debug_tuple("Acl").field(r).finish(),
         }
     }
 }
@@ -226,6 +232,21 @@ pub enum MailboxError {
     OverQuota,
     /// `[SERVERBUG]`-free wording of a storage failure (details in the server log).
     Failed,
+    /// `[NOPERM]`: the folder's access control list does not allow it (RFC 4314).
+    NoPermission,
+}
+
+/// The answer to an ACL command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclAnswer {
+    /// GETACL: every identifier with its rights, the owner first.
+    List(Vec<(String, Rights)>),
+    /// MYRIGHTS.
+    Mine(Rights),
+    /// LISTRIGHTS: the rights the identifier always has (the owner: all of them).
+    Required(Rights),
+    /// SETACL, DELETEACL.
+    Done,
 }
 
 /// The result of STORE.
@@ -259,7 +280,9 @@ pub enum ImapCommand {
     AuthResult(AuthOutcome),
     Listed(Result<Vec<ListEntry>, MailboxError>),
     Status(Result<FolderStatus, MailboxError>),
-    Selected(Result<Box<FolderIndex>, MailboxError>),
+    /// The folder's index and the user's rights in it (all of them in the user's own
+    /// folders): without `s`, `w`, `t` and `e` a SELECT is read-only.
+    Selected(Result<(Box<FolderIndex>, Rights), MailboxError>),
     Done(Result<(), MailboxError>),
     /// Changes since the last ones handed over, in journal order (records the session
     /// already has, by MODSEQ, are skipped, so overlap is harmless), and the new
@@ -279,4 +302,5 @@ pub enum ImapCommand {
     Message(Option<Vec<u8>>),
     /// The selected folder changed while the session idles.
     Wake,
+    Acl(Result<AclAnswer, MailboxError>),
 }

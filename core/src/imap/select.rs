@@ -3,7 +3,7 @@
 //! "Sharing and sessions", RFC 2180 §4.1).
 
 use super::write;
-use crate::mailbox::{Flag, FolderIndex, MessageMeta, Record, Report, View};
+use crate::mailbox::{Flag, FolderIndex, MessageMeta, Record, Report, Rights, View};
 use std::num::NonZeroU32;
 
 #[derive(Debug)]
@@ -11,6 +11,8 @@ pub(super) struct Selected {
     pub(super) index: FolderIndex,
     pub(super) view: View,
     pub(super) read_only: bool,
+    /// The user's rights in the folder (RFC 4314; all of them in their own).
+    pub(super) rights: Rights,
     /// UIDs from here up to `next_at_select` were `\Recent` at SELECT (the store
     /// gave them to this session)…
     first_recent: u32,
@@ -27,7 +29,7 @@ pub(super) struct Selected {
 pub(super) struct OutOfStep;
 
 impl Selected {
-    pub(super) fn new(index: FolderIndex, read_only: bool) -> Selected {
+    pub(super) fn new(index: FolderIndex, read_only: bool, rights: Rights) -> Selected {
         Selected {
             view: View::new(&index),
             first_recent: index.first_recent,
@@ -35,6 +37,7 @@ impl Selected {
             claimed: std::collections::BTreeSet::new(),
             index,
             read_only,
+            rights,
             new_keywords: false,
         }
     }
@@ -162,14 +165,20 @@ impl Selected {
         } else {
             // The folder's keywords too, as Dovecot lists them: a client that sees a
             // keyword in FETCH but not here takes it for one it may not keep.
-            out.extend_from_slice(
-                b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft",
-            );
-            for k in &self.index.keywords {
-                out.push(b' ');
-                out.extend_from_slice(k.as_bytes());
+            // Only what the user's rights let them keep (RFC 4314 §4, STORE).
+            let mut kept: Vec<&str> = Vec::new();
+            for f in [Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft] {
+                if self.rights.changeable().contains(f) {
+                    kept.push(f.imap_name());
+                }
             }
-            out.extend_from_slice(b" \\*)] Flags permitted\r\n");
+            if self.rights.contains(Rights::WRITE) {
+                kept.extend(self.index.keywords.iter().map(String::as_str));
+                kept.push("\\*");
+            }
+            out.extend_from_slice(b"* OK [PERMANENTFLAGS (");
+            out.extend_from_slice(kept.join(" ").as_bytes());
+            out.extend_from_slice(b")] Flags permitted\r\n");
         }
     }
 
@@ -273,3 +282,4 @@ pub(super) fn ranges(
         })
         .collect()
 }
+

@@ -14,6 +14,7 @@
 //! bounded buffer; an idle deadline; an error count; STARTTLS throws away what
 //! followed the command.
 
+use super::acl::{self, AclRequest};
 use super::fetch::{self, Item};
 use super::frame::{Frame, Framer};
 use super::listext;
@@ -29,7 +30,7 @@ use crate::auth::sasl;
 use crate::auth::{self, AuthOutcome};
 use crate::config::Snapshot;
 use crate::machine::{Input, Machine, Output};
-use crate::mailbox::{decode_mutf7, Flag, Record};
+use crate::mailbox::{decode_mutf7, Flag, Record, Rights};
 use crate::wire::contract::{self, Clock, Ending};
 use crate::Instant;
 use base64::Engine as _;
@@ -127,6 +128,10 @@ enum Pending {
     },
     Append {
         tag: String,
+    },
+    Acl {
+        tag: String,
+        req: AclRequest,
     },
     Fetch(FetchJob),
     Search(SearchJob),
@@ -283,6 +288,8 @@ impl ImapServer {
                 "MOVE",
                 "SPECIAL-USE",
                 "CONDSTORE",
+                "ACL",
+                "RIGHTS=texk",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -423,6 +430,14 @@ impl ImapServer {
             },
             ok => ok,
         };
+        // RFC 4314's commands, which imap-codec does not parse either.
+        let decoded = match decoded {
+            Err(text) => match acl::parse(self.framer.message()) {
+                Some((tag, req)) => return self.acl(tag, req),
+                None => Err(text),
+            },
+            ok => ok,
+        };
         match decoded {
             Ok(cmd) => self.command(now, cmd),
             Err(text) => {
@@ -554,8 +569,15 @@ impl ImapServer {
                 self.tagged(&tag, "OK", "ID completed");
             }
             CommandBody::Namespace if authed => {
-                self.out
-                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                // Other users' folders shared with this one (RFC 4314) are under
+                // `shared/owner/`.
+                self.out.extend_from_slice(
+                    format!(
+                        "* NAMESPACE ((\"\" \"/\")) ((\"{}\" \"/\")) NIL\r\n",
+                        crate::mailbox::SHARED_PREFIX
+                    )
+                    .as_bytes(),
+                );
                 self.tagged(&tag, "OK", "NAMESPACE completed");
             }
             CommandBody::List {
@@ -661,7 +683,11 @@ impl ImapServer {
                 }
             }
             CommandBody::Close if selected => {
-                let sel = self.selected.as_ref().map(|s| (s.read_only, deleted(s)));
+                // RFC 4314 §4: CLOSE without `e` expunges nothing, silently.
+                let sel = self.selected.as_ref().map(|s| {
+                    let may = !s.read_only && s.rights.contains(Rights::EXPUNGE);
+                    (!may, deleted(s))
+                });
                 match sel {
                     Some((false, uids)) if !uids.is_empty() => self.ask(
                         ImapEvent::Expunge { uids },
@@ -917,6 +943,18 @@ impl ImapServer {
         }
     }
 
+    /// An ACL command (parsed by `acl.rs`): any state after login; not a sync point,
+    /// as it touches no message.
+    fn acl(&mut self, tag: String, req: Result<AclRequest, &'static str>) {
+        if self.state == State::NotAuthenticated {
+            return self.bad(Some(&tag), "Log in first");
+        }
+        match req {
+            Ok(req) => self.ask(ImapEvent::Acl(req.clone()), Pending::Acl { tag, req }),
+            Err(text) => self.bad(Some(&tag), text),
+        }
+    }
+
     fn deselect(&mut self) {
         if self.selected.take().is_some() {
             self.events.push_back(ImapEvent::Deselect);
@@ -950,6 +988,9 @@ impl ImapServer {
         if sel.read_only {
             self.tagged(&tag, "NO", "[READ-ONLY] Mailbox is read-only");
             return;
+        }
+        if !sel.rights.contains(Rights::EXPUNGE) {
+            return self.mailbox_error(&tag, what, &MailboxError::NoPermission);
         }
         let mut uids = deleted(sel);
         if let Some(set) = set {
@@ -1123,6 +1164,7 @@ impl ImapServer {
             fetch::write_one(&mut self.out, sel, seq, uid, &job.items, bytes.as_deref());
             if sets_seen
                 && !sel.read_only
+                && sel.rights.contains(Rights::SEEN)
                 && sel.meta(uid).is_some_and(|m| !m.flags.contains(Flag::Seen))
             {
                 job.seen.push(uid);
@@ -1312,6 +1354,10 @@ impl ImapServer {
             self.tagged(&tag, "NO", "[READ-ONLY] Mailbox is read-only");
             return;
         }
+        // RFC 6851 §3.3: MOVE out needs the rights to delete and expunge there.
+        if remove && !sel.rights.contains(Rights::DELETE_MESSAGES.with(Rights::EXPUNGE)) {
+            return self.mailbox_error(&tag, "MOVE", &MailboxError::NoPermission);
+        }
         let uids = match sel.resolve(set, uid_cmd) {
             Ok(u) => u,
             Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
@@ -1394,6 +1440,7 @@ impl ImapServer {
             MailboxError::Cannot(why) => format!("[CANNOT] {}", write::clean(why)),
             MailboxError::OverQuota => "[OVERQUOTA] Quota exceeded".to_owned(),
             MailboxError::Failed => format!("[UNAVAILABLE] {what} failed; try again later"),
+            MailboxError::NoPermission => "[NOPERM] Permission denied".to_owned(),
         };
         self.tagged(tag, "NO", &text);
     }
@@ -1504,11 +1551,13 @@ impl ImapServer {
             ) => {
                 let what = if read_only { "EXAMINE" } else { "SELECT" };
                 match r {
-                    Ok(index) => {
+                    Ok((index, rights)) => {
                         if condstore {
                             self.condstore = true;
                         }
-                        let sel = Selected::new(*index, read_only);
+                        // RFC 4314 §4: with no right to change anything, read-only.
+                        let read_only = read_only || !rights.may_write();
+                        let sel = Selected::new(*index, read_only, rights);
                         sel.write_opening(&mut self.out);
                         self.selected = Some(sel);
                         self.state = State::Selected;
@@ -1625,6 +1674,13 @@ impl ImapServer {
                     }
                 }
                 Err(e) => self.mailbox_error(&tag, "APPEND", &e),
+            },
+            (Pending::Acl { tag, req }, ImapCommand::Acl(r)) => match r {
+                Ok(answer) => {
+                    acl::write_answer(&mut self.out, &req, &answer);
+                    self.tagged(&tag, "OK", &format!("{} completed", req.op.name()));
+                }
+                Err(e) => self.mailbox_error(&tag, req.op.name(), &e),
             },
             (Pending::Search(job), ImapCommand::Message(bytes)) => {
                 // A message gone from the store meanwhile matches no text key.

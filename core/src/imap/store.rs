@@ -3,7 +3,7 @@
 
 use super::select::Selected;
 use super::FlagUpdate;
-use crate::mailbox::{Flag, Flags};
+use crate::mailbox::{Flag, Flags, Rights};
 use imap_codec::imap_types::flag::{Flag as WireFlag, StoreType};
 
 /// Keywords one command may name; more cannot be a real client.
@@ -70,7 +70,8 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 
 /// The updates for `uids` (messages another session expunged are skipped, RFC 2180
 /// §4.2.1). Messages whose flags would not change are left out of the updates but
-/// still answered with FETCH.
+/// still answered with FETCH. Changes the user's rights do not allow are dropped
+/// silently, as RFC 4314 §4 asks of STORE.
 pub(super) fn updates(
     sel: &Selected,
     uids: &[u32],
@@ -79,14 +80,26 @@ pub(super) fn updates(
     keywords: &[String],
 ) -> Vec<FlagUpdate> {
     let mut out = Vec::new();
+    let allowed = sel.rights.changeable();
     for &uid in uids {
         // A message another session expunged is left out (see `store_done`).
         let Some(m) = sel.meta(uid).filter(|_| !sel.view.is_gone(uid)) else {
             continue;
         };
-        let flags = combine(m.flags, kind, given);
+        let wanted = combine(m.flags, kind, given);
+        let flags = Flag::ALL.into_iter().fold(m.flags, |acc, f| {
+            match (allowed.contains(f), wanted.contains(f)) {
+                (false, _) => acc,
+                (true, true) => acc.with(f),
+                (true, false) => acc.without(f),
+            }
+        });
         let old = sel.keyword_names(uid);
-        let kws = combine_keywords(&old, kind, keywords);
+        let kws = if sel.rights.contains(Rights::WRITE) {
+            combine_keywords(&old, kind, keywords)
+        } else {
+            old.clone()
+        };
         if flags != m.flags || !same_set(&old, &kws) {
             out.push(FlagUpdate {
                 uid,

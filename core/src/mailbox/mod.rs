@@ -2,16 +2,22 @@
 //!
 //! Pure values and rules, no files: message flags and keywords, a folder's index
 //! (snapshot text, version 2), the change journal's line codec and its replay, folder
-//! names (modified UTF-7 and the Maildir++ directory mapping), and a session's view of
+//! names (modified UTF-7 and the Maildir++ directory mapping), folder access control
+//! lists (RFC 4314, `acl.rs`), and a session's view of
 //! a folder (sequence numbers and which changes it may report at which command). The
 //! runtime's store keeps the files and the locks and feeds these types.
 
+mod acl;
 mod flags;
 mod index;
 mod journal;
 mod names;
 mod view;
 
+pub use acl::{
+    split_shared, strip_shared, Acl, AclError, Rights, RightsChange, ANYONE, AUTHENTICATED,
+    MAX_ACL_ENTRIES, SHARED_PREFIX,
+};
 pub use flags::{Flag, Flags};
 pub use index::{valid_base, FolderIndex, IndexError, MessageMeta, SpecialUse, MAX_KEYWORDS};
 pub use journal::{replay, valid_keyword, JournalError, Record, Replayed};

@@ -7,10 +7,12 @@ use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::imap::{
-    CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ImapServer, ListEntry,
+    AclAnswer, AclOp, CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ImapServer, ListEntry,
     MailboxError, StoreOutcome,
 };
-use mailroom_core::mailbox::{Flag, Flags, FolderIndex, MessageMeta, Record, SpecialUse};
+use mailroom_core::mailbox::{
+    Acl, Flag, Flags, FolderIndex, MessageMeta, Record, Rights, SpecialUse,
+};
 use mailroom_core::{Input, Instant, Machine, Output};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,6 +61,10 @@ pub struct Store {
     pub log: Vec<String>,
     /// A `Wake` is owed (the session idles).
     pub idle: bool,
+    /// The logged-in user's rights per folder where not all (as for a folder
+    /// another user shares), and each folder's ACL (alice owns them all).
+    pub rights: BTreeMap<String, Rights>,
+    pub acls: BTreeMap<String, Acl>,
 }
 
 pub const M1: &[u8] = b"From: a@example.com\r\nSubject: one\r\n\r\nfirst body\r\n";
@@ -110,6 +116,8 @@ impl Store {
             selected: None,
             log: Vec::new(),
             idle: false,
+            rights: BTreeMap::new(),
+            acls: BTreeMap::new(),
         }
     }
 
@@ -198,7 +206,8 @@ impl Store {
                         }
                         self.selected = Some(folder.clone());
                         self.feed.clear();
-                        Ok(Box::new(ix))
+                        let rights = self.rights.get(folder).copied().unwrap_or(Rights::ALL);
+                        Ok((Box::new(ix), rights))
                     }
                     None => Err(MailboxError::NoSuchFolder),
                 })
@@ -375,6 +384,31 @@ impl Store {
                 self.idle = true;
                 return None;
             }
+            ImapEvent::Acl(req) => ImapCommand::Acl(if self.folders.contains_key(&req.folder) {
+                let acl = self.acls.entry(req.folder.clone()).or_default();
+                Ok(match &req.op {
+                    AclOp::Get => {
+                        let mut all = vec![("alice".to_owned(), Rights::ALL)];
+                        all.extend(acl.entries().iter().cloned());
+                        AclAnswer::List(all)
+                    }
+                    AclOp::MyRights => AclAnswer::Mine(Rights::ALL),
+                    AclOp::ListRights { identifier } if identifier == "alice" => {
+                        AclAnswer::Required(Rights::ALL)
+                    }
+                    AclOp::ListRights { .. } => AclAnswer::Required(Rights::NONE),
+                    AclOp::Set { identifier, change } => match acl.set(identifier, *change) {
+                        Ok(()) => AclAnswer::Done,
+                        Err(_) => return Some(ImapCommand::Acl(Err(MailboxError::Cannot("bad identifier".into())))),
+                    },
+                    AclOp::Delete { identifier } => {
+                        acl.remove(identifier);
+                        AclAnswer::Done
+                    }
+                })
+            } else {
+                Err(MailboxError::NoSuchFolder)
+            }),
         })
     }
 }
