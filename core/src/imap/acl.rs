@@ -16,12 +16,16 @@ pub struct AclRequest {
 pub enum AclOp {
     Get,
     MyRights,
-    ListRights { identifier: String },
+    ListRights {
+        identifier: String,
+    },
     Set {
         identifier: String,
         change: RightsChange,
     },
-    Delete { identifier: String },
+    Delete {
+        identifier: String,
+    },
 }
 
 impl AclOp {
@@ -92,7 +96,14 @@ pub(super) fn write_answer(out: &mut Vec<u8>, req: &AclRequest, answer: &AclAnsw
         out.extend_from_slice(what.as_bytes());
         write::mailbox(out, &req.folder);
     };
-    let rights = |out: &mut Vec<u8>, r: Rights| write::string(out, r.to_string().as_bytes());
+    // Bare letters, as Dovecot and Cyrus send them; `""` for none.
+    let rights = |out: &mut Vec<u8>, r: Rights| {
+        if r.is_empty() {
+            out.extend_from_slice(b"\"\"");
+        } else {
+            out.extend_from_slice(r.to_string().as_bytes());
+        }
+    };
     match (answer, &req.op) {
         (AclAnswer::List(entries), _) => {
             start(out, "* ACL ");
@@ -154,7 +165,7 @@ impl<'a> Lexer<'a> {
         let start = self.i;
         while let Some(c) = self.peek() {
             let special = matches!(c, b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\');
-            if special || c < 0x21 || c > 0x7e {
+            if special || !(0x21..=0x7e).contains(&c) {
                 break;
             }
             self.i += 1;

@@ -167,7 +167,13 @@ impl Selected {
             // keyword in FETCH but not here takes it for one it may not keep.
             // Only what the user's rights let them keep (RFC 4314 §4, STORE).
             let mut kept: Vec<&str> = Vec::new();
-            for f in [Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft] {
+            for f in [
+                Flag::Answered,
+                Flag::Flagged,
+                Flag::Deleted,
+                Flag::Seen,
+                Flag::Draft,
+            ] {
                 if self.rights.changeable().contains(f) {
                     kept.push(f.imap_name());
                 }
@@ -282,4 +288,3 @@ pub(super) fn ranges(
         })
         .collect()
 }
-

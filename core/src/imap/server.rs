@@ -1355,7 +1355,11 @@ impl ImapServer {
             return;
         }
         // RFC 6851 §3.3: MOVE out needs the rights to delete and expunge there.
-        if remove && !sel.rights.contains(Rights::DELETE_MESSAGES.with(Rights::EXPUNGE)) {
+        if remove
+            && !sel
+                .rights
+                .contains(Rights::DELETE_MESSAGES.with(Rights::EXPUNGE))
+        {
             return self.mailbox_error(&tag, "MOVE", &MailboxError::NoPermission);
         }
         let uids = match sel.resolve(set, uid_cmd) {

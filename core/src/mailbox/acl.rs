@@ -315,10 +315,16 @@ mod tests {
     #[test]
     fn rights_parse_and_print() {
         assert_eq!(Rights::parse("lrswipkxtea"), Some(Rights::ALL));
-        assert_eq!(Rights::parse("rl").map(|r| r.to_string()), Some("lr".into()));
+        assert_eq!(
+            Rights::parse("rl").map(|r| r.to_string()),
+            Some("lr".into())
+        );
         // RFC 4314 §2.1.1: c = k x, d = e t x.
         assert_eq!(Rights::parse("c").map(|r| r.to_string()), Some("kx".into()));
-        assert_eq!(Rights::parse("d").map(|r| r.to_string()), Some("xte".into()));
+        assert_eq!(
+            Rights::parse("d").map(|r| r.to_string()),
+            Some("xte".into())
+        );
         assert_eq!(Rights::parse("lz"), None);
         assert_eq!(Rights::parse(""), Some(Rights::NONE));
     }
@@ -346,10 +352,16 @@ mod tests {
         let mut acl = Acl::default();
         assert_eq!(acl.rights_of("alice", "alice"), Rights::ALL);
         assert_eq!(acl.rights_of("bob", "alice"), Rights::NONE);
-        acl.set("anyone", RightsChange::Replace(Rights::parse("lr").unwrap_or_default()))
-            .unwrap_or(());
-        acl.set("Bob", RightsChange::Replace(Rights::parse("swi").unwrap_or_default()))
-            .unwrap_or(());
+        acl.set(
+            "anyone",
+            RightsChange::Replace(Rights::parse("lr").unwrap_or_default()),
+        )
+        .unwrap_or(());
+        acl.set(
+            "Bob",
+            RightsChange::Replace(Rights::parse("swi").unwrap_or_default()),
+        )
+        .unwrap_or(());
         assert_eq!(acl.rights_of("bob", "alice").to_string(), "lrswi");
         assert_eq!(acl.rights_of("carol", "alice").to_string(), "lr");
         acl.set("-carol", RightsChange::Replace(Rights::READ))
@@ -360,7 +372,8 @@ mod tests {
             .unwrap_or(());
         assert_eq!(acl.rights_of("ALICE", "alice"), Rights::ALL);
         // An identifier left with nothing goes.
-        acl.set("bob", RightsChange::Remove(Rights::ALL)).unwrap_or(());
+        acl.set("bob", RightsChange::Remove(Rights::ALL))
+            .unwrap_or(());
         assert_eq!(acl.get("bob"), Rights::NONE);
         assert!(acl.entries().iter().all(|(id, _)| id != "bob"));
     }
@@ -368,13 +381,19 @@ mod tests {
     #[test]
     fn file_round_trip() {
         let mut acl = Acl::default();
-        acl.set("bob", RightsChange::Replace(Rights::parse("lrs").unwrap_or_default()))
-            .unwrap_or(());
+        acl.set(
+            "bob",
+            RightsChange::Replace(Rights::parse("lrs").unwrap_or_default()),
+        )
+        .unwrap_or(());
         acl.set("-anyone", RightsChange::Replace(Rights::WRITE))
             .unwrap_or(());
         let text = acl.to_text();
         assert_eq!(text, "bob lrs\n-anyone w\n");
-        assert_eq!(Acl::from_text(&format!("# kept\n{text}junk line here\n")), acl);
+        assert_eq!(
+            Acl::from_text(&format!("# kept\n{text}junk line here\n")),
+            acl
+        );
         assert_eq!(
             acl.set("", RightsChange::Replace(Rights::ALL)),
             Err(AclError::BadIdentifier)

@@ -7,8 +7,8 @@ use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::imap::{
-    AclAnswer, AclOp, CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ImapServer, ListEntry,
-    MailboxError, StoreOutcome,
+    AclAnswer, AclOp, CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo,
+    ImapServer, ListEntry, MailboxError, StoreOutcome,
 };
 use mailroom_core::mailbox::{
     Acl, Flag, Flags, FolderIndex, MessageMeta, Record, Rights, SpecialUse,
@@ -399,7 +399,11 @@ impl Store {
                     AclOp::ListRights { .. } => AclAnswer::Required(Rights::NONE),
                     AclOp::Set { identifier, change } => match acl.set(identifier, *change) {
                         Ok(()) => AclAnswer::Done,
-                        Err(_) => return Some(ImapCommand::Acl(Err(MailboxError::Cannot("bad identifier".into())))),
+                        Err(_) => {
+                            return Some(ImapCommand::Acl(Err(MailboxError::Cannot(
+                                "bad identifier".into(),
+                            ))))
+                        }
                     },
                     AclOp::Delete { identifier } => {
                         acl.remove(identifier);

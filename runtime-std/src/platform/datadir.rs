@@ -46,6 +46,9 @@ pub const POP_LOCK_FILE: &str = "mailroom-pop.lock";
 pub const ACCOUNT_LOCK_FILE: &str = "mailroom.lock";
 /// In an account's Maildir root: subscribed folder names, one per line.
 pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
+/// In a folder's directory (INBOX's: the account's Maildir root): its access control
+/// list (RFC 4314), `identifier rights` per line; none means only the owner.
+pub const FOLDER_ACL_FILE: &str = "mailroom-acl";
 /// The empty marker Maildir++ (Courier, Dovecot) puts in every folder directory.
 pub const MAILDIR_FOLDER_FILE: &str = "maildirfolder";
 

@@ -13,12 +13,13 @@ use super::load::new_uidvalidity;
 use super::maildir;
 use super::unique;
 use crate::platform::datadir::{
-    ACCOUNT_LOCK_FILE, INDEX_FILE, MAILDIR_FOLDER_FILE, SUBSCRIPTIONS_FILE,
+    ACCOUNT_LOCK_FILE, FOLDER_ACL_FILE, INDEX_FILE, MAILDIR_FOLDER_FILE, SUBSCRIPTIONS_FILE,
 };
 use crate::platform::durable::{self, Access};
 use crate::platform::lock;
 use mailroom_core::mailbox::{
-    decode_mutf7, dir_for_folder, encode_mutf7, folder_for_dir, FolderIndex, NameError, SpecialUse,
+    decode_mutf7, dir_for_folder, encode_mutf7, folder_for_dir, Acl, FolderIndex, NameError,
+    SpecialUse,
 };
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -263,6 +264,66 @@ impl Folders {
             tracing::warn!(dir = %trash.display(), "cannot remove a deleted folder's files: {e}");
         }
         Ok(())
+    }
+
+    /// The access control list of folder `name` (RFC 4314; empty: only the owner).
+    pub fn acl(&self, account: &Path, name: &str) -> Result<Acl, FoldersError> {
+        let root = Folders::folder_dir(account, name)?;
+        if !root.join("cur").is_dir() {
+            return Err(FoldersError::NotFound);
+        }
+        match fs::read(root.join(FOLDER_ACL_FILE)) {
+            Ok(b) => Ok(Acl::from_text(&String::from_utf8_lossy(&b))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Acl::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The folders of `account` that have an access control list, with it (the
+    /// folders others may see: a folder without one is the owner's alone).
+    pub fn acls(&self, account: &Path) -> Result<Vec<(String, Acl)>, FoldersError> {
+        let mut out = Vec::new();
+        let mut read = |name: String, dir: &Path| -> Result<(), FoldersError> {
+            match fs::read(dir.join(FOLDER_ACL_FILE)) {
+                Ok(b) => out.push((name, Acl::from_text(&String::from_utf8_lossy(&b)))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(())
+        };
+        read("INBOX".into(), account)?;
+        for entry in fs::read_dir(account)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().and_then(folder_for_dir) else {
+                continue;
+            };
+            read(name, &entry.path())?;
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Change folder `name`'s access control list with `edit`, under the account's
+    /// writer lock so two changes at once both count; written whole and durable.
+    pub fn edit_acl<E>(
+        &self,
+        account: &Path,
+        name: &str,
+        edit: impl FnOnce(&mut Acl) -> Result<(), E>,
+    ) -> Result<Result<(), E>, FoldersError> {
+        let lock_file = lock::open(&account.join(ACCOUNT_LOCK_FILE))?;
+        let _held = lock::exclusive(&lock_file)?;
+        let mut acl = self.acl(account, name)?;
+        if let Err(e) = edit(&mut acl) {
+            return Ok(Err(e));
+        }
+        let root = Folders::folder_dir(account, name)?;
+        durable::replace(
+            &root.join(FOLDER_ACL_FILE),
+            acl.to_text().as_bytes(),
+            Access::Normal,
+        )?;
+        Ok(Ok(()))
     }
 
     /// Subscribed folder names (the client's spelling).

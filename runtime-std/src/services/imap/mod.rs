@@ -12,10 +12,13 @@ use crate::services::app::Shared;
 use crate::store::{Change, FlagEdit, Folder, FolderError, FoldersError, Session, Watch};
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::imap::{
-    list_matches, CopyOutcome, FlagUpdate, FolderOp, FolderStatus, ImapCommand, ImapEvent,
-    ListEntry, MailboxError, StoreOutcome,
+    list_matches, AclAnswer, AclOp, AclRequest, CopyOutcome, FlagUpdate, FolderOp, FolderStatus,
+    ImapCommand, ImapEvent, ListEntry, MailboxError, StoreOutcome,
 };
-use mailroom_core::mailbox::{Flag, Flags, FolderIndex, Record, SpecialUse};
+use mailroom_core::mailbox::{
+    split_shared, strip_shared, AclError, Flag, Flags, FolderIndex, Record, Rights, SpecialUse,
+    ANYONE, AUTHENTICATED, SHARED_PREFIX,
+};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::IpAddr;
@@ -32,6 +35,8 @@ const OUTSIDE_LOOK: Duration = Duration::from_secs(1);
 /// One IMAP connection's mailbox: the account after login and the selected folder.
 pub struct ImapMailbox {
     shared: Arc<Shared>,
+    /// The logged-in user (lower case) and their Maildir.
+    user: String,
     account: Option<PathBuf>,
     selected: Option<Selected>,
     /// This connection's place in the per-user count, from login to the end.
@@ -50,6 +55,7 @@ impl ImapMailbox {
     pub fn new(shared: Arc<Shared>) -> Self {
         ImapMailbox {
             shared,
+            user: String::new(),
             account: None,
             selected: None,
             _slot: None,
@@ -67,6 +73,7 @@ impl ImapMailbox {
         };
         match self.shared.store.account_dir(user) {
             Ok(dir) => {
+                self.user = user.to_ascii_lowercase();
                 self.account = Some(dir);
                 self._slot = Some(slot);
                 AuthOutcome::Ok(user.to_string())
@@ -125,6 +132,7 @@ impl ImapMailbox {
                 ImapCommand::Appended(self.append(&to, &message, flags, keywords, date))
             }
             ImapEvent::Message { uid } => ImapCommand::Message(self.message(uid)),
+            ImapEvent::Acl(req) => ImapCommand::Acl(self.acl(req)),
         })
     }
 
@@ -155,9 +163,163 @@ impl ImapMailbox {
             .ok_or_else(|| MailboxError::Cannot("not logged in".into()))
     }
 
-    fn open(&self, name: &str) -> Result<Arc<Folder>, MailboxError> {
+    /// Where folder `name` lives and what this user may do there: their own folder,
+    /// or under `shared/OWNER/` another user's, with the rights its ACL gives.
+    fn place(&self, name: &str) -> Result<Place, MailboxError> {
         let account = self.account()?;
-        Ok(self.shared.store.folders().open(account, name)?)
+        if strip_shared(name).is_none() {
+            return Ok(Place {
+                account: account.to_path_buf(),
+                owner: self.user.clone(),
+                folder: name.to_string(),
+                rights: Rights::ALL,
+            });
+        }
+        let (owner, folder) = split_shared(name).ok_or(MailboxError::NoSuchFolder)?;
+        let owner = owner.to_ascii_lowercase();
+        if self.shared.snapshot().accounts.get(&owner).is_none() {
+            return Err(MailboxError::NoSuchFolder);
+        }
+        let account = self
+            .shared
+            .store
+            .account_dir(&owner)
+            .map_err(|_| MailboxError::NoSuchFolder)?;
+        let rights = self
+            .shared
+            .store
+            .folders()
+            .acl(&account, folder)?
+            .rights_of(&self.user, &owner);
+        // RFC 4314 §6: a folder the user has no right to is not there for them.
+        if rights.is_empty() {
+            return Err(MailboxError::NoSuchFolder);
+        }
+        Ok(Place {
+            account,
+            owner,
+            folder: folder.to_string(),
+            rights,
+        })
+    }
+
+    /// Folder `name` opened, if the user has all of `needed` there.
+    fn open_with(&self, name: &str, needed: Rights) -> Result<(Arc<Folder>, Place), MailboxError> {
+        let place = self.place(name)?;
+        if !place.rights.contains(needed) {
+            return Err(MailboxError::NoPermission);
+        }
+        let folder = self.open_place(&place)?;
+        Ok((folder, place))
+    }
+
+    fn open_place(&self, place: &Place) -> Result<Arc<Folder>, MailboxError> {
+        Ok(self
+            .shared
+            .store
+            .folders()
+            .open(&place.account, &place.folder)?)
+    }
+
+    /// Other users' folders whose ACL lets this user see them (`l`), by their
+    /// names here (`shared/owner/folder`).
+    fn shared_folders(&self) -> Vec<String> {
+        let snapshot = self.shared.snapshot();
+        let folders = self.shared.store.folders();
+        let mut out = Vec::new();
+        for a in snapshot.accounts.iter() {
+            let owner = a.name.to_ascii_lowercase();
+            if owner == self.user {
+                continue;
+            }
+            let Ok(account) = self.shared.store.account_dir(&owner) else {
+                continue;
+            };
+            if !account.join("cur").is_dir() {
+                continue;
+            }
+            let acls = folders.acls(&account).unwrap_or_else(|e| {
+                tracing::warn!(owner, "imap: cannot read folder ACLs: {e:?}");
+                Vec::new()
+            });
+            for (name, acl) in acls {
+                if acl.rights_of(&self.user, &owner).contains(Rights::LOOKUP) {
+                    out.push(format!("{SHARED_PREFIX}{owner}/{name}"));
+                }
+            }
+        }
+        out
+    }
+
+    /// ACL commands (RFC 4314): `a` is needed for all but MYRIGHTS.
+    fn acl(&self, req: AclRequest) -> Result<AclAnswer, MailboxError> {
+        let place = self.place(&req.folder)?;
+        if !matches!(req.op, AclOp::MyRights) && !place.rights.contains(Rights::ADMINISTER) {
+            return Err(MailboxError::NoPermission);
+        }
+        let folders = self.shared.store.folders();
+        let edit = |f: &dyn Fn(&mut mailroom_core::mailbox::Acl) -> Result<(), AclError>| {
+            folders
+                .edit_acl(&place.account, &place.folder, f)?
+                .map_err(|e| {
+                    MailboxError::Cannot(match e {
+                        AclError::BadIdentifier => "Invalid identifier".into(),
+                        AclError::TooManyEntries => "Too many ACL entries".into(),
+                    })
+                })
+        };
+        Ok(match req.op {
+            AclOp::MyRights => AclAnswer::Mine(place.rights),
+            AclOp::Get => {
+                let acl = folders.acl(&place.account, &place.folder)?;
+                let mut all = vec![(place.owner.clone(), Rights::ALL)];
+                all.extend(
+                    acl.entries()
+                        .iter()
+                        .filter(|(id, _)| *id != place.owner)
+                        .cloned(),
+                );
+                AclAnswer::List(all)
+            }
+            AclOp::ListRights { identifier } => {
+                AclAnswer::Required(if identifier.eq_ignore_ascii_case(&place.owner) {
+                    Rights::ALL
+                } else {
+                    Rights::NONE
+                })
+            }
+            AclOp::Set { identifier, change } => {
+                self.check_identifier(&identifier, &place.owner)?;
+                edit(&|acl| acl.set(&identifier, change))?;
+                AclAnswer::Done
+            }
+            AclOp::Delete { identifier } => {
+                edit(&|acl| {
+                    acl.remove(&identifier);
+                    Ok(())
+                })?;
+                AclAnswer::Done
+            }
+        })
+    }
+
+    /// An identifier SETACL may name: a user of this server, `anyone` or
+    /// `authenticated`, perhaps with `-`; never the owner, whose rights are fixed.
+    fn check_identifier(&self, id: &str, owner: &str) -> Result<(), MailboxError> {
+        let name = id.strip_prefix('-').unwrap_or(id);
+        if name.eq_ignore_ascii_case(owner) {
+            return Err(MailboxError::Cannot(
+                "The owner always has every right".into(),
+            ));
+        }
+        let known = name.eq_ignore_ascii_case(ANYONE)
+            || name.eq_ignore_ascii_case(AUTHENTICATED)
+            || self.shared.snapshot().accounts.get(name).is_some();
+        if known {
+            Ok(())
+        } else {
+            Err(MailboxError::Cannot(format!("No such user: {name}")))
+        }
     }
 
     fn current(&self) -> Result<&Session, MailboxError> {
@@ -191,6 +353,11 @@ impl ImapMailbox {
         } else {
             for f in folders.list(account)? {
                 all.insert(f.name, (f.special_use, false));
+            }
+            if may_reach_shared(reference, pattern) {
+                for name in self.shared_folders() {
+                    all.insert(name, (None, false));
+                }
             }
         }
         let parents: Vec<String> = all
@@ -226,16 +393,45 @@ impl ImapMailbox {
         Ok(out)
     }
 
+    /// Whether a folder the user may see but not read opens empty (§11.8.2 "Fake
+    /// access to inaccessible mailboxes") rather than failing.
+    fn fakes(&self, place: &Place) -> Result<bool, MailboxError> {
+        if place.rights.contains(Rights::READ) {
+            Ok(false)
+        } else if self.shared.snapshot().config.imap.fake_inaccessible {
+            Ok(true)
+        } else {
+            Err(MailboxError::NoPermission)
+        }
+    }
+
     fn status(&self, name: &str) -> Result<FolderStatus, MailboxError> {
-        let folder = self.open(name)?;
+        let place = self.place(name)?;
+        let fake = self.fakes(&place)?;
+        let folder = self.open_place(&place)?;
         folder.sync()?;
+        if fake {
+            return Ok(folder_status(&FolderIndex::new(folder.uidvalidity())));
+        }
         Ok(folder.read(folder_status))
     }
 
-    fn select(&mut self, name: &str, read_only: bool) -> Result<Box<FolderIndex>, MailboxError> {
+    fn select(
+        &mut self,
+        name: &str,
+        read_only: bool,
+    ) -> Result<(Box<FolderIndex>, Rights), MailboxError> {
         self.selected = None;
-        let folder = self.open(name)?;
+        let place = self.place(name)?;
+        let fake = self.fakes(&place)?;
+        let folder = self.open_place(&place)?;
         folder.sync()?;
+        if fake {
+            // Nothing of the folder shows, and nothing can change it.
+            let index = FolderIndex::new(folder.uidvalidity());
+            return Ok((Box::new(index), Rights::LOOKUP));
+        }
+        let read_only = read_only || !place.rights.may_write();
         let session = folder.session();
         let index = session.select(!read_only)?;
         self.selected = Some(Selected {
@@ -243,16 +439,60 @@ impl ImapMailbox {
             read_only,
             idle: None,
         });
-        Ok(Box::new(index))
+        Ok((Box::new(index), place.rights))
+    }
+
+    /// The place a new folder `name` would have, if the user may create it there:
+    /// anywhere in their own folders, and in another user's with `k` on the folder
+    /// above (their INBOX for one at the top).
+    fn place_new(&self, name: &str) -> Result<Place, MailboxError> {
+        if strip_shared(name).is_none() {
+            return self.place(name);
+        }
+        let Some((owner, folder)) = split_shared(name) else {
+            return Err(MailboxError::Cannot(format!(
+                "{SHARED_PREFIX} holds the folders other users share"
+            )));
+        };
+        let parent = folder.rsplit_once('/').map_or("INBOX", |(p, _)| p);
+        let above = self.place(&format!("{SHARED_PREFIX}{owner}/{parent}"))?;
+        if !above.rights.contains(Rights::CREATE) {
+            return Err(MailboxError::NoPermission);
+        }
+        Ok(Place {
+            folder: folder.to_string(),
+            ..above
+        })
     }
 
     fn folder_op(&mut self, op: FolderOp) -> Result<(), MailboxError> {
         let account = self.account()?.to_path_buf();
         let folders = self.shared.store.folders();
         match op {
-            FolderOp::Create(name) => folders.create(&account, &name, None)?,
-            FolderOp::Delete(name) => folders.delete(&account, &name)?,
-            FolderOp::Rename { from, to } => folders.rename(&account, &from, &to)?,
+            FolderOp::Create(name) => {
+                let place = self.place_new(&name)?;
+                folders.create(&place.account, &place.folder, None)?;
+            }
+            FolderOp::Delete(name) => {
+                let place = self.place(&name)?;
+                if !place.rights.contains(Rights::DELETE_MAILBOX) {
+                    return Err(MailboxError::NoPermission);
+                }
+                folders.delete(&place.account, &place.folder)?;
+            }
+            FolderOp::Rename { from, to } => {
+                let old = self.place(&from)?;
+                let new = self.place_new(&to)?;
+                if !old.rights.contains(Rights::DELETE_MAILBOX) {
+                    return Err(MailboxError::NoPermission);
+                }
+                if old.owner != new.owner {
+                    return Err(MailboxError::Cannot(
+                        "A folder cannot be moved to another user".into(),
+                    ));
+                }
+                folders.rename(&old.account, &old.folder, &new.folder)?;
+            }
             FolderOp::Subscribe(name) => folders.set_subscribed(&account, &name, true)?,
             FolderOp::Unsubscribe(name) => folders.set_subscribed(&account, &name, false)?,
         }
@@ -323,7 +563,7 @@ impl ImapMailbox {
     }
 
     fn copy(&mut self, uids: &[u32], to: &str, remove: bool) -> Result<CopyOutcome, MailboxError> {
-        let target = self.open(to)?;
+        let (target, place) = self.open_with(to, Rights::INSERT)?;
         let session = self.current()?;
         let keep = self.shared.snapshot().config.imap.copy_keeps_date_and_flags;
         let source = session.folder();
@@ -347,7 +587,8 @@ impl ImapMailbox {
             };
             // §11.8.2 "Keep Internal Date and Message Flags when messages are copied".
             let (flags, keywords, date) = if keep {
-                (meta.flags, keywords, meta.internal_date)
+                let (f, k) = allowed(place.rights, meta.flags, keywords);
+                (f, k, meta.internal_date)
             } else {
                 (Flags::NONE, Vec::new(), crate::platform::clock::unix_secs())
             };
@@ -376,7 +617,8 @@ impl ImapMailbox {
         keywords: Vec<String>,
         internal_date: u64,
     ) -> Result<(u32, u32), MailboxError> {
-        let folder = self.open(to)?;
+        let (folder, place) = self.open_with(to, Rights::INSERT)?;
+        let (flags, keywords) = allowed(place.rights, flags, keywords);
         let uid = folder.append(message, flags, keywords, internal_date)?;
         Ok((folder.uidvalidity(), uid))
     }
@@ -385,6 +627,43 @@ impl ImapMailbox {
         let session = self.current().ok()?;
         read_message(session.folder(), uid).map(|d| mailroom_core::wire::wire_form(&d))
     }
+}
+
+/// Where a folder lives, seen from the logged-in user.
+struct Place {
+    /// The owner's Maildir.
+    account: PathBuf,
+    owner: String,
+    /// The folder's name in the owner's account.
+    folder: String,
+    rights: Rights,
+}
+
+/// The flags and keywords a new message in a folder keeps, by the user's rights there
+/// (RFC 4314 §4: APPEND and COPY set only what STORE could).
+fn allowed(rights: Rights, flags: Flags, keywords: Vec<String>) -> (Flags, Vec<String>) {
+    let keep = rights.changeable();
+    let flags = flags
+        .iter()
+        .filter(|f| keep.contains(*f))
+        .fold(Flags::NONE, Flags::with);
+    let keywords = if rights.contains(Rights::WRITE) {
+        keywords
+    } else {
+        Vec::new()
+    };
+    (flags, keywords)
+}
+
+/// Whether a LIST of `pattern` under `reference` may name folders in the shared
+/// namespace: only then are other users' ACLs read.
+fn may_reach_shared(reference: &str, pattern: &str) -> bool {
+    let full = format!("{reference}{pattern}").to_ascii_lowercase();
+    let literal: String = full
+        .chars()
+        .take_while(|c| *c != '*' && *c != '%')
+        .collect();
+    SHARED_PREFIX.starts_with(&literal) || literal.starts_with(SHARED_PREFIX)
 }
 
 /// The stored bytes of message `uid`, `None` if it is gone.
