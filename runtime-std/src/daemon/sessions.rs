@@ -320,9 +320,9 @@ impl Drop for InboundSmtp {
 
 /// Check a password against the current accounts, spending the same time whether or
 /// not the name exists.
-fn password_verdict(account: Option<&Account>, password: &str) -> Verdict {
+fn password_verdict(shared: &Shared, account: Option<&Account>, password: &str) -> Verdict {
     let ok = match account {
-        Some(a) => verify_password(&a.password_hash, password),
+        Some(a) => shared.passwords.verify(&a.name, &a.password_hash, password),
         None => {
             let _ = verify_password(dummy_hash(), password);
             false
@@ -349,7 +349,7 @@ fn password_login(
         peer,
         user,
         crate::platform::clock::now(),
-        |account| password_verdict(account, password),
+        |account| password_verdict(shared, account, password),
     )
 }
 

@@ -27,6 +27,8 @@ pub struct Shared {
     pub defense: Arc<crate::services::defense::Defense>,
     /// The resolver of the mail authentication checks on incoming SMTP.
     pub check_resolver: crate::services::mailauth::CheckResolver,
+    /// Password checks, with recent successes remembered (services/passwords.rs).
+    pub passwords: crate::services::passwords::Passwords,
 }
 
 impl Shared {
@@ -38,6 +40,7 @@ impl Shared {
             outbound: std::sync::OnceLock::new(),
             imap_logins: Arc::default(),
             check_resolver: Default::default(),
+            passwords: Default::default(),
             store,
             tls,
         }
@@ -111,7 +114,11 @@ impl Shared {
     pub fn authenticate(&self, user: &str, password: &str) -> Option<String> {
         let snapshot = self.snapshot();
         match snapshot.accounts.get(user) {
-            Some(account) if verify_password(&account.password_hash, password) => {
+            Some(account)
+                if self
+                    .passwords
+                    .verify(&account.name, &account.password_hash, password) =>
+            {
                 Some(account.name.clone())
             }
             Some(_) => None,

@@ -11,5 +11,6 @@ pub mod dlrules;
 pub mod imap;
 pub mod mailauth;
 pub mod outbound;
+pub mod passwords;
 pub mod scheduler;
 pub mod smtprules;
