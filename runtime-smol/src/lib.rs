@@ -1,7 +1,7 @@
 //! The production daemon: the core machines driven by smol tasks.
 //!
-//! One task per connection on a single-threaded executor; argon2 and fsync run on
-//! smol's blocking pool so a slow disk or password check never stalls other sessions.
+//! One task per connection on single-threaded executors, one per core; argon2 and
+//! fsync run on smol's blocking pool so a slow disk or password check never stalls other sessions.
 //! The connection logic itself (TLS, STARTTLS, end of stream) is
 //! [`mailroom_std::net::pump::Pump`], shared with the blocking runtime; this runtime's
 //! one socket loop (`socket.rs`) drives the server sessions and the sending sessions
@@ -22,6 +22,7 @@ use std::cell::Cell;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -31,55 +32,98 @@ mod socket;
 /// Serve until `stop` fires, then give running sessions `grace` to finish. Sessions
 /// still running after that are dropped: nothing they had not acknowledged was ever
 /// made visible.
+///
+/// One single-threaded executor per core, each accepting on every listener (the
+/// kernel hands each connection to one of them) and running its sessions to the end:
+/// a session never moves between threads, so its state needs no locks, and every
+/// core serves.
 pub fn run(
     shared: Arc<Shared>,
     listeners: Listeners,
     stop: StopSignal,
     grace: Duration,
 ) -> io::Result<()> {
-    let ex = Rc::new(LocalExecutor::new());
-    smol::block_on(ex.run(serve_until_stopped(
-        ex.clone(),
-        shared,
-        listeners,
-        stop,
-        grace,
-    )))
-}
-
-async fn serve_until_stopped(
-    ex: Rc<LocalExecutor<'static>>,
-    shared: Arc<Shared>,
-    listeners: Listeners,
-    stop: StopSignal,
-    grace: Duration,
-) -> io::Result<()> {
-    let stop = Async::new(stop.into_stream())?;
-    let active = Rc::new(Cell::new(0usize));
-    let mut accepting = Vec::new();
-    for (kind, listener) in listeners.sockets {
-        tracing::info!("listening on {} ({})", listener.local_addr()?, kind.key());
-        let listener = Async::new(listener)?;
-        accepting.push(ex.spawn(accept_loop(
-            ex.clone(),
-            listener,
-            kind,
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let active = Arc::new(AtomicUsize::new(0));
+    // Closed (the sender dropped) when the daemon stops: every executor sees it.
+    let (stopping, stopped) = smol::channel::bounded::<()>(1);
+    let deadline = Arc::new(std::sync::OnceLock::new());
+    let mut workers = Vec::with_capacity(cores);
+    for n in 0..cores {
+        let sockets = listeners
+            .sockets
+            .iter()
+            .map(|(kind, l)| Ok((*kind, l.try_clone()?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let (shared, active, stopped, deadline) = (
             shared.clone(),
             active.clone(),
-        )));
+            stopped.clone(),
+            deadline.clone(),
+        );
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("mailroom-{n}"))
+                .spawn(move || executor(sockets, shared, active, stopped, deadline))?,
+        );
     }
-    stop.readable().await?;
-    // Dropping the tasks closes the listeners: no new connections from here on.
-    drop(accepting);
-    if active.get() > 0 {
-        startup::log_stopping(active.get(), grace);
-        let end = StdInstant::now() + grace;
-        while active.get() > 0 && StdInstant::now() < end {
-            Timer::after(Duration::from_millis(50)).await;
+    for (kind, listener) in &listeners.sockets {
+        tracing::info!("listening on {} ({})", listener.local_addr()?, kind.key());
+    }
+    tracing::debug!(executors = cores, "serving");
+    let stop = Async::new(stop.into_stream())?;
+    smol::block_on(stop.readable())?;
+    let running = active.load(Ordering::SeqCst);
+    if running > 0 {
+        startup::log_stopping(running, grace);
+    }
+    let _ = deadline.set(StdInstant::now() + grace);
+    drop(stopping);
+    for w in workers {
+        if let Ok(Err(e)) = w.join() {
+            tracing::error!("executor: {e}");
         }
     }
-    startup::log_stopped(&shared, active.get());
+    startup::log_stopped(&shared, active.load(Ordering::SeqCst));
     Ok(())
+}
+
+/// One executor thread: accept and serve until the daemon stops, then wait for its
+/// sessions until the deadline.
+fn executor(
+    sockets: Vec<(Kind, TcpListener)>,
+    shared: Arc<Shared>,
+    active: Arc<AtomicUsize>,
+    stopped: smol::channel::Receiver<()>,
+    deadline: Arc<std::sync::OnceLock<StdInstant>>,
+) -> io::Result<()> {
+    let ex = Rc::new(LocalExecutor::new());
+    smol::block_on(ex.run(async {
+        let mine = Rc::new(Cell::new(0usize));
+        let mut accepting = Vec::new();
+        for (kind, listener) in sockets {
+            let listener = Async::new(listener)?;
+            accepting.push(ex.spawn(accept_loop(
+                ex.clone(),
+                listener,
+                kind,
+                shared.clone(),
+                Counted {
+                    mine: mine.clone(),
+                    all: active.clone(),
+                },
+            )));
+        }
+        // Err once the sender is dropped: the daemon stops.
+        let _ = stopped.recv().await;
+        // Dropping the tasks closes this executor's listeners.
+        drop(accepting);
+        let end = deadline.get().copied().unwrap_or_else(StdInstant::now);
+        while mine.get() > 0 && StdInstant::now() < end {
+            Timer::after(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }))
 }
 
 async fn accept_loop(
@@ -87,13 +131,13 @@ async fn accept_loop(
     listener: Async<TcpListener>,
     kind: Kind,
     shared: Arc<Shared>,
-    active: Rc<Cell<usize>>,
+    counted: Counted,
 ) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => match sessions::admit(&shared, kind, peer) {
                 Ok(admitted) => {
-                    let guard = ActiveGuard::enter(&active);
+                    let guard = counted.enter();
                     let shared = shared.clone();
                     ex.spawn(async move {
                         let _guard = guard;
@@ -112,19 +156,28 @@ async fn accept_loop(
     }
 }
 
-/// Counts a running session; dropped with its task, even when the task is cancelled.
-struct ActiveGuard(Rc<Cell<usize>>);
+/// Running sessions: this executor's and the daemon's.
+#[derive(Clone)]
+struct Counted {
+    mine: Rc<Cell<usize>>,
+    all: Arc<AtomicUsize>,
+}
 
-impl ActiveGuard {
-    fn enter(active: &Rc<Cell<usize>>) -> Self {
-        active.set(active.get() + 1);
-        ActiveGuard(active.clone())
+impl Counted {
+    fn enter(&self) -> ActiveGuard {
+        self.mine.set(self.mine.get() + 1);
+        self.all.fetch_add(1, Ordering::SeqCst);
+        ActiveGuard(self.clone())
     }
 }
 
+/// Counts a running session; dropped with its task, even when the task is cancelled.
+struct ActiveGuard(Counted);
+
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        self.0.set(self.0.get().saturating_sub(1));
+        self.0.mine.set(self.0.mine.get().saturating_sub(1));
+        self.0.all.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
