@@ -66,16 +66,14 @@ pub trait Handler: Send + 'static {
     }
 }
 
-/// A new connection's machine and handler, by service.
-// Made once per connection and moved at once into its socket loop, where it lives on
-// the connection's own stack or task: boxing the larger variant would only add an
-// allocation per connection.
-#[allow(clippy::large_enum_variant)]
+/// A new connection's machine and handler, by service. The machines are boxed: a session lives for hours, and on a connection thread
+/// (mailroom-lite) a machine held inline would keep its stack frames, and so their
+/// pages, large for as long (docs/PERFORMANCE.md §10).
 pub enum Session {
-    Smtp(Pump<SmtpServer>, SmtpHandler),
-    Pop3(Pump<Pop3Server>, Pop3Handler),
-    Pass(Pump<PassServer>, PassHandler),
-    Imap(Pump<ImapServer>, ImapHandler),
+    Smtp(Box<Pump<SmtpServer>>, SmtpHandler),
+    Pop3(Box<Pump<Pop3Server>>, Pop3Handler),
+    Pass(Box<Pump<PassServer>>, PassHandler),
+    Imap(Box<Pump<ImapServer>>, ImapHandler),
 }
 
 /// A new POP3 or IMAP connection's facts, with a fresh session id.
@@ -113,7 +111,7 @@ pub fn open(
                 shared: shared.clone(),
                 peer,
             };
-            Ok((Session::Smtp(conn, handler), id))
+            Ok((Session::Smtp(Box::new(conn), handler), id))
         }
         Kind::Pop3 | Kind::Pop3s => {
             let implicit = kind == Kind::Pop3s;
@@ -122,7 +120,7 @@ pub fn open(
             let machine = Pop3Server::new(now, snap, info);
             let conn = Pump::with_machine(now, machine, implicit, tls)?;
             Ok((
-                Session::Pop3(conn, Pop3Handler::new(shared.clone(), peer)),
+                Session::Pop3(Box::new(conn), Pop3Handler::new(shared.clone(), peer)),
                 id,
             ))
         }
@@ -137,7 +135,7 @@ pub fn open(
                 shared: shared.clone(),
                 peer,
             };
-            Ok((Session::Imap(conn, handler), id))
+            Ok((Session::Imap(Box::new(conn), handler), id))
         }
         Kind::Pass => {
             let id = pump::new_session_id(now);
@@ -146,7 +144,7 @@ pub fn open(
                 shared: shared.clone(),
                 peer,
             };
-            Ok((Session::Pass(conn, handler), id))
+            Ok((Session::Pass(Box::new(conn), handler), id))
         }
     }
 }

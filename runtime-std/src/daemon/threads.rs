@@ -153,7 +153,9 @@ fn spawn_session(
     }
 }
 
-/// Drive one connection to its end. Every failure ends only this session.
+/// Drive one connection to its end. Every failure ends only this session. Not inlined
+/// into the thread's start: the frames below the socket loop stay small.
+#[inline(never)]
 pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream, admitted: Admitted) {
     let Ok(peer) = stream.peer_addr() else {
         return;

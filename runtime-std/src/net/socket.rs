@@ -55,6 +55,7 @@ impl<M: Machine, F: FnMut(&mut Pump<M>, M::Event)> Answer<M> for F {
 /// Run the session on `stream` until the machine closes it or the transport fails;
 /// `answerer` answers each event. After a failure what is left for the peer (a TLS
 /// alert) is sent; the socket is shut down on return.
+#[inline(never)]
 pub fn drive<M: Machine>(
     mut stream: TcpStream,
     c: &mut Pump<M>,
@@ -63,35 +64,32 @@ pub fn drive<M: Machine>(
 ) -> Result<(), DriveError> {
     stream.set_write_timeout(Some(write_timeout))?;
     let _ = stream.set_nodelay(true);
+    let mut quiet_since = crate::platform::clock::now();
+    let mut trimmed = false;
+    // The loop keeps its own frame small and calls out for the work: its frame stays
+    // on the stack while the connection waits, which is most of a session's life.
     let result = (|| loop {
-        match c.poll()? {
-            Step::Event(ev) => {
-                // Output first, unless the event is quick and little is pending: a
-                // streaming machine asks for more only after handing out its last
-                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
-                if !answerer.quick(&ev) || c.outgoing().len() >= FLUSH_AT {
-                    write_out(&mut stream, c)?;
-                }
-                answerer.answer(c, ev);
+        let Some(deadline) = run_until_wait(&mut stream, c, answerer)? else {
+            return Ok(());
+        };
+        let now = crate::platform::clock::now();
+        if !trimmed && now.saturating_since(quiet_since) >= SETTLE {
+            // Idle, about to wait again with nothing else to do first: the stack
+            // pages the last command touched go back.
+            crate::platform::memory::trim_stack();
+            trimmed = true;
+        }
+        let until = pump::wake_at(now, deadline, answerer.watching());
+        let cap = (!trimmed).then_some(SETTLE);
+        match wait_input(&mut stream, until, cap)? {
+            Woke::Data => {
+                read_now(&mut stream, c)?;
+                quiet_since = crate::platform::clock::now();
+                trimmed = false;
             }
-            Step::Close => {
-                write_out(&mut stream, c)?;
-                return Ok(());
-            }
-            Step::Wait(deadline) => {
-                write_out(&mut stream, c)?;
-                let now = crate::platform::clock::now();
-                let until = pump::wake_at(now, deadline, answerer.watching());
-                match wait_input(&mut stream, until)? {
-                    Woke::Data => read_now(&mut stream, c)?,
-                    Woke::Eof => c.eof(crate::platform::clock::now()),
-                    Woke::Tick => {
-                        c.tick(crate::platform::clock::now());
-                        answerer.look(c);
-                    }
-                    Woke::Again => {}
-                }
-            }
+            Woke::Eof => c.eof(crate::platform::clock::now()),
+            Woke::Tick => on_tick(c, answerer),
+            Woke::Again => {}
         }
     })();
     if result.is_err() {
@@ -99,6 +97,43 @@ pub fn drive<M: Machine>(
     }
     let _ = stream.shutdown(Shutdown::Both);
     result
+}
+
+/// Answer the machine's events until it waits for input (`Some(deadline)`, its output
+/// written) or closes (`None`, its last output written).
+#[inline(never)]
+fn run_until_wait<M: Machine>(
+    stream: &mut TcpStream,
+    c: &mut Pump<M>,
+    answerer: &mut impl Answer<M>,
+) -> Result<Option<Option<Instant>>, DriveError> {
+    loop {
+        match c.poll()? {
+            Step::Event(ev) => {
+                // Output first, unless the event is quick and little is pending: a
+                // streaming machine asks for more only after handing out its last
+                // chunk, so memory stays bounded by FLUSH_AT plus one chunk.
+                if !answerer.quick(&ev) || c.outgoing().len() >= FLUSH_AT {
+                    write_out(stream, c)?;
+                }
+                answerer.answer(c, ev);
+            }
+            Step::Close => {
+                write_out(stream, c)?;
+                return Ok(None);
+            }
+            Step::Wait(deadline) => {
+                write_out(stream, c)?;
+                return Ok(Some(deadline));
+            }
+        }
+    }
+}
+
+#[inline(never)]
+fn on_tick<M: Machine>(c: &mut Pump<M>, answerer: &mut impl Answer<M>) {
+    c.tick(crate::platform::clock::now());
+    answerer.look(c);
 }
 
 /// What waiting for input brought.
@@ -135,13 +170,32 @@ fn give_back(buf: Vec<u8>) {
     }
 }
 
-/// Wait for input until `deadline` (the machine's next tick) without reading it: a
-/// one-byte peek, so no read buffer is held while the peer is silent.
-fn wait_input(stream: &mut TcpStream, deadline: Option<Instant>) -> io::Result<Woke> {
-    match pump::wait_time(crate::platform::clock::now(), deadline) {
-        Some(t) if t.is_zero() => return Ok(Woke::Tick),
-        t => stream.set_read_timeout(t)?,
-    }
+/// How long a connection waits for input before it counts as idle and gives back the
+/// stack pages its last command touched (`memory::trim_stack`): long enough that a busy
+/// client never pays for it.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// Wait for input until `deadline` (the machine's next tick), or for at most `cap`,
+/// without reading it: a one-byte peek, so no read buffer is held while the peer is
+/// silent.
+fn wait_input(
+    stream: &mut TcpStream,
+    deadline: Option<Instant>,
+    cap: Option<Duration>,
+) -> io::Result<Woke> {
+    let wait = match (
+        pump::wait_time(crate::platform::clock::now(), deadline),
+        cap,
+    ) {
+        (Some(t), _) if t.is_zero() => return Ok(Woke::Tick),
+        (Some(t), Some(c)) => Some(t.min(c)),
+        (t, c) => t.or(c),
+    };
+    peek_within(stream, wait)
+}
+
+fn peek_within(stream: &mut TcpStream, wait: Option<Duration>) -> io::Result<Woke> {
+    stream.set_read_timeout(wait)?;
     Ok(match stream.peek(&mut [0u8; 1]) {
         Ok(0) => Woke::Eof,
         Ok(_) => Woke::Data,
@@ -160,6 +214,7 @@ fn wait_input(stream: &mut TcpStream, deadline: Option<Instant>) -> io::Result<W
 
 /// Read what is waiting (at least a byte is) into a lent buffer and hand it to the
 /// connection.
+#[inline(never)]
 fn read_now<M: Machine>(stream: &mut TcpStream, c: &mut Pump<M>) -> Result<(), PumpError> {
     let mut buf = take_buffer();
     let now = crate::platform::clock::now();

@@ -64,6 +64,9 @@ pub struct Listed {
     pub held: bool,
 }
 
+/// How long opening a maildrop waits for another POP3 session to let go of it.
+pub const POP_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// INBOX opened as one POP3 session's maildrop; the POP lock goes when this is dropped.
 pub struct Mailbox {
     pop: PopLock,
@@ -83,7 +86,18 @@ impl Mailbox {
     /// the folder state of `folders`. Another POP3 holder gives `InUse`.
     pub fn open_in(folders: &Folders, root: &Path) -> Result<Mailbox, MailboxError> {
         let folder = folders.open(root, "INBOX")?;
-        let pop = folder.try_pop_lock()?.ok_or(MailboxError::InUse)?;
+        // A client that QUITs and connects again at once (curl does, per command)
+        // may find its last session still letting go of the lock: wait a moment.
+        let start = std::time::Instant::now();
+        let pop = loop {
+            if let Some(pop) = folder.try_pop_lock()? {
+                break pop;
+            }
+            if start.elapsed() >= POP_LOCK_WAIT {
+                return Err(MailboxError::InUse);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         folder.sync()?;
         let (uidvalidity, metas) = folder.read(|ix| {
             (
