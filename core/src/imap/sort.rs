@@ -362,14 +362,7 @@ pub(super) mod tests {
     /// imaptest's sort-subject, sort-display-from and sort-display-to mailboxes.
     #[test]
     fn imaptest_subject_and_display() {
-        let m: Vec<Msg> = crate::imap::sort::tests::SUBJECTS
-            .iter()
-            .enumerate()
-            .map(|(i, (s, body))| {
-                let field = s.map(|s| format!("Subject: {s}\n")).unwrap_or_default();
-                msg(i as u32 + 1, 0, &format!("{field}\n{body}\n"))
-            })
-            .collect();
+        let m = subjects();
         assert_eq!(
             by("subject", &m),
             [9, 10, 1, 14, 3, 5, 11, 6, 15, 2, 7, 12, 13, 8, 4]
@@ -392,24 +385,35 @@ pub(super) mod tests {
             "z: aa@aa.org, bb@bb.org;",
             "empty:;",
         ];
-        let from: Vec<Msg> = names[..5]
-            .iter()
-            .enumerate()
-            .map(|(i, n)| msg(i as u32 + 1, 0, &format!("From: {n}\n\n{i}\n")))
-            .collect();
+        let one_each = |field: &str, values: &[&str]| -> Vec<Msg> {
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| msg(i as u32 + 1, 0, &format!("{field}: {v}\n\n{i}\n")))
+                .collect()
+        };
+        let from = one_each("From", &names[..5]);
         assert_eq!(by("displayfrom", &from), [2, 3, 4, 1, 5]);
         assert_eq!(by("reverse displayfrom", &from), [5, 1, 4, 3, 2]);
-        let to: Vec<Msg> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| msg(i as u32 + 1, 0, &format!("To: {n}\n\n{i}\n")))
-            .collect();
+        let to = one_each("To", &names);
         assert_eq!(by("displayto", &to), [6, 2, 3, 8, 4, 1, 5, 7]);
         assert_eq!(by("reverse displayto", &to), [7, 5, 1, 4, 8, 3, 2, 6]);
     }
 
-    /// imaptest's sort-subject.mbox (and thread-orderedsubject.mbox): subject, body.
-    pub(crate) const SUBJECTS: [(Option<&str>, &str); 15] = [
+    /// The messages of imaptest's sort-subject.mbox (and thread-orderedsubject.mbox).
+    pub(crate) fn subjects() -> Vec<Msg> {
+        SUBJECTS
+            .iter()
+            .enumerate()
+            .map(|(i, (s, body))| {
+                let field = s.map(|s| format!("Subject: {s}\n")).unwrap_or_default();
+                msg(i as u32 + 1, 0, &format!("{field}\n{body}\n"))
+            })
+            .collect()
+    }
+
+    /// Subject and body of each.
+    const SUBJECTS: [(Option<&str>, &str); 15] = [
         (Some("a"), "1"),
         (Some("C"), "2"),
         (Some("b"), "3"),

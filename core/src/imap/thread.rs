@@ -374,7 +374,7 @@ fn gather_subjects(f: &mut Forest, msgs: &[Msg]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::sort::tests::{msg, SUBJECTS};
+    use crate::imap::sort::tests::{msg, subjects};
 
     fn threads(alg: Algorithm, msgs: &[Msg]) -> String {
         let mut out = Vec::new();
@@ -474,14 +474,7 @@ mod tests {
 
     #[test]
     fn imaptest_ordered_subject() {
-        let m: Vec<Msg> = SUBJECTS
-            .iter()
-            .enumerate()
-            .map(|(i, (s, body))| {
-                let field = s.map(|s| format!("Subject: {s}\n")).unwrap_or_default();
-                msg(i as u32 + 1, 0, &format!("{field}\n{body}\n"))
-            })
-            .collect();
+        let m = subjects();
         assert_eq!(
             threads(Algorithm::OrderedSubject, &m),
             "* THREAD (1)(2 (7)(12)(13))(3 (5)(11))(4)(6)(8)(9 10)(14)(15)\r\n"
