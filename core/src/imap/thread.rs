@@ -505,6 +505,54 @@ mod tests {
         );
     }
 
+    /// Every number in a `* THREAD` answer, in order.
+    fn numbers(out: &str) -> Vec<u32> {
+        out.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever ids, duplicates, self-references and loops the headers hold, both
+        /// algorithms place every message exactly once, with balanced parentheses.
+        #[test]
+        fn every_message_once(
+            heads in proptest::collection::vec(
+                (proptest::option::of(0u8..6), proptest::collection::vec(0u8..6, 0..5),
+                 0u8..3, 0u64..4),
+                0..24,
+            )
+        ) {
+            let m: Vec<Msg> = heads
+                .iter()
+                .enumerate()
+                .map(|(i, (id, refs, subject, day))| {
+                    let id = id.map(|n| format!("Message-ID: <{n}@x>\n")).unwrap_or_default();
+                    let refs: Vec<String> = refs.iter().map(|r| format!("<{r}@x>")).collect();
+                    let subject = ["a", "Re: a", "b"][*subject as usize];
+                    let refs = if refs.is_empty() {
+                        String::new()
+                    } else {
+                        format!("References: {}\n", refs.join(" "))
+                    };
+                    msg(i as u32 + 1, day * 86_400, &format!("{id}{refs}Subject: {subject}\n\nx\n"))
+                })
+                .collect();
+            for alg in [Algorithm::References, Algorithm::OrderedSubject] {
+                let out = threads(alg, &m);
+                let mut seen = numbers(&out);
+                seen.sort_unstable();
+                let all: Vec<u32> = (1..=m.len() as u32).collect();
+                proptest::prop_assert_eq!(&seen, &all, "{}", out);
+                let opens = out.matches('(').count();
+                proptest::prop_assert_eq!(opens, out.matches(')').count());
+                proptest::prop_assert!(!out.contains("()"), "{}", out);
+            }
+        }
+    }
+
     /// RFC 5256 §4's example shapes, and depth: a chain as long as a mailbox must not
     /// exhaust the stack.
     #[test]
