@@ -275,4 +275,28 @@ mod tests {
         );
         assert!(request("d SEARCH ALL\r\n").is_none());
     }
+
+    /// Hostile headers cannot grow the cache past its bound; what fits is kept.
+    #[test]
+    fn cache_is_bounded() {
+        let mut cache = Cache::default();
+        let refs: String = (0..200)
+            .map(|i| format!("<{i}{}@x> ", "r".repeat(400)))
+            .collect();
+        let raw = format!(
+            "References: {refs}\r\nSubject: {}\r\n\r\n",
+            "s".repeat(5000)
+        );
+        let h = Arc::new(Headers::parse(raw.as_bytes()));
+        for uid in 1..=10_000 {
+            cache.put(uid, &h);
+        }
+        assert!(cache.weight <= MAX_CACHE);
+        assert!(cache.map.len() > 10 && cache.map.len() < 10_000);
+        let weight = cache.weight;
+        cache.put(1, &h);
+        assert_eq!(cache.weight, weight);
+        cache.clear();
+        assert_eq!((cache.map.len(), cache.weight), (0, 0));
+    }
 }
