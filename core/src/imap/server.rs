@@ -1765,8 +1765,8 @@ fn needs_sync(body: &CommandBody<'_>) -> bool {
 }
 
 /// Sync-point commands whose changes are written before the command runs; the others
-/// write them themselves (FETCH, STORE, SEARCH without EXPUNGE; NOOP, CHECK, EXPUNGE,
-/// MOVE, IDLE after their own work) or leave the folder (CLOSE, LOGOUT).
+/// write them themselves (FETCH, STORE, SEARCH, SORT, THREAD without EXPUNGE; NOOP,
+/// CHECK, EXPUNGE, MOVE, IDLE after their own work) or leave the folder (CLOSE, LOGOUT).
 fn reports_first(body: &CommandBody<'_>) -> bool {
     !matches!(
         body,
