@@ -40,6 +40,7 @@ a3 LIST \"\" *\r\n\
 a4 SELECT {5}\r\nINBOX\r\n\
 a5 FETCH 1:* (FLAGS UID BODY.PEEK[HEADER])\r\n\
 a6 STORE 2 +FLAGS (\\Deleted)\r\na7 SEARCH DELETED\r\n\
+a7s SORT (REVERSE DATE) UTF-8 SUBJECT {3+}\r\ntwo\r\na7t UID THREAD REFERENCES UTF-8 ALL\r\n\
 a8 APPEND INBOX {3+}\r\nabc\r\n\
 a9 IDLE\r\nDONE\r\n\
 b1 EXPUNGE\r\nb2 FETCH 1 BODY[]\r\n\
@@ -75,6 +76,8 @@ fn one_byte_at_a_time_is_the_same_session() {
     assert!(closed);
     assert!(whole.ends_with("b4 OK LOGOUT completed\r\n"), "{whole}");
     assert!(!whole.contains(" BAD "), "{whole}");
+    assert!(whole.contains("* SORT 2\r\na7s OK SORT"), "{whole}");
+    assert!(whole.contains("* THREAD (4)(5)(6)\r\na7t OK"), "{whole}");
     let bytes: Vec<&[u8]> = SESSION.chunks(1).collect();
     assert_eq!(run(&bytes).0, whole);
 }

@@ -11,7 +11,8 @@ use mailroom_core::{Input, Machine, Output};
 
 const PRE_AUTH_CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN";
 const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
-                    SPECIAL-USE CONDSTORE ACL RIGHTS=texk";
+                    SPECIAL-USE CONDSTORE ACL RIGHTS=texk SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT \
+                    THREAD=REFERENCES";
 
 #[test]
 fn greeting_capability_noop_logout() {

@@ -13,11 +13,14 @@
 //! `listext.rs` (LIST's SPECIAL-USE options), `pattern.rs` (LIST wildcards, for the
 //! runtime), `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
 //! mail-parser), `select.rs` (the selected state: the folder
-//! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`.
+//! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`; SORT and THREAD
+//! (RFC 5256, 5957): `sortcmd.rs` (the commands and their run), `sort.rs` (keys and
+//! order), `thread.rs` (ORDEREDSUBJECT, REFERENCES), `basesubject.rs`.
 //!
 //! [`View`]: crate::mailbox::View
 
 mod acl;
+mod basesubject;
 mod envelope;
 mod fetch;
 mod frame;
@@ -26,7 +29,10 @@ mod pattern;
 mod search;
 mod select;
 mod server;
+mod sort;
+mod sortcmd;
 mod store;
+mod thread;
 mod write;
 
 pub use acl::{AclOp, AclRequest};

@@ -20,6 +20,7 @@ use super::frame::{Frame, Framer};
 use super::listext;
 use super::search;
 use super::select::{BadSet, Selected};
+use super::sortcmd;
 use super::store;
 use super::write;
 use super::{
@@ -135,6 +136,8 @@ enum Pending {
     },
     Fetch(FetchJob),
     Search(SearchJob),
+    /// SORT or THREAD (`sortcmd.rs`) reading messages.
+    Sort(Box<sortcmd::Job>),
     /// `\Seen` set by a FETCH of bodies.
     FetchSeen {
         tag: String,
@@ -189,6 +192,8 @@ pub struct ImapServer {
     condstore: bool,
     /// The LIST being decoded asked for special-use folders only (RFC 6154).
     special_only: bool,
+    /// SORT and THREAD's header data for the selected folder.
+    sort_cache: sortcmd::Cache,
     framer: Framer,
     out: Vec<u8>,
     events: VecDeque<ImapEvent>,
@@ -225,6 +230,7 @@ impl ImapServer {
             selected: None,
             condstore: false,
             special_only: false,
+            sort_cache: sortcmd::Cache::default(),
             out: Vec::with_capacity(256),
             events: VecDeque::new(),
             pending: None,
@@ -290,6 +296,10 @@ impl ImapServer {
                 "CONDSTORE",
                 "ACL",
                 "RIGHTS=texk",
+                "SORT",
+                "SORT=DISPLAY",
+                "THREAD=ORDEREDSUBJECT",
+                "THREAD=REFERENCES",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -721,6 +731,9 @@ impl ImapServer {
                 criteria.into_iter().collect(),
                 uid,
             ),
+            body @ (CommandBody::Sort { .. } | CommandBody::Thread { .. }) if selected => {
+                self.sort(tag, body)
+            }
             CommandBody::Fetch {
                 sequence_set,
                 macro_or_item_names,
@@ -774,6 +787,8 @@ impl ImapServer {
                         | CommandBody::Expunge
                         | CommandBody::ExpungeUid { .. }
                         | CommandBody::Search { .. }
+                        | CommandBody::Sort { .. }
+                        | CommandBody::Thread { .. }
                         | CommandBody::Fetch { .. }
                         | CommandBody::Store { .. }
                         | CommandBody::Copy { .. }
@@ -956,6 +971,7 @@ impl ImapServer {
     }
 
     fn deselect(&mut self) {
+        self.sort_cache.clear();
         if self.selected.take().is_some() {
             self.events.push_back(ImapEvent::Deselect);
         }
@@ -1088,6 +1104,33 @@ impl ImapServer {
         self.out.extend_from_slice(b"\r\n");
         let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
         self.tagged(&job.tag, "OK", &format!("{what} completed"));
+    }
+
+    /// SORT or THREAD (after the sync point), run by `sortcmd.rs`.
+    fn sort(&mut self, tag: String, body: CommandBody<'static>) {
+        let req = match sortcmd::Request::new(tag.clone(), body) {
+            Some(Ok(req)) => req,
+            Some(Err(text)) => return self.bad(Some(&tag), text),
+            None => return,
+        };
+        let wants_modseq = req.keys().iter().any(has_modseq);
+        if wants_modseq {
+            self.condstore = true;
+        }
+        let condstore = self.condstore;
+        let Some(sel) = &mut self.selected else {
+            return;
+        };
+        if let Some(job) = sortcmd::Job::start(req, sel, condstore, wants_modseq, &mut self.out) {
+            self.sort_on(Box::new(job), None);
+        }
+    }
+
+    fn sort_on(&mut self, mut job: Box<sortcmd::Job>, bytes: Option<Vec<u8>>) {
+        let Some(sel) = &self.selected else { return };
+        if let Some(uid) = job.advance(sel, &mut self.sort_cache, bytes, &mut self.out) {
+            self.ask(ImapEvent::Message { uid }, Pending::Sort(job));
+        }
     }
 
     fn fetch(
@@ -1686,6 +1729,10 @@ impl ImapServer {
                 }
                 Err(e) => self.mailbox_error(&tag, req.op.name(), &e),
             },
+            (Pending::Sort(job), ImapCommand::Message(bytes)) => {
+                // A message gone meanwhile sorts as one without header fields.
+                self.sort_on(job, Some(bytes.unwrap_or_default()));
+            }
             (Pending::Search(job), ImapCommand::Message(bytes)) => {
                 // A message gone from the store meanwhile matches no text key.
                 self.search_on(job, Some(bytes.unwrap_or_default()));
@@ -1761,7 +1808,7 @@ fn folder(m: &Mailbox<'_>) -> Result<String, ()> {
     }
 }
 
-fn charset_ok(c: &str) -> bool {
+pub(super) fn charset_ok(c: &str) -> bool {
     c.eq_ignore_ascii_case("US-ASCII") || c.eq_ignore_ascii_case("UTF-8")
 }
 
@@ -1778,14 +1825,16 @@ fn needs_sync(body: &CommandBody<'_>) -> bool {
 }
 
 /// Sync-point commands whose changes are written before the command runs; the others
-/// write them themselves (FETCH, STORE, SEARCH without EXPUNGE; NOOP, CHECK, EXPUNGE,
-/// MOVE, IDLE after their own work) or leave the folder (CLOSE, LOGOUT).
+/// write them themselves (FETCH, STORE, SEARCH, SORT, THREAD without EXPUNGE; NOOP,
+/// CHECK, EXPUNGE, MOVE, IDLE after their own work) or leave the folder (CLOSE, LOGOUT).
 fn reports_first(body: &CommandBody<'_>) -> bool {
     !matches!(
         body,
         CommandBody::Fetch { .. }
             | CommandBody::Store { .. }
             | CommandBody::Search { .. }
+            | CommandBody::Sort { .. }
+            | CommandBody::Thread { .. }
             | CommandBody::Noop
             | CommandBody::Check
             | CommandBody::Expunge
