@@ -13,15 +13,20 @@
 //! `listext.rs` (LIST's SPECIAL-USE options), `pattern.rs` (LIST wildcards, for the
 //! runtime), `server.rs` (states and commands), `envelope.rs` (FETCH ENVELOPE, through
 //! mail-parser), `select.rs` (the selected state: the folder
-//! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`.
+//! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`, `esearch.rs`
+//! (SEARCH RETURN options and the `* ESEARCH` answer, RFC 4731/5267), `context.rs`
+//! (CONTEXT=SEARCH updates, CANCELUPDATE), `qresync.rs` (RFC 7162's VANISHED).
 //!
 //! [`View`]: crate::mailbox::View
 
+mod context;
 mod envelope;
+mod esearch;
 mod fetch;
 mod frame;
 mod listext;
 mod pattern;
+mod qresync;
 mod search;
 mod select;
 mod server;

@@ -14,9 +14,12 @@
 //! bounded buffer; an idle deadline; an error count; STARTTLS throws away what
 //! followed the command.
 
+use super::context::{self, SearchContext};
+use super::esearch::{self, ReturnOpts};
 use super::fetch::{self, Item};
 use super::frame::{Frame, Framer};
 use super::listext;
+use super::qresync::{self, Resync};
 use super::search;
 use super::select::{BadSet, Selected};
 use super::store;
@@ -99,6 +102,7 @@ enum Pending {
         tag: String,
         read_only: bool,
         condstore: bool,
+        resync: Option<Resync>,
     },
     Folder {
         tag: String,
@@ -130,12 +134,26 @@ enum Pending {
     },
     Fetch(FetchJob),
     Search(SearchJob),
+    /// Bytes of new messages for CONTEXT=SEARCH updates (`context.rs`), then what
+    /// the sync point was for.
+    Fill {
+        todo: VecDeque<u32>,
+        then: AfterSync,
+    },
     /// `\Seen` set by a FETCH of bodies.
     FetchSeen {
         tag: String,
         what: &'static str,
         gone: bool,
     },
+}
+
+/// What a sync point was for, once its changes are in.
+#[derive(Debug)]
+enum AfterSync {
+    Command(Box<Command<'static>>),
+    Append { tag: String, text: String },
+    Idle,
 }
 
 #[derive(Debug)]
@@ -171,6 +189,10 @@ struct SearchJob {
     todo: VecDeque<(u32, u32)>,
     keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
     hits: Vec<search::Hit>,
+    /// ESEARCH return options (RFC 4731); `None`: the old `* SEARCH` answer.
+    ret: Option<ReturnOpts>,
+    /// The text keys' outcomes per message, kept for an UPDATE context.
+    leaves: std::collections::HashMap<u32, Vec<bool>>,
 }
 
 /// The IMAP server session. See the module documentation.
@@ -184,6 +206,10 @@ pub struct ImapServer {
     condstore: bool,
     /// The LIST being decoded asked for special-use folders only (RFC 6154).
     special_only: bool,
+    /// The SEARCH being decoded had `RETURN (…)` (RFC 4731, `esearch.rs`).
+    search_return: Option<ReturnOpts>,
+    /// QRESYNC is on (ENABLE QRESYNC, RFC 7162 §3.2.3).
+    qresync: bool,
     framer: Framer,
     out: Vec<u8>,
     events: VecDeque<ImapEvent>,
@@ -220,6 +246,8 @@ impl ImapServer {
             selected: None,
             condstore: false,
             special_only: false,
+            search_return: None,
+            qresync: false,
             out: Vec::with_capacity(256),
             events: VecDeque::new(),
             pending: None,
@@ -283,6 +311,9 @@ impl ImapServer {
                 "MOVE",
                 "SPECIAL-USE",
                 "CONDSTORE",
+                "QRESYNC",
+                "ESEARCH",
+                "CONTEXT=SEARCH",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -423,6 +454,27 @@ impl ImapServer {
             },
             ok => ok,
         };
+        // SEARCH RETURN (…) and CANCELUPDATE (RFC 4731, 5267).
+        let decoded = match decoded {
+            Err(text) => {
+                let msg = self.framer.message();
+                if let Some(r) = context::cancel_line(msg) {
+                    return self.cancel_update(r);
+                }
+                match esearch::strip(msg, "SEARCH") {
+                    Some(Ok((line, opts))) => match CommandCodec::new().decode(&line) {
+                        Ok((&[], cmd)) => {
+                            self.search_return = Some(opts);
+                            Ok(cmd.into_static())
+                        }
+                        _ => Err(text),
+                    },
+                    Some(Err(esearch::BadReturn(why))) => Err(why),
+                    None => Err(text),
+                }
+            }
+            ok => ok,
+        };
         match decoded {
             Ok(cmd) => self.command(now, cmd),
             Err(text) => {
@@ -537,6 +589,17 @@ impl ImapServer {
                     if matches!(c, CapabilityEnable::CondStore) && !self.condstore {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    }
+                    // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                    if let CapabilityEnable::Other(_) = c {
+                        if c.to_string().eq_ignore_ascii_case("QRESYNC") && !self.qresync {
+                            self.qresync = true;
+                            self.condstore = true;
+                            if let Some(sel) = &mut self.selected {
+                                sel.qresync = true;
+                            }
+                            enabled.push("QRESYNC");
+                        }
                     }
                 }
                 self.out.extend_from_slice(b"* ENABLED");
@@ -689,12 +752,16 @@ impl ImapServer {
                 charset,
                 criteria,
                 uid,
-            } if selected => self.search(
-                tag,
-                charset.is_some_and(|c| !charset_ok(c.as_ref())),
-                criteria.into_iter().collect(),
-                uid,
-            ),
+            } if selected => {
+                let ret = self.search_return.take();
+                self.search(
+                    tag,
+                    charset.is_some_and(|c| !charset_ok(c.as_ref())),
+                    criteria.into_iter().collect(),
+                    uid,
+                    ret,
+                )
+            }
             CommandBody::Fetch {
                 sequence_set,
                 macro_or_item_names,
@@ -760,8 +827,9 @@ impl ImapServer {
                 }
             }
         }
-        // A LIST's special-use option is for that LIST only.
+        // A LIST's special-use option, a SEARCH's RETURN, are for that command only.
         self.special_only = false;
+        self.search_return = None;
     }
 
     /// NOOP and CHECK: the sync point (already passed) is all they do.
@@ -890,16 +958,34 @@ impl ImapServer {
         params: &[SelectParameter],
         read_only: bool,
     ) {
-        // RFC 3501 §6.3.1: a SELECT first leaves the folder selected, even if it fails.
+        // RFC 3501 §6.3.1: a SELECT first leaves the folder selected, even if it fails;
+        // RFC 7162 §3.2.11: with QRESYNC on, the client is told.
+        if self.qresync && self.selected.is_some() {
+            self.out
+                .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
+        }
         self.deselect();
-        let condstore = params
-            .iter()
-            .any(|p| matches!(p, SelectParameter::CondStore));
-        if params
-            .iter()
-            .any(|p| !matches!(p, SelectParameter::CondStore))
-        {
-            return self.bad(Some(&tag), "QRESYNC is not supported");
+        let mut condstore = false;
+        let mut resync = None;
+        for p in params {
+            match p {
+                SelectParameter::CondStore => condstore = true,
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => {
+                    if !self.qresync {
+                        return self.bad(Some(&tag), "QRESYNC is not enabled");
+                    }
+                    resync = Some(Resync {
+                        uid_validity: uid_validity.get(),
+                        modseq: mod_sequence_value.get(),
+                        known_uids: known_uids.clone(),
+                    });
+                }
+            }
         }
         match folder(mailbox) {
             Ok(name) => self.ask(
@@ -911,6 +997,7 @@ impl ImapServer {
                     tag,
                     read_only,
                     condstore,
+                    resync,
                 },
             ),
             Err(()) => self.bad_name(&tag),
@@ -981,6 +1068,7 @@ impl ImapServer {
         bad_charset: bool,
         keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
         uid_cmd: bool,
+        ret: Option<ReturnOpts>,
     ) {
         if bad_charset {
             self.tagged(
@@ -999,7 +1087,7 @@ impl ImapServer {
         };
         let wants_modseq = keys.iter().any(has_modseq);
         if wants_modseq {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let condstore = self.condstore;
         let Some(sel) = &mut self.selected else {
@@ -1014,6 +1102,8 @@ impl ImapServer {
             todo: search::candidates(sel).into(),
             keys,
             hits: Vec::new(),
+            ret,
+            leaves: Default::default(),
         };
         self.search_on(job, None);
     }
@@ -1031,7 +1121,14 @@ impl ImapServer {
             if let Some(hit) = search::matches(sel, &job.keys, seq, uid, text.as_ref()) {
                 job.hits.push(hit);
             }
+            if let (Some(t), Some(ReturnOpts { update: true, .. })) = (&text, &job.ret) {
+                job.leaves.insert(uid, search::text_leaves(&job.keys, t));
+            }
             bytes = None;
+        }
+        let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
+        if let Some(ret) = job.ret.take() {
+            return self.esearch_done(job, ret, what);
         }
         self.out.extend_from_slice(b"* SEARCH");
         for h in &job.hits {
@@ -1045,7 +1142,48 @@ impl ImapServer {
             }
         }
         self.out.extend_from_slice(b"\r\n");
-        let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
+        self.tagged(&job.tag, "OK", &format!("{what} completed"));
+    }
+
+    /// The `* ESEARCH` answer (RFC 4731), and with UPDATE the context kept from now
+    /// on (RFC 5267 §4.2).
+    fn esearch_done(&mut self, job: SearchJob, ret: ReturnOpts, what: &str) {
+        let found: Vec<esearch::Found> = job
+            .hits
+            .iter()
+            .map(|h| esearch::Found {
+                num: if job.uid_cmd { h.uid } else { h.seq },
+                modseq: h.modseq,
+            })
+            .collect();
+        esearch::write(
+            &mut self.out,
+            &job.tag,
+            job.uid_cmd,
+            &found,
+            &ret,
+            job.wants_modseq,
+        );
+        if ret.update {
+            let Some(sel) = &mut self.selected else {
+                return;
+            };
+            let c = SearchContext::new(
+                job.tag.clone(),
+                job.uid_cmd,
+                job.keys,
+                job.needs_text,
+                job.hits.iter().map(|h| h.uid),
+                job.leaves,
+            );
+            if sel.contexts.add(c).is_err() {
+                // RFC 5267 §4.2: the search is answered, the updates refused.
+                let mut code = b"* NO [NOUPDATE ".to_vec();
+                write::string(&mut code, job.tag.as_bytes());
+                code.extend_from_slice(b"] Too many searches kept up to date\r\n");
+                self.out.extend_from_slice(&code);
+            }
+        }
         self.tagged(&job.tag, "OK", &format!("{what} completed"));
     }
 
@@ -1059,17 +1197,25 @@ impl ImapServer {
     ) {
         let what = if uid_cmd { "UID FETCH" } else { "FETCH" };
         let mut changed_since = None;
+        let mut vanished = false;
         for m in modifiers {
             match m {
                 FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
-                FetchModifier::Vanished => return self.bad(Some(&tag), "QRESYNC is not supported"),
+                FetchModifier::Vanished => vanished = true,
             }
+        }
+        // RFC 7162 §3.2.6: VANISHED only with UID FETCH, CHANGEDSINCE and QRESYNC on.
+        if vanished && !(uid_cmd && changed_since.is_some() && self.qresync) {
+            return self.bad(
+                Some(&tag),
+                "VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC",
+            );
         }
         let asks_modseq = changed_since.is_some()
             || matches!(asked, imap_codec::imap_types::fetch::MacroOrMessageDataItemNames::MessageDataItemNames(v)
                 if v.iter().any(|i| matches!(i, imap_codec::imap_types::fetch::MessageDataItemName::ModSeq)));
         if asks_modseq {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let items = match fetch::items(asked, uid_cmd, self.condstore && changed_since.is_some()) {
             Ok(i) => i,
@@ -1087,6 +1233,9 @@ impl ImapServer {
             Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
         };
         sel.report(&mut self.out, false, condstore);
+        if vanished {
+            qresync::write_earlier(&mut self.out, &qresync::missing(sel, Some(set)));
+        }
         let gone = uids.iter().any(|&u| sel.meta(u).is_none());
         let todo = uids
             .into_iter()
@@ -1183,7 +1332,7 @@ impl ImapServer {
             .map(|StoreModifier::UnchangedSince(n)| *n)
             .next();
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let Ok((given, keywords)) = store::parse_flags(flags) else {
             return self.bad(Some(&tag), "Invalid flags");
@@ -1499,6 +1648,7 @@ impl ImapServer {
                     tag,
                     read_only,
                     condstore,
+                    resync,
                 },
                 ImapCommand::Selected(r),
             ) => {
@@ -1508,8 +1658,12 @@ impl ImapServer {
                         if condstore {
                             self.condstore = true;
                         }
-                        let sel = Selected::new(*index, read_only);
+                        let mut sel = Selected::new(*index, read_only);
+                        sel.qresync = self.qresync;
                         sel.write_opening(&mut self.out);
+                        if let Some(r) = &resync {
+                            qresync::after_select(&sel, &mut self.out, r);
+                        }
                         self.selected = Some(sel);
                         self.state = State::Selected;
                         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
@@ -1523,39 +1677,25 @@ impl ImapServer {
                 Err(e) => self.mailbox_error(&tag, what, &e),
             },
             (Pending::Sync(cmd), ImapCommand::Changes { records, recent }) => {
-                if !self.take_changes(&records, &recent) {
-                    return true;
+                if self.take_changes(&records, &recent) {
+                    self.after_sync(AfterSync::Command(cmd));
                 }
-                if reports_first(&cmd.body) {
-                    let condstore = self.condstore;
-                    if let Some(sel) = &mut self.selected {
-                        sel.report(&mut self.out, true, condstore);
-                    }
-                }
-                self.run(*cmd);
             }
             (Pending::AfterAppend { tag, text }, ImapCommand::Changes { records, recent }) => {
-                if !self.take_changes(&records, &recent) {
-                    return true;
+                if self.take_changes(&records, &recent) {
+                    self.after_sync(AfterSync::Append { tag, text });
                 }
-                let condstore = self.condstore;
-                if let Some(sel) = &mut self.selected {
-                    sel.report(&mut self.out, true, condstore);
-                }
-                self.tagged(&tag, "OK", &text);
             }
             (Pending::IdleSync, ImapCommand::Changes { records, recent }) => {
-                if !self.take_changes(&records, &recent) {
-                    return true;
+                if self.take_changes(&records, &recent) {
+                    self.after_sync(AfterSync::Idle);
                 }
-                let condstore = self.condstore;
-                if let Some(sel) = &mut self.selected {
-                    sel.report(&mut self.out, true, condstore);
+            }
+            (Pending::Fill { mut todo, then }, ImapCommand::Message(bytes)) => {
+                if let (Some(uid), Some(sel)) = (todo.pop_front(), &mut self.selected) {
+                    sel.contexts.fill(uid, bytes.as_deref());
                 }
-                if matches!(self.phase, Phase::Idle { .. }) {
-                    self.idling = true;
-                    self.events.push_back(ImapEvent::Idle);
-                }
+                self.fill_on(todo, then);
             }
             (Pending::Store(job), ImapCommand::Stored(r)) => match r {
                 Ok(outcome) => self.store_done(job, outcome),
@@ -1647,6 +1787,83 @@ impl ImapServer {
             }
         }
         true
+    }
+
+    /// A sync point's changes are in: first the bytes CONTEXT=SEARCH updates need
+    /// (new messages' text), then what the sync point was for.
+    fn after_sync(&mut self, then: AfterSync) {
+        let todo = match &self.selected {
+            Some(sel) if !sel.contexts.is_empty() => sel.contexts.missing_text(sel),
+            _ => Vec::new(),
+        };
+        self.fill_on(todo.into(), then);
+    }
+
+    fn fill_on(&mut self, todo: VecDeque<u32>, then: AfterSync) {
+        if let Some(&uid) = todo.front() {
+            return self.ask(ImapEvent::Message { uid }, Pending::Fill { todo, then });
+        }
+        let condstore = self.condstore;
+        match then {
+            AfterSync::Command(cmd) => {
+                if reports_first(&cmd.body) {
+                    if let Some(sel) = &mut self.selected {
+                        sel.report(&mut self.out, true, condstore);
+                    }
+                }
+                self.run(*cmd);
+            }
+            AfterSync::Append { tag, text } => {
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                self.tagged(&tag, "OK", &text);
+            }
+            AfterSync::Idle => {
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                if matches!(self.phase, Phase::Idle { .. }) {
+                    self.idling = true;
+                    self.events.push_back(ImapEvent::Idle);
+                }
+            }
+        }
+    }
+
+    /// CANCELUPDATE (RFC 5267 §4.2): the contexts named stop; unknown tags are
+    /// ignored, as Dovecot does.
+    fn cancel_update(&mut self, r: Result<(String, Vec<String>), String>) {
+        match r {
+            Ok((tag, tags)) => match &mut self.selected {
+                Some(sel) => {
+                    for t in &tags {
+                        sel.contexts.cancel(t);
+                    }
+                    self.tagged(&tag, "OK", "CANCELUPDATE completed");
+                }
+                None => self.bad(Some(&tag), "CANCELUPDATE not allowed now"),
+            },
+            Err(tag) => self.bad(Some(&tag), "Invalid CANCELUPDATE arguments"),
+        }
+    }
+
+    /// A command that uses CONDSTORE turns it on (RFC 7162 §3.1); the first time in
+    /// a selected folder the client is told its HIGHESTMODSEQ (§3.1.2.1).
+    fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            self.out.extend_from_slice(
+                format!(
+                    "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                    sel.index.highest_modseq.max(1)
+                )
+                .as_bytes(),
+            );
+        }
     }
 
     /// Apply the changes of a sync point; false (and closing) if they do not fit.
