@@ -15,7 +15,8 @@
 //! mail-parser), `select.rs` (the selected state: the folder
 //! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`, `esearch.rs`
 //! (SEARCH RETURN options and the `* ESEARCH` answer, RFC 4731/5267), `context.rs`
-//! (CONTEXT=SEARCH updates, CANCELUPDATE), `qresync.rs` (RFC 7162's VANISHED).
+//! (CONTEXT=SEARCH updates, CANCELUPDATE), `qresync.rs` (RFC 7162's VANISHED),
+//! `notify.rs` (NOTIFY, RFC 5465).
 //!
 //! [`View`]: crate::mailbox::View
 
@@ -25,6 +26,7 @@ mod esearch;
 mod fetch;
 mod frame;
 mod listext;
+mod notify;
 mod pattern;
 mod qresync;
 mod search;

@@ -19,6 +19,7 @@ use super::esearch::{self, ReturnOpts};
 use super::fetch::{self, Item};
 use super::frame::{Frame, Framer};
 use super::listext;
+use super::notify::{self, Notify};
 use super::qresync::{self, Resync};
 use super::search;
 use super::select::{BadSet, Selected};
@@ -140,6 +141,15 @@ enum Pending {
         todo: VecDeque<u32>,
         then: AfterSync,
     },
+    /// NOTIFY (`notify.rs`): the status of the watched mailboxes at these indexes,
+    /// each written always (`initial`, NOTIFY SET STATUS) or when it changed; then
+    /// the tagged OK with `text`.
+    NotifyStatus {
+        tag: String,
+        text: String,
+        todo: VecDeque<usize>,
+        initial: bool,
+    },
     /// `\Seen` set by a FETCH of bodies.
     FetchSeen {
         tag: String,
@@ -210,6 +220,8 @@ pub struct ImapServer {
     search_return: Option<ReturnOpts>,
     /// QRESYNC is on (ENABLE QRESYNC, RFC 7162 §3.2.3).
     qresync: bool,
+    /// Mailboxes watched with NOTIFY (RFC 5465).
+    watched: Vec<notify::Watched>,
     framer: Framer,
     out: Vec<u8>,
     events: VecDeque<ImapEvent>,
@@ -248,6 +260,7 @@ impl ImapServer {
             special_only: false,
             search_return: None,
             qresync: false,
+            watched: Vec::new(),
             out: Vec::with_capacity(256),
             events: VecDeque::new(),
             pending: None,
@@ -314,6 +327,7 @@ impl ImapServer {
                 "QRESYNC",
                 "ESEARCH",
                 "CONTEXT=SEARCH",
+                "NOTIFY",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -461,6 +475,9 @@ impl ImapServer {
                 if let Some(r) = context::cancel_line(msg) {
                     return self.cancel_update(r);
                 }
+                if let Some((tag, r)) = notify::parse(msg) {
+                    return self.notify(tag, r);
+                }
                 match esearch::strip(msg, "SEARCH") {
                     Some(Ok((line, opts))) => match CommandCodec::new().decode(&line) {
                         Ok((&[], cmd)) => {
@@ -510,7 +527,15 @@ impl ImapServer {
                 self.out.extend_from_slice(b"\r\n");
                 self.tagged(&tag, "OK", "CAPABILITY completed");
             }
-            CommandBody::Noop => self.sync_done(&tag, "NOOP completed"),
+            CommandBody::Noop => {
+                let condstore = self.condstore;
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                // NOTIFY's other mailboxes are looked at now.
+                let todo = (0..self.watched.len()).collect();
+                self.notify_on(tag, "NOOP completed".into(), todo, false);
+            }
             CommandBody::Check if selected => self.sync_done(&tag, "CHECK completed"),
             CommandBody::Logout => {
                 self.out.extend_from_slice(b"* BYE Logging out\r\n");
@@ -1691,6 +1716,32 @@ impl ImapServer {
                     self.after_sync(AfterSync::Idle);
                 }
             }
+            (
+                Pending::NotifyStatus {
+                    tag,
+                    text,
+                    mut todo,
+                    initial,
+                },
+                ImapCommand::Status(r),
+            ) => {
+                if let (Some(i), Ok(st)) = (todo.pop_front(), r) {
+                    if let Some(w) = self.watched.get_mut(i) {
+                        // A mailbox that is gone or not allowed is left out (§5).
+                        let changed = w.last.is_some_and(|l| {
+                            l.messages != st.messages
+                                || l.uid_next != st.uid_next
+                                || l.uid_validity != st.uid_validity
+                                || l.highest_modseq != st.highest_modseq
+                        });
+                        if initial || changed {
+                            write_status(&mut self.out, &w.folder, &w.items, &st);
+                        }
+                        w.last = Some(st);
+                    }
+                }
+                self.notify_on(tag, text, todo, initial);
+            }
             (Pending::Fill { mut todo, then }, ImapCommand::Message(bytes)) => {
                 if let (Some(uid), Some(sel)) = (todo.pop_front(), &mut self.selected) {
                     sel.contexts.fill(uid, bytes.as_deref());
@@ -1829,6 +1880,50 @@ impl ImapServer {
                 }
             }
         }
+    }
+
+    /// NOTIFY NONE / SET (RFC 5465).
+    fn notify(&mut self, tag: String, r: Result<Notify, &'static str>) {
+        if self.state == State::NotAuthenticated {
+            return self.bad(Some(&tag), "NOTIFY not allowed now");
+        }
+        match r {
+            Err(why) => self.bad(Some(&tag), why),
+            Ok(Notify::None) => {
+                self.watched.clear();
+                self.tagged(&tag, "OK", "NOTIFY completed");
+            }
+            Ok(Notify::Set { status, watched }) => {
+                self.watched = watched;
+                // Without STATUS the current state is only noted, to compare with.
+                let todo = (0..self.watched.len()).collect();
+                self.notify_on(tag, "NOTIFY completed".into(), todo, status);
+            }
+        }
+    }
+
+    /// Ask the status of the next watched mailbox in `todo`, or finish with `text`.
+    fn notify_on(&mut self, tag: String, text: String, mut todo: VecDeque<usize>, initial: bool) {
+        while let Some(&i) = todo.front() {
+            match self.watched.get(i) {
+                Some(w) if !w.items.is_empty() => {
+                    let folder = w.folder.clone();
+                    return self.ask(
+                        ImapEvent::Status { folder },
+                        Pending::NotifyStatus {
+                            tag,
+                            text,
+                            todo,
+                            initial,
+                        },
+                    );
+                }
+                _ => {
+                    todo.pop_front();
+                }
+            }
+        }
+        self.tagged(&tag, "OK", &text);
     }
 
     /// CANCELUPDATE (RFC 5267 §4.2): the contexts named stop; unknown tags are
