@@ -54,7 +54,7 @@ fn scratch(server: &TestServer, name: &str) -> PathBuf {
     d
 }
 
-fn imaptest(flavor: Flavor, args: &[String]) -> (TestServer, String) {
+fn imaptest(flavor: Flavor, args: &[String]) -> (TestServer, SocketAddr, String) {
     let (bin, tests) = imap::imaptest().expect("imaptest and its tests are installed");
     let mut server = TestServer::setup(flavor);
     let imap = imap::enable(&server);
@@ -81,12 +81,65 @@ fn imaptest(flavor: Flavor, args: &[String]) -> (TestServer, String) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    (server, text)
+    (server, imap, text)
+}
+
+/// The scripted groups imaptest skips because their capability is not advertised
+/// after login. imaptest's own "N skipped" count stays 0 in this build (it never
+/// counts a skip), so the number is worked out here from each test file's
+/// `capabilities:` header, as imaptest decides (case-insensitive, all required).
+fn skipped_groups(addr: SocketAddr, tests: &Path) -> Vec<String> {
+    let mut c = Imap::connect(addr).expect("IMAP connects");
+    c.login(BOB, BOB_PASSWORD);
+    let caps: Vec<String> = c
+        .ok("CAPABILITY")
+        .iter()
+        .filter_map(|l| l.strip_prefix("* CAPABILITY "))
+        .flat_map(|l| {
+            l.split(' ')
+                .map(str::to_ascii_uppercase)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut skipped = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(tests)
+        .expect("the imaptest tests directory")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "mbox"))
+        .collect();
+    files.sort();
+    for f in files {
+        // Some groups hold binary data: only the header needs to be text.
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        let header = text.split("\n\n").next().unwrap_or("");
+        let needs = header
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("capabilities"))
+            .map(|(_, v)| v.split_whitespace().map(str::to_ascii_uppercase).collect())
+            .unwrap_or_else(Vec::new);
+        // No second user is given to imaptest: groups that need one are skipped too.
+        let needs_user2 = header.contains("$user2") || header.contains("${user2}");
+        if needs_user2 || needs.iter().any(|n| !caps.contains(n)) {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+            skipped.push(name.unwrap_or_default());
+        }
+    }
+    skipped
 }
 
 /// imaptest's scripted tests: no group and no command fails (Dovecot's own score).
 fn imaptest_scripted(flavor: Flavor) {
-    let (server, out) = imaptest(flavor, &["test=$TESTS".to_string()]);
+    let (server, addr, out) = imaptest(flavor, &["test=$TESTS".to_string()]);
+    let (_, tests) = imap::imaptest().expect("imaptest and its tests are installed");
+    let skipped = skipped_groups(addr, &tests);
+    // Not a pass criterion yet: other capabilities are still being built.
+    println!(
+        "imaptest: {} groups skipped for capabilities not advertised: {}",
+        skipped.len(),
+        skipped.join(" ")
+    );
     let summary: Vec<&str> = out
         .lines()
         .filter(|l| l.contains("test groups:") || l.contains("individual commands failed"))
@@ -107,7 +160,7 @@ fn imaptest_stress(flavor: Flavor) {
     let dir = tempfile::tempdir().expect("scratch");
     let mbox = dir.path().join("stress.mbox");
     write_mbox(&mbox, 300);
-    let (server, out) = imaptest(
+    let (server, _, out) = imaptest(
         flavor,
         &[
             format!("mbox={}", mbox.display()),
