@@ -65,7 +65,7 @@ pub enum ImapEvent {
         pattern: String,
         subscribed: bool,
     },
-    /// STATUS: answer [`ImapCommand::Status`].
+    /// STATUS, and NOTIFY's look at a watched mailbox: answer [`ImapCommand::Status`].
     Status { folder: String },
     /// SELECT (`read_only` false) or EXAMINE: answer [`ImapCommand::Selected`] with
     /// the folder's index. For SELECT the runtime then moves the folder's
@@ -108,7 +108,8 @@ pub enum ImapEvent {
         message: Vec<u8>,
     },
     /// The bytes of message `uid` of the selected folder, as FETCH sends them (CRLF
-    /// line ends). Answer [`ImapCommand::Message`].
+    /// line ends), for FETCH, text SEARCH keys and CONTEXT=SEARCH updates. Answer
+    /// [`ImapCommand::Message`].
     Message { uid: u32 },
     /// IDLE started: send [`ImapCommand::Wake`] once when the selected folder changes
     /// (no answer is owed; a `Wake` after IDLE ended is ignored).
