@@ -120,9 +120,20 @@ fn partial_range(s: &str) -> Result<(NonZeroU32, NonZeroU32), BadReturn> {
 /// `1:3,5` for numbers in the order given: runs of consecutive ascending numbers
 /// become ranges, the order is kept (ESORT's ALL is in sort order).
 pub(super) fn compact(nums: impl IntoIterator<Item = u32>) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for n in nums {
+        match runs.last_mut() {
+            Some((_, b)) if b.checked_add(1) == Some(n) => *b = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    ranges_text(&runs)
+}
+
+/// Ranges `(a, b)` as a sequence set: `a:b` or `a` when `a == b`, comma-separated.
+pub(super) fn ranges_text(runs: &[(u32, u32)]) -> String {
     let mut out = String::new();
-    let mut run: Option<(u32, u32)> = None;
-    let flush = |out: &mut String, (a, b): (u32, u32)| {
+    for &(a, b) in runs {
         if !out.is_empty() {
             out.push(',');
         }
@@ -131,19 +142,6 @@ pub(super) fn compact(nums: impl IntoIterator<Item = u32>) -> String {
         } else {
             out.push_str(&format!("{a}:{b}"));
         }
-    };
-    for n in nums {
-        run = match run {
-            Some((a, b)) if b.checked_add(1) == Some(n) => Some((a, n)),
-            Some(r) => {
-                flush(&mut out, r);
-                Some((n, n))
-            }
-            None => Some((n, n)),
-        };
-    }
-    if let Some(r) = run {
-        flush(&mut out, r);
     }
     out
 }

@@ -49,18 +49,7 @@ pub(super) fn missing(sel: &Selected, known: Option<&SequenceSet>) -> String {
             push_range(&mut gaps, lo, b);
         }
     }
-    let mut out = String::new();
-    for (a, b) in gaps {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if a == b {
-            out.push_str(&a.to_string());
-        } else {
-            out.push_str(&format!("{a}:{b}"));
-        }
-    }
-    out
+    super::esearch::ranges_text(&gaps)
 }
 
 /// Add `a..=b` to ascending ranges, merging overlaps (the client's set may repeat).
