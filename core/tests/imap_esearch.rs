@@ -108,6 +108,16 @@ fn update_contexts_follow_the_folder() {
         c.cmd("d NOOP"),
         "* ESEARCH (TAG \"u\") REMOVEFROM (0 2)\r\n* 2 EXPUNGE\r\nd OK NOOP completed\r\n"
     );
+    // A FETCH of a body sets \Seen: the context hears of it with the FETCH.
+    let r = c.cmd("d2 UID FETCH 6 (BODY[TEXT])");
+    assert!(
+        r.ends_with(
+            "* 2 FETCH (UID 6 FLAGS (\\Seen \\Recent))\r\n\
+             * ESEARCH (TAG \"u\") ADDTO (0 2)\r\n\
+             * ESEARCH (TAG \"v\") UID REMOVEFROM (0 6)\r\nd2 OK UID FETCH completed\r\n"
+        ),
+        "{r}"
+    );
     assert_eq!(
         c.cmd("e CANCELUPDATE \"u\" \"v\""),
         "e OK CANCELUPDATE completed\r\n"

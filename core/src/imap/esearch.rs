@@ -260,12 +260,16 @@ mod tests {
             "d SEARCH RETURN (FOO) ALL\r\n",
             "d SEARCH RETURN (MIN ALL\r\n",
             "d SEARCH RETURN (MIN)\r\n",
+            "d SEARCH RETURN (PARTIAL 99999999999:1) ALL\r\n",
+            "d SEARCH RETURN (PARTIAL 1:2 ALL) ALL\r\n",
         ] {
             assert!(
                 matches!(strip(bad.as_bytes(), "SEARCH"), Some(Err(_))),
                 "{bad}"
             );
         }
+        let long = format!("d SEARCH RETURN ({}) ALL\r\n", "MIN ".repeat(200));
+        assert!(matches!(strip(long.as_bytes(), "SEARCH"), Some(Err(_))));
         let (_, o) = strip(b"e SEARCH RETURN (PARTIAL 4:2) ALL\r\n", "SEARCH")
             .unwrap()
             .unwrap();

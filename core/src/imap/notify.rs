@@ -356,4 +356,23 @@ mod tests {
         }
         assert!(parse(b"e NOOP\r\n").is_none());
     }
+
+    #[test]
+    fn hostile_input_is_refused_without_panic() {
+        let many = (0..65)
+            .map(|i| format!("m{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let long = "x".repeat(MAX_NAME + 1);
+        for bad in [
+            "a NOTIFY SET (mailboxes x (MessageNew ((((((((\r\n".to_string(),
+            "a NOTIFY SET (mailboxes \"unterminated (MessageNew))\r\n".to_string(),
+            "a NOTIFY SET (mailboxes {18446744073709551615}\r\nx (MessageNew))\r\n".to_string(),
+            format!("a NOTIFY SET (mailboxes ({many}) (MessageNew))\r\n"),
+            format!("a NOTIFY SET (mailboxes {long} (MessageNew))\r\n"),
+            "a NOTIFY SET (mailboxes &Jjo (MessageNew))\r\n".to_string(),
+        ] {
+            assert!(matches!(parse(bad.as_bytes()), Some((_, Err(_)))), "{bad}");
+        }
+    }
 }

@@ -147,6 +147,14 @@ impl Selected {
         self.contexts = contexts;
     }
 
+    /// CONTEXT=SEARCH updates for the session's own changes that are answered
+    /// without a report (the `\Seen` a FETCH of bodies sets).
+    pub(super) fn update_contexts(&mut self, out: &mut Vec<u8>) {
+        let mut contexts = std::mem::take(&mut self.contexts);
+        contexts.update(self, out, true);
+        self.contexts = contexts;
+    }
+
     pub(super) fn recent_count(&self) -> usize {
         self.view.uids().iter().filter(|&&u| self.recent(u)).count()
     }

@@ -1778,6 +1778,7 @@ impl ImapServer {
                             }
                         }
                     }
+                    sel.update_contexts(&mut self.out);
                 }
                 // The data was sent; a failure to mark it read does not undo that.
                 self.fetch_done(&tag, what, gone);
