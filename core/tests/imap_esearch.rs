@@ -6,6 +6,25 @@ mod imap_support;
 
 use imap_support::*;
 use mailroom_core::mailbox::{Flag, Flags, MessageMeta, Record};
+use mailroom_core::{Input, Machine, Output};
+use std::time::Duration;
+
+/// Another session appends message `uid` to Sent.
+fn add_to_sent(c: &mut Client, uid: u32) {
+    let sent = c.store.folders.get_mut("Sent").unwrap();
+    let r = Record::Added(MessageMeta {
+        uid,
+        modseq: sent.index.next_modseq(),
+        size: 3,
+        internal_date: 0,
+        flags: Flags::NONE,
+        keywords: vec![],
+        held: false,
+        base: format!("s{uid}"),
+    });
+    sent.index.apply(&r).unwrap();
+    sent.index.next_uid = uid + 1;
+}
 
 #[test]
 fn search_return_options() {
@@ -212,23 +231,34 @@ fn notify_status_of_other_mailboxes() {
         "* STATUS \"Sent\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 77)\r\na OK NOTIFY completed\r\n"
     );
     assert_eq!(c.cmd("b NOOP"), "b OK NOOP completed\r\n");
-    let sent = c.store.folders.get_mut("Sent").unwrap();
-    let r = Record::Added(MessageMeta {
-        uid: 1,
-        modseq: sent.index.next_modseq(),
-        size: 3,
-        internal_date: 0,
-        flags: Flags::NONE,
-        keywords: vec![],
-        held: false,
-        base: "s1".into(),
-    });
-    sent.index.apply(&r).unwrap();
-    sent.index.next_uid = 2;
+    add_to_sent(&mut c, 1);
     assert_eq!(
         c.cmd("c NOOP"),
         "* STATUS \"Sent\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 77)\r\nc OK NOOP completed\r\n"
     );
+    // During IDLE the watched mailboxes are looked at every few seconds (the driver
+    // ticks at the deadline the session gives); then a sync point re-arms IDLE.
+    assert_eq!(c.cmd("i IDLE"), "+ idling\r\n");
+    let due = match c.server.poll_output(&mut Vec::new()) {
+        Output::Wait(Some(d)) => d,
+        o => panic!("{o:?}"),
+    };
+    assert!(due < c.now + Duration::from_secs(60));
+    c.server.handle_input(due, Input::Tick);
+    assert_eq!(c.drain(), "");
+    add_to_sent(&mut c, 2);
+    let due = match c.server.poll_output(&mut Vec::new()) {
+        Output::Wait(Some(d)) => d,
+        o => panic!("{o:?}"),
+    };
+    c.now = due;
+    c.server.handle_input(due, Input::Tick);
+    assert_eq!(
+        c.drain(),
+        "* STATUS \"Sent\" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 77)\r\n"
+    );
+    assert!(c.store.log.iter().filter(|l| *l == "Idle").count() >= 2);
+    assert_eq!(c.cmd("DONE"), "i OK IDLE terminated\r\n");
     // Without STATUS: nothing at once.
     assert_eq!(
         c.cmd("d NOTIFY SET (selected (MessageNew MessageExpunge)) (mailboxes (Sent nowhere) (FlagChange))"),

@@ -54,6 +54,9 @@ use std::time::Duration;
 
 /// Input kept while an event is outstanding, beyond what the current read brought.
 pub const MAX_PENDING_INPUT: usize = 64 * 1024;
+/// How often an IDLE session looks at the mailboxes NOTIFY watches: each look is one
+/// `Status` event per mailbox, so not every IDLE look of the runtime (250 ms).
+const NOTIFY_IDLE_POLL: Duration = Duration::from_secs(5);
 /// Longest user name or password taken from the client.
 const MAX_CREDENTIAL: usize = 256;
 
@@ -145,7 +148,8 @@ enum Pending {
     /// each written always (`initial`, NOTIFY SET STATUS) or when it changed; then
     /// the tagged OK with `text`.
     NotifyStatus {
-        tag: String,
+        /// `None`: a look during IDLE, which ends in a sync point, not a reply.
+        tag: Option<String>,
         text: String,
         todo: VecDeque<usize>,
         initial: bool,
@@ -222,6 +226,8 @@ pub struct ImapServer {
     qresync: bool,
     /// Mailboxes watched with NOTIFY (RFC 5465).
     watched: Vec<notify::Watched>,
+    /// In IDLE with mailboxes watched: when to look at them next.
+    notify_due: Option<Instant>,
     framer: Framer,
     out: Vec<u8>,
     events: VecDeque<ImapEvent>,
@@ -261,6 +267,7 @@ impl ImapServer {
             search_return: None,
             qresync: false,
             watched: Vec::new(),
+            notify_due: None,
             out: Vec::with_capacity(256),
             events: VecDeque::new(),
             pending: None,
@@ -338,6 +345,16 @@ impl ImapServer {
     }
 
     fn deadline(&self) -> Option<Instant> {
+        if self.pending.is_some() {
+            return None;
+        }
+        match (self.idle_deadline(), self.notify_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
         let idle = self.idle?;
         self.pending.is_none().then(|| self.last_activity + idle)
     }
@@ -434,6 +451,7 @@ impl ImapServer {
             Phase::Idle { tag } => {
                 self.phase = Phase::Command;
                 self.idling = false;
+                self.notify_due = None;
                 let line = line_text(self.framer.message());
                 if line.eq_ignore_ascii_case("DONE") {
                     self.tagged(&tag, "OK", "IDLE terminated");
@@ -534,7 +552,7 @@ impl ImapServer {
                 }
                 // NOTIFY's other mailboxes are looked at now.
                 let todo = (0..self.watched.len()).collect();
-                self.notify_on(tag, "NOOP completed".into(), todo, false);
+                self.notify_on(Some(tag), "NOOP completed".into(), todo, false);
             }
             CommandBody::Check if selected => self.sync_done(&tag, "CHECK completed"),
             CommandBody::Logout => {
@@ -738,6 +756,9 @@ impl ImapServer {
             CommandBody::Idle if authed => {
                 self.out.extend_from_slice(b"+ idling\r\n");
                 self.phase = Phase::Idle { tag };
+                if !self.watched.is_empty() {
+                    self.notify_due = Some(self.clock.now() + NOTIFY_IDLE_POLL);
+                }
                 let condstore = self.condstore;
                 if let Some(sel) = &mut self.selected {
                     // What the sync point before IDLE found (RFC 2177 allows it here).
@@ -1898,13 +1919,19 @@ impl ImapServer {
                 self.watched = watched;
                 // Without STATUS the current state is only noted, to compare with.
                 let todo = (0..self.watched.len()).collect();
-                self.notify_on(tag, "NOTIFY completed".into(), todo, status);
+                self.notify_on(Some(tag), "NOTIFY completed".into(), todo, status);
             }
         }
     }
 
     /// Ask the status of the next watched mailbox in `todo`, or finish with `text`.
-    fn notify_on(&mut self, tag: String, text: String, mut todo: VecDeque<usize>, initial: bool) {
+    fn notify_on(
+        &mut self,
+        tag: Option<String>,
+        text: String,
+        mut todo: VecDeque<usize>,
+        initial: bool,
+    ) {
         while let Some(&i) = todo.front() {
             match self.watched.get(i) {
                 Some(w) if !w.items.is_empty() => {
@@ -1924,7 +1951,30 @@ impl ImapServer {
                 }
             }
         }
-        self.tagged(&tag, "OK", &text);
+        match tag {
+            Some(tag) => self.tagged(&tag, "OK", &text),
+            None => self.notify_idle_done(),
+        }
+    }
+
+    /// IDLE's look at the watched mailboxes. A `Wake` that comes meanwhile is not
+    /// taken (an event is outstanding), so the look ends in a sync point, which
+    /// reports what the selected folder did and asks for the next `Wake`.
+    fn notify_idle_look(&mut self) {
+        self.notify_due = None;
+        self.idling = false;
+        let todo = (0..self.watched.len()).collect();
+        self.notify_on(None, String::new(), todo, false);
+    }
+
+    fn notify_idle_done(&mut self) {
+        if !matches!(self.phase, Phase::Idle { .. }) {
+            return;
+        }
+        self.notify_due = Some(self.clock.now() + NOTIFY_IDLE_POLL);
+        if self.selected.is_some() {
+            self.ask(ImapEvent::Sync, Pending::IdleSync);
+        }
     }
 
     /// CANCELUPDATE (RFC 5267 §4.2): the contexts named stop; unknown tags are
@@ -2157,8 +2207,10 @@ impl Machine for ImapServer {
                 }
             }
             Input::Tick => {
-                if self.deadline().is_some_and(|d| now >= d) {
+                if self.idle_deadline().is_some_and(|d| now >= d) {
                     self.bye("Autologout; idle for too long");
+                } else if self.pending.is_none() && self.notify_due.is_some_and(|d| now >= d) {
+                    self.notify_idle_look();
                 }
             }
         }
