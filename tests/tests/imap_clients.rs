@@ -240,20 +240,31 @@ fn idle_woken_by_delivery(flavor: Flavor) {
     assert!(cont.starts_with("+ "), "{cont}");
     let start = Instant::now();
     deliver(&server, &["idle-2"]);
+    idle_until(&mut c, &server, |l| l == "* 2 EXISTS");
+    eprintln!("IDLE heard of the delivery after {:?}", start.elapsed());
+    end_idle(&mut c);
+}
+
+/// Read IDLE's news until a line `want` accepts; a generous bound only so a broken
+/// server fails instead of hanging.
+fn idle_until(c: &mut Imap, server: &TestServer, want: impl Fn(&str) -> bool) {
+    let start = Instant::now();
     let mut seen = Vec::new();
-    // A generous bound only so a broken server fails instead of hanging.
-    while start.elapsed() < Duration::from_secs(20) {
+    while start.elapsed() < Duration::from_secs(60) {
         let l = c
-            .line_within(Duration::from_secs(20))
+            .line_within(Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("no news in IDLE ({e}); got {seen:?}\n{}", server.log()));
-        let done = l == "* 2 EXISTS";
+        let done = want(&l);
         seen.push(l);
         if done {
-            break;
+            return;
         }
     }
-    assert!(seen.iter().any(|l| l == "* 2 EXISTS"), "{seen:?}");
-    eprintln!("IDLE heard of the delivery after {:?}", start.elapsed());
+    panic!("not heard in IDLE; got {seen:?}");
+}
+
+/// DONE, and IDLE's tagged OK (tag `i`).
+fn end_idle(c: &mut Imap) {
     c.send("DONE").expect("DONE");
     loop {
         let l = c.line().expect("IDLE ends");
@@ -287,35 +298,14 @@ fn notify_during_idle(flavor: Flavor) {
     let msg = "Subject: notify\r\n\r\nhello\r\n";
     other.ok(&format!("APPEND Sent {{{}+}}\r\n{msg}", msg.len()));
     let start = Instant::now();
-    let mut seen = Vec::new();
-    // A generous bound only so a broken server fails instead of hanging.
-    while start.elapsed() < Duration::from_secs(60) {
-        let l = c
-            .line_within(Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("no news in IDLE ({e}); got {seen:?}\n{}", server.log()));
-        let done = l.starts_with("* STATUS \"Sent\" (MESSAGES 1 ");
-        seen.push(l);
-        if done {
-            break;
-        }
-    }
-    assert!(
-        seen.iter()
-            .any(|l| l.starts_with("* STATUS \"Sent\" (MESSAGES 1 ")),
-        "{seen:?}"
-    );
+    idle_until(&mut c, &server, |l| {
+        l.starts_with("* STATUS \"Sent\" (MESSAGES 1 ")
+    });
     eprintln!(
         "IDLE heard of the APPEND to Sent after {:?}",
         start.elapsed()
     );
-    c.send("DONE").expect("DONE");
-    loop {
-        let l = c.line().expect("IDLE ends");
-        if l.starts_with("i ") {
-            assert!(l.starts_with("i OK"), "{l}");
-            break;
-        }
-    }
+    end_idle(&mut c);
 }
 
 fn curl_fetches_by_uid(flavor: Flavor) {
