@@ -12,7 +12,7 @@ use mailroom_core::{Input, Machine, Output};
 const PRE_AUTH_CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN";
 const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
                     SPECIAL-USE CONDSTORE ACL RIGHTS=texk SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT \
-                    THREAD=REFERENCES";
+                    THREAD=REFERENCES QRESYNC ESEARCH CONTEXT=SEARCH NOTIFY";
 
 #[test]
 fn greeting_capability_noop_logout() {
@@ -305,7 +305,9 @@ fn store_flags_silent_and_unchangedsince() {
     // changed after 6, message 3 did not.
     assert_eq!(
         c.cmd("e STORE 1,3 (UNCHANGEDSINCE 6) +FLAGS (\\Seen)"),
-        "* 3 FETCH (FLAGS (\\Deleted \\Seen \\Recent) MODSEQ (9))\r\n\
+        // The first command to use CONDSTORE tells HIGHESTMODSEQ (RFC 7162 §3.1.2.1).
+        "* OK [HIGHESTMODSEQ 8] Highest\r\n\
+         * 3 FETCH (FLAGS (\\Deleted \\Seen \\Recent) MODSEQ (9))\r\n\
          e OK [MODIFIED 1] Conditional STORE failed\r\n"
     );
     assert_eq!(
@@ -372,7 +374,7 @@ fn search_subset() {
     );
     assert_eq!(
         c.cmd("h SEARCH MODSEQ 3"),
-        "* SEARCH 2 3 (MODSEQ 4)\r\nh OK SEARCH completed\r\n"
+        "* OK [HIGHESTMODSEQ 4] Highest\r\n* SEARCH 2 3 (MODSEQ 4)\r\nh OK SEARCH completed\r\n"
     );
     // Text keys: one message's bytes at a time.
     let asked = |c: &Client| {
@@ -405,9 +407,10 @@ fn search_subset() {
         c.cmd("i5 SEARCH SENTBEFORE 1-Jan-2030"),
         "* SEARCH\r\ni5 OK SEARCH completed\r\n"
     );
+    // A flag's entry is matched by the message's MODSEQ (RFC 7162 §3.1.5).
     assert_eq!(
-        c.cmd("i6 SEARCH MODSEQ \"/flags/\\\\draft\" all 5"),
-        "i6 NO [CANNOT] This search key is not supported yet\r\n"
+        c.cmd("i6 SEARCH MODSEQ \"/flags/\\\\draft\" all 4"),
+        "* SEARCH 3 (MODSEQ 4)\r\ni6 OK SEARCH completed\r\n"
     );
     assert_eq!(
         c.cmd("j SEARCH CHARSET KOI8-R ALL"),

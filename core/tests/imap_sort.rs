@@ -181,7 +181,7 @@ fn refusals() {
     );
     assert_eq!(
         c.cmd("h SORT (DATE) UTF-8 MODSEQ \"/flags/\\\\draft\" all 5"),
-        "h NO [CANNOT] This search key is not supported yet\r\n"
+        "* SORT\r\nh OK SORT completed\r\n"
     );
     // The session goes on.
     assert_eq!(

@@ -243,20 +243,31 @@ fn idle_woken_by_delivery(flavor: Flavor) {
     assert!(cont.starts_with("+ "), "{cont}");
     let start = Instant::now();
     deliver(&server, &["idle-2"]);
+    idle_until(&mut c, &server, |l| l == "* 2 EXISTS");
+    eprintln!("IDLE heard of the delivery after {:?}", start.elapsed());
+    end_idle(&mut c);
+}
+
+/// Read IDLE's news until a line `want` accepts; a generous bound only so a broken
+/// server fails instead of hanging.
+fn idle_until(c: &mut Imap, server: &TestServer, want: impl Fn(&str) -> bool) {
+    let start = Instant::now();
     let mut seen = Vec::new();
-    // A generous bound only so a broken server fails instead of hanging.
-    while start.elapsed() < Duration::from_secs(20) {
+    while start.elapsed() < Duration::from_secs(60) {
         let l = c
-            .line_within(Duration::from_secs(20))
+            .line_within(Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("no news in IDLE ({e}); got {seen:?}\n{}", server.log()));
-        let done = l == "* 2 EXISTS";
+        let done = want(&l);
         seen.push(l);
         if done {
-            break;
+            return;
         }
     }
-    assert!(seen.iter().any(|l| l == "* 2 EXISTS"), "{seen:?}");
-    eprintln!("IDLE heard of the delivery after {:?}", start.elapsed());
+    panic!("not heard in IDLE; got {seen:?}");
+}
+
+/// DONE, and IDLE's tagged OK (tag `i`).
+fn end_idle(c: &mut Imap) {
     c.send("DONE").expect("DONE");
     loop {
         let l = c.line().expect("IDLE ends");
@@ -265,6 +276,39 @@ fn idle_woken_by_delivery(flavor: Flavor) {
             break;
         }
     }
+}
+
+/// NOTIFY (RFC 5465): a session in IDLE hears of mail another session put in a
+/// mailbox it watches, as `* STATUS`, without a command of its own: the runtime
+/// ticks the session at the deadline it gives.
+fn notify_during_idle(flavor: Flavor) {
+    let (server, imap) = serve_with_mail(flavor, &["notify-1"]);
+    let mut c = Imap::connect(imap).expect("IMAP connects");
+    c.login(BOB, BOB_PASSWORD);
+    c.ok("SELECT INBOX");
+    let set = c.ok("NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) \
+                    (mailboxes Sent (MessageNew MessageExpunge))");
+    assert!(
+        set.iter()
+            .any(|l| l.starts_with("* STATUS \"Sent\" (MESSAGES 0 ")),
+        "{set:?}"
+    );
+    c.send("i IDLE").expect("IDLE");
+    let cont = c.line().expect("continuation");
+    assert!(cont.starts_with("+ "), "{cont}");
+    let mut other = Imap::connect(imap).expect("IMAP connects");
+    other.login(BOB, BOB_PASSWORD);
+    let msg = "Subject: notify\r\n\r\nhello\r\n";
+    other.ok(&format!("APPEND Sent {{{}+}}\r\n{msg}", msg.len()));
+    let start = Instant::now();
+    idle_until(&mut c, &server, |l| {
+        l.starts_with("* STATUS \"Sent\" (MESSAGES 1 ")
+    });
+    eprintln!(
+        "IDLE heard of the APPEND to Sent after {:?}",
+        start.elapsed()
+    );
+    end_idle(&mut c);
 }
 
 fn curl_fetches_by_uid(flavor: Flavor) {
@@ -591,6 +635,7 @@ both_binaries!(
     #[cfg_attr(not(have_python3), ignore = "python3 is not installed")]
     imaplib_session,
     idle_woken_by_delivery,
+    notify_during_idle,
     #[cfg_attr(not(have_curl), ignore = "curl is not installed")]
     curl_fetches_by_uid,
     #[cfg_attr(not(have_fetchmail), ignore = "fetchmail is not installed")]

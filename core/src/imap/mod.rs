@@ -15,17 +15,24 @@
 //! mail-parser), `select.rs` (the selected state: the folder
 //! copy, its view, sync points), `fetch.rs`, `search.rs`, `store.rs`; SORT and THREAD
 //! (RFC 5256, 5957): `sortcmd.rs` (the commands and their run), `sort.rs` (keys and
-//! order), `thread.rs` (ORDEREDSUBJECT, REFERENCES), `basesubject.rs`.
+//! order), `thread.rs` (ORDEREDSUBJECT, REFERENCES), `basesubject.rs`; `esearch.rs`
+//! (SEARCH RETURN options and the `* ESEARCH` answer, RFC 4731/5267), `context.rs`
+//! (CONTEXT=SEARCH updates, CANCELUPDATE), `qresync.rs` (RFC 7162's VANISHED),
+//! `notify.rs` (NOTIFY, RFC 5465); `acl.rs` (RFC 4314's commands).
 //!
 //! [`View`]: crate::mailbox::View
 
 mod acl;
 mod basesubject;
+mod context;
 mod envelope;
+mod esearch;
 mod fetch;
 mod frame;
 mod listext;
+mod notify;
 mod pattern;
+mod qresync;
 mod search;
 mod select;
 mod server;
@@ -66,7 +73,7 @@ pub enum ImapEvent {
         pattern: String,
         subscribed: bool,
     },
-    /// STATUS: answer [`ImapCommand::Status`].
+    /// STATUS, and NOTIFY's look at a watched mailbox: answer [`ImapCommand::Status`].
     Status { folder: String },
     /// SELECT (`read_only` false) or EXAMINE: answer [`ImapCommand::Selected`] with
     /// the folder's index. For SELECT the runtime then moves the folder's
@@ -109,7 +116,8 @@ pub enum ImapEvent {
         message: Vec<u8>,
     },
     /// The bytes of message `uid` of the selected folder, as FETCH sends them (CRLF
-    /// line ends). Answer [`ImapCommand::Message`].
+    /// line ends), for FETCH, text SEARCH keys and CONTEXT=SEARCH updates. Answer
+    /// [`ImapCommand::Message`].
     Message { uid: u32 },
     /// IDLE started: send [`ImapCommand::Wake`] once when the selected folder changes
     /// (no answer is owed; a `Wake` after IDLE ended is ignored).

@@ -145,6 +145,30 @@ pub(super) fn matches(
     uid: u32,
     text: Option<&Text<'_>>,
 ) -> Option<Hit> {
+    matches_in(sel, keys, seq, uid, text, None)
+}
+
+/// [`matches`] with the outcomes of the text keys given (from [`text_leaves`] on this
+/// message) instead of the text: how a CONTEXT=SEARCH update looks at a message again
+/// without its bytes (messages do not change; only their flags do).
+pub(super) fn matches_with(
+    sel: &Selected,
+    keys: &[SearchKey<'_>],
+    seq: u32,
+    uid: u32,
+    leaves: &[bool],
+) -> Option<Hit> {
+    matches_in(sel, keys, seq, uid, None, Some(leaves))
+}
+
+fn matches_in(
+    sel: &Selected,
+    keys: &[SearchKey<'_>],
+    seq: u32,
+    uid: u32,
+    text: Option<&Text<'_>>,
+    leaves: Option<&[bool]>,
+) -> Option<Hit> {
     let m = sel.meta(uid)?;
     let uids = sel.view.uids();
     let n = u32::try_from(uids.len()).unwrap_or(u32::MAX);
@@ -153,12 +177,58 @@ pub(super) fn matches(
         largest_seq: NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN),
         largest_uid: NonZeroU32::new(uids.last().copied().unwrap_or(1)).unwrap_or(NonZeroU32::MIN),
         text,
+        leaves,
+        next_leaf: std::cell::Cell::new(0),
     };
-    keys.iter().all(|k| ctx.matches(k, seq, m)).then_some(Hit {
+    let all = match leaves {
+        // Every key looked at, so the leaves are met in `text_leaves`' order.
+        Some(_) => keys
+            .iter()
+            .fold(true, |acc, k| ctx.matches(k, seq, m) & acc),
+        None => keys.iter().all(|k| ctx.matches(k, seq, m)),
+    };
+    all.then_some(Hit {
         seq,
         uid,
         modseq: m.modseq,
     })
+}
+
+/// The outcome of each key on the message text, in pre-order (the order
+/// [`matches_with`] meets them).
+pub(super) fn text_leaves(keys: &[SearchKey<'_>], text: &Text<'_>) -> Vec<bool> {
+    fn walk(k: &SearchKey<'_>, t: &Text<'_>, out: &mut Vec<bool>) {
+        match k {
+            SearchKey::And(ks) => ks.as_ref().iter().for_each(|k| walk(k, t, out)),
+            SearchKey::Not(k) => walk(k, t, out),
+            SearchKey::Or(a, b) => {
+                walk(a, t, out);
+                walk(b, t, out);
+            }
+            k if is_text_key(k) => out.push(text_key(t, k)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    keys.iter().for_each(|k| walk(k, text, &mut out));
+    out
+}
+
+fn is_text_key(k: &SearchKey<'_>) -> bool {
+    matches!(
+        k,
+        SearchKey::Bcc(_)
+            | SearchKey::Body(_)
+            | SearchKey::Cc(_)
+            | SearchKey::From(_)
+            | SearchKey::Header(..)
+            | SearchKey::SentBefore(_)
+            | SearchKey::SentOn(_)
+            | SearchKey::SentSince(_)
+            | SearchKey::Subject(_)
+            | SearchKey::Text(_)
+            | SearchKey::To(_)
+    )
 }
 
 fn check(k: &SearchKey<'_>, depth: usize) -> Result<bool, Unsupported> {
@@ -198,19 +268,11 @@ fn check(k: &SearchKey<'_>, depth: usize) -> Result<bool, Unsupported> {
         | SearchKey::Before(_)
         | SearchKey::On(_)
         | SearchKey::Since(_)
-        | SearchKey::ModSequence { entry: None, .. } => false,
-        SearchKey::Bcc(_)
-        | SearchKey::Body(_)
-        | SearchKey::Cc(_)
-        | SearchKey::From(_)
-        | SearchKey::Header(..)
-        | SearchKey::SentBefore(_)
-        | SearchKey::SentOn(_)
-        | SearchKey::SentSince(_)
-        | SearchKey::Subject(_)
-        | SearchKey::Text(_)
-        | SearchKey::To(_) => true,
-        // MODSEQ of one flag's entry, OLDER/YOUNGER.
+        // Per-flag MODSEQs are not kept: a flag's entry is matched by the message's
+        // MODSEQ, the highest of its entries (RFC 7162 §3.1.5 allows it).
+        | SearchKey::ModSequence { .. } => false,
+        k if is_text_key(k) => true,
+        // OLDER/YOUNGER.
         _ => return Err(Unsupported),
     })
 }
@@ -220,6 +282,9 @@ struct Ctx<'s> {
     largest_seq: NonZeroU32,
     largest_uid: NonZeroU32,
     text: Option<&'s Text<'s>>,
+    /// Outcomes of the text keys, taken in order, instead of `text`.
+    leaves: Option<&'s [bool]>,
+    next_leaf: std::cell::Cell<usize>,
 }
 
 /// Days since 1970 of a search date.
@@ -246,29 +311,36 @@ fn in_set(
     ranges(set, largest).iter().any(|&(a, b)| a <= v && v <= b)
 }
 
+/// One key on the message text.
+fn text_key(t: &Text<'_>, k: &SearchKey<'_>) -> bool {
+    let field = |name: &str, what: &[u8]| t.fields(name).iter().any(|v| contains(v, what));
+    let address = |name: &str, what: &[u8]| t.addresses(name).iter().any(|v| contains(v, what));
+    match k {
+        SearchKey::From(s) => address("From", s.as_ref()),
+        SearchKey::To(s) => address("To", s.as_ref()),
+        SearchKey::Cc(s) => address("Cc", s.as_ref()),
+        SearchKey::Bcc(s) => address("Bcc", s.as_ref()),
+        SearchKey::Subject(s) => field("Subject", s.as_ref()),
+        SearchKey::Header(name, s) => field(&String::from_utf8_lossy(name.as_ref()), s.as_ref()),
+        SearchKey::Body(s) => contains(t.body, s.as_ref()),
+        SearchKey::Text(s) => contains(t.whole, s.as_ref()),
+        SearchKey::SentBefore(d) => t.sent_day().is_some_and(|x| x < day(d)),
+        SearchKey::SentOn(d) => t.sent_day().is_some_and(|x| x == day(d)),
+        SearchKey::SentSince(d) => t.sent_day().is_some_and(|x| x >= day(d)),
+        // Refused by `plan` before any message is looked at.
+        _ => false,
+    }
+}
+
 impl Ctx<'_> {
     /// The keys on the message text; false without the text (never asked for then).
     fn text_matches(&self, k: &SearchKey<'_>) -> bool {
-        let Some(t) = self.text else { return false };
-        let field = |name: &str, what: &[u8]| t.fields(name).iter().any(|v| contains(v, what));
-        let address = |name: &str, what: &[u8]| t.addresses(name).iter().any(|v| contains(v, what));
-        match k {
-            SearchKey::From(s) => address("From", s.as_ref()),
-            SearchKey::To(s) => address("To", s.as_ref()),
-            SearchKey::Cc(s) => address("Cc", s.as_ref()),
-            SearchKey::Bcc(s) => address("Bcc", s.as_ref()),
-            SearchKey::Subject(s) => field("Subject", s.as_ref()),
-            SearchKey::Header(name, s) => {
-                field(&String::from_utf8_lossy(name.as_ref()), s.as_ref())
-            }
-            SearchKey::Body(s) => contains(t.body, s.as_ref()),
-            SearchKey::Text(s) => contains(t.whole, s.as_ref()),
-            SearchKey::SentBefore(d) => t.sent_day().is_some_and(|x| x < day(d)),
-            SearchKey::SentOn(d) => t.sent_day().is_some_and(|x| x == day(d)),
-            SearchKey::SentSince(d) => t.sent_day().is_some_and(|x| x >= day(d)),
-            // Refused by `plan` before any message is looked at.
-            _ => false,
+        if let Some(leaves) = self.leaves {
+            let i = self.next_leaf.get();
+            self.next_leaf.set(i + 1);
+            return leaves.get(i).copied().unwrap_or(false);
         }
+        self.text.is_some_and(|t| text_key(t, k))
     }
 
     fn matches(&self, k: &SearchKey<'_>, seq: u32, m: &MessageMeta) -> bool {
@@ -281,6 +353,10 @@ impl Ctx<'_> {
         };
         let recent = self.sel.recent(m.uid);
         match k {
+            SearchKey::And(ks) if self.leaves.is_some() => ks
+                .as_ref()
+                .iter()
+                .fold(true, |acc, k| self.matches(k, seq, m) & acc),
             SearchKey::And(ks) => ks.as_ref().iter().all(|k| self.matches(k, seq, m)),
             SearchKey::SequenceSet(s) => in_set(seq, s, self.largest_seq),
             SearchKey::Uid(s) => in_set(m.uid, s, self.largest_uid),
@@ -309,6 +385,9 @@ impl Ctx<'_> {
             }
             SearchKey::Since(d) => m.internal_date >= day_start(d),
             SearchKey::Not(k) => !self.matches(k, seq, m),
+            SearchKey::Or(a, b) if self.leaves.is_some() => {
+                self.matches(a, seq, m) | self.matches(b, seq, m)
+            }
             SearchKey::Or(a, b) => self.matches(a, seq, m) || self.matches(b, seq, m),
             SearchKey::ModSequence { modseq, .. } => m.modseq >= *modseq,
             _ => self.text_matches(k),

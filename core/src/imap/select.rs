@@ -2,6 +2,7 @@
 //! sequence numbers), and the untagged reports of a sync point (docs/STORE.md
 //! "Sharing and sessions", RFC 2180 §4.1).
 
+use super::context::Contexts;
 use super::write;
 use crate::mailbox::{Flag, FolderIndex, MessageMeta, Record, Report, Rights, View};
 use std::num::NonZeroU32;
@@ -22,6 +23,10 @@ pub(super) struct Selected {
     /// The folder's keyword table grew: FLAGS and PERMANENTFLAGS are owed
     /// (RFC 3501 §7.2.6).
     new_keywords: bool,
+    /// CONTEXT=SEARCH results kept up to date (`context.rs`).
+    pub(super) contexts: Contexts,
+    /// QRESYNC is on: expunges are reported as `* VANISHED uids` (RFC 7162 §3.2.10).
+    pub(super) qresync: bool,
 }
 
 /// The runtime's changes do not follow the session's copy of the folder.
@@ -39,6 +44,8 @@ impl Selected {
             read_only,
             rights,
             new_keywords: false,
+            contexts: Contexts::default(),
+            qresync: false,
         }
     }
 
@@ -98,8 +105,26 @@ impl Selected {
         if std::mem::take(&mut self.new_keywords) {
             self.write_flags(out);
         }
+        let mut contexts = std::mem::take(&mut self.contexts);
+        // Removals first, numbered as the client still numbers them.
+        contexts.update(self, out, false);
+        if expunges && self.qresync {
+            let gone: Vec<u32> = self
+                .view
+                .uids()
+                .iter()
+                .copied()
+                .filter(|&u| self.view.is_gone(u))
+                .collect();
+            if !gone.is_empty() {
+                out.extend_from_slice(b"* VANISHED ");
+                out.extend_from_slice(super::esearch::compact(gone).as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
         for r in self.view.report(expunges) {
             match r {
+                Report::Expunge { .. } if self.qresync => {}
                 Report::Expunge { seq } => {
                     out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
                 }
@@ -121,6 +146,16 @@ impl Selected {
                 }
             }
         }
+        contexts.update(self, out, true);
+        self.contexts = contexts;
+    }
+
+    /// CONTEXT=SEARCH updates for the session's own changes that are answered
+    /// without a report (the `\Seen` a FETCH of bodies sets).
+    pub(super) fn update_contexts(&mut self, out: &mut Vec<u8>) {
+        let mut contexts = std::mem::take(&mut self.contexts);
+        contexts.update(self, out, true);
+        self.contexts = contexts;
     }
 
     pub(super) fn recent_count(&self) -> usize {

@@ -15,9 +15,13 @@
 //! followed the command.
 
 use super::acl::{self, AclRequest};
+use super::context::{self, SearchContext};
+use super::esearch::{self, ReturnOpts};
 use super::fetch::{self, Item};
 use super::frame::{Frame, Framer};
 use super::listext;
+use super::notify::{self, Notify};
+use super::qresync::{self, Resync};
 use super::search;
 use super::select::{BadSet, Selected};
 use super::sortcmd;
@@ -52,6 +56,9 @@ use std::time::Duration;
 
 /// Input kept while an event is outstanding, beyond what the current read brought.
 pub const MAX_PENDING_INPUT: usize = 64 * 1024;
+/// How often an IDLE session looks at the mailboxes NOTIFY watches: each look is one
+/// `Status` event per mailbox, so not every IDLE look of the runtime (250 ms).
+const NOTIFY_IDLE_POLL: Duration = Duration::from_secs(5);
 /// Longest user name or password taken from the client.
 const MAX_CREDENTIAL: usize = 256;
 
@@ -101,6 +108,7 @@ enum Pending {
         tag: String,
         read_only: bool,
         condstore: bool,
+        resync: Option<Resync>,
     },
     Folder {
         tag: String,
@@ -138,12 +146,36 @@ enum Pending {
     Search(SearchJob),
     /// SORT or THREAD (`sortcmd.rs`) reading messages.
     Sort(Box<sortcmd::Job>),
+    /// Bytes of new messages for CONTEXT=SEARCH updates (`context.rs`), then what
+    /// the sync point was for.
+    Fill {
+        todo: VecDeque<u32>,
+        then: AfterSync,
+    },
+    /// NOTIFY (`notify.rs`): the status of the watched mailboxes at these indexes,
+    /// each written always (`initial`, NOTIFY SET STATUS) or when it changed; then
+    /// the tagged OK with `text`.
+    NotifyStatus {
+        /// `None`: a look during IDLE, which ends in a sync point, not a reply.
+        tag: Option<String>,
+        text: String,
+        todo: VecDeque<usize>,
+        initial: bool,
+    },
     /// `\Seen` set by a FETCH of bodies.
     FetchSeen {
         tag: String,
         what: &'static str,
         gone: bool,
     },
+}
+
+/// What a sync point was for, once its changes are in.
+#[derive(Debug)]
+enum AfterSync {
+    Command(Box<Command<'static>>),
+    Append { tag: String, text: String },
+    Idle,
 }
 
 #[derive(Debug)]
@@ -179,6 +211,10 @@ struct SearchJob {
     todo: VecDeque<(u32, u32)>,
     keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
     hits: Vec<search::Hit>,
+    /// ESEARCH return options (RFC 4731); `None`: the old `* SEARCH` answer.
+    ret: Option<ReturnOpts>,
+    /// The text keys' outcomes per message, kept for an UPDATE context.
+    leaves: std::collections::HashMap<u32, Vec<bool>>,
 }
 
 /// The IMAP server session. See the module documentation.
@@ -194,6 +230,14 @@ pub struct ImapServer {
     special_only: bool,
     /// SORT and THREAD's header data for the selected folder.
     sort_cache: sortcmd::Cache,
+    /// The SEARCH being decoded had `RETURN (…)` (RFC 4731, `esearch.rs`).
+    search_return: Option<ReturnOpts>,
+    /// QRESYNC is on (ENABLE QRESYNC, RFC 7162 §3.2.3).
+    qresync: bool,
+    /// Mailboxes watched with NOTIFY (RFC 5465).
+    watched: Vec<notify::Watched>,
+    /// In IDLE with mailboxes watched: when to look at them next.
+    notify_due: Option<Instant>,
     framer: Framer,
     out: Vec<u8>,
     events: VecDeque<ImapEvent>,
@@ -231,6 +275,10 @@ impl ImapServer {
             condstore: false,
             special_only: false,
             sort_cache: sortcmd::Cache::default(),
+            search_return: None,
+            qresync: false,
+            watched: Vec::new(),
+            notify_due: None,
             out: Vec::with_capacity(256),
             events: VecDeque::new(),
             pending: None,
@@ -300,6 +348,10 @@ impl ImapServer {
                 "SORT=DISPLAY",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
+                "QRESYNC",
+                "ESEARCH",
+                "CONTEXT=SEARCH",
+                "NOTIFY",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -310,6 +362,16 @@ impl ImapServer {
     }
 
     fn deadline(&self) -> Option<Instant> {
+        if self.pending.is_some() {
+            return None;
+        }
+        match (self.idle_deadline(), self.notify_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
         let idle = self.idle?;
         self.pending.is_none().then(|| self.last_activity + idle)
     }
@@ -406,6 +468,7 @@ impl ImapServer {
             Phase::Idle { tag } => {
                 self.phase = Phase::Command;
                 self.idling = false;
+                self.notify_due = None;
                 let line = line_text(self.framer.message());
                 if line.eq_ignore_ascii_case("DONE") {
                     self.tagged(&tag, "OK", "IDLE terminated");
@@ -448,6 +511,30 @@ impl ImapServer {
             },
             ok => ok,
         };
+        // SEARCH RETURN (…) and CANCELUPDATE (RFC 4731, 5267).
+        let decoded = match decoded {
+            Err(text) => {
+                let msg = self.framer.message();
+                if let Some(r) = context::cancel_line(msg) {
+                    return self.cancel_update(r);
+                }
+                if let Some((tag, r)) = notify::parse(msg) {
+                    return self.notify(tag, r);
+                }
+                match esearch::strip(msg, "SEARCH") {
+                    Some(Ok((line, opts))) => match CommandCodec::new().decode(&line) {
+                        Ok((&[], cmd)) => {
+                            self.search_return = Some(opts);
+                            Ok(cmd.into_static())
+                        }
+                        _ => Err(text),
+                    },
+                    Some(Err(esearch::BadReturn(why))) => Err(why),
+                    None => Err(text),
+                }
+            }
+            ok => ok,
+        };
         match decoded {
             Ok(cmd) => self.command(now, cmd),
             Err(text) => {
@@ -483,7 +570,15 @@ impl ImapServer {
                 self.out.extend_from_slice(b"\r\n");
                 self.tagged(&tag, "OK", "CAPABILITY completed");
             }
-            CommandBody::Noop => self.sync_done(&tag, "NOOP completed"),
+            CommandBody::Noop => {
+                let condstore = self.condstore;
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                // NOTIFY's other mailboxes are looked at now.
+                let todo = (0..self.watched.len()).collect();
+                self.notify_on(Some(tag), "NOOP completed".into(), todo, false);
+            }
             CommandBody::Check if selected => self.sync_done(&tag, "CHECK completed"),
             CommandBody::Logout => {
                 self.out.extend_from_slice(b"* BYE Logging out\r\n");
@@ -562,6 +657,17 @@ impl ImapServer {
                     if matches!(c, CapabilityEnable::CondStore) && !self.condstore {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    }
+                    // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                    if let CapabilityEnable::Other(_) = c {
+                        if c.to_string().eq_ignore_ascii_case("QRESYNC") && !self.qresync {
+                            self.qresync = true;
+                            self.condstore = true;
+                            if let Some(sel) = &mut self.selected {
+                                sel.qresync = true;
+                            }
+                            enabled.push("QRESYNC");
+                        }
                     }
                 }
                 self.out.extend_from_slice(b"* ENABLED");
@@ -682,6 +788,9 @@ impl ImapServer {
             CommandBody::Idle if authed => {
                 self.out.extend_from_slice(b"+ idling\r\n");
                 self.phase = Phase::Idle { tag };
+                if !self.watched.is_empty() {
+                    self.notify_due = Some(self.clock.now() + NOTIFY_IDLE_POLL);
+                }
                 let condstore = self.condstore;
                 if let Some(sel) = &mut self.selected {
                     // What the sync point before IDLE found (RFC 2177 allows it here).
@@ -725,12 +834,16 @@ impl ImapServer {
                 charset,
                 criteria,
                 uid,
-            } if selected => self.search(
-                tag,
-                charset.is_some_and(|c| !charset_ok(c.as_ref())),
-                criteria.into_iter().collect(),
-                uid,
-            ),
+            } if selected => {
+                let ret = self.search_return.take();
+                self.search(
+                    tag,
+                    charset.is_some_and(|c| !charset_ok(c.as_ref())),
+                    criteria.into_iter().collect(),
+                    uid,
+                    ret,
+                )
+            }
             body @ (CommandBody::Sort { .. } | CommandBody::Thread { .. }) if selected => {
                 self.sort(tag, body)
             }
@@ -801,8 +914,9 @@ impl ImapServer {
                 }
             }
         }
-        // A LIST's special-use option is for that LIST only.
+        // A LIST's special-use option, a SEARCH's RETURN, are for that command only.
         self.special_only = false;
+        self.search_return = None;
     }
 
     /// NOOP and CHECK: the sync point (already passed) is all they do.
@@ -931,16 +1045,34 @@ impl ImapServer {
         params: &[SelectParameter],
         read_only: bool,
     ) {
-        // RFC 3501 §6.3.1: a SELECT first leaves the folder selected, even if it fails.
+        // RFC 3501 §6.3.1: a SELECT first leaves the folder selected, even if it fails;
+        // RFC 7162 §3.2.11: with QRESYNC on, the client is told.
+        if self.qresync && self.selected.is_some() {
+            self.out
+                .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
+        }
         self.deselect();
-        let condstore = params
-            .iter()
-            .any(|p| matches!(p, SelectParameter::CondStore));
-        if params
-            .iter()
-            .any(|p| !matches!(p, SelectParameter::CondStore))
-        {
-            return self.bad(Some(&tag), "QRESYNC is not supported");
+        let mut condstore = false;
+        let mut resync = None;
+        for p in params {
+            match p {
+                SelectParameter::CondStore => condstore = true,
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => {
+                    if !self.qresync {
+                        return self.bad(Some(&tag), "QRESYNC is not enabled");
+                    }
+                    resync = Some(Resync {
+                        uid_validity: uid_validity.get(),
+                        modseq: mod_sequence_value.get(),
+                        known_uids: known_uids.clone(),
+                    });
+                }
+            }
         }
         match folder(mailbox) {
             Ok(name) => self.ask(
@@ -952,6 +1084,7 @@ impl ImapServer {
                     tag,
                     read_only,
                     condstore,
+                    resync,
                 },
             ),
             Err(()) => self.bad_name(&tag),
@@ -1038,6 +1171,7 @@ impl ImapServer {
         bad_charset: bool,
         keys: Vec<imap_codec::imap_types::search::SearchKey<'static>>,
         uid_cmd: bool,
+        ret: Option<ReturnOpts>,
     ) {
         if bad_charset {
             self.tagged(
@@ -1056,7 +1190,7 @@ impl ImapServer {
         };
         let wants_modseq = keys.iter().any(has_modseq);
         if wants_modseq {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let condstore = self.condstore;
         let Some(sel) = &mut self.selected else {
@@ -1071,6 +1205,8 @@ impl ImapServer {
             todo: search::candidates(sel).into(),
             keys,
             hits: Vec::new(),
+            ret,
+            leaves: Default::default(),
         };
         self.search_on(job, None);
     }
@@ -1088,7 +1224,14 @@ impl ImapServer {
             if let Some(hit) = search::matches(sel, &job.keys, seq, uid, text.as_ref()) {
                 job.hits.push(hit);
             }
+            if let (Some(t), Some(ReturnOpts { update: true, .. })) = (&text, &job.ret) {
+                job.leaves.insert(uid, search::text_leaves(&job.keys, t));
+            }
             bytes = None;
+        }
+        let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
+        if let Some(ret) = job.ret.take() {
+            return self.esearch_done(job, ret, what);
         }
         self.out.extend_from_slice(b"* SEARCH");
         for h in &job.hits {
@@ -1102,7 +1245,48 @@ impl ImapServer {
             }
         }
         self.out.extend_from_slice(b"\r\n");
-        let what = if job.uid_cmd { "UID SEARCH" } else { "SEARCH" };
+        self.tagged(&job.tag, "OK", &format!("{what} completed"));
+    }
+
+    /// The `* ESEARCH` answer (RFC 4731), and with UPDATE the context kept from now
+    /// on (RFC 5267 §4.2).
+    fn esearch_done(&mut self, job: SearchJob, ret: ReturnOpts, what: &str) {
+        let found: Vec<esearch::Found> = job
+            .hits
+            .iter()
+            .map(|h| esearch::Found {
+                num: if job.uid_cmd { h.uid } else { h.seq },
+                modseq: h.modseq,
+            })
+            .collect();
+        esearch::write(
+            &mut self.out,
+            &job.tag,
+            job.uid_cmd,
+            &found,
+            &ret,
+            job.wants_modseq,
+        );
+        if ret.update {
+            let Some(sel) = &mut self.selected else {
+                return;
+            };
+            let c = SearchContext::new(
+                job.tag.clone(),
+                job.uid_cmd,
+                job.keys,
+                job.needs_text,
+                job.hits.iter().map(|h| h.uid),
+                job.leaves,
+            );
+            if sel.contexts.add(c).is_err() {
+                // RFC 5267 §4.2: the search is answered, the updates refused.
+                let mut code = b"* NO [NOUPDATE ".to_vec();
+                write::string(&mut code, job.tag.as_bytes());
+                code.extend_from_slice(b"] Too many searches kept up to date\r\n");
+                self.out.extend_from_slice(&code);
+            }
+        }
         self.tagged(&job.tag, "OK", &format!("{what} completed"));
     }
 
@@ -1143,17 +1327,25 @@ impl ImapServer {
     ) {
         let what = if uid_cmd { "UID FETCH" } else { "FETCH" };
         let mut changed_since = None;
+        let mut vanished = false;
         for m in modifiers {
             match m {
                 FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
-                FetchModifier::Vanished => return self.bad(Some(&tag), "QRESYNC is not supported"),
+                FetchModifier::Vanished => vanished = true,
             }
+        }
+        // RFC 7162 §3.2.6: VANISHED only with UID FETCH, CHANGEDSINCE and QRESYNC on.
+        if vanished && !(uid_cmd && changed_since.is_some() && self.qresync) {
+            return self.bad(
+                Some(&tag),
+                "VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC",
+            );
         }
         let asks_modseq = changed_since.is_some()
             || matches!(asked, imap_codec::imap_types::fetch::MacroOrMessageDataItemNames::MessageDataItemNames(v)
                 if v.iter().any(|i| matches!(i, imap_codec::imap_types::fetch::MessageDataItemName::ModSeq)));
         if asks_modseq {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let items = match fetch::items(asked, uid_cmd, self.condstore && changed_since.is_some()) {
             Ok(i) => i,
@@ -1171,6 +1363,9 @@ impl ImapServer {
             Err(BadSet) => return self.bad(Some(&tag), "Invalid message set"),
         };
         sel.report(&mut self.out, false, condstore);
+        if vanished {
+            qresync::write_earlier(&mut self.out, &qresync::missing(sel, Some(set)));
+        }
         let gone = uids.iter().any(|&u| sel.meta(u).is_none());
         let todo = uids
             .into_iter()
@@ -1268,7 +1463,7 @@ impl ImapServer {
             .map(|StoreModifier::UnchangedSince(n)| *n)
             .next();
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let Ok((given, keywords)) = store::parse_flags(flags) else {
             return self.bad(Some(&tag), "Invalid flags");
@@ -1593,6 +1788,7 @@ impl ImapServer {
                     tag,
                     read_only,
                     condstore,
+                    resync,
                 },
                 ImapCommand::Selected(r),
             ) => {
@@ -1604,8 +1800,12 @@ impl ImapServer {
                         }
                         // RFC 4314 §4: with no right to change anything, read-only.
                         let read_only = read_only || !rights.may_write();
-                        let sel = Selected::new(*index, read_only, rights);
+                        let mut sel = Selected::new(*index, read_only, rights);
+                        sel.qresync = self.qresync;
                         sel.write_opening(&mut self.out);
+                        if let Some(r) = &resync {
+                            qresync::after_select(&sel, &mut self.out, r);
+                        }
                         self.selected = Some(sel);
                         self.state = State::Selected;
                         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
@@ -1619,39 +1819,51 @@ impl ImapServer {
                 Err(e) => self.mailbox_error(&tag, what, &e),
             },
             (Pending::Sync(cmd), ImapCommand::Changes { records, recent }) => {
-                if !self.take_changes(&records, &recent) {
-                    return true;
+                if self.take_changes(&records, &recent) {
+                    self.after_sync(AfterSync::Command(cmd));
                 }
-                if reports_first(&cmd.body) {
-                    let condstore = self.condstore;
-                    if let Some(sel) = &mut self.selected {
-                        sel.report(&mut self.out, true, condstore);
-                    }
-                }
-                self.run(*cmd);
             }
             (Pending::AfterAppend { tag, text }, ImapCommand::Changes { records, recent }) => {
-                if !self.take_changes(&records, &recent) {
-                    return true;
+                if self.take_changes(&records, &recent) {
+                    self.after_sync(AfterSync::Append { tag, text });
                 }
-                let condstore = self.condstore;
-                if let Some(sel) = &mut self.selected {
-                    sel.report(&mut self.out, true, condstore);
-                }
-                self.tagged(&tag, "OK", &text);
             }
             (Pending::IdleSync, ImapCommand::Changes { records, recent }) => {
-                if !self.take_changes(&records, &recent) {
-                    return true;
+                if self.take_changes(&records, &recent) {
+                    self.after_sync(AfterSync::Idle);
                 }
-                let condstore = self.condstore;
-                if let Some(sel) = &mut self.selected {
-                    sel.report(&mut self.out, true, condstore);
+            }
+            (
+                Pending::NotifyStatus {
+                    tag,
+                    text,
+                    mut todo,
+                    initial,
+                },
+                ImapCommand::Status(r),
+            ) => {
+                if let (Some(i), Ok(st)) = (todo.pop_front(), r) {
+                    if let Some(w) = self.watched.get_mut(i) {
+                        // A mailbox that is gone or not allowed is left out (§5).
+                        let changed = w.last.is_some_and(|l| {
+                            l.messages != st.messages
+                                || l.uid_next != st.uid_next
+                                || l.uid_validity != st.uid_validity
+                                || l.highest_modseq != st.highest_modseq
+                        });
+                        if initial || changed {
+                            write_status(&mut self.out, &w.folder, &w.items, &st);
+                        }
+                        w.last = Some(st);
+                    }
                 }
-                if matches!(self.phase, Phase::Idle { .. }) {
-                    self.idling = true;
-                    self.events.push_back(ImapEvent::Idle);
+                self.notify_on(tag, text, todo, initial);
+            }
+            (Pending::Fill { mut todo, then }, ImapCommand::Message(bytes)) => {
+                if let (Some(uid), Some(sel)) = (todo.pop_front(), &mut self.selected) {
+                    sel.contexts.fill(uid, bytes.as_deref());
                 }
+                self.fill_on(todo, then);
             }
             (Pending::Store(job), ImapCommand::Stored(r)) => match r {
                 Ok(outcome) => self.store_done(job, outcome),
@@ -1683,6 +1895,7 @@ impl ImapServer {
                             }
                         }
                     }
+                    sel.update_contexts(&mut self.out);
                 }
                 // The data was sent; a failure to mark it read does not undo that.
                 self.fetch_done(&tag, what, gone);
@@ -1754,6 +1967,156 @@ impl ImapServer {
             }
         }
         true
+    }
+
+    /// A sync point's changes are in: first the bytes CONTEXT=SEARCH updates need
+    /// (new messages' text), then what the sync point was for.
+    fn after_sync(&mut self, then: AfterSync) {
+        let todo = match &self.selected {
+            Some(sel) if !sel.contexts.is_empty() => sel.contexts.missing_text(sel),
+            _ => Vec::new(),
+        };
+        self.fill_on(todo.into(), then);
+    }
+
+    fn fill_on(&mut self, todo: VecDeque<u32>, then: AfterSync) {
+        if let Some(&uid) = todo.front() {
+            return self.ask(ImapEvent::Message { uid }, Pending::Fill { todo, then });
+        }
+        let condstore = self.condstore;
+        match then {
+            AfterSync::Command(cmd) => {
+                if reports_first(&cmd.body) {
+                    if let Some(sel) = &mut self.selected {
+                        sel.report(&mut self.out, true, condstore);
+                    }
+                }
+                self.run(*cmd);
+            }
+            AfterSync::Append { tag, text } => {
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                self.tagged(&tag, "OK", &text);
+            }
+            AfterSync::Idle => {
+                if let Some(sel) = &mut self.selected {
+                    sel.report(&mut self.out, true, condstore);
+                }
+                if matches!(self.phase, Phase::Idle { .. }) {
+                    self.idling = true;
+                    self.events.push_back(ImapEvent::Idle);
+                }
+            }
+        }
+    }
+
+    /// NOTIFY NONE / SET (RFC 5465).
+    fn notify(&mut self, tag: String, r: Result<Notify, &'static str>) {
+        if self.state == State::NotAuthenticated {
+            return self.bad(Some(&tag), "NOTIFY not allowed now");
+        }
+        match r {
+            Err(why) => self.bad(Some(&tag), why),
+            Ok(Notify::None) => {
+                self.watched.clear();
+                self.tagged(&tag, "OK", "NOTIFY completed");
+            }
+            Ok(Notify::Set { status, watched }) => {
+                self.watched = watched;
+                // Without STATUS the current state is only noted, to compare with.
+                let todo = (0..self.watched.len()).collect();
+                self.notify_on(Some(tag), "NOTIFY completed".into(), todo, status);
+            }
+        }
+    }
+
+    /// Ask the status of the next watched mailbox in `todo`, or finish with `text`.
+    fn notify_on(
+        &mut self,
+        tag: Option<String>,
+        text: String,
+        mut todo: VecDeque<usize>,
+        initial: bool,
+    ) {
+        while let Some(&i) = todo.front() {
+            match self.watched.get(i) {
+                Some(w) if !w.items.is_empty() => {
+                    let folder = w.folder.clone();
+                    return self.ask(
+                        ImapEvent::Status { folder },
+                        Pending::NotifyStatus {
+                            tag,
+                            text,
+                            todo,
+                            initial,
+                        },
+                    );
+                }
+                _ => {
+                    todo.pop_front();
+                }
+            }
+        }
+        match tag {
+            Some(tag) => self.tagged(&tag, "OK", &text),
+            None => self.notify_idle_done(),
+        }
+    }
+
+    /// IDLE's look at the watched mailboxes. A `Wake` that comes meanwhile is not
+    /// taken (an event is outstanding), so the look ends in a sync point, which
+    /// reports what the selected folder did and asks for the next `Wake`.
+    fn notify_idle_look(&mut self) {
+        self.notify_due = None;
+        self.idling = false;
+        let todo = (0..self.watched.len()).collect();
+        self.notify_on(None, String::new(), todo, false);
+    }
+
+    fn notify_idle_done(&mut self) {
+        if !matches!(self.phase, Phase::Idle { .. }) {
+            return;
+        }
+        self.notify_due = Some(self.clock.now() + NOTIFY_IDLE_POLL);
+        if self.selected.is_some() {
+            self.ask(ImapEvent::Sync, Pending::IdleSync);
+        }
+    }
+
+    /// CANCELUPDATE (RFC 5267 §4.2): the contexts named stop; unknown tags are
+    /// ignored, as Dovecot does.
+    fn cancel_update(&mut self, r: Result<(String, Vec<String>), String>) {
+        match r {
+            Ok((tag, tags)) => match &mut self.selected {
+                Some(sel) => {
+                    for t in &tags {
+                        sel.contexts.cancel(t);
+                    }
+                    self.tagged(&tag, "OK", "CANCELUPDATE completed");
+                }
+                None => self.bad(Some(&tag), "CANCELUPDATE not allowed now"),
+            },
+            Err(tag) => self.bad(Some(&tag), "Invalid CANCELUPDATE arguments"),
+        }
+    }
+
+    /// A command that uses CONDSTORE turns it on (RFC 7162 §3.1); the first time in
+    /// a selected folder the client is told its HIGHESTMODSEQ (§3.1.2.1).
+    fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            self.out.extend_from_slice(
+                format!(
+                    "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                    sel.index.highest_modseq.max(1)
+                )
+                .as_bytes(),
+            );
+        }
     }
 
     /// Apply the changes of a sync point; false (and closing) if they do not fit.
@@ -1953,8 +2316,10 @@ impl Machine for ImapServer {
                 }
             }
             Input::Tick => {
-                if self.deadline().is_some_and(|d| now >= d) {
+                if self.idle_deadline().is_some_and(|d| now >= d) {
                     self.bye("Autologout; idle for too long");
+                } else if self.pending.is_none() && self.notify_due.is_some_and(|d| now >= d) {
+                    self.notify_idle_look();
                 }
             }
         }
