@@ -11,7 +11,7 @@ use mailroom_core::{Input, Machine, Output};
 
 const PRE_AUTH_CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN";
 const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
-                    SPECIAL-USE CONDSTORE";
+                    SPECIAL-USE CONDSTORE BINARY MULTIAPPEND CATENATE LIST-EXTENDED";
 
 #[test]
 fn greeting_capability_noop_logout() {
@@ -130,9 +130,11 @@ fn list_status_and_folder_operations() {
         "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
          * LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\nb2 OK LIST completed\r\n"
     );
+    // RFC 5258: REMOTE changes nothing here; without RETURN (CHILDREN) no child
+    // attributes.
     assert_eq!(
         c.cmd("b3 LIST (REMOTE) \"\" *"),
-        "b3 BAD Error in IMAP command\r\n"
+        "* LIST () \"/\" INBOX\r\n* LIST (\\Sent) \"/\" \"Sent\"\r\nb3 OK LIST completed\r\n"
     );
     assert_eq!(
         c.cmd("c STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"),
@@ -750,4 +752,110 @@ fn access_restrictions() {
          * BYE Access denied\r\n"
     );
     assert!(c.closed);
+}
+
+#[test]
+fn multiappend_and_catenate() {
+    let mut c = Client::plain();
+    c.login();
+    // RFC 3502 §6.3.11's form: two messages, one APPENDUID set.
+    assert_eq!(
+        c.send(b"a APPEND Sent (\\Seen) {3+}\r\nabc {2+}\r\nde\r\n"),
+        "a OK [APPENDUID 77 1:2] APPEND completed\r\n"
+    );
+    // All or none: a missing target stores nothing.
+    assert_eq!(
+        c.send(b"b APPEND Nowhere {1+}\r\nx {1+}\r\ny\r\n"),
+        "b NO [TRYCREATE] No such mailbox\r\n"
+    );
+    assert_eq!(c.store.folders["Sent"].bodies.len(), 2);
+    // RFC 4469: a header from INBOX's message 4, then new text.
+    assert_eq!(
+        c.send(
+            b"c APPEND Sent CATENATE (URL \"/INBOX;UIDVALIDITY=3857529045/;UID=4/;SECTION=HEADER\" \
+              TEXT {5+}\r\nhello)\r\n"
+        ),
+        "c OK [APPENDUID 77 3] APPEND completed\r\n"
+    );
+    assert_eq!(
+        c.store.folders["Sent"].bodies[&3],
+        b"From: a@example.com\r\nSubject: one\r\n\r\nhello".to_vec()
+    );
+    // A URL to nothing (wrong UIDVALIDITY) refuses the whole command.
+    assert_eq!(
+        c.send(b"d APPEND Sent CATENATE (TEXT {1+}\r\nx URL \"/INBOX;UIDVALIDITY=1/;UID=4\")\r\n"),
+        "d NO [BADURL /INBOX;UIDVALIDITY=1/;UID=4] No such message or part\r\n"
+    );
+    assert_eq!(c.store.folders["Sent"].bodies.len(), 3);
+    // A missing target is TRYCREATE before any URL is looked at.
+    assert_eq!(
+        c.send(b"e APPEND Gone CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=4\")\r\n"),
+        "e NO [TRYCREATE] No such mailbox\r\n"
+    );
+    assert_eq!(
+        c.send(b"f APPEND Sent CATENATE ()\r\n"),
+        "f BAD Error in IMAP command arguments\r\n"
+    );
+}
+
+#[test]
+fn binary_fetch_and_literal8_append() {
+    let mut c = Client::plain();
+    c.select();
+    let msg: &[u8] = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+        --b\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8A\r\n\
+        --b\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nzz\r\n--b--\r\n";
+    let mut cmd = format!("a APPEND INBOX {{{}+}}\r\n", msg.len()).into_bytes();
+    cmd.extend_from_slice(msg);
+    cmd.extend_from_slice(b"\r\n");
+    assert!(c.send(&cmd).contains("a OK [APPENDUID"));
+    // RFC 3516: decoded, NUL so a literal8; BINARY.SIZE counts decoded octets.
+    assert_eq!(
+        c.cmd("b FETCH 4 (BINARY.SIZE[1] BINARY.PEEK[1]<1.3>)"),
+        "* 4 FETCH (BINARY.SIZE[1] 6 BINARY[1]<1> {3}\r\nell)\r\nb OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("c FETCH 4 (BINARY.PEEK[1])"),
+        "* 4 FETCH (BINARY[1] ~{6}\r\nhello\0)\r\nc OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("d FETCH 4 (BINARY.PEEK[2])"),
+        "* 4 FETCH (BINARY[2] NIL)\r\nd NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding\r\n"
+    );
+    // APPEND of a literal8 with a binary part: stored as base64, read back the same.
+    let bin: &[u8] = b"Content-Type: application/octet-stream\r\n\
+        Content-Transfer-Encoding: binary\r\n\r\n\0-\xe4\n";
+    let mut cmd = format!("e APPEND INBOX ~{{{}+}}\r\n", bin.len()).into_bytes();
+    cmd.extend_from_slice(bin);
+    cmd.extend_from_slice(b"\r\n");
+    assert!(c.send(&cmd).contains("e OK [APPENDUID"));
+    let stored = c.store.folders["INBOX"]
+        .bodies
+        .values()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(!stored.contains(&0), "{stored:?}");
+    let out = c.cmd("f FETCH 5 (BINARY.SIZE[1] BINARY.PEEK[1])");
+    assert_eq!(
+        out,
+        String::from_utf8_lossy(
+            b"* 5 FETCH (BINARY.SIZE[1] 4 BINARY[1] ~{4}\r\n\0-\xe4\n)\r\nf OK FETCH completed\r\n"
+        )
+    );
+}
+
+#[test]
+fn list_extended() {
+    let mut c = Client::plain();
+    c.login();
+    assert_eq!(
+        c.cmd("a LIST \"\" (INBOX Sent) RETURN (SPECIAL-USE CHILDREN)"),
+        "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+         * LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\na OK LIST completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("b LIST (RECURSIVEMATCH) \"\" *"),
+        "b BAD RECURSIVEMATCH needs another selection option\r\n"
+    );
 }

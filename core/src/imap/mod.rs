@@ -17,9 +17,13 @@
 //!
 //! [`View`]: crate::mailbox::View
 
+mod append;
+mod binary;
+mod cursor;
 mod envelope;
 mod fetch;
 mod frame;
+mod imapurl;
 mod listext;
 mod pattern;
 mod search;
@@ -106,6 +110,41 @@ pub enum ImapEvent {
     /// IDLE started: send [`ImapCommand::Wake`] once when the selected folder changes
     /// (no answer is owed; a `Wake` after IDLE ended is ignored).
     Idle,
+    /// MULTIAPPEND/CATENATE (`append.rs`): store all these messages in `to`, or
+    /// none. Answer [`ImapCommand::AppendedMany`].
+    AppendMany {
+        to: String,
+        messages: Vec<NewMessage>,
+    },
+    /// A CATENATE URL part: message `uid` of this user's `folder` (wire form), if
+    /// that folder's UIDVALIDITY is `uid_validity` when given. Answer
+    /// [`ImapCommand::Message`] (`None`: nothing this user may read there).
+    UrlMessage {
+        folder: String,
+        uid_validity: Option<u32>,
+        uid: u32,
+    },
+}
+
+/// One message of an [`ImapEvent::AppendMany`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub flags: crate::mailbox::Flags,
+    pub keywords: Vec<String>,
+    /// Unix seconds; `None` = now.
+    pub internal_date: Option<i64>,
+    pub message: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewMessage")
+            .field("flags", &self.flags)
+            .field("keywords", &self.keywords)
+            .field("internal_date", &self.internal_date)
+            .field("octets", &self.message.len())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for ImapEvent {
@@ -165,6 +204,21 @@ impl std::fmt::Debug for ImapEvent {
                 .finish(),
             ImapEvent::Message { uid } => f.debug_struct("Message").field("uid", uid).finish(),
             ImapEvent::Idle => f.write_str("Idle"),
+            ImapEvent::AppendMany { to, messages } => f
+                .debug_struct("AppendMany")
+                .field("to", to)
+                .field("messages", messages)
+                .finish(),
+            ImapEvent::UrlMessage {
+                folder,
+                uid_validity,
+                uid,
+            } => f
+                .debug_struct("UrlMessage")
+                .field("folder", folder)
+                .field("uid_validity", uid_validity)
+                .field("uid", uid)
+                .finish(),
         }
     }
 }
@@ -275,6 +329,8 @@ pub enum ImapCommand {
     Copied(Result<CopyOutcome, MailboxError>),
     /// The target's UIDVALIDITY and the new message's UID (UIDPLUS APPENDUID).
     Appended(Result<(u32, u32), MailboxError>),
+    /// Answer to `AppendMany`: UIDVALIDITY and the new UIDs in order.
+    AppendedMany(Result<(u32, Vec<u32>), MailboxError>),
     /// The message's bytes, or `None` if it is gone.
     Message(Option<Vec<u8>>),
     /// The selected folder changed while the session idles.

@@ -14,6 +14,8 @@
 //! bounded buffer; an idle deadline; an error count; STARTTLS throws away what
 //! followed the command.
 
+use super::append;
+use super::binary;
 use super::fetch::{self, Item};
 use super::frame::{Frame, Framer};
 use super::listext;
@@ -128,6 +130,14 @@ enum Pending {
     Append {
         tag: String,
     },
+    /// LIST-EXTENDED: the folders, then the subscriptions (`listext.rs`).
+    ListExt(Box<listext::extended::Query>),
+    /// MULTIAPPEND/CATENATE putting its messages together (`append.rs`).
+    Compose(Box<append::Job>),
+    /// Its messages being stored.
+    AppendMany {
+        tag: String,
+    },
     Fetch(FetchJob),
     Search(SearchJob),
     /// `\Seen` set by a FETCH of bodies.
@@ -159,6 +169,8 @@ struct FetchJob {
     seen: Vec<u32>,
     /// Some asked-for messages were expunged by another session (RFC 2180 §4.1.2).
     gone: bool,
+    /// A BINARY item met an encoding it cannot undo (RFC 3516 §4.1).
+    unknown_cte: bool,
 }
 
 #[derive(Debug)]
@@ -283,6 +295,10 @@ impl ImapServer {
                 "MOVE",
                 "SPECIAL-USE",
                 "CONDSTORE",
+                "BINARY",
+                "MULTIAPPEND",
+                "CATENATE",
+                "LIST-EXTENDED",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -422,6 +438,27 @@ impl ImapServer {
                 None => Err(text),
             },
             ok => ok,
+        };
+        // MULTIAPPEND, CATENATE and LIST-EXTENDED, which imap-codec does not parse
+        // either.
+        let decoded = match decoded {
+            Err(text) if self.state != State::NotAuthenticated => {
+                let msg = self.framer.message();
+                if let Some(r) = append::parse(msg) {
+                    return match r {
+                        Ok(parsed) => self.compose(parsed),
+                        Err(r) => self.bad(r.tag.as_deref(), r.text),
+                    };
+                }
+                if let Some(r) = listext::extended::parse(msg) {
+                    return match r {
+                        Ok(q) => self.ask(q.first(), Pending::ListExt(Box::new(q))),
+                        Err(r) => self.bad(Some(&r.tag), r.text),
+                    };
+                }
+                Err(text)
+            }
+            other => other,
         };
         match decoded {
             Ok(cmd) => self.command(now, cmd),
@@ -632,7 +669,7 @@ impl ImapServer {
                         l.into_inner().into_owned()
                     }
                     imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
-                        l.data.into_owned()
+                        binary::encode_binary_parts(l.data.into_owned())
                     }
                 };
                 let internal_date = date.map(|d| d.as_ref().timestamp());
@@ -1105,6 +1142,7 @@ impl ImapServer {
             items,
             seen: Vec::new(),
             gone,
+            unknown_cte: false,
         };
         self.fetch_on(job, None);
     }
@@ -1120,7 +1158,10 @@ impl ImapServer {
             }
             job.todo.pop_front();
             let Some(sel) = &self.selected else { return };
-            fetch::write_one(&mut self.out, sel, seq, uid, &job.items, bytes.as_deref());
+            if fetch::write_one(&mut self.out, sel, seq, uid, &job.items, bytes.as_deref()).is_err()
+            {
+                job.unknown_cte = true;
+            }
             if sets_seen
                 && !sel.read_only
                 && sel.meta(uid).is_some_and(|m| !m.flags.contains(Flag::Seen))
@@ -1128,6 +1169,14 @@ impl ImapServer {
                 job.seen.push(uid);
             }
             bytes = None;
+        }
+        if job.unknown_cte {
+            // The data went out as NIL; say why (RFC 3516 §4.1) rather than OK.
+            return self.tagged(
+                &job.tag,
+                "NO",
+                "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding",
+            );
         }
         if job.seen.is_empty() {
             return self.fetch_done(&job.tag, job.what, job.gone);
@@ -1153,6 +1202,20 @@ impl ImapServer {
                 gone: job.gone,
             },
         );
+    }
+
+    /// MULTIAPPEND/CATENATE: fetch its URL parts, then store all messages.
+    fn compose(&mut self, parsed: append::Parsed) {
+        let job = append::Job::new(parsed, self.snapshot.config.imap.max_literal.into());
+        self.compose_step(Box::new(job));
+    }
+
+    fn compose_step(&mut self, mut job: Box<append::Job>) {
+        match job.next() {
+            append::Step::Ask(event) => self.ask(event, Pending::Compose(job)),
+            append::Step::Store(event) => self.ask(event, Pending::AppendMany { tag: job.tag }),
+            append::Step::Fail(text) => self.tagged(&job.tag, "NO", &text),
+        }
     }
 
     fn fetch_done(&mut self, tag: &str, what: &str, gone: bool) {
@@ -1269,7 +1332,7 @@ impl ImapServer {
             if condstore {
                 items.push(Item::ModSeq);
             }
-            fetch::write_one(&mut self.out, sel, seq, uid, &items, None);
+            let _ = fetch::write_one(&mut self.out, sel, seq, uid, &items, None);
         }
         let what = if job.uid_cmd { "UID STORE" } else { "STORE" };
         if !modified.is_empty() {
@@ -1583,7 +1646,8 @@ impl ImapServer {
                                 if condstore {
                                     items.push(Item::ModSeq);
                                 }
-                                fetch::write_one(&mut self.out, sel, seq, *uid, &items, None);
+                                let _ =
+                                    fetch::write_one(&mut self.out, sel, seq, *uid, &items, None);
                             }
                         }
                     }
@@ -1618,6 +1682,43 @@ impl ImapServer {
             (Pending::Append { tag }, ImapCommand::Appended(r)) => match r {
                 Ok((validity, uid)) => {
                     let text = format!("[APPENDUID {validity} {uid}] APPEND completed");
+                    if self.selected.is_some() {
+                        self.ask(ImapEvent::Sync, Pending::AfterAppend { tag, text });
+                    } else {
+                        self.tagged(&tag, "OK", &text);
+                    }
+                }
+                Err(e) => self.mailbox_error(&tag, "APPEND", &e),
+            },
+            (Pending::ListExt(mut q), ImapCommand::Listed(r)) => match r {
+                Ok(entries) => {
+                    if q.wants_subscriptions(entries) {
+                        let event = q.second();
+                        self.ask(event, Pending::ListExt(q));
+                    } else {
+                        q.write(&mut self.out);
+                        self.tagged(&q.tag, "OK", "LIST completed");
+                    }
+                }
+                Err(e) => self.mailbox_error(&q.tag, "LIST", &e),
+            },
+            (Pending::Compose(mut job), ImapCommand::Status(r)) => match r {
+                Ok(_) => {
+                    job.target_exists();
+                    self.compose_step(job);
+                }
+                Err(e) => self.mailbox_error(&job.tag, "APPEND", &e),
+            },
+            (Pending::Compose(mut job), ImapCommand::Message(bytes)) => match job.fetched(bytes) {
+                Err(text) => self.tagged(&job.tag, "NO", &text),
+                Ok(()) => self.compose_step(job),
+            },
+            (Pending::AppendMany { tag }, ImapCommand::AppendedMany(r)) => match r {
+                Ok((validity, uids)) => {
+                    let text = format!(
+                        "[APPENDUID {validity} {}] APPEND completed",
+                        append::uid_set(&uids)
+                    );
                     if self.selected.is_some() {
                         self.ask(ImapEvent::Sync, Pending::AfterAppend { tag, text });
                     } else {

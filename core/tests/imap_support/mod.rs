@@ -146,6 +146,28 @@ impl Store {
         });
     }
 
+    /// Store a new message in `to`; its UID.
+    fn add(&mut self, to: &str, flags: Flags, message: &[u8]) -> Option<u32> {
+        let f = self.folders.get_mut(to)?;
+        let uid = f.index.next_uid;
+        let r = Record::Added(MessageMeta {
+            uid,
+            modseq: f.index.next_modseq(),
+            size: message.len() as u64,
+            internal_date: T0,
+            flags,
+            keywords: vec![],
+            held: false,
+            base: format!("a{uid}"),
+        });
+        f.index.apply(&r).unwrap();
+        f.bodies.insert(uid, message.to_vec());
+        if self.selected.as_deref() == Some(to) {
+            self.feed.push(r);
+        }
+        Some(uid)
+    }
+
     /// Answer an event as the runtime must.
     pub fn answer(&mut self, e: &ImapEvent) -> Option<ImapCommand> {
         self.log.push(format!("{e:?}"));
@@ -347,29 +369,34 @@ impl Store {
             }
             ImapEvent::Append {
                 to, flags, message, ..
-            } => {
-                let Some(f) = self.folders.get_mut(to) else {
-                    return Some(ImapCommand::Appended(Err(MailboxError::NoSuchFolder)));
-                };
-                let uid = f.index.next_uid;
-                let r = Record::Added(MessageMeta {
-                    uid,
-                    modseq: f.index.next_modseq(),
-                    size: message.len() as u64,
-                    internal_date: T0,
-                    flags: *flags,
-                    keywords: vec![],
-                    held: false,
-                    base: format!("a{uid}"),
-                });
-                f.index.apply(&r).unwrap();
-                f.bodies.insert(uid, message.clone());
-                let v = f.index.uidvalidity;
-                if self.selected.as_deref() == Some(to.as_str()) {
-                    self.feed.push(r);
-                }
-                ImapCommand::Appended(Ok((v, uid)))
+            } => ImapCommand::Appended(match self.add(to, *flags, message) {
+                Some(uid) => Ok((self.folders[to].index.uidvalidity, uid)),
+                None => Err(MailboxError::NoSuchFolder),
+            }),
+            // All or none: the target is looked up before anything is stored.
+            ImapEvent::AppendMany { to, messages } => {
+                ImapCommand::AppendedMany(match self.folders.get(to) {
+                    Some(f) => {
+                        let v = f.index.uidvalidity;
+                        let uids = messages
+                            .iter()
+                            .filter_map(|m| self.add(to, m.flags, &m.message))
+                            .collect();
+                        Ok((v, uids))
+                    }
+                    None => Err(MailboxError::NoSuchFolder),
+                })
             }
+            ImapEvent::UrlMessage {
+                folder,
+                uid_validity,
+                uid,
+            } => ImapCommand::Message(
+                self.folders
+                    .get(folder)
+                    .filter(|f| uid_validity.is_none_or(|v| v == f.index.uidvalidity))
+                    .and_then(|f| f.bodies.get(uid).cloned()),
+            ),
             ImapEvent::Message { uid } => ImapCommand::Message(self.sel().bodies.get(uid).cloned()),
             ImapEvent::Idle => {
                 self.idle = true;

@@ -4,6 +4,7 @@
 //! blocking pool, except reading one message for FETCH (from the page cache as a
 //! rule) and the idle look (a few `stat`s), which it answers in place.
 
+mod append;
 pub mod logins;
 
 use logins::LoginSlot;
@@ -125,6 +126,14 @@ impl ImapMailbox {
                 ImapCommand::Appended(self.append(&to, &message, flags, keywords, date))
             }
             ImapEvent::Message { uid } => ImapCommand::Message(self.message(uid)),
+            ImapEvent::AppendMany { to, messages } => {
+                ImapCommand::AppendedMany(append::append_many(self, &to, messages))
+            }
+            ImapEvent::UrlMessage {
+                folder,
+                uid_validity,
+                uid,
+            } => ImapCommand::Message(append::url_message(self, &folder, uid_validity, uid)),
         })
     }
 

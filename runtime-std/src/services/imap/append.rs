@@ -1,0 +1,49 @@
+//! The runtime side of MULTIAPPEND and CATENATE (core `imap/append.rs`): storing
+//! several messages all or none, and reading the message a CATENATE URL names.
+
+use super::{read_message, ImapMailbox};
+use crate::store::NewFile;
+use mailroom_core::imap::{MailboxError, NewMessage};
+
+/// Store `messages` in `to` in one commit (RFC 3502 §6.3.11: all or none).
+pub(super) fn append_many(
+    mailbox: &ImapMailbox,
+    to: &str,
+    messages: Vec<NewMessage>,
+) -> Result<(u32, Vec<u32>), MailboxError> {
+    let folder = mailbox.open(to)?;
+    let now = crate::platform::clock::unix_secs();
+    let files = messages
+        .iter()
+        .map(|m| NewFile {
+            data: &m.message,
+            flags: m.flags,
+            keywords: m.keywords.clone(),
+            internal_date: m
+                .internal_date
+                .map_or(now, |d| u64::try_from(d).unwrap_or(0)),
+        })
+        .collect();
+    let uids = folder.append_many(files)?;
+    Ok((folder.uidvalidity(), uids))
+}
+
+/// Message `uid` of the user's `folder` in wire form, if the folder's UIDVALIDITY is
+/// `uid_validity` (when given); `None` for anything this user cannot read there.
+pub(super) fn url_message(
+    mailbox: &ImapMailbox,
+    folder: &str,
+    uid_validity: Option<u32>,
+    uid: u32,
+) -> Option<Vec<u8>> {
+    let folder = mailbox.open(folder).ok()?;
+    if uid_validity.is_some_and(|v| v != folder.uidvalidity()) {
+        return None;
+    }
+    // Held messages (POP-2) are not there for IMAP clients.
+    let visible = folder.read(|ix| ix.messages.get(&uid).is_some_and(|m| !m.held));
+    if !visible {
+        return None;
+    }
+    read_message(&folder, uid).map(|d| mailroom_core::wire::wire_form(&d))
+}
