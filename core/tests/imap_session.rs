@@ -11,7 +11,8 @@ use mailroom_core::{Input, Machine, Output};
 
 const PRE_AUTH_CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN";
 const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
-                    SPECIAL-USE CONDSTORE BINARY MULTIAPPEND CATENATE LIST-EXTENDED";
+                    SPECIAL-USE CONDSTORE BINARY MULTIAPPEND CATENATE LIST-EXTENDED \
+                    URLAUTH";
 
 #[test]
 fn greeting_capability_noop_logout() {
@@ -857,5 +858,53 @@ fn list_extended() {
     assert_eq!(
         c.cmd("b LIST (RECURSIVEMATCH) \"\" *"),
         "b BAD RECURSIVEMATCH needs another selection option\r\n"
+    );
+}
+
+#[test]
+fn urlauth_generate_fetch_reset() {
+    let mut c = Client::plain();
+    c.select();
+    let out =
+        c.cmd("a GENURLAUTH \"imap://alice@example.com/INBOX/;uid=5;urlauth=user+alice\" INTERNAL");
+    let url = out
+        .strip_prefix("* GENURLAUTH \"")
+        .and_then(|r| r.split_once('"'))
+        .map(|(u, _)| u.to_owned())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        url.starts_with("imap://alice@example.com/INBOX/;uid=5;urlauth=user+alice:INTERNAL:"),
+        "{url}"
+    );
+    assert!(out.ends_with("a OK GENURLAUTH completed\r\n"), "{out}");
+    // RFC 4467: the signed URL gives the message to the user it names.
+    assert_eq!(
+        c.cmd(&format!("b URLFETCH \"{url}\"")),
+        format!(
+            "* URLFETCH \"{url}\" {{{}}}\r\n{}\r\nb OK URLFETCH completed\r\n",
+            M2.len(),
+            String::from_utf8_lossy(M2)
+        )
+    );
+    // A changed signature, or another user's URL to sign: nothing.
+    let forged = format!("{}0", &url[..url.len() - 1]);
+    let forged = if forged == url {
+        format!("{}1", &url[..url.len() - 1])
+    } else {
+        forged
+    };
+    assert_eq!(
+        c.cmd(&format!("c URLFETCH \"{forged}\"")),
+        format!("* URLFETCH \"{forged}\" NIL\r\nc OK URLFETCH completed\r\n")
+    );
+    assert_eq!(
+        c.cmd("d GENURLAUTH \"imap://bob@example.com/INBOX/;uid=5;urlauth=authuser\" INTERNAL"),
+        "d BAD Invalid URL for GENURLAUTH\r\n"
+    );
+    // RESETKEY: the old URL no longer fetches.
+    assert_eq!(c.cmd("e RESETKEY INBOX"), "e OK RESETKEY completed\r\n");
+    assert_eq!(
+        c.cmd(&format!("f URLFETCH \"{url}\"")),
+        format!("* URLFETCH \"{url}\" NIL\r\nf OK URLFETCH completed\r\n")
     );
 }

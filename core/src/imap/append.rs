@@ -222,6 +222,7 @@ impl Job {
             return Step::Fail(format!("[BADURL {url}] Invalid IMAP URL"));
         };
         let event = ImapEvent::UrlMessage {
+            owner: None,
             folder: parsed.folder.clone(),
             uid_validity: parsed.uid_validity,
             uid: parsed.uid,

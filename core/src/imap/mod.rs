@@ -30,6 +30,7 @@ mod search;
 mod select;
 mod server;
 mod store;
+mod urlauth;
 mod write;
 
 pub use pattern::list_matches;
@@ -120,10 +121,50 @@ pub enum ImapEvent {
     /// that folder's UIDVALIDITY is `uid_validity` when given. Answer
     /// [`ImapCommand::Message`] (`None`: nothing this user may read there).
     UrlMessage {
+        /// Whose folder (URLFETCH of a checked URLAUTH URL, `urlauth.rs`); `None` =
+        /// the logged-in user's.
+        owner: Option<String>,
         folder: String,
         uid_validity: Option<u32>,
         uid: u32,
     },
+    /// URLAUTH (`urlauth.rs`): `owner`'s mailbox access key for `folder`, made
+    /// (random) if `create` and there is none. Answer [`ImapCommand::UrlAuthKey`]
+    /// (`None`: no key, or no such user or folder).
+    UrlAuthKey {
+        owner: String,
+        folder: String,
+        create: bool,
+    },
+    /// RESETKEY: forget the logged-in user's access key for `folder` (all keys if
+    /// `None`). Answer [`ImapCommand::Done`].
+    ResetKey { folder: Option<String> },
+}
+
+/// A mailbox access key (URLAUTH); its bytes never appear in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UrlKey(pub Vec<u8>);
+
+impl std::fmt::Debug for UrlKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlKey(..)")
+    }
+}
+
+/// Lower-case hex of `bytes` (URLAUTH tokens and stored keys).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `hex` undone; `None` for an odd length or a non-hex digit.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// One message of an [`ImapEvent::AppendMany`].
@@ -209,12 +250,27 @@ impl std::fmt::Debug for ImapEvent {
                 .field("to", to)
                 .field("messages", messages)
                 .finish(),
+            ImapEvent::UrlAuthKey {
+                owner,
+                folder,
+                create,
+            } => f
+                .debug_struct("UrlAuthKey")
+                .field("owner", owner)
+                .field("folder", folder)
+                .field("create", create)
+                .finish(),
+            ImapEvent::ResetKey { folder } => {
+                f.debug_struct("ResetKey").field("folder", folder).finish()
+            }
             ImapEvent::UrlMessage {
+                owner,
                 folder,
                 uid_validity,
                 uid,
             } => f
                 .debug_struct("UrlMessage")
+                .field("owner", owner)
                 .field("folder", folder)
                 .field("uid_validity", uid_validity)
                 .field("uid", uid)
@@ -331,6 +387,8 @@ pub enum ImapCommand {
     Appended(Result<(u32, u32), MailboxError>),
     /// Answer to `AppendMany`: UIDVALIDITY and the new UIDs in order.
     AppendedMany(Result<(u32, Vec<u32>), MailboxError>),
+    /// Answer to `UrlAuthKey`. Not shown by `Debug`.
+    UrlAuthKey(Option<UrlKey>),
     /// The message's bytes, or `None` if it is gone.
     Message(Option<Vec<u8>>),
     /// The selected folder changed while the session idles.

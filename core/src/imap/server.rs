@@ -22,6 +22,7 @@ use super::listext;
 use super::search;
 use super::select::{BadSet, Selected};
 use super::store;
+use super::urlauth;
 use super::write;
 use super::{
     CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ListEntry, MailboxError,
@@ -130,6 +131,8 @@ enum Pending {
     Append {
         tag: String,
     },
+    /// GENURLAUTH/URLFETCH, one URL at a time (`urlauth.rs`).
+    UrlAuth(Box<urlauth::Job>),
     /// LIST-EXTENDED: the folders, then the subscriptions (`listext.rs`).
     ListExt(Box<listext::extended::Query>),
     /// MULTIAPPEND/CATENATE putting its messages together (`append.rs`).
@@ -192,6 +195,8 @@ pub struct ImapServer {
     state: State,
     phase: Phase,
     selected: Option<Selected>,
+    /// The logged-in user (URLAUTH names it in URLs).
+    user: Option<String>,
     /// CONDSTORE is on (ENABLE, or a command that uses it, RFC 7162 §3.1).
     condstore: bool,
     /// The LIST being decoded asked for special-use folders only (RFC 6154).
@@ -230,6 +235,7 @@ impl ImapServer {
             state: State::NotAuthenticated,
             phase: Phase::Command,
             selected: None,
+            user: None,
             condstore: false,
             special_only: false,
             out: Vec::with_capacity(256),
@@ -299,6 +305,7 @@ impl ImapServer {
                 "MULTIAPPEND",
                 "CATENATE",
                 "LIST-EXTENDED",
+                "URLAUTH",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -448,6 +455,12 @@ impl ImapServer {
                     return match r {
                         Ok(parsed) => self.compose(parsed),
                         Err(r) => self.bad(r.tag.as_deref(), r.text),
+                    };
+                }
+                if let Some(r) = urlauth::parse(msg) {
+                    return match r {
+                        Ok(p) => self.urlauth(p),
+                        Err(r) => self.bad(Some(&r.tag), r.text),
                     };
                 }
                 if let Some(r) = listext::extended::parse(msg) {
@@ -1204,6 +1217,34 @@ impl ImapServer {
         );
     }
 
+    /// URLAUTH commands (RFC 4467).
+    fn urlauth(&mut self, p: urlauth::Parsed) {
+        let me = self.user.clone().unwrap_or_default();
+        let job = match p {
+            urlauth::Parsed::Reset { tag, folder } => {
+                return self.ask(
+                    ImapEvent::ResetKey { folder },
+                    Pending::Folder {
+                        tag,
+                        what: "RESETKEY",
+                    },
+                );
+            }
+            urlauth::Parsed::Gen { tag, urls } => urlauth::Job::new(tag, false, me, urls),
+            urlauth::Parsed::Fetch { tag, urls } => urlauth::Job::new(tag, true, me, urls),
+        };
+        let mut job = Box::new(job);
+        let step = job.next(&mut self.out);
+        self.urlauth_step(job, step);
+    }
+
+    fn urlauth_step(&mut self, job: Box<urlauth::Job>, step: urlauth::Step) {
+        match step {
+            urlauth::Step::Ask(event) => self.ask(event, Pending::UrlAuth(job)),
+            urlauth::Step::Done(status, text) => self.tagged(&job.tag, status, &text),
+        }
+    }
+
     /// MULTIAPPEND/CATENATE: fetch its URL parts, then store all messages.
     fn compose(&mut self, parsed: append::Parsed) {
         let job = append::Job::new(parsed, self.snapshot.config.imap.max_literal.into());
@@ -1504,7 +1545,8 @@ impl ImapServer {
                     );
                     self.bye("Access denied");
                 }
-                AuthOutcome::Ok(_) => {
+                AuthOutcome::Ok(name) => {
+                    self.user = Some(name);
                     self.state = State::Authenticated;
                     self.out.extend_from_slice(format!("{tag} OK [").as_bytes());
                     self.capabilities();
@@ -1690,6 +1732,14 @@ impl ImapServer {
                 }
                 Err(e) => self.mailbox_error(&tag, "APPEND", &e),
             },
+            (Pending::UrlAuth(mut job), ImapCommand::UrlAuthKey(key)) => {
+                let step = job.key(&mut self.out, key);
+                self.urlauth_step(job, step);
+            }
+            (Pending::UrlAuth(mut job), ImapCommand::Message(msg)) => {
+                let step = job.message(&mut self.out, msg);
+                self.urlauth_step(job, step);
+            }
             (Pending::ListExt(mut q), ImapCommand::Listed(r)) => match r {
                 Ok(entries) => {
                     if q.wants_subscriptions(entries) {

@@ -8,7 +8,7 @@ use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::imap::{
     CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ImapServer, ListEntry,
-    MailboxError, StoreOutcome,
+    MailboxError, StoreOutcome, UrlKey,
 };
 use mailroom_core::mailbox::{Flag, Flags, FolderIndex, MessageMeta, Record, SpecialUse};
 use mailroom_core::{Input, Instant, Machine, Output};
@@ -59,6 +59,8 @@ pub struct Store {
     pub log: Vec<String>,
     /// A `Wake` is owed (the session idles).
     pub idle: bool,
+    /// RESETKEY was sent: URLAUTH keys are gone.
+    pub keys_reset: bool,
 }
 
 pub const M1: &[u8] = b"From: a@example.com\r\nSubject: one\r\n\r\nfirst body\r\n";
@@ -110,6 +112,7 @@ impl Store {
             selected: None,
             log: Vec::new(),
             idle: false,
+            keys_reset: false,
         }
     }
 
@@ -387,13 +390,23 @@ impl Store {
                     None => Err(MailboxError::NoSuchFolder),
                 })
             }
+            ImapEvent::UrlAuthKey { owner, folder, .. } => ImapCommand::UrlAuthKey(
+                (owner == "alice" && self.folders.contains_key(folder) && !self.keys_reset)
+                    .then(|| UrlKey(b"fixed test key".to_vec())),
+            ),
+            ImapEvent::ResetKey { .. } => {
+                self.keys_reset = true;
+                ImapCommand::Done(Ok(()))
+            }
             ImapEvent::UrlMessage {
+                owner,
                 folder,
                 uid_validity,
                 uid,
             } => ImapCommand::Message(
                 self.folders
                     .get(folder)
+                    .filter(|_| owner.as_deref().is_none_or(|o| o == "alice"))
                     .filter(|f| uid_validity.is_none_or(|v| v == f.index.uidvalidity))
                     .and_then(|f| f.bodies.get(uid).cloned()),
             ),

@@ -46,6 +46,9 @@ pub const POP_LOCK_FILE: &str = "mailroom-pop.lock";
 pub const ACCOUNT_LOCK_FILE: &str = "mailroom.lock";
 /// In an account's Maildir root: subscribed folder names, one per line.
 pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
+/// In an account's Maildir root: URLAUTH mailbox access keys (RFC 4467), one
+/// `hex-key TAB folder` line per folder; private to the server.
+pub const URLAUTH_KEYS_FILE: &str = "mailroom-urlauth-keys";
 /// The empty marker Maildir++ (Courier, Dovecot) puts in every folder directory.
 pub const MAILDIR_FOLDER_FILE: &str = "maildirfolder";
 

@@ -28,15 +28,23 @@ pub(super) fn append_many(
     Ok((folder.uidvalidity(), uids))
 }
 
-/// Message `uid` of the user's `folder` in wire form, if the folder's UIDVALIDITY is
-/// `uid_validity` (when given); `None` for anything this user cannot read there.
+/// Message `uid` of `folder` in wire form, if the folder's UIDVALIDITY is
+/// `uid_validity` (when given); `None` if it is not there. The folder is the
+/// logged-in user's, or `owner`'s when core has checked a URLAUTH URL of theirs.
 pub(super) fn url_message(
     mailbox: &ImapMailbox,
+    owner: Option<&str>,
     folder: &str,
     uid_validity: Option<u32>,
     uid: u32,
 ) -> Option<Vec<u8>> {
-    let folder = mailbox.open(folder).ok()?;
+    let folder = match owner {
+        None => mailbox.open(folder).ok()?,
+        Some(owner) => {
+            let account = super::urlauth::account_of(mailbox, owner)?;
+            mailbox.shared.store.folders().open(&account, folder).ok()?
+        }
+    };
     if uid_validity.is_some_and(|v| v != folder.uidvalidity()) {
         return None;
     }

@@ -6,6 +6,7 @@
 
 mod append;
 pub mod logins;
+mod urlauth;
 
 use logins::LoginSlot;
 
@@ -130,10 +131,25 @@ impl ImapMailbox {
                 ImapCommand::AppendedMany(append::append_many(self, &to, messages))
             }
             ImapEvent::UrlMessage {
+                owner,
                 folder,
                 uid_validity,
                 uid,
-            } => ImapCommand::Message(append::url_message(self, &folder, uid_validity, uid)),
+            } => ImapCommand::Message(append::url_message(
+                self,
+                owner.as_deref(),
+                &folder,
+                uid_validity,
+                uid,
+            )),
+            ImapEvent::UrlAuthKey {
+                owner,
+                folder,
+                create,
+            } => ImapCommand::UrlAuthKey(urlauth::key(self, &owner, &folder, create)),
+            ImapEvent::ResetKey { folder } => {
+                ImapCommand::Done(urlauth::reset(self, folder.as_deref()))
+            }
         })
     }
 
