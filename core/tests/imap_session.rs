@@ -793,6 +793,11 @@ fn multiappend_and_catenate() {
         c.send(b"e APPEND Gone CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=4\")\r\n"),
         "e NO [TRYCREATE] No such mailbox\r\n"
     );
+    // Another user's URL is not read from this user's folders.
+    assert_eq!(
+        c.send(b"e2 APPEND Sent CATENATE (URL \"imap://bob@example.com/INBOX/;UID=4\")\r\n"),
+        "e2 NO [BADURL imap://bob@example.com/INBOX/;UID=4] Invalid IMAP URL\r\n"
+    );
     assert_eq!(
         c.send(b"f APPEND Sent CATENATE ()\r\n"),
         "f BAD Error in IMAP command arguments\r\n"

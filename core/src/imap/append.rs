@@ -178,6 +178,8 @@ pub(super) struct Job {
     fetching: Option<(usize, usize, MessageUrl)>,
     /// Most octets one finished message may have (`[imap] max_literal`).
     max_size: u64,
+    /// The logged-in user: absolute URLs must name them.
+    me: String,
 }
 
 /// What the session does next for a [`Job`].
@@ -192,8 +194,9 @@ pub(super) enum Step {
 }
 
 impl Job {
-    pub(super) fn new(p: Parsed, max_size: u64) -> Job {
+    pub(super) fn new(p: Parsed, max_size: u64, me: String) -> Job {
         Job {
+            me,
             tag: p.tag,
             folder: p.folder,
             drafts: p.drafts,
@@ -218,7 +221,13 @@ impl Job {
                 folder: self.folder.clone(),
             });
         }
-        let Some(parsed) = imapurl::parse(&url) else {
+        // Only this user's own messages: a URL naming another user is refused
+        // rather than read from this user's folders.
+        let Some(parsed) = imapurl::parse(&url).filter(|p| {
+            p.user
+                .as_deref()
+                .is_none_or(|u| u.eq_ignore_ascii_case(&self.me))
+        }) else {
             return Step::Fail(format!("[BADURL {url}] Invalid IMAP URL"));
         };
         let event = ImapEvent::UrlMessage {
@@ -254,6 +263,19 @@ impl Job {
             return Err(format!("[BADURL {text}] No such message or part"));
         };
         *piece = Piece::Text(data);
+        // URL parts could grow the command far past what its literals may hold.
+        let total: u64 = self
+            .drafts
+            .iter()
+            .flat_map(|d| &d.pieces)
+            .map(|p| match p {
+                Piece::Text(t) => t.len() as u64,
+                Piece::Url(_) => 0,
+            })
+            .sum();
+        if total > self.max_size {
+            return Err("[TOOBIG] Message too large".into());
+        }
         Ok(())
     }
 

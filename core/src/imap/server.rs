@@ -1247,7 +1247,8 @@ impl ImapServer {
 
     /// MULTIAPPEND/CATENATE: fetch its URL parts, then store all messages.
     fn compose(&mut self, parsed: append::Parsed) {
-        let job = append::Job::new(parsed, self.snapshot.config.imap.max_literal.into());
+        let me = self.user.clone().unwrap_or_default();
+        let job = append::Job::new(parsed, self.snapshot.config.imap.max_literal.into(), me);
         self.compose_step(Box::new(job));
     }
 

@@ -3,8 +3,9 @@
 //! (core `imap/urlauth.rs`). A key is 32 random bytes made on first GENURLAUTH.
 
 use super::ImapMailbox;
-use crate::platform::datadir::URLAUTH_KEYS_FILE;
+use crate::platform::datadir::{ACCOUNT_LOCK_FILE, URLAUTH_KEYS_FILE};
 use crate::platform::durable::{self, Access};
+use crate::platform::lock;
 use mailroom_core::imap::{MailboxError, UrlKey};
 use std::collections::BTreeMap;
 use std::fs;
@@ -56,12 +57,16 @@ pub(super) fn key(
     let account = account_of(mailbox, owner)?;
     // A key only for a folder that exists.
     mailbox.shared.store.folders().open(&account, folder).ok()?;
+    if !create {
+        return load(&account).remove(folder).map(UrlKey);
+    }
+    // Read, add, write under the account's lock: two sessions making keys for two
+    // folders at once must not lose one.
+    let lock_file = lock::open(&account.join(ACCOUNT_LOCK_FILE)).ok()?;
+    let _held = lock::exclusive(&lock_file).ok()?;
     let mut keys = load(&account);
     if let Some(k) = keys.get(folder) {
         return Some(UrlKey(k.clone()));
-    }
-    if !create {
-        return None;
     }
     let mut k = vec![0u8; KEY_LEN];
     if let Err(e) = getrandom::getrandom(&mut k) {
@@ -79,16 +84,21 @@ pub(super) fn key(
 /// RESETKEY: forget the logged-in user's key for `folder`, or all of them.
 pub(super) fn reset(mailbox: &ImapMailbox, folder: Option<&str>) -> Result<(), MailboxError> {
     let account = mailbox.account()?;
+    let failed = |e: std::io::Error| {
+        tracing::error!("imap urlauth: keys not saved: {e}");
+        MailboxError::Failed
+    };
+    if let Some(f) = folder {
+        mailbox.open(f)?;
+    }
+    let lock_file = lock::open(&account.join(ACCOUNT_LOCK_FILE)).map_err(failed)?;
+    let _held = lock::exclusive(&lock_file).map_err(failed)?;
     let mut keys = load(account);
     match folder {
         Some(f) => {
-            mailbox.open(f)?;
             keys.remove(f);
         }
         None => keys.clear(),
     }
-    save(account, &keys).map_err(|e| {
-        tracing::error!("imap urlauth: keys not saved: {e}");
-        MailboxError::Failed
-    })
+    save(account, &keys).map_err(failed)
 }
