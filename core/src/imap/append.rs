@@ -379,6 +379,23 @@ mod tests {
             .is_err());
     }
 
+    proptest::proptest! {
+        // Hostile input after a valid start: an answer, never a panic.
+        #[test]
+        fn any_tail_is_parsed_or_refused(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            for head in [&b"a APPEND INBOX "[..], b"a APPEND INBOX CATENATE (", b"a LIST ", b"a URLFETCH ", b"a GENURLAUTH "] {
+                let mut msg = head.to_vec();
+                msg.extend_from_slice(&tail);
+                let _ = parse(&msg);
+                let _ = super::super::listext::extended::parse(&msg);
+                let _ = super::super::urlauth::parse(&msg);
+                if let Ok(s) = std::str::from_utf8(&tail) {
+                    let _ = imapurl::parse(s);
+                }
+            }
+        }
+    }
+
     #[test]
     fn uid_sets() {
         assert_eq!(uid_set(&[4, 5, 6, 9, 11, 12]), "4:6,9,11:12");

@@ -446,8 +446,8 @@ impl ImapServer {
             },
             ok => ok,
         };
-        // MULTIAPPEND, CATENATE and LIST-EXTENDED, which imap-codec does not parse
-        // either.
+        // MULTIAPPEND, CATENATE, URLAUTH and LIST-EXTENDED, which imap-codec does
+        // not parse either.
         let decoded = match decoded {
             Err(text) if self.state != State::NotAuthenticated => {
                 let msg = self.framer.message();
