@@ -40,11 +40,11 @@ pub(super) fn parse(msg: &[u8]) -> Option<Result<Parsed, Refused>> {
     }
     let cmd = c.atom()?.to_ascii_uppercase();
     let r = match cmd.as_slice() {
-        b"GENURLAUTH" => gen(&mut c).map(|urls| Parsed::Gen {
+        b"GENURLAUTH" => url_list(&mut c, true).map(|urls| Parsed::Gen {
             tag: tag.clone(),
             urls,
         }),
-        b"URLFETCH" => fetch(&mut c).map(|urls| Parsed::Fetch {
+        b"URLFETCH" => url_list(&mut c, false).map(|urls| Parsed::Fetch {
             tag: tag.clone(),
             urls,
         }),
@@ -61,17 +61,19 @@ fn text(raw: Vec<u8>) -> Result<String, &'static str> {
     String::from_utf8(raw).map_err(|_| SYNTAX)
 }
 
-/// `SP url SP mechanism` repeated.
-fn gen(c: &mut Cursor<'_>) -> Result<Vec<String>, &'static str> {
+/// `SP url SP mechanism` repeated (GENURLAUTH, `with_mechanism`) or `SP url`
+/// repeated (URLFETCH; RFC 5524's `(url params)` form is not offered).
+fn url_list(c: &mut Cursor<'_>, with_mechanism: bool) -> Result<Vec<String>, &'static str> {
     let mut urls = Vec::new();
     while c.eat(b' ') {
-        let url = text(c.astring().ok_or(SYNTAX)?)?;
-        c.expect(b' ')?;
-        let mech = c.atom().ok_or(SYNTAX)?;
-        if !mech.eq_ignore_ascii_case(MECHANISM.as_bytes()) {
-            return Err("Unknown URLAUTH mechanism");
+        if c.peek() == Some(b'(') {
+            return Err("URLFETCH parameters are not supported");
         }
-        urls.push(url);
+        urls.push(text(c.astring().ok_or(SYNTAX)?)?);
+        if with_mechanism {
+            c.expect(b' ')?;
+            mechanism(c)?;
+        }
         if urls.len() > MAX_URLS {
             return Err("Too many URLs");
         }
@@ -82,22 +84,13 @@ fn gen(c: &mut Cursor<'_>) -> Result<Vec<String>, &'static str> {
     Ok(urls)
 }
 
-/// `SP url` repeated (RFC 5524's `(url params)` form is not offered).
-fn fetch(c: &mut Cursor<'_>) -> Result<Vec<String>, &'static str> {
-    let mut urls = Vec::new();
-    while c.eat(b' ') {
-        if c.peek() == Some(b'(') {
-            return Err("URLFETCH parameters are not supported");
-        }
-        urls.push(text(c.astring().ok_or(SYNTAX)?)?);
-        if urls.len() > MAX_URLS {
-            return Err("Too many URLs");
-        }
+fn mechanism(c: &mut Cursor<'_>) -> Result<(), &'static str> {
+    let mech = c.atom().ok_or(SYNTAX)?;
+    if mech.eq_ignore_ascii_case(MECHANISM.as_bytes()) {
+        Ok(())
+    } else {
+        Err("Unknown URLAUTH mechanism")
     }
-    if urls.is_empty() || !c.at_end() {
-        return Err(SYNTAX);
-    }
-    Ok(urls)
 }
 
 /// `[SP mailbox *(SP mechanism)]`.
@@ -112,10 +105,7 @@ fn reset(c: &mut Cursor<'_>) -> Result<Option<String>, &'static str> {
         decode_mutf7(&raw).map_err(|_| "[CANNOT] Invalid mailbox name")?
     };
     while c.eat(b' ') {
-        let mech = c.atom().ok_or(SYNTAX)?;
-        if !mech.eq_ignore_ascii_case(MECHANISM.as_bytes()) {
-            return Err("Unknown URLAUTH mechanism");
-        }
+        mechanism(c)?;
     }
     if !c.at_end() {
         return Err(SYNTAX);
