@@ -12,7 +12,8 @@ use mailroom_core::{Input, Machine, Output};
 const PRE_AUTH_CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID STARTTLS AUTH=PLAIN";
 const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE \
                     SPECIAL-USE CONDSTORE ACL RIGHTS=texk SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT \
-                    THREAD=REFERENCES QRESYNC ESEARCH CONTEXT=SEARCH NOTIFY";
+                    THREAD=REFERENCES QRESYNC ESEARCH CONTEXT=SEARCH NOTIFY BINARY MULTIAPPEND \
+                    CATENATE LIST-EXTENDED URLAUTH";
 
 #[test]
 fn greeting_capability_noop_logout() {
@@ -131,9 +132,11 @@ fn list_status_and_folder_operations() {
         "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
          * LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\nb2 OK LIST completed\r\n"
     );
+    // RFC 5258: REMOTE changes nothing here; without RETURN (CHILDREN) no child
+    // attributes.
     assert_eq!(
         c.cmd("b3 LIST (REMOTE) \"\" *"),
-        "b3 BAD Error in IMAP command\r\n"
+        "* LIST () \"/\" INBOX\r\n* LIST (\\Sent) \"/\" \"Sent\"\r\nb3 OK LIST completed\r\n"
     );
     assert_eq!(
         c.cmd("c STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"),
@@ -834,4 +837,163 @@ fn acl_commands_and_rights() {
     );
     assert_eq!(c.cmd("r CLOSE"), "r OK CLOSE completed\r\n");
     assert_eq!(c.store.folders["INBOX"].index.messages.len(), 3);
+}
+
+#[test]
+fn multiappend_and_catenate() {
+    let mut c = Client::plain();
+    c.login();
+    // RFC 3502 §6.3.11's form: two messages, one APPENDUID set.
+    assert_eq!(
+        c.send(b"a APPEND Sent (\\Seen) {3+}\r\nabc {2+}\r\nde\r\n"),
+        "a OK [APPENDUID 77 1:2] APPEND completed\r\n"
+    );
+    // All or none: a missing target stores nothing.
+    assert_eq!(
+        c.send(b"b APPEND Nowhere {1+}\r\nx {1+}\r\ny\r\n"),
+        "b NO [TRYCREATE] No such mailbox\r\n"
+    );
+    assert_eq!(c.store.folders["Sent"].bodies.len(), 2);
+    // RFC 4469: a header from INBOX's message 4, then new text.
+    assert_eq!(
+        c.send(
+            b"c APPEND Sent CATENATE (URL \"/INBOX;UIDVALIDITY=3857529045/;UID=4/;SECTION=HEADER\" \
+              TEXT {5+}\r\nhello)\r\n"
+        ),
+        "c OK [APPENDUID 77 3] APPEND completed\r\n"
+    );
+    assert_eq!(
+        c.store.folders["Sent"].bodies[&3],
+        b"From: a@example.com\r\nSubject: one\r\n\r\nhello".to_vec()
+    );
+    // A URL to nothing (wrong UIDVALIDITY) refuses the whole command.
+    assert_eq!(
+        c.send(b"d APPEND Sent CATENATE (TEXT {1+}\r\nx URL \"/INBOX;UIDVALIDITY=1/;UID=4\")\r\n"),
+        "d NO [BADURL /INBOX;UIDVALIDITY=1/;UID=4] No such message or part\r\n"
+    );
+    assert_eq!(c.store.folders["Sent"].bodies.len(), 3);
+    // A missing target is TRYCREATE before any URL is looked at.
+    assert_eq!(
+        c.send(b"e APPEND Gone CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=4\")\r\n"),
+        "e NO [TRYCREATE] No such mailbox\r\n"
+    );
+    // Another user's URL is not read from this user's folders.
+    assert_eq!(
+        c.send(b"e2 APPEND Sent CATENATE (URL \"imap://bob@example.com/INBOX/;UID=4\")\r\n"),
+        "e2 NO [BADURL imap://bob@example.com/INBOX/;UID=4] Invalid IMAP URL\r\n"
+    );
+    assert_eq!(
+        c.send(b"f APPEND Sent CATENATE ()\r\n"),
+        "f BAD Error in IMAP command arguments\r\n"
+    );
+}
+
+#[test]
+fn binary_fetch_and_literal8_append() {
+    let mut c = Client::plain();
+    c.select();
+    let msg: &[u8] = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+        --b\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8A\r\n\
+        --b\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nzz\r\n--b--\r\n";
+    let mut cmd = format!("a APPEND INBOX {{{}+}}\r\n", msg.len()).into_bytes();
+    cmd.extend_from_slice(msg);
+    cmd.extend_from_slice(b"\r\n");
+    assert!(c.send(&cmd).contains("a OK [APPENDUID"));
+    // RFC 3516: decoded, NUL so a literal8; BINARY.SIZE counts decoded octets.
+    assert_eq!(
+        c.cmd("b FETCH 4 (BINARY.SIZE[1] BINARY.PEEK[1]<1.3>)"),
+        "* 4 FETCH (BINARY.SIZE[1] 6 BINARY[1]<1> {3}\r\nell)\r\nb OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("c FETCH 4 (BINARY.PEEK[1])"),
+        "* 4 FETCH (BINARY[1] ~{6}\r\nhello\0)\r\nc OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("d FETCH 4 (BINARY.PEEK[2])"),
+        "* 4 FETCH (BINARY[2] NIL)\r\nd NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding\r\n"
+    );
+    // APPEND of a literal8 with a binary part: stored as base64, read back the same.
+    let bin: &[u8] = b"Content-Type: application/octet-stream\r\n\
+        Content-Transfer-Encoding: binary\r\n\r\n\0-\xe4\n";
+    let mut cmd = format!("e APPEND INBOX ~{{{}+}}\r\n", bin.len()).into_bytes();
+    cmd.extend_from_slice(bin);
+    cmd.extend_from_slice(b"\r\n");
+    assert!(c.send(&cmd).contains("e OK [APPENDUID"));
+    let stored = c.store.folders["INBOX"]
+        .bodies
+        .values()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(!stored.contains(&0), "{stored:?}");
+    let out = c.cmd("f FETCH 5 (BINARY.SIZE[1] BINARY.PEEK[1])");
+    assert_eq!(
+        out,
+        String::from_utf8_lossy(
+            b"* 5 FETCH (BINARY.SIZE[1] 4 BINARY[1] ~{4}\r\n\0-\xe4\n)\r\nf OK FETCH completed\r\n"
+        )
+    );
+}
+
+#[test]
+fn list_extended() {
+    let mut c = Client::plain();
+    c.login();
+    assert_eq!(
+        c.cmd("a LIST \"\" (INBOX Sent) RETURN (SPECIAL-USE CHILDREN)"),
+        "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+         * LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\na OK LIST completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("b LIST (RECURSIVEMATCH) \"\" *"),
+        "b BAD RECURSIVEMATCH needs another selection option\r\n"
+    );
+}
+
+#[test]
+fn urlauth_generate_fetch_reset() {
+    let mut c = Client::plain();
+    c.select();
+    let out =
+        c.cmd("a GENURLAUTH \"imap://alice@example.com/INBOX/;uid=5;urlauth=user+alice\" INTERNAL");
+    let url = out
+        .strip_prefix("* GENURLAUTH \"")
+        .and_then(|r| r.split_once('"'))
+        .map(|(u, _)| u.to_owned())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        url.starts_with("imap://alice@example.com/INBOX/;uid=5;urlauth=user+alice:INTERNAL:"),
+        "{url}"
+    );
+    assert!(out.ends_with("a OK GENURLAUTH completed\r\n"), "{out}");
+    // RFC 4467: the signed URL gives the message to the user it names.
+    assert_eq!(
+        c.cmd(&format!("b URLFETCH \"{url}\"")),
+        format!(
+            "* URLFETCH \"{url}\" {{{}}}\r\n{}\r\nb OK URLFETCH completed\r\n",
+            M2.len(),
+            String::from_utf8_lossy(M2)
+        )
+    );
+    // A changed signature, or another user's URL to sign: nothing.
+    let forged = format!("{}0", &url[..url.len() - 1]);
+    let forged = if forged == url {
+        format!("{}1", &url[..url.len() - 1])
+    } else {
+        forged
+    };
+    assert_eq!(
+        c.cmd(&format!("c URLFETCH \"{forged}\"")),
+        format!("* URLFETCH \"{forged}\" NIL\r\nc OK URLFETCH completed\r\n")
+    );
+    assert_eq!(
+        c.cmd("d GENURLAUTH \"imap://bob@example.com/INBOX/;uid=5;urlauth=authuser\" INTERNAL"),
+        "d BAD Invalid URL for GENURLAUTH\r\n"
+    );
+    // RESETKEY: the old URL no longer fetches.
+    assert_eq!(c.cmd("e RESETKEY INBOX"), "e OK RESETKEY completed\r\n");
+    assert_eq!(
+        c.cmd(&format!("f URLFETCH \"{url}\"")),
+        format!("* URLFETCH \"{url}\" NIL\r\nf OK URLFETCH completed\r\n")
+    );
 }

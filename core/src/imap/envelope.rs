@@ -139,7 +139,10 @@ pub(super) fn part_section(raw: &[u8], path: &[u32], part: &super::fetch::Part) 
 
 /// Walk part numbers: in a message, 1.. number the parts of its multipart body, or
 /// 1 is its only body; a message/rfc822 part is entered.
-fn resolve<'m, 'x>(m: &'m Message<'x>, path: &[u32]) -> Option<(&'m Message<'x>, usize)> {
+pub(super) fn resolve<'m, 'x>(
+    m: &'m Message<'x>,
+    path: &[u32],
+) -> Option<(&'m Message<'x>, usize)> {
     let mut msg = m;
     let mut id: Option<usize> = None;
     for &n in path {

@@ -4,8 +4,8 @@
 //! the session asks for one message at a time ([`super::ImapEvent::Message`]), so a
 //! FETCH of a whole folder never holds more than one message.
 //!
-//! ENVELOPE, BODYSTRUCTURE, BODY and MIME part sections are `envelope.rs`'s. Not
-//! yet: BINARY; the session answers them with BAD before writing anything.
+//! ENVELOPE, BODYSTRUCTURE, BODY and MIME part sections are `envelope.rs`'s;
+//! BINARY[…] and BINARY.SIZE[…] decode with `binary.rs`.
 
 use super::select::Selected;
 use super::write;
@@ -34,6 +34,14 @@ pub(super) enum Item {
         /// How the response names it: `BODY[HEADER]`, `RFC822`, …
         label: String,
     },
+    /// BINARY[path]<partial> / BINARY.PEEK (RFC 3516).
+    Binary {
+        path: Vec<u32>,
+        partial: Option<(u32, u32)>,
+        peek: bool,
+    },
+    /// BINARY.SIZE[path].
+    BinarySize(Vec<u32>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +159,18 @@ pub(super) fn items(
             MessageDataItemName::Envelope => Item::Envelope,
             MessageDataItemName::BodyStructure => Item::Structure(true),
             MessageDataItemName::Body => Item::Structure(false),
-            _ => return Err(NotYet("BINARY")),
+            MessageDataItemName::Binary {
+                section,
+                partial,
+                peek,
+            } => Item::Binary {
+                path: section.iter().map(|n| n.get()).collect(),
+                partial: partial.map(|(o, n)| (o, n.get())),
+                peek: *peek,
+            },
+            MessageDataItemName::BinarySize { section } => {
+                Item::BinarySize(section.iter().map(|n| n.get()).collect())
+            }
         };
         if !out.contains(&item) {
             out.push(item);
@@ -192,19 +211,31 @@ fn fields(names: &[imap_codec::imap_types::core::AString<'_>], not: bool) -> (Pa
 
 /// Does any item need the message's bytes?
 pub(super) fn needs_bytes(items: &[Item]) -> bool {
-    items
-        .iter()
-        .any(|i| matches!(i, Item::Body { .. } | Item::Envelope | Item::Structure(_)))
+    items.iter().any(|i| {
+        matches!(
+            i,
+            Item::Body { .. }
+                | Item::Envelope
+                | Item::Structure(_)
+                | Item::Binary { .. }
+                | Item::BinarySize(_)
+        )
+    })
 }
 
 /// Does any item set `\Seen` (a non-peek body item, RFC 3501 §6.4.5)?
 pub(super) fn sets_seen(items: &[Item]) -> bool {
-    items
-        .iter()
-        .any(|i| matches!(i, Item::Body { peek: false, .. }))
+    items.iter().any(|i| {
+        matches!(
+            i,
+            Item::Body { peek: false, .. } | Item::Binary { peek: false, .. }
+        )
+    })
 }
 
 /// `* seq FETCH (…)` for one message; `bytes` is there when [`needs_bytes`].
+/// `Err(UnknownCte)`: a BINARY item met an encoding it cannot undo (written as NIL;
+/// the command ends `NO [UNKNOWN-CTE]`, RFC 3516 §4.1).
 pub(super) fn write_one(
     out: &mut Vec<u8>,
     sel: &Selected,
@@ -212,8 +243,11 @@ pub(super) fn write_one(
     uid: u32,
     items: &[Item],
     bytes: Option<&[u8]>,
-) {
-    let Some(m) = sel.meta(uid) else { return };
+) -> Result<(), super::binary::UnknownCte> {
+    let mut result = Ok(());
+    let Some(m) = sel.meta(uid) else {
+        return result;
+    };
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -272,9 +306,45 @@ pub(super) fn write_one(
                 };
                 write::literal(out, &data);
             }
+            Item::Binary { path, partial, .. } => {
+                out.extend_from_slice(format!("BINARY[{}]", dotted(path)).as_bytes());
+                if let Some((origin, _)) = partial {
+                    out.extend_from_slice(format!("<{origin}>").as_bytes());
+                }
+                out.push(b' ');
+                match super::binary::section(bytes.unwrap_or_default(), path) {
+                    Ok(Some(d)) => {
+                        super::binary::literal(out, super::binary::partial(&d, *partial))
+                    }
+                    Ok(None) => out.extend_from_slice(b"NIL"),
+                    Err(e) => {
+                        out.extend_from_slice(b"NIL");
+                        result = Err(e);
+                    }
+                }
+            }
+            Item::BinarySize(path) => {
+                out.extend_from_slice(format!("BINARY.SIZE[{}] ", dotted(path)).as_bytes());
+                match super::binary::section(bytes.unwrap_or_default(), path) {
+                    Ok(Some(d)) => out.extend_from_slice(d.len().to_string().as_bytes()),
+                    Ok(None) => out.extend_from_slice(b"NIL"),
+                    Err(e) => {
+                        out.extend_from_slice(b"NIL");
+                        result = Err(e);
+                    }
+                }
+            }
         }
     }
     out.extend_from_slice(b")\r\n");
+    result
+}
+
+fn dotted(path: &[u32]) -> String {
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Where the header ends (after its blank line) and the body starts.

@@ -23,12 +23,16 @@
 //! [`View`]: crate::mailbox::View
 
 mod acl;
+mod append;
 mod basesubject;
+mod binary;
 mod context;
+mod cursor;
 mod envelope;
 mod esearch;
 mod fetch;
 mod frame;
+mod imapurl;
 mod listext;
 mod notify;
 mod pattern;
@@ -40,6 +44,7 @@ mod sort;
 mod sortcmd;
 mod store;
 mod thread;
+mod urlauth;
 mod write;
 
 pub use acl::{AclOp, AclRequest};
@@ -125,6 +130,81 @@ pub enum ImapEvent {
     /// An ACL command (RFC 4314) on `folder`: answer [`ImapCommand::Acl`]. The runtime
     /// checks the `a` right (any right for MYRIGHTS).
     Acl(AclRequest),
+    /// MULTIAPPEND/CATENATE (`append.rs`): store all these messages in `to`, or
+    /// none. Answer [`ImapCommand::AppendedMany`].
+    AppendMany {
+        to: String,
+        messages: Vec<NewMessage>,
+    },
+    /// A CATENATE URL part: message `uid` of this user's `folder` (wire form), if
+    /// that folder's UIDVALIDITY is `uid_validity` when given. Answer
+    /// [`ImapCommand::Message`] (`None`: nothing this user may read there).
+    UrlMessage {
+        /// Whose folder (URLFETCH of a checked URLAUTH URL, `urlauth.rs`); `None` =
+        /// the logged-in user's.
+        owner: Option<String>,
+        folder: String,
+        uid_validity: Option<u32>,
+        uid: u32,
+    },
+    /// URLAUTH (`urlauth.rs`): `owner`'s mailbox access key for `folder`, made
+    /// (random) if `create` and there is none. Answer [`ImapCommand::UrlAuthKey`]
+    /// (`None`: no key, or no such user or folder).
+    UrlAuthKey {
+        owner: String,
+        folder: String,
+        create: bool,
+    },
+    /// RESETKEY: forget the logged-in user's access key for `folder` (all keys if
+    /// `None`). Answer [`ImapCommand::Done`].
+    ResetKey { folder: Option<String> },
+}
+
+/// A mailbox access key (URLAUTH); its bytes never appear in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UrlKey(pub Vec<u8>);
+
+impl std::fmt::Debug for UrlKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlKey(..)")
+    }
+}
+
+/// Lower-case hex of `bytes` (URLAUTH tokens and stored keys).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `hex` undone; `None` for an odd length or a non-hex digit.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// One message of an [`ImapEvent::AppendMany`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub flags: crate::mailbox::Flags,
+    pub keywords: Vec<String>,
+    /// Unix seconds; `None` = now.
+    pub internal_date: Option<i64>,
+    pub message: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewMessage")
+            .field("flags", &self.flags)
+            .field("keywords", &self.keywords)
+            .field("internal_date", &self.internal_date)
+            .field("octets", &self.message.len())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for ImapEvent {
@@ -185,6 +265,36 @@ impl std::fmt::Debug for ImapEvent {
             ImapEvent::Message { uid } => f.debug_struct("Message").field("uid", uid).finish(),
             ImapEvent::Idle => f.write_str("Idle"),
             ImapEvent::Acl(r) => f.debug_tuple("Acl").field(r).finish(),
+            ImapEvent::AppendMany { to, messages } => f
+                .debug_struct("AppendMany")
+                .field("to", to)
+                .field("messages", messages)
+                .finish(),
+            ImapEvent::UrlAuthKey {
+                owner,
+                folder,
+                create,
+            } => f
+                .debug_struct("UrlAuthKey")
+                .field("owner", owner)
+                .field("folder", folder)
+                .field("create", create)
+                .finish(),
+            ImapEvent::ResetKey { folder } => {
+                f.debug_struct("ResetKey").field("folder", folder).finish()
+            }
+            ImapEvent::UrlMessage {
+                owner,
+                folder,
+                uid_validity,
+                uid,
+            } => f
+                .debug_struct("UrlMessage")
+                .field("owner", owner)
+                .field("folder", folder)
+                .field("uid_validity", uid_validity)
+                .field("uid", uid)
+                .finish(),
         }
     }
 }
@@ -312,6 +422,10 @@ pub enum ImapCommand {
     Copied(Result<CopyOutcome, MailboxError>),
     /// The target's UIDVALIDITY and the new message's UID (UIDPLUS APPENDUID).
     Appended(Result<(u32, u32), MailboxError>),
+    /// Answer to `AppendMany`: UIDVALIDITY and the new UIDs in order.
+    AppendedMany(Result<(u32, Vec<u32>), MailboxError>),
+    /// Answer to `UrlAuthKey`. Not shown by `Debug`.
+    UrlAuthKey(Option<UrlKey>),
     /// The message's bytes, or `None` if it is gone.
     Message(Option<Vec<u8>>),
     /// The selected folder changed while the session idles.

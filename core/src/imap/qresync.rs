@@ -92,7 +92,8 @@ pub(super) fn after_select(sel: &Selected, out: &mut Vec<u8>, r: &Resync) {
     for (i, &uid) in sel.view.uids().iter().enumerate() {
         if sel.meta(uid).is_some_and(|m| m.modseq > r.modseq) {
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            fetch::write_one(out, sel, seq, uid, &items, None);
+            // No BINARY item here: nothing can fail.
+            let _ = fetch::write_one(out, sel, seq, uid, &items, None);
         }
     }
 }

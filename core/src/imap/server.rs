@@ -15,6 +15,8 @@
 //! followed the command.
 
 use super::acl::{self, AclRequest};
+use super::append;
+use super::binary;
 use super::context::{self, SearchContext};
 use super::esearch::{self, ReturnOpts};
 use super::fetch::{self, Item};
@@ -26,6 +28,7 @@ use super::search;
 use super::select::{BadSet, Selected};
 use super::sortcmd;
 use super::store;
+use super::urlauth;
 use super::write;
 use super::{
     CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo, ListEntry, MailboxError,
@@ -142,6 +145,16 @@ enum Pending {
         tag: String,
         req: AclRequest,
     },
+    /// GENURLAUTH/URLFETCH, one URL at a time (`urlauth.rs`).
+    UrlAuth(Box<urlauth::Job>),
+    /// LIST-EXTENDED: the folders, then the subscriptions (`listext.rs`).
+    ListExt(Box<listext::extended::Query>),
+    /// MULTIAPPEND/CATENATE putting its messages together (`append.rs`).
+    Compose(Box<append::Job>),
+    /// Its messages being stored.
+    AppendMany {
+        tag: String,
+    },
     Fetch(FetchJob),
     Search(SearchJob),
     /// SORT or THREAD (`sortcmd.rs`) reading messages.
@@ -199,6 +212,8 @@ struct FetchJob {
     seen: Vec<u32>,
     /// Some asked-for messages were expunged by another session (RFC 2180 §4.1.2).
     gone: bool,
+    /// A BINARY item met an encoding it cannot undo (RFC 3516 §4.1).
+    unknown_cte: bool,
 }
 
 #[derive(Debug)]
@@ -224,6 +239,8 @@ pub struct ImapServer {
     state: State,
     phase: Phase,
     selected: Option<Selected>,
+    /// The logged-in user (URLAUTH names it in URLs).
+    user: Option<String>,
     /// CONDSTORE is on (ENABLE, or a command that uses it, RFC 7162 §3.1).
     condstore: bool,
     /// The LIST being decoded asked for special-use folders only (RFC 6154).
@@ -272,6 +289,7 @@ impl ImapServer {
             state: State::NotAuthenticated,
             phase: Phase::Command,
             selected: None,
+            user: None,
             condstore: false,
             special_only: false,
             sort_cache: sortcmd::Cache::default(),
@@ -352,6 +370,11 @@ impl ImapServer {
                 "ESEARCH",
                 "CONTEXT=SEARCH",
                 "NOTIFY",
+                "BINARY",
+                "MULTIAPPEND",
+                "CATENATE",
+                "LIST-EXTENDED",
+                "URLAUTH",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -534,6 +557,33 @@ impl ImapServer {
                 }
             }
             ok => ok,
+        };
+        // MULTIAPPEND, CATENATE, URLAUTH and LIST-EXTENDED, which imap-codec does
+        // not parse either.
+        let decoded = match decoded {
+            Err(text) if self.state != State::NotAuthenticated => {
+                let msg = self.framer.message();
+                if let Some(r) = append::parse(msg) {
+                    return match r {
+                        Ok(parsed) => self.compose(parsed),
+                        Err(r) => self.bad(r.tag.as_deref(), r.text),
+                    };
+                }
+                if let Some(r) = urlauth::parse(msg) {
+                    return match r {
+                        Ok(p) => self.urlauth(p),
+                        Err(r) => self.bad(Some(&r.tag), r.text),
+                    };
+                }
+                if let Some(r) = listext::extended::parse(msg) {
+                    return match r {
+                        Ok(q) => self.ask(q.first(), Pending::ListExt(Box::new(q))),
+                        Err(r) => self.bad(Some(&r.tag), r.text),
+                    };
+                }
+                Err(text)
+            }
+            other => other,
         };
         match decoded {
             Ok(cmd) => self.command(now, cmd),
@@ -770,7 +820,7 @@ impl ImapServer {
                         l.into_inner().into_owned()
                     }
                     imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
-                        l.data.into_owned()
+                        binary::encode_binary_parts(l.data.into_owned())
                     }
                 };
                 let internal_date = date.map(|d| d.as_ref().timestamp());
@@ -1384,6 +1434,7 @@ impl ImapServer {
             items,
             seen: Vec::new(),
             gone,
+            unknown_cte: false,
         };
         self.fetch_on(job, None);
     }
@@ -1399,7 +1450,10 @@ impl ImapServer {
             }
             job.todo.pop_front();
             let Some(sel) = &self.selected else { return };
-            fetch::write_one(&mut self.out, sel, seq, uid, &job.items, bytes.as_deref());
+            if fetch::write_one(&mut self.out, sel, seq, uid, &job.items, bytes.as_deref()).is_err()
+            {
+                job.unknown_cte = true;
+            }
             if sets_seen
                 && !sel.read_only
                 && sel.rights.contains(Rights::SEEN)
@@ -1408,6 +1462,14 @@ impl ImapServer {
                 job.seen.push(uid);
             }
             bytes = None;
+        }
+        if job.unknown_cte {
+            // The data went out as NIL; say why (RFC 3516 §4.1) rather than OK.
+            return self.tagged(
+                &job.tag,
+                "NO",
+                "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding",
+            );
         }
         if job.seen.is_empty() {
             return self.fetch_done(&job.tag, job.what, job.gone);
@@ -1433,6 +1495,49 @@ impl ImapServer {
                 gone: job.gone,
             },
         );
+    }
+
+    /// URLAUTH commands (RFC 4467).
+    fn urlauth(&mut self, p: urlauth::Parsed) {
+        let me = self.user.clone().unwrap_or_default();
+        let job = match p {
+            urlauth::Parsed::Reset { tag, folder } => {
+                return self.ask(
+                    ImapEvent::ResetKey { folder },
+                    Pending::Folder {
+                        tag,
+                        what: "RESETKEY",
+                    },
+                );
+            }
+            urlauth::Parsed::Gen { tag, urls } => urlauth::Job::new(tag, false, me, urls),
+            urlauth::Parsed::Fetch { tag, urls } => urlauth::Job::new(tag, true, me, urls),
+        };
+        let mut job = Box::new(job);
+        let step = job.next(&mut self.out);
+        self.urlauth_step(job, step);
+    }
+
+    fn urlauth_step(&mut self, job: Box<urlauth::Job>, step: urlauth::Step) {
+        match step {
+            urlauth::Step::Ask(event) => self.ask(event, Pending::UrlAuth(job)),
+            urlauth::Step::Done(status, text) => self.tagged(&job.tag, status, &text),
+        }
+    }
+
+    /// MULTIAPPEND/CATENATE: fetch its URL parts, then store all messages.
+    fn compose(&mut self, parsed: append::Parsed) {
+        let me = self.user.clone().unwrap_or_default();
+        let job = append::Job::new(parsed, self.snapshot.config.imap.max_literal.into(), me);
+        self.compose_step(Box::new(job));
+    }
+
+    fn compose_step(&mut self, mut job: Box<append::Job>) {
+        match job.next() {
+            append::Step::Ask(event) => self.ask(event, Pending::Compose(job)),
+            append::Step::Store(event) => self.ask(event, Pending::AppendMany { tag: job.tag }),
+            append::Step::Fail(text) => self.tagged(&job.tag, "NO", &text),
+        }
     }
 
     fn fetch_done(&mut self, tag: &str, what: &str, gone: bool) {
@@ -1549,7 +1654,7 @@ impl ImapServer {
             if condstore {
                 items.push(Item::ModSeq);
             }
-            fetch::write_one(&mut self.out, sel, seq, uid, &items, None);
+            let _ = fetch::write_one(&mut self.out, sel, seq, uid, &items, None);
         }
         let what = if job.uid_cmd { "UID STORE" } else { "STORE" };
         if !modified.is_empty() {
@@ -1730,7 +1835,8 @@ impl ImapServer {
                     );
                     self.bye("Access denied");
                 }
-                AuthOutcome::Ok(_) => {
+                AuthOutcome::Ok(name) => {
+                    self.user = Some(name);
                     self.state = State::Authenticated;
                     self.out.extend_from_slice(format!("{tag} OK [").as_bytes());
                     self.capabilities();
@@ -1891,7 +1997,8 @@ impl ImapServer {
                                 if condstore {
                                     items.push(Item::ModSeq);
                                 }
-                                fetch::write_one(&mut self.out, sel, seq, *uid, &items, None);
+                                let _ =
+                                    fetch::write_one(&mut self.out, sel, seq, *uid, &items, None);
                             }
                         }
                     }
@@ -1946,6 +2053,51 @@ impl ImapServer {
                 // A message gone meanwhile sorts as one without header fields.
                 self.sort_on(job, Some(bytes.unwrap_or_default()));
             }
+            (Pending::UrlAuth(mut job), ImapCommand::UrlAuthKey(key)) => {
+                let step = job.key(&mut self.out, key);
+                self.urlauth_step(job, step);
+            }
+            (Pending::UrlAuth(mut job), ImapCommand::Message(msg)) => {
+                let step = job.message(&mut self.out, msg);
+                self.urlauth_step(job, step);
+            }
+            (Pending::ListExt(mut q), ImapCommand::Listed(r)) => match r {
+                Ok(entries) => {
+                    if q.wants_subscriptions(entries) {
+                        let event = q.second();
+                        self.ask(event, Pending::ListExt(q));
+                    } else {
+                        q.write(&mut self.out);
+                        self.tagged(&q.tag, "OK", "LIST completed");
+                    }
+                }
+                Err(e) => self.mailbox_error(&q.tag, "LIST", &e),
+            },
+            (Pending::Compose(mut job), ImapCommand::Status(r)) => match r {
+                Ok(_) => {
+                    job.target_exists();
+                    self.compose_step(job);
+                }
+                Err(e) => self.mailbox_error(&job.tag, "APPEND", &e),
+            },
+            (Pending::Compose(mut job), ImapCommand::Message(bytes)) => match job.fetched(bytes) {
+                Err(text) => self.tagged(&job.tag, "NO", &text),
+                Ok(()) => self.compose_step(job),
+            },
+            (Pending::AppendMany { tag }, ImapCommand::AppendedMany(r)) => match r {
+                Ok((validity, uids)) => {
+                    let text = format!(
+                        "[APPENDUID {validity} {}] APPEND completed",
+                        append::uid_set(&uids)
+                    );
+                    if self.selected.is_some() {
+                        self.ask(ImapEvent::Sync, Pending::AfterAppend { tag, text });
+                    } else {
+                        self.tagged(&tag, "OK", &text);
+                    }
+                }
+                Err(e) => self.mailbox_error(&tag, "APPEND", &e),
+            },
             (Pending::Search(job), ImapCommand::Message(bytes)) => {
                 // A message gone from the store meanwhile matches no text key.
                 self.search_on(job, Some(bytes.unwrap_or_default()));

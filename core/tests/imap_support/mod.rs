@@ -8,7 +8,7 @@ use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::imap::{
     AclAnswer, AclOp, CopyOutcome, FolderOp, FolderStatus, ImapCommand, ImapEvent, ImapInfo,
-    ImapServer, ListEntry, MailboxError, StoreOutcome,
+    ImapServer, ListEntry, MailboxError, StoreOutcome, UrlKey,
 };
 use mailroom_core::mailbox::{
     Acl, Flag, Flags, FolderIndex, MessageMeta, Record, Rights, SpecialUse,
@@ -65,6 +65,8 @@ pub struct Store {
     /// another user shares), and each folder's ACL (alice owns them all).
     pub rights: BTreeMap<String, Rights>,
     pub acls: BTreeMap<String, Acl>,
+    /// RESETKEY was sent: URLAUTH keys are gone.
+    pub keys_reset: bool,
 }
 
 pub const M1: &[u8] = b"From: a@example.com\r\nSubject: one\r\n\r\nfirst body\r\n";
@@ -118,6 +120,7 @@ impl Store {
             idle: false,
             rights: BTreeMap::new(),
             acls: BTreeMap::new(),
+            keys_reset: false,
         }
     }
 
@@ -152,6 +155,28 @@ impl Store {
                 base: format!("b{uid}"),
             })
         });
+    }
+
+    /// Store a new message in `to`; its UID.
+    fn add(&mut self, to: &str, flags: Flags, message: &[u8]) -> Option<u32> {
+        let f = self.folders.get_mut(to)?;
+        let uid = f.index.next_uid;
+        let r = Record::Added(MessageMeta {
+            uid,
+            modseq: f.index.next_modseq(),
+            size: message.len() as u64,
+            internal_date: T0,
+            flags,
+            keywords: vec![],
+            held: false,
+            base: format!("a{uid}"),
+        });
+        f.index.apply(&r).unwrap();
+        f.bodies.insert(uid, message.to_vec());
+        if self.selected.as_deref() == Some(to) {
+            self.feed.push(r);
+        }
+        Some(uid)
     }
 
     /// Answer an event as the runtime must.
@@ -356,29 +381,44 @@ impl Store {
             }
             ImapEvent::Append {
                 to, flags, message, ..
-            } => {
-                let Some(f) = self.folders.get_mut(to) else {
-                    return Some(ImapCommand::Appended(Err(MailboxError::NoSuchFolder)));
-                };
-                let uid = f.index.next_uid;
-                let r = Record::Added(MessageMeta {
-                    uid,
-                    modseq: f.index.next_modseq(),
-                    size: message.len() as u64,
-                    internal_date: T0,
-                    flags: *flags,
-                    keywords: vec![],
-                    held: false,
-                    base: format!("a{uid}"),
-                });
-                f.index.apply(&r).unwrap();
-                f.bodies.insert(uid, message.clone());
-                let v = f.index.uidvalidity;
-                if self.selected.as_deref() == Some(to.as_str()) {
-                    self.feed.push(r);
-                }
-                ImapCommand::Appended(Ok((v, uid)))
+            } => ImapCommand::Appended(match self.add(to, *flags, message) {
+                Some(uid) => Ok((self.folders[to].index.uidvalidity, uid)),
+                None => Err(MailboxError::NoSuchFolder),
+            }),
+            // All or none: the target is looked up before anything is stored.
+            ImapEvent::AppendMany { to, messages } => {
+                ImapCommand::AppendedMany(match self.folders.get(to) {
+                    Some(f) => {
+                        let v = f.index.uidvalidity;
+                        let uids = messages
+                            .iter()
+                            .filter_map(|m| self.add(to, m.flags, &m.message))
+                            .collect();
+                        Ok((v, uids))
+                    }
+                    None => Err(MailboxError::NoSuchFolder),
+                })
             }
+            ImapEvent::UrlAuthKey { owner, folder, .. } => ImapCommand::UrlAuthKey(
+                (owner == "alice" && self.folders.contains_key(folder) && !self.keys_reset)
+                    .then(|| UrlKey(b"fixed test key".to_vec())),
+            ),
+            ImapEvent::ResetKey { .. } => {
+                self.keys_reset = true;
+                ImapCommand::Done(Ok(()))
+            }
+            ImapEvent::UrlMessage {
+                owner,
+                folder,
+                uid_validity,
+                uid,
+            } => ImapCommand::Message(
+                self.folders
+                    .get(folder)
+                    .filter(|_| owner.as_deref().is_none_or(|o| o == "alice"))
+                    .filter(|f| uid_validity.is_none_or(|v| v == f.index.uidvalidity))
+                    .and_then(|f| f.bodies.get(uid).cloned()),
+            ),
             ImapEvent::Message { uid } => ImapCommand::Message(self.sel().bodies.get(uid).cloned()),
             ImapEvent::Idle => {
                 self.idle = true;

@@ -49,6 +49,9 @@ pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
 /// In a folder's directory (INBOX's: the account's Maildir root): its access control
 /// list (RFC 4314), `identifier rights` per line; none means only the owner.
 pub const FOLDER_ACL_FILE: &str = "mailroom-acl";
+/// In an account's Maildir root: URLAUTH mailbox access keys (RFC 4467), one
+/// `hex-key TAB folder` line per folder; private to the server.
+pub const URLAUTH_KEYS_FILE: &str = "mailroom-urlauth-keys";
 /// The empty marker Maildir++ (Courier, Dovecot) puts in every folder directory.
 pub const MAILDIR_FOLDER_FILE: &str = "maildirfolder";
 

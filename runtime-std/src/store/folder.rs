@@ -48,6 +48,14 @@ pub enum FolderError {
     Io(#[from] io::Error),
 }
 
+/// One message for [`Folder::append_many`].
+pub struct NewFile<'a> {
+    pub data: &'a [u8],
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+    pub internal_date: u64,
+}
+
 pub struct Folder {
     root: PathBuf,
     /// The account's Maildir (INBOX); `root` when this is INBOX.
@@ -286,50 +294,101 @@ impl Folder {
         keywords: Vec<String>,
         internal_date: u64,
     ) -> Result<u32, FolderError> {
-        self.check()?;
-        let name = unique::maildir_name(data.len());
-        let tmp = self.root.join("tmp").join(&name);
-        // The slow part (writing and syncing the data) before any lock.
-        maildir::write_synced(&tmp, data)?;
-        let stamp = UNIX_EPOCH + Duration::from_secs(internal_date);
-        let placed = File::options()
-            .write(true)
-            .open(&tmp)
-            .and_then(|f| f.set_modified(stamp));
-        if let Err(e) = placed {
-            let _ = fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-        let mut size = SizeCounter::new();
-        size.push(data);
-        let file_name = format!("{name}:2,{}", flag_letters(flags));
-        let mut st = self.lock();
-        let _held = lock::exclusive(&self.account_lock)?;
-        self.catch_up(&mut st)?;
-        // Into cur/ under the lock: no scan can index the file before its `+` line.
-        let cur = self.root.join("cur");
-        let moved = fs::rename(&tmp, cur.join(&file_name)).and_then(|()| durable::sync_dir(&cur));
-        if let Err(e) = moved {
-            let _ = fs::remove_file(&tmp);
-            let _ = fs::remove_file(cur.join(&file_name));
-            return Err(e.into());
-        }
-        let add = Change::Add {
-            name: file_name,
-            size: size.finish(),
-            internal_date,
+        let uids = self.append_many(vec![NewFile {
+            data,
             flags,
             keywords,
-            held: false,
+            internal_date,
+        }])?;
+        uids.first()
+            .copied()
+            .ok_or_else(|| FolderError::Io(io::Error::other("the new message was not indexed")))
+    }
+
+    /// Store several messages all or none (IMAP MULTIAPPEND, RFC 3502): every file
+    /// is written and synced in tmp/ first, then all are moved into cur/ and indexed
+    /// in one commit under the locks; a failure before the commit removes them all.
+    /// Returns the new UIDs in order.
+    pub fn append_many(&self, files: Vec<NewFile<'_>>) -> Result<Vec<u32>, FolderError> {
+        self.check()?;
+        let mut written: Vec<(PathBuf, String)> = Vec::with_capacity(files.len());
+        let mut adds = Vec::with_capacity(files.len());
+        let undo = |written: &[(PathBuf, String)], cur: Option<&Path>| {
+            for (tmp, name) in written {
+                let _ = fs::remove_file(tmp);
+                if let Some(cur) = cur {
+                    let _ = fs::remove_file(cur.join(name));
+                }
+            }
         };
-        let records = self.commit(&mut st, vec![add], true)?;
-        records
+        // The slow part (writing and syncing the data) before any lock.
+        for f in files {
+            let name = unique::maildir_name(f.data.len());
+            let tmp = self.root.join("tmp").join(&name);
+            let stamp = UNIX_EPOCH + Duration::from_secs(f.internal_date);
+            let placed = maildir::write_synced(&tmp, f.data).and_then(|()| {
+                File::options()
+                    .write(true)
+                    .open(&tmp)
+                    .and_then(|file| file.set_modified(stamp))
+            });
+            let file_name = format!("{name}:2,{}", flag_letters(f.flags));
+            written.push((tmp, file_name.clone()));
+            if let Err(e) = placed {
+                undo(&written, None);
+                return Err(e.into());
+            }
+            let mut size = SizeCounter::new();
+            size.push(f.data);
+            adds.push(Change::Add {
+                name: file_name,
+                size: size.finish(),
+                internal_date: f.internal_date,
+                flags: f.flags,
+                keywords: f.keywords,
+                held: false,
+            });
+        }
+        let mut st = self.lock();
+        let held = lock::exclusive(&self.account_lock);
+        let caught = held.map_err(FolderError::from).and_then(|h| {
+            self.catch_up(&mut st)?;
+            Ok(h)
+        });
+        let _held = match caught {
+            Ok(h) => h,
+            Err(e) => {
+                undo(&written, None);
+                return Err(e);
+            }
+        };
+        // Into cur/ under the lock: no scan can index a file before its `+` line.
+        let cur = self.root.join("cur");
+        let mut moved = Ok(());
+        for (tmp, name) in &written {
+            moved = fs::rename(tmp, cur.join(name));
+            if moved.is_err() {
+                break;
+            }
+        }
+        if let Err(e) = moved.and_then(|()| durable::sync_dir(&cur)) {
+            undo(&written, Some(&cur));
+            return Err(e.into());
+        }
+        let records = match self.commit(&mut st, adds, true) {
+            Ok(r) => r,
+            Err(e) => {
+                undo(&written, Some(&cur));
+                return Err(e);
+            }
+        };
+        Ok(records
             .iter()
-            .find_map(|r| match r {
+            .filter_map(|r| match r {
                 Record::Added(m) => Some(m.uid),
                 _ => None,
             })
-            .ok_or_else(|| FolderError::Io(io::Error::other("the new message was not indexed")))
+            .collect())
     }
 
     /// Write a snapshot now and empty the journal (normally done when the journal is

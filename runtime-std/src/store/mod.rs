@@ -25,7 +25,7 @@ mod upgrade;
 
 pub use change::{Change, FlagEdit};
 pub use commit::{CommitStats, Committer};
-pub use folder::{Folder, FolderError, PopLock};
+pub use folder::{Folder, FolderError, NewFile, PopLock};
 pub use folders::{FolderInfo, Folders, FoldersError};
 pub use session::{Session, Watch};
 

@@ -4,7 +4,9 @@
 //! blocking pool, except reading one message for FETCH (from the page cache as a
 //! rule) and the idle look (a few `stat`s), which it answers in place.
 
+mod append;
 pub mod logins;
+mod urlauth;
 
 use logins::LoginSlot;
 
@@ -133,6 +135,29 @@ impl ImapMailbox {
             }
             ImapEvent::Message { uid } => ImapCommand::Message(self.message(uid)),
             ImapEvent::Acl(req) => ImapCommand::Acl(self.acl(req)),
+            ImapEvent::AppendMany { to, messages } => {
+                ImapCommand::AppendedMany(append::append_many(self, &to, messages))
+            }
+            ImapEvent::UrlMessage {
+                owner,
+                folder,
+                uid_validity,
+                uid,
+            } => ImapCommand::Message(append::url_message(
+                self,
+                owner.as_deref(),
+                &folder,
+                uid_validity,
+                uid,
+            )),
+            ImapEvent::UrlAuthKey {
+                owner,
+                folder,
+                create,
+            } => ImapCommand::UrlAuthKey(urlauth::key(self, &owner, &folder, create)),
+            ImapEvent::ResetKey { folder } => {
+                ImapCommand::Done(urlauth::reset(self, folder.as_deref()))
+            }
         })
     }
 
