@@ -99,7 +99,10 @@ fn status_lines(r: &Run) -> Vec<String> {
 
 #[test]
 fn a_get_is_answered_and_the_connection_stays_open() {
-    let r = run(&[b"GET /login?x=1 HTTP/1.1\r\nHost: a\r\nCookie: k=v\r\n\r\n"], false);
+    let r = run(
+        &[b"GET /login?x=1 HTTP/1.1\r\nHost: a\r\nCookie: k=v\r\n\r\n"],
+        false,
+    );
     assert_eq!(r.requests.len(), 1);
     assert_eq!(r.requests[0].path(), "/login");
     assert_eq!(r.requests[0].query(), "x=1");
@@ -215,7 +218,10 @@ fn an_oversized_head_gets_431() {
 
 #[test]
 fn body_limits_are_per_route_and_checked_before_reading() {
-    let r = run(&[b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 65\r\n\r\n"], false);
+    let r = run(
+        &[b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 65\r\n\r\n"],
+        false,
+    );
     assert_eq!(status_lines(&r), ["HTTP/1.1 413 Content Too Large"]);
     assert!(r.closed, "refused before a byte of the body came");
     let body = "b".repeat(4000);
@@ -245,7 +251,10 @@ fn expect_100_continue() {
     );
     assert_eq!(status_lines(&r), ["HTTP/1.1 413 Content Too Large"]);
     // An expectation we do not know.
-    let r = run(&[b"GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n"], false);
+    let r = run(
+        &[b"GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n"],
+        false,
+    );
     assert_eq!(status_lines(&r), ["HTTP/1.1 417 Expectation Failed"]);
 }
 

@@ -60,7 +60,10 @@ mod tests {
         assert!(f.checked("admin"));
         assert!(!f.checked("missing"));
         assert_eq!(f.get("x"), Some("\u{fffd}"));
-        assert_eq!(cookie("a=1; mr_session=xyz; b=2", "mr_session"), Some("xyz"));
+        assert_eq!(
+            cookie("a=1; mr_session=xyz; b=2", "mr_session"),
+            Some("xyz")
+        );
         assert_eq!(cookie("a=1", "mr_session"), None);
         assert_eq!(encode("a b&c"), "a+b%26c");
     }

@@ -70,7 +70,15 @@ impl SessionTable {
     }
 
     /// Start a session under the fresh `id` (never one the browser sent: no fixation).
-    pub fn create(&mut self, id: String, csrf: String, user: &str, admin: bool, ip: IpAddr, now: Instant) {
+    pub fn create(
+        &mut self,
+        id: String,
+        csrf: String,
+        user: &str,
+        admin: bool,
+        ip: IpAddr,
+        now: Instant,
+    ) {
         let idle = self.idle;
         self.sessions
             .retain(|_, s| now.saturating_since(s.last_seen) <= idle);
@@ -133,7 +141,8 @@ impl SessionTable {
 
     /// End every session of `user` (deleted, or its admin flag taken away).
     pub fn remove_user(&mut self, user: &str) {
-        self.sessions.retain(|_, s| !s.user.eq_ignore_ascii_case(user));
+        self.sessions
+            .retain(|_, s| !s.user.eq_ignore_ascii_case(user));
     }
 
     pub fn len(&self) -> usize {
@@ -167,7 +176,14 @@ mod tests {
     fn bound_to_address_and_idle_timeout() {
         let t0 = Instant::from_secs(1_000_000);
         let mut t = SessionTable::new(Duration::from_secs(600), 10);
-        t.create("id1".into(), "tok".into(), "admin", true, ip("127.0.0.1"), t0);
+        t.create(
+            "id1".into(),
+            "tok".into(),
+            "admin",
+            true,
+            ip("127.0.0.1"),
+            t0,
+        );
         assert!(t.get("id1", ip("127.0.0.1"), t0).is_ok());
         assert_eq!(
             t.get("id1", ip("127.0.0.2"), t0).err(),
@@ -178,8 +194,14 @@ mod tests {
         assert!(t.get("id1", ip("127.0.0.1"), later).is_ok());
         // Idle counts from the last request.
         let idle = later + Duration::from_secs(601);
-        assert_eq!(t.get("id1", ip("127.0.0.1"), idle).err(), Some(Refused::Expired));
-        assert_eq!(t.get("id1", ip("127.0.0.1"), idle).err(), Some(Refused::Unknown));
+        assert_eq!(
+            t.get("id1", ip("127.0.0.1"), idle).err(),
+            Some(Refused::Expired)
+        );
+        assert_eq!(
+            t.get("id1", ip("127.0.0.1"), idle).err(),
+            Some(Refused::Unknown)
+        );
     }
 
     #[test]

@@ -13,3 +13,4 @@ pub mod mailauth;
 pub mod outbound;
 pub mod scheduler;
 pub mod smtprules;
+pub mod web;
