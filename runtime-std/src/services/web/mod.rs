@@ -26,13 +26,24 @@ use mailroom_core::http::{HttpLimits, Request, Response};
 use mailroom_core::Instant;
 use state::WebState;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The stylesheet, embedded in the binary.
-const STYLE: &str = include_str!("style.css");
-/// Where it is served from.
+/// Where the stylesheet is served from.
 pub const STYLE_PATH: &str = "/static/style.css";
+/// Where the icon is served from (browsers also ask for `/favicon.ico`).
+pub const ICON_PATH: &str = "/static/favicon.svg";
+
+/// The static assets, embedded in the binary: served without a session, with an ETag.
+const ASSETS: [(&str, &str, &str); 3] = [
+    (
+        STYLE_PATH,
+        "text/css; charset=utf-8",
+        include_str!("style.css"),
+    ),
+    (ICON_PATH, "image/svg+xml", include_str!("favicon.svg")),
+    ("/favicon.ico", "image/svg+xml", include_str!("favicon.svg")),
+];
 
 /// The client of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +146,7 @@ pub fn serve(shared: &Arc<Shared>, req: &Request, client: Client, hooks: &Hooks<
         return secure(r, false);
     }
     let response = route(&ctx, hooks);
-    secure(response, req.path() == STYLE_PATH)
+    secure(response, asset(req.path()).is_some())
 }
 
 /// The headers every response carries. Pages behind the login are never cached.
@@ -222,9 +233,9 @@ fn same_origin(ctx: &Ctx<'_>) -> bool {
 fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
     let (method, path) = (ctx.req.method.as_str(), ctx.req.path());
     let get = method == "GET" || method == "HEAD";
-    if path == STYLE_PATH {
+    if let Some((content_type, body)) = asset(path) {
         return if get {
-            stylesheet(ctx.req)
+            serve_asset(ctx.req, content_type, body)
         } else {
             not_allowed("GET")
         };
@@ -349,27 +360,32 @@ fn log_in(ctx: &Ctx<'_>, login: &dyn Fn(&str, &str) -> AuthOutcome) -> Response 
     redirect(to).header("Set-Cookie", session_cookie(&id, ctx.client, None))
 }
 
-fn style_etag() -> &'static str {
-    static ETAG: OnceLock<String> = OnceLock::new();
-    ETAG.get_or_init(|| {
-        let d = ring::digest::digest(&ring::digest::SHA256, STYLE.as_bytes());
-        let hex: String = d.as_ref()[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("\"{hex}\"")
-    })
+fn asset(path: &str) -> Option<(&'static str, &'static str)> {
+    ASSETS
+        .iter()
+        .find(|(p, _, _)| *p == path)
+        .map(|(_, t, b)| (*t, *b))
 }
 
-fn stylesheet(req: &Request) -> Response {
-    let etag = style_etag();
+/// A strong ETag: the first 96 bits of the content's SHA-256.
+fn etag(body: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+    let hex: String = d.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("\"{hex}\"")
+}
+
+fn serve_asset(req: &Request, content_type: &str, body: &str) -> Response {
+    let etag = etag(body);
     let cached = req
         .header("if-none-match")
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     let r = if cached {
         Response::new(304)
     } else {
-        Response::new(200).body("text/css; charset=utf-8", STYLE.as_bytes().to_vec())
+        Response::new(200).body(content_type, body.as_bytes().to_vec())
     };
     r.header("ETag", etag)
         .header("Cache-Control", "public, max-age=0, must-revalidate")

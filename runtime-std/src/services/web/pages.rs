@@ -2,7 +2,7 @@
 //! here marks one). No inline script or style: the Content-Security-Policy forbids
 //! both.
 
-use super::{Who, STYLE_PATH};
+use super::{Who, ICON_PATH, STYLE_PATH};
 use mailroom_core::http::Response;
 use maud::{html, Markup, DOCTYPE};
 
@@ -15,6 +15,7 @@ pub(crate) fn page(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " - Mailroom" }
                 link rel="stylesheet" href=(STYLE_PATH);
+                link rel="icon" href=(ICON_PATH) type="image/svg+xml";
             }
             body { (body) }
         }
