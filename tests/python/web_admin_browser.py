@@ -55,6 +55,13 @@ def main():
     def notice():
         return driver.find_element(By.CSS_SELECTOR, ".notice").text
 
+    def fill_and_submit(page, form_id, fields):
+        open_page(page)
+        form = driver.find_element(By.ID, form_id)
+        for name, text in fields:
+            form.find_element(By.NAME, name).send_keys(text)
+        submit(form)
+
     try:
         # Log in.
         open_page("/login")
@@ -68,11 +75,8 @@ def main():
             driver.save_screenshot(os.path.join(a.screenshots, "web-status.png"))
 
         # Add a user.
-        open_page("/admin/users")
-        form = driver.find_element(By.ID, "add-user")
-        form.find_element(By.NAME, "name").send_keys("dave")
-        form.find_element(By.NAME, "password").send_keys("dave-secret-1")
-        submit(form)
+        fill_and_submit("/admin/users", "add-user",
+                        [("name", "dave"), ("password", "dave-secret-1")])
         assert "Created user dave" in notice(), notice()
         rows = driver.find_elements(By.CSS_SELECTOR, "#users tr[data-user=dave]")
         assert len(rows) == 1, driver.page_source
@@ -80,11 +84,8 @@ def main():
             driver.save_screenshot(os.path.join(a.screenshots, "web-users.png"))
 
         # Add a mapping.
-        open_page("/admin/mappings")
-        form = driver.find_element(By.ID, "add-mapping")
-        form.find_element(By.NAME, "address").send_keys("sales@example.com")
-        form.find_element(By.NAME, "target").send_keys("dave")
-        submit(form)
+        fill_and_submit("/admin/mappings", "add-mapping",
+                        [("address", "sales@example.com"), ("target", "dave")])
         assert "Added the mapping sales@example.com -> dave" in notice(), notice()
         table = driver.find_element(By.ID, "mappings")
         values = [i.get_attribute("value") for i in table.find_elements(By.NAME, "address")]

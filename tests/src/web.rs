@@ -107,7 +107,7 @@ pub struct Browser {
     pub origin: Option<String>,
     /// The local address to connect from (another loopback address plays another
     /// client).
-    pub from: Option<std::net::IpAddr>,
+    pub from: Option<std::net::Ipv4Addr>,
 }
 
 impl Browser {
@@ -124,11 +124,7 @@ impl Browser {
     fn connect(&self) -> io::Result<TcpStream> {
         let s = match self.from {
             None => TcpStream::connect(self.addr)?,
-            Some(ip) => {
-                // Bind the client side to `ip` through a raw socket: std has no bind
-                // before connect.
-                connect_from(ip, self.addr)?
-            }
+            Some(ip) => crate::client::tcp_from(ip, self.addr)?,
         };
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         Ok(s)
@@ -229,42 +225,4 @@ fn enc(s: &str) -> String {
         }
     }
     out
-}
-
-/// A TCP connection from local address `ip` (a loopback alias such as 127.0.0.2).
-fn connect_from(ip: std::net::IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
-    use std::os::fd::FromRawFd;
-    let std::net::IpAddr::V4(v4) = ip else {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "IPv4 only"));
-    };
-    let SocketAddr::V4(to) = to else {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "IPv4 only"));
-    };
-    let sin = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(ip).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: plain socket(2)/bind(2)/connect(2) on a descriptor we own; the
-    // sockaddr_in values live on the stack for the duration of each call.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let stream = TcpStream::from_raw_fd(fd);
-        let local = sin(v4, 0);
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let remote = sin(*to.ip(), to.port());
-        if libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(stream)
-    }
 }

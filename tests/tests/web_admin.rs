@@ -234,8 +234,14 @@ fn lockout_after_the_configured_failures(flavor: Flavor) {
     assert!(a.get("/admin/users").body.contains("Unlocked alice"));
     assert_eq!(b.login(ALICE, ALICE_PASSWORD).status, 303);
     let security = fs::read_to_string(s.data.join("log").join("security.log")).unwrap();
-    assert!(security.contains("http 127.0.0.1 alice: locked"), "{security}");
-    assert!(security.contains("unlocked by an administrator"), "{security}");
+    assert!(
+        security.contains("http 127.0.0.1 alice: locked"),
+        "{security}"
+    );
+    assert!(
+        security.contains("unlocked by an administrator"),
+        "{security}"
+    );
 }
 
 fn comments_survive_web_edits(flavor: Flavor) {

@@ -192,6 +192,20 @@ fn connect(ctx: &Ctx<'_>, form: &Form) -> Outcome {
         "" => "primary",
         t => t,
     };
+    // Only what the page offers: `all`, `primary` or a configured connection.
+    let known = ctx
+        .shared
+        .snapshot()
+        .config
+        .connections
+        .iter()
+        .any(|c| c.name == target);
+    if !known && target != "all" && target != "primary" {
+        return done(
+            "/admin/",
+            Err(format!("There is no connection {target:?}.")),
+        );
+    }
     match control::leave_request(&ctx.dd, target) {
         Ok(id) => {
             tracing::info!(target, peer = %ctx.client.ip, "web: connect now");
