@@ -513,6 +513,53 @@ fn rules_and_access_files_as_text(flavor: Flavor) {
     assert_eq!(r.status, 404);
 }
 
+/// Lists through their page, and `mailroom.toml` as text on the settings page: a
+/// change `mailroom check` refuses is shown with its problem and not saved.
+fn lists_and_settings(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "\n# the office lists\n");
+    let mut b = admin(http);
+    let token = b.csrf("/admin/lists");
+    let r = b.post(
+        "/admin/lists",
+        &[("name", "team"), ("members", "alice\nbob\n"), ("csrf", &token)],
+    );
+    assert_eq!(r.status, 303);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
+    assert!(shown.contains("team (distribution list): alice, bob"), "{shown}");
+    let r = b.post(
+        "/admin/lists/edit",
+        &[("name", "team"), ("members", "alice, carol@elsewhere.test"), ("csrf", &token)],
+    );
+    assert_eq!(r.status, 303);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
+    assert!(shown.contains("team (distribution list): alice, carol@elsewhere.test"), "{shown}");
+    // A mapping to the list, then deleting the list: check refuses (the mapping
+    // would point at nothing), and the page says why.
+    b.post(
+        "/admin/mappings",
+        &[("address", "all@example.com"), ("target", "team"), ("csrf", &token)],
+    );
+    let r = b.post("/admin/lists/delete", &[("name", "team"), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/lists");
+    assert!(page.body.contains("Not changed"), "{}", page.body);
+    assert!(fs::read_to_string(s.config_file()).unwrap().contains("name = \"team\""));
+    // The settings page: a bad value is refused with the file and line.
+    let text = fs::read_to_string(s.config_file()).unwrap();
+    let page = b.get("/admin/settings");
+    assert!(page.body.contains("# the office lists"), "{}", page.body);
+    let bad = text.replace("[services]", "no_such_key = 1\n[services]");
+    let r = b.post("/admin/settings", &[("text", &bad), ("csrf", &token)]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("no_such_key"), "{}", r.body);
+    assert_eq!(fs::read_to_string(s.config_file()).unwrap(), text);
+    let good = text.replace("# the office lists", "# the office lists, edited on the web");
+    let r = b.post("/admin/settings", &[("text", &good), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(fs::read_to_string(s.config_file()).unwrap(), good);
+    s.cli_ok(&["check"]);
+}
+
 fn base64_plain(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
@@ -632,5 +679,6 @@ both_binaries!(
     comments_survive_web_edits,
     users_connect_queue_and_logs,
     rules_and_access_files_as_text,
+    lists_and_settings,
     malformed_requests_get_4xx_and_the_server_keeps_serving,
 );

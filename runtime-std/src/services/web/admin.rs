@@ -4,6 +4,7 @@
 //! and these pages always agree.
 
 use super::pages::{self, csrf};
+use super::settings;
 use super::{Ctx, Who};
 use crate::config::edit::{array_of_tables, edit_config, EditError};
 use crate::config::files::load_snapshot;
@@ -57,6 +58,8 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
             ),
         "queue" => queue_page(ctx, who),
         "logs" => logs_page(ctx, who),
+        "lists" => settings::lists_page(who, &snap),
+        "settings" => settings::config_page(ctx, who, None),
         "rules" => rules_page(ctx, who, None),
         "access" => access_page(ctx, who, None),
         _ => pages::error(404, "No such page."),
@@ -77,6 +80,8 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "mappings/import" => import_mappings(ctx, form),
         "queue/delete" => delete_queued(ctx, form),
         "queue/flush" => flush(ctx),
+        "lists" | "lists/edit" | "lists/delete" => settings::post(ctx, action, form),
+        "settings" => return settings::save_config(ctx, who, form),
         "rules" => return save_text(ctx, who, "/admin/rules", form),
         "access" => return save_text(ctx, who, "/admin/access", form),
         _ => return pages::error(404, "No such form."),
@@ -84,9 +89,9 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
     ctx.done(who, &to, ok, lines)
 }
 
-type Outcome = (bool, Vec<String>, String);
+pub(super) type Outcome = (bool, Vec<String>, String);
 
-fn done(to: &str, r: Result<String, String>) -> Outcome {
+pub(super) fn done(to: &str, r: Result<String, String>) -> Outcome {
     let to = to.to_string();
     match r {
         Ok(m) => (true, vec![m], to),
@@ -94,7 +99,7 @@ fn done(to: &str, r: Result<String, String>) -> Outcome {
     }
 }
 
-fn edit_outcome(to: &str, r: Result<(), EditError>, ok: String) -> Outcome {
+pub(super) fn edit_outcome(to: &str, r: Result<(), EditError>, ok: String) -> Outcome {
     let to = to.to_string();
     match r {
         Ok(()) => (true, vec![ok], to),

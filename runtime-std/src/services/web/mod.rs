@@ -13,6 +13,7 @@
 
 mod admin;
 mod pages;
+mod settings;
 pub mod state;
 
 use crate::config::files::load_snapshot;
@@ -66,7 +67,10 @@ pub struct Hooks<'a> {
 /// or a rules file larger; nothing else has a body.
 pub fn body_limit(method: &str, path: &str) -> usize {
     match (method, path) {
-        ("POST", "/admin/mappings/import" | "/admin/rules" | "/admin/access") => 1 << 20,
+        (
+            "POST",
+            "/admin/mappings/import" | "/admin/rules" | "/admin/access" | "/admin/settings",
+        ) => 1 << 20,
         ("POST", _) => 16 * 1024,
         _ => 0,
     }

@@ -69,13 +69,15 @@ pub(crate) fn csrf(who: &Who) -> Markup {
     html! { input type="hidden" name="csrf" value=(who.csrf); }
 }
 
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 9] = [
     ("/admin/", "Status"),
     ("/admin/users", "Users"),
     ("/admin/mappings", "Mappings"),
+    ("/admin/lists", "Lists"),
     ("/admin/queue", "Queue"),
     ("/admin/rules", "Rules"),
     ("/admin/access", "Access"),
+    ("/admin/settings", "Settings"),
     ("/admin/logs", "Logs"),
 ];
 
