@@ -521,29 +521,49 @@ fn lists_and_settings(flavor: Flavor) {
     let token = b.csrf("/admin/lists");
     let r = b.post(
         "/admin/lists",
-        &[("name", "team"), ("members", "alice\nbob\n"), ("csrf", &token)],
+        &[
+            ("name", "team"),
+            ("members", "alice\nbob\n"),
+            ("csrf", &token),
+        ],
     );
     assert_eq!(r.status, 303);
     let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
-    assert!(shown.contains("team (distribution list): alice, bob"), "{shown}");
+    assert!(
+        shown.contains("team (distribution list): alice, bob"),
+        "{shown}"
+    );
     let r = b.post(
         "/admin/lists/edit",
-        &[("name", "team"), ("members", "alice, carol@elsewhere.test"), ("csrf", &token)],
+        &[
+            ("name", "team"),
+            ("members", "alice, carol@elsewhere.test"),
+            ("csrf", &token),
+        ],
     );
     assert_eq!(r.status, 303);
     let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
-    assert!(shown.contains("team (distribution list): alice, carol@elsewhere.test"), "{shown}");
+    assert!(
+        shown.contains("team (distribution list): alice, carol@elsewhere.test"),
+        "{shown}"
+    );
     // A mapping to the list, then deleting the list: check refuses (the mapping
     // would point at nothing), and the page says why.
     b.post(
         "/admin/mappings",
-        &[("address", "all@example.com"), ("target", "team"), ("csrf", &token)],
+        &[
+            ("address", "all@example.com"),
+            ("target", "team"),
+            ("csrf", &token),
+        ],
     );
     let r = b.post("/admin/lists/delete", &[("name", "team"), ("csrf", &token)]);
     assert_eq!(r.status, 303);
     let page = b.get("/admin/lists");
     assert!(page.body.contains("Not changed"), "{}", page.body);
-    assert!(fs::read_to_string(s.config_file()).unwrap().contains("name = \"team\""));
+    assert!(fs::read_to_string(s.config_file())
+        .unwrap()
+        .contains("name = \"team\""));
     // The settings page: a bad value is refused with the file and line.
     let text = fs::read_to_string(s.config_file()).unwrap();
     let page = b.get("/admin/settings");
@@ -553,11 +573,56 @@ fn lists_and_settings(flavor: Flavor) {
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("no_such_key"), "{}", r.body);
     assert_eq!(fs::read_to_string(s.config_file()).unwrap(), text);
-    let good = text.replace("# the office lists", "# the office lists, edited on the web");
+    let good = text.replace(
+        "# the office lists",
+        "# the office lists, edited on the web",
+    );
     let r = b.post("/admin/settings", &[("text", &good), ("csrf", &token)]);
     assert_eq!(r.status, 303);
     assert_eq!(fs::read_to_string(s.config_file()).unwrap(), good);
     s.cli_ok(&["check"]);
+}
+
+/// A user's forwarding, assistants and comment, through `mailroom user set`'s checks.
+fn user_forwarding_and_assistants(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "");
+    let mut b = admin(http);
+    let page = b.get("/admin/user?name=alice");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = csrf_in(&page.body).unwrap();
+    let r = b.post(
+        "/admin/users/settings",
+        &[
+            ("name", ALICE),
+            ("comment", "Sales desk"),
+            ("use_forwarding", "on"),
+            ("forward_to", "alice@elsewhere.test"),
+            ("assistants", "bob"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["user", "show", ALICE]).stdout).into_owned();
+    assert!(shown.contains("alice@elsewhere.test"), "{shown}");
+    assert!(shown.contains("bob"), "{shown}");
+    let users = b.get("/admin/users");
+    assert!(users.body.contains("Sales desk"), "{}", users.body);
+    // Forwarding to a local name that does not exist is refused, as by the CLI.
+    let r = b.post(
+        "/admin/users/settings",
+        &[
+            ("name", ALICE),
+            ("use_forwarding", "on"),
+            ("forward_to", "nosuchuser"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/user?name=alice");
+    assert!(page.body.contains("notice bad"), "{}", page.body);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["user", "show", ALICE]).stdout).into_owned();
+    assert!(!shown.contains("nosuchuser"), "{shown}");
+    assert_eq!(b.get("/admin/user?name=nobody").status, 404);
 }
 
 fn base64_plain(user: &str, password: &str) -> String {
@@ -680,5 +745,6 @@ both_binaries!(
     users_connect_queue_and_logs,
     rules_and_access_files_as_text,
     lists_and_settings,
+    user_forwarding_and_assistants,
     malformed_requests_get_4xx_and_the_server_keeps_serving,
 );

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self};
 use std::path::Path;
 
-use mailroom_core::accounts::Accounts;
+use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::router::{self, check_routing};
 use toml_edit::{ArrayOfTables, DocumentMut, Item};
@@ -112,4 +112,34 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     // VPOP3 wrote Windows code pages; keep what is readable rather than refuse.
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Replace an account file with `account` (changed settings), first checking the
+/// configuration as it would be the way `mailroom check` does; refused with the
+/// problems that concern this account.
+pub fn replace_account_checked(dd: &DataDir, account: &Account) -> Result<(), EditError> {
+    let snap = crate::config::files::load_snapshot(dd).map_err(EditError::Problems)?;
+    let mut all: Vec<Account> = snap
+        .accounts
+        .iter()
+        .filter(|a| a.name != account.name)
+        .cloned()
+        .collect();
+    all.push(account.clone());
+    let candidate = Snapshot {
+        config: snap.config.clone(),
+        accounts: Accounts::new(all),
+        access: snap.access.clone(),
+    };
+    let problems: Vec<Problem> = check_routing(&candidate)
+        .into_iter()
+        .filter(
+            |p| matches!(&p.place, router::Place::Account { name, .. } if *name == account.name),
+        )
+        .map(|p| Problem::new(dd.account_file(&account.name), None, p.message))
+        .collect();
+    if !problems.is_empty() {
+        return Err(EditError::Problems(problems));
+    }
+    users::replace_account(dd, account).map_err(|e| EditError::Io(e.to_string()))
 }

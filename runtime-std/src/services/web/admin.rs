@@ -5,8 +5,8 @@
 
 use super::pages::{self, csrf};
 use super::settings;
-use super::{Ctx, Who};
-use crate::config::edit::{array_of_tables, edit_config, EditError};
+use super::{done, edit_outcome, Ctx, Outcome, Who};
+use crate::config::edit::{array_of_tables, edit_config, replace_account_checked, EditError};
 use crate::config::files::load_snapshot;
 use crate::config::mappings::{export_csv, parse_mapping_csv, push_rows, MappingRow};
 use crate::config::users;
@@ -46,6 +46,7 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
     match page {
         "" => status(ctx, who, &snap),
         "users" => users_page(who, &snap),
+        "user" => user_page(ctx, who, &snap),
         "mappings" => mappings_page(who, &snap),
         "mappings.csv" => Response::new(200)
             .body(
@@ -74,6 +75,7 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "users/password" => set_password(ctx, form),
         "users/admin" => set_admin(ctx, who, form),
         "users/unlock" => unlock(ctx, form),
+        "users/settings" => user_settings(ctx, form),
         "mappings" => add_mapping(ctx, form),
         "mappings/edit" => edit_mapping(ctx, form),
         "mappings/delete" => delete_mapping(ctx, form),
@@ -87,30 +89,6 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         _ => return pages::error(404, "No such form."),
     };
     ctx.done(who, &to, ok, lines)
-}
-
-pub(super) type Outcome = (bool, Vec<String>, String);
-
-pub(super) fn done(to: &str, r: Result<String, String>) -> Outcome {
-    let to = to.to_string();
-    match r {
-        Ok(m) => (true, vec![m], to),
-        Err(e) => (false, e.lines().map(str::to_string).collect(), to),
-    }
-}
-
-pub(super) fn edit_outcome(to: &str, r: Result<(), EditError>, ok: String) -> Outcome {
-    let to = to.to_string();
-    match r {
-        Ok(()) => (true, vec![ok], to),
-        Err(EditError::Io(e)) => (false, vec![e], to),
-        Err(EditError::Problems(p)) => {
-            let mut lines =
-                vec!["Not changed: the configuration would not pass `mailroom check`:".to_string()];
-            lines.extend(p.iter().map(ToString::to_string));
-            (false, lines, to)
-        }
-    }
 }
 
 // ---- status -------------------------------------------------------------------
@@ -242,7 +220,7 @@ fn users_page(who: &Who, snap: &Snapshot) -> Response {
                 tbody {
                     @for a in &accounts {
                         tr data-user=(a.name) {
-                            td { (a.name) }
+                            td { a href=(format!("/admin/user?name={}", encode(&a.name))) { (a.name) } }
                             td {
                                 form.inline method="post" action="/admin/users/admin" {
                                     (csrf(who))
@@ -291,9 +269,69 @@ fn users_page(who: &Who, snap: &Snapshot) -> Response {
                 label.check { input type="checkbox" name="admin"; " Administrator" }
                 button type="submit" { "Add user" }
             }
-            p.hint { "Forwarding, assistants, permissions and size limits: "
+            p.hint { "A user's name opens their forwarding, assistants and comment. Permissions and size limits: "
                 code { "mailroom user set NAME ..." } " (see " code { "mailroom user set --help" } ")." }
         },
+    )
+}
+
+/// Addresses or names as typed: one per line or separated by commas.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(['\n', ','])
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn user_page(ctx: &Ctx<'_>, who: &Who, snap: &Snapshot) -> Response {
+    let name = ctx
+        .req
+        .query()
+        .split('&')
+        .find_map(|kv| form_value(kv.strip_prefix("name=")?))
+        .unwrap_or_default();
+    let Some(a) = snap.accounts.get(&name) else {
+        return pages::error(404, "No such user.");
+    };
+    pages::admin(
+        who,
+        "/admin/users",
+        &format!("User {}", a.name),
+        html! {
+            form #user-settings method="post" action="/admin/users/settings" {
+                (csrf(who))
+                input type="hidden" name="name" value=(a.name);
+                label { "Comment" input type="text" name="comment" value=(a.comment); }
+                h2 { "Forwarding (§4.2.3.1.6.2)" }
+                label.check { input type="checkbox" name="use_forwarding" checked[a.use_forwarding]; " Forward this user's mail (no local copy is kept)" }
+                label { "Forward to, one per line" textarea name="forward_to" rows="3" { (a.forward_to.join("\n")) } }
+                h2 { "Assistants (§4.2.3.1.6.1)" }
+                label { "Assistants, one per line (they get a copy)" textarea name="assistants" rows="3" { (a.assistants.join("\n")) } }
+                label.check { input type="checkbox" name="assistant_redirect" checked[a.assistant_redirect]; " Redirect to the assistants (no local copy)" }
+                button type="submit" { "Save" }
+            }
+            p { a href="/admin/users" { "Back to the users" } }
+        },
+    )
+}
+
+fn user_settings(ctx: &Ctx<'_>, form: &Form) -> Outcome {
+    let name = form.text("name").to_ascii_lowercase();
+    let back = format!("/admin/user?name={}", encode(&name));
+    let mut a = match users::read_user(&ctx.dd, &name) {
+        Ok(a) => a,
+        Err(e) => return done("/admin/users", Err(e.to_string())),
+    };
+    a.comment = form.text("comment").to_string();
+    a.use_forwarding = form.checked("use_forwarding");
+    a.forward_to = split_list(form.text("forward_to"));
+    a.assistants = split_list(form.text("assistants"));
+    a.assistant_redirect = form.checked("assistant_redirect");
+    edit_outcome(
+        &back,
+        replace_account_checked(&ctx.dd, &a),
+        format!("Saved the settings of {name}."),
     )
 }
 

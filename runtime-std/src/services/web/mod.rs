@@ -16,6 +16,7 @@ mod pages;
 mod settings;
 pub mod state;
 
+use crate::config::edit::EditError;
 use crate::config::files::load_snapshot;
 use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
@@ -127,6 +128,31 @@ impl Ctx<'_> {
                 .set_notice(&who.id, Notice { ok, lines });
         }
         redirect(to)
+    }
+}
+
+/// What a form did: whether it worked, the lines to show, the page to go on to.
+pub(crate) type Outcome = (bool, Vec<String>, String);
+
+pub(crate) fn done(to: &str, r: Result<String, String>) -> Outcome {
+    let to = to.to_string();
+    match r {
+        Ok(m) => (true, vec![m], to),
+        Err(e) => (false, e.lines().map(str::to_string).collect(), to),
+    }
+}
+
+pub(crate) fn edit_outcome(to: &str, r: Result<(), EditError>, ok: String) -> Outcome {
+    let to = to.to_string();
+    match r {
+        Ok(()) => (true, vec![ok], to),
+        Err(EditError::Io(e)) => (false, vec![e], to),
+        Err(EditError::Problems(p)) => {
+            let mut lines =
+                vec!["Not changed: the configuration would not pass `mailroom check`:".to_string()];
+            lines.extend(p.iter().map(ToString::to_string));
+            (false, lines, to)
+        }
     }
 }
 

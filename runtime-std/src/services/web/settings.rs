@@ -4,9 +4,8 @@
 //! `config::edit`, so a change `mailroom check` would refuse is refused, with its
 //! problems shown.
 
-use super::admin::{done, edit_outcome, Outcome};
 use super::pages::{self, csrf};
-use super::{Ctx, Who};
+use super::{done, edit_outcome, Ctx, Outcome, Who};
 use crate::config::edit::{array_of_tables, edit_config, EditError};
 use mailroom_core::config::{ListKind, Snapshot};
 use mailroom_core::http::form::Form;
