@@ -28,6 +28,17 @@ impl Form {
         self.get(name).map(str::trim).unwrap_or("")
     }
 
+    /// A list typed into a text area: one item per line or separated by commas,
+    /// blanks dropped.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.text(name)
+            .split(['\n', ','])
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// A checkbox: present and not "off"/"0"/"".
     pub fn checked(&self, name: &str) -> bool {
         self.get(name)
@@ -59,6 +70,8 @@ mod tests {
         assert_eq!(f.get("password"), Some("a&b="));
         assert!(f.checked("admin"));
         assert!(!f.checked("missing"));
+        let typed = Form::parse(b"m=alice%0D%0Abob%2C+carol%40x.test%0A%0A");
+        assert_eq!(typed.list("m"), ["alice", "bob", "carol@x.test"]);
         assert_eq!(f.get("x"), Some("\u{fffd}"));
         assert_eq!(
             cookie("a=1; mr_session=xyz; b=2", "mr_session"),

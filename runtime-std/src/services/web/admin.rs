@@ -275,15 +275,6 @@ fn users_page(who: &Who, snap: &Snapshot) -> Response {
     )
 }
 
-/// Addresses or names as typed: one per line or separated by commas.
-fn split_list(text: &str) -> Vec<String> {
-    text.split(['\n', ','])
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 fn user_page(ctx: &Ctx<'_>, who: &Who, snap: &Snapshot) -> Response {
     let name = ctx
         .req
@@ -325,8 +316,8 @@ fn user_settings(ctx: &Ctx<'_>, form: &Form) -> Outcome {
     };
     a.comment = form.text("comment").to_string();
     a.use_forwarding = form.checked("use_forwarding");
-    a.forward_to = split_list(form.text("forward_to"));
-    a.assistants = split_list(form.text("assistants"));
+    a.forward_to = form.list("forward_to");
+    a.assistants = form.list("assistants");
     a.assistant_redirect = form.checked("assistant_redirect");
     edit_outcome(
         &back,

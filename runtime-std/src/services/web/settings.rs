@@ -14,16 +14,6 @@ use maud::html;
 use std::fs;
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
-/// Members as typed: one per line or separated by commas.
-fn members(form: &Form) -> Vec<String> {
-    form.text("members")
-        .split(['\n', ','])
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 pub(super) fn lists_page(who: &Who, snap: &Snapshot) -> Response {
     pages::admin(
         who,
@@ -83,7 +73,7 @@ pub(super) fn post(ctx: &Ctx<'_>, action: &str, form: &Form) -> Outcome {
             if name.is_empty() {
                 return done(to, Err("A list needs a name.".into()));
             }
-            let list = members(form);
+            let list = form.list("members");
             let r = edit_config(&ctx.dd, |doc| {
                 let mut t = Table::new();
                 t.insert("name", value(name.as_str()));
@@ -94,7 +84,7 @@ pub(super) fn post(ctx: &Ctx<'_>, action: &str, form: &Form) -> Outcome {
             edit_outcome(to, r, format!("Added the list {name}."))
         }
         "lists/edit" => {
-            let list = members(form);
+            let list = form.list("members");
             let r = edit_config(&ctx.dd, |doc| {
                 let i = find(doc, &name)?;
                 let lists = array_of_tables(doc, "list")?;
