@@ -22,6 +22,9 @@ const TOOLS: &[&str] = &[
     "mbsync",
     // dkimpy's verifier (Debian python3-dkim): checks our DKIM signatures.
     "dkimverify",
+    // The web admin's browser test (Debian chromium and chromium-driver).
+    "chromium",
+    "chromedriver",
 ];
 
 fn main() {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connlimit;
 pub mod dns;
 pub mod dsn;
+pub mod http;
 pub mod ids;
 pub mod imap;
 pub mod machine;

@@ -1,6 +1,6 @@
 //! The machine contract (docs/ARCHITECTURE.md, "The machine contract") checked on
 //! every byte machine: SMTP server and client, POP3 server and client, the password
-//! service, the ETRN client, the IMAP server and the collection run.
+//! service, the ETRN client, the IMAP server, the HTTP server and the collection run.
 //!
 //! One generic checker runs each machine through a short scripted session, answering
 //! its events as a driver would, and then again with disturbances that the rules say
@@ -391,6 +391,31 @@ fn imap_server() {
                 ImapCommand::Wake,
             ]
         },
+    });
+}
+
+#[test]
+fn http_server() {
+    use mailroom_core::http::{HttpCommand, HttpEvent, HttpLimits, HttpServer, Response};
+    check(Case::<HttpServer> {
+        name: "http server",
+        start: |now| HttpServer::new(now, HttpLimits::default()),
+        script: vec![
+            b"GET /login HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"POST /login HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nuser=",
+            b"abcdGET /admin/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        ],
+        responder: || {
+            Box::new(|e| {
+                let HttpEvent::Request(r) = e;
+                Some(HttpCommand::Respond(
+                    Response::new(200).body("text/plain", r.target.clone().into_bytes()),
+                ))
+            })
+        },
+        // One kind of command: none is of the wrong kind.
+        wrong: |_| Vec::new(),
+        strays: || vec![HttpCommand::Respond(Response::new(500))],
     });
 }
 

@@ -16,6 +16,7 @@ pub mod pop3;
 pub mod postfix;
 pub mod server;
 pub mod sink;
+pub mod web;
 
 pub use server::{Flavor, TestServer};
 

@@ -13,6 +13,7 @@ mod outbound;
 mod parse;
 mod routing;
 mod validate;
+mod web;
 
 pub use connection::*;
 pub use defense::*;
@@ -23,5 +24,6 @@ pub use outbound::*;
 pub use parse::{parse_config, toml_error, ConfigError};
 pub use routing::*;
 pub use validate::check_domain_name;
+pub use web::Web;
 mod snapshot;
 pub use snapshot::Snapshot;

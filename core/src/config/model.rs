@@ -79,6 +79,9 @@ pub struct Config {
     /// `[mailauth]`: SPF/DKIM/DMARC checks on incoming SMTP (issue 19).
     #[serde(default)]
     pub mailauth: super::MailAuth,
+    /// `[web]`: the web admin's sessions and request timeouts (issue 13).
+    #[serde(default)]
+    pub web: super::Web,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -114,6 +117,7 @@ impl Default for Config {
             limits: super::Limits::default(),
             dkim: Vec::new(),
             mailauth: super::MailAuth::default(),
+            web: super::Web::default(),
         }
     }
 }
@@ -130,7 +134,10 @@ pub struct Services {
     pub pop3s: Vec<String>,
     pub imap: Vec<String>,
     pub imaps: Vec<String>,
+    /// The web admin and webmail (issue 13; docs/WEB.md).
     pub http: Vec<String>,
+    /// The same over implicit TLS, with the mail services' certificate.
+    pub https: Vec<String>,
     /// The password-change service (§11.7; port 106 in production). Off unless listed.
     pub pass: Vec<String>,
 }
@@ -145,6 +152,7 @@ impl Default for Services {
             imap: vec!["127.0.0.1:2143".into()],
             imaps: vec![],
             http: vec!["127.0.0.1:5108".into()],
+            https: vec![],
             pass: vec![],
         }
     }

@@ -189,7 +189,7 @@ pub(crate) fn validate(text: &str, cfg: &Config) -> Vec<ConfigError> {
 
 fn services(e: &mut Errors<'_>, cfg: &Config) {
     let s = &cfg.services;
-    let lists: [(&str, &Vec<String>); 8] = [
+    let lists: [(&str, &Vec<String>); 9] = [
         ("smtp", &s.smtp),
         ("smtps", &s.smtps),
         ("pop3", &s.pop3),
@@ -197,6 +197,7 @@ fn services(e: &mut Errors<'_>, cfg: &Config) {
         ("imap", &s.imap),
         ("imaps", &s.imaps),
         ("http", &s.http),
+        ("https", &s.https),
         ("pass", &s.pass),
     ];
     let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
@@ -347,8 +348,8 @@ fn defense(e: &mut Errors<'_>, cfg: &Config) {
         ];
         at_least(e, "ids", &mins);
     }
-    const SERVICES: [&str; 8] = [
-        "smtp", "smtps", "pop3", "pop3s", "imap", "imaps", "http", "pass",
+    const SERVICES: [&str; 9] = [
+        "smtp", "smtps", "pop3", "pop3s", "imap", "imaps", "http", "https", "pass",
     ];
     for key in cfg.limits.services.keys() {
         if !SERVICES.contains(&key.as_str()) {

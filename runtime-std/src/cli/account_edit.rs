@@ -4,12 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use mailroom_core::accounts::{Account, Accounts, Protocol, SizeAction, SizeRule};
-use mailroom_core::config::Snapshot;
-use mailroom_core::router::{self, check_routing};
+use mailroom_core::accounts::{Account, Protocol, SizeAction, SizeRule};
 
 use super::config_edit::*;
-use crate::config::files::load_snapshot;
 use crate::config::users;
 use crate::platform::datadir::DataDir;
 
@@ -102,43 +99,20 @@ pub fn user_set(dd: &DataDir, set: UserSet) -> ExitCode {
         return fail(e);
     }
     // The same checks `mailroom check` runs, on the configuration as it would be.
-    let snap = match load_snapshot(dd) {
-        Ok(s) => s,
-        Err(p) => return report(&p),
-    };
-    let mut all: Vec<Account> = snap
-        .accounts
-        .iter()
-        .filter(|a| a.name != account.name)
-        .cloned()
-        .collect();
-    all.push(account.clone());
-    let candidate = Snapshot {
-        config: snap.config.clone(),
-        accounts: Accounts::new(all),
-        access: snap.access.clone(),
-    };
-    let problems: Vec<String> = check_routing(&candidate)
-        .into_iter()
-        .filter(
-            |p| matches!(&p.place, router::Place::Account { name, .. } if *name == account.name),
-        )
-        .map(|p| p.message)
-        .collect();
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {p}");
-        }
-        eprintln!("Nothing was changed.");
-        return ExitCode::FAILURE;
-    }
-    match users::replace_account(dd, &account) {
+    match replace_account_checked(dd, &account) {
         Ok(()) => {
             println!("Updated {}.", account.name);
             print!("{}", describe_user(&account));
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e),
+        Err(EditError::Problems(problems)) => {
+            for p in &problems {
+                eprintln!("error: {}", p.message);
+            }
+            eprintln!("Nothing was changed.");
+            ExitCode::FAILURE
+        }
+        Err(EditError::Io(e)) => fail(e),
     }
 }
 

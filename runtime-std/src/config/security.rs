@@ -146,6 +146,14 @@ impl Security {
         self.record(now, service, peer, user, "password changed");
     }
 
+    /// An administrator lifted the lock on `user` (web admin's Unlock); true if the
+    /// name had failures or a lock on record.
+    pub fn unlock(&self, service: Service, peer: IpAddr, user: &str, now: Instant) -> bool {
+        let had = lock(&self.lockout).unlock(user);
+        self.record(now, service, peer, user, "unlocked by an administrator");
+        had
+    }
+
     /// A POP3 session from `ip` logged in / ended (POP-before-SMTP, §11.3).
     pub fn pop_login(&self, ip: IpAddr, now: Instant) {
         lock(&self.pop).login(ip, now);

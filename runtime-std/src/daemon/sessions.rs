@@ -12,11 +12,13 @@ use crate::platform::secrets;
 use crate::services::app::{dummy_hash, Shared};
 use crate::services::defense::ConnTicket;
 use crate::services::imap::{ImapMailbox, IDLE_LOOK};
+use crate::services::web;
 use crate::store::index::{Listed, Mailbox, MailboxError};
 use mailroom_core::accounts::{verify_password, Account};
 use mailroom_core::auth::{AuthOutcome, ClientInfo};
 use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
 use mailroom_core::connlimit::Busy;
+use mailroom_core::http::{HttpCommand, HttpEvent, HttpServer};
 use mailroom_core::ids::Gate;
 use mailroom_core::imap::{ImapCommand, ImapEvent, ImapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
@@ -74,6 +76,7 @@ pub enum Session {
     Pop3(Box<Pump<Pop3Server>>, Pop3Handler),
     Pass(Box<Pump<PassServer>>, PassHandler),
     Imap(Box<Pump<ImapServer>>, ImapHandler),
+    Http(Box<Pump<HttpServer>>, HttpHandler),
 }
 
 /// A new POP3 or IMAP connection's facts, with a fresh session id.
@@ -136,6 +139,20 @@ pub fn open(
                 peer,
             };
             Ok((Session::Imap(Box::new(conn), handler), id))
+        }
+        Kind::Http | Kind::Https => {
+            let implicit = kind == Kind::Https;
+            let id = pump::new_session_id(now);
+            let machine = HttpServer::new(now, web::limits(&snap.config));
+            let conn = Pump::with_machine(now, machine, implicit, tls)?;
+            let handler = HttpHandler {
+                shared: shared.clone(),
+                client: web::Client {
+                    ip: peer,
+                    tls: implicit,
+                },
+            };
+            Ok((Session::Http(Box::new(conn), handler), id))
         }
         Kind::Pass => {
             let id = pump::new_session_id(now);
@@ -705,5 +722,38 @@ impl Handler for PassHandler {
                 }
             }
         })
+    }
+}
+
+/// One web connection: pages from [`crate::services::web`], logins through the
+/// lock-out every mail protocol shares.
+pub struct HttpHandler {
+    shared: Arc<Shared>,
+    client: web::Client,
+}
+
+impl Handler for HttpHandler {
+    type Machine = HttpServer;
+
+    fn answer(&mut self, event: HttpEvent) -> Option<HttpCommand> {
+        let HttpEvent::Request(request) = event;
+        let (shared, peer) = (&self.shared, self.client.ip);
+        let login = |user: &str, password: &str| {
+            password_login(shared, Service::Http, peer, user, password)
+        };
+        let reload = || {
+            let dd = shared.store.data_dir().clone();
+            reload::reload_once(shared, &|| load_snapshot(&dd));
+        };
+        let hooks = web::Hooks {
+            login: &login,
+            reload: &reload,
+        };
+        Some(HttpCommand::Respond(web::serve(
+            &self.shared,
+            &request,
+            self.client,
+            &hooks,
+        )))
     }
 }

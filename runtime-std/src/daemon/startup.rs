@@ -4,7 +4,7 @@
 use crate::config::files::{fingerprint, load_snapshot};
 use crate::config::problem::Problem;
 use crate::daemon::reload::{self, Reloader};
-use crate::net::listen::{self, ListenError, Listeners, StopSignal};
+use crate::net::listen::{ListenError, Listeners, StopSignal};
 use crate::platform::datadir::DataDir;
 use crate::platform::tls::{self, TlsError};
 use crate::services::app::Shared;
@@ -66,7 +66,6 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     let snapshot = load_snapshot(dir).map_err(StartError::Config)?;
     let tls = tls::server_config(dir, &snapshot.config)?;
     let store = Store::open(dir)?;
-    listen::warn_unavailable(&snapshot.config.services);
     let listeners = Listeners::bind(&snapshot.config, tls.is_some())?;
     let users = snapshot.accounts.len();
     let shared = Arc::new(Shared::new(snapshot, store, tls));

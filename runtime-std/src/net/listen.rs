@@ -1,6 +1,6 @@
 //! Listening sockets and the stop signal, shared by both runtimes.
 
-use mailroom_core::config::{Config, Services};
+use mailroom_core::config::Config;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
@@ -22,6 +22,10 @@ pub enum Kind {
     Imap,
     /// `[services].imaps`: implicit TLS (port 993).
     Imaps,
+    /// `[services].http`: the web admin and webmail.
+    Http,
+    /// `[services].https`: the same over implicit TLS.
+    Https,
 }
 
 impl Kind {
@@ -34,6 +38,8 @@ impl Kind {
             Kind::Pass => "pass",
             Kind::Imap => "imap",
             Kind::Imaps => "imaps",
+            Kind::Http => "http",
+            Kind::Https => "https",
         }
     }
 }
@@ -64,6 +70,10 @@ pub enum ListenError {
         "[services].imaps is set but [tls] has no cert and key: implicit TLS needs a certificate"
     )]
     ImapsWithoutTls,
+    #[error(
+        "[services].https is set but [tls] has no cert and key: implicit TLS needs a certificate"
+    )]
+    HttpsWithoutTls,
 }
 
 impl Listeners {
@@ -79,6 +89,9 @@ impl Listeners {
         if !s.imaps.is_empty() && !tls_available {
             return Err(ListenError::ImapsWithoutTls);
         }
+        if !s.https.is_empty() && !tls_available {
+            return Err(ListenError::HttpsWithoutTls);
+        }
         let mut out = Listeners::default();
         for (kind, list) in [
             (Kind::Smtp, &s.smtp),
@@ -88,6 +101,8 @@ impl Listeners {
             (Kind::Pass, &s.pass),
             (Kind::Imap, &s.imap),
             (Kind::Imaps, &s.imaps),
+            (Kind::Http, &s.http),
+            (Kind::Https, &s.https),
         ] {
             for address in list {
                 let fail = |source| ListenError::Bind {
@@ -108,16 +123,6 @@ impl Listeners {
 
     pub fn add(&mut self, kind: Kind, socket: TcpListener) {
         self.sockets.push((kind, socket));
-    }
-}
-
-/// One warning per configured service this version cannot serve yet.
-pub fn warn_unavailable(services: &Services) {
-    let pending = [("http", &services.http)];
-    for (key, list) in pending {
-        if !list.is_empty() {
-            tracing::warn!("{key}: not available yet in this version; ignoring [services].{key}");
-        }
     }
 }
 

@@ -14,3 +14,4 @@ pub mod outbound;
 pub mod passwords;
 pub mod scheduler;
 pub mod smtprules;
+pub mod web;

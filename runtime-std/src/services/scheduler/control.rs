@@ -92,14 +92,9 @@ pub fn status(dir: &DataDir, id: &str, line: &str) {
     }
 }
 
-/// How long the CLI waits for a server to pick a request up.
-const PICKUP: Duration = Duration::from_secs(5);
-/// How long `--wait` follows a run at most.
-const MAX_WAIT: Duration = Duration::from_secs(4 * 3600);
-
-/// `mailroom connect`: leave a request for the server; with `wait`, print its progress
-/// until it ends. `Ok(true)`: every run ended well.
-pub fn request(dir: &DataDir, target: &str, wait: bool) -> io::Result<bool> {
+/// Leave a request to connect `target` for the server (the CLI's `connect`, the web
+/// admin's Connect Now); returns its id, the name of its status file.
+pub fn leave_request(dir: &DataDir, target: &str) -> io::Result<String> {
     fs::create_dir_all(requests_dir(dir))?;
     fs::create_dir_all(status_dir(dir))?;
     let id = format!(
@@ -109,8 +104,30 @@ pub fn request(dir: &DataDir, target: &str, wait: bool) -> io::Result<bool> {
     );
     let tmp = requests_dir(dir).join(format!("{id}.tmp"));
     fs::write(&tmp, format!("{target}\n"))?;
+    fs::rename(&tmp, requests_dir(dir).join(format!("{id}.req")))?;
+    Ok(id)
+}
+
+/// The progress lines of request `id` so far (empty when unknown or not yet begun).
+pub fn progress(dir: &DataDir, id: &str) -> Vec<String> {
+    if !valid_id(id) {
+        return Vec::new();
+    }
+    fs::read_to_string(status_dir(dir).join(id))
+        .map(|t| t.lines().take(200).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// How long the CLI waits for a server to pick a request up.
+const PICKUP: Duration = Duration::from_secs(5);
+/// How long `--wait` follows a run at most.
+const MAX_WAIT: Duration = Duration::from_secs(4 * 3600);
+
+/// `mailroom connect`: leave a request for the server; with `wait`, print its progress
+/// until it ends. `Ok(true)`: every run ended well.
+pub fn request(dir: &DataDir, target: &str, wait: bool) -> io::Result<bool> {
+    let id = leave_request(dir, target)?;
     let req = requests_dir(dir).join(format!("{id}.req"));
-    fs::rename(&tmp, &req)?;
     let started = Instant::now();
     while req.exists() {
         if started.elapsed() > PICKUP {

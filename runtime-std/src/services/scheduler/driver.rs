@@ -501,10 +501,12 @@ impl Driver {
             }
             Action::Online { conn, dialled } => {
                 tracing::info!(connection = %self.name(conn), dialled, "online");
+                super::online::set(&self.name(conn), true);
                 self.watch.online(conn, &self.config, StdInstant::now());
             }
             Action::Offline { conn, hung_up } => {
                 tracing::info!(connection = %self.name(conn), hung_up, "offline");
+                super::online::set(&self.name(conn), false);
                 self.watch.offline(conn);
             }
             Action::Skipped { conn, why } => {

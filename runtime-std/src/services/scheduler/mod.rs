@@ -6,6 +6,7 @@ pub mod control;
 pub mod driver;
 pub mod etrn;
 pub mod localclock;
+pub mod online;
 pub mod watch;
 
 pub use driver::{inbound, notify, spawn, Handle};

@@ -1,0 +1,750 @@
+//! The web admin over HTTP through both binaries (issue 13): no page but `/login` and
+//! the stylesheet without a session; CSRF and Origin refusals change nothing; a
+//! cookie replayed from another client address is refused; lock-out after the
+//! configured failures, shared with POP3; the security headers and cookie flags; a
+//! comment in `mailroom.toml` survives a web edit and a refused edit is shown; users,
+//! mappings, Connect Now, the queue and the logs; malformed requests get 4xx and the
+//! server keeps serving.
+#![allow(clippy::disallowed_methods)]
+
+use mailroom_tests::server::{ALICE, ALICE_PASSWORD, POSTMASTER_PASSWORD};
+use mailroom_tests::web::{csrf_in, raw, Browser};
+use mailroom_tests::{both_binaries, wait_until, Flavor, TestServer};
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+/// A server with the web admin on a free port, `more` appended to its config.
+fn web_server(flavor: Flavor, more: &str) -> (TestServer, SocketAddr) {
+    let mut s = TestServer::setup(flavor);
+    let http = s.add_listener("http");
+    if !more.is_empty() {
+        s.add_config(more);
+    }
+    s.serve();
+    // The SMTP greeting came first; the web listener is bound by then too.
+    (s, http)
+}
+
+fn admin(http: SocketAddr) -> Browser {
+    let mut b = Browser::new(http);
+    let r = b.login("postmaster", POSTMASTER_PASSWORD);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/admin/"));
+    b
+}
+
+fn users(s: &TestServer) -> String {
+    String::from_utf8_lossy(&s.cli_ok(&["user", "list"]).stdout).into_owned()
+}
+
+fn only_login_and_assets_without_a_session(flavor: Flavor) {
+    let (_s, http) = web_server(flavor, "");
+    let mut b = Browser::new(http);
+    for page in [
+        "/",
+        "/admin/",
+        "/admin/users",
+        "/admin/mappings",
+        "/admin/mappings.csv",
+        "/admin/queue",
+        "/admin/logs",
+        "/admin/rules",
+    ] {
+        let r = b.get(page);
+        assert_eq!(r.status, 303, "{page}: {r:?}");
+        assert_eq!(r.header("location"), Some("/login"), "{page}");
+        assert!(!r.body.contains(ALICE), "{page} leaked: {}", r.body);
+    }
+    let r = b.get("/mail/");
+    assert_eq!(r.status, 303);
+    let r = b.get("/login");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("name=\"user\"") && r.body.contains("name=\"password\""));
+    // The stylesheet, with an ETag that answers 304.
+    let css = b.get("/static/style.css");
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    let etag = css.header("etag").expect("an ETag").to_string();
+    let again = b.request("GET", "/static/style.css", "", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    // A POST without a session changes nothing.
+    let r = b.post(
+        "/admin/users",
+        &[
+            ("name", "mallory"),
+            ("password", "mallory-pw-1"),
+            ("csrf", "x"),
+        ],
+    );
+    assert_eq!(r.status, 403);
+}
+
+fn security_headers_and_cookie_flags(flavor: Flavor) {
+    let (_s, http) = web_server(flavor, "");
+    let mut b = Browser::new(http);
+    // A session id planted before login is not kept (no fixation).
+    b.cookie = Some("planted-by-attacker".into());
+    let login_page = b.get("/login");
+    let r = b.login("postmaster", POSTMASTER_PASSWORD);
+    assert_eq!(r.status, 303);
+    let cookie = r.header("set-cookie").expect("a session cookie");
+    assert!(cookie.starts_with("mr_session="), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    assert_ne!(b.cookie.as_deref(), Some("planted-by-attacker"));
+    assert!(b.cookie.as_ref().is_some_and(|c| c.len() >= 40));
+    let page = b.get("/admin/");
+    assert_eq!(page.status, 200, "{page:?}");
+    for r in [&login_page, &page] {
+        let csp = r.header("content-security-policy").expect("CSP");
+        assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert!(r.header("referrer-policy").is_some());
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+    assert!(!page.body.contains("<script"), "no script at all");
+    assert!(!page.body.contains("style="), "no inline style");
+    // A second login gets a second id.
+    let first = b.cookie.clone();
+    b.login("postmaster", POSTMASTER_PASSWORD);
+    assert_ne!(b.cookie, first);
+    // A user without the admin flag logs in but gets 403 on /admin/.
+    let mut alice = Browser::new(http);
+    let r = alice.login(ALICE, ALICE_PASSWORD);
+    assert_eq!(r.status, 303);
+    assert_eq!(alice.get("/admin/").status, 403);
+    assert_eq!(alice.get("/admin/users").status, 403);
+    // Logging out ends the session.
+    let token = b.csrf("/admin/");
+    let r = b.post("/logout", &[("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    let stale = first.or(b.cookie.clone());
+    let mut replay = Browser::new(http);
+    replay.cookie = stale;
+    assert_eq!(replay.get("/admin/").status, 303);
+}
+
+fn csrf_refusal_changes_nothing(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "");
+    let mut b = admin(http);
+    let token = b.csrf("/admin/users");
+    let fields = |csrf: &'static str| {
+        vec![
+            ("name", "mallory"),
+            ("password", "mallory-pw-1"),
+            ("csrf", csrf),
+        ]
+    };
+    // No token, a wrong token.
+    assert_eq!(b.post("/admin/users", &fields("")[..2]).status, 403);
+    assert_eq!(b.post("/admin/users", &fields("wrong")).status, 403);
+    // The right token from another origin, and with no Origin or Referer at all.
+    let good: Vec<(&str, &str)> = vec![
+        ("name", "mallory"),
+        ("password", "mallory-pw-1"),
+        ("csrf", &token),
+    ];
+    b.origin = Some("http://evil.example".into());
+    assert_eq!(b.post("/admin/users", &good).status, 403);
+    b.origin = None;
+    assert_eq!(b.post("/admin/users", &good).status, 403);
+    assert!(!users(&s).contains("mallory"), "{}", users(&s));
+    // The same form from the page itself works.
+    b.origin = Some(format!("http://{http}"));
+    let r = b.post("/admin/users", &good);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/admin/users"));
+    assert!(users(&s).contains("mallory"));
+}
+
+fn a_cookie_from_another_address_is_refused(flavor: Flavor) {
+    let (_s, http) = web_server(flavor, "");
+    let mut b = admin(http);
+    assert_eq!(b.get("/admin/").status, 200);
+    let mut thief = Browser::new(http);
+    thief.cookie = b.cookie.clone();
+    thief.from = Some("127.0.0.2".parse().unwrap());
+    let r = thief.get("/admin/users");
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/login"));
+    // The owner's session is still good.
+    assert_eq!(b.get("/admin/users").status, 200);
+}
+
+fn pop3_login(addr: SocketAddr, user: &str, password: &str) -> String {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    write!(w, "USER {user}\r\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    write!(w, "PASS {password}\r\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    let _ = write!(w, "QUIT\r\n");
+    line
+}
+
+fn lockout_after_the_configured_failures(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let http = s.add_listener("http");
+    let pop3 = s.add_listener("pop3");
+    s.edit_config_text(|t| {
+        t.replace(
+            "[accounts]",
+            "[accounts]\nlockout_failures = 3\nlockout_web_from_loopback = true",
+        )
+    });
+    if !fs::read_to_string(s.config_file())
+        .unwrap()
+        .contains("lockout_failures")
+    {
+        s.add_config("\n[accounts]\nlockout_failures = 3\nlockout_web_from_loopback = true\n");
+    }
+    s.cli_ok(&["check"]);
+    s.serve();
+    let mut b = Browser::new(http);
+    for _ in 0..3 {
+        let r = b.login(ALICE, "wrong-password");
+        assert_eq!(r.status, 403);
+        assert!(r.body.contains("Wrong name or password"), "{}", r.body);
+    }
+    let r = b.login(ALICE, ALICE_PASSWORD);
+    assert_eq!(r.status, 403, "locked: {r:?}");
+    assert!(r.body.contains("locked"), "{}", r.body);
+    // The same lock holds for the mail protocols.
+    let reply = pop3_login(pop3, ALICE, ALICE_PASSWORD);
+    assert!(reply.starts_with("-ERR"), "{reply}");
+    // An administrator unlocks it on the users page.
+    let mut a = admin(http);
+    let token = a.csrf("/admin/users");
+    let r = a.post("/admin/users/unlock", &[("name", ALICE), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    assert!(a.get("/admin/users").body.contains("Unlocked alice"));
+    assert_eq!(b.login(ALICE, ALICE_PASSWORD).status, 303);
+    let security = fs::read_to_string(s.data.join("log").join("security.log")).unwrap();
+    assert!(
+        security.contains("http 127.0.0.1 alice: locked"),
+        "{security}"
+    );
+    assert!(
+        security.contains("unlocked by an administrator"),
+        "{security}"
+    );
+}
+
+fn comments_survive_web_edits(flavor: Flavor) {
+    let (s, http) = web_server(
+        flavor,
+        "\n# Sales goes to Alice (keep this note)\n[[mapping]]\naddress = \"sales@example.com\"\ntarget = \"alice\" # the sales desk\n",
+    );
+    let mut b = admin(http);
+    let token = b.csrf("/admin/mappings");
+    let r = b.post(
+        "/admin/mappings",
+        &[
+            ("address", "info@example.com"),
+            ("target", "bob"),
+            ("mode", "always"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/mappings");
+    assert!(
+        page.body
+            .contains("Added the mapping info@example.com -&gt; bob"),
+        "{}",
+        page.body
+    );
+    // Edit the first mapping's target: its trailing comment stays.
+    let r = b.post(
+        "/admin/mappings/edit",
+        &[
+            ("index", "0"),
+            ("was", "sales@example.com"),
+            ("address", "sales@example.com"),
+            ("target", "bob"),
+            ("mode", "always"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let text = fs::read_to_string(s.config_file()).unwrap();
+    assert!(
+        text.contains("# Sales goes to Alice (keep this note)"),
+        "{text}"
+    );
+    assert!(text.contains("target = \"bob\" # the sales desk"), "{text}");
+    assert!(text.contains("info@example.com"), "{text}");
+    s.cli_ok(&["check"]);
+    let list = String::from_utf8_lossy(&s.cli_ok(&["mapping", "list"]).stdout).into_owned();
+    assert!(list.contains("info@example.com -> bob"), "{list}");
+    // An edit that `mailroom check` would refuse is refused, with the problem shown.
+    let before = fs::read_to_string(s.config_file()).unwrap();
+    let r = b.post(
+        "/admin/mappings",
+        &[
+            ("address", "x@example.com"),
+            ("target", "alice"),
+            ("mode", "pop3"),
+            ("inmail", "no-such-inmail"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/mappings");
+    assert!(page.body.contains("Not changed"), "{}", page.body);
+    assert!(page.body.contains("no-such-inmail"), "{}", page.body);
+    assert_eq!(fs::read_to_string(s.config_file()).unwrap(), before);
+    // CSV export and import.
+    let csv = b.get("/admin/mappings.csv");
+    assert!(
+        csv.body.contains("\"info@example.com\",\"bob\""),
+        "{}",
+        csv.body
+    );
+    let r = b.post(
+        "/admin/mappings/import",
+        &[
+            ("csv", "\"support@example.com\",\"alice\"\r\n"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(fs::read_to_string(s.config_file())
+        .unwrap()
+        .contains("support@example.com"));
+    // Delete the first mapping: the comment above it stays.
+    let r = b.post(
+        "/admin/mappings/delete",
+        &[
+            ("index", "0"),
+            ("was", "sales@example.com"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let text = fs::read_to_string(s.config_file()).unwrap();
+    assert!(!text.contains("sales@example.com"), "{text}");
+    assert!(
+        text.contains("# Sales goes to Alice (keep this note)"),
+        "{text}"
+    );
+    s.cli_ok(&["check"]);
+}
+
+fn users_connect_queue_and_logs(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let http = s.add_listener("http");
+    let root = s.data.parent().unwrap().to_path_buf();
+    let up = root.join("up.sh");
+    let marker = root.join("dialled");
+    fs::write(&up, format!("#!/bin/sh\necho up >> {}\n", marker.display())).unwrap();
+    fs::set_permissions(&up, fs::Permissions::from_mode(0o755)).unwrap();
+    s.add_config(&format!(
+        "\n[[connection]]\nname = \"isp\"\nlink = \"command\"\nup = \"{}\"\ndown = \"true\"\n",
+        up.display()
+    ));
+    s.serve();
+    let mut b = admin(http);
+    // Status banner.
+    let status = b.get("/admin/");
+    assert!(status.body.contains("mail.example.com") || status.body.contains("Host"));
+    assert!(status.body.contains("isp"));
+    let token = csrf_in(&status.body).unwrap();
+    // Connect Now reaches the scheduler: the link's dial script runs.
+    let r = b.post("/admin/connect", &[("target", "isp"), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    assert!(r.header("location").unwrap().starts_with("/admin/?run="));
+    assert!(
+        wait_until(Duration::from_secs(30), || marker.exists()),
+        "Connect Now did not dial"
+    );
+    // Users: add (admin), password, admin flag off, delete.
+    let r = b.post(
+        "/admin/users",
+        &[
+            ("name", "carol"),
+            ("password", "carol-secret-1"),
+            ("admin", "on"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(users(&s).contains("carol  (admin)"), "{}", users(&s));
+    let mut carol = Browser::new(http);
+    assert_eq!(carol.login("carol", "carol-secret-1").status, 303);
+    assert_eq!(carol.get("/admin/").status, 200);
+    b.post(
+        "/admin/users/password",
+        &[
+            ("name", "carol"),
+            ("password", "carol-secret-2"),
+            ("csrf", &token),
+        ],
+    );
+    b.post("/admin/users/admin", &[("name", "carol"), ("csrf", &token)]);
+    assert!(!users(&s).contains("carol  (admin)"));
+    // Her session carried the old flag: it is gone.
+    assert_eq!(carol.get("/admin/").status, 303);
+    let mut carol = Browser::new(http);
+    assert_eq!(carol.login("carol", "carol-secret-1").status, 403);
+    assert_eq!(carol.login("carol", "carol-secret-2").status, 303);
+    assert_eq!(carol.get("/admin/").status, 403);
+    b.post(
+        "/admin/users/delete",
+        &[("name", "carol"), ("csrf", &token)],
+    );
+    assert!(!users(&s).contains("carol"));
+    // A bad name is refused with the reason.
+    b.post(
+        "/admin/users",
+        &[
+            ("name", "bad name!"),
+            ("password", "x-secret-123"),
+            ("csrf", &token),
+        ],
+    );
+    let page = b.get("/admin/users");
+    assert!(page.body.contains("notice bad"), "{}", page.body);
+    // Queue: a message for a remote address waits there; delete it from the page.
+    let (mut c, _) = mailroom_tests::client::Smtp::connect(s.smtp).unwrap();
+    c.command("EHLO t").unwrap();
+    let auth = base64_plain(ALICE, ALICE_PASSWORD);
+    assert_eq!(c.command(&format!("AUTH PLAIN {auth}")).unwrap().code, 235);
+    assert_eq!(
+        c.command("MAIL FROM:<alice@example.com>").unwrap().code,
+        250
+    );
+    assert_eq!(c.command("RCPT TO:<far@remote.test>").unwrap().code, 250);
+    assert_eq!(c.command("DATA").unwrap().code, 354);
+    assert_eq!(
+        c.command("Subject: queued\r\n\r\nhello\r\n.").unwrap().code,
+        250
+    );
+    let _ = c.command("QUIT");
+    let q = b.get("/admin/queue");
+    assert!(q.body.contains("far@remote.test"), "{}", q.body);
+    let id = q.body.split("name=\"id\" value=\"").nth(1).unwrap();
+    let id = &id[..id.find('"').unwrap()];
+    let r = b.post("/admin/queue/delete", &[("id", id), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    let q = b.get("/admin/queue");
+    assert!(q.body.contains("Deleted queued message"), "{}", q.body);
+    assert!(q.body.contains("The queue is empty"), "{}", q.body);
+    let r = b.post("/admin/queue/flush", &[("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    // Logs: the main log, newest first.
+    let logs = b.get("/admin/logs");
+    assert_eq!(logs.status, 200);
+    assert!(logs.body.contains("mailroom.log"), "{}", logs.body);
+    let bad = b.get("/admin/logs?file=..%2F..%2Fetc%2Fpasswd");
+    assert_eq!(bad.status, 200);
+    assert!(!bad.body.contains("root:"), "only listed files are shown");
+}
+
+/// Rules and access files as text: a bad line is refused with `mailroom check`'s
+/// message beside it and the file left alone; a good one is saved; an access file
+/// that would shut out the administrator saving it is refused.
+fn rules_and_access_files_as_text(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "");
+    let mut b = admin(http);
+    let token = b.csrf("/admin/rules");
+    let rules = s.data.join("SMTPRULES.TXT");
+    let before = fs::read(&rules).ok();
+    let r = b.post(
+        "/admin/rules",
+        &[
+            ("file", "SMTPRULES.TXT"),
+            ("text", "this is not a rule\n"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("SMTPRULES.TXT:1:"), "{}", r.body);
+    assert!(
+        r.body.contains("this is not a rule"),
+        "the text is kept: {}",
+        r.body
+    );
+    assert_eq!(fs::read(&rules).ok(), before);
+    let good = "# no spam\n1*Reject a blocked domain\nMailFrom: *@blocked.test\n";
+    let r = b.post(
+        "/admin/rules",
+        &[("file", "SMTPRULES.TXT"), ("text", good), ("csrf", &token)],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(fs::read_to_string(&rules).unwrap(), good);
+    s.cli_ok(&["check"]);
+    // Access files: one that refuses 127.0.0.1 would lock the administrator out.
+    let page = b.get("/admin/access");
+    assert!(page.body.contains("MAILHTTPALLOWED.DAT"));
+    let r = b.post(
+        "/admin/access",
+        &[
+            ("file", "MAILHTTPALLOWED.DAT"),
+            ("text", "10.0.0.0/8\n"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("would refuse you"), "{}", r.body);
+    // Not a file of these pages.
+    let r = b.post(
+        "/admin/access",
+        &[
+            ("file", "../mailroom.toml"),
+            ("text", "x"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 404);
+}
+
+/// Lists through their page, and `mailroom.toml` as text on the settings page: a
+/// change `mailroom check` refuses is shown with its problem and not saved.
+fn lists_and_settings(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "\n# the office lists\n");
+    let mut b = admin(http);
+    let token = b.csrf("/admin/lists");
+    let r = b.post(
+        "/admin/lists",
+        &[
+            ("name", "team"),
+            ("members", "alice\nbob\n"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
+    assert!(
+        shown.contains("team (distribution list): alice, bob"),
+        "{shown}"
+    );
+    let r = b.post(
+        "/admin/lists/edit",
+        &[
+            ("name", "team"),
+            ("members", "alice, carol@elsewhere.test"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
+    assert!(
+        shown.contains("team (distribution list): alice, carol@elsewhere.test"),
+        "{shown}"
+    );
+    // A mapping to the list, then deleting the list: check refuses (the mapping
+    // would point at nothing), and the page says why.
+    b.post(
+        "/admin/mappings",
+        &[
+            ("address", "all@example.com"),
+            ("target", "team"),
+            ("csrf", &token),
+        ],
+    );
+    let r = b.post("/admin/lists/delete", &[("name", "team"), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/lists");
+    assert!(page.body.contains("Not changed"), "{}", page.body);
+    assert!(fs::read_to_string(s.config_file())
+        .unwrap()
+        .contains("name = \"team\""));
+    // The settings page: a bad value is refused with the file and line.
+    let text = fs::read_to_string(s.config_file()).unwrap();
+    let page = b.get("/admin/settings");
+    assert!(page.body.contains("# the office lists"), "{}", page.body);
+    let bad = text.replace("[services]", "no_such_key = 1\n[services]");
+    let r = b.post("/admin/settings", &[("text", &bad), ("csrf", &token)]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("no_such_key"), "{}", r.body);
+    assert_eq!(fs::read_to_string(s.config_file()).unwrap(), text);
+    let good = text.replace(
+        "# the office lists",
+        "# the office lists, edited on the web",
+    );
+    let r = b.post("/admin/settings", &[("text", &good), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(fs::read_to_string(s.config_file()).unwrap(), good);
+    s.cli_ok(&["check"]);
+}
+
+/// A user's forwarding, assistants and comment, through `mailroom user set`'s checks.
+fn user_forwarding_and_assistants(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "");
+    let mut b = admin(http);
+    let page = b.get("/admin/user?name=alice");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = csrf_in(&page.body).unwrap();
+    let r = b.post(
+        "/admin/users/settings",
+        &[
+            ("name", ALICE),
+            ("comment", "Sales desk"),
+            ("use_forwarding", "on"),
+            ("forward_to", "alice@elsewhere.test"),
+            ("assistants", "bob"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["user", "show", ALICE]).stdout).into_owned();
+    assert!(shown.contains("alice@elsewhere.test"), "{shown}");
+    assert!(shown.contains("bob"), "{shown}");
+    let users = b.get("/admin/users");
+    assert!(users.body.contains("Sales desk"), "{}", users.body);
+    // Forwarding to a local name that does not exist is refused, as by the CLI.
+    let r = b.post(
+        "/admin/users/settings",
+        &[
+            ("name", ALICE),
+            ("use_forwarding", "on"),
+            ("forward_to", "nosuchuser"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/user?name=alice");
+    assert!(page.body.contains("notice bad"), "{}", page.body);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["user", "show", ALICE]).stdout).into_owned();
+    assert!(!shown.contains("nosuchuser"), "{shown}");
+    assert_eq!(b.get("/admin/user?name=nobody").status, 404);
+}
+
+fn base64_plain(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
+}
+
+fn malformed_requests_get_4xx_and_the_server_keeps_serving(flavor: Flavor) {
+    let (_s, http) = web_server(flavor, "");
+    let limit = Duration::from_secs(20);
+    let big = format!(
+        "GET /login HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(40 * 1024)
+    );
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (big.into_bytes(), "431"),
+        (
+            b"POST /login HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin/ HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nuser=".to_vec(),
+            "400",
+        ),
+        (
+            b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n".to_vec(),
+            "413",
+        ),
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), "400"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec(), "400"),
+    ];
+    for (bytes, want) in cases {
+        let out = raw(http, &bytes, limit).expect("the server answers");
+        let first = out.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with(&format!("HTTP/1.1 {want}")),
+            "wanted {want}, got {first:?} for {:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(80)])
+        );
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("HTTP/1.1 ")).count(),
+            1,
+            "one answer, nothing smuggled: {out}"
+        );
+    }
+    // Pipelined requests on one connection are answered in order.
+    let out = raw(
+        http,
+        b"GET /login HTTP/1.1\r\nHost: a\r\n\r\nGET /static/style.css HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        limit,
+    )
+    .unwrap();
+    let login = out.find("<form").expect("the login page");
+    let css = out.find("text/css").expect("the stylesheet");
+    assert!(login < css);
+    // Still serving.
+    let mut b = Browser::new(http);
+    assert_eq!(b.get("/login").status, 200);
+    assert_eq!(b.login("postmaster", POSTMASTER_PASSWORD).status, 303);
+}
+
+/// HTTPS on its own listener with the mail services' certificate: the pages, and a
+/// session cookie marked `Secure`.
+fn https_with_the_mail_certificate(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let https = s.add_listener("https");
+    s.serve();
+    let base = format!("https://{https}");
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "-D", "-", "--max-time", "30"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let page = curl(&[&format!("{base}/login")]);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("name=\"password\""));
+    let login = curl(&[
+        "-H",
+        &format!("Origin: {base}"),
+        "--data",
+        &format!("user=postmaster&password={POSTMASTER_PASSWORD}"),
+        &format!("{base}/login"),
+    ]);
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // An Origin that says http is not this site.
+    let wrong = curl(&[
+        "-H",
+        &format!("Origin: http://{https}"),
+        "--data",
+        &format!("user=postmaster&password={POSTMASTER_PASSWORD}"),
+        &format!("{base}/login"),
+    ]);
+    assert!(wrong.starts_with("HTTP/1.1 403"), "{wrong}");
+}
+
+both_binaries!(
+    #[cfg_attr(not(have_curl), ignore = "curl is not installed")]
+    https_with_the_mail_certificate,
+);
+
+both_binaries!(
+    only_login_and_assets_without_a_session,
+    security_headers_and_cookie_flags,
+    csrf_refusal_changes_nothing,
+    a_cookie_from_another_address_is_refused,
+    lockout_after_the_configured_failures,
+    comments_survive_web_edits,
+    users_connect_queue_and_logs,
+    rules_and_access_files_as_text,
+    lists_and_settings,
+    user_forwarding_and_assistants,
+    malformed_requests_get_4xx_and_the_server_keeps_serving,
+);
