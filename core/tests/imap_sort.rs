@@ -189,3 +189,34 @@ fn refusals() {
         "* SORT 1 2 3\r\ni OK SORT completed\r\n"
     );
 }
+
+/// ESORT and CONTEXT=SORT (RFC 5267): SORT RETURN answers `* ESEARCH` with the
+/// numbers in sort order (MIN and MAX are the first and last of that order).
+#[test]
+fn esort_and_partial() {
+    let mut c = Client::plain();
+    c.select();
+    let caps = c.cmd("a CAPABILITY");
+    assert!(caps.contains(" ESORT CONTEXT=SORT "), "{caps}");
+    // Subject order: 1 ("one"), 3 ("three"), 2 ("two").
+    assert_eq!(
+        c.cmd("b SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL"),
+        "* ESEARCH (TAG \"b\") MIN 1 MAX 2 COUNT 3\r\nb OK SORT completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("c UID SORT RETURN (ALL) (SUBJECT) UTF-8 ALL"),
+        "* ESEARCH (TAG \"c\") UID ALL 4,6,5\r\nc OK UID SORT completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("d SORT RETURN (PARTIAL 3:2) (REVERSE ARRIVAL) UTF-8 ALL"),
+        "* ESEARCH (TAG \"d\") PARTIAL (2:3 2,1)\r\nd OK SORT completed\r\n"
+    );
+    assert_eq!(
+        c.cmd("e SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL"),
+        "e NO [CANNOT] RETURN (UPDATE) is kept for SEARCH only\r\n"
+    );
+    assert_eq!(
+        c.cmd("f SORT RETURN (PARTIAL 1:*) (ARRIVAL) UTF-8 ALL"),
+        "f BAD Invalid PARTIAL range\r\n"
+    );
+}

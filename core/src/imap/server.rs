@@ -369,6 +369,8 @@ impl ImapServer {
                 "QRESYNC",
                 "ESEARCH",
                 "CONTEXT=SEARCH",
+                "ESORT",
+                "CONTEXT=SORT",
                 "NOTIFY",
                 "BINARY",
                 "MULTIAPPEND",
@@ -544,7 +546,10 @@ impl ImapServer {
                 if let Some((tag, r)) = notify::parse(msg) {
                     return self.notify(tag, r);
                 }
-                match esearch::strip(msg, "SEARCH") {
+                // ESORT and CONTEXT=SORT: the same options on SORT (RFC 5267).
+                let stripped =
+                    esearch::strip(msg, "SEARCH").or_else(|| esearch::strip(msg, "SORT"));
+                match stripped {
                     Some(Ok((line, opts))) => match CommandCodec::new().decode(&line) {
                         Ok((&[], cmd)) => {
                             self.search_return = Some(opts);
@@ -895,7 +900,8 @@ impl ImapServer {
                 )
             }
             body @ (CommandBody::Sort { .. } | CommandBody::Thread { .. }) if selected => {
-                self.sort(tag, body)
+                let ret = self.search_return.take();
+                self.sort(tag, body, ret)
             }
             CommandBody::Fetch {
                 sequence_set,
@@ -1341,11 +1347,15 @@ impl ImapServer {
     }
 
     /// SORT or THREAD (after the sync point), run by `sortcmd.rs`.
-    fn sort(&mut self, tag: String, body: CommandBody<'static>) {
+    fn sort(&mut self, tag: String, body: CommandBody<'static>, ret: Option<ReturnOpts>) {
         let req = match sortcmd::Request::new(tag.clone(), body) {
             Some(Ok(req)) => req,
             Some(Err(text)) => return self.bad(Some(&tag), text),
             None => return,
+        };
+        let req = match req.with_return(ret) {
+            Ok(req) => req,
+            Err(text) => return self.tagged(&tag, "NO", text),
         };
         let wants_modseq = req.keys().iter().any(has_modseq);
         if wants_modseq {

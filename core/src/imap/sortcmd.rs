@@ -8,6 +8,7 @@
 //! same message for as long as the folder is selected), so a client re-sorting a
 //! folder does not read every message again.
 
+use super::esearch::{self, Found, ReturnOpts};
 use super::search;
 use super::select::Selected;
 use super::sort::{self, Headers, Msg};
@@ -35,6 +36,8 @@ pub(super) struct Request {
     kind: Kind,
     charset: String,
     keys: Vec<SearchKey<'static>>,
+    /// ESORT / CONTEXT=SORT (RFC 5267): `SORT RETURN (…)` answers `* ESEARCH`.
+    ret: Option<ReturnOpts>,
 }
 
 impl Request {
@@ -73,7 +76,24 @@ impl Request {
             kind,
             charset: AsRef::<str>::as_ref(&charset).to_owned(),
             keys: criteria.into_iter().collect(),
+            ret: None,
         }))
+    }
+
+    /// The return options of `SORT RETURN (…)` (taken off by `esearch::strip`);
+    /// `Err` (a NO's text) for THREAD, which has none, or for UPDATE, not kept for
+    /// SORT.
+    pub(super) fn with_return(mut self, ret: Option<ReturnOpts>) -> Result<Request, &'static str> {
+        if let Some(r) = &ret {
+            if matches!(self.kind, Kind::Thread(_)) {
+                return Err("THREAD takes no RETURN options");
+            }
+            if r.update {
+                return Err("[CANNOT] RETURN (UPDATE) is kept for SEARCH only");
+            }
+        }
+        self.ret = ret;
+        Ok(self)
     }
 
     /// The search keys.
@@ -213,6 +233,23 @@ impl Job {
             Kind::Thread(_) => "THREAD",
         };
         match &self.req.kind {
+            Kind::Sort(criteria) if self.req.ret.is_some() => {
+                let order = sort::sort(criteria, &self.msgs, uid);
+                let modseq_of: HashMap<u32, u64> = self
+                    .msgs
+                    .iter()
+                    .map(|m| (if uid { m.uid } else { m.seq }, m.modseq))
+                    .collect();
+                let found: Vec<Found> = order
+                    .into_iter()
+                    .map(|num| Found {
+                        num,
+                        modseq: modseq_of.get(&num).copied().unwrap_or(0),
+                    })
+                    .collect();
+                let opts = self.req.ret.clone().unwrap_or_default();
+                esearch::write(out, &self.req.tag, uid, &found, &opts, self.wants_modseq);
+            }
             Kind::Sort(criteria) => {
                 out.extend_from_slice(b"* SORT");
                 for n in sort::sort(criteria, &self.msgs, uid) {
