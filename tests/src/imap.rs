@@ -1,6 +1,8 @@
 //! IMAP for the end-to-end tests: turning the service on, a small blocking client for
 //! exact control (IDLE, what a restart keeps), and where imaptest lives.
 
+use crate::client::Smtp;
+use crate::message::tricky;
 use crate::server::TestServer;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -104,4 +106,17 @@ impl Imap {
     pub fn login(&mut self, user: &str, password: &str) {
         self.ok(&format!("LOGIN {user} \"{password}\""));
     }
+}
+
+/// Deliver one message per token to bob over SMTP (oldest first), from alice.
+pub fn deliver(server: &TestServer, tokens: &[&str]) {
+    let (mut c, _) = Smtp::connect(server.smtp).expect("SMTP connects");
+    c.command("EHLO client.example.com").expect("EHLO");
+    for t in tokens {
+        let r = c
+            .send_mail("alice@example.com", "bob@example.com", &tricky(t))
+            .expect("the message is sent");
+        assert_eq!(r.code, 250, "{r:?}");
+    }
+    let _ = c.command("QUIT");
 }

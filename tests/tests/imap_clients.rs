@@ -4,9 +4,7 @@
 //! restart and a switch of binary; POP3 and IMAP agreeing on the same mailbox.
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_tests::client::Smtp;
-use mailroom_tests::imap::{self, Imap};
-use mailroom_tests::message::tricky;
+use mailroom_tests::imap::{self, deliver, Imap};
 use mailroom_tests::pop3::{self, Pop3};
 use mailroom_tests::server::{BOB, BOB_PASSWORD};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
@@ -22,18 +20,6 @@ fn serve_with_mail(flavor: Flavor, tokens: &[&str]) -> (TestServer, SocketAddr) 
     server.serve();
     deliver(&server, tokens);
     (server, imap)
-}
-
-fn deliver(server: &TestServer, tokens: &[&str]) {
-    let (mut c, _) = Smtp::connect(server.smtp).expect("SMTP connects");
-    c.command("EHLO client.example.com").expect("EHLO");
-    for t in tokens {
-        let r = c
-            .send_mail("alice@example.com", "bob@example.com", &tricky(t))
-            .expect("the message is sent");
-        assert_eq!(r.code, 250, "{r:?}");
-    }
-    let _ = c.command("QUIT");
 }
 
 fn succeeded(what: &str, o: &Output, server: &TestServer) -> String {

@@ -4,24 +4,10 @@
 //! the ACL outlives a restart; "Fake access to inaccessible mailboxes" both ways.
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_tests::client::Smtp;
 use mailroom_tests::imap::{self, Imap};
-use mailroom_tests::message::tricky;
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
 use std::process::Command;
-
-fn deliver_to_bob(server: &TestServer, tokens: &[&str]) {
-    let (mut c, _) = Smtp::connect(server.smtp).expect("SMTP connects");
-    c.command("EHLO client.example.com").expect("EHLO");
-    for t in tokens {
-        let r = c
-            .send_mail("alice@example.com", "bob@example.com", &tricky(t))
-            .expect("the message is sent");
-        assert_eq!(r.code, 250, "{r:?}");
-    }
-    let _ = c.command("QUIT");
-}
 
 fn has(lines: &[String], needle: &str) -> bool {
     lines.iter().any(|l| l.contains(needle))
@@ -35,7 +21,7 @@ fn shared_inbox(flavor: Flavor) {
     let mut server = TestServer::setup(flavor);
     let addr = imap::enable(&server);
     server.serve();
-    deliver_to_bob(&server, &["shared-1", "shared-2"]);
+    imap::deliver(&server, &["shared-1", "shared-2"]);
 
     let mut bob = Imap::connect(addr).expect("IMAP connects");
     bob.login(BOB, BOB_PASSWORD);
