@@ -67,6 +67,8 @@ if re.search(r"(?m)^\[imap\]", text):
     text = re.sub(r"(?m)^\[imap\]$", "[imap]\nmax_connections_per_user = 100", text, count=1)
 else:
     text += "\n[imap]\nmax_connections_per_user = 100\n"
+# The memory run holds 200 connections from one address: above [limits]' defaults.
+text += "\n[limits]\nmax_connections = 1000\nmax_per_client = 1000\n"
 open(path, "w").write(text)
 PY
 USERS=()
@@ -132,6 +134,10 @@ if wants dovecot; then
         cat <<EOF2
 instance_name = mailroom-imapbench
 first_valid_uid = 1
+# Mailroom remembers recent successful logins (services/passwords.rs); Dovecot's
+# equivalent is off by default: on here, so both sides pay one hash per user.
+auth_cache_size = 10M
+auth_cache_ttl = 1 hour
 mail_location = maildir:$D/mail/%u
 passdb {
   driver = passwd-file
