@@ -70,6 +70,9 @@ pub fn run(
     for (kind, listener) in &listeners.sockets {
         tracing::info!("listening on {} ({})", listener.local_addr()?, kind.key());
     }
+    // The executors hold their own copies: once they drop theirs at stop, the
+    // sockets close and nobody can connect any more.
+    drop(listeners);
     tracing::debug!(executors = cores, "serving");
     let stop = Async::new(stop.into_stream())?;
     smol::block_on(stop.readable())?;
@@ -116,8 +119,12 @@ fn executor(
         }
         // Err once the sender is dropped: the daemon stops.
         let _ = stopped.recv().await;
-        // Dropping the tasks closes this executor's listeners.
-        drop(accepting);
+        // Cancelled and waited for, so their futures (each holding the listener and
+        // a handle on this executor) are gone before the executor is: the listeners
+        // close now, and nothing keeps the executor alive past its thread.
+        for task in accepting {
+            task.cancel().await;
+        }
         let end = deadline.get().copied().unwrap_or_else(StdInstant::now);
         while mine.get() > 0 && StdInstant::now() < end {
             Timer::after(Duration::from_millis(50)).await;
