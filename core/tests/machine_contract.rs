@@ -1,6 +1,6 @@
 //! The machine contract (docs/ARCHITECTURE.md, "The machine contract") checked on
 //! every byte machine: SMTP server and client, POP3 server and client, the password
-//! service, the ETRN client, the IMAP server and the collection run.
+//! service, the finger server, the ETRN client, the IMAP server and the collection run.
 //!
 //! One generic checker runs each machine through a short scripted session, answering
 //! its events as a driver would, and then again with disturbances that the rules say
@@ -15,6 +15,7 @@ mod imap_support;
 use imap_support::snapshot;
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{InMailTls, OutTls, Pop3Auth};
+use mailroom_core::finger::{FingerCommand, FingerServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::client::{self as pop3c, Pop3Client, Request};
 use mailroom_core::pop3::{MessageEntry, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
@@ -391,6 +392,18 @@ fn imap_server() {
                 ImapCommand::Wake,
             ]
         },
+    });
+}
+
+#[test]
+fn finger_server() {
+    check(Case::<FingerServer> {
+        name: "finger server",
+        start: FingerServer::new,
+        script: vec![b"/W al", b"ice\r\n"],
+        responder: || Box::new(|_| Some(FingerCommand::Answer("UserId: alice".into()))),
+        wrong: |_| vec![],
+        strays: || vec![FingerCommand::Answer("stray".into())],
     });
 }
 

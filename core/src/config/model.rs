@@ -79,6 +79,9 @@ pub struct Config {
     /// `[mailauth]`: SPF/DKIM/DMARC checks on incoming SMTP (issue 19).
     #[serde(default)]
     pub mailauth: super::MailAuth,
+    /// `[logs]`: the main log, SUMMARY.LOG and the transcripts (issue 17).
+    #[serde(default)]
+    pub logs: super::Logs,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -114,6 +117,7 @@ impl Default for Config {
             limits: super::Limits::default(),
             dkim: Vec::new(),
             mailauth: super::MailAuth::default(),
+            logs: super::Logs::default(),
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct Services {
     pub http: Vec<String>,
     /// The password-change service (§11.7; port 106 in production). Off unless listed.
     pub pass: Vec<String>,
+    /// The finger server (§11.5; port 79 in production). Off unless listed.
+    pub finger: Vec<String>,
 }
 
 impl Default for Services {
@@ -146,6 +152,7 @@ impl Default for Services {
             imaps: vec![],
             http: vec!["127.0.0.1:5108".into()],
             pass: vec![],
+            finger: vec![],
         }
     }
 }
