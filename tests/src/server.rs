@@ -184,6 +184,19 @@ impl TestServer {
         fs::write(&path, doc.to_string()).expect("rewriting the config");
     }
 
+    /// One always-online connection, `isp` on the LAN, whose Out Mail is `outmail`
+    /// (e.g. `method = "relay"`, `relays = [...]`): queued mail goes out at once.
+    pub fn set_lan_connection(doc: &mut toml::Table, outmail: toml::Table) {
+        let mut conn = toml::Table::new();
+        conn.insert("name".into(), "isp".into());
+        conn.insert("link".into(), "lan".into());
+        conn.insert("outmail".into(), toml::Value::Table(outmail));
+        doc.insert(
+            "connection".into(),
+            toml::Value::Array(vec![toml::Value::Table(conn)]),
+        );
+    }
+
     /// Append `toml` to the config file, and have `check` accept the result.
     pub fn add_config(&self, toml: &str) {
         self.edit_config_text(|text| text + toml);

@@ -22,6 +22,8 @@ pub enum Kind {
     Imap,
     /// `[services].imaps`: implicit TLS (port 993).
     Imaps,
+    /// `[services].finger`: the finger server (§11.5).
+    Finger,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Pass => "pass",
             Kind::Imap => "imap",
             Kind::Imaps => "imaps",
+            Kind::Finger => "finger",
         }
     }
 }
@@ -88,6 +91,7 @@ impl Listeners {
             (Kind::Pass, &s.pass),
             (Kind::Imap, &s.imap),
             (Kind::Imaps, &s.imaps),
+            (Kind::Finger, &s.finger),
         ] {
             for address in list {
                 let fail = |source| ListenError::Bind {

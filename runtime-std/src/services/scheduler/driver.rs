@@ -569,8 +569,13 @@ impl Driver {
             data: text.into_bytes(),
             junk: false,
         };
-        if let Err(e) = self.shared.store.deliver(&delivery) {
-            tracing::warn!("cannot store the dial notice: {}", e.text);
+        match self.shared.store.deliver(&delivery) {
+            Ok(()) => crate::services::summary::stored(
+                self.shared.store.data_dir(),
+                &delivery,
+                &mailroom_core::router::Source::Local,
+            ),
+            Err(e) => tracing::warn!("cannot store the dial notice: {}", e.text),
         }
     }
 }
