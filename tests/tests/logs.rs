@@ -208,3 +208,72 @@ both_binaries!(
     #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
     a_message_path_in_summary_log,
 );
+
+/// Send `lines` one at a time over a plain connection to `addr`, reading one reply
+/// line after the greeting and after each (enough for these commands).
+fn converse(addr: std::net::SocketAddr, lines: &[&str]) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut replies = Vec::new();
+    let mut read = |replies: &mut Vec<String>| {
+        let mut l = String::new();
+        reader.read_line(&mut l).expect("a reply");
+        replies.push(l);
+    };
+    read(&mut replies);
+    for line in lines {
+        w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        read(&mut replies);
+    }
+    replies
+}
+
+/// POP3 and IMAP logins in POP3SVR.LOG and IMAPSVR.LOG: the commands are there, the
+/// password is not.
+fn pop3_and_imap_transcripts_hide_the_password(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let pop3 = s.add_listener("pop3");
+    let imap = s.add_listener("imap");
+    s.add_config("[logs]\npop3_server = true\nimap_server = true\n");
+    s.serve();
+    let r = converse(
+        pop3,
+        &[
+            "USER alice",
+            &format!("PASS {ALICE_PASSWORD}"),
+            "STAT",
+            "QUIT",
+        ],
+    );
+    assert!(r[2].starts_with("+OK"), "{r:?}");
+    let r = converse(
+        imap,
+        &[&format!("a1 LOGIN alice {ALICE_PASSWORD}"), "a2 LOGOUT"],
+    );
+    assert!(r[1].starts_with("a1 OK"), "{r:?}");
+
+    let pop = read_log(&s, "POP3SVR.LOG");
+    assert!(pop.contains("< USER alice"), "{pop}");
+    assert!(pop.contains("< PASS [secret not logged]"), "{pop}");
+    assert!(pop.contains("< STAT"), "{pop}");
+    let imap_log = read_log(&s, "IMAPSVR.LOG");
+    assert!(
+        imap_log.contains("< a1 LOGIN [secret not logged]"),
+        "{imap_log}"
+    );
+    assert!(imap_log.contains("> a1 OK"), "{imap_log}");
+    for line in pop.lines().chain(imap_log.lines()) {
+        assert_iso_stamp(line);
+    }
+    assert!(
+        !all_logs(&s).contains(ALICE_PASSWORD),
+        "a log holds the password"
+    );
+}
+
+both_binaries!(pop3_and_imap_transcripts_hide_the_password);
