@@ -22,6 +22,8 @@ const TOOLS: &[&str] = &[
     "mbsync",
     // dkimpy's verifier (Debian python3-dkim): checks our DKIM signatures.
     "dkimverify",
+    // OpenLDAP's client (Debian ldap-utils): searches the LDAP address book.
+    "ldapsearch",
 ];
 
 fn main() {

@@ -19,6 +19,7 @@ pub mod dsn;
 pub mod finger;
 pub mod ids;
 pub mod imap;
+pub mod ldap;
 pub mod machine;
 pub mod mailauth;
 pub mod mailbox;

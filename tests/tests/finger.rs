@@ -24,11 +24,7 @@ fn finger(addr: SocketAddr, query: &str) -> String {
 fn finger_queries(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
     let addr = s.add_listener("finger");
-    let user_file = s.data.join("users").join("alice.toml");
-    let mut doc: toml::Table = fs::read_to_string(&user_file).unwrap().parse().unwrap();
-    doc.insert("comment".into(), "Alice Liddell".into());
-    fs::write(&user_file, doc.to_string()).unwrap();
-    s.cli_ok(&["check"]);
+    s.set_account_comment("alice", "Alice Liddell");
     s.serve();
 
     assert_eq!(

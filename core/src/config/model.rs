@@ -139,6 +139,8 @@ pub struct Services {
     pub pass: Vec<String>,
     /// The finger server (§11.5; port 79 in production). Off unless listed.
     pub finger: Vec<String>,
+    /// The LDAP address book (§11.4; port 389 in production), anonymous. Off unless listed.
+    pub ldap: Vec<String>,
 }
 
 impl Default for Services {
@@ -153,6 +155,7 @@ impl Default for Services {
             http: vec!["127.0.0.1:5108".into()],
             pass: vec![],
             finger: vec![],
+            ldap: vec![],
         }
     }
 }

@@ -21,6 +21,7 @@ use mailroom_core::connlimit::Busy;
 use mailroom_core::finger::{FingerCommand, FingerEvent, FingerServer};
 use mailroom_core::ids::Gate;
 use mailroom_core::imap::{ImapCommand, ImapEvent, ImapServer};
+use mailroom_core::ldap::{LdapCommand, LdapEvent, LdapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Server};
 use mailroom_core::security::Service;
@@ -79,6 +80,7 @@ pub enum Session {
     Pass(Pump<PassServer>, PassHandler),
     Imap(Pump<ImapServer>, ImapHandler),
     Finger(Pump<FingerServer>, FingerHandler),
+    Ldap(Pump<LdapServer>, LdapHandler),
 }
 
 /// A new POP3 or IMAP connection's facts, with a fresh session id.
@@ -161,6 +163,14 @@ pub fn open(
                 shared: shared.clone(),
             };
             Ok((Session::Finger(conn, handler), id))
+        }
+        Kind::Ldap => {
+            let id = pump::new_session_id(now);
+            let conn = Pump::with_machine(now, LdapServer::new(now), false, None)?;
+            let handler = LdapHandler {
+                shared: shared.clone(),
+            };
+            Ok((Session::Ldap(conn, handler), id))
         }
     }
 }
@@ -697,6 +707,23 @@ impl Handler for FingerHandler {
             &self.shared,
             &q.user,
             q.verbose,
+        )))
+    }
+}
+
+/// The LDAP address book's side of a connection (§11.4): the directory of
+/// `services::ldap` for each search.
+pub struct LdapHandler {
+    shared: Arc<Shared>,
+}
+
+impl Handler for LdapHandler {
+    type Machine = LdapServer;
+
+    fn answer(&mut self, event: LdapEvent) -> Option<LdapCommand> {
+        let LdapEvent::Directory = event;
+        Some(LdapCommand::Directory(crate::services::ldap::directory(
+            &self.shared,
         )))
     }
 }

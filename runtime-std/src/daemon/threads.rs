@@ -170,6 +170,7 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream, admitted: Ad
         Session::Pop3(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Pass(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Finger(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Ldap(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Imap(mut c, h) => drive(stream, &mut c, Serve(h)),
     });
 }

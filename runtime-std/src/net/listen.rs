@@ -24,6 +24,8 @@ pub enum Kind {
     Imaps,
     /// `[services].finger`: the finger server (§11.5).
     Finger,
+    /// `[services].ldap`: the LDAP address book (§11.4).
+    Ldap,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Imap => "imap",
             Kind::Imaps => "imaps",
             Kind::Finger => "finger",
+            Kind::Ldap => "ldap",
         }
     }
 }
@@ -92,6 +95,7 @@ impl Listeners {
             (Kind::Imap, &s.imap),
             (Kind::Imaps, &s.imaps),
             (Kind::Finger, &s.finger),
+            (Kind::Ldap, &s.ldap),
         ] {
             for address in list {
                 let fail = |source| ListenError::Bind {

@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod dlrules;
 pub mod finger;
 pub mod imap;
+pub mod ldap;
 pub mod mailauth;
 pub mod outbound;
 pub mod passwords;
