@@ -25,6 +25,8 @@ const TOOLS: &[&str] = &[
     // The web admin's browser test (Debian chromium and chromium-driver).
     "chromium",
     "chromedriver",
+    // OpenLDAP's client (Debian ldap-utils): searches the LDAP address book.
+    "ldapsearch",
 ];
 
 fn main() {

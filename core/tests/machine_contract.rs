@@ -1,6 +1,7 @@
 //! The machine contract (docs/ARCHITECTURE.md, "The machine contract") checked on
 //! every byte machine: SMTP server and client, POP3 server and client, the password
-//! service, the ETRN client, the IMAP server, the HTTP server and the collection run.
+//! service, the finger and LDAP servers, the ETRN client, the IMAP server, the HTTP
+//! server and the collection run.
 //!
 //! One generic checker runs each machine through a short scripted session, answering
 //! its events as a driver would, and then again with disturbances that the rules say
@@ -15,6 +16,8 @@ mod imap_support;
 use imap_support::snapshot;
 use mailroom_core::auth::AuthOutcome;
 use mailroom_core::config::{InMailTls, OutTls, Pop3Auth};
+use mailroom_core::finger::{FingerCommand, FingerServer};
+use mailroom_core::ldap::{Entry, LdapCommand, LdapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::client::{self as pop3c, Pop3Client, Request};
 use mailroom_core::pop3::{MessageEntry, Pop3Command, Pop3Event, Pop3Info, Pop3Server};
@@ -416,6 +419,42 @@ fn http_server() {
         // One kind of command: none is of the wrong kind.
         wrong: |_| Vec::new(),
         strays: || vec![HttpCommand::Respond(Response::new(500))],
+    });
+}
+
+#[test]
+fn finger_server() {
+    check(Case::<FingerServer> {
+        name: "finger server",
+        start: FingerServer::new,
+        script: vec![b"/W al", b"ice\r\n"],
+        responder: || Box::new(|_| Some(FingerCommand::Answer("UserId: alice".into()))),
+        wrong: |_| vec![],
+        strays: || vec![FingerCommand::Answer("stray".into())],
+    });
+}
+
+#[test]
+fn ldap_server() {
+    check(Case::<LdapServer> {
+        name: "ldap server",
+        start: LdapServer::new,
+        script: vec![
+            // Anonymous bind, a search for (objectClass=*), unbind (BER).
+            b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00",
+            b"\x30\x25\x02\x01\x02\x63\x20\x04\x00\x0a\x01\x02\x0a\x01\x00\x02\x01\x00\x02\x01\x00\x01\x01\x00\x87\x0bobjectClass\x30\x00",
+            b"\x30\x05\x02\x01\x03\x42\x00",
+        ],
+        responder: || {
+            Box::new(|_| {
+                Some(LdapCommand::Directory(vec![Entry {
+                    dn: "uid=alice,dc=example,dc=com".into(),
+                    attributes: vec![("objectclass".into(), "person".into())],
+                }]))
+            })
+        },
+        wrong: |_| vec![],
+        strays: || vec![LdapCommand::Directory(vec![])],
     });
 }
 

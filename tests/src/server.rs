@@ -184,6 +184,29 @@ impl TestServer {
         fs::write(&path, doc.to_string()).expect("rewriting the config");
     }
 
+    /// One always-online connection, `isp` on the LAN, whose Out Mail is `outmail`
+    /// (e.g. `method = "relay"`, `relays = [...]`): queued mail goes out at once.
+    pub fn set_lan_connection(doc: &mut toml::Table, outmail: toml::Table) {
+        let mut conn = toml::Table::new();
+        conn.insert("name".into(), "isp".into());
+        conn.insert("link".into(), "lan".into());
+        conn.insert("outmail".into(), toml::Value::Table(outmail));
+        doc.insert(
+            "connection".into(),
+            toml::Value::Array(vec![toml::Value::Table(conn)]),
+        );
+    }
+
+    /// Set an account's comment (its display name, "Alice Liddell") in its file.
+    pub fn set_account_comment(&self, user: &str, comment: &str) {
+        let path = self.data.join("users").join(format!("{user}.toml"));
+        let text = fs::read_to_string(&path).expect("the account file exists");
+        let mut doc: toml::Table = text.parse().expect("the account file is TOML");
+        doc.insert("comment".into(), comment.into());
+        fs::write(&path, doc.to_string()).expect("rewriting the account file");
+        self.cli_ok(&["check"]);
+    }
+
     /// Append `toml` to the config file, and have `check` accept the result.
     pub fn add_config(&self, toml: &str) {
         self.edit_config_text(|text| text + toml);

@@ -108,6 +108,13 @@ pre_disconnect = "{}"
         read(&log),
         "up 1 2\nup 2 2\npost 2 isp\npre 2 isp\ndown 2\n"
     );
+    // SUMMARY.LOG's online time of the connection (code 9, §21.12).
+    let summary = server.data.join("log").join("SUMMARY.LOG");
+    eventually("the online time", Duration::from_secs(20), || {
+        read(&summary)
+            .lines()
+            .any(|l| l.contains(" - 9 ") && l.ends_with(" isp"))
+    });
 
     // An unknown name is refused.
     let out = server.cli(&["connect", "nowhere", "--wait"]);

@@ -29,14 +29,7 @@ fn sender(flavor: Flavor, outmail: toml::Table, extra: &[(&str, toml::Table)]) -
             "local_domains".into(),
             toml::Value::Array(vec![SENDER_DOMAIN.into()]),
         );
-        let mut conn = toml::Table::new();
-        conn.insert("name".into(), "isp".into());
-        conn.insert("link".into(), "lan".into());
-        conn.insert("outmail".into(), toml::Value::Table(outmail));
-        doc.insert(
-            "connection".into(),
-            toml::Value::Array(vec![toml::Value::Table(conn)]),
-        );
+        TestServer::set_lan_connection(doc, outmail);
         for (k, t) in extra {
             doc.insert((*k).into(), toml::Value::Table(t.clone()));
         }

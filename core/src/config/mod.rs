@@ -7,6 +7,7 @@
 mod connection;
 mod defense;
 mod inmail;
+mod logs;
 mod mailauth;
 mod model;
 mod outbound;
@@ -18,6 +19,7 @@ mod web;
 pub use connection::*;
 pub use defense::*;
 pub use inmail::*;
+pub use logs::Logs;
 pub use mailauth::*;
 pub use model::*;
 pub use outbound::*;

@@ -82,6 +82,9 @@ pub struct Config {
     /// `[web]`: the web admin's sessions and request timeouts (issue 13).
     #[serde(default)]
     pub web: super::Web,
+    /// `[logs]`: the main log, SUMMARY.LOG and the transcripts (issue 17).
+    #[serde(default)]
+    pub logs: super::Logs,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -118,6 +121,7 @@ impl Default for Config {
             dkim: Vec::new(),
             mailauth: super::MailAuth::default(),
             web: super::Web::default(),
+            logs: super::Logs::default(),
         }
     }
 }
@@ -140,6 +144,10 @@ pub struct Services {
     pub https: Vec<String>,
     /// The password-change service (§11.7; port 106 in production). Off unless listed.
     pub pass: Vec<String>,
+    /// The finger server (§11.5; port 79 in production). Off unless listed.
+    pub finger: Vec<String>,
+    /// The LDAP address book (§11.4; port 389 in production), anonymous. Off unless listed.
+    pub ldap: Vec<String>,
 }
 
 impl Default for Services {
@@ -154,6 +162,8 @@ impl Default for Services {
             http: vec!["127.0.0.1:5108".into()],
             https: vec![],
             pass: vec![],
+            finger: vec![],
+            ldap: vec![],
         }
     }
 }

@@ -2,15 +2,11 @@
 //! binary passes its own [`Runtime`]: its name and the function that serves.
 
 use std::ffi::OsString;
-use std::fs;
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use tracing_subscriber::prelude::*;
-use tracing_subscriber::EnvFilter;
 
 mod account_edit;
 mod config_edit;
@@ -19,6 +15,7 @@ pub mod devsetup;
 mod dkim;
 mod forwardings;
 mod ids;
+mod logging;
 mod mapping;
 mod route;
 
@@ -199,9 +196,10 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let dd = DataDir::new(&cli.data);
     let serving = matches!(cli.command, Command::Serve);
-    init_logging(
+    logging::init(
         cli.log_level.as_deref(),
-        serving.then(|| open_log_file(&dd)).flatten(),
+        serving,
+        serving.then(|| logging::main_log(&dd)).flatten(),
     );
 
     match cli.command {
@@ -266,51 +264,6 @@ fn read_password(p: String) -> Result<String, ExitCode> {
             "cannot read the password from standard input: {e}"
         ))),
     }
-}
-
-/// `DIR/log/mailroom.log`, appended to; `None` (with a note) if it cannot be opened.
-fn open_log_file(dd: &DataDir) -> Option<fs::File> {
-    let dir = dd.log_dir();
-    let path = dd.log_file();
-    let opened = fs::create_dir_all(&dir)
-        .and_then(|()| fs::OpenOptions::new().create(true).append(true).open(&path));
-    match opened {
-        Ok(f) => Some(f),
-        Err(e) => {
-            eprintln!(
-                "warning: cannot open {}: {e}; logging to stderr only",
-                path.display()
-            );
-            None
-        }
-    }
-}
-
-fn init_logging(level: Option<&str>, file: Option<fs::File>) {
-    let filter = |default: &str| match level {
-        Some(l) => EnvFilter::try_new(l).unwrap_or_else(|e| {
-            eprintln!("warning: --log-level {l:?}: {e}; using {default:?}");
-            EnvFilter::new(default)
-        }),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
-    };
-    // The server narrates what it does; one-shot commands print their result and only
-    // log when something is wrong.
-    let default = if file.is_some() { "info" } else { "warn" };
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(io::stderr)
-        .with_filter(filter(default));
-    let file_layer = file.map(|f| {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(Mutex::new(f))
-            .with_filter(filter(default))
-    });
-    // A second initialisation (tests calling `run` twice) keeps the first subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(stderr)
-        .with(file_layer)
-        .try_init();
 }
 
 fn serve(rt: &Runtime, dd: &DataDir) -> ExitCode {

@@ -8,6 +8,7 @@ use crate::config::users;
 use crate::daemon::reload;
 use crate::net::listen::Kind;
 use crate::net::pump::{self, Pump, PumpError};
+use crate::net::transcript;
 use crate::platform::secrets;
 use crate::services::app::{dummy_hash, Shared};
 use crate::services::defense::ConnTicket;
@@ -18,9 +19,11 @@ use mailroom_core::accounts::{verify_password, Account};
 use mailroom_core::auth::{AuthOutcome, ClientInfo};
 use mailroom_core::challenge::{apop_digest, cram_md5_digest, digests_match};
 use mailroom_core::connlimit::Busy;
+use mailroom_core::finger::{FingerCommand, FingerEvent, FingerServer};
 use mailroom_core::http::{HttpCommand, HttpEvent, HttpServer};
 use mailroom_core::ids::Gate;
 use mailroom_core::imap::{ImapCommand, ImapEvent, ImapServer};
+use mailroom_core::ldap::{LdapCommand, LdapEvent, LdapServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Server};
 use mailroom_core::security::Service;
@@ -77,6 +80,8 @@ pub enum Session {
     Pass(Box<Pump<PassServer>>, PassHandler),
     Imap(Box<Pump<ImapServer>>, ImapHandler),
     Http(Box<Pump<HttpServer>>, HttpHandler),
+    Finger(Box<Pump<FingerServer>>, FingerHandler),
+    Ldap(Box<Pump<LdapServer>>, LdapHandler),
 }
 
 /// A new POP3 or IMAP connection's facts, with a fresh session id.
@@ -109,7 +114,8 @@ pub fn open(
             let offset = crate::services::scheduler::localclock::offset_at(secs);
             info.local_offset_secs = i32::try_from(offset).unwrap_or(0);
             let id = info.session_id.clone();
-            let conn = Pump::new(now, snap, info, tls)?;
+            let mut conn = Pump::new(now, snap, info, tls)?;
+            conn.set_transcript(transcript::open(transcript::Kind::SmtpServer, &id));
             let handler = SmtpHandler {
                 shared: shared.clone(),
                 peer,
@@ -121,7 +127,8 @@ pub fn open(
             let info = client_info(now, peer, implicit, tls_available);
             let id = info.session_id.clone();
             let machine = Pop3Server::new(now, snap, info);
-            let conn = Pump::with_machine(now, machine, implicit, tls)?;
+            let mut conn = Pump::with_machine(now, machine, implicit, tls)?;
+            conn.set_transcript(transcript::open(transcript::Kind::Pop3Server, &id));
             Ok((
                 Session::Pop3(Box::new(conn), Pop3Handler::new(shared.clone(), peer)),
                 id,
@@ -132,7 +139,8 @@ pub fn open(
             let info = client_info(now, peer, implicit, tls_available);
             let id = info.session_id.clone();
             let machine = ImapServer::new(now, snap, info);
-            let conn = Pump::with_machine(now, machine, implicit, tls)?;
+            let mut conn = Pump::with_machine(now, machine, implicit, tls)?;
+            conn.set_transcript(transcript::open(transcript::Kind::ImapServer, &id));
             let handler = ImapHandler {
                 mailbox: ImapMailbox::new(shared.clone()),
                 shared: shared.clone(),
@@ -162,6 +170,22 @@ pub fn open(
                 peer,
             };
             Ok((Session::Pass(Box::new(conn), handler), id))
+        }
+        Kind::Finger => {
+            let id = pump::new_session_id(now);
+            let conn = Pump::with_machine(now, FingerServer::new(now), false, None)?;
+            let handler = FingerHandler {
+                shared: shared.clone(),
+            };
+            Ok((Session::Finger(Box::new(conn), handler), id))
+        }
+        Kind::Ldap => {
+            let id = pump::new_session_id(now);
+            let conn = Pump::with_machine(now, LdapServer::new(now), false, None)?;
+            let handler = LdapHandler {
+                shared: shared.clone(),
+            };
+            Ok((Session::Ldap(Box::new(conn), handler), id))
         }
     }
 }
@@ -680,6 +704,42 @@ impl Handler for ImapHandler {
 
     fn look(&mut self) -> Option<ImapCommand> {
         self.mailbox.look()
+    }
+}
+
+/// The finger server's side of a connection (§11.5): the query is answered from
+/// the accounts and the store by `services::finger`.
+pub struct FingerHandler {
+    shared: Arc<Shared>,
+}
+
+impl Handler for FingerHandler {
+    type Machine = FingerServer;
+
+    fn answer(&mut self, event: FingerEvent) -> Option<FingerCommand> {
+        let FingerEvent::Query(q) = event;
+        Some(FingerCommand::Answer(crate::services::finger::answer(
+            &self.shared,
+            &q.user,
+            q.verbose,
+        )))
+    }
+}
+
+/// The LDAP address book's side of a connection (§11.4): the directory of
+/// `services::ldap` for each search.
+pub struct LdapHandler {
+    shared: Arc<Shared>,
+}
+
+impl Handler for LdapHandler {
+    type Machine = LdapServer;
+
+    fn answer(&mut self, event: LdapEvent) -> Option<LdapCommand> {
+        let LdapEvent::Directory = event;
+        Some(LdapCommand::Directory(crate::services::ldap::directory(
+            &self.shared,
+        )))
     }
 }
 

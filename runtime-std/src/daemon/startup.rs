@@ -64,6 +64,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     crate::platform::memory::tune();
     let seen = fingerprint(dir);
     let snapshot = load_snapshot(dir).map_err(StartError::Config)?;
+    configure_logs(dir, &snapshot.config.logs);
     let tls = tls::server_config(dir, &snapshot.config)?;
     let store = Store::open(dir)?;
     let listeners = Listeners::bind(&snapshot.config, tls.is_some())?;
@@ -77,7 +78,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
         reload::POLL_INTERVAL,
         seen,
         move || fingerprint(&d1),
-        move || load_snapshot(&d2),
+        move || load_snapshot(&d2).inspect(|s| configure_logs(&d2, &s.config.logs)),
     )?;
     tracing::info!("serving {} with {users} users", dir.root().display());
     let connections = crate::services::scheduler::spawn(shared.clone(), dir.clone())?;
@@ -88,6 +89,12 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
         reloader,
         connections,
     })
+}
+
+/// `[logs]` at start and on every reload: the transcripts and SUMMARY.LOG.
+fn configure_logs(dir: &DataDir, logs: &mailroom_core::config::Logs) {
+    crate::net::transcript::configure(dir, logs);
+    crate::services::summary::switch(logs.summary);
 }
 
 /// The stop request came with `running` sessions open; they get `grace` to finish.

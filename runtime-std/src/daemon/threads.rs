@@ -171,6 +171,8 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream, admitted: Ad
         Session::Smtp(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Pop3(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Pass(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Finger(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Ldap(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Imap(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Http(mut c, h) => drive(stream, &mut c, Serve(h)),
     });

@@ -26,6 +26,10 @@ pub enum Kind {
     Http,
     /// `[services].https`: the same over implicit TLS.
     Https,
+    /// `[services].finger`: the finger server (§11.5).
+    Finger,
+    /// `[services].ldap`: the LDAP address book (§11.4).
+    Ldap,
 }
 
 impl Kind {
@@ -40,6 +44,8 @@ impl Kind {
             Kind::Imaps => "imaps",
             Kind::Http => "http",
             Kind::Https => "https",
+            Kind::Finger => "finger",
+            Kind::Ldap => "ldap",
         }
     }
 }
@@ -103,6 +109,8 @@ impl Listeners {
             (Kind::Imaps, &s.imaps),
             (Kind::Http, &s.http),
             (Kind::Https, &s.https),
+            (Kind::Finger, &s.finger),
+            (Kind::Ldap, &s.ldap),
         ] {
             for address in list {
                 let fail = |source| ListenError::Bind {

@@ -76,6 +76,8 @@ pub struct Pump<M = SmtpServer> {
     /// The socket reached its end and the machine was told.
     socket_ended: bool,
     last_now: Instant,
+    /// The protocol transcript, when its log is on (LOG-1).
+    transcript: Option<Box<super::transcript::Session>>,
 }
 
 impl Pump<SmtpServer> {
@@ -143,7 +145,13 @@ impl<M: Machine> Pump<M> {
             peer_closed: false,
             socket_ended: false,
             last_now: now,
+            transcript: None,
         }
+    }
+
+    /// Write this connection's plaintext to a transcript (`None`: its log is off).
+    pub fn set_transcript(&mut self, t: Option<super::transcript::Session>) {
+        self.transcript = t.map(Box::new);
     }
 
     /// The session machine, for what it tells at the end (its client errors).
@@ -165,6 +173,9 @@ impl<M: Machine> Pump<M> {
     pub fn receive(&mut self, now: Instant, raw: &[u8]) -> Result<(), PumpError> {
         self.last_now = now;
         let Some(tls) = self.tls.as_mut() else {
+            if let Some(t) = &mut self.transcript {
+                t.from_peer(raw);
+            }
             self.machine.handle_input(now, Input::Bytes(raw));
             return Ok(());
         };
@@ -173,6 +184,9 @@ impl<M: Machine> Pump<M> {
         flush_tls(tls, &mut self.wire_out)?;
         result?;
         if !self.plain_in.is_empty() {
+            if let Some(t) = &mut self.transcript {
+                t.from_peer(&self.plain_in);
+            }
             self.machine.handle_input(now, Input::Bytes(&self.plain_in));
             self.plain_in.clear();
         } else if self.peer_closed {
@@ -258,6 +272,9 @@ impl<M: Machine> Pump<M> {
 
     /// Move the machine's output to the wire, through TLS when it is on.
     fn encode(&mut self) -> Result<(), PumpError> {
+        if let Some(t) = &mut self.transcript {
+            t.to_peer(&self.plain_out);
+        }
         match self.tls.as_mut() {
             None => self.wire_out.append(&mut self.plain_out),
             Some(tls) => {

@@ -11,17 +11,21 @@
 //! DIR/SMTPRULES.TXT          SMTP rules (VPOP3 format, §8.2.4)
 //! DIR/SMTPFWD.DAT            LAN forwarding rules
 //! DIR/BOUNCE.MSG             the text of bounces for unknown recipients (§16.4)
+//! DIR/FINGER.TPL             the Finger Results Template (§11.5.5)
 //! DIR/CONNECT.NOW            VPOP3's trigger: run the primary connections
 //! DIR/tls/cert.pem, key.pem  certificate (generated for the development setup)
 //! DIR/mail/USER/             Maildir per account (new/ cur/ tmp/) = INBOX, with
 //!                            mailroom.lock and subscriptions; folders are .NAME/
 //!                            (Maildir++); each folder holds mailroom-index,
-//!                            mailroom-changes, mailroom-pop.lock (docs/STORE.md)
+//!                            mailroom-changes, mailroom-pop.lock (docs/STORE.md);
+//!                            USERPLAN.TXT, USERINFO.TXT for finger (§11.5.3)
 //! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
 //!                            connect/, seen/, ids-blocklist)
 //! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG,
-//!                            SMTPRULES.LOG)
+//!                            SMTPRULES.LOG, SUMMARY.LOG; transcripts SMTPSVR.LOG,
+//!                            POP3SVR.LOG, IMAPSVR.LOG, SMTPCLT.LOG, POP3CLT.LOG;
+//!                            a full log is renamed to .old / .OLD)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -229,6 +233,31 @@ impl DataDir {
     /// The server's log.
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("mailroom.log")
+    }
+
+    /// The Finger Results Template (§11.5.5); the built-in one when missing.
+    pub fn finger_template(&self) -> PathBuf {
+        self.root.join("FINGER.TPL")
+    }
+
+    /// A user's finger plan (§11.5.3), in their mail directory as in VPOP3.
+    pub fn finger_plan(&self, user: &str) -> PathBuf {
+        self.maildir(user).join("USERPLAN.TXT")
+    }
+
+    /// A user's finger information, shown to verbose queries (§11.5.3).
+    pub fn finger_info(&self, user: &str) -> PathBuf {
+        self.maildir(user).join("USERINFO.TXT")
+    }
+
+    /// A protocol transcript by its VPOP3 name (`SMTPSVR`, `POP3CLT`, ...; §15.3.2).
+    pub fn transcript_log(&self, name: &str) -> PathBuf {
+        self.log_dir().join(format!("{name}.LOG"))
+    }
+
+    /// One line per message event in VPOP3's format (LOG-2, §21.12).
+    pub fn summary_log(&self) -> PathBuf {
+        self.log_dir().join("SUMMARY.LOG")
     }
 
     /// The security log (logins, lock-outs).

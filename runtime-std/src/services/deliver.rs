@@ -18,6 +18,7 @@ use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
 use mailroom_core::Instant;
 
 use crate::platform::datadir::DataDir;
+use crate::services::summary;
 use crate::store::Store;
 
 /// Longest BOUNCE.MSG used; the rest is ignored.
@@ -131,7 +132,7 @@ fn store_plan(
             .iter()
             .map(|m| recipient(m, Route::Local(m.clone()), None))
             .collect();
-        store.deliver(delivery)?;
+        deliver_logged(store, delivery, source)?;
     }
 
     if !plan.remote.is_empty() {
@@ -151,10 +152,10 @@ fn store_plan(
         delivery.envelope.mail_from = plan.outbound_sender.clone();
         let routes = remote_routes(snap, source, original, &plan.remote);
         let result = match rewritten {
-            None => store_remote(store, delivery, routes),
+            None => store_remote(store, delivery, routes, source),
             Some(mut data) => {
                 std::mem::swap(&mut delivery.data, &mut data);
-                let r = store_remote(store, delivery, routes);
+                let r = store_remote(store, delivery, routes, source);
                 std::mem::swap(&mut delivery.data, &mut data);
                 r
             }
@@ -177,7 +178,7 @@ fn store_plan(
             )],
             message,
         );
-        store.deliver(&d)?;
+        deliver_logged(store, &d, source)?;
         tracing::info!(id, to = %notice.to, unknown = ?notice.recipients, "error notice stored");
     }
 
@@ -213,15 +214,24 @@ fn store_remote(
     store: &Store,
     delivery: &mut Delivery,
     (internet, lan): RemoteRoutes,
+    source: &Source,
 ) -> Result<(), DeliveryError> {
     if !internet.is_empty() {
         delivery.envelope.recipients = internet;
-        store.deliver(delivery)?;
+        deliver_logged(store, delivery, source)?;
     }
     for (server, recipients) in lan {
         delivery.envelope.recipients = recipients;
         store.queue_for_lan(delivery, &server)?;
+        summary::lan_queued(store.data_dir(), delivery);
     }
+    Ok(())
+}
+
+/// Store `d` (durably), then write its SUMMARY.LOG lines.
+fn deliver_logged(store: &Store, d: &Delivery, source: &Source) -> Result<(), DeliveryError> {
+    store.deliver(d)?;
+    summary::stored(store.data_dir(), d, source);
     Ok(())
 }
 
@@ -327,7 +337,7 @@ fn bounce(
         return Ok(());
     }
     let d = with_recipients(delivery, None, recipients, message);
-    store.deliver(&d)?;
+    deliver_logged(store, &d, &Source::Local)?;
     tracing::info!(id = %delivery.id, to = sender, recipients = ?plan.bounces, "bounce stored");
     Ok(())
 }

@@ -13,9 +13,11 @@ use super::seen_uids::{self, Journal};
 use super::sort::{store_sorted, StoreSortedError};
 use crate::net::pump::{self, Pump, PumpError};
 use crate::net::socket::{self, DriveError};
+use crate::net::transcript;
 use crate::platform::datadir::DataDir;
 use crate::services::askbook;
 use crate::services::dlrules::{self, Held, RulesLoader};
+use crate::services::summary;
 use crate::store::Store;
 use mailroom_core::collect::ask::Verdict;
 use mailroom_core::collect::dlrules::{
@@ -288,6 +290,8 @@ impl<'a> Run<'a> {
             let collector = Collector::new(now, client, RunSettings::from_inmail(m), seen);
             let implicit = m.tls == InMailTls::Implicit;
             let mut c = Pump::client(now, collector, tls, &host);
+            let id = pump::new_session_id(now);
+            c.set_transcript(transcript::open(transcript::Kind::Pop3Client, &id));
             if implicit {
                 if let Err(e) = c.start_tls() {
                     return failed(name, ErrorKind::Tls, format!("TLS: {e}"));
@@ -493,6 +497,9 @@ impl<'a> Run<'a> {
                 "pop3.{}",
                 pump::new_session_id(crate::platform::clock::now())
             );
+            // Downloaded, so logged first, as VPOP3 does (§21.12's example: 6, then 2).
+            let size = message.len() as u64;
+            summary::record(self.store.data_dir(), summary::Code::Collected, size, None);
             match store_sorted(self.store, self.snap, m, message, &sorted, &id) {
                 Ok(r) => {
                     tracing::info!(inmail = %m.name, number, ?uid, id, mailboxes = ?r.mailboxes, queued = ?r.queued, "collected");

@@ -13,7 +13,7 @@ use mailroom_core::dsn;
 use mailroom_core::router::{Source, UnknownHandling};
 use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
 
-use crate::services::deliver;
+use crate::services::{deliver, summary};
 use crate::store::Store;
 
 /// What was stored for one message, for the collection report and the log.
@@ -100,12 +100,14 @@ pub fn store_sorted(
         Sorting::Lan { server, recipient } => {
             delivery.envelope.recipients = vec![recipient_to(recipient, Route::Remote)];
             store.queue_for_lan(&delivery, server)?;
+            summary::lan_queued(store.data_dir(), &delivery);
             report.queued = vec![recipient.clone()];
         }
         Sorting::Unrouted { handling, reason } => match handling {
             UnknownHandling::MessageTo(account) => {
                 delivery.envelope.recipients = vec![local(account)];
                 store.deliver(&delivery)?;
+                summary::stored(store.data_dir(), &delivery, &source);
                 tracing::info!(id, inmail = %inmail.name, to = %account, "{reason}: message stored");
                 report.mailboxes = vec![account.clone()];
             }
@@ -122,6 +124,7 @@ pub fn store_sorted(
                     junk: false,
                 };
                 store.deliver(&d)?;
+                summary::stored(store.data_dir(), &d, &source);
                 tracing::info!(id, inmail = %inmail.name, to = %account, "{reason}: error message stored");
                 report.notices = vec![account.clone()];
             }

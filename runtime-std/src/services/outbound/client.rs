@@ -2,6 +2,7 @@
 //! shared [`Pump`], which holds encryption and the STARTTLS switch for both runtimes.
 
 use crate::net::pump::Pump;
+use crate::net::transcript::Kind;
 use mailroom_core::smtp::client::{ClientSettings, SmtpClient};
 use mailroom_core::Instant;
 use std::sync::Arc;
@@ -17,5 +18,8 @@ pub fn client_pump(
     server_name: &str,
 ) -> ClientPump {
     settings.tls_available = tls_config.is_some();
-    Pump::client(now, SmtpClient::new(now, settings), tls_config, server_name)
+    let mut p = Pump::client(now, SmtpClient::new(now, settings), tls_config, server_name);
+    let id = crate::net::pump::new_session_id(now);
+    p.set_transcript(crate::net::transcript::open(Kind::SmtpClient, &id));
+    p
 }

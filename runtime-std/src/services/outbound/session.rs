@@ -7,9 +7,12 @@
 use super::client::ClientPump;
 use super::dns::Resolver;
 use crate::platform::datadir::DataDir;
+use crate::services::summary;
 use crate::store::spool;
 use mailroom_core::outbound::{Dest, QueueCommand, SessionId};
-use mailroom_core::smtp::client::{ClientCommand, ClientEvent, ClientSettings, Job, SessionEnd};
+use mailroom_core::smtp::client::{
+    ClientCommand, ClientEvent, ClientSettings, Job, RcptOutcome, SessionEnd,
+};
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -172,6 +175,10 @@ pub struct SendHandler {
     data: DataDir,
     report: Reporter,
     body: Option<Body>,
+    /// The job being sent: its size, for SUMMARY.LOG.
+    size: u64,
+    /// The destination is a LAN server (SUMMARY.LOG's code 8, not 7).
+    lan: bool,
     /// The server got through greeting/EHLO/STARTTLS/AUTH: jobs may have been given.
     pub established: bool,
     /// How the client machine said the session ended.
@@ -185,6 +192,8 @@ impl SendHandler {
             data: plan.data.clone(),
             report,
             body: None,
+            size: 0,
+            lan: matches!(plan.dest, Dest::Lan(_)),
             established: false,
             end: None,
         }
@@ -219,6 +228,15 @@ impl SendHandler {
             }
             ClientEvent::Finished(report) => {
                 self.body = None;
+                let code = match self.lan {
+                    true => summary::Code::LanSent,
+                    false => summary::Code::Sent,
+                };
+                for (to, outcome) in &report.recipients {
+                    if matches!(outcome, RcptOutcome::Delivered(_)) {
+                        summary::record(&self.data, code, self.size, Some(to));
+                    }
+                }
                 (self.report)(QueueCommand::Finished {
                     session: self.session,
                     report,
@@ -237,6 +255,7 @@ impl SendHandler {
         let cmd = match order {
             Some(Order::Job { message, job }) => {
                 self.body = open_body(&self.data, &message);
+                self.size = job.size;
                 ClientCommand::Send(Box::new(job))
             }
             Some(Order::Quit) | None => ClientCommand::Quit,

@@ -7,6 +7,7 @@ use super::{commands, control, etrn, localclock, watch};
 use crate::platform::clock;
 use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
+use crate::services::summary;
 use mailroom_core::config::Config;
 use mailroom_core::schedule::clock::SEC;
 use mailroom_core::schedule::{
@@ -123,6 +124,8 @@ struct Driver {
     next_request: u64,
     cancel: BTreeMap<ConnId, Arc<AtomicBool>>,
     watch: watch::LinkWatch,
+    /// When each connection went online, for SUMMARY.LOG's online time (code 9).
+    online_since: BTreeMap<ConnId, StdInstant>,
 }
 
 /// The enabled In Mails and the connections that collect each (`[[inmail]]`).
@@ -157,6 +160,7 @@ impl Driver {
             next_request: 1,
             cancel: BTreeMap::new(),
             watch: watch::LinkWatch::default(),
+            online_since: BTreeMap::new(),
         }
     }
 
@@ -503,11 +507,18 @@ impl Driver {
                 tracing::info!(connection = %self.name(conn), dialled, "online");
                 super::online::set(&self.name(conn), true);
                 self.watch.online(conn, &self.config, StdInstant::now());
+                self.online_since.insert(conn, StdInstant::now());
             }
             Action::Offline { conn, hung_up } => {
                 tracing::info!(connection = %self.name(conn), hung_up, "offline");
                 super::online::set(&self.name(conn), false);
                 self.watch.offline(conn);
+                if let Some(since) = self.online_since.remove(&conn) {
+                    let secs = since.elapsed().as_secs();
+                    let name = self.name(conn);
+                    let dd = self.shared.store.data_dir();
+                    summary::record(dd, summary::Code::OnlineTime, secs, Some(&name));
+                }
             }
             Action::Skipped { conn, why } => {
                 tracing::info!(connection = %self.name(conn), "scheduled connection skipped: {why}")
@@ -571,8 +582,13 @@ impl Driver {
             data: text.into_bytes(),
             junk: false,
         };
-        if let Err(e) = self.shared.store.deliver(&delivery) {
-            tracing::warn!("cannot store the dial notice: {}", e.text);
+        match self.shared.store.deliver(&delivery) {
+            Ok(()) => summary::stored(
+                self.shared.store.data_dir(),
+                &delivery,
+                &mailroom_core::router::Source::Local,
+            ),
+            Err(e) => tracing::warn!("cannot store the dial notice: {}", e.text),
         }
     }
 }

@@ -3,19 +3,7 @@
 
 use mailroom_core::schedule::clock::SEC;
 
-/// Seconds east of UTC in force at Unix time `t`.
-pub fn offset_at(t: i64) -> i64 {
-    let tt = t as libc::time_t;
-    // SAFETY: `tm` is plain data that `localtime_r` fills; both pointers are valid for
-    // the call and `localtime_r` keeps neither.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
-    if r.is_null() {
-        0
-    } else {
-        tm.tm_gmtoff
-    }
-}
+pub use crate::platform::datetime::offset_at;
 
 /// Unix seconds now.
 pub fn unix_now() -> i64 {
