@@ -2,6 +2,7 @@
 //! which imap-codec does not parse: read here from the framed message (arguments are
 //! astrings, literals included) and answered in `server.rs`.
 
+use super::cursor::Cursor;
 use super::{write, AclAnswer};
 use crate::mailbox::{decode_mutf7, Rights, RightsChange};
 
@@ -43,9 +44,11 @@ impl AclOp {
 /// What parsing found: not an ACL command at all (`None`), or the tag and the command
 /// or why it is malformed.
 pub(super) fn parse(msg: &[u8]) -> Option<(String, Result<AclRequest, &'static str>)> {
-    let mut lx = Lexer { b: msg, i: 0 };
+    let mut lx = Cursor::new(msg);
     let tag = lx.atom()?;
-    lx.sp()?;
+    if !lx.eat(b' ') {
+        return None;
+    }
     let word = lx.atom()?;
     let tag = String::from_utf8(tag.to_vec()).ok()?;
     let op_of = |w: &[u8]| -> Option<u8> {
@@ -55,39 +58,40 @@ pub(super) fn parse(msg: &[u8]) -> Option<(String, Result<AclRequest, &'static s
             .and_then(|i| u8::try_from(i).ok())
     };
     let kind = op_of(word)?;
-    Some((tag, lx.arguments(kind).unwrap_or(Err("Invalid arguments"))))
+    Some((
+        tag,
+        arguments(&mut lx, kind).unwrap_or(Err("Invalid arguments")),
+    ))
 }
 
-impl Lexer<'_> {
-    fn arguments(&mut self, kind: u8) -> Option<Result<AclRequest, &'static str>> {
-        self.sp()?;
-        let folder = mailbox(&self.astring()?)?;
-        let word = |lx: &mut Self| -> Option<String> {
-            lx.sp()?;
-            String::from_utf8(lx.astring()?).ok()
-        };
-        let op = match kind {
-            0 => AclOp::Get,
-            1 => AclOp::MyRights,
-            2 => AclOp::ListRights {
-                identifier: word(self)?,
-            },
-            3 => {
-                let identifier = word(self)?;
-                let rights = word(self)?;
-                let Some(change) = RightsChange::parse(&rights) else {
-                    self.end()?;
-                    return Some(Err("Unknown right"));
-                };
-                AclOp::Set { identifier, change }
-            }
-            _ => AclOp::Delete {
-                identifier: word(self)?,
-            },
-        };
-        self.end()?;
-        Some(Ok(AclRequest { folder, op }))
-    }
+fn arguments(lx: &mut Cursor<'_>, kind: u8) -> Option<Result<AclRequest, &'static str>> {
+    let word = |lx: &mut Cursor<'_>| -> Option<String> {
+        lx.eat(b' ').then_some(())?;
+        String::from_utf8(lx.astring()?).ok()
+    };
+    lx.eat(b' ').then_some(())?;
+    let folder = mailbox(&lx.astring()?)?;
+    let op = match kind {
+        0 => AclOp::Get,
+        1 => AclOp::MyRights,
+        2 => AclOp::ListRights {
+            identifier: word(lx)?,
+        },
+        3 => {
+            let identifier = word(lx)?;
+            let rights = word(lx)?;
+            let Some(change) = RightsChange::parse(&rights) else {
+                lx.at_end().then_some(())?;
+                return Some(Err("Unknown right"));
+            };
+            AclOp::Set { identifier, change }
+        }
+        _ => AclOp::Delete {
+            identifier: word(lx)?,
+        },
+    };
+    lx.at_end().then_some(())?;
+    Some(Ok(AclRequest { folder, op }))
 }
 
 /// The untagged response to `req` (RFC 4314 §3.6–3.8); SETACL and DELETEACL have none.
@@ -143,88 +147,6 @@ fn mailbox(raw: &[u8]) -> Option<String> {
         return Some("INBOX".to_owned());
     }
     decode_mutf7(s).ok()
-}
-
-/// RFC 3501's `astring` and friends over one framed message.
-struct Lexer<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Lexer<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn sp(&mut self) -> Option<()> {
-        (self.peek()? == b' ').then(|| self.i += 1)
-    }
-
-    /// ASTRING-CHAR+ (atoms and `]`).
-    fn atom(&mut self) -> Option<&'a [u8]> {
-        let start = self.i;
-        while let Some(c) = self.peek() {
-            let special = matches!(c, b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\');
-            if special || !(0x21..=0x7e).contains(&c) {
-                break;
-            }
-            self.i += 1;
-        }
-        (self.i > start).then(|| &self.b[start..self.i])
-    }
-
-    fn astring(&mut self) -> Option<Vec<u8>> {
-        match self.peek()? {
-            b'"' => {
-                self.i += 1;
-                let mut out = Vec::new();
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.i += 1;
-                            return Some(out);
-                        }
-                        b'\\' => {
-                            let c = *self.b.get(self.i + 1)?;
-                            if c != b'"' && c != b'\\' {
-                                return None;
-                            }
-                            out.push(c);
-                            self.i += 2;
-                        }
-                        b'\r' | b'\n' => return None,
-                        c => {
-                            out.push(c);
-                            self.i += 1;
-                        }
-                    }
-                }
-            }
-            b'{' => {
-                let close = self.i + self.b[self.i..].iter().position(|&c| c == b'}')?;
-                let inner = std::str::from_utf8(&self.b[self.i + 1..close]).ok()?;
-                let n: usize = inner.strip_suffix('+').unwrap_or(inner).parse().ok()?;
-                let rest = self.b.get(close + 1..)?;
-                let skip = if rest.starts_with(b"\r\n") {
-                    2
-                } else if rest.starts_with(b"\n") {
-                    1
-                } else {
-                    return None;
-                };
-                let start = close + 1 + skip;
-                let data = self.b.get(start..start.checked_add(n)?)?;
-                self.i = start + n;
-                Some(data.to_vec())
-            }
-            _ => self.atom().map(<[u8]>::to_vec),
-        }
-    }
-
-    fn end(&mut self) -> Option<()> {
-        let rest = &self.b[self.i..];
-        (rest == b"\r\n" || rest == b"\n").then_some(())
-    }
 }
 
 #[cfg(test)]
