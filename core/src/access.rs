@@ -54,6 +54,9 @@ pub struct AccessFiles {
     pub imap: AccessList,
     pub http: AccessList,
     pub pass: AccessList,
+    /// FINGERALLOWED.DAT and LDAPALLOWED.DAT (§11.4, §11.5): checked at connect.
+    pub finger: AccessList,
+    pub ldap: AccessList,
     /// The LAN forwarding rules of `SMTPFWD.DAT` (§13.3), read with the access files
     /// because the router consults them too (MAP-7: `~@domain` for unknown local users).
     pub lan_rules: Vec<crate::outbound::LanRule>,

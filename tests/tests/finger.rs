@@ -74,4 +74,47 @@ fn finger_queries(flavor: Flavor) {
     );
 }
 
-both_binaries!(finger_queries);
+/// FINGERALLOWED.DAT (§11.9's format): a client not allowed is disconnected without
+/// an answer; LDAPALLOWED.DAT does the same for the LDAP listener.
+fn access_files_refuse_at_connect(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let finger_addr = s.add_listener("finger");
+    let ldap_addr = s.add_listener("ldap");
+    let access = s.data.join("access");
+    fs::create_dir_all(&access).unwrap();
+    fs::write(access.join("FINGERALLOWED.DAT"), "!127.0.0.0 255.0.0.0\n").unwrap();
+    fs::write(access.join("LDAPALLOWED.DAT"), "!127.0.0.0 255.0.0.0\n").unwrap();
+    s.serve();
+    // Closed before any reply (a reset, as the query was never read, or an end).
+    let nothing_back = |addr: SocketAddr, request: &[u8]| {
+        let mut c = TcpStream::connect(addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let _ = c.write_all(request);
+        let mut got = Vec::new();
+        match c.read_to_end(&mut got) {
+            Ok(_) => got.is_empty(),
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    };
+    assert!(nothing_back(finger_addr, b"bob\r\n"));
+    assert!(nothing_back(
+        ldap_addr,
+        b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"
+    ));
+
+    // Without the files, both answer.
+    s.kill();
+    fs::remove_file(access.join("FINGERALLOWED.DAT")).unwrap();
+    fs::remove_file(access.join("LDAPALLOWED.DAT")).unwrap();
+    s.serve();
+    assert!(finger(finger_addr, "bob").starts_with("UserId: bob"));
+    let mut l = TcpStream::connect(ldap_addr).expect("connect to ldap");
+    l.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    l.write_all(b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00")
+        .unwrap();
+    let mut first = [0u8; 2];
+    l.read_exact(&mut first).expect("a bind response");
+    assert_eq!(first[0], 0x30, "an LDAP message");
+}
+
+both_binaries!(finger_queries, access_files_refuse_at_connect);

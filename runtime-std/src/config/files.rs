@@ -225,6 +225,8 @@ fn load_access(
         imap: next(),
         http: next(),
         pass: next(),
+        finger: next(),
+        ldap: next(),
         lan_rules: load_lan_rules(dd, warnings),
         smtp_rules: load_smtp_rules(dd, problems),
     }

@@ -284,6 +284,18 @@ pub fn accept(
     peer: SocketAddr,
     admitted: Admitted,
 ) -> Option<(Session, SessionLog)> {
+    // FINGERALLOWED.DAT, LDAPALLOWED.DAT: these protocols have no refusal to send, so
+    // a client not allowed is disconnected at once (the others' machines answer it).
+    let access = &shared.snapshot().access;
+    let refused = match kind {
+        Kind::Finger => !access.finger.may_connect(peer.ip()),
+        Kind::Ldap => !access.ldap.may_connect(peer.ip()),
+        _ => false,
+    };
+    if refused {
+        tracing::info!(peer = %peer, service = kind.key(), "refused by the access file");
+        return None;
+    }
     let (session, id) = match open(shared, kind, peer.ip(), crate::platform::clock::now()) {
         Ok(s) => s,
         Err(e) => {

@@ -32,12 +32,14 @@ use std::path::{Path, PathBuf};
 
 /// The access files in `DIR/access/`, in the order of the configuration's
 /// `AccessFiles` fields.
-pub const ACCESS_FILE_NAMES: [&str; 5] = [
+pub const ACCESS_FILE_NAMES: [&str; 7] = [
     "SMTPALLOWED.DAT",
     "POP3ALLOWED.DAT",
     "IMAPALLOWED.DAT",
     "MAILHTTPALLOWED.DAT",
     "PASSALLOWED.DAT",
+    "FINGERALLOWED.DAT",
+    "LDAPALLOWED.DAT",
 ];
 
 /// A mailbox folder's index snapshot (in INBOX's Maildir root and in each `.NAME/`).
