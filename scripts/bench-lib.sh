@@ -167,4 +167,24 @@ stop() {
     PID=
 }
 
+# The retrieval runs of bench-pop3.sh and bench-imap.sh: RUNS rounds, round-robin over
+# SERVERS; in the first round one warm-up pass (so every server's index exists), then
+# the script's `load` with 1 client for ONE sessions and 10 clients for TEN sessions
+# each. One line per figure goes to RESULTS.
+retrieval_rounds() { # ONE TEN
+    : >"$RESULTS"
+    for run in $(seq 1 "$RUNS"); do
+        for s in $SERVERS; do
+            start "$s"
+            if ((run == 1)); then load --clients 10 --sessions 1 >/dev/null; fi
+            for c in 1 10; do
+                sessions=$((c == 1 ? $1 : $2))
+                out=$(load --clients "$c" --sessions "$sessions")
+                echo "$s clients=$c run=$run $out" | tee -a "$RESULTS"
+            done
+            stop
+        done
+    done
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }

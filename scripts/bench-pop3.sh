@@ -119,19 +119,7 @@ rss() {
 load() { "$BIN/pop3-load" --server "127.0.0.1:$PORT_OF" --user 'load%' --password "$PASSWORD" --time-limit 300 "$@"; }
 
 RESULTS=$SCRATCH/results
-: >"$RESULTS"
-for run in $(seq 1 "$RUNS"); do
-    for s in $SERVERS; do
-        start "$s"
-        if ((run == 1)); then load --clients 10 --sessions 1 >/dev/null; fi
-        for c in 1 10; do
-            sessions=$((c == 1 ? 10 : 3))
-            out=$(load --clients "$c" --sessions "$sessions")
-            echo "$s clients=$c run=$run $out" | tee -a "$RESULTS"
-        done
-        stop
-    done
-done
+retrieval_rounds 10 3
 
 say "memory per open POP3 session ($HOLD sessions logged in and idle)"
 MEM=$SCRATCH/memory
@@ -151,12 +139,9 @@ done
 
 say "POP3 retrieval, 4096-octet messages, median of $RUNS runs"
 PYTHONPATH=$ROOT/scripts python3 - "$RESULTS" "$MEM" <<'PY'
-import statistics, sys
-from benchlib import grouped
-rows = grouped(sys.argv[1], r"(\S+) clients=(\d+) run=\d+ .*msg_per_s=(\d+) mb_per_s=([\d.]+)", keys=2)
-print(f"{'server':<15}{'clients':>8}{'msg/s':>10}{'MB/s':>8}")
-for (s, c), v in rows.items():
-    print(f"{s:<15}{c:>8}{statistics.median(x[0] for x in v):>10.0f}{statistics.median(x[1] for x in v):>8.1f}")
+import sys
+from benchlib import retrieval_table
+retrieval_table(sys.argv[1])
 print()
 for line in open(sys.argv[2]):
     s, *kv = line.split()

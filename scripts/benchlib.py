@@ -31,3 +31,13 @@ def grouped(path, pattern, keys=1):
             key = g[0] if keys == 1 else g[:keys]
             rows.setdefault(key, []).append(tuple(float(x) for x in g[keys:]))
     return rows
+
+
+def retrieval_table(path):
+    """The median messages/s and MB/s per server and client count of the retrieval
+    runs (bench-pop3.sh, bench-imap.sh: `retrieval_rounds` lines)."""
+    import statistics
+    rows = grouped(path, r"(\S+) clients=(\d+) run=\d+ .*msg_per_s=(\d+) mb_per_s=([\d.]+)", keys=2)
+    print(f"{'server':<15}{'clients':>8}{'msg/s':>10}{'MB/s':>8}")
+    for (s, c), v in rows.items():
+        print(f"{s:<15}{c:>8}{statistics.median(x[0] for x in v):>10.0f}{statistics.median(x[1] for x in v):>8.1f}")
