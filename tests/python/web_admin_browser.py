@@ -12,8 +12,8 @@ import sys
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -47,9 +47,22 @@ def main():
         driver.get(a.base + path)
         collect_console()
 
+    def new_page_loaded(_driver):
+        # A fresh document has no marker and has finished loading. Chromium may
+        # answer with an error while it swaps documents (EC.staleness_of then
+        # fails with "Node with given id does not belong to the document"), so
+        # an error here means "not yet".
+        try:
+            return driver.execute_script(
+                "return window.__mailroomOld === undefined"
+                " && document.readyState === 'complete'")
+        except WebDriverException:
+            return False
+
     def submit(form):
+        driver.execute_script("window.__mailroomOld = true")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(EC.staleness_of(form))
+        wait.until(new_page_loaded)
         collect_console()
 
     def notice():
