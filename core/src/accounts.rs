@@ -60,6 +60,54 @@ pub struct Account {
     /// "If message <= kb kB".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_at_most: Option<SizeRule>,
+    /// The simple autoresponder's switches (§4.2.3.2.1); its text is the file
+    /// `DataDir::autoresponder_text` (`DATA/users/NAME.autoresponder`).
+    #[serde(default, skip_serializing_if = "AutoresponderSettings::is_default")]
+    pub autoresponder: AutoresponderSettings,
+    /// Mailbox quota in octets (§4.3.3); 0 = none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quota: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The simple autoresponder's settings kept in the account file; written by
+/// `mailroom user set --autoresponder…` and the webmail page `/mail/autoresponder`,
+/// read by the autoresponder engine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoresponderSettings {
+    /// On or off; the text file stays when it is turned off.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Reply only once to each sender (the manual's "once-per-sender" memory).
+    #[serde(default)]
+    pub once: bool,
+    /// Keep the incoming message in the mailbox (VPOP3's default is to keep it).
+    #[serde(default = "yes")]
+    pub keep: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for AutoresponderSettings {
+    fn default() -> Self {
+        AutoresponderSettings {
+            enabled: false,
+            once: false,
+            keep: true,
+        }
+    }
+}
+
+impl AutoresponderSettings {
+    fn is_default(&self) -> bool {
+        !self.enabled && !self.once && self.keep
+    }
 }
 
 fn is_false(b: &bool) -> bool {

@@ -131,6 +131,12 @@ impl DataDir {
         self.users_dir().join(format!("{name}.secret"))
     }
 
+    /// The text of one account's simple autoresponder (§4.2.3.2.1 sections and
+    /// tags); its switches are in the account file.
+    pub fn autoresponder_text(&self, name: &str) -> PathBuf {
+        self.users_dir().join(format!("{name}.autoresponder"))
+    }
+
     /// Where `mailroom dkim generate` writes DKIM signing keys.
     pub fn dkim_dir(&self) -> PathBuf {
         self.root.join(DKIM_DIR)
