@@ -94,6 +94,11 @@ fn imaptest_scripted(flavor: Flavor) {
         skipped.len(),
         skipped.join(" ")
     );
+    // urlauth2 is the one group not run, as in Dovecot's reference run: it needs
+    // `user2=`, and given one it cannot pass against any server (it has no
+    // `messages:` header, so imaptest appends none, then its first command is
+    // `fetch 1:2`).
+    assert_eq!(skipped, ["urlauth2"], "groups skipped");
     assert!(
         summary[0].contains(": 0 failed"),
         "{out}\n--- server log ---\n{}",

@@ -55,6 +55,100 @@ fn decode(cte: Option<&str>, body: &[u8]) -> Result<Vec<u8>, UnknownCte> {
     }
 }
 
+/// What URLFETCH's BINARY (RFC 5524) sends for `url`: the part with every
+/// transfer encoding inside it undone (a message or multipart part converted
+/// throughout), cut to the URL's PARTIAL; `None` if there is no such part.
+pub(super) fn url_section(msg: &[u8], url: &super::imapurl::MessageUrl) -> Option<Vec<u8>> {
+    let converted = decode_all(msg, true);
+    if url.part != super::fetch::Part::Whole {
+        return super::imapurl::extract(&converted, url);
+    }
+    let data = section(&converted, &url.path).ok().flatten()?;
+    Some(partial(&data, url.partial).to_vec())
+}
+
+/// Nested messages deeper than this are left as they stand.
+const MAX_DECODE_DEPTH: usize = 16;
+
+/// `raw` with the base64 and quoted-printable bodies of its leaf parts (nested
+/// messages included) decoded in place; with `rewrite_cte` their
+/// Content-Transfer-Encoding fields say `binary`. A body whose encoding cannot be
+/// undone is kept as it stands.
+pub(super) fn decode_all(raw: &[u8], rewrite_cte: bool) -> Vec<u8> {
+    decode_nested(raw, rewrite_cte, 0)
+}
+
+/// One part replaced: (header start, body start, body end, new header if it
+/// changes, new body).
+type Edit = (usize, usize, usize, Option<Vec<u8>>, Vec<u8>);
+
+fn decode_nested(raw: &[u8], rewrite_cte: bool, depth: usize) -> Vec<u8> {
+    let Some(m) = MessageParser::new().parse(raw) else {
+        return raw.to_vec();
+    };
+    let mut edits: Vec<Edit> = Vec::new();
+    for p in &m.parts {
+        let (h, b, e) = (
+            p.offset_header as usize,
+            p.offset_body as usize,
+            p.offset_end as usize,
+        );
+        if h > b || b > e || e > raw.len() {
+            continue;
+        }
+        match &p.body {
+            PartType::Multipart(_) => continue,
+            PartType::Message(_) if depth < MAX_DECODE_DEPTH => {
+                let inner = decode_nested(&raw[b..e], rewrite_cte, depth + 1);
+                if inner != raw[b..e] {
+                    edits.push((h, b, e, None, inner));
+                }
+            }
+            PartType::Message(_) => continue,
+            _ => {
+                let cte = p
+                    .content_transfer_encoding()
+                    .map(|c| c.trim().to_ascii_lowercase());
+                if !matches!(cte.as_deref(), Some("base64" | "quoted-printable")) {
+                    continue;
+                }
+                let Ok(body) = decode(cte.as_deref(), &raw[b..e]) else {
+                    continue;
+                };
+                let header = rewrite_cte.then(|| {
+                    let mut out = Vec::with_capacity(b - h);
+                    set_cte(&mut out, &raw[h..b], "binary");
+                    out
+                });
+                edits.push((h, b, e, header, body));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return raw.to_vec();
+    }
+    edits.sort_unstable_by_key(|e| e.0);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    for (h, b, e, header, body) in edits {
+        if h < at {
+            // Overlapping parts (a malformed structure): leave the rest alone.
+            continue;
+        }
+        match header {
+            Some(header) => {
+                out.extend_from_slice(&raw[at..h]);
+                out.extend_from_slice(&header);
+            }
+            None => out.extend_from_slice(&raw[at..b]),
+        }
+        out.extend_from_slice(&body);
+        at = e;
+    }
+    out.extend_from_slice(&raw[at..]);
+    out
+}
+
 /// `data` cut to `<origin.count>`.
 pub(super) fn partial(data: &[u8], partial: Option<(u32, u32)>) -> &[u8] {
     match partial {
@@ -129,7 +223,7 @@ pub(super) fn encode_binary_parts(raw: Vec<u8>) -> Vec<u8> {
             continue;
         }
         out.extend_from_slice(&raw[at..h]);
-        rewrite_header(&mut out, &raw[h..b]);
+        set_cte(&mut out, &raw[h..b], "base64");
         let encoded =
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw[b..e]);
         for line in encoded.as_bytes().chunks(B64_LINE) {
@@ -142,8 +236,10 @@ pub(super) fn encode_binary_parts(raw: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// A part header with Content-Transfer-Encoding set to base64 (added if missing).
-fn rewrite_header(out: &mut Vec<u8>, header: &[u8]) {
+/// A part header (with its blank line) with Content-Transfer-Encoding set to
+/// `cte`, in place of the old field or added at the end.
+fn set_cte(out: &mut Vec<u8>, header: &[u8], cte: &str) {
+    let field = format!("Content-Transfer-Encoding: {cte}\r\n");
     let fields = super::fetch::header_fields(header);
     let mut wrote = false;
     for f in &fields {
@@ -154,7 +250,7 @@ fn rewrite_header(out: &mut Vec<u8>, header: &[u8]) {
         });
         if is_cte {
             if !wrote {
-                out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+                out.extend_from_slice(field.as_bytes());
                 wrote = true;
             }
         } else {
@@ -162,7 +258,7 @@ fn rewrite_header(out: &mut Vec<u8>, header: &[u8]) {
         }
     }
     if !wrote {
-        out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+        out.extend_from_slice(field.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -184,6 +280,49 @@ mod tests {
         assert_eq!(section(B64, &[3]), Err(UnknownCte));
         assert_eq!(section(B64, &[4]), Ok(None));
         assert_eq!(section(B64, &[]), Ok(Some(B64.to_vec())));
+    }
+
+    /// imaptest's urlauth-binary message: a message/rfc822 part whose two text
+    /// parts are base64, the second with stray white space.
+    const NESTED: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"foo\r\n bar\"\r\n\r\nRoot MIME prologue\r\n\r\n\
+        --foo bar\r\nContent-Type: message/rfc822\r\n\r\n\
+        From: sub@domain.org\r\nSubject: submsg\r\n\
+        Content-Type: multipart/alternative; boundary=\"sub1\"\r\n\r\nSub MIME prologue\r\n\
+        --sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+        aGVs\r\nbG8gd29y\r\nbGQ=\r\n\r\n\
+        --sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+        \x20 aGVs    \r\n bG8g  \r\n   d29y  \t \r\n    bGQ= \r\n\r\n\r\n\
+        --sub1--\r\nSub MIME epilogue\r\n\r\n--foo bar--\r\nRoot MIME epilogue\r\n";
+
+    #[test]
+    fn nested_parts_are_decoded_throughout() {
+        let url = |s: &str| super::super::imapurl::parse(s).unwrap();
+        let inner = url_section(NESTED, &url("/INBOX/;UID=1/;SECTION=1")).unwrap();
+        let text = String::from_utf8(inner).unwrap();
+        assert_eq!(
+            text,
+            "From: sub@domain.org\r\nSubject: submsg\r\n\
+             Content-Type: multipart/alternative; boundary=\"sub1\"\r\n\r\nSub MIME prologue\r\n\
+             --sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+             hello world\r\n\
+             --sub1\r\nContent-Type: text/x-myown; charset=us-ascii\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+             hello world\r\n\
+             --sub1--\r\nSub MIME epilogue\r\n"
+        );
+        let leaf = url_section(NESTED, &url("/INBOX/;UID=1/;SECTION=1.2")).unwrap();
+        assert_eq!(leaf, b"hello world");
+        assert_eq!(url_section(NESTED, &url("/INBOX/;UID=1/;SECTION=3")), None);
+        // Without rewriting, the encodings still say base64 (the structure
+        // URLFETCH gives beside BINARY, as Dovecot's).
+        let kept = String::from_utf8(decode_all(NESTED, false)).unwrap();
+        assert!(
+            kept.contains("base64\r\n\r\nhello world\r\n--sub1\r\n"),
+            "{kept}"
+        );
+        // A message with nothing encoded is unchanged.
+        let plain = b"Subject: y\r\n\r\nhello\r\n";
+        assert_eq!(decode_all(plain, true), plain);
     }
 
     #[test]

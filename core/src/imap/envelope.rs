@@ -18,14 +18,35 @@ const MAX_DEPTH: usize = 32;
 pub(super) fn structure(out: &mut Vec<u8>, raw: &[u8], ext: bool) {
     out.extend_from_slice(if ext { b"BODYSTRUCTURE " } else { b"BODY " });
     match MessageParser::new().parse(raw) {
-        Some(m) => part(out, &m, 0, ext, 0),
+        Some(m) => part(out, &m, 0, ext, 0, false),
         None => out.extend_from_slice(
             b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)",
         ),
     }
 }
 
-fn part(out: &mut Vec<u8>, m: &Message<'_>, id: usize, ext: bool, depth: usize) {
+/// The extended structure of part `path` of `raw` (the whole message when empty),
+/// without a leading `BODYSTRUCTURE` (URLFETCH's BODYPARTSTRUCTURE, RFC 5524);
+/// `false` if there is no such part. `decoded`: `raw` holds decoded leaf bodies, whose
+/// lines are counted as line ends only (Dovecot counts a decoded body that way).
+pub(super) fn part_structure(out: &mut Vec<u8>, raw: &[u8], path: &[u32], decoded: bool) -> bool {
+    let Some(m) = MessageParser::new().parse(raw) else {
+        return false;
+    };
+    if path.is_empty() {
+        part(out, &m, 0, true, 0, decoded);
+        return true;
+    }
+    match resolve(&m, path) {
+        Some((msg, id)) => {
+            part(out, msg, id, true, 0, decoded);
+            true
+        }
+        None => false,
+    }
+}
+
+fn part(out: &mut Vec<u8>, m: &Message<'_>, id: usize, ext: bool, depth: usize, decoded: bool) {
     let Some(p) = m.parts.get(id) else {
         out.extend_from_slice(b"NIL");
         return;
@@ -34,7 +55,7 @@ fn part(out: &mut Vec<u8>, m: &Message<'_>, id: usize, ext: bool, depth: usize) 
     if let (PartType::Multipart(children), true) = (&p.body, depth < MAX_DEPTH) {
         out.push(b'(');
         for &c in children {
-            part(out, m, c as usize, ext, depth + 1);
+            part(out, m, c as usize, ext, depth + 1, decoded);
         }
         out.push(b' ');
         let sub = ct.and_then(|c| c.c_subtype.as_deref()).unwrap_or("mixed");
@@ -86,13 +107,13 @@ fn part(out: &mut Vec<u8>, m: &Message<'_>, id: usize, ext: bool, depth: usize) 
     out.extend_from_slice(format!(" {}", body.len()).as_bytes());
     // A last line without its line end (before a boundary) still counts.
     let lines = memchr::memchr_iter(b'\n', body).count()
-        + usize::from(body.last().is_some_and(|&b| b != b'\n'));
+        + usize::from(!decoded && body.last().is_some_and(|&b| b != b'\n'));
     match &p.body {
         PartType::Message(inner) if depth < MAX_DEPTH => {
             out.extend_from_slice(b" (");
             write_envelope(out, inner);
             out.extend_from_slice(b") ");
-            part(out, inner, 0, ext, depth + 1);
+            part(out, inner, 0, ext, depth + 1, decoded);
             out.extend_from_slice(format!(" {lines}").as_bytes());
         }
         _ if ty.eq_ignore_ascii_case("text") => {

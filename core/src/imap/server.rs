@@ -377,6 +377,7 @@ impl ImapServer {
                 "CATENATE",
                 "LIST-EXTENDED",
                 "URLAUTH",
+                "URLAUTH=BINARY",
             ]);
         }
         self.out.extend_from_slice(caps.join(" ").as_bytes());
@@ -1520,8 +1521,8 @@ impl ImapServer {
                     },
                 );
             }
-            urlauth::Parsed::Gen { tag, urls } => urlauth::Job::new(tag, false, me, urls),
-            urlauth::Parsed::Fetch { tag, urls } => urlauth::Job::new(tag, true, me, urls),
+            urlauth::Parsed::Gen { tag, urls } => urlauth::Job::generate(tag, me, urls),
+            urlauth::Parsed::Fetch { tag, urls } => urlauth::Job::fetch(tag, me, urls),
         };
         let mut job = Box::new(job);
         let step = job.next(&mut self.out);

@@ -1,5 +1,6 @@
 //! URLAUTH (RFC 4467): GENURLAUTH signs an IMAP URL with the owner's mailbox access
 //! key, URLFETCH checks such a URL and returns what it names, RESETKEY forgets keys.
+//! URLAUTH=BINARY (RFC 5524): `URLFETCH (url BODY|BINARY|BODYPARTSTRUCTURE…)`.
 //!
 //! The keys are the runtime's (random, kept per user and folder, handed in through
 //! [`ImapEvent::UrlAuthKey`]); the signature is computed here: the INTERNAL
@@ -20,8 +21,24 @@ const MECHANISM: &str = "INTERNAL";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Parsed {
     Gen { tag: String, urls: Vec<String> },
-    Fetch { tag: String, urls: Vec<String> },
+    Fetch { tag: String, urls: Vec<FetchUrl> },
     Reset { tag: String, folder: Option<String> },
+}
+
+/// One URLFETCH argument: a URL, and for RFC 5524's `(url params)` form what to
+/// send for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FetchUrl {
+    pub url: String,
+    pub want: Option<Want>,
+}
+
+/// RFC 5524's fetch parameters; `(url)` alone means BODY, as in Dovecot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Want {
+    pub body: bool,
+    pub binary: bool,
+    pub structure: bool,
 }
 
 /// Why the command is refused (BAD).
@@ -40,11 +57,11 @@ pub(super) fn parse(msg: &[u8]) -> Option<Result<Parsed, Refused>> {
     }
     let cmd = c.atom()?.to_ascii_uppercase();
     let r = match cmd.as_slice() {
-        b"GENURLAUTH" => url_list(&mut c, true).map(|urls| Parsed::Gen {
+        b"GENURLAUTH" => gen_list(&mut c).map(|urls| Parsed::Gen {
             tag: tag.clone(),
             urls,
         }),
-        b"URLFETCH" => url_list(&mut c, false).map(|urls| Parsed::Fetch {
+        b"URLFETCH" => fetch_list(&mut c).map(|urls| Parsed::Fetch {
             tag: tag.clone(),
             urls,
         }),
@@ -61,19 +78,52 @@ fn text(raw: Vec<u8>) -> Result<String, &'static str> {
     String::from_utf8(raw).map_err(|_| SYNTAX)
 }
 
-/// `SP url SP mechanism` repeated (GENURLAUTH, `with_mechanism`) or `SP url`
-/// repeated (URLFETCH; RFC 5524's `(url params)` form is not offered).
-fn url_list(c: &mut Cursor<'_>, with_mechanism: bool) -> Result<Vec<String>, &'static str> {
+/// `SP url SP mechanism`, repeated.
+fn gen_list(c: &mut Cursor<'_>) -> Result<Vec<String>, &'static str> {
     let mut urls = Vec::new();
     while c.eat(b' ') {
-        if c.peek() == Some(b'(') {
-            return Err("URLFETCH parameters are not supported");
-        }
         urls.push(text(c.astring().ok_or(SYNTAX)?)?);
-        if with_mechanism {
-            c.expect(b' ')?;
-            mechanism(c)?;
+        c.expect(b' ')?;
+        mechanism(c)?;
+        if urls.len() > MAX_URLS {
+            return Err("Too many URLs");
         }
+    }
+    if urls.is_empty() || !c.at_end() {
+        return Err(SYNTAX);
+    }
+    Ok(urls)
+}
+
+/// `SP url` or `SP "(" url *(SP param) ")"`, repeated (RFC 5524 §5).
+fn fetch_list(c: &mut Cursor<'_>) -> Result<Vec<FetchUrl>, &'static str> {
+    let mut urls = Vec::new();
+    while c.eat(b' ') {
+        let extended = c.eat(b'(');
+        let url = text(c.astring().ok_or(SYNTAX)?)?;
+        let want = if extended {
+            let mut w = Want::default();
+            while c.eat(b' ') {
+                let param = c.atom().ok_or(SYNTAX)?.to_ascii_uppercase();
+                match param.as_slice() {
+                    b"BODY" => w.body = true,
+                    b"BINARY" => w.binary = true,
+                    b"BODYPARTSTRUCTURE" => w.structure = true,
+                    _ => return Err("Unknown URL fetch parameter"),
+                }
+            }
+            c.expect(b')')?;
+            if w.body && w.binary {
+                return Err("URL cannot have both BODY and BINARY fetch parameters");
+            }
+            if w == Want::default() {
+                w.body = true;
+            }
+            Some(w)
+        } else {
+            None
+        };
+        urls.push(FetchUrl { url, want });
         if urls.len() > MAX_URLS {
             return Err("Too many URLs");
         }
@@ -198,9 +248,9 @@ pub(super) struct Job {
     fetch: bool,
     /// The logged-in user.
     me: String,
-    todo: std::collections::VecDeque<String>,
+    todo: std::collections::VecDeque<FetchUrl>,
     /// The URL being worked on and, once its key checked out, `true`.
-    current: Option<(String, AuthUrl, bool)>,
+    current: Option<(FetchUrl, AuthUrl, bool)>,
 }
 
 /// What the session does next for a [`Job`].
@@ -212,10 +262,21 @@ pub(super) enum Step {
 }
 
 impl Job {
-    pub(super) fn new(tag: String, fetch: bool, me: String, urls: Vec<String>) -> Job {
+    pub(super) fn generate(tag: String, me: String, urls: Vec<String>) -> Job {
+        let urls = urls.into_iter().map(|url| FetchUrl { url, want: None });
         Job {
             tag,
-            fetch,
+            fetch: false,
+            me,
+            todo: urls.collect(),
+            current: None,
+        }
+    }
+
+    pub(super) fn fetch(tag: String, me: String, urls: Vec<FetchUrl>) -> Job {
+        Job {
+            tag,
+            fetch: true,
             me,
             todo: urls.into(),
             current: None,
@@ -226,7 +287,7 @@ impl Job {
     /// once), or finish.
     pub(super) fn next(&mut self, out: &mut Vec<u8>) -> Step {
         while let Some(url) = self.todo.pop_front() {
-            let parsed = split(&url);
+            let parsed = split(&url.url);
             let owner = parsed.as_ref().and_then(|p| p.target.user.clone());
             let ok = match (&parsed, self.fetch) {
                 (Some(p), false) => {
@@ -242,7 +303,7 @@ impl Job {
                 if !self.fetch {
                     return Step::Done("BAD", "Invalid URL for GENURLAUTH".into());
                 }
-                nil(out, &url);
+                nil(out, &url.url);
                 continue;
             };
             let event = ImapEvent::UrlAuthKey {
@@ -274,7 +335,7 @@ impl Job {
             if !self.fetch {
                 return Step::Done("NO", "[TRYCREATE] No such mailbox".into());
             }
-            nil(out, &url);
+            nil(out, &url.url);
             return self.next(out);
         };
         if !self.fetch {
@@ -285,7 +346,7 @@ impl Job {
             return self.next(out);
         }
         if !p.token.as_deref().is_some_and(|t| verify(&key, &p.rump, t)) {
-            nil(out, &url);
+            nil(out, &url.url);
             return self.next(out);
         }
         let event = ImapEvent::UrlMessage {
@@ -303,18 +364,74 @@ impl Job {
         let Some((url, p, true)) = self.current.take() else {
             return self.next(out);
         };
-        match msg.and_then(|m| imapurl::extract(&m, &p.target)) {
-            Some(data) => {
-                out.extend_from_slice(b"* URLFETCH ");
-                write::string(out, url.as_bytes());
-                out.push(b' ');
-                write::literal(out, &data);
-                out.extend_from_slice(b"\r\n");
-            }
-            None => nil(out, &url),
+        let Some(msg) = msg else {
+            nil(out, &url.url);
+            return self.next(out);
+        };
+        match url.want {
+            None => match imapurl::extract(&msg, &p.target) {
+                Some(data) => {
+                    out.extend_from_slice(b"* URLFETCH ");
+                    write::string(out, url.url.as_bytes());
+                    out.push(b' ');
+                    write::literal(out, &data);
+                    out.extend_from_slice(b"\r\n");
+                }
+                None => nil(out, &url.url),
+            },
+            Some(want) => extended(out, &url.url, want, &msg, &p.target),
         }
         self.next(out)
     }
+}
+
+/// The RFC 5524 answer, in Dovecot's form (which imaptest's urlauth-binary expects):
+/// one list, BODYPARTSTRUCTURE first, then BODY or BINARY; with BINARY the
+/// structure describes the decoded part (sizes and lines of the decoded content,
+/// its Content-Transfer-Encoding as stored). `NIL` when the part is not there or
+/// its encoding cannot be undone.
+fn extended(out: &mut Vec<u8>, url: &str, want: Want, msg: &[u8], target: &MessageUrl) {
+    let data = if want.binary {
+        match super::binary::url_section(msg, target) {
+            Some(d) => Some(d),
+            None => return nil(out, url),
+        }
+    } else if want.body {
+        match imapurl::extract(msg, target) {
+            Some(d) => Some(d),
+            None => return nil(out, url),
+        }
+    } else {
+        None
+    };
+    let mut structure = Vec::new();
+    if want.structure {
+        let decoded = want.binary.then(|| super::binary::decode_all(msg, false));
+        let source = decoded.as_deref().unwrap_or(msg);
+        if !super::envelope::part_structure(&mut structure, source, &target.path, want.binary) {
+            return nil(out, url);
+        }
+    }
+    out.extend_from_slice(b"* URLFETCH ");
+    write::string(out, url.as_bytes());
+    out.extend_from_slice(b" (");
+    if want.structure {
+        out.extend_from_slice(b"BODYPARTSTRUCTURE ");
+        out.extend_from_slice(&structure);
+    }
+    if let Some(data) = data {
+        if want.structure {
+            out.push(b' ');
+        }
+        if want.binary {
+            out.extend_from_slice(b"BINARY ");
+            super::binary::literal(out, &data);
+        } else {
+            out.extend_from_slice(b"BODY ");
+            write::literal(out, &data);
+        }
+    }
+    out.extend_from_slice(b")\r\n");
 }
 
 fn nil(out: &mut Vec<u8>, url: &str) {
@@ -389,6 +506,37 @@ mod tests {
             }))
         );
         assert!(parse(b"c URLFETCH\r\n").unwrap().is_err());
+        // RFC 5524's form beside the plain one; `(url)` alone is BODY.
+        let want = |body, binary, structure| {
+            Some(Want {
+                body,
+                binary,
+                structure,
+            })
+        };
+        assert_eq!(
+            parse(b"f URLFETCH u1 (u2 binary BODYPARTSTRUCTURE) (u3)\r\n"),
+            Some(Ok(Parsed::Fetch {
+                tag: "f".into(),
+                urls: vec![
+                    FetchUrl {
+                        url: "u1".into(),
+                        want: None
+                    },
+                    FetchUrl {
+                        url: "u2".into(),
+                        want: want(false, true, true)
+                    },
+                    FetchUrl {
+                        url: "u3".into(),
+                        want: want(true, false, false)
+                    },
+                ]
+            }))
+        );
+        assert!(parse(b"g URLFETCH (u BODY BINARY)\r\n").unwrap().is_err());
+        assert!(parse(b"h URLFETCH (u PARTS)\r\n").unwrap().is_err());
+        assert!(parse(b"i URLFETCH (u BODY\r\n").unwrap().is_err());
         assert!(parse(b"d GENURLAUTH \"x\" XYZ\r\n").unwrap().is_err());
         assert!(parse(b"e NOOP\r\n").is_none());
     }
