@@ -1,9 +1,12 @@
 //! SEARCH: keys over what the index knows (flags, sizes, internal dates, UIDs,
 //! MODSEQ) are evaluated at once; keys on the message text (FROM, TO, CC, BCC,
 //! SUBJECT, HEADER, BODY, TEXT, SENTBEFORE/ON/SINCE) need each message's bytes, which
-//! the session asks for one message at a time. Text is matched as it stands in the
-//! message, case-insensitively for ASCII: encoded words and transfer encodings are
-//! not decoded yet.
+//! the session asks for one message at a time. Text matches case-insensitively
+//! (Unicode case folding for a non-ASCII key) either as it stands in the message or
+//! decoded, as Dovecot searches: header fields with their RFC 2047 encoded words
+//! undone, and the text parts (text/*, nested messages' too) with their transfer
+//! encoding and charset undone, so `SUBJECT Müller` finds `=?ISO-8859-1?Q?M=FCller?=`
+//! and `BODY café` a quoted-printable body.
 
 use super::select::{ranges, Selected};
 use super::write::days_from_civil;
@@ -21,7 +24,12 @@ pub(super) struct Text<'a> {
     header: &'a [u8],
     body: &'a [u8],
     whole: &'a [u8],
+    /// The decoded text parts, worked out on the first key that needs them.
+    decoded_parts: std::cell::OnceCell<Vec<String>>,
 }
+
+/// Nested messages deeper than this are not searched for decoded text.
+const MAX_TEXT_DEPTH: usize = 8;
 
 impl<'a> Text<'a> {
     pub(super) fn new(raw: &'a [u8]) -> Text<'a> {
@@ -30,7 +38,53 @@ impl<'a> Text<'a> {
             header: &raw[..cut],
             body: &raw[cut..],
             whole: raw,
+            decoded_parts: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The text parts, transfer encoding and charset undone.
+    fn decoded_parts(&self) -> &[String] {
+        fn walk(m: &mail_parser::Message<'_>, depth: usize, out: &mut Vec<String>) {
+            for p in &m.parts {
+                match &p.body {
+                    mail_parser::PartType::Text(t) | mail_parser::PartType::Html(t) => {
+                        out.push(t.to_string());
+                    }
+                    mail_parser::PartType::Message(inner) if depth < MAX_TEXT_DEPTH => {
+                        walk(inner, depth + 1, out);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.decoded_parts.get_or_init(|| {
+            let mut out = Vec::new();
+            if let Some(m) = mail_parser::MessageParser::new().parse(self.whole) {
+                walk(&m, 0, &mut out);
+            }
+            out
+        })
+    }
+
+    /// Whether `what` is in the body, as it stands or decoded.
+    fn body_contains(&self, what: &[u8]) -> bool {
+        contains(self.body, what)
+            || self
+                .decoded_parts()
+                .iter()
+                .any(|t| contains(t.as_bytes(), what))
+    }
+
+    /// Whether `what` is in the header, as it stands or with encoded words decoded.
+    fn header_contains(&self, what: &[u8]) -> bool {
+        contains(self.header, what)
+            || super::fetch::header_fields(self.header).iter().any(|f| {
+                let value = f
+                    .iter()
+                    .position(|&b| b == b':')
+                    .map_or(&f[..], |i| &f[i + 1..]);
+                decode_words(value).is_some_and(|d| contains(d.as_bytes(), what))
+            })
     }
 
     /// Unfolded values of the fields named `name`.
@@ -94,14 +148,32 @@ impl<'a> Text<'a> {
     }
 }
 
-/// `needle` in `hay`, ASCII case-insensitively.
+/// A field value with its RFC 2047 encoded words decoded; `None` when it has none.
+fn decode_words(value: &[u8]) -> Option<String> {
+    memchr::memmem::find(value, b"=?")?;
+    // Comments is unstructured text (RFC 5322 §3.6.5), which mail-parser decodes;
+    // it leaves fields it does not know as they stand.
+    let header = [b"Comments:".as_slice(), value, b"\r\n\r\n"].concat();
+    let m = mail_parser::MessageParser::new().parse_headers(&header)?;
+    m.header(mail_parser::HeaderName::Comments)?
+        .as_text()
+        .map(str::to_owned)
+}
+
+/// `needle` in `hay`, case-insensitively: ASCII case for an ASCII needle (the hay
+/// may hold anything), Unicode lower case for a UTF-8 one.
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
         return true;
     }
-    let hay = hay.to_ascii_lowercase();
-    let needle = needle.to_ascii_lowercase();
-    memchr::memmem::find(&hay, &needle).is_some()
+    if needle.is_ascii() {
+        let hay = hay.to_ascii_lowercase();
+        let needle = needle.to_ascii_lowercase();
+        return memchr::memmem::find(&hay, &needle).is_some();
+    }
+    let hay = String::from_utf8_lossy(hay).to_lowercase();
+    let needle = String::from_utf8_lossy(needle).to_lowercase();
+    hay.contains(&needle)
 }
 
 /// Deeper nesting than this is refused: a hostile `NOT NOT NOT …` must not
@@ -313,7 +385,11 @@ fn in_set(
 
 /// One key on the message text.
 fn text_key(t: &Text<'_>, k: &SearchKey<'_>) -> bool {
-    let field = |name: &str, what: &[u8]| t.fields(name).iter().any(|v| contains(v, what));
+    let field = |name: &str, what: &[u8]| {
+        t.fields(name).iter().any(|v| {
+            contains(v, what) || decode_words(v).is_some_and(|d| contains(d.as_bytes(), what))
+        })
+    };
     let address = |name: &str, what: &[u8]| t.addresses(name).iter().any(|v| contains(v, what));
     match k {
         SearchKey::From(s) => address("From", s.as_ref()),
@@ -322,8 +398,8 @@ fn text_key(t: &Text<'_>, k: &SearchKey<'_>) -> bool {
         SearchKey::Bcc(s) => address("Bcc", s.as_ref()),
         SearchKey::Subject(s) => field("Subject", s.as_ref()),
         SearchKey::Header(name, s) => field(&String::from_utf8_lossy(name.as_ref()), s.as_ref()),
-        SearchKey::Body(s) => contains(t.body, s.as_ref()),
-        SearchKey::Text(s) => contains(t.whole, s.as_ref()),
+        SearchKey::Body(s) => t.body_contains(s.as_ref()),
+        SearchKey::Text(s) => t.header_contains(s.as_ref()) || t.body_contains(s.as_ref()),
         SearchKey::SentBefore(d) => t.sent_day().is_some_and(|x| x < day(d)),
         SearchKey::SentOn(d) => t.sent_day().is_some_and(|x| x == day(d)),
         SearchKey::SentSince(d) => t.sent_day().is_some_and(|x| x >= day(d)),
@@ -409,5 +485,35 @@ mod tests {
         assert_eq!(t.fields("subject"), vec![b" a long one".to_vec()]);
         assert!(contains(t.body, b"BODY"));
         assert!(!contains(t.header, b"body"));
+    }
+
+    #[test]
+    fn decoded_headers_and_bodies() {
+        let raw = "Subject: =?ISO-8859-1?Q?Gr=FC=DFe_von_M=FCller?=\r\n\
+            X-Note: =?UTF-8?B?w6l0w6k=?=\r\n\
+            Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+            Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 au lait\r\n\
+            --b\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\nU2VjcmV0IHBsYW4=\r\n\
+            --b--\r\n";
+        let t = Text::new(raw.as_bytes());
+        let key = |k: SearchKey<'static>| text_key(&t, &k);
+        let s = |v: &str| -> imap_codec::imap_types::core::AString<'static> {
+            v.to_owned().try_into().unwrap()
+        };
+        assert!(key(SearchKey::Subject(s("müller"))));
+        assert!(key(SearchKey::Subject(s("GRÜßE"))));
+        assert!(key(SearchKey::Subject(s("Gr=FC"))), "as it stands too");
+        assert!(key(SearchKey::Header(s("X-Note"), s("ÉTÉ"))));
+        assert!(key(SearchKey::Body(s("café"))));
+        assert!(key(SearchKey::Body(s("secret plan"))));
+        assert!(
+            !key(SearchKey::Body(s("müller"))),
+            "the body is not the header"
+        );
+        assert!(key(SearchKey::Text(s("müller"))));
+        assert!(key(SearchKey::Text(s("CAFÉ AU"))));
+        assert!(!key(SearchKey::Text(s("nowhere"))));
     }
 }
