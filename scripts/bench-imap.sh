@@ -20,7 +20,16 @@
 #    ways: a plain password, an ARGON2ID hash from `doveadm pw -s ARGON2ID` (libsodium's
 #    defaults: 64 MiB, 3 passes) and the very argon2id hash Mailroom stored for its own
 #    account (19 MiB, 2 passes: the same cost as Mailroom's).
-# 3. Memory per idle IMAP session: H clients (default 200, mailboxes hold1..holdH,
+# 3. Logins per second: clients that only connect, LOGIN and LOGOUT, again and again
+#    (Outlook and phones open a connection per folder), 1 and 10 clients for S
+#    seconds each, R rounds round-robin, median printed. Each client logs in to its own
+#    account (load1..load10) with the argon2id hash Mailroom stored, in Dovecot too.
+#    Mailroom answers a repeated login from its cache of recent successes
+#    (services/passwords.rs); Dovecot's authentication cache (on here) keeps the hash,
+#    not the outcome, so it verifies argon2id at every login. A second Dovecot row
+#    (dovecot-plain, one account with a clear-text password) shows its login path
+#    without the hash.
+# 4. Memory per idle IMAP session: H clients (default 200, mailboxes hold1..holdH,
 #    empty; then full1..fullH with 100 messages each) log in, SELECT INBOX and stay
 #    connected; the server's resident memory (for Dovecot: its master and every child)
 #    is sampled before and while they are open, and Dovecot's proportional set size
@@ -239,6 +248,26 @@ PY
     done
 fi
 
+say "logins per second (connect, LOGIN, LOGOUT), $SECS s per figure"
+LOGINS=$SCRATCH/logins
+: >"$LOGINS"
+for run in $(seq 1 "$RUNS"); do
+    for s in $SERVERS; do
+        start "$s"
+        for c in 1 10; do
+            out=$(load --clients "$c" --sessions 100000 --time-limit "$SECS" --logins-only)
+            echo "$s clients=$c run=$run $out" | tee -a "$LOGINS"
+            # Dovecot's cache keeps the hash, not the outcome: every login verifies
+            # argon2id again. Its protocol cost alone, with a clear-text password:
+            if [[ $s == dovecot ]]; then
+                out=$(load --clients "$c" --sessions 100000 --time-limit "$SECS" --logins-only --user stress3)
+                echo "dovecot-plain clients=$c run=$run $out" | tee -a "$LOGINS"
+            fi
+        done
+        stop
+    done
+done
+
 say "memory per idle IMAP session ($HOLD sessions logged in, INBOX selected)"
 MEM=$SCRATCH/memory
 : >"$MEM"
@@ -266,10 +295,12 @@ for s in $SERVERS; do
 done
 
 say "IMAP FETCH of whole 4096-octet messages, median of $RUNS runs"
-PYTHONPATH=$ROOT/scripts python3 - "$RESULTS" "$MEM" "$STRESS" "$HOLD" <<'PY'
+PYTHONPATH=$ROOT/scripts python3 - "$RESULTS" "$MEM" "$STRESS" "$HOLD" "$LOGINS" <<'PY'
 import sys
-from benchlib import retrieval_table
+from benchlib import retrieval_table, logins_table
 retrieval_table(sys.argv[1])
+print()
+logins_table(sys.argv[5])
 print()
 for line in open(sys.argv[3]):
     print("stress " + line.rstrip())

@@ -33,6 +33,19 @@ def grouped(path, pattern, keys=1):
     return rows
 
 
+def logins_table(path):
+    """The median logins/s per server and client count (bench-imap.sh's login runs),
+    and each server's ratio to Dovecot's at the same client count."""
+    import statistics
+    rows = grouped(path, r"(\S+) clients=(\d+) run=\d+ .*logins_per_s=(\d+)", keys=2)
+    medians = {k: statistics.median(x[0] for x in v) for k, v in rows.items()}
+    print(f"{'server':<15}{'clients':>8}{'logins/s':>10}{'vs dovecot':>12}")
+    for (s, c), m in medians.items():
+        base = medians.get(("dovecot", c))
+        ratio = f"{m / base:.2f}x" if base else "-"
+        print(f"{s:<15}{c:>8}{m:>10.0f}{ratio:>12}")
+
+
 def retrieval_table(path):
     """The median messages/s and MB/s per server and client count of the retrieval
     runs (bench-pop3.sh, bench-imap.sh: `retrieval_rounds` lines)."""

@@ -92,7 +92,8 @@ pub struct Tally {
 
 /// Run `clients` threads, client i (1-based) logging in as `user` with `%` replaced by
 /// i and running `session` up to `sessions` times until `time_limit`; print
-/// `clients=… logins=… messages=… octets=… secs=… msg_per_s=… mb_per_s=…` and each
+/// `clients=… logins=… messages=… octets=… secs=… msg_per_s=… mb_per_s=…
+/// logins_per_s=…` and each
 /// error. Fails if any client did.
 pub fn run<F>(
     clients: usize,
@@ -138,9 +139,10 @@ where
         eprintln!("error: {e}");
     }
     println!(
-        "clients={clients} logins={logins} messages={messages} octets={octets} secs={secs:.3} msg_per_s={:.0} mb_per_s={:.1}",
+        "clients={clients} logins={logins} messages={messages} octets={octets} secs={secs:.3} msg_per_s={:.0} mb_per_s={:.1} logins_per_s={:.0}",
         messages as f64 / secs,
-        octets as f64 / secs / 1e6
+        octets as f64 / secs / 1e6,
+        logins as f64 / secs
     );
     if tallies.iter().any(|t| t.error.is_some()) {
         ExitCode::FAILURE

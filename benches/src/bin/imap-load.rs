@@ -6,6 +6,7 @@
 //! ```text
 //! imap-load [--server 127.0.0.1:2143] [--clients 1] [--user load%] [--password P]
 //!           [--sessions 1] [--batch 100] [--window 4] [--time-limit 60] [--hold SECONDS]
+//!           [--logins-only]
 //! ```
 //!
 //! `%` in `--user` is replaced by the client number (1..N). One thread per client with
@@ -18,7 +19,9 @@
 //! literal's length as its octets, and a session that gets fewer messages than SELECT
 //! announced is an error. `--hold S` logs every client in and SELECTs INBOX, waits S
 //! seconds with the sessions open (to measure the server's memory per session), then
-//! logs out. Only loopback addresses are accepted.
+//! logs out. `--logins-only` makes each session connect, LOGIN and LOGOUT, nothing
+//! else (a client opening a connection per folder, as Outlook and phones do): the
+//! summary's `logins_per_s` is the figure then. Only loopback addresses are accepted.
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_benches::cli::or_usage_exit;
@@ -42,26 +45,38 @@ struct Options {
     load: LoadOptions,
     /// Messages per FETCH command.
     batch: usize,
+    /// Sessions only log in and out.
+    logins_only: bool,
 }
 
 const USAGE: &str = "usage: imap-load [--server ADDR:PORT] [--clients N] [--user NAME%] \
-[--password P] [--sessions S] [--batch B] [--window W] [--time-limit SECONDS] [--hold SECONDS]";
+[--password P] [--sessions S] [--batch B] [--window W] [--time-limit SECONDS] [--hold SECONDS] \
+[--logins-only]";
 
 fn parse_args() -> Result<Options, String> {
     let mut batch = 100;
-    let load = LoadOptions::parse(2143, 4, USAGE, |flag, value| {
-        if flag != "--batch" {
-            return Ok(false);
+    let mut logins_only = false;
+    let load = LoadOptions::parse(2143, 4, USAGE, |flag, value| match flag {
+        "--batch" => {
+            batch = value()?
+                .parse::<usize>()
+                .map_err(|e| format!("--batch: {e}"))?;
+            Ok(true)
         }
-        batch = value()?
-            .parse::<usize>()
-            .map_err(|e| format!("--batch: {e}"))?;
-        Ok(true)
+        "--logins-only" => {
+            logins_only = true;
+            Ok(true)
+        }
+        _ => Ok(false),
     })?;
     if batch == 0 || batch > MAX_BATCH {
         return Err(format!("--batch must be 1..={MAX_BATCH}"));
     }
-    let o = Options { load, batch };
+    let o = Options {
+        load,
+        batch,
+        logins_only,
+    };
     // LOGIN sends them as quoted strings; keep them to what needs no escaping.
     for (what, v) in [("--user", &o.load.user), ("--password", &o.load.password)] {
         if v.is_empty()
@@ -105,8 +120,8 @@ struct Client {
 }
 
 impl Client {
-    /// Connect, read the greeting, LOGIN and SELECT INBOX; returns the message count.
-    fn open(o: &Options, user: &str) -> Result<(Client, usize), String> {
+    /// Connect, read the greeting and LOGIN.
+    fn login(o: &Options, user: &str) -> Result<Client, String> {
         let s = TcpStream::connect(o.load.server).map_err(|e| format!("connect: {e}"))?;
         s.set_read_timeout(Some(IO_TIMEOUT))
             .map_err(|e| e.to_string())?;
@@ -122,6 +137,12 @@ impl Client {
             return Err(format!("greeting: {}", greeting.text));
         }
         c.command(&format!("LOGIN \"{user}\" \"{}\"", o.load.password), |_| ())?;
+        Ok(c)
+    }
+
+    /// Connect, read the greeting, LOGIN and SELECT INBOX; returns the message count.
+    fn open(o: &Options, user: &str) -> Result<(Client, usize), String> {
+        let mut c = Client::login(o, user)?;
         let mut exists = None;
         c.command("SELECT INBOX", |r| {
             if r.tag() == "*" && r.word(2).eq_ignore_ascii_case("EXISTS") {
@@ -259,6 +280,11 @@ fn ok(r: &Response, what: &str) -> Result<(), String> {
 }
 
 fn session(o: &Options, user: &str, t: &mut Tally) -> Result<(), String> {
+    if o.logins_only {
+        let mut c = Client::login(o, user)?;
+        t.logins += 1;
+        return c.command("LOGOUT", |_| ());
+    }
     let (mut c, count) = Client::open(o, user)?;
     t.logins += 1;
     let mut next = 1;
