@@ -4,9 +4,11 @@
 //! and these pages always agree.
 
 use super::pages::{self, csrf};
-use super::settings;
 use super::{done, edit_outcome, Ctx, Outcome, Who};
-use crate::config::edit::{array_of_tables, edit_config, replace_account_checked, EditError};
+use super::{sections, settings, user_perms};
+use crate::config::edit::{
+    array_of_tables, edit_config, remove_table_keeping_comment, replace_account_checked, EditError,
+};
 use crate::config::files::load_snapshot;
 use crate::config::mappings::{export_csv, parse_mapping_csv, push_rows, MappingRow};
 use crate::config::users;
@@ -63,6 +65,7 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
         "settings" => settings::config_page(ctx, who, None),
         "rules" => rules_page(ctx, who, None),
         "access" => access_page(ctx, who, None),
+        p if sections::is_page(p) => sections::page(ctx, who, p),
         _ => pages::error(404, "No such page."),
     }
 }
@@ -83,6 +86,7 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "queue/delete" => delete_queued(ctx, form),
         "queue/flush" => flush(ctx),
         "lists" | "lists/edit" | "lists/delete" => settings::post(ctx, action, form),
+        "section" => sections::post(ctx, form),
         "settings" => return settings::save_config(ctx, who, form),
         "rules" => return save_text(ctx, who, "/admin/rules", form),
         "access" => return save_text(ctx, who, "/admin/access", form),
@@ -269,8 +273,7 @@ fn users_page(who: &Who, snap: &Snapshot) -> Response {
                 label.check { input type="checkbox" name="admin"; " Administrator" }
                 button type="submit" { "Add user" }
             }
-            p.hint { "A user's name opens their forwarding, assistants and comment. Permissions and size limits: "
-                code { "mailroom user set NAME ..." } " (see " code { "mailroom user set --help" } ")." }
+            p.hint { "A user's name opens their settings: forwarding, assistants, group, permissions, size rules and quota." }
         },
     )
 }
@@ -300,6 +303,7 @@ fn user_page(ctx: &Ctx<'_>, who: &Who, snap: &Snapshot) -> Response {
                 h2 { "Assistants (§4.2.3.1.6.1)" }
                 label { "Assistants, one per line (they get a copy)" textarea name="assistants" rows="3" { (a.assistants.join("\n")) } }
                 label.check { input type="checkbox" name="assistant_redirect" checked[a.assistant_redirect]; " Redirect to the assistants (no local copy)" }
+                (user_perms::fields(a, snap))
                 button type="submit" { "Save" }
             }
             p { a href="/admin/users" { "Back to the users" } }
@@ -319,6 +323,9 @@ fn user_settings(ctx: &Ctx<'_>, form: &Form) -> Outcome {
     a.forward_to = form.list("forward_to");
     a.assistants = form.list("assistants");
     a.assistant_redirect = form.checked("assistant_redirect");
+    if let Err(e) = user_perms::apply(&mut a, form) {
+        return done(&back, Err(e));
+    }
     edit_outcome(
         &back,
         replace_account_checked(&ctx.dd, &a),
@@ -597,30 +604,8 @@ fn edit_mapping(ctx: &Ctx<'_>, form: &Form) -> Outcome {
 fn delete_mapping(ctx: &Ctx<'_>, form: &Form) -> Outcome {
     let was = form.text("was").to_string();
     let r = edit_config(&ctx.dd, |doc| {
-        let (i, list) = mapping_at(doc, form)?;
-        // The comment above the removed table stays, above the next one.
-        let prefix = list
-            .get(i)
-            .and_then(|t| t.decor().prefix())
-            .and_then(|p| p.as_str())
-            .unwrap_or("")
-            .to_string();
-        list.remove(i);
-        if !prefix.trim().is_empty() {
-            if let Some(next) = list.get_mut(i) {
-                let own = next
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                next.decor_mut().set_prefix(format!("{prefix}{own}"));
-            }
-        }
-        if list.is_empty() {
-            doc.remove("mapping");
-        }
-        Ok(())
+        let (i, _) = mapping_at(doc, form)?;
+        remove_table_keeping_comment(doc, "mapping", i)
     });
     edit_outcome(
         "/admin/mappings",

@@ -13,8 +13,10 @@
 
 mod admin;
 mod pages;
+mod sections;
 mod settings;
 pub mod state;
+mod user_perms;
 
 use crate::config::edit::EditError;
 use crate::config::files::load_snapshot;
