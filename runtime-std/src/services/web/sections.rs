@@ -419,7 +419,7 @@ fn section_form(who: &Who, s: &Section, t: Option<&dyn TableLike>, index: Option
     };
     let n = index.map_or(usize::MAX, |i| i);
     html! {
-        form.section method="post" action="/admin/section" data-section=(s.id) {
+        form.section method="post" action="/admin/section" data-section=(s.id) id=[(op == "add").then(|| format!("add-{}", s.id))] {
             (csrf(who))
             input type="hidden" name="section" value=(s.id);
             input type="hidden" name="op" value=(op);
