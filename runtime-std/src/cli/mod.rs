@@ -18,6 +18,7 @@ mod ids;
 mod logging;
 mod mapping;
 mod route;
+mod user_csv;
 
 use crate::config::files::{load_snapshot, load_snapshot_with_warnings};
 use crate::config::problem::Problem;
@@ -141,7 +142,14 @@ enum UserCommand {
         /// Make the account an administrator.
         #[arg(long)]
         admin: bool,
+        /// Send the welcome message (DIR/WELCOME.MSG) to the new user.
+        #[arg(long)]
+        welcome: bool,
     },
+    /// Create and update accounts from a CSV file (VPOP3's user database layouts).
+    Import(user_csv::Import),
+    /// Write the accounts as CSV to standard output.
+    Export(user_csv::Export),
     /// Delete an account (its mailbox is kept).
     Del { name: String },
     /// List the accounts.
@@ -372,10 +380,13 @@ fn report_problems(problems: &[Problem]) -> ExitCode {
 
 fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
     let result: Result<String, UserError> = match command {
+        UserCommand::Import(i) => return user_csv::import(dd, i),
+        UserCommand::Export(e) => return user_csv::export(dd, e),
         UserCommand::Add {
             name,
             password,
             admin,
+            welcome,
         } => {
             let password = match read_password(password) {
                 Ok(p) => p,
@@ -396,6 +407,9 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                         mailbox.display(),
                         a.name
                     ));
+                }
+                if welcome {
+                    user_csv::welcome(dd, &a.name);
                 }
                 msg
             })

@@ -11,6 +11,7 @@
 //! DIR/SMTPRULES.TXT          SMTP rules (VPOP3 format, §8.2.4)
 //! DIR/SMTPFWD.DAT            LAN forwarding rules
 //! DIR/BOUNCE.MSG             the text of bounces for unknown recipients (§16.4)
+//! DIR/WELCOME.MSG            the welcome message new users get (§4.3.2.5)
 //! DIR/FINGER.TPL             the Finger Results Template (§11.5.5)
 //! DIR/CONNECT.NOW            VPOP3's trigger: run the primary connections
 //! DIR/tls/cert.pem, key.pem  certificate (generated for the development setup)
@@ -206,6 +207,11 @@ impl DataDir {
     /// The text of bounces for unknown recipients.
     pub fn bounce_template_file(&self) -> PathBuf {
         self.root.join("BOUNCE.MSG")
+    }
+
+    /// The welcome message new users get (§4.3.2.5).
+    pub fn welcome_message_file(&self) -> PathBuf {
+        self.root.join("WELCOME.MSG")
     }
 
     /// VPOP3's trigger file: run the primary connections now.

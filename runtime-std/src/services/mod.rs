@@ -18,3 +18,4 @@ pub mod scheduler;
 pub mod smtprules;
 pub mod summary;
 pub mod web;
+pub mod welcome;

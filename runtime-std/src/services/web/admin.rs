@@ -5,7 +5,7 @@
 
 use super::pages::{self, csrf};
 use super::{done, edit_outcome, Ctx, Outcome, Who};
-use super::{sections, settings, user_perms};
+use super::{sections, settings, user_csv, user_perms};
 use crate::config::edit::{
     array_of_tables, edit_config, remove_table_keeping_comment, replace_account_checked, EditError,
 };
@@ -59,6 +59,7 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
                 "Content-Disposition",
                 "attachment; filename=\"mappings.csv\"",
             ),
+        "users.csv" => user_csv::export(ctx),
         "queue" => queue_page(ctx, who),
         "logs" => logs_page(ctx, who),
         "lists" => settings::lists_page(who, &snap),
@@ -79,6 +80,7 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "users/admin" => set_admin(ctx, who, form),
         "users/unlock" => unlock(ctx, form),
         "users/settings" => user_settings(ctx, form),
+        "users/import" => user_csv::import(ctx, form),
         "mappings" => add_mapping(ctx, form),
         "mappings/edit" => edit_mapping(ctx, form),
         "mappings/delete" => delete_mapping(ctx, form),
@@ -271,8 +273,10 @@ fn users_page(who: &Who, snap: &Snapshot) -> Response {
                 label { "Name" input type="text" name="name" required; }
                 label { "Password" input type="password" name="password" autocomplete="new-password" required; }
                 label.check { input type="checkbox" name="admin"; " Administrator" }
+                label.check { input type="checkbox" name="welcome"; " Send the welcome message" }
                 button type="submit" { "Add user" }
             }
+            (user_csv::forms(who))
             p.hint { "A user's name opens their settings: forwarding, assistants, group, permissions, size rules and quota." }
         },
     )
@@ -340,11 +344,16 @@ fn add_user(ctx: &Ctx<'_>, form: &Form) -> Outcome {
         users::add_user(&ctx.dd, name, password, form.checked("admin"))
             .map(|a| {
                 tracing::info!(user = %a.name, admin = a.admin, peer = %ctx.client.ip, "web: user added");
-                format!(
+                let mut m = format!(
                     "Created {}user {}.",
                     if a.admin { "administrator " } else { "" },
                     a.name
-                )
+                );
+                if form.checked("welcome") {
+                    m.push(' ');
+                    m.push_str(&user_csv::welcome(ctx, &a.name));
+                }
+                m
             })
             .map_err(|e| e.to_string()),
     )

@@ -16,6 +16,7 @@ mod pages;
 mod sections;
 mod settings;
 pub mod state;
+mod user_csv;
 mod user_perms;
 
 use crate::config::edit::EditError;
@@ -72,7 +73,11 @@ pub fn body_limit(method: &str, path: &str) -> usize {
     match (method, path) {
         (
             "POST",
-            "/admin/mappings/import" | "/admin/rules" | "/admin/access" | "/admin/settings",
+            "/admin/mappings/import"
+            | "/admin/users/import"
+            | "/admin/rules"
+            | "/admin/access"
+            | "/admin/settings",
         ) => 1 << 20,
         ("POST", _) => 16 * 1024,
         _ => 0,

@@ -69,9 +69,10 @@ pub(crate) fn csrf(who: &Who) -> Markup {
     html! { input type="hidden" name="csrf" value=(who.csrf); }
 }
 
-const NAV: [(&str, &str); 13] = [
+const NAV: [(&str, &str); 14] = [
     ("/admin/", "Status"),
     ("/admin/users", "Users"),
+    ("/admin/groups", "Groups"),
     ("/admin/mappings", "Mappings"),
     ("/admin/lists", "Lists"),
     ("/admin/local-mail", "Local Mail"),

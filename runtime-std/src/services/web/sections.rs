@@ -20,6 +20,8 @@ use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 enum Kind {
     /// A checkbox; the default is what an absent key means.
     Bool(bool),
+    /// Yes, no, or not set (a group's tri-state setting, §4.3.6).
+    Tri,
     /// A string; left empty, the key is removed.
     Text,
     /// A password: never shown; left empty, the old one stays.
@@ -284,6 +286,31 @@ const CONNECTION: Section = Section {
     ],
 };
 
+const GROUP: Section = Section {
+    id: "group",
+    key: "group",
+    title: "Group",
+    hint: "Users name their group on their own page (§4.3.6). A setting left \"not set\" leaves each member's own; a set one fills in what a member leaves unset, or, with Force, overrides it.",
+    named: Some("name"),
+    fields: &[
+        f("name", "Name", Kind::Text),
+        f("comment", "Comment", Kind::Text),
+        f("in_everyone", "Put users in the Everyone list", Kind::Tri),
+        f("send_internet", "Allow sending of Internet mail", Kind::Tri),
+        f("receive_internet", "Allow receiving of Internet mail", Kind::Tri),
+        f(
+            "reply_address",
+            "Internet mail reply address (`*` is the user's name)",
+            Kind::Text,
+        ),
+        f(
+            "force",
+            "Force user configuration to match these settings",
+            Kind::Bool(false),
+        ),
+    ],
+};
+
 const SCHEDULE: Section = Section {
     id: "schedule",
     key: "schedule",
@@ -302,11 +329,12 @@ const SCHEDULE: Section = Section {
 };
 
 /// The pages, each with its sections.
-const PAGES: [(&str, &str, &[&Section]); 4] = [
+const PAGES: [(&str, &str, &[&Section]); 5] = [
     ("local-mail", "Local Mail", &[&LOCAL_MAIL, &UNKNOWN, &ADMIN]),
     ("inmail", "In Mail", &[&INMAIL]),
     ("connections", "Connections and Out Mail", &[&CONNECTION]),
     ("schedules", "Schedules", &[&SCHEDULE]),
+    ("groups", "Groups", &[&GROUP]),
 ];
 
 fn section(id: &str) -> Option<(&'static str, &'static Section)> {
@@ -373,6 +401,16 @@ fn field_input(field: &Field, t: Option<&dyn TableLike>, n: usize) -> Markup {
                     input type="checkbox" name=(field.key) id=(id)
                         checked[v.and_then(Value::as_bool).unwrap_or(default)];
                     " " (field.label)
+                }
+            }
+            Kind::Tri => {
+                @let now = v.and_then(Value::as_bool);
+                label { (field.label)
+                    select name=(field.key) {
+                        option value="" selected[now.is_none()] { "(not set)" }
+                        option value="yes" selected[now == Some(true)] { "yes" }
+                        option value="no" selected[now == Some(false)] { "no" }
+                    }
                 }
             }
             Kind::Secret => {
@@ -501,6 +539,11 @@ fn value_from(field: &Field, form: &Form) -> Result<Option<Option<Value>>, Strin
     };
     Ok(Some(match field.kind {
         Kind::Bool(_) => Some(Value::from(form.checked(field.key))),
+        Kind::Tri => match trimmed {
+            "yes" => Some(Value::from(true)),
+            "no" => Some(Value::from(false)),
+            _ => None,
+        },
         Kind::Secret if trimmed.is_empty() => return Ok(None),
         Kind::Text | Kind::Secret | Kind::Choice(_) if trimmed.is_empty() => None,
         Kind::Text | Kind::Secret | Kind::Choice(_) => Some(Value::from(trimmed)),
