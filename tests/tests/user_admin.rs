@@ -255,7 +255,264 @@ fn groups_on_the_web_applied_and_forced(flavor: Flavor) {
     s.cli_ok(&["check"]);
 }
 
+fn message(subject: &str) -> Vec<u8> {
+    format!(
+        "From: Someone <someone@remote.example>\r\nSubject: {subject}\r\n\r\nbody of {subject}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Mail from outside for `to`.
+fn receive(s: &TestServer, to: &str, subject: &str) {
+    let (mut c, _) = Smtp::connect(s.smtp).unwrap();
+    c.command("EHLO client.test").unwrap();
+    let r = c
+        .send_mail(
+            "someone@remote.example",
+            &format!("{to}@example.com"),
+            &message(subject),
+        )
+        .unwrap();
+    assert_eq!(r.code, 250, "{r:?}");
+    let _ = c.command("QUIT");
+}
+
+/// `mailbox list USER`: (uid, line) per message.
+fn listing(s: &TestServer, user: &str) -> Vec<(String, String)> {
+    out(s.cli_ok(&["mailbox", "list", user]))
+        .lines()
+        .filter_map(|l| Some((l.split_whitespace().next()?.to_string(), l.to_string())))
+        .filter(|(u, _)| u.parse::<u32>().is_ok())
+        .collect()
+}
+
+fn uid_of(s: &TestServer, user: &str, subject: &str) -> String {
+    listing(s, user)
+        .into_iter()
+        .find(|(_, l)| l.ends_with(subject))
+        .unwrap_or_else(|| panic!("{subject} not in {:?}", listing(s, user)))
+        .0
+}
+
+fn pop3_greeting(pop: std::net::SocketAddr, user: &str, password: &str) -> String {
+    let mut c = Pop3::connect(pop).unwrap();
+    let r = c.login(user, password).unwrap();
+    let _ = c.command("QUIT");
+    r
+}
+
+/// USR-6: list, view raw, hold (hidden from POP3), release, copy, move, delete and
+/// purge a user's INBOX, by the CLI and on the web.
+fn message_management(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let (pop, _) = pop3::enable(&s, false);
+    let http = s.add_listener("http");
+    s.serve();
+    for subject in ["one", "two", "three"] {
+        receive(&s, ALICE, subject);
+    }
+    assert!(wait_until(Duration::from_secs(30), || listing(&s, ALICE)
+        .len()
+        == 3));
+    let two = uid_of(&s, ALICE, "two");
+    let o = out(s.cli_ok(&["mailbox", "hold", ALICE, &two]));
+    assert!(o.contains("Held 1 message of alice."), "{o}");
+    assert!(listing(&s, ALICE)
+        .iter()
+        .any(|(u, l)| *u == two && l.contains("held")));
+    let r = pop3_greeting(pop, ALICE, ALICE_PASSWORD);
+    assert!(
+        r.contains("maildrop has 2 messages"),
+        "held mail is hidden: {r}"
+    );
+    let raw = out(s.cli_ok(&["mailbox", "show", ALICE, &two]));
+    assert!(
+        raw.contains("Subject: two\r\n") && raw.contains("body of two"),
+        "{raw}"
+    );
+    // The web page: the list with the held one, a message raw, release.
+    let mut b = Browser::new(http);
+    assert_eq!(b.login("postmaster", POSTMASTER_PASSWORD).status, 303);
+    let page = b.get("/admin/mailbox?name=alice");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(">held<") && page.body.contains(">two<"),
+        "{}",
+        page.body
+    );
+    let token = mailroom_tests::web::csrf_in(&page.body).unwrap();
+    let one = uid_of(&s, ALICE, "one");
+    let r = b.get(&format!("/admin/mailbox/raw?name=alice&uid={one}"));
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(r.body.contains("Subject: one"), "{}", r.body);
+    assert_eq!(b.get("/admin/mailbox?name=nobody").status, 404);
+    assert_eq!(
+        b.get("/admin/mailbox/raw?name=alice&uid=999999").status,
+        404
+    );
+    let r = b.post(
+        "/admin/mailbox",
+        &[
+            ("name", ALICE),
+            ("uid", &two),
+            ("op", "release"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(b
+        .get("/admin/mailbox?name=alice")
+        .body
+        .contains("Released 1 message."));
+    let r = pop3_greeting(pop, ALICE, ALICE_PASSWORD);
+    assert!(r.contains("maildrop has 3 messages"), "{r}");
+    // Copy two messages straight into bob's INBOX (ticked together).
+    let three = uid_of(&s, ALICE, "three");
+    let r = b.post(
+        "/admin/mailbox",
+        &[
+            ("name", ALICE),
+            ("uid", &one),
+            ("uid", &two),
+            ("op", "copy"),
+            ("to", "bob"),
+            ("direct", "on"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(listing(&s, "bob").len(), 2);
+    assert_eq!(listing(&s, ALICE).len(), 3);
+    // Move through routing: bob's assistant gets a copy too.
+    s.cli_ok(&["user", "set", "bob", "--assistant", "postmaster"]);
+    let o = out(s.cli_ok(&["mailbox", "move", ALICE, &three, "--to", "bob"]));
+    assert!(o.contains("Moved 1 message from alice to bob."), "{o}");
+    assert_eq!(listing(&s, ALICE).len(), 2);
+    assert!(listing(&s, "bob").iter().any(|(_, l)| l.ends_with("three")));
+    assert!(listing(&s, "postmaster")
+        .iter()
+        .any(|(_, l)| l.ends_with("three")));
+    // Delete one, then purge the rest (a held one included).
+    s.cli_ok(&["mailbox", "delete", ALICE, &one]);
+    assert_eq!(listing(&s, ALICE).len(), 1);
+    s.cli_ok(&["mailbox", "hold", ALICE, &two]);
+    let r = b.post(
+        "/admin/mailbox",
+        &[("name", ALICE), ("op", "purge"), ("csrf", &token)],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/mailbox?name=alice");
+    assert!(
+        page.body.contains("Purged the INBOX: 1 message deleted."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("The INBOX is empty."));
+    assert!(out(s.cli_ok(&["mailbox", "list", ALICE])).contains("empty"));
+    // Mistakes are refused.
+    assert!(!s.cli(&["mailbox", "list", "nobody"]).status.success());
+    assert!(!s
+        .cli(&["mailbox", "delete", "bob", "999999"])
+        .status
+        .success());
+    assert_eq!(listing(&s, "bob").len(), 3);
+}
+
+/// Mail alice sends to the Internet, queued.
+fn submit(s: &TestServer, subject: &str) {
+    use base64::Engine;
+    let (mut c, _) = Smtp::connect(s.smtp).unwrap();
+    c.command("EHLO client.test").unwrap();
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{ALICE}\0{ALICE_PASSWORD}"));
+    assert_eq!(c.command(&format!("AUTH PLAIN {token}")).unwrap().code, 235);
+    let r = c
+        .send_mail(
+            "alice@example.com",
+            "someone@remote.example",
+            &message(subject),
+        )
+        .unwrap();
+    assert_eq!(r.code, 250, "{r:?}");
+    let _ = c.command("QUIT");
+}
+
+fn queue_list(s: &TestServer) -> String {
+    out(s.cli_ok(&["queue", "list"]))
+}
+
+fn relay(addr: &str) -> toml::Table {
+    let mut t = toml::Table::new();
+    t.insert("method".into(), "relay".into());
+    t.insert("relays".into(), toml::Value::Array(vec![addr.into()]));
+    t
+}
+
+/// USR-6's *OUTQUEUE hold: a held message stays queued and is not sent, even by a
+/// flush, until released (CLI and web).
+fn queue_hold(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let http = s.add_listener("http");
+    // The relay is not there yet: the first message waits in the queue.
+    let nowhere = format!("127.0.0.1:{}", mailroom_tests::server::free_port());
+    s.edit_config(|doc| TestServer::set_lan_connection(doc, relay(&nowhere)));
+    s.serve();
+    submit(&s, "held one");
+    assert!(wait_until(Duration::from_secs(30), || queue_list(&s)
+        .contains("someone@remote.example")));
+    let list = queue_list(&s);
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let o = out(s.cli_ok(&["queue", "hold", &id]));
+    assert!(o.contains("Held queued message"), "{o}");
+    assert!(queue_list(&s).contains("held: not sent until released"));
+    // The relay comes up; a flush and a new message go out, the held one stays.
+    let sink = mailroom_tests::sink::Sink::start(&[]);
+    s.edit_config(|doc| TestServer::set_lan_connection(doc, relay(&sink.addr.to_string())));
+    assert!(wait_until(Duration::from_secs(30), || s
+        .log()
+        .contains("outbound settings reloaded")));
+    s.cli_ok(&["queue", "flush"]);
+    let flush = s
+        .config_file()
+        .parent()
+        .unwrap()
+        .join("spool")
+        .join("FLUSH");
+    assert!(wait_until(Duration::from_secs(30), || !flush.exists()));
+    submit(&s, "sent at once");
+    let got = sink.wait_for(1, Duration::from_secs(60));
+    assert!(got.iter().all(|m| !m.contains("held one")), "{got:?}");
+    assert!(queue_list(&s).contains(&id));
+    // The web queue page offers Release; releasing sends it.
+    let mut b = Browser::new(http);
+    assert_eq!(b.login("postmaster", POSTMASTER_PASSWORD).status, 303);
+    let page = b.get("/admin/queue");
+    assert!(
+        page.body.contains(">held<") && page.body.contains("Release"),
+        "{}",
+        page.body
+    );
+    let token = mailroom_tests::web::csrf_in(&page.body).unwrap();
+    let r = b.post("/admin/queue/hold", &[("id", &id), ("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    assert!(b
+        .get("/admin/queue")
+        .body
+        .contains("Released queued message"));
+    s.cli_ok(&["queue", "flush"]);
+    let got = sink.wait_for(2, Duration::from_secs(60));
+    assert!(got.iter().any(|m| m.contains("held one")), "{got:?}");
+    assert!(!s.cli(&["queue", "hold", "no-such-id"]).status.success());
+}
+
 both_binaries!(
     csv_round_trip_and_welcome,
-    groups_on_the_web_applied_and_forced
+    groups_on_the_web_applied_and_forced,
+    message_management,
+);
+
+both_binaries!(
+    #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
+    queue_hold,
 );

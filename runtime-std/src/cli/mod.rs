@@ -16,6 +16,7 @@ mod dkim;
 mod forwardings;
 mod ids;
 mod logging;
+mod mailbox;
 mod mapping;
 mod route;
 mod user_csv;
@@ -78,6 +79,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Look into a user's INBOX: list, show, hold, delete, move, copy, purge (USR-6).
+    Mailbox {
+        #[command(subcommand)]
+        command: mailbox::MailboxCommand,
     },
     /// Show or manage the outbound queue.
     Queue {
@@ -175,6 +181,10 @@ enum QueueCommand {
     Flush,
     /// Delete a queued message.
     Del { id: String },
+    /// Hold a queued message: it stays in the queue, not sent until released.
+    Hold { id: String },
+    /// Release a held message.
+    Release { id: String },
 }
 
 /// Parse the process arguments and run the command.
@@ -232,6 +242,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Check => check(&dd),
         Command::User { command } => user(&dd, command),
         Command::Queue { command } => queue(&dd, command),
+        Command::Mailbox { command } => mailbox::mailbox(&dd, command),
         Command::Connect { target, wait } => connect(&dd, target.as_deref(), wait),
         Command::Route {
             address,
@@ -491,6 +502,9 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
                     for line in crate::services::outbound::state::describe(dd, &e.id) {
                         println!("    {line}");
                     }
+                    if crate::services::queue_hold::is_held(dd, &e.id) {
+                        println!("    held: not sent until released (`queue release`)");
+                    }
                 }
                 println!(
                     "{} message{} queued.",
@@ -508,6 +522,8 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
             }
             Err(e) => fail(e),
         },
+        QueueCommand::Hold { id } => hold(dd, &id, true),
+        QueueCommand::Release { id } => hold(dd, &id, false),
         QueueCommand::Del { id } => match spool::delete(dd, &id) {
             Ok(true) => {
                 println!("Deleted queued message {id}.");
@@ -519,6 +535,25 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
             }
             Err(e) => fail(e),
         },
+    }
+}
+
+fn hold(dd: &DataDir, id: &str, held: bool) -> ExitCode {
+    match crate::services::queue_hold::set_held(dd, id, held) {
+        Ok(true) if held => {
+            println!("Held queued message {id}; it is not sent until released.");
+            ExitCode::SUCCESS
+        }
+        Ok(true) => {
+            println!("Released queued message {id}.");
+            ExitCode::SUCCESS
+        }
+        Ok(false) if held => fail(format!("no queued message {id}")),
+        Ok(false) => fail(format!("{id} was not held")),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            fail(format!("{id:?} is not a queue id (see `queue list`)"))
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -20,7 +20,7 @@
 //!                            (Maildir++); each folder holds mailroom-index,
 //!                            mailroom-changes, mailroom-pop.lock (docs/STORE.md);
 //!                            USERPLAN.TXT, USERINFO.TXT for finger (§11.5.3)
-//! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
+//! DIR/spool/                 outbound queue (queue/, tmp/, held/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
 //!                            connect/, seen/, ids-blocklist)
 //! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG,
@@ -230,6 +230,11 @@ impl DataDir {
     }
 
     /// Outbound messages being written.
+    /// Queue entries an administrator holds (USR-6): an empty file per queue id.
+    pub fn spool_held_dir(&self) -> PathBuf {
+        self.spool_dir().join("held")
+    }
+
     pub fn spool_tmp_dir(&self) -> PathBuf {
         self.spool_dir().join("tmp")
     }

@@ -5,7 +5,7 @@
 
 use super::pages::{self, csrf};
 use super::{done, edit_outcome, Ctx, Outcome, Who};
-use super::{sections, settings, user_csv, user_perms};
+use super::{mailbox, sections, settings, user_csv, user_perms};
 use crate::config::edit::{
     array_of_tables, edit_config, remove_table_keeping_comment, replace_account_checked, EditError,
 };
@@ -60,6 +60,8 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
                 "attachment; filename=\"mappings.csv\"",
             ),
         "users.csv" => user_csv::export(ctx),
+        "mailbox" => mailbox::page(ctx, who),
+        "mailbox/raw" => mailbox::raw(ctx),
         "queue" => queue_page(ctx, who),
         "logs" => logs_page(ctx, who),
         "lists" => settings::lists_page(who, &snap),
@@ -81,12 +83,14 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "users/unlock" => unlock(ctx, form),
         "users/settings" => user_settings(ctx, form),
         "users/import" => user_csv::import(ctx, form),
+        "mailbox" => mailbox::post(ctx, form),
         "mappings" => add_mapping(ctx, form),
         "mappings/edit" => edit_mapping(ctx, form),
         "mappings/delete" => delete_mapping(ctx, form),
         "mappings/import" => import_mappings(ctx, form),
         "queue/delete" => delete_queued(ctx, form),
         "queue/flush" => flush(ctx),
+        "queue/hold" => hold_queued(ctx, form),
         "lists" | "lists/edit" | "lists/delete" => settings::post(ctx, action, form),
         "section" => sections::post(ctx, form),
         "settings" => return settings::save_config(ctx, who, form),
@@ -310,6 +314,7 @@ fn user_page(ctx: &Ctx<'_>, who: &Who, snap: &Snapshot) -> Response {
                 (user_perms::fields(a, snap))
                 button type="submit" { "Save" }
             }
+            p { a href=(format!("/admin/mailbox?name={}", encode(&a.name))) { "Messages in " (a.name) "'s INBOX" } }
             p { a href="/admin/users" { "Back to the users" } }
         },
     )
@@ -669,6 +674,14 @@ fn queue_page(ctx: &Ctx<'_>, who: &Who) -> Response {
                                     td { (e.recipients.join(", ")) }
                                     td { @for l in crate::services::outbound::state::describe(&ctx.dd, &e.id) { (l) br; } }
                                     td {
+                                        @let held = crate::services::queue_hold::is_held(&ctx.dd, &e.id);
+                                        @if held { strong.held { "held" } " " }
+                                        form.inline method="post" action="/admin/queue/hold" {
+                                            (csrf(who))
+                                            input type="hidden" name="id" value=(e.id);
+                                            @if !held { input type="hidden" name="hold" value="on"; }
+                                            button type="submit" { @if held { "Release" } @else { "Hold" } }
+                                        }
                                         form.inline method="post" action="/admin/queue/delete" {
                                             (csrf(who))
                                             input type="hidden" name="id" value=(e.id);
@@ -695,6 +708,22 @@ fn delete_queued(ctx: &Ctx<'_>, form: &Form) -> Outcome {
         Ok(true) => Ok(format!("Deleted queued message {id}.")),
         Ok(false) => Err(format!("No queued message {id}.")),
         Err(e) => Err(format!("Cannot delete {id}: {e}")),
+    };
+    done("/admin/queue", r)
+}
+
+fn hold_queued(ctx: &Ctx<'_>, form: &Form) -> Outcome {
+    let (id, held) = (form.text("id"), form.checked("hold"));
+    let r = match crate::services::queue_hold::set_held(&ctx.dd, id, held) {
+        Ok(true) if held => Ok(format!(
+            "Held queued message {id}; it is not sent until released."
+        )),
+        Ok(true) => Ok(format!("Released queued message {id}.")),
+        Ok(false) => Err(format!(
+            "No queued message {id} to {}.",
+            if held { "hold" } else { "release" }
+        )),
+        Err(e) => Err(format!("Cannot change {id}: {e}")),
     };
     done("/admin/queue", r)
 }

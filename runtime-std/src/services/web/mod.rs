@@ -12,6 +12,7 @@
 //! mail protocols (the caller's `login`).
 
 mod admin;
+mod mailbox;
 mod pages;
 mod sections;
 mod settings;
