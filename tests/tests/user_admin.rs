@@ -506,7 +506,49 @@ fn queue_hold(flavor: Flavor) {
     assert!(!s.cli(&["queue", "hold", "no-such-id"]).status.success());
 }
 
+/// `mailroom user unlock`: the running server lifts a lock-out within a second.
+fn unlock_from_the_command_line(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let (pop, _) = pop3::enable(&s, false);
+    s.edit_config_text(|t| t.replace("[accounts]", "[accounts]\nlockout_failures = 2"));
+    s.serve();
+    for _ in 0..2 {
+        assert!(pop3_greeting(pop, ALICE, "wrong-password").starts_with("-ERR"));
+    }
+    let r = pop3_greeting(pop, ALICE, ALICE_PASSWORD);
+    assert!(r.starts_with("-ERR"), "locked: {r}");
+    let o = out(s.cli_ok(&["user", "unlock", ALICE]));
+    assert!(
+        o.contains("Asked the running server to unlock alice"),
+        "{o}"
+    );
+    let request = s
+        .config_file()
+        .parent()
+        .unwrap()
+        .join("state")
+        .join("unlock")
+        .join(ALICE);
+    assert!(wait_until(Duration::from_secs(30), || !request.exists()));
+    let r = pop3_greeting(pop, ALICE, ALICE_PASSWORD);
+    assert!(r.starts_with("+OK"), "unlocked: {r}");
+    let security = fs::read_to_string(
+        s.config_file()
+            .parent()
+            .unwrap()
+            .join("log")
+            .join("security.log"),
+    )
+    .unwrap();
+    assert!(
+        security.contains("alice: unlocked by an administrator"),
+        "{security}"
+    );
+    assert!(!s.cli(&["user", "unlock", "nobody"]).status.success());
+}
+
 both_binaries!(
+    unlock_from_the_command_line,
     csv_round_trip_and_welcome,
     groups_on_the_web_applied_and_forced,
     message_management,

@@ -156,6 +156,8 @@ enum UserCommand {
     Import(user_csv::Import),
     /// Write the accounts as CSV to standard output.
     Export(user_csv::Export),
+    /// Lift the lock-out of an account in the running server (§4.3.1).
+    Unlock { name: String },
     /// Delete an account (its mailbox is kept).
     Del { name: String },
     /// List the accounts.
@@ -392,6 +394,19 @@ fn report_problems(problems: &[Problem]) -> ExitCode {
 fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
     let result: Result<String, UserError> = match command {
         UserCommand::Import(i) => return user_csv::import(dd, i),
+        UserCommand::Unlock { name } => users::read_user(dd, &name).and_then(|a| {
+            crate::services::unlock_requests::request(dd, &a.name)
+                .map(|()| {
+                    format!(
+                        "Asked the running server to unlock {}; it does so within a second.",
+                        a.name
+                    )
+                })
+                .map_err(|e| users::UserError::Io {
+                    path: dd.state_dir(),
+                    source: e,
+                })
+        }),
         UserCommand::Export(e) => return user_csv::export(dd, e),
         UserCommand::Add {
             name,

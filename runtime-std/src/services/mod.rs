@@ -19,5 +19,6 @@ pub mod queue_hold;
 pub mod scheduler;
 pub mod smtprules;
 pub mod summary;
+pub mod unlock_requests;
 pub mod web;
 pub mod welcome;
