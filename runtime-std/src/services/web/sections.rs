@@ -24,6 +24,8 @@ enum Kind {
     Tri,
     /// A string; left empty, the key is removed.
     Text,
+    /// A string of several lines (a text area); left empty, the key is removed.
+    Block,
     /// A password: never shown; left empty, the old one stays.
     Secret,
     /// A whole number; left empty, the key is removed.
@@ -118,6 +120,20 @@ const UNKNOWN: Section = Section {
             "Also bounce to the sender (DIR/BOUNCE.MSG)",
             Kind::Bool(false),
         ),
+    ],
+};
+
+const SIGNATURE: Section = Section {
+    id: "signature",
+    key: "signature",
+    title: "Global signature",
+    hint: "Added to the bottom of mail local users send to the Internet, not to internal mail or mail from outside (§4.3.4). Give the plain text and/or an HTML fragment; the other form is made from it. The authenticated users' signature takes [cn], [givenName], [sn], [mail] and [uid] from the sender's account.",
+    named: None,
+    fields: &[
+        f("text", "Default signature, plain text", Kind::Block),
+        f("html", "Default signature, HTML fragment", Kind::Block),
+        f("auth_text", "For authenticated users, plain text", Kind::Block),
+        f("auth_html", "For authenticated users, HTML fragment", Kind::Block),
     ],
 };
 
@@ -330,7 +346,11 @@ const SCHEDULE: Section = Section {
 
 /// The pages, each with its sections.
 const PAGES: [(&str, &str, &[&Section]); 5] = [
-    ("local-mail", "Local Mail", &[&LOCAL_MAIL, &UNKNOWN, &ADMIN]),
+    (
+        "local-mail",
+        "Local Mail",
+        &[&LOCAL_MAIL, &UNKNOWN, &ADMIN, &SIGNATURE],
+    ),
     ("inmail", "In Mail", &[&INMAIL]),
     ("connections", "Connections and Out Mail", &[&CONNECTION]),
     ("schedules", "Schedules", &[&SCHEDULE]),
@@ -417,6 +437,11 @@ fn field_input(field: &Field, t: Option<&dyn TableLike>, n: usize) -> Markup {
                 label { (field.label)
                     input type="password" name=(field.key) autocomplete="new-password"
                         placeholder=(if v.is_some() { "unchanged" } else { "" });
+                }
+            }
+            Kind::Block => {
+                label { (field.label)
+                    textarea name=(field.key) rows="3" spellcheck="false" { (shown(v, field.kind)) }
                 }
             }
             Kind::List | Kind::Pairs => {
@@ -545,7 +570,8 @@ fn value_from(field: &Field, form: &Form) -> Result<Option<Option<Value>>, Strin
             _ => None,
         },
         Kind::Secret if trimmed.is_empty() => return Ok(None),
-        Kind::Text | Kind::Secret | Kind::Choice(_) if trimmed.is_empty() => None,
+        Kind::Text | Kind::Block | Kind::Secret | Kind::Choice(_) if trimmed.is_empty() => None,
+        Kind::Block => Some(Value::from(trimmed.to_string())),
         Kind::Text | Kind::Secret | Kind::Choice(_) => Some(Value::from(trimmed)),
         Kind::Int | Kind::Span if trimmed.is_empty() => None,
         Kind::Int => {

@@ -74,6 +74,8 @@ pub(super) fn fields(a: &Account, snap: &Snapshot) -> Markup {
         (tri("send_internet", "Allow sending of Internet mail", a.send_internet))
         (tri("receive_internet", "Allow receiving of Internet mail", a.receive_internet))
         (tri("in_everyone", "Put user in the Everyone list", a.in_everyone))
+        label.check { input type="checkbox" name="no_signature" checked[a.no_signature];
+            " Don't use the global signature with messages from this account (needs SMTP AUTH)" }
         label { "Internet mail reply address (empty: unchanged)"
             input type="text" name="reply_address" value=(a.reply_address); }
         h2 { "Sizes" }
@@ -146,6 +148,7 @@ pub(super) fn apply(a: &mut Account, form: &Form) -> Result<(), String> {
     a.receive_internet = tri("receive_internet");
     a.in_everyone = tri("in_everyone");
     a.reply_address = form.text("reply_address").to_string();
+    a.no_signature = form.checked("no_signature");
     // Shown in whole kB: an unchanged field keeps a value the CLI set to the octet.
     let outgoing = kb(form, "max_outgoing_kb", "Largest message")?;
     if outgoing / 1024 != a.max_outgoing_size / 1024 {
