@@ -129,37 +129,34 @@ pub fn mailbox(dd: &DataDir, command: MailboxCommand) -> ExitCode {
             uids,
             to,
             direct,
-        } => done(
-            admin::transfer(
-                dd,
-                &store,
-                &snap,
-                &user,
-                &uids,
-                &to,
-                Transfer {
-                    keep: false,
-                    direct,
-                },
-            )
-            .map(|n| format!("Moved {n} message{} from {user} to {to}.", plural(n))),
-        ),
+        } => transfer(dd, &store, &snap, (&user, &uids, &to), direct, false),
         MailboxCommand::Copy {
             user,
             uids,
             to,
             direct,
-        } => done(
-            admin::transfer(
-                dd,
-                &store,
-                &snap,
-                &user,
-                &uids,
-                &to,
-                Transfer { keep: true, direct },
-            )
-            .map(|n| format!("Copied {n} message{} from {user} to {to}.", plural(n))),
-        ),
+        } => transfer(dd, &store, &snap, (&user, &uids, &to), direct, true),
+    }
+}
+
+/// `mailbox move` (`keep` false) and `mailbox copy`.
+fn transfer(
+    dd: &DataDir,
+    store: &Store,
+    snap: &mailroom_core::config::Snapshot,
+    (user, uids, to): (&str, &[u32], &str),
+    direct: bool,
+    keep: bool,
+) -> ExitCode {
+    match admin::transfer(dd, store, snap, user, uids, to, Transfer { keep, direct }) {
+        Ok(n) => {
+            println!(
+                "{} {n} message{} from {user} to {to}.",
+                if keep { "Copied" } else { "Moved" },
+                if n == 1 { "" } else { "s" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }

@@ -67,12 +67,7 @@ pub fn remove_table_keeping_comment(
             i + 1
         )));
     };
-    let prefix = t
-        .decor()
-        .prefix()
-        .and_then(|p| p.as_str())
-        .unwrap_or("")
-        .to_string();
+    let prefix = prefix_of(t);
     let position = t.position();
     list.remove(i);
     let next_in_list = list.get(i).and_then(Table::position);
@@ -91,12 +86,7 @@ pub fn remove_table_keeping_comment(
     if let Some(next) = next {
         visit_tables_mut(doc.as_table_mut(), &mut |t| {
             if !placed && t.position() == Some(next) {
-                let own = t
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or("")
-                    .to_string();
+                let own = prefix_of(t);
                 t.decor_mut().set_prefix(format!("{prefix}{own}"));
                 placed = true;
             }
@@ -107,6 +97,15 @@ pub fn remove_table_keeping_comment(
         doc.set_trailing(format!("{prefix}{trailing}"));
     }
     Ok(())
+}
+
+/// What is written above a table's header: blank lines and comments.
+fn prefix_of(t: &Table) -> String {
+    t.decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// The position of the first explicit table written after `position`.

@@ -8,11 +8,8 @@
 //! for, and does not run beside, a POP3 session of that user.
 
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr};
 
 use mailroom_core::config::Snapshot;
-use mailroom_core::router::Source;
-use mailroom_core::smtp::{Delivery, Envelope, Recipient, Route};
 
 use crate::platform::datadir::DataDir;
 use crate::services::deliver;
@@ -198,32 +195,14 @@ pub fn transfer(
             maildir::deliver(&Committer::new(), &[dd.maildir(&target)], &data)
                 .map_err(|e| format!("{target}'s mailbox: {e}"))?;
         } else {
-            let mut d = Delivery {
-                id: format!(
-                    "admin{}.{}.{}",
-                    crate::platform::clock::unix_micros(),
-                    std::process::id(),
-                    m.uid
-                ),
-                envelope: Envelope {
-                    mail_from: None,
-                    recipients: vec![Recipient {
-                        address: format!("{target}@{}", snap.config.default_domain),
-                        route: Route::Unknown,
-                        dsn_notify: None,
-                        dsn_orcpt: None,
-                    }],
-                    helo: "localhost".into(),
-                    client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    auth_user: None,
-                    eight_bit: true,
-                    dsn_ret: None,
-                    dsn_envid: None,
-                },
-                data,
-                junk: false,
-            };
-            deliver::route_and_store(store, snap, &mut d, &Source::Local)
+            let id = format!(
+                "admin{}.{}.{}",
+                crate::platform::clock::unix_micros(),
+                std::process::id(),
+                m.uid
+            );
+            let to = format!("{target}@{}", snap.config.default_domain);
+            deliver::store_server_mail(store, snap, id, &to, data)
                 .map_err(|e| format!("message {}: {}", m.uid, e.text))?;
         }
     }
