@@ -17,6 +17,10 @@ use crate::config::mappings::{csv_field, csv_split};
 use crate::config::users;
 use crate::platform::datadir::DataDir;
 
+/// Rows one import takes: each new password is an argon2 hash (tens of
+/// milliseconds), and the web admin's import runs inside a request.
+pub const MAX_IMPORT_ROWS: usize = 2000;
+
 /// How to write the file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExportOptions {
@@ -176,6 +180,11 @@ pub fn parse_users_csv(text: &str) -> Result<Vec<UserRow>, String> {
         } else {
             None
         };
+        if rows.len() == MAX_IMPORT_ROWS {
+            return Err(format!(
+                "line {n}: more than {MAX_IMPORT_ROWS} users; import the file in parts"
+            ));
+        }
         rows.push(UserRow {
             line: n,
             name: f[0].clone(),
@@ -339,6 +348,10 @@ mod tests {
         assert!(parse_users_csv("\"a\", 1\n\"b\", 1, \"x\"\n").is_err());
         assert!(parse_users_csv("\"a\", 2\n").is_err());
         assert!(parse_users_csv("\"a\", 1, 2, 3, 4\n").is_err());
+        let many: String = (0..=MAX_IMPORT_ROWS)
+            .map(|i| format!("\"u{i}\", 0\n"))
+            .collect();
+        assert!(parse_users_csv(&many).unwrap_err().contains("in parts"));
     }
 
     #[test]
