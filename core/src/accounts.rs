@@ -67,6 +67,10 @@ pub struct Account {
     /// Mailbox quota in octets (§4.3.3); 0 = none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub quota: u64,
+    /// "Don't use global signature with messages from this account" (§4.2.3.4;
+    /// needs SMTP AUTH to know the account).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_signature: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -113,6 +113,12 @@ def main():
         submit(form)
         assert "Asked the server to connect" in notice(), notice()
 
+        # A schedule, through the form of its own.
+        fill_and_submit("/admin/schedules", "add-schedule",
+                        [("name", "morning"), ("at", "08:00")])
+        assert "Added morning." in notice(), notice()
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Schedules"
+
         # The queue.
         open_page("/admin/queue")
         assert driver.find_element(By.TAG_NAME, "h1").text == "Outgoing queue"

@@ -625,6 +625,259 @@ fn user_forwarding_and_assistants(flavor: Flavor) {
     assert_eq!(b.get("/admin/user?name=nobody").status, 404);
 }
 
+/// The forms of their own for Local Mail, unknown recipients, In Mail, connections
+/// with their Out Mail and schedules: each writes `mailroom.toml` through the CLI's
+/// editing code, so comments stay, `mailroom check` passes, and a change it would
+/// refuse is refused. The comment above the last `[[mapping]]` survives its deletion.
+fn settings_forms(flavor: Flavor) {
+    let (s, http) = web_server(
+        flavor,
+        "\n[[connection]]\nname = \"isp\"\n\n\
+         # The ISP mailbox (keep this note)\n[[inmail]]\nname = \"office\"\nconnections = [\"isp\"]\n\
+         server = \"127.0.0.1:1\"\nuser = \"office\"\npassword = \"secret\" # from the ISP\n\n\
+         # The last mapping (keep this note too)\n[[mapping]]\naddress = \"sales@example.com\"\ntarget = \"alice\"\n",
+    );
+    let mut b = admin(http);
+    let text = || fs::read_to_string(s.config_file()).unwrap();
+    // Local Mail and unknown recipients.
+    let page = b.get("/admin/local-mail");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = csrf_in(&page.body).unwrap();
+    let r = b.post(
+        "/admin/section",
+        &[
+            ("section", "unknown_recipients"),
+            ("op", "save"),
+            ("action", "message_to"),
+            ("to", ALICE),
+            ("bounce", "on"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/admin/local-mail"));
+    let t = text();
+    assert!(t.contains("[unknown_recipients]"), "{t}");
+    assert!(t.contains("action = \"message_to\""), "{t}");
+    assert!(t.contains("bounce = true"), "{t}");
+    let r = b.post(
+        "/admin/section",
+        &[
+            ("section", "local_mail"),
+            ("op", "save"),
+            ("default_user_mapping", "on"),
+            ("global_headers", "X-Office: Main, first floor\r\nX-Mailer:"),
+            ("domain_mappings", "old.example -> example.com"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let t = text();
+    assert!(
+        t.contains("global_headers = [\"X-Office: Main, first floor\", \"X-Mailer:\"]"),
+        "{t}"
+    );
+    assert!(t.contains("from = \"old.example\""), "{t}");
+    // A checkbox left at its default is not written.
+    assert!(!t.contains("default_user_mapping"), "{t}");
+    let page = b.get("/admin/local-mail");
+    assert!(page.body.contains("Saved Local Mail."), "{}", page.body);
+    assert!(
+        page.body.contains("old.example -&gt; example.com"),
+        "{}",
+        page.body
+    );
+    s.cli_ok(&["check"]);
+    // In Mail: a changed value, the password left empty stays as it was, with the
+    // comments around it.
+    let page = b.get("/admin/inmail");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("name=\"server\" value=\"127.0.0.1:1\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("secret"), "a password is never shown");
+    let inmail = |size: &str, connections: &str| {
+        vec![
+            ("section", "inmail".to_string()),
+            ("op", "save".into()),
+            ("index", "0".into()),
+            ("was", "office".into()),
+            ("name", "office".into()),
+            ("enabled", "on".into()),
+            ("connections", connections.into()),
+            ("server", "127.0.0.1:1".into()),
+            ("user", "office".into()),
+            ("password", "".into()),
+            ("tls_verify", "on".into()),
+            ("remove_duplicates", "on".into()),
+            ("size_limit_kb", size.into()),
+            ("csrf", token.clone()),
+        ]
+    };
+    let post = |b: &mut mailroom_tests::web::Browser, fields: Vec<(&str, String)>| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post("/admin/section", &fields)
+    };
+    let r = post(&mut b, inmail("500", "isp"));
+    assert_eq!(r.status, 303);
+    let t = text();
+    assert!(t.contains("size_limit_kb = 500"), "{t}");
+    assert!(t.contains("password = \"secret\" # from the ISP"), "{t}");
+    assert!(t.contains("# The ISP mailbox (keep this note)"), "{t}");
+    // Refused as `mailroom check` refuses it, with the problem shown; nothing changes.
+    let before = text();
+    let r = post(&mut b, inmail("600", "no-such-connection"));
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/inmail");
+    assert!(page.body.contains("Not changed"), "{}", page.body);
+    assert!(page.body.contains("no-such-connection"), "{}", page.body);
+    assert_eq!(text(), before);
+    // Connections with Out Mail: add one.
+    let r = b.post(
+        "/admin/section",
+        &[
+            ("section", "connection"),
+            ("op", "add"),
+            ("name", "backup"),
+            ("link", "lan"),
+            ("autoconnect_once", "on"),
+            ("retry_interval", "2m"),
+            ("outmail.method", "relay"),
+            ("outmail.relays", "relay.example:25"),
+            ("outmail.auth_user", "office"),
+            ("outmail.auth_password", "relay-secret"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let t = text();
+    assert!(t.contains("name = \"backup\""), "{t}");
+    assert!(t.contains("relays = [\"relay.example:25\"]"), "{t}");
+    assert!(t.contains("retry_interval = \"2m\""), "{t}");
+    s.cli_ok(&["check"]);
+    let page = b.get("/admin/connections");
+    assert!(page.body.contains("Added backup."), "{}", page.body);
+    assert!(
+        !page.body.contains("relay-secret"),
+        "a password is never shown"
+    );
+    // A schedule: add, then delete.
+    let r = b.post(
+        "/admin/section",
+        &[
+            ("section", "schedule"),
+            ("op", "add"),
+            ("name", "morning"),
+            ("at", "08:00\n12:30"),
+            ("connections", "backup"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let t = text();
+    assert!(t.contains("at = [\"08:00\", \"12:30\"]"), "{t}");
+    s.cli_ok(&["check"]);
+    let r = b.post(
+        "/admin/section",
+        &[
+            ("section", "schedule"),
+            ("op", "delete"),
+            ("index", "0"),
+            ("was", "morning"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(!text().contains("morning"));
+    // Deleting the last [[mapping]] keeps the comment above it.
+    let r = b.post(
+        "/admin/mappings/delete",
+        &[
+            ("index", "0"),
+            ("was", "sales@example.com"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let t = text();
+    assert!(!t.contains("sales@example.com"), "{t}");
+    assert!(t.contains("# The last mapping (keep this note too)"), "{t}");
+    s.cli_ok(&["check"]);
+}
+
+/// `/admin/user`: group, permissions, size rules and quota, as `mailroom user set`.
+fn user_permissions_and_quota(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "\n[[group]]\nname = \"staff\"\n");
+    let mut b = admin(http);
+    let page = b.get("/admin/user?name=alice");
+    assert!(page.body.contains("Allowed protocols"), "{}", page.body);
+    let token = csrf_in(&page.body).unwrap();
+    let r = b.post(
+        "/admin/users/settings",
+        &[
+            ("name", ALICE),
+            ("permissions", "1"),
+            ("group", "staff"),
+            ("protocol_pop3", "on"),
+            ("protocol_imap", "on"),
+            ("send_internet", "no"),
+            ("receive_internet", ""),
+            ("in_everyone", "yes"),
+            ("max_outgoing_kb", "2048"),
+            ("quota_kb", "1000"),
+            ("size_at_least_kb", "100"),
+            ("size_at_least_action", "redirect"),
+            ("size_at_least_to", "bob"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let file = s
+        .config_file()
+        .parent()
+        .unwrap()
+        .join("users")
+        .join("alice.toml");
+    let account = fs::read_to_string(&file).unwrap();
+    for want in [
+        "group = \"staff\"",
+        "send_internet = false",
+        "in_everyone = true",
+        "protocols = [\"pop3\", \"imap\"]",
+        "quota = 1024000",
+        "max_outgoing_size = 2097152",
+        "action = \"redirect\"",
+    ] {
+        assert!(account.contains(want), "{want}: {account}");
+    }
+    assert!(!account.contains("receive_internet"), "{account}");
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["user", "show", ALICE]).stdout).into_owned();
+    assert!(shown.contains("staff"), "{shown}");
+    // The page shows what was saved.
+    let page = b.get("/admin/user?name=alice");
+    assert!(
+        page.body.contains("name=\"quota_kb\" value=\"1000\""),
+        "{}",
+        page.body
+    );
+    // A size rule to a local name that does not exist is refused, as by the CLI.
+    let r = b.post(
+        "/admin/users/settings",
+        &[
+            ("name", ALICE),
+            ("permissions", "1"),
+            ("size_at_least_kb", "100"),
+            ("size_at_least_to", "nosuchuser"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(fs::read_to_string(&file).unwrap(), account);
+    s.cli_ok(&["check"]);
+}
+
 fn base64_plain(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
@@ -746,5 +999,7 @@ both_binaries!(
     rules_and_access_files_as_text,
     lists_and_settings,
     user_forwarding_and_assistants,
+    settings_forms,
+    user_permissions_and_quota,
     malformed_requests_get_4xx_and_the_server_keeps_serving,
 );

@@ -1,5 +1,5 @@
 //! The web admin in headless Chromium through both binaries (issue 13): log in, add a
-//! user, add a mapping, press Connect Now, view the queue, no console errors
+//! user, add a mapping, press Connect Now, add a schedule, view the queue, no console errors
 //! (tests/python/web_admin_browser.py, Selenium with Debian's chromium-driver).
 //!
 //! The screenshots of the status and users pages go to the scratch directory, and to

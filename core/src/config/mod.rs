@@ -13,6 +13,7 @@ mod model;
 mod outbound;
 mod parse;
 mod routing;
+mod signature;
 mod validate;
 mod web;
 
@@ -25,6 +26,7 @@ pub use model::*;
 pub use outbound::*;
 pub use parse::{parse_config, toml_error, ConfigError};
 pub use routing::*;
+pub use signature::{SignatureConfig, MAX_SIGNATURE};
 pub use validate::check_domain_name;
 pub use web::Web;
 mod snapshot;

@@ -23,6 +23,15 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in order (checkboxes sharing a name).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The first value of `name`, trimmed; "" when absent.
     pub fn text(&self, name: &str) -> &str {
         self.get(name).map(str::trim).unwrap_or("")

@@ -19,6 +19,7 @@ pub mod headers;
 pub mod lan;
 pub mod names;
 pub mod rewrite;
+pub mod signature;
 
 pub use check::{check_routing, Place, RoutingProblem};
 pub use expand::route_recipient;

@@ -73,6 +73,10 @@ pub struct UserSet {
     /// Administrator.
     #[arg(long, value_name = "yes|no")]
     pub admin: Option<OnOffBool>,
+    /// Add the global signature to this account's Internet mail (§4.3.4; "no" needs
+    /// SMTP AUTH to take effect).
+    #[arg(long, value_name = "yes|no")]
+    pub global_signature: Option<OnOffBool>,
     /// Comment (up to 80 characters).
     #[arg(long)]
     pub comment: Option<String>,
@@ -169,6 +173,9 @@ fn apply_user_set(a: &mut Account, set: &UserSet) -> Result<(), String> {
     }
     if let Some(x) = set.admin {
         a.admin = x.get();
+    }
+    if let Some(x) = set.global_signature {
+        a.no_signature = !x.get();
     }
     if let Some(c) = &set.comment {
         if c.chars().count() > mailroom_core::accounts::MAX_COMMENT_LEN {
@@ -316,6 +323,9 @@ fn describe_user(a: &Account) -> String {
             &a.reply_address
         }
     ));
+    if a.no_signature {
+        s.push_str("  global signature: not added to this account's mail\n");
+    }
     s.push_str(&format!("  in Everyone:      {}\n", yn(a.in_everyone)));
     s.push_str(&format!("  send Internet:    {}\n", yn(a.send_internet)));
     s.push_str(&format!("  receive Internet: {}\n", yn(a.receive_internet)));

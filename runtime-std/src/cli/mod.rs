@@ -16,8 +16,10 @@ mod dkim;
 mod forwardings;
 mod ids;
 mod logging;
+mod mailbox;
 mod mapping;
 mod route;
+mod user_csv;
 
 use crate::config::files::{load_snapshot, load_snapshot_with_warnings};
 use crate::config::problem::Problem;
@@ -77,6 +79,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Look into a user's INBOX: list, show, hold, delete, move, copy, purge (USR-6).
+    Mailbox {
+        #[command(subcommand)]
+        command: mailbox::MailboxCommand,
     },
     /// Show or manage the outbound queue.
     Queue {
@@ -141,7 +148,16 @@ enum UserCommand {
         /// Make the account an administrator.
         #[arg(long)]
         admin: bool,
+        /// Send the welcome message (DIR/WELCOME.MSG) to the new user.
+        #[arg(long)]
+        welcome: bool,
     },
+    /// Create and update accounts from a CSV file (VPOP3's user database layouts).
+    Import(user_csv::Import),
+    /// Write the accounts as CSV to standard output.
+    Export(user_csv::Export),
+    /// Lift the lock-out of an account in the running server (§4.3.1).
+    Unlock { name: String },
     /// Delete an account (its mailbox is kept).
     Del { name: String },
     /// List the accounts.
@@ -167,6 +183,10 @@ enum QueueCommand {
     Flush,
     /// Delete a queued message.
     Del { id: String },
+    /// Hold a queued message: it stays in the queue, not sent until released.
+    Hold { id: String },
+    /// Release a held message.
+    Release { id: String },
 }
 
 /// Parse the process arguments and run the command.
@@ -224,6 +244,7 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Check => check(&dd),
         Command::User { command } => user(&dd, command),
         Command::Queue { command } => queue(&dd, command),
+        Command::Mailbox { command } => mailbox::mailbox(&dd, command),
         Command::Connect { target, wait } => connect(&dd, target.as_deref(), wait),
         Command::Route {
             address,
@@ -372,10 +393,26 @@ fn report_problems(problems: &[Problem]) -> ExitCode {
 
 fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
     let result: Result<String, UserError> = match command {
+        UserCommand::Import(i) => return user_csv::import(dd, i),
+        UserCommand::Unlock { name } => users::read_user(dd, &name).and_then(|a| {
+            crate::services::unlock_requests::request(dd, &a.name)
+                .map(|()| {
+                    format!(
+                        "Asked the running server to unlock {}; it does so within a second.",
+                        a.name
+                    )
+                })
+                .map_err(|e| users::UserError::Io {
+                    path: dd.state_dir(),
+                    source: e,
+                })
+        }),
+        UserCommand::Export(e) => return user_csv::export(dd, e),
         UserCommand::Add {
             name,
             password,
             admin,
+            welcome,
         } => {
             let password = match read_password(password) {
                 Ok(p) => p,
@@ -396,6 +433,9 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                         mailbox.display(),
                         a.name
                     ));
+                }
+                if welcome {
+                    user_csv::welcome(dd, &a.name);
                 }
                 msg
             })
@@ -477,6 +517,9 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
                     for line in crate::services::outbound::state::describe(dd, &e.id) {
                         println!("    {line}");
                     }
+                    if crate::services::queue_hold::is_held(dd, &e.id) {
+                        println!("    held: not sent until released (`queue release`)");
+                    }
                 }
                 println!(
                     "{} message{} queued.",
@@ -494,6 +537,8 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
             }
             Err(e) => fail(e),
         },
+        QueueCommand::Hold { id } => hold(dd, &id, true),
+        QueueCommand::Release { id } => hold(dd, &id, false),
         QueueCommand::Del { id } => match spool::delete(dd, &id) {
             Ok(true) => {
                 println!("Deleted queued message {id}.");
@@ -505,6 +550,25 @@ fn queue(dd: &DataDir, command: QueueCommand) -> ExitCode {
             }
             Err(e) => fail(e),
         },
+    }
+}
+
+fn hold(dd: &DataDir, id: &str, held: bool) -> ExitCode {
+    match crate::services::queue_hold::set_held(dd, id, held) {
+        Ok(true) if held => {
+            println!("Held queued message {id}; it is not sent until released.");
+            ExitCode::SUCCESS
+        }
+        Ok(true) => {
+            println!("Released queued message {id}.");
+            ExitCode::SUCCESS
+        }
+        Ok(false) if held => fail(format!("no queued message {id}")),
+        Ok(false) => fail(format!("{id} was not held")),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            fail(format!("{id:?} is not a queue id (see `queue list`)"))
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use mailroom_core::accounts::{Account, Accounts};
 use mailroom_core::config::{parse_config, Snapshot};
 use mailroom_core::router::{self, check_routing};
-use toml_edit::{ArrayOfTables, DocumentMut, Item};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::config::problem::Problem;
 use crate::config::users;
@@ -50,6 +50,104 @@ pub fn array_of_tables<'d>(
             "`{key}` in mailroom.toml is not written as [[{key}]] tables; edit it by hand"
         ))
     })
+}
+
+/// Remove the `i`th `[[key]]` table. The comment lines above it are the file's, not
+/// the table's: they stay, above whatever table followed it in the file, or at the
+/// end of the file when it was the last one.
+pub fn remove_table_keeping_comment(
+    doc: &mut DocumentMut,
+    key: &str,
+    i: usize,
+) -> Result<(), EditError> {
+    let list = array_of_tables(doc, key)?;
+    let Some(t) = list.get(i) else {
+        return Err(EditError::Io(format!(
+            "There is no [[{key}]] number {}.",
+            i + 1
+        )));
+    };
+    let prefix = prefix_of(t);
+    let position = t.position();
+    list.remove(i);
+    let next_in_list = list.get(i).and_then(Table::position);
+    if list.is_empty() {
+        doc.remove(key);
+    }
+    if prefix.trim().is_empty() {
+        return Ok(());
+    }
+    // A table added in this edit has no position; then the next one of its kind.
+    let next = match position {
+        Some(p) => first_table_after(doc.as_table(), p),
+        None => next_in_list,
+    };
+    let mut placed = false;
+    if let Some(next) = next {
+        visit_tables_mut(doc.as_table_mut(), &mut |t| {
+            if !placed && t.position() == Some(next) {
+                let own = prefix_of(t);
+                t.decor_mut().set_prefix(format!("{prefix}{own}"));
+                placed = true;
+            }
+        });
+    }
+    if !placed {
+        let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+        doc.set_trailing(format!("{prefix}{trailing}"));
+    }
+    Ok(())
+}
+
+/// What is written above a table's header: blank lines and comments.
+fn prefix_of(t: &Table) -> String {
+    t.decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The position of the first explicit table written after `position`.
+fn first_table_after(root: &Table, position: usize) -> Option<usize> {
+    fn walk(t: &Table, after: usize, best: &mut Option<usize>) {
+        for (_, item) in t.iter() {
+            let tables: Vec<&Table> = match item {
+                Item::Table(t) => vec![t],
+                Item::ArrayOfTables(a) => a.iter().collect(),
+                _ => continue,
+            };
+            for t in tables {
+                if let Some(p) = t.position().filter(|p| *p > after && !t.is_implicit()) {
+                    if best.is_none_or(|b| p < b) {
+                        *best = Some(p);
+                    }
+                }
+                walk(t, after, best);
+            }
+        }
+    }
+    let mut best = None;
+    walk(root, position, &mut best);
+    best
+}
+
+fn visit_tables_mut(t: &mut Table, f: &mut dyn FnMut(&mut Table)) {
+    for (_, item) in t.iter_mut() {
+        match item {
+            Item::Table(t) => {
+                f(t);
+                visit_tables_mut(t, f);
+            }
+            Item::ArrayOfTables(a) => {
+                for t in a.iter_mut() {
+                    f(t);
+                    visit_tables_mut(t, f);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Edit `mailroom.toml` with `f`, check the result like `mailroom check`, and replace

@@ -107,7 +107,7 @@ pub fn parse_mapping_csv(text: &str) -> Result<Vec<MappingRow>, String> {
 }
 
 /// Split one CSV line (RFC 4180 quoting; `""` inside quotes is a quote).
-fn csv_split(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn csv_split(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut cur = String::new();
     let mut chars = line.chars().peekable();

@@ -8,4 +8,5 @@ pub mod mappings;
 pub mod problem;
 pub mod routecheck;
 pub mod security;
+pub mod user_csv;
 pub mod users;

@@ -73,11 +73,16 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     let (_handle, stop) = StopSignal::on_signals()?;
     let d1 = dir.clone();
     let d2 = dir.clone();
+    let s1 = shared.clone();
     let reloader = reload::spawn(
         shared.clone(),
         reload::POLL_INTERVAL,
         seen,
-        move || fingerprint(&d1),
+        move || {
+            // `mailroom user unlock` requests ride on the reload tick.
+            crate::services::unlock_requests::serve(&s1);
+            fingerprint(&d1)
+        },
         move || load_snapshot(&d2).inspect(|s| configure_logs(&d2, &s.config.logs)),
     )?;
     tracing::info!("serving {} with {users} users", dir.root().display());

@@ -11,6 +11,7 @@
 //! DIR/SMTPRULES.TXT          SMTP rules (VPOP3 format, §8.2.4)
 //! DIR/SMTPFWD.DAT            LAN forwarding rules
 //! DIR/BOUNCE.MSG             the text of bounces for unknown recipients (§16.4)
+//! DIR/WELCOME.MSG            the welcome message new users get (§4.3.2.5)
 //! DIR/FINGER.TPL             the Finger Results Template (§11.5.5)
 //! DIR/CONNECT.NOW            VPOP3's trigger: run the primary connections
 //! DIR/tls/cert.pem, key.pem  certificate (generated for the development setup)
@@ -19,7 +20,7 @@
 //!                            (Maildir++); each folder holds mailroom-index,
 //!                            mailroom-changes, mailroom-pop.lock (docs/STORE.md);
 //!                            USERPLAN.TXT, USERINFO.TXT for finger (§11.5.3)
-//! DIR/spool/                 outbound queue (queue/, tmp/, FLUSH, outbound.lock)
+//! DIR/spool/                 outbound queue (queue/, tmp/, held/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
 //!                            connect/, seen/, ids-blocklist)
 //! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG,
@@ -208,6 +209,11 @@ impl DataDir {
         self.root.join("BOUNCE.MSG")
     }
 
+    /// The welcome message new users get (§4.3.2.5).
+    pub fn welcome_message_file(&self) -> PathBuf {
+        self.root.join("WELCOME.MSG")
+    }
+
     /// VPOP3's trigger file: run the primary connections now.
     pub fn connect_now_file(&self) -> PathBuf {
         self.root.join("CONNECT.NOW")
@@ -224,6 +230,11 @@ impl DataDir {
     }
 
     /// Outbound messages being written.
+    /// Queue entries an administrator holds (USR-6): an empty file per queue id.
+    pub fn spool_held_dir(&self) -> PathBuf {
+        self.spool_dir().join("held")
+    }
+
     pub fn spool_tmp_dir(&self) -> PathBuf {
         self.spool_dir().join("tmp")
     }

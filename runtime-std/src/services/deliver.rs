@@ -140,6 +140,18 @@ fn store_plan(
             Cow::Borrowed(_) => None,
             Cow::Owned(v) => Some(v),
         };
+        // MAP-6: the global signature, on the copy that leaves only.
+        let signed = match mailroom_core::router::signature::signed_copy(
+            snap,
+            source,
+            sender.as_deref(),
+            delivery.envelope.auth_user.as_deref(),
+            rewritten.as_deref().unwrap_or(&delivery.data),
+        ) {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(_) => None,
+        };
+        let rewritten = signed.or(rewritten);
         // Signed last, after every rewrite, so the signature covers what is sent.
         let rewritten = match ours_to_sign(snap, source, &delivery.envelope) {
             true => {

@@ -16,7 +16,7 @@ pub mod index;
 mod journal;
 mod load;
 
-mod maildir;
+pub(crate) mod maildir;
 mod scan;
 pub mod session;
 pub mod spool;

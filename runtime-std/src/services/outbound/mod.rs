@@ -658,7 +658,12 @@ impl Driver {
     /// ones.
     fn scan(&mut self) {
         let ids = match state::entry_ids(&self.dd) {
-            Ok(ids) => ids,
+            // Held entries (USR-6) are as good as gone until released.
+            Ok(mut ids) => {
+                let held = crate::services::queue_hold::held_ids(&self.dd);
+                ids.retain(|id| !held.contains(id));
+                ids
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the spool");
                 return;

@@ -4,9 +4,11 @@
 //! and these pages always agree.
 
 use super::pages::{self, csrf};
-use super::settings;
 use super::{done, edit_outcome, Ctx, Outcome, Who};
-use crate::config::edit::{array_of_tables, edit_config, replace_account_checked, EditError};
+use super::{mailbox, sections, settings, user_csv, user_perms};
+use crate::config::edit::{
+    array_of_tables, edit_config, remove_table_keeping_comment, replace_account_checked, EditError,
+};
 use crate::config::files::load_snapshot;
 use crate::config::mappings::{export_csv, parse_mapping_csv, push_rows, MappingRow};
 use crate::config::users;
@@ -57,12 +59,16 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
                 "Content-Disposition",
                 "attachment; filename=\"mappings.csv\"",
             ),
+        "users.csv" => user_csv::export(ctx),
+        "mailbox" => mailbox::page(ctx, who),
+        "mailbox/raw" => mailbox::raw(ctx),
         "queue" => queue_page(ctx, who),
         "logs" => logs_page(ctx, who),
         "lists" => settings::lists_page(who, &snap),
         "settings" => settings::config_page(ctx, who, None),
         "rules" => rules_page(ctx, who, None),
         "access" => access_page(ctx, who, None),
+        p if sections::is_page(p) => sections::page(ctx, who, p),
         _ => pages::error(404, "No such page."),
     }
 }
@@ -76,13 +82,17 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "users/admin" => set_admin(ctx, who, form),
         "users/unlock" => unlock(ctx, form),
         "users/settings" => user_settings(ctx, form),
+        "users/import" => user_csv::import(ctx, form),
+        "mailbox" => mailbox::post(ctx, form),
         "mappings" => add_mapping(ctx, form),
         "mappings/edit" => edit_mapping(ctx, form),
         "mappings/delete" => delete_mapping(ctx, form),
         "mappings/import" => import_mappings(ctx, form),
         "queue/delete" => delete_queued(ctx, form),
         "queue/flush" => flush(ctx),
+        "queue/hold" => hold_queued(ctx, form),
         "lists" | "lists/edit" | "lists/delete" => settings::post(ctx, action, form),
+        "section" => sections::post(ctx, form),
         "settings" => return settings::save_config(ctx, who, form),
         "rules" => return save_text(ctx, who, "/admin/rules", form),
         "access" => return save_text(ctx, who, "/admin/access", form),
@@ -267,10 +277,11 @@ fn users_page(who: &Who, snap: &Snapshot) -> Response {
                 label { "Name" input type="text" name="name" required; }
                 label { "Password" input type="password" name="password" autocomplete="new-password" required; }
                 label.check { input type="checkbox" name="admin"; " Administrator" }
+                label.check { input type="checkbox" name="welcome"; " Send the welcome message" }
                 button type="submit" { "Add user" }
             }
-            p.hint { "A user's name opens their forwarding, assistants and comment. Permissions and size limits: "
-                code { "mailroom user set NAME ..." } " (see " code { "mailroom user set --help" } ")." }
+            (user_csv::forms(who))
+            p.hint { "A user's name opens their settings: forwarding, assistants, group, permissions, size rules and quota." }
         },
     )
 }
@@ -300,8 +311,10 @@ fn user_page(ctx: &Ctx<'_>, who: &Who, snap: &Snapshot) -> Response {
                 h2 { "Assistants (§4.2.3.1.6.1)" }
                 label { "Assistants, one per line (they get a copy)" textarea name="assistants" rows="3" { (a.assistants.join("\n")) } }
                 label.check { input type="checkbox" name="assistant_redirect" checked[a.assistant_redirect]; " Redirect to the assistants (no local copy)" }
+                (user_perms::fields(a, snap))
                 button type="submit" { "Save" }
             }
+            p { a href=(format!("/admin/mailbox?name={}", encode(&a.name))) { "Messages in " (a.name) "'s INBOX" } }
             p { a href="/admin/users" { "Back to the users" } }
         },
     )
@@ -319,6 +332,9 @@ fn user_settings(ctx: &Ctx<'_>, form: &Form) -> Outcome {
     a.forward_to = form.list("forward_to");
     a.assistants = form.list("assistants");
     a.assistant_redirect = form.checked("assistant_redirect");
+    if let Err(e) = user_perms::apply(&mut a, form) {
+        return done(&back, Err(e));
+    }
     edit_outcome(
         &back,
         replace_account_checked(&ctx.dd, &a),
@@ -333,11 +349,16 @@ fn add_user(ctx: &Ctx<'_>, form: &Form) -> Outcome {
         users::add_user(&ctx.dd, name, password, form.checked("admin"))
             .map(|a| {
                 tracing::info!(user = %a.name, admin = a.admin, peer = %ctx.client.ip, "web: user added");
-                format!(
+                let mut m = format!(
                     "Created {}user {}.",
                     if a.admin { "administrator " } else { "" },
                     a.name
-                )
+                );
+                if form.checked("welcome") {
+                    m.push(' ');
+                    m.push_str(&user_csv::welcome(ctx, &a.name));
+                }
+                m
             })
             .map_err(|e| e.to_string()),
     )
@@ -597,30 +618,8 @@ fn edit_mapping(ctx: &Ctx<'_>, form: &Form) -> Outcome {
 fn delete_mapping(ctx: &Ctx<'_>, form: &Form) -> Outcome {
     let was = form.text("was").to_string();
     let r = edit_config(&ctx.dd, |doc| {
-        let (i, list) = mapping_at(doc, form)?;
-        // The comment above the removed table stays, above the next one.
-        let prefix = list
-            .get(i)
-            .and_then(|t| t.decor().prefix())
-            .and_then(|p| p.as_str())
-            .unwrap_or("")
-            .to_string();
-        list.remove(i);
-        if !prefix.trim().is_empty() {
-            if let Some(next) = list.get_mut(i) {
-                let own = next
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                next.decor_mut().set_prefix(format!("{prefix}{own}"));
-            }
-        }
-        if list.is_empty() {
-            doc.remove("mapping");
-        }
-        Ok(())
+        let (i, _) = mapping_at(doc, form)?;
+        remove_table_keeping_comment(doc, "mapping", i)
     });
     edit_outcome(
         "/admin/mappings",
@@ -675,6 +674,14 @@ fn queue_page(ctx: &Ctx<'_>, who: &Who) -> Response {
                                     td { (e.recipients.join(", ")) }
                                     td { @for l in crate::services::outbound::state::describe(&ctx.dd, &e.id) { (l) br; } }
                                     td {
+                                        @let held = crate::services::queue_hold::is_held(&ctx.dd, &e.id);
+                                        @if held { strong.held { "held" } " " }
+                                        form.inline method="post" action="/admin/queue/hold" {
+                                            (csrf(who))
+                                            input type="hidden" name="id" value=(e.id);
+                                            @if !held { input type="hidden" name="hold" value="on"; }
+                                            button type="submit" { @if held { "Release" } @else { "Hold" } }
+                                        }
                                         form.inline method="post" action="/admin/queue/delete" {
                                             (csrf(who))
                                             input type="hidden" name="id" value=(e.id);
@@ -701,6 +708,22 @@ fn delete_queued(ctx: &Ctx<'_>, form: &Form) -> Outcome {
         Ok(true) => Ok(format!("Deleted queued message {id}.")),
         Ok(false) => Err(format!("No queued message {id}.")),
         Err(e) => Err(format!("Cannot delete {id}: {e}")),
+    };
+    done("/admin/queue", r)
+}
+
+fn hold_queued(ctx: &Ctx<'_>, form: &Form) -> Outcome {
+    let (id, held) = (form.text("id"), form.checked("hold"));
+    let r = match crate::services::queue_hold::set_held(&ctx.dd, id, held) {
+        Ok(true) if held => Ok(format!(
+            "Held queued message {id}; it is not sent until released."
+        )),
+        Ok(true) => Ok(format!("Released queued message {id}.")),
+        Ok(false) => Err(format!(
+            "No queued message {id} to {}.",
+            if held { "hold" } else { "release" }
+        )),
+        Err(e) => Err(format!("Cannot change {id}: {e}")),
     };
     done("/admin/queue", r)
 }

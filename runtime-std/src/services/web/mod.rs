@@ -12,9 +12,13 @@
 //! mail protocols (the caller's `login`).
 
 mod admin;
+mod mailbox;
 mod pages;
+mod sections;
 mod settings;
 pub mod state;
+mod user_csv;
+mod user_perms;
 
 use crate::config::edit::EditError;
 use crate::config::files::load_snapshot;
@@ -70,7 +74,11 @@ pub fn body_limit(method: &str, path: &str) -> usize {
     match (method, path) {
         (
             "POST",
-            "/admin/mappings/import" | "/admin/rules" | "/admin/access" | "/admin/settings",
+            "/admin/mappings/import"
+            | "/admin/users/import"
+            | "/admin/rules"
+            | "/admin/access"
+            | "/admin/settings",
         ) => 1 << 20,
         ("POST", _) => 16 * 1024,
         _ => 0,

@@ -69,11 +69,16 @@ pub(crate) fn csrf(who: &Who) -> Markup {
     html! { input type="hidden" name="csrf" value=(who.csrf); }
 }
 
-const NAV: [(&str, &str); 9] = [
+const NAV: [(&str, &str); 14] = [
     ("/admin/", "Status"),
     ("/admin/users", "Users"),
+    ("/admin/groups", "Groups"),
     ("/admin/mappings", "Mappings"),
     ("/admin/lists", "Lists"),
+    ("/admin/local-mail", "Local Mail"),
+    ("/admin/inmail", "In Mail"),
+    ("/admin/connections", "Connections"),
+    ("/admin/schedules", "Schedules"),
     ("/admin/queue", "Queue"),
     ("/admin/rules", "Rules"),
     ("/admin/access", "Access"),

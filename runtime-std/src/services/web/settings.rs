@@ -6,7 +6,7 @@
 
 use super::pages::{self, csrf};
 use super::{done, edit_outcome, Ctx, Outcome, Who};
-use crate::config::edit::{array_of_tables, edit_config, EditError};
+use crate::config::edit::{array_of_tables, edit_config, remove_table_keeping_comment, EditError};
 use mailroom_core::config::{ListKind, Snapshot};
 use mailroom_core::http::form::Form;
 use mailroom_core::http::Response;
@@ -107,12 +107,7 @@ pub(super) fn post(ctx: &Ctx<'_>, action: &str, form: &Form) -> Outcome {
         "lists/delete" => {
             let r = edit_config(&ctx.dd, |doc| {
                 let i = find(doc, &name)?;
-                let lists = array_of_tables(doc, "list")?;
-                lists.remove(i);
-                if lists.is_empty() {
-                    doc.remove("list");
-                }
-                Ok(())
+                remove_table_keeping_comment(doc, "list", i)
             });
             edit_outcome(to, r, format!("Deleted the list {name}."))
         }
