@@ -69,6 +69,10 @@ pub fn route_and_store(
     if let Some(plan) = crate::services::askbook::divert_reply(store, snap, delivery, source) {
         return Ok(plan);
     }
+    // Mailing lists and the ListServer (docs/LISTS.md) take their recipients first.
+    if let Some(plan) = crate::services::lists::divert(store, snap, delivery, source)? {
+        return Ok(plan);
+    }
     let plan = plan_for(snap, delivery, source);
     execute(store, snap, delivery, source, &plan)?;
     Ok(plan)
