@@ -140,11 +140,40 @@ impl MailingOptions {
     }
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
+/// What is wrong with a list's mailing-list settings (`mailroom check`).
+pub(crate) fn problems(l: &super::List) -> Vec<String> {
+    let mut v = Vec::new();
+    let mailing = l.kind == super::ListKind::Mailing;
+    let uses_mailing_keys = !l.moderators.is_empty()
+        || !l.post.is_default()
+        || l.moderated
+        || !l.subscribe.is_default()
+        || l.confidential
+        || !l.options.is_default();
+    if !mailing {
+        if uses_mailing_keys {
+            v.push("moderators, post, moderated, subscribe, confidential and options are for kind = \"mailing\"".into());
+        }
+        return v;
+    }
+    if (l.moderated || l.post == PostPolicy::Moderators) && l.moderators.is_empty() {
+        v.push("a moderated or moderators-only list needs moderators".into());
+    }
+    if (l.options.post_password || l.options.remote_admin) && l.options.password.is_empty() {
+        v.push("options.post_password and options.remote_admin need options.password".into());
+    }
+    if l.options.digest && (l.options.digest_days == 0 || l.options.digest_keep_days == 0) {
+        v.push("options.digest_days and options.digest_keep_days must be at least 1".into());
+    }
+    let lower = l.name.to_ascii_lowercase();
+    if lower == crate::lists::LISTSERVER || lower.ends_with("_owner") || lower.ends_with("_digest")
+    {
+        v.push("the names listserver, *_owner and *_Digest belong to the list server".into());
+    }
+    v
 }
 
 /// Serde helper for the list's own boolean keys.
 pub(crate) fn skip_false(b: &bool) -> bool {
-    is_false(b)
+    !*b
 }
