@@ -255,7 +255,74 @@ fn subscribe_and_unsubscribe_by_mail(flavor: Flavor) {
     );
 }
 
+/// Posts are collected for `widgets_Digest`; when its day has come (here: the last
+/// digest is made to look long ago, and the server restarted) its members get one
+/// digest with them.
+fn digest_reaches_its_subscribers(flavor: Flavor) {
+    let sink = Sink::start(&[]);
+    let mut s = server(
+        flavor,
+        &sink,
+        "[[list]]\nname = \"widgets\"\nkind = \"mailing\"\npost = \"anyone\"\n\
+         subscribe = \"open\"\nmembers = [\"alice\"]\n[list.options]\ndigest = true\n",
+    );
+    let ls = "listserver@example.com";
+    let bob = "bob@example.com";
+    send(
+        &s,
+        None,
+        bob,
+        ls,
+        &message(bob, ls, "join", "sub widgets_Digest"),
+    );
+    let answers = mailbox(&s, BOB);
+    assert!(
+        answers
+            .iter()
+            .any(|m| m.contains("You have been added to widgets_Digest.")),
+        "{answers:?}\n{}",
+        s.log()
+    );
+    let to = "widgets@example.com";
+    send(
+        &s,
+        None,
+        OUTSIDER,
+        to,
+        &message(OUTSIDER, to, "Digest news", "in the digest"),
+    );
+    assert_eq!(with_subject(&mailbox(&s, ALICE), "Digest news").len(), 1);
+    assert!(with_subject(&mailbox(&s, BOB), "Digest news").is_empty());
+
+    s.kill();
+    let dir = s.data.join("state/lists/digest/widgets_digest");
+    assert!(dir.join("last").exists(), "the digest period started");
+    std::fs::write(dir.join("last"), "1000").unwrap();
+    s.serve();
+    let deadline = std::time::Instant::now() + WAIT;
+    let digest = loop {
+        let mails = mailbox(&s, BOB);
+        if let Some(d) = mails
+            .iter()
+            .find(|m| m.contains("Subject: widgets_Digest, "))
+        {
+            break d.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no digest\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(digest.contains("(1 message)"), "{digest}");
+    assert!(digest.contains("multipart/digest"));
+    assert!(digest.contains("in the digest"));
+}
+
 both_binaries!(
+    #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
+    digest_reaches_its_subscribers,
     #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
     post_reaches_every_member_once,
     #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]

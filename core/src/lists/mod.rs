@@ -12,6 +12,7 @@
 //! bulk/list/junk, or the null sender. So no sequence of mails can make a list or the
 //! ListServer answer itself or another list (`core/tests/lists_props.rs`).
 
+pub mod digest;
 pub mod listserver;
 pub mod moderation;
 pub mod post;

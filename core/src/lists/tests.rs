@@ -710,3 +710,79 @@ fn router_takes_owner_and_accepts_list_server_addresses() {
         Some(Special::Owner(&snap.config.lists[0]))
     );
 }
+
+// ---- digests ----
+
+#[test]
+fn digest_is_due_every_n_days_at_midnight_and_keeps_28_days() {
+    use super::digest::{due, expired};
+    let day = 86_400;
+    let midnight = (NOV_2003 / day + 1) * day;
+    assert!(!due(NOV_2003, Instant::from_secs(midnight - 1), 1));
+    assert!(due(NOV_2003, Instant::from_secs(midnight), 1));
+    assert!(!due(NOV_2003, Instant::from_secs(midnight), 2));
+    assert!(due(NOV_2003, Instant::from_secs(midnight + day), 2));
+    assert!(!expired(
+        NOV_2003,
+        Instant::from_secs(NOV_2003 + 28 * day),
+        28
+    ));
+    assert!(expired(
+        NOV_2003,
+        Instant::from_secs(NOV_2003 + 28 * day + 1),
+        28
+    ));
+}
+
+#[test]
+fn digest_sorts_by_subject_then_time() {
+    use super::digest::{build, Collected};
+    let mut l = mylist();
+    l.options.digest = true;
+    let c = config(vec![l]);
+    let list = &c.lists[0];
+    let roster = Roster {
+        members: vec![Member::new("ann@x.test")],
+    };
+    let post = |subject: &str, body: &str| mail("fred@pscs.co.uk", subject, body);
+    let posts = vec![
+        Collected {
+            at: 3,
+            data: post("Re: Widgets", "third"),
+        },
+        Collected {
+            at: 1,
+            data: post("Widgets", "first"),
+        },
+        Collected {
+            at: 2,
+            data: post("Apples", "second"),
+        },
+    ];
+    assert!(build(
+        &c,
+        list,
+        &Roster::default(),
+        posts.clone(),
+        Instant::from_secs(NOV_2003),
+        "d"
+    )
+    .is_none());
+    let m = build(&c, list, &roster, posts, Instant::from_secs(NOV_2003), "d1").unwrap();
+    assert_eq!(m.to, vec!["ann@x.test"]);
+    assert_eq!(m.from.as_deref(), Some("mylist_owner@pscs.co.uk"));
+    let t = text(&m);
+    assert!(
+        t.contains("Subject: mylist_Digest, 2003-11-20 (3 messages)\r\n"),
+        "{t}"
+    );
+    assert!(t.contains("Content-Type: multipart/digest; boundary=\"=_mailroom_digest_d1\""));
+    assert!(t.contains("X-BeenThere: mylist_Digest@pscs.co.uk\r\n"));
+    let (a, f, r) = (
+        t.find("second").unwrap(),
+        t.find("first").unwrap(),
+        t.find("third").unwrap(),
+    );
+    assert!(a < f && f < r, "Apples, then Widgets in time order");
+    assert!(t.ends_with("\r\n--=_mailroom_digest_d1--\r\n"));
+}

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 
 use mailroom_core::config::{List, Snapshot};
 use mailroom_core::lists::listserver::{self, roster_key, LsCtx, Pending};
-use mailroom_core::lists::moderation;
 use mailroom_core::lists::post::{self, PostCtx, PostDecision};
 use mailroom_core::lists::{self, OutMail, Roster, Special};
+use mailroom_core::lists::{digest, moderation};
 use mailroom_core::router::{Plan, Source};
 use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use crate::platform::clock::now;
 use crate::platform::datadir::DataDir;
 use crate::platform::durable::{self, Access};
 use crate::store::Store;
+use mailroom_core::Instant;
 
 /// Longest custom ListServer text read.
 const MAX_TEXT: u64 = 64 * 1024;
@@ -239,8 +240,8 @@ fn take_post(
         let decision = post::post(&ctx, delivery.envelope.mail_from.as_deref(), &delivery.data);
         Ok(match decision {
             PostDecision::Distribute { mails, digest } => {
-                if digest.is_some() {
-                    tracing::debug!(id, list = %list.name, "digests are not collected yet");
+                if let Some(d) = digest {
+                    collect(dd, list, id, now, &d)?;
                 }
                 tracing::info!(id, list = %list.name, copies = mails.len(), "list post distributed");
                 mails
@@ -267,7 +268,11 @@ fn take_post(
                 fs::remove_file(&path)?;
                 if approve {
                     tracing::info!(id, list = %list.name, token, "held post approved");
-                    post::distribute(&ctx, &held).0
+                    let (mails, digest) = post::distribute(&ctx, &held);
+                    if let Some(d) = digest {
+                        collect(dd, list, id, now, &d)?;
+                    }
+                    mails
                 } else {
                     tracing::info!(id, list = %list.name, token, "held post rejected");
                     Vec::new()
@@ -286,7 +291,7 @@ fn take_post(
 }
 
 /// Held posts nobody approved within 14 days are dropped (§14.6.3.3).
-fn expire_held(dd: &DataDir, key: &str, now: mailroom_core::Instant) {
+fn expire_held(dd: &DataDir, key: &str, now: Instant) {
     let Ok(entries) = fs::read_dir(dd.list_held_dir(key)) else {
         return;
     };
@@ -391,4 +396,139 @@ pub fn member_lines(
         ));
     }
     Ok(s)
+}
+
+/// Keep a distributed post for the list's digest (`digest/KEY/new/STAMP-ID.eml`).
+fn collect(dd: &DataDir, list: &List, id: &str, now: Instant, data: &[u8]) -> io::Result<()> {
+    let dir = dd
+        .list_digest_dir(&roster_key(&post::digest_name(list)))
+        .join("new");
+    fs::create_dir_all(&dir)?;
+    let name = format!("{}-{}.eml", now.unix_secs(), safe_name(id));
+    durable::replace(&dir.join(name), data, Access::Normal)
+}
+
+fn safe_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// How often the digest thread looks whether a digest is due.
+const DIGEST_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The daily digest tick (§14.6.1.2.1): a thread that looks at once and then every
+/// minute; each look is cheap when nothing is due.
+pub fn spawn_digests(shared: std::sync::Arc<crate::services::app::Shared>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("list-digests".into())
+        .spawn(move || loop {
+            let snap = shared.snapshot();
+            if let Err(e) = digest_tick(&shared.store, &snap, now()) {
+                tracing::error!("list digests: {e}");
+            }
+            std::thread::sleep(DIGEST_LOOK);
+        })
+        .map(|_| ())
+}
+
+/// Send every digest that is due at `now` and forget posts kept past their time.
+pub fn digest_tick(store: &Store, snap: &Snapshot, now: Instant) -> io::Result<()> {
+    let dd = store.data_dir();
+    let config = &snap.config;
+    for list in config
+        .lists
+        .iter()
+        .filter(|l| l.kind == mailroom_core::config::ListKind::Mailing && l.options.digest)
+    {
+        let name = post::digest_name(list);
+        let key = roster_key(&name);
+        let dir = dd.list_digest_dir(&key);
+        let out = locked(dd, || {
+            fs::create_dir_all(&dir)?;
+            let last_path = dir.join("last");
+            let last = match fs::read_to_string(&last_path) {
+                Ok(t) => t.trim().parse::<u64>().ok(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            let sent_dir = dir.join("sent");
+            for (path, at) in stamped(&sent_dir)? {
+                if digest::expired(at, now, list.options.digest_keep_days) {
+                    fs::remove_file(path)?;
+                }
+            }
+            let Some(last) = last else {
+                // The first look starts the period: the first digest goes out after
+                // the next midnight, not at once.
+                durable::replace(
+                    &last_path,
+                    now.unix_secs().to_string().as_bytes(),
+                    Access::Normal,
+                )?;
+                return Ok(None);
+            };
+            if !digest::due(last, now, list.options.digest_days) {
+                return Ok(None);
+            }
+            let new_dir = dir.join("new");
+            let files = stamped(&new_dir)?;
+            let mut posts = Vec::new();
+            for (path, at) in &files {
+                posts.push(digest::Collected {
+                    at: *at,
+                    data: fs::read(path)?,
+                });
+            }
+            let roster = load_roster(dd, &name, None)?;
+            let id = format!("digest.{key}.{}", now.unix_secs());
+            let mail = digest::build(config, list, &roster, posts, now, &id);
+            fs::create_dir_all(&sent_dir)?;
+            for (path, _) in &files {
+                if let Some(f) = path.file_name() {
+                    fs::rename(path, sent_dir.join(f))?;
+                }
+            }
+            durable::replace(
+                &last_path,
+                now.unix_secs().to_string().as_bytes(),
+                Access::Normal,
+            )?;
+            tracing::info!(list = %name, posts = files.len(), sent = mail.is_some(), "digest period ended");
+            Ok(mail.map(|m| (id, m)))
+        })?;
+        if let Some((id, m)) = out {
+            send(store, snap, id, m).map_err(|e| io::Error::other(e.text))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `STAMP-ID.eml` files in `dir` with their stamps (none if it does not exist).
+fn stamped(dir: &std::path::Path) -> io::Result<Vec<(std::path::PathBuf, u64)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut v = Vec::new();
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(at) = name
+            .strip_suffix(".eml")
+            .and_then(|n| n.split('-').next())
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            v.push((e.path(), at));
+        }
+    }
+    v.sort_by_key(|(_, at)| *at);
+    Ok(v)
 }
