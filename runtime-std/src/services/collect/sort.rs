@@ -86,6 +86,7 @@ pub fn store_sorted(
     let mut report = StoredReport::default();
     match &sorted.sorting {
         Sorting::Route(plan) => {
+            crate::services::lists::take_collected(store, snap, &mut delivery, &source, plan)?;
             deliver::execute(store, snap, &mut delivery, &source, plan)?;
             report.mailboxes = plan.mailboxes.clone();
             report.queued = plan.remote.clone();

@@ -109,6 +109,35 @@ pub fn divert(
     result.map(Some)
 }
 
+/// Collected mail comes with its plan made (`services/collect`): the recipients the
+/// router left to the list server are handed to it here.
+pub fn take_collected(
+    store: &Store,
+    snap: &Snapshot,
+    delivery: &mut Delivery,
+    source: &Source,
+    plan: &Plan,
+) -> Result<(), DeliveryError> {
+    let ours: Vec<Recipient> = plan
+        .discards
+        .iter()
+        .filter(|d| d.reason == lists::FOR_LIST_SERVER)
+        .map(|d| Recipient {
+            address: d.recipient.clone(),
+            route: Route::Unknown,
+            dsn_notify: None,
+            dsn_orcpt: None,
+        })
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let before = std::mem::replace(&mut delivery.envelope.recipients, ours);
+    let r = divert(store, snap, delivery, source);
+    delivery.envelope.recipients = before;
+    r.map(|_| ())
+}
+
 fn empty_plan() -> Plan {
     Plan {
         recipients: Vec::new(),
@@ -532,3 +561,6 @@ fn stamped(dir: &std::path::Path) -> io::Result<Vec<(std::path::PathBuf, u64)>> 
     v.sort_by_key(|(_, at)| *at);
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests;
