@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use super::post::digest_name;
 use super::{
-    at_domain, automatic, body_text, from_address, header, is_moderator, is_server_address, notice,
-    qualify, special_name, Member, Notice, OutMail, Roster, Special, LISTSERVER, MAX_MEMBERS,
+    at_domain, automatic, body_text, from_address, header, is_moderator, is_server_address,
+    notice_mail, qualify, special_name, Member, Notice, OutMail, Roster, Special, LISTSERVER,
+    MAX_MEMBERS,
 };
 use crate::config::{Config, List, ListKind, Notify, SubscribePolicy};
 use crate::time::Instant;
@@ -488,7 +489,7 @@ impl<'a> Run<'a> {
              this message: nothing will happen.\n",
             t.display()
         );
-        let data = notice(
+        let mail = notice_mail(
             self.config(),
             &Notice {
                 from: &from,
@@ -501,11 +502,7 @@ impl<'a> Run<'a> {
             },
             self.ctx.now,
         );
-        self.mails.push(OutMail {
-            from: None,
-            to,
-            data,
-        });
+        self.mails.push(mail);
     }
 
     fn confirm(&mut self, name: &str, token: &str) -> String {
@@ -714,7 +711,7 @@ impl<'a> Run<'a> {
             return;
         }
         let n = self.mails.len();
-        let data = notice(
+        let mail = notice_mail(
             self.config(),
             &Notice {
                 from: &self.sender,
@@ -727,11 +724,7 @@ impl<'a> Run<'a> {
             },
             self.ctx.now,
         );
-        self.mails.push(OutMail {
-            from: None,
-            to,
-            data,
-        });
+        self.mails.push(mail);
     }
 
     fn finish(mut self, data: &[u8]) -> LsResult {
@@ -755,7 +748,7 @@ impl<'a> Run<'a> {
             let from = at_domain(ctx.config, LISTSERVER);
             let to = vec![self.sender.clone()];
             let mid = header(data, "Message-ID");
-            let reply = notice(
+            let reply = notice_mail(
                 ctx.config,
                 &Notice {
                     from: &from,
@@ -768,14 +761,7 @@ impl<'a> Run<'a> {
                 },
                 ctx.now,
             );
-            self.mails.insert(
-                0,
-                OutMail {
-                    from: None,
-                    to,
-                    data: reply,
-                },
-            );
+            self.mails.insert(0, reply);
         }
         let changed = self
             .changed

@@ -351,6 +351,15 @@ pub fn notice(config: &Config, n: &Notice<'_>, now: Instant) -> Vec<u8> {
     w.text(n.text)
 }
 
+/// The notice as a mail from the null sender (so it never bounces) to its recipients.
+pub fn notice_mail(config: &Config, n: &Notice<'_>, now: Instant) -> OutMail {
+    OutMail {
+        from: None,
+        to: n.to.to_vec(),
+        data: notice(config, n, now),
+    }
+}
+
 /// `s` with only characters safe in a Message-ID's left side.
 pub(crate) fn token_chars(s: &str) -> String {
     s.chars()

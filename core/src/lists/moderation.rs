@@ -2,7 +2,7 @@
 //! answer, and the 14-day expiry of held posts.
 
 use super::post::{list_address, PostCtx, PostDecision};
-use super::{body_text, header, notice, qualify, Notice, OutMail};
+use super::{body_text, header, notice_mail, qualify, Notice};
 use crate::config::{List, Moderation};
 use crate::time::Instant;
 
@@ -164,7 +164,7 @@ pub fn hold(ctx: &PostCtx<'_>, author: &str, data: &[u8]) -> PostDecision {
     let mails = if to.is_empty() {
         Vec::new()
     } else {
-        let data = notice(
+        vec![notice_mail(
             ctx.config,
             &Notice {
                 from: &from,
@@ -176,12 +176,7 @@ pub fn hold(ctx: &PostCtx<'_>, author: &str, data: &[u8]) -> PostDecision {
                 in_reply_to: None,
             },
             ctx.now,
-        );
-        vec![OutMail {
-            from: None,
-            to,
-            data,
-        }]
+        )]
     };
     PostDecision::Hold {
         token,

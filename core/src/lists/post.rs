@@ -3,8 +3,8 @@
 
 use super::moderation::{self, ModeratorReply};
 use super::{
-    at_domain, automatic, from_address, header, is_moderator, is_server_address, notice, qualify,
-    return_address, Notice, OutMail, Roster, DIGEST_SUFFIX, LISTSERVER, OWNER_SUFFIX,
+    at_domain, automatic, from_address, header, is_moderator, is_server_address, notice_mail,
+    qualify, return_address, Notice, OutMail, Roster, DIGEST_SUFFIX, LISTSERVER, OWNER_SUFFIX,
 };
 use crate::config::{Config, List, PostPolicy, ReplyTo};
 use crate::router::headers::{fields, header_end};
@@ -137,7 +137,7 @@ fn refuse(ctx: &PostCtx<'_>, envelope_sender: Option<&str>, reason: String) -> P
             "Your message to the mailing list \"{}\" was not distributed: {reason}.\n",
             ctx.list.name
         );
-        let data = notice(
+        mails.push(notice_mail(
             ctx.config,
             &Notice {
                 from: &from,
@@ -149,12 +149,7 @@ fn refuse(ctx: &PostCtx<'_>, envelope_sender: Option<&str>, reason: String) -> P
                 in_reply_to: None,
             },
             ctx.now,
-        );
-        mails.push(OutMail {
-            from: None,
-            to,
-            data,
-        });
+        ));
     }
     PostDecision::Refuse { reason, mails }
 }

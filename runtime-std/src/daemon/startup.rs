@@ -82,7 +82,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     )?;
     tracing::info!("serving {} with {users} users", dir.root().display());
     let connections = crate::services::scheduler::spawn(shared.clone(), dir.clone())?;
-    crate::services::lists::spawn_digests(shared.clone())?;
+    crate::services::list_digests::spawn(shared.clone())?;
     Ok(Prepared {
         shared,
         listeners,

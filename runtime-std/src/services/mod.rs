@@ -11,6 +11,7 @@ pub mod dlrules;
 pub mod finger;
 pub mod imap;
 pub mod ldap;
+pub mod list_digests;
 pub mod lists;
 pub mod mailauth;
 pub mod outbound;

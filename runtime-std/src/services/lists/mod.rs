@@ -12,7 +12,7 @@ use mailroom_core::lists::listserver::{self, roster_key, LsCtx, Pending};
 use mailroom_core::lists::post::{self, PostCtx, PostDecision};
 use mailroom_core::lists::{self, OutMail, Roster, Special};
 use mailroom_core::lists::{digest, moderation};
-use mailroom_core::router::{Plan, Source};
+use mailroom_core::router::Plan;
 use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
 use serde::{Deserialize, Serialize};
 
@@ -28,13 +28,22 @@ const MAX_TEXT: u64 = 64 * 1024;
 /// Threads of this process take turns; the file lock keeps out other processes.
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// The way back into routing, lent by `services::deliver` (`deliver::list_routing`):
+/// it calls this module, so this module cannot name it.
+pub struct Routing<'a> {
+    /// Route and store a new mail the list server wrote, as local mail.
+    pub send: &'a dyn Fn(&mut Delivery) -> Result<Plan, DeliveryError>,
+    /// Plan and store the recipients of a delivery that the list server left.
+    pub rest: &'a dyn Fn(&mut Delivery) -> Result<Plan, DeliveryError>,
+}
+
 /// Handle the recipients of `delivery` that are a mailing list or the ListServer, and
 /// route the others as usual. `None` when there are none (routing goes on unchanged).
 pub fn divert(
     store: &Store,
     snap: &Snapshot,
     delivery: &mut Delivery,
-    source: &Source,
+    routing: &Routing<'_>,
 ) -> Result<Option<Plan>, DeliveryError> {
     let config = &snap.config;
     let taken: Vec<bool> = delivery
@@ -88,7 +97,7 @@ pub fn divert(
         outgoing.extend(mails);
     }
     for (n, m) in outgoing.into_iter().enumerate() {
-        send(store, snap, format!("{}.list{n}", delivery.id), m)?;
+        send(snap, routing, format!("{}.list{n}", delivery.id), m)?;
     }
 
     let all = std::mem::take(&mut delivery.envelope.recipients);
@@ -99,11 +108,10 @@ pub fn divert(
         .map(|(r, _)| r.clone())
         .collect();
     let result = if rest.is_empty() {
-        Ok(empty_plan())
+        Ok(crate::services::askbook::empty_plan())
     } else {
         delivery.envelope.recipients = rest;
-        let plan = crate::services::deliver::plan_for(snap, delivery, source);
-        crate::services::deliver::execute(store, snap, delivery, source, &plan).map(|()| plan)
+        (routing.rest)(delivery)
     };
     delivery.envelope.recipients = all;
     result.map(Some)
@@ -115,8 +123,8 @@ pub fn take_collected(
     store: &Store,
     snap: &Snapshot,
     delivery: &mut Delivery,
-    source: &Source,
     plan: &Plan,
+    routing: &Routing<'_>,
 ) -> Result<(), DeliveryError> {
     let ours: Vec<Recipient> = plan
         .discards
@@ -133,26 +141,19 @@ pub fn take_collected(
         return Ok(());
     }
     let before = std::mem::replace(&mut delivery.envelope.recipients, ours);
-    let r = divert(store, snap, delivery, source);
+    let r = divert(store, snap, delivery, routing);
     delivery.envelope.recipients = before;
     r.map(|_| ())
 }
 
-fn empty_plan() -> Plan {
-    Plan {
-        recipients: Vec::new(),
-        mailboxes: Vec::new(),
-        remote: Vec::new(),
-        outbound_sender: None,
-        notices: Vec::new(),
-        bounces: Vec::new(),
-        discards: Vec::new(),
-    }
-}
-
 /// The one place list mail leaves: routed as local mail (lists, users, the outbound
 /// queue for remote members). To become the shared writer of the server's own mail.
-fn send(store: &Store, snap: &Snapshot, id: String, m: OutMail) -> Result<(), DeliveryError> {
+fn send(
+    snap: &Snapshot,
+    routing: &Routing<'_>,
+    id: String,
+    m: OutMail,
+) -> Result<(), DeliveryError> {
     let mut d = Delivery {
         id,
         envelope: Envelope {
@@ -177,7 +178,7 @@ fn send(store: &Store, snap: &Snapshot, id: String, m: OutMail) -> Result<(), De
         data: m.data,
         junk: false,
     };
-    crate::services::deliver::route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
+    (routing.send)(&mut d).map(|_| ())
 }
 
 /// Run `f` holding the list state lock (threads and processes).
@@ -449,26 +450,13 @@ fn safe_name(id: &str) -> String {
         .collect()
 }
 
-/// How often the digest thread looks whether a digest is due.
-const DIGEST_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The daily digest tick (§14.6.1.2.1): a thread that looks at once and then every
-/// minute; each look is cheap when nothing is due.
-pub fn spawn_digests(shared: std::sync::Arc<crate::services::app::Shared>) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name("list-digests".into())
-        .spawn(move || loop {
-            let snap = shared.snapshot();
-            if let Err(e) = digest_tick(&shared.store, &snap, now()) {
-                tracing::error!("list digests: {e}");
-            }
-            std::thread::sleep(DIGEST_LOOK);
-        })
-        .map(|_| ())
-}
-
 /// Send every digest that is due at `now` and forget posts kept past their time.
-pub fn digest_tick(store: &Store, snap: &Snapshot, now: Instant) -> io::Result<()> {
+pub fn digest_tick(
+    store: &Store,
+    snap: &Snapshot,
+    now: Instant,
+    routing: &Routing<'_>,
+) -> io::Result<()> {
     let dd = store.data_dir();
     let config = &snap.config;
     for list in config
@@ -533,7 +521,7 @@ pub fn digest_tick(store: &Store, snap: &Snapshot, now: Instant) -> io::Result<(
             Ok(mail.map(|m| (id, m)))
         })?;
         if let Some((id, m)) = out {
-            send(store, snap, id, m).map_err(|e| io::Error::other(e.text))?;
+            send(snap, routing, id, m).map_err(|e| io::Error::other(e.text))?;
         }
     }
     Ok(())

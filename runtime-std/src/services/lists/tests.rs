@@ -114,7 +114,10 @@ fn collected_mail_for_the_listserver_is_answered() {
     assert!(
         matches!(&plan.recipients[0].outcome, Outcome::Discard { reason } if reason == lists::FOR_LIST_SERVER)
     );
-    take_collected(&store, &snap, &mut d, &source, &plan).unwrap();
+    crate::services::deliver::list_routing(&store, &snap, &source, |r| {
+        take_collected(&store, &snap, &mut d, &plan, r)
+    })
+    .unwrap();
     assert!(d.envelope.recipients.is_empty());
     let roster = load_roster(&dd, "widgets", None).unwrap();
     assert_eq!(roster.members.len(), 3, "{roster:?}");
@@ -136,13 +139,18 @@ fn a_damaged_roster_is_set_aside() {
 
 #[test]
 fn digest_tick_starts_the_period_then_sends() {
+    let tick = |store: &Store, snap: &Snapshot, now: Instant| {
+        crate::services::deliver::list_routing(store, snap, &Source::Local, |r| {
+            digest_tick(store, snap, now, r)
+        })
+    };
     let (_tmp, dd, store) = setup();
     let mut snap = snapshot();
     snap.config.lists[0].moderated = false;
     snap.config.lists[0].options.digest = true;
     let day = 86_400;
     let t0 = Instant::from_secs(1_700_000_000);
-    digest_tick(&store, &snap, t0).unwrap();
+    tick(&store, &snap, t0).unwrap();
     let dir = dd.list_digest_dir("widgets_digest");
     assert_eq!(fs::read_to_string(dir.join("last")).unwrap(), "1700000000");
     collect(
@@ -157,14 +165,14 @@ fn digest_tick_starts_the_period_then_sends() {
         members: vec![lists::Member::new("fred")],
     };
     save_roster(&dd, "widgets_digest", &roster).unwrap();
-    digest_tick(&store, &snap, Instant::from_secs(1_700_000_000 + 100)).unwrap();
+    tick(&store, &snap, Instant::from_secs(1_700_000_000 + 100)).unwrap();
     assert!(inbox(&dd, "fred").is_empty(), "not before midnight");
-    digest_tick(&store, &snap, Instant::from_secs(1_700_000_000 + day)).unwrap();
+    tick(&store, &snap, Instant::from_secs(1_700_000_000 + day)).unwrap();
     let got = inbox(&dd, "fred");
     assert_eq!(got.len(), 1);
     assert!(got[0].contains("widgets_Digest, "));
     assert_eq!(fs::read_dir(dir.join("sent")).unwrap().count(), 1);
-    digest_tick(&store, &snap, Instant::from_secs(1_700_000_000 + 30 * day)).unwrap();
+    tick(&store, &snap, Instant::from_secs(1_700_000_000 + 30 * day)).unwrap();
     assert_eq!(
         fs::read_dir(dir.join("sent")).unwrap().count(),
         0,
