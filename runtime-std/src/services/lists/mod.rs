@@ -22,6 +22,9 @@ use crate::platform::durable::{self, Access};
 use crate::store::Store;
 use mailroom_core::Instant;
 
+/// Posts held for moderation per list at most.
+const MAX_HELD: usize = 1000;
+
 /// Longest custom ListServer text read.
 const MAX_TEXT: u64 = 64 * 1024;
 
@@ -280,6 +283,12 @@ fn take_post(
                 if let Some(post) = post {
                     let dir = dd.list_held_dir(&key);
                     fs::create_dir_all(&dir)?;
+                    // Posts from anyone could otherwise fill the disk (and the
+                    // moderators' mailboxes) within the 14 days they are kept.
+                    if fs::read_dir(&dir)?.count() >= MAX_HELD {
+                        tracing::warn!(id, list = %list.name, "{MAX_HELD} posts already wait for the moderators: this one is dropped");
+                        return Ok(Vec::new());
+                    }
                     durable::replace(&dir.join(format!("{token}.eml")), &post, Access::Normal)?;
                 }
                 tracing::info!(id, list = %list.name, token, "list post held for the moderators");
