@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod imap;
 pub mod ldap;
+pub mod lists;
 pub mod machine;
 pub mod mailauth;
 pub mod mailbox;

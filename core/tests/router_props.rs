@@ -168,13 +168,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 lists: lists
                     .into_iter()
                     .enumerate()
-                    .map(|(i, members)| List {
-                        name: LISTS[i].to_string(),
-                        members,
-                        kind: ListKind::Distribution,
-                        comment: String::new(),
-                        line: 0,
-                    })
+                    .map(|(i, members)| List::new(LISTS[i], ListKind::Distribution, members))
                     .collect(),
                 groups: vec![Group {
                     name: "g0".into(),

@@ -75,8 +75,41 @@ pub struct List {
     pub kind: ListKind,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// Mailing lists (§14.6): who moderates (users, lists or addresses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moderators: Vec<String>,
+    #[serde(default, skip_serializing_if = "super::PostPolicy::is_default")]
+    pub post: super::PostPolicy,
+    #[serde(default, skip_serializing_if = "super::mailing::skip_false")]
+    pub moderated: bool,
+    #[serde(default, skip_serializing_if = "super::SubscribePolicy::is_default")]
+    pub subscribe: super::SubscribePolicy,
+    #[serde(default, skip_serializing_if = "super::mailing::skip_false")]
+    pub confidential: bool,
+    /// `[list.options]` (docs/LISTS.md).
+    #[serde(default, skip_serializing_if = "super::MailingOptions::is_default")]
+    pub options: super::MailingOptions,
     #[serde(skip)]
     pub line: usize,
+}
+
+impl List {
+    /// A list of `kind` with these members and every other setting at its default.
+    pub fn new(name: &str, kind: ListKind, members: Vec<String>) -> List {
+        List {
+            name: name.to_string(),
+            members,
+            kind,
+            comment: String::new(),
+            moderators: Vec::new(),
+            post: super::PostPolicy::default(),
+            moderated: false,
+            subscribe: super::SubscribePolicy::default(),
+            confidential: false,
+            options: super::MailingOptions::default(),
+            line: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +119,8 @@ pub enum ListKind {
     Distribution,
     /// A list with exactly one member, usually remote (§14.5).
     Forwarding,
+    /// A mailing list (§14.6): the list server handles its address (docs/LISTS.md).
+    Mailing,
 }
 
 /// One `[[group]]` (§4.3.6): local users who name it in their account's `group`.

@@ -275,6 +275,10 @@ fn route_one(ctx: &Ctx<'_>, address: &str) -> RecipientPlan {
     // 2. Default user → user mapping: a list or group, else a mailbox (§5, §21.13).
     let default_mapping = ctx.default_mapping();
     if default_mapping.is_ok() {
+        if let Some(s) = crate::lists::special_name(&ctx.snap.config, &local) {
+            mailing_address(ctx, &mut w, s);
+            return w.finish(address, Origin::Envelope);
+        }
         if let Some(list) = ctx.names.list(&local) {
             w.step(1, format!("list {}", list.name));
             expand_list(ctx, &mut w, list, 1, 2);
@@ -445,9 +449,62 @@ fn remote_target(ctx: &Ctx<'_>, w: &mut Walk, rcpt: &Mailbox, depth: usize) {
     }
 }
 
+/// A mailing list's addresses (§14.6): `LIST_owner` is its moderators; the list,
+/// its digest and the ListServer are handled by the list server before routing
+/// (runtime `services::lists`), so here they only need to be accepted.
+fn mailing_address(ctx: &Ctx<'_>, w: &mut Walk, s: crate::lists::Special<'_>) {
+    use crate::lists::Special;
+    match s {
+        Special::Owner(list) => {
+            w.step(
+                1,
+                format!("owner of mailing list {}: its moderators", list.name),
+            );
+            if list.moderators.is_empty() {
+                w.discards
+                    .push(format!("mailing list {} has no moderators", list.name));
+            }
+            for m in &list.moderators {
+                match parse_target(m) {
+                    Ok(Target::Name(n)) => resolve_name(ctx, w, &n, 1, 2),
+                    Ok(Target::Address(a)) => resolve_address(ctx, w, &a, 1, 2),
+                    Ok(Target::Remote) | Err(_) => {
+                        w.step(2, format!("unusable moderator {m}: skipped"))
+                    }
+                }
+            }
+        }
+        Special::Post(list) | Special::Digest(list) => {
+            w.step(
+                1,
+                format!("mailing list {}: the list server takes it", list.name),
+            );
+            w.discards.push(crate::lists::FOR_LIST_SERVER.into());
+        }
+        Special::ListServer => {
+            w.step(1, "the ListServer: the list server takes it");
+            w.discards.push(crate::lists::FOR_LIST_SERVER.into());
+        }
+    }
+}
+
 /// A name from a target or list member: list, then group, then mailbox.
 fn resolve_name(ctx: &Ctx<'_>, w: &mut Walk, name: &str, level: usize, depth: usize) {
-    if let Some(list) = ctx.names.list(name) {
+    if let Some(list) = crate::lists::mailing_list(&ctx.snap.config, name) {
+        // Only mail to the list's own address is a post; expanding its members here
+        // would bypass who-may-post, moderation and the list headers.
+        w.step(
+            depth,
+            format!(
+                "mailing list {}: reached only at its own address; not expanded",
+                list.name
+            ),
+        );
+        w.discards.push(format!(
+            "mailing list {} is not expanded as a member",
+            list.name
+        ));
+    } else if let Some(list) = ctx.names.list(name) {
         w.step(depth, format!("list {}", list.name));
         expand_list(ctx, w, list, level + 1, depth + 1);
     } else if let Some(g) = ctx.names.group(name) {

@@ -41,14 +41,24 @@ pub fn list(dd: &DataDir, command: ListCommand) -> ExitCode {
             };
             let names = router::names::Names::new(&snap);
             for l in &snap.config.lists {
+                let members = match l.kind {
+                    mailroom_core::config::ListKind::Mailing => {
+                        match crate::services::lists::member_lines(dd, &snap.config, l) {
+                            Ok(m) => m,
+                            Err(e) => return fail(format!("members of {}: {e}", l.name)),
+                        }
+                    }
+                    _ => l.members.join(", "),
+                };
                 println!(
                     "{} ({}): {}",
                     l.name,
                     match l.kind {
                         mailroom_core::config::ListKind::Distribution => "distribution list",
                         mailroom_core::config::ListKind::Forwarding => "forwarding",
+                        mailroom_core::config::ListKind::Mailing => "mailing list",
                     },
-                    l.members.join(", ")
+                    members
                 );
             }
             let builtin = [

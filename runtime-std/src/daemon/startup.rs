@@ -87,6 +87,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     )?;
     tracing::info!("serving {} with {users} users", dir.root().display());
     let connections = crate::services::scheduler::spawn(shared.clone(), dir.clone())?;
+    crate::services::list_digests::spawn(shared.clone())?;
     Ok(Prepared {
         shared,
         listeners,

@@ -23,6 +23,10 @@
 //! DIR/spool/                 outbound queue (queue/, tmp/, held/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
 //!                            connect/, seen/, ids-blocklist)
+//! DIR/state/lists/           mailing lists (docs/LISTS.md): NAME.toml members,
+//!                            pending.toml verifications, held/NAME/TOKEN.eml posts
+//!                            awaiting a moderator, digest/NAME/*.eml; lists.lock
+//! DIR/ls_help.txt, ls_lists.txt  the ListServer's Help and Lists texts (§14.6.4.1)
 //! DIR/log/                   logs (mailroom.log, security.log, DLRULES.LOG,
 //!                            SMTPRULES.LOG, SUMMARY.LOG; transcripts SMTPSVR.LOG,
 //!                            POP3SVR.LOG, IMAPSVR.LOG, SMTPCLT.LOG, POP3CLT.LOG;
@@ -182,6 +186,47 @@ impl DataDir {
     /// The pending download queries.
     pub fn ask_book_file(&self) -> PathBuf {
         self.state_dir().join("askbook")
+    }
+
+    /// Mailing list state (docs/LISTS.md).
+    pub fn lists_dir(&self) -> PathBuf {
+        self.state_dir().join("lists")
+    }
+
+    /// Held while any mailing list state is read and replaced.
+    pub fn lists_lock(&self) -> PathBuf {
+        self.lists_dir().join("lists.lock")
+    }
+
+    /// The members of a mailing list (or digest list) once the ListServer changed
+    /// them; `key` is the lower-case list name.
+    pub fn list_roster(&self, key: &str) -> PathBuf {
+        self.lists_dir().join(format!("{key}.toml"))
+    }
+
+    /// Subscriptions waiting for the subscriber's confirmation.
+    pub fn list_pending(&self) -> PathBuf {
+        self.lists_dir().join("pending.toml")
+    }
+
+    /// Posts held for a moderator (§14.6.3.3), one `TOKEN.eml` each.
+    pub fn list_held_dir(&self, key: &str) -> PathBuf {
+        self.lists_dir().join("held").join(key)
+    }
+
+    /// Posts collected for a list's digest (§14.6.1.2.1).
+    pub fn list_digest_dir(&self, key: &str) -> PathBuf {
+        self.lists_dir().join("digest").join(key)
+    }
+
+    /// The custom ListServer Help text.
+    pub fn ls_help(&self) -> PathBuf {
+        self.root.join("ls_help.txt")
+    }
+
+    /// The custom ListServer Lists text.
+    pub fn ls_lists(&self) -> PathBuf {
+        self.root.join("ls_lists.txt")
     }
 
     /// Held while the ask book is read and replaced.

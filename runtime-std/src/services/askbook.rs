@@ -121,7 +121,8 @@ pub fn divert_reply(
         .then(empty_plan)
 }
 
-fn empty_plan() -> Plan {
+/// A plan that stores nothing: the mail was taken before routing.
+pub(crate) fn empty_plan() -> Plan {
     Plan {
         recipients: Vec::new(),
         mailboxes: Vec::new(),

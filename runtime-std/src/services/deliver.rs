@@ -69,9 +69,35 @@ pub fn route_and_store(
     if let Some(plan) = crate::services::askbook::divert_reply(store, snap, delivery, source) {
         return Ok(plan);
     }
+    // Mailing lists and the ListServer (docs/LISTS.md) take their recipients first.
+    let taken = list_routing(store, snap, source, |r| {
+        crate::services::lists::divert(store, snap, delivery, r)
+    })?;
+    if let Some(plan) = taken {
+        return Ok(plan);
+    }
     let plan = plan_for(snap, delivery, source);
     execute(store, snap, delivery, source, &plan)?;
     Ok(plan)
+}
+
+/// Routing lent to the list server (`services::lists`), which this module calls:
+/// its own mail from `Source::Local`, and what it leaves of a delivery from `source`.
+pub fn list_routing<R>(
+    store: &Store,
+    snap: &Snapshot,
+    source: &Source,
+    f: impl FnOnce(&crate::services::lists::Routing<'_>) -> R,
+) -> R {
+    let send = |d: &mut Delivery| route_and_store(store, snap, d, &Source::Local);
+    let rest = |d: &mut Delivery| {
+        let plan = plan_for(snap, d, source);
+        execute(store, snap, d, source, &plan).map(|()| plan)
+    };
+    f(&crate::services::lists::Routing {
+        send: &send,
+        rest: &rest,
+    })
 }
 
 /// The plan for a whole message.

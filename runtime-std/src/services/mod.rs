@@ -11,6 +11,8 @@ pub mod dlrules;
 pub mod finger;
 pub mod imap;
 pub mod ldap;
+pub mod list_digests;
+pub mod lists;
 pub mod mailauth;
 pub mod mailbox_admin;
 pub mod outbound;

@@ -152,6 +152,12 @@ fn lists_and_groups(e: &mut Errors<'_>, cfg: &Config) {
                 Ok(_) => {}
             }
         }
+        for why in super::super::mailing::problems(l) {
+            e.at(
+                &[Key("list"), Index(i)],
+                format!("[[list]] {}: {why}", l.name),
+            );
+        }
         if l.kind == ListKind::Forwarding && l.members.len() != 1 {
             e.at(
                 &[Key("list"), Index(i), Key("members")],

@@ -86,6 +86,9 @@ pub fn store_sorted(
     let mut report = StoredReport::default();
     match &sorted.sorting {
         Sorting::Route(plan) => {
+            deliver::list_routing(store, snap, &source, |r| {
+                crate::services::lists::take_collected(store, snap, &mut delivery, plan, r)
+            })?;
             deliver::execute(store, snap, &mut delivery, &source, plan)?;
             report.mailboxes = plan.mailboxes.clone();
             report.queued = plan.remote.clone();
