@@ -36,6 +36,7 @@ pub mod smtprules;
 pub mod summary;
 pub mod time;
 pub mod transcript;
+pub mod wal;
 pub mod wildcard;
 pub mod wire;
 
