@@ -223,6 +223,11 @@ impl DataDir {
         self.spool_dir().join("queue")
     }
 
+    /// The ingest journal's segments and lock (docs/STORE.md "Fast ingest").
+    pub fn ingest_journal_dir(&self) -> PathBuf {
+        self.spool_dir().join("wal")
+    }
+
     /// Outbound messages being written.
     pub fn spool_tmp_dir(&self) -> PathBuf {
         self.spool_dir().join("tmp")

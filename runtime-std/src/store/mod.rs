@@ -90,7 +90,7 @@ impl Store {
             tracing::info!("ingest journal off (MAILROOM_BENCH_DIRECT_INGEST=1)");
             return Ok(());
         }
-        let dir = self.dir.root().join("ingest");
+        let dir = self.dir.ingest_journal_dir();
         let fail = |source| OpenError {
             path: dir.clone(),
             source,

@@ -4,7 +4,7 @@
 //! A session delivering to local mailboxes:
 //!
 //! 1. appends the message and where it goes to the active segment
-//!    (`DATA/ingest/SEQ.wal`, format in `mailroom_core::wal`);
+//!    (`DATA/spool/wal/SEQ.wal`, format in `mailroom_core::wal`);
 //! 2. waits for an `fdatasync` of the segment that covers its record — one sync serves
 //!    every session that appended before it started (group commit);
 //! 3. places the message in the Maildirs as before (`tmp/`, link, rename into `new/`)
@@ -98,9 +98,11 @@ impl Wal {
         let old = segments(dir)?;
         let next = old.last().map_or(1, |(seq, _)| seq + 1);
         if !old.is_empty() {
-            let mut placed = 0;
+            let (mut records, mut placed) = (0, 0);
             for (_, path) in &old {
-                placed += replay_segment(path, mail)?;
+                let (r, p) = replay_segment(path, mail)?;
+                records += r;
+                placed += p;
             }
             syncfs(mail)?;
             for (_, path) in &old {
@@ -109,6 +111,7 @@ impl Wal {
             super::commit::fsync_dir(dir)?;
             tracing::info!(
                 segments = old.len(),
+                records,
                 placed,
                 "ingest journal replayed after an unclean stop"
             );
@@ -158,9 +161,9 @@ impl Wal {
     /// Deliver `data` into every Maildir in `roots` (at least one): durable in the
     /// journal when this returns `Ok`, visible in the Maildirs at once.
     pub fn deliver(&self, roots: &[PathBuf], data: &[u8]) -> io::Result<()> {
-        let Some(first) = roots.first() else {
+        if roots.is_empty() {
             return Ok(());
-        };
+        }
         for root in roots {
             maildir::ensure(root)?;
         }
@@ -181,7 +184,7 @@ impl Wal {
             if let Some(d) = self.place_delay {
                 std::thread::sleep(d);
             }
-            place(first, &roots[1..], &name, data)
+            maildir::place(None, roots, &name, data)
         });
         let mut st = self.lock();
         if let Some(n) = st.unplaced.get_mut(&segment) {
@@ -368,54 +371,8 @@ fn relative(mail: &Path, root: &Path) -> io::Result<String> {
         })
 }
 
-/// Put `data` as `name` into `first/new` and links of it into `rest`, without fsync
-/// (the journal holds the message until the retirer's sync). On error nothing stays
-/// visible.
-fn place(first: &Path, rest: &[PathBuf], name: &str, data: &[u8]) -> io::Result<()> {
-    let tmp = first.join("tmp").join(name);
-    let mut placed: Vec<PathBuf> = Vec::with_capacity(rest.len() + 1);
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
-        drop(f);
-        for root in rest {
-            let dest = root.join("new").join(name);
-            if fs::hard_link(&tmp, &dest).is_err() {
-                write_unsynced(root, name, data, &dest)?;
-            }
-            placed.push(dest);
-        }
-        let dest = first.join("new").join(name);
-        fs::rename(&tmp, &dest)?;
-        placed.push(dest);
-        Ok(())
-    })();
-    if result.is_err() {
-        for p in &placed {
-            let _ = fs::remove_file(p);
-        }
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Write `data` through `root/tmp/name` to `dest`.
-fn write_unsynced(root: &Path, name: &str, data: &[u8], dest: &Path) -> io::Result<()> {
-    let tmp = root.join("tmp").join(name);
-    let result = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(data))
-        .and_then(|()| fs::rename(&tmp, dest));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Replay one segment into the Maildirs; returns how many files it wrote.
-fn replay_segment(path: &Path, mail: &Path) -> io::Result<usize> {
+/// Replay one segment into the Maildirs; returns its records and the files written.
+fn replay_segment(path: &Path, mail: &Path) -> io::Result<(usize, usize)> {
     let bytes = fs::read(path)?;
     let segment = wal::decode(&bytes);
     if segment.valid_len < bytes.len() {
@@ -450,15 +407,13 @@ fn replay_segment(path: &Path, mail: &Path) -> io::Result<usize> {
                 Replay::Keep => {}
                 Replay::Rewrite | Replay::Place => {
                     let dest = existing.unwrap_or(in_new);
-                    let tmp = root.join("tmp").join(&record.name);
-                    let _ = fs::remove_file(&tmp);
-                    write_unsynced(&root, &record.name, &record.data, &dest)?;
+                    maildir::copy_into(&root, &record.name, &record.data, &dest, false)?;
                     written += 1;
                 }
             }
         }
     }
-    Ok(written)
+    Ok((segment.records.len(), written))
 }
 
 /// The files of `root/cur` by their base name (before the `:2,` info a reader adds).
