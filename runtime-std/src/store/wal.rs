@@ -61,6 +61,10 @@ struct State {
     synced: u64,
     /// An fdatasync (or a segment swap's) is running.
     syncing: bool,
+    /// An fdatasync failed. A later one may report success without the lost pages
+    /// (Linux clears the error once reported), so nothing more is acknowledged through
+    /// this journal until a restart replays it.
+    broken: bool,
     /// Records appended to a segment whose message is not placed yet, by segment.
     unplaced: BTreeMap<u64, usize>,
 }
@@ -125,6 +129,7 @@ impl Wal {
                 appended: 0,
                 synced: 0,
                 syncing: false,
+                broken: false,
                 unplaced: BTreeMap::new(),
             }),
             changed: Condvar::new(),
@@ -200,6 +205,9 @@ impl Wal {
 
     fn append(&self, frame: &[u8]) -> io::Result<(u64, u64)> {
         let mut st = self.lock();
+        if st.broken {
+            return Err(broken());
+        }
         let seg = st.active.clone();
         let mut len = seg.len.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = (&seg.file).write_all(frame) {
@@ -222,6 +230,9 @@ impl Wal {
     fn wait_synced(&self, end: u64) -> io::Result<()> {
         let mut st = self.lock();
         loop {
+            if st.broken {
+                return Err(broken());
+            }
             if st.synced >= end {
                 return Ok(());
             }
@@ -237,8 +248,12 @@ impl Wal {
                 let result = seg.file.sync_data();
                 st = self.lock();
                 st.syncing = false;
-                if result.is_ok() {
-                    st.synced = st.synced.max(target);
+                match &result {
+                    Ok(()) => st.synced = st.synced.max(target),
+                    Err(e) => {
+                        tracing::error!(error = %e, "ingest journal fdatasync failed; refusing mail until a restart");
+                        st.broken = true;
+                    }
                 }
                 self.changed.notify_all();
                 result?;
@@ -250,10 +265,10 @@ impl Wal {
 
     /// One round of the retirer: swap segments, wait for placements, sync, delete.
     fn retire_once(&self, delay: Option<Duration>) -> io::Result<()> {
-        // Wait for work.
+        // Wait for work. A broken journal is left as it is for the replay at restart.
         {
             let mut st = self.lock();
-            while *st.active.len.lock().unwrap_or_else(|p| p.into_inner()) == 0 {
+            while st.broken || *st.active.len.lock().unwrap_or_else(|p| p.into_inner()) == 0 {
                 st = self
                     .changed
                     .wait_timeout(st, IDLE)
@@ -279,8 +294,12 @@ impl Wal {
         let synced = old.file.sync_data();
         let mut st = self.lock();
         st.syncing = false;
-        if synced.is_ok() {
-            st.synced = st.synced.max(old_end);
+        match &synced {
+            Ok(()) => st.synced = st.synced.max(old_end),
+            Err(e) => {
+                tracing::error!(error = %e, "ingest journal fdatasync failed; refusing mail until a restart");
+                st.broken = true;
+            }
         }
         self.changed.notify_all();
         synced?;
@@ -325,6 +344,10 @@ impl Segment {
             len: Mutex::new(0),
         })
     }
+}
+
+fn broken() -> io::Error {
+    io::Error::other("the ingest journal could not be synced; restart to replay it")
 }
 
 fn env_millis(key: &str) -> Option<Duration> {
