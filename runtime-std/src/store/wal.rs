@@ -24,13 +24,13 @@ use super::unique;
 use mailroom_core::wal::{self, Record, Replay};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Test knob: the retirer waits this many milliseconds between taking a segment and
 /// syncing its placements, so a crash test's kill lands in that window often.
@@ -40,6 +40,16 @@ const DELAY_ENV: &str = "MAILROOM_TEST_WAL_RETIRE_DELAY_MS";
 const PLACE_DELAY_ENV: &str = "MAILROOM_TEST_WAL_PLACE_DELAY_MS";
 /// How often an idle retirer looks for work (it is also woken by appends).
 const IDLE: Duration = Duration::from_millis(200);
+/// A segment is retired once it holds this much, or `RETIRE_AFTER` after the last
+/// round: the background flush then covers many messages, and the window in which a
+/// crash makes a replay necessary stays about a second.
+const RETIRE_BYTES: u64 = 2 << 20;
+const RETIRE_AFTER: Duration = Duration::from_secs(1);
+/// Octets of zeros a new segment is created with and flushed. Appends inside them
+/// overwrite blocks that already exist, so their `fdatasync` writes data only, with no
+/// file-size or extent change for the file system to commit; a frame past the end
+/// simply extends the file.
+const SEGMENT_BYTES: u64 = 4 << 20;
 
 pub struct Wal {
     dir: PathBuf,
@@ -210,9 +220,10 @@ impl Wal {
         }
         let seg = st.active.clone();
         let mut len = seg.len.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = (&seg.file).write_all(frame) {
-            // Leave no torn frame for the next one to follow.
-            let _ = seg.file.set_len(*len);
+        if let Err(e) = seg.file.write_all_at(frame, *len) {
+            // The next frame is written at the same place; zero what this one left so
+            // no stale bytes follow a shorter frame. Not acknowledged either way.
+            let _ = seg.file.write_all_at(&vec![0; frame.len()], *len);
             return Err(e);
         }
         *len += frame.len() as u64;
@@ -268,7 +279,13 @@ impl Wal {
         // Wait for work. A broken journal is left as it is for the replay at restart.
         {
             let mut st = self.lock();
-            while st.broken || *st.active.len.lock().unwrap_or_else(|p| p.into_inner()) == 0 {
+            let start = Instant::now();
+            loop {
+                let len = *st.active.len.lock().unwrap_or_else(|p| p.into_inner());
+                let due = len >= RETIRE_BYTES || (len > 0 && start.elapsed() >= RETIRE_AFTER);
+                if !st.broken && due {
+                    break;
+                }
                 st = self
                     .changed
                     .wait_timeout(st, IDLE)
@@ -330,10 +347,17 @@ impl Segment {
     fn create(dir: &Path, seq: u64) -> io::Result<Segment> {
         let path = dir.join(format!("{seq:016}.wal"));
         let file = OpenOptions::new()
-            .append(true)
+            .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
+        let zeros = vec![0u8; 64 << 10];
+        let mut at = 0;
+        while at < SEGMENT_BYTES {
+            file.write_all_at(&zeros, at)?;
+            at += zeros.len() as u64;
+        }
+        file.sync_all()?;
         // The segment's directory entry must be durable before an fdatasync of its
         // content can stand for a message.
         super::commit::fsync_dir(dir)?;
@@ -398,7 +422,9 @@ fn relative(mail: &Path, root: &Path) -> io::Result<String> {
 fn replay_segment(path: &Path, mail: &Path) -> io::Result<(usize, usize)> {
     let bytes = fs::read(path)?;
     let segment = wal::decode(&bytes);
-    if segment.valid_len < bytes.len() {
+    // A preallocated segment ends in zeros; anything else after the intact frames is
+    // a torn or damaged frame.
+    if bytes[segment.valid_len..].iter().any(|&b| b != 0) {
         tracing::warn!(
             segment = %path.display(),
             kept = segment.valid_len,
