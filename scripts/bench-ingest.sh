@@ -50,6 +50,8 @@ chmod 755 "$WORK" # the postfix user must reach its queue under here
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
+# bench-lib.sh leaves a scalar PID behind; as an associative array it would gain a key "0".
+unset PID
 declare -A PORT PID STORE
 ACTIVE=()
 POSTFIX_CONF=
