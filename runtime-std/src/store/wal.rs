@@ -21,7 +21,7 @@
 
 use super::maildir;
 use super::unique;
-use mailroom_core::wal::{self, Record, Replay};
+use mailroom_core::wal::{self, Record, Replay, Stop};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -111,10 +111,16 @@ impl Wal {
         }
         let old = segments(dir)?;
         let next = old.last().map_or(1, |(seq, _)| seq + 1);
+        let boot_file = dir.join("boot");
+        let boot = boot_id();
+        let stop = match (&boot, fs::read_to_string(&boot_file)) {
+            (Some(now), Ok(then)) if *now == then => Stop::Process,
+            _ => Stop::System,
+        };
         if !old.is_empty() {
             let (mut records, mut placed) = (0, 0);
             for (_, path) in &old {
-                let (r, p) = replay_segment(path, mail)?;
+                let (r, p) = replay_segment(path, mail, stop)?;
                 records += r;
                 placed += p;
             }
@@ -127,8 +133,21 @@ impl Wal {
                 segments = old.len(),
                 records,
                 placed,
+                ?stop,
                 "ingest journal replayed after an unclean stop"
             );
+        }
+        // The segments written from now on belong to this boot.
+        match &boot {
+            Some(id) => crate::platform::durable::replace(
+                &boot_file,
+                id.as_bytes(),
+                crate::platform::durable::Access::Private,
+            )?,
+            None => match fs::remove_file(&boot_file) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            },
         }
         let active = Segment::create(dir, next)?;
         Ok(Arc::new(Wal {
@@ -370,6 +389,14 @@ impl Segment {
     }
 }
 
+/// This boot of the system (Linux), to tell a process crash from a system crash.
+fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
 fn broken() -> io::Error {
     io::Error::other("the ingest journal could not be synced; restart to replay it")
 }
@@ -419,7 +446,7 @@ fn relative(mail: &Path, root: &Path) -> io::Result<String> {
 }
 
 /// Replay one segment into the Maildirs; returns its records and the files written.
-fn replay_segment(path: &Path, mail: &Path) -> io::Result<(usize, usize)> {
+fn replay_segment(path: &Path, mail: &Path, stop: Stop) -> io::Result<(usize, usize)> {
     let bytes = fs::read(path)?;
     let segment = wal::decode(&bytes);
     // A preallocated segment ends in zeros; anything else after the intact frames is
@@ -452,7 +479,7 @@ fn replay_segment(path: &Path, mail: &Path) -> io::Result<(usize, usize)> {
                 Some(p) => Some(fs::read(p)?),
                 None => None,
             };
-            match wal::replay(found.as_deref(), &record.data) {
+            match wal::replay(found.as_deref(), &record.data, stop) {
                 Replay::Keep => {}
                 Replay::Rewrite | Replay::Place => {
                     let dest = existing.unwrap_or(in_new);
@@ -541,6 +568,41 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(segments(&dir).unwrap().len(), 1);
+    }
+
+    /// After a process crash (same boot) a missing file was expunged by a reader or
+    /// never acknowledged: replay must not bring it back.
+    #[test]
+    fn replay_after_a_process_crash_brings_nothing_back() {
+        let (_tmp, dir, mail) = setup();
+        fs::create_dir_all(&dir).unwrap();
+        let Some(boot) = boot_id() else {
+            eprintln!("SKIPPED: no /proc/sys/kernel/random/boot_id");
+            return;
+        };
+        fs::write(dir.join("boot"), &boot).unwrap();
+        let bob = mail.join("bob");
+        maildir::ensure(&bob).unwrap();
+        let rec = |name: &str, data: &str| Record {
+            name: name.into(),
+            roots: vec!["bob".into()],
+            data: data.as_bytes().to_vec(),
+        };
+        let mut seg = Vec::new();
+        seg.extend(wal::encode(&rec("1.a", "still there")).unwrap());
+        seg.extend(wal::encode(&rec("2.b", "expunged by a reader")).unwrap());
+        fs::write(dir.join(format!("{:016}.wal", 3)), &seg).unwrap();
+        fs::write(bob.join("cur/1.a:2,S"), "still there").unwrap();
+        let _wal = Wal::open(&dir, &mail).unwrap();
+        assert_eq!(visible(&bob), vec![b"still there".to_vec()]);
+        assert_eq!(
+            segments(&dir)
+                .unwrap()
+                .iter()
+                .map(|s| s.0)
+                .collect::<Vec<_>>(),
+            vec![4]
+        );
     }
 
     #[test]
