@@ -70,6 +70,9 @@ struct Kill<'a> {
     /// Then sleep this long, so the kill lands anywhere in a batch.
     extra: Duration,
     env: &'a [(&'a str, &'a str)],
+    /// Remove the journal's boot id before the restart, so the replay takes the
+    /// system-crash path (keep, rewrite or place each record's file).
+    forget_boot: bool,
 }
 
 fn acknowledged_messages_survive_sigkill(flavor: Flavor) {
@@ -79,6 +82,7 @@ fn acknowledged_messages_survive_sigkill(flavor: Flavor) {
             after: BEFORE_KILL,
             extra: Duration::ZERO,
             env: &[],
+            forget_boot: false,
         },
     );
 }
@@ -118,13 +122,17 @@ fn sigkill_at_random_points_of_the_journal(flavor: Flavor) {
             1 => vec![("MAILROOM_TEST_WAL_PLACE_DELAY_MS", place.as_str())],
             _ => vec![],
         };
-        eprintln!("seed {seed}: kill after {after} acks + {extra:?}, knobs {env:?}");
+        let forget_boot = rng.below(2) == 0;
+        eprintln!(
+            "seed {seed}: kill after {after} acks + {extra:?}, knobs {env:?}, forget boot {forget_boot}"
+        );
         let log = run(
             flavor,
             Kill {
                 after,
                 extra,
                 env: &env,
+                forget_boot,
             },
         );
         if let Some(line) = log
@@ -179,6 +187,9 @@ fn run(flavor: Flavor, kill: Kill<'_>) -> String {
         server.log()
     );
 
+    if kill.forget_boot {
+        let _ = std::fs::remove_file(server.data.join("spool/wal/boot"));
+    }
     // Restart on the same directory: the store must come up from whatever was on disk.
     server.serve();
 
