@@ -274,23 +274,31 @@ impl Wal {
                 let target = st.appended;
                 let seg = st.active.clone();
                 drop(st);
-                self.syncs.fetch_add(1, Ordering::Relaxed);
-                let result = seg.file.sync_data();
-                st = self.lock();
-                st.syncing = false;
-                match &result {
-                    Ok(()) => st.synced = st.synced.max(target),
-                    Err(e) => {
-                        tracing::error!(error = %e, "ingest journal fdatasync failed; refusing mail until a restart");
-                        st.broken = true;
-                    }
-                }
-                self.changed.notify_all();
+                let result;
+                (st, result) = self.sync_segment(&seg, target);
                 result?;
                 continue;
             }
             st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// fdatasync `seg`, whose appends up to the clock value `upto` are all written;
+    /// the caller set `syncing` and released the lock. Returns the lock again.
+    fn sync_segment(&self, seg: &Segment, upto: u64) -> (MutexGuard<'_, State>, io::Result<()>) {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        let result = seg.file.sync_data();
+        let mut st = self.lock();
+        st.syncing = false;
+        match &result {
+            Ok(()) => st.synced = st.synced.max(upto),
+            Err(e) => {
+                tracing::error!(error = %e, "ingest journal fdatasync failed; refusing mail until a restart");
+                st.broken = true;
+            }
+        }
+        self.changed.notify_all();
+        (st, result)
     }
 
     /// One round of the retirer: swap segments, wait for placements, sync, delete.
@@ -326,18 +334,7 @@ impl Wal {
         drop(st);
         // Sessions waiting on old records are released by this sync; new ones sync
         // the fresh segment.
-        self.syncs.fetch_add(1, Ordering::Relaxed);
-        let synced = old.file.sync_data();
-        let mut st = self.lock();
-        st.syncing = false;
-        match &synced {
-            Ok(()) => st.synced = st.synced.max(old_end),
-            Err(e) => {
-                tracing::error!(error = %e, "ingest journal fdatasync failed; refusing mail until a restart");
-                st.broken = true;
-            }
-        }
-        self.changed.notify_all();
+        let (mut st, synced) = self.sync_segment(&old, old_end);
         synced?;
         while st.unplaced.get(&old.seq).is_some_and(|&n| n > 0) {
             st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -539,6 +536,25 @@ mod tests {
         out
     }
 
+    fn bob_maildir(mail: &Path) -> PathBuf {
+        let bob = mail.join("bob");
+        maildir::ensure(&bob).unwrap();
+        bob
+    }
+
+    fn seqs(dir: &Path) -> Vec<u64> {
+        segments(dir).unwrap().iter().map(|s| s.0).collect()
+    }
+
+    /// A record for bob's INBOX.
+    fn rec(name: &str, data: &str) -> Record {
+        Record {
+            name: name.into(),
+            roots: vec!["bob".into()],
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
     #[test]
     fn delivered_messages_are_visible_and_the_segment_retires() {
         let (_tmp, dir, mail) = setup();
@@ -581,13 +597,7 @@ mod tests {
             return;
         };
         fs::write(dir.join("boot"), &boot).unwrap();
-        let bob = mail.join("bob");
-        maildir::ensure(&bob).unwrap();
-        let rec = |name: &str, data: &str| Record {
-            name: name.into(),
-            roots: vec!["bob".into()],
-            data: data.as_bytes().to_vec(),
-        };
+        let bob = bob_maildir(&mail);
         let mut seg = Vec::new();
         seg.extend(wal::encode(&rec("1.a", "still there")).unwrap());
         seg.extend(wal::encode(&rec("2.b", "expunged by a reader")).unwrap());
@@ -595,14 +605,7 @@ mod tests {
         fs::write(bob.join("cur/1.a:2,S"), "still there").unwrap();
         let _wal = Wal::open(&dir, &mail).unwrap();
         assert_eq!(visible(&bob), vec![b"still there".to_vec()]);
-        assert_eq!(
-            segments(&dir)
-                .unwrap()
-                .iter()
-                .map(|s| s.0)
-                .collect::<Vec<_>>(),
-            vec![4]
-        );
+        assert_eq!(seqs(&dir), vec![4]);
     }
 
     #[test]
@@ -619,13 +622,7 @@ mod tests {
     fn replay_places_each_acknowledged_message_exactly_once() {
         let (_tmp, dir, mail) = setup();
         fs::create_dir_all(&dir).unwrap();
-        let bob = mail.join("bob");
-        maildir::ensure(&bob).unwrap();
-        let rec = |name: &str, data: &str| Record {
-            name: name.into(),
-            roots: vec!["bob".into()],
-            data: data.as_bytes().to_vec(),
-        };
+        let bob = bob_maildir(&mail);
         let mut seg = Vec::new();
         for r in [
             rec("1.a", "complete in new"),
@@ -659,14 +656,7 @@ mod tests {
             b"complete in cur"
         );
         // The old segment is gone; the fresh one follows it.
-        assert_eq!(
-            segments(&dir)
-                .unwrap()
-                .iter()
-                .map(|s| s.0)
-                .collect::<Vec<_>>(),
-            vec![8]
-        );
+        assert_eq!(seqs(&dir), vec![8]);
         drop(wal);
         // A second start finds nothing to do.
         let _wal = Wal::open(&dir, &mail).unwrap();
