@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Loopback SMTP ingest benchmark: mailroom, mailroom-lite and Postfix receiving the same
-# load of 4 KB messages from 1 and 10 parallel clients, with fsync on, plus a probe of
-# what the disk itself allows and the memory of each binary.
+# load of 4 KB messages from 1, 10 and 50 parallel clients (PARALLEL="1 10" to change),
+# with fsync on, plus a probe of what the disk itself allows and the memory of each
+# binary.
 #
 #   scripts/bench-ingest.sh [--messages N] [--runs R] [--servers "mailroom mailroom-lite postfix"]
 #                           [--skip-build]
+#
+# The servers `mailroom-direct` and `mailroom-lite-direct` are the same binaries with
+# the ingest journal off (MAILROOM_BENCH_DIRECT_INGEST=1: tmp/ + fsync + rename +
+# directory fsync per message, the path before the journal), for a before/after in one
+# run.
 #
 # All servers are started first; then every measurement (client × parallelism) is taken
 # R times (default 3) round-robin over the servers, so a noisy neighbour or a slow
@@ -44,6 +50,8 @@ chmod 755 "$WORK" # the postfix user must reach its queue under here
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
+# bench-lib.sh leaves a scalar PID behind; as an associative array it would gain a key "0".
+unset PID
 declare -A PORT PID STORE
 ACTIVE=()
 POSTFIX_CONF=
@@ -112,11 +120,12 @@ say "disk: create + write 4 KB + fsync + rename (then the same plus fsync of the
 "$BIN/fsync-probe" --dir "$WORK" --seconds 3 | tee -a "$RESULTS"
 "$BIN/fsync-probe" --dir "$WORK" --seconds 3 --threads 10 | tee -a "$RESULTS"
 
-start_mailroom() { # BINARY
-    local name=$1 dir=$WORK/$1 port
-    [[ -x $BIN/$name ]] || { echo "missing $BIN/$name" >&2; exit 1; }
+start_mailroom() { # NAME: a binary, or a binary with -direct (journal off)
+    local name=$1 dir=$WORK/$1 port bin=${1%-direct} direct=0
+    [[ $name == *-direct ]] && direct=1
+    [[ -x $BIN/$bin ]] || { echo "missing $BIN/$bin" >&2; exit 1; }
     port=$(free_port)
-    "$BIN/$name" init --data "$dir" --domain example.com --admin-password 'bench-postmaster-1' \
+    "$BIN/$bin" init --data "$dir" --domain example.com --admin-password 'bench-postmaster-1' \
         >"$WORK/$name.init.log" 2>&1
     # Only SMTP, on the chosen port; the rest of the generated config is kept.
     python3 - "$dir/mailroom.toml" "$port" <<'EOF'
@@ -129,10 +138,10 @@ pat = re.compile(r'^\[services\]\n(?:(?!\[).*\n?)*', re.M)
 text = pat.sub(lambda m: services, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + services
 open(path, 'w').write(text)
 EOF
-    "$BIN/$name" check --data "$dir" >/dev/null
-    "$BIN/$name" user add alice --password 'alice-password-1' --data "$dir" >/dev/null
-    "$BIN/$name" user add bob --password 'bob-password-1' --data "$dir" >/dev/null
-    "$BIN/$name" serve --data "$dir" >"$WORK/$name.log" 2>&1 &
+    "$BIN/$bin" check --data "$dir" >/dev/null
+    "$BIN/$bin" user add alice --password 'alice-password-1' --data "$dir" >/dev/null
+    "$BIN/$bin" user add bob --password 'bob-password-1' --data "$dir" >/dev/null
+    MAILROOM_BENCH_DIRECT_INGEST=$direct "$BIN/$bin" serve --data "$dir" >"$WORK/$name.log" 2>&1 &
     PID[$name]=$!
     PORT[$name]=$port
     STORE[$name]=$dir/mail/bob
@@ -150,7 +159,7 @@ start_postfix() {
 }
 
 say "starting servers"
-for name in mailroom mailroom-lite; do
+for name in mailroom mailroom-direct mailroom-lite mailroom-lite-direct; do
     wants "$name" && start_mailroom "$name"
 done
 if wants postfix; then
@@ -167,7 +176,7 @@ for name in "${!PID[@]}"; do
 done
 
 say "ingest, $MESSAGES messages per measurement, median of $RUNS"
-for par in 1 10; do
+for par in ${PARALLEL:-1 10 50}; do
     for client in smtp-source smtp-load; do
         if [[ $client == smtp-source && $HAVE_SMTP_SOURCE == 0 ]]; then
             continue

@@ -37,6 +37,7 @@ pub mod smtprules;
 pub mod summary;
 pub mod time;
 pub mod transcript;
+pub mod wal;
 pub mod wildcard;
 pub mod wire;
 

@@ -248,13 +248,18 @@ impl TestServer {
 
     /// Start `serve` and wait until it answers on the SMTP port with a 220 greeting.
     pub fn serve(&mut self) {
+        self.serve_with_env(&[]);
+    }
+
+    /// [`TestServer::serve`] with extra environment variables (test knobs).
+    pub fn serve_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "the server is already running");
         let data = self
             .data
             .to_str()
             .expect("temp paths are UTF-8")
             .to_string();
-        let child = spawn_serve(self.flavor, &data, &self.log_path());
+        let child = spawn_serve_with_env(self.flavor, &data, &self.log_path(), env);
         self.child = Some(child);
         let child = self.child.as_mut().expect("just set");
         if let Err(why) = wait_for_greeting(self.smtp, child) {
@@ -308,6 +313,11 @@ impl Drop for TestServer {
 
 /// Start `BINARY serve --data DIR`, stdout and stderr appended to `log`.
 pub fn spawn_serve(flavor: Flavor, data: &str, log: &Path) -> Child {
+    spawn_serve_with_env(flavor, data, log, &[])
+}
+
+/// [`spawn_serve`] with extra environment variables.
+pub fn spawn_serve_with_env(flavor: Flavor, data: &str, log: &Path, env: &[(&str, &str)]) -> Child {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -316,6 +326,7 @@ pub fn spawn_serve(flavor: Flavor, data: &str, log: &Path) -> Child {
     let err = file.try_clone().expect("cloning the log handle");
     flavor
         .command()
+        .envs(env.iter().copied())
         .args(["serve", "--data", data])
         .stdin(Stdio::null())
         .stdout(file)

@@ -67,6 +67,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     configure_logs(dir, &snapshot.config.logs);
     let tls = tls::server_config(dir, &snapshot.config)?;
     let store = Store::open(dir)?;
+    store.start_ingest_journal()?;
     let listeners = Listeners::bind(&snapshot.config, tls.is_some())?;
     let users = snapshot.accounts.len();
     let shared = Arc::new(Shared::new(snapshot, store, tls));
@@ -119,8 +120,14 @@ pub fn log_stopped(shared: &Shared, left: usize) {
         tracing::warn!("stopping with {left} sessions still open; they are abandoned");
     }
     let stats = shared.store.commit_stats();
+    let wal = shared.store.wal_stats().map_or(String::new(), |w| {
+        format!(
+            "; ingest journal: {} fdatasyncs for {} messages",
+            w.syncs, w.records
+        )
+    });
     tracing::info!(
-        "stopped ({} directory fsyncs for {} requests)",
+        "stopped ({} directory fsyncs for {} requests{wal})",
         stats.fsyncs,
         stats.requests
     );

@@ -274,6 +274,11 @@ impl DataDir {
         self.spool_dir().join("queue")
     }
 
+    /// The ingest journal's segments and lock (docs/STORE.md "Fast ingest").
+    pub fn ingest_journal_dir(&self) -> PathBuf {
+        self.spool_dir().join("wal")
+    }
+
     /// Outbound messages being written.
     /// Queue entries an administrator holds (USR-6): an empty file per queue id.
     pub fn spool_held_dir(&self) -> PathBuf {

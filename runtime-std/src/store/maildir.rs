@@ -50,10 +50,19 @@ pub fn create_dir_synced(dir: &Path) -> io::Result<()> {
 
 /// Write `data` to a new file at `path` and fsync it. The file must not exist.
 pub fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_new(path, data, true)
+}
+
+/// Write `data` to a new file at `path`, fsynced if `sync`. The file must not exist;
+/// on error it is removed.
+fn write_new(path: &Path, data: &[u8], sync: bool) -> io::Result<()> {
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
         f.write_all(data)?;
-        f.sync_all()
+        if sync {
+            f.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(path);
@@ -67,29 +76,51 @@ pub fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
 /// the file system refuses links). On error nothing is left visible: links already
 /// made are removed, and the caller reports a temporary failure.
 pub fn deliver(committer: &Committer, roots: &[PathBuf], data: &[u8]) -> io::Result<()> {
+    for root in roots {
+        ensure(root)?;
+    }
+    place(
+        Some(committer),
+        roots,
+        &unique::maildir_name(data.len()),
+        data,
+    )
+}
+
+/// Put `data` as `name` into `new/` of every Maildir in `roots` (each already made):
+/// written in `tmp/` of the first, linked (or copied) into the others, renamed into
+/// place. With a `committer` every file and directory is fsynced before this returns;
+/// without one nothing is (the ingest journal holds the message until its retirer's
+/// sync). On error nothing stays visible.
+pub fn place(
+    committer: Option<&Committer>,
+    roots: &[PathBuf],
+    name: &str,
+    data: &[u8],
+) -> io::Result<()> {
     let Some((first, rest)) = roots.split_first() else {
         return Ok(());
     };
-    let name = unique::maildir_name(data.len());
-    ensure(first)?;
-    let tmp = first.join("tmp").join(&name);
-    write_synced(&tmp, data)?;
+    let sync = committer.is_some();
+    let tmp = first.join("tmp").join(name);
+    write_new(&tmp, data, sync)?;
 
     let mut placed: Vec<PathBuf> = Vec::with_capacity(roots.len());
     let result = (|| {
         for root in rest {
-            ensure(root)?;
-            let dest = root.join("new").join(&name);
+            let dest = root.join("new").join(name);
             if fs::hard_link(&tmp, &dest).is_err() {
-                copy_into(root, &name, data)?;
+                copy_into(root, name, data, &dest, sync)?;
             }
             placed.push(dest);
         }
-        let dest = first.join("new").join(&name);
+        let dest = first.join("new").join(name);
         fs::rename(&tmp, &dest)?;
         placed.push(dest);
-        for root in roots {
-            committer.sync_dir(&root.join("new"))?;
+        if let Some(committer) = committer {
+            for root in roots {
+                committer.sync_dir(&root.join("new"))?;
+            }
         }
         Ok(())
     })();
@@ -104,11 +135,14 @@ pub fn deliver(committer: &Committer, roots: &[PathBuf], data: &[u8]) -> io::Res
     result
 }
 
-/// The fallback when a hard link is impossible (another file system, no link support).
-fn copy_into(root: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+/// Write `data` through `root/tmp/name` to `dest` (the fallback when a hard link is
+/// impossible: another file system, no link support; and the replay's way of putting
+/// a file back). Fsynced if `sync`.
+pub fn copy_into(root: &Path, name: &str, data: &[u8], dest: &Path, sync: bool) -> io::Result<()> {
     let tmp = root.join("tmp").join(name);
-    write_synced(&tmp, data)?;
-    let result = fs::rename(&tmp, root.join("new").join(name));
+    let _ = fs::remove_file(&tmp);
+    write_new(&tmp, data, sync)?;
+    let result = fs::rename(&tmp, dest);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -22,12 +22,14 @@ pub mod session;
 pub mod spool;
 mod unique;
 mod upgrade;
+mod wal;
 
 pub use change::{Change, FlagEdit};
 pub use commit::{CommitStats, Committer};
 pub use folder::{Folder, FolderError, NewFile, PopLock};
 pub use folders::{FolderInfo, Folders, FoldersError};
 pub use session::{Session, Watch};
+pub use wal::WalStats;
 
 use crate::platform::datadir::DataDir;
 use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
@@ -50,6 +52,8 @@ pub struct Store {
     folders: Folders,
     /// Told the queue id of every new spool entry (the outbound queue's wake-up).
     queued: std::sync::OnceLock<QueuedHook>,
+    /// The ingest journal, once the daemon has taken it (docs/STORE.md).
+    wal: std::sync::OnceLock<std::sync::Arc<wal::Wal>>,
 }
 
 /// Called with the id of each new spool entry, after it is durable.
@@ -66,12 +70,40 @@ impl Store {
             committer: Committer::new(),
             folders: Folders::new(),
             queued: std::sync::OnceLock::new(),
+            wal: std::sync::OnceLock::new(),
         })
     }
 
     /// Directory fsyncs requested and performed since the store was opened.
     pub fn commit_stats(&self) -> CommitStats {
         self.committer.stats()
+    }
+
+    /// Deliver local mail through the ingest journal from now on: replay what a crash
+    /// left, then start the thread that retires segments. Only the daemon does this;
+    /// other processes opening the store deliver directly.
+    ///
+    /// `MAILROOM_BENCH_DIRECT_INGEST=1` keeps the direct path (fsync per message), so
+    /// scripts/bench-ingest.sh can measure both in one run.
+    pub fn start_ingest_journal(&self) -> Result<(), OpenError> {
+        if std::env::var_os("MAILROOM_BENCH_DIRECT_INGEST").is_some_and(|v| v == "1") {
+            tracing::info!("ingest journal off (MAILROOM_BENCH_DIRECT_INGEST=1)");
+            return Ok(());
+        }
+        let dir = self.dir.ingest_journal_dir();
+        let fail = |source| OpenError {
+            path: dir.clone(),
+            source,
+        };
+        let wal = wal::Wal::open(&dir, &self.dir.mail_dir()).map_err(fail)?;
+        wal.spawn_retirer().map_err(fail)?;
+        let _ = self.wal.set(wal);
+        Ok(())
+    }
+
+    /// Messages journaled and journal fdatasyncs, if the journal is in use.
+    pub fn wal_stats(&self) -> Option<WalStats> {
+        self.wal.get().map(|w| w.stats())
     }
 
     pub fn data_dir(&self) -> &DataDir {
@@ -135,8 +167,11 @@ impl Store {
                     }
                 })
                 .collect();
-            maildir::deliver(&self.committer, &roots, &delivery.data)
-                .map_err(|e| storage_failure(delivery, "mailbox", &e))?;
+            match self.wal.get() {
+                Some(wal) => wal.deliver(&roots, &delivery.data),
+                None => maildir::deliver(&self.committer, &roots, &delivery.data),
+            }
+            .map_err(|e| storage_failure(delivery, "mailbox", &e))?;
             for root in &roots {
                 // An idling session of this process hears of it at once.
                 self.folders.poke(root);
