@@ -31,6 +31,7 @@ pub mod router;
 pub mod rulefmt;
 pub mod schedule;
 pub mod security;
+pub mod servermail;
 pub mod smtp;
 pub mod smtprules;
 pub mod summary;

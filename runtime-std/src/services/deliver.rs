@@ -24,38 +24,6 @@ use crate::store::Store;
 /// Longest BOUNCE.MSG used; the rest is ignored.
 const MAX_BOUNCE_MSG: u64 = 64 * 1024;
 
-/// Route and store a mail the server wrote, as local mail from the null sender (so
-/// it is never bounced); lists and mappings apply to its recipient.
-pub fn store_server_mail(
-    store: &Store,
-    snap: &Snapshot,
-    id: String,
-    to: &str,
-    data: Vec<u8>,
-) -> Result<(), DeliveryError> {
-    let mut d = Delivery {
-        id,
-        envelope: Envelope {
-            mail_from: None,
-            recipients: vec![Recipient {
-                address: to.to_string(),
-                route: Route::Remote,
-                dsn_notify: None,
-                dsn_orcpt: None,
-            }],
-            helo: snap.config.hostname.clone(),
-            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            auth_user: None,
-            eight_bit: true,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
-        data,
-        junk: false,
-    };
-    route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
-}
-
 /// Route `delivery` (which came from `source`) and store the result. Returns the plan
 /// so callers can report it. `delivery` is lent, not copied: its recipients (and, for
 /// a rewritten outbound copy, its data) are swapped while storing and put back.

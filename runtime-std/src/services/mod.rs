@@ -15,6 +15,7 @@ pub mod mailauth;
 pub mod outbound;
 pub mod passwords;
 pub mod scheduler;
+pub mod server_mail;
 pub mod smtprules;
 pub mod summary;
 pub mod web;
