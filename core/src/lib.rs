@@ -9,6 +9,7 @@ pub mod access;
 pub mod accounts;
 pub mod address;
 pub mod auth;
+pub mod autoresponder;
 pub mod challenge;
 pub mod collect;
 pub mod config;

@@ -4,6 +4,7 @@
 //! files is the runtime's job (`mailroom-std::datadir`). A [`Snapshot`] bundles
 //! everything a session needs and is shared as an `Arc`, swapped whole on reload.
 
+mod automail;
 mod connection;
 mod defense;
 mod inmail;
@@ -16,6 +17,7 @@ mod routing;
 mod validate;
 mod web;
 
+pub use automail::{AutoMail, DateOrder};
 pub use connection::*;
 pub use defense::*;
 pub use inmail::*;

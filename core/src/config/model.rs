@@ -85,6 +85,9 @@ pub struct Config {
     /// `[logs]`: the main log, SUMMARY.LOG and the transcripts (issue 17).
     #[serde(default)]
     pub logs: super::Logs,
+    /// `[autoresponder]`: global autoresponder filters and address lists (issue 15).
+    #[serde(default)]
+    pub autoresponder: super::AutoMail,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -122,6 +125,7 @@ impl Default for Config {
             mailauth: super::MailAuth::default(),
             web: super::Web::default(),
             logs: super::Logs::default(),
+            autoresponder: super::AutoMail::default(),
         }
     }
 }
