@@ -28,6 +28,7 @@ pub mod mailbox;
 pub mod outbound;
 pub mod pass;
 pub mod pop3;
+pub mod quota;
 pub mod router;
 pub mod rulefmt;
 pub mod schedule;

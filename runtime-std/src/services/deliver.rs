@@ -37,9 +37,29 @@ pub fn route_and_store(
     if let Some(plan) = crate::services::askbook::divert_reply(store, snap, delivery, source) {
         return Ok(plan);
     }
+    if let Some(e) =
+        crate::services::automail::quota::refuse_submission(store, snap, delivery, source)
+    {
+        return Err(e);
+    }
     let plan = plan_for(snap, delivery, source);
     execute(store, snap, delivery, source, &plan)?;
     Ok(plan)
+}
+
+/// The server's own mail written during delivery, routed like locally sent mail (the
+/// same as `server_mail::send_server_mail`, which delivery cannot import).
+fn send_own(
+    store: &Store,
+    snap: &Snapshot,
+    mail: &mailroom_core::servermail::ServerMail,
+) -> Result<(), DeliveryError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{}.{}.{n}.own", now().unix_micros(), std::process::id());
+    let mut d = mail.delivery(id, &snap.config.hostname);
+    route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
 }
 
 /// The plan for a whole message.
@@ -95,12 +115,16 @@ fn store_plan(
 ) -> Result<(), DeliveryError> {
     let sender = delivery.envelope.mail_from.clone();
     if !plan.mailboxes.is_empty() {
-        delivery.envelope.recipients = plan
-            .mailboxes
-            .iter()
-            .map(|m| recipient(m, Route::Local(m.clone()), None))
-            .collect();
-        deliver_logged(store, delivery, source)?;
+        // Autoresponders (keep or not), quota warnings, NOTIFY=SUCCESS reports.
+        crate::services::automail::deliver_local(
+            store,
+            snap,
+            delivery,
+            original,
+            plan,
+            &mut |d| deliver_logged(store, d, source),
+            send_own,
+        )?;
     }
 
     if !plan.remote.is_empty() {

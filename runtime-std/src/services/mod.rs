@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod askbook;
+pub mod automail;
 pub mod collect;
 pub mod defense;
 pub mod deliver;
