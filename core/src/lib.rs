@@ -25,6 +25,7 @@ pub mod ldap;
 pub mod machine;
 pub mod mailauth;
 pub mod mailbox;
+pub mod mailerdaemon;
 pub mod outbound;
 pub mod pass;
 pub mod pop3;

@@ -121,7 +121,7 @@ pub fn divert_reply(
         .then(empty_plan)
 }
 
-fn empty_plan() -> Plan {
+pub fn empty_plan() -> Plan {
     Plan {
         recipients: Vec::new(),
         mailboxes: Vec::new(),

@@ -37,9 +37,13 @@ pub fn route_and_store(
     if let Some(plan) = crate::services::askbook::divert_reply(store, snap, delivery, source) {
         return Ok(plan);
     }
-    if let Some(e) =
-        crate::services::automail::quota::refuse_submission(store, snap, delivery, source)
+    // Mailer_Daemon control messages (§17).
+    if let Some(plan) =
+        crate::services::automail::mailer_daemon::divert(store, snap, delivery, source, send_own)
     {
+        return Ok(plan);
+    }
+    if let Some(e) = crate::services::automail::quota::refuse_submission(store, snap, delivery) {
         return Err(e);
     }
     let plan = plan_for(snap, delivery, source);

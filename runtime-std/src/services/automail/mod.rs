@@ -6,6 +6,7 @@
 //! without an import loop).
 
 pub mod external;
+pub mod mailer_daemon;
 pub mod quota;
 pub mod receipts;
 pub mod responder;

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use mailroom_core::config::Snapshot;
 use mailroom_core::dsn::MailHead;
 use mailroom_core::quota;
-use mailroom_core::router::Source;
 use mailroom_core::servermail::ServerMail;
 use mailroom_core::smtp::{Delivery, DeliveryError};
 
@@ -58,7 +57,8 @@ pub fn after_delivery(store: &Store, snap: &Snapshot, user: &str, send: SendFn) 
     let dd = store.data_dir();
     let used = mailbox_size(dd, user);
     let now_level = quota::level(used, account.quota);
-    let _g = LEVEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // Released before the warning is sent: its own delivery comes back here.
+    let g = LEVEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let path = dd.quota_state(user);
     let before: u8 = fs::read_to_string(&path)
         .ok()
@@ -75,6 +75,7 @@ pub fn after_delivery(store: &Store, snap: &Snapshot, user: &str, send: SendFn) 
             tracing::error!(user, "cannot save the quota level: {e}");
         }
     }
+    drop(g);
     let Some(level) = quota::crossing(before, now_level) else {
         return;
     };
@@ -94,7 +95,7 @@ pub fn after_delivery(store: &Store, snap: &Snapshot, user: &str, send: SendFn) 
     tracing::info!(user, level, used, quota = account.quota, "quota warning");
     let mail = ServerMail {
         sender: None,
-        to: vec![user.to_string()],
+        to: vec![to.clone()],
         data,
     };
     sent_or_logged("quota warning", &id, send(store, snap, &mail));
@@ -106,11 +107,9 @@ pub fn refuse_submission(
     store: &Store,
     snap: &Snapshot,
     delivery: &Delivery,
-    source: &Source,
 ) -> Option<DeliveryError> {
-    if *source != Source::Smtp {
-        return None;
-    }
+    // Submission is mail from a logged-in user (whose source is `Local`); mail the
+    // server writes and mail from outside have no login.
     let user = delivery.envelope.auth_user.as_deref()?;
     let account = snap.accounts.get(&user.to_ascii_lowercase())?;
     if account.quota == 0 {
