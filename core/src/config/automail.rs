@@ -39,3 +39,25 @@ pub enum DateOrder {
     Mdy,
     Ymd,
 }
+
+/// `[receipts]`: delivery receipts (§16.1.2): a message with one of these header
+/// fields gets a receipt, sent to the address in the field, when its recipient first
+/// downloads it by POP3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Receipts {
+    /// "Delivery Receipt Header fields"; empty = never.
+    pub delivery_headers: Vec<String>,
+    /// "Only generate Delivery Receipts for Local Messages": only when the receipt
+    /// address is at one of this server's domains.
+    pub local_only: bool,
+}
+
+impl Default for Receipts {
+    fn default() -> Self {
+        Receipts {
+            delivery_headers: vec!["Return-Receipt-To".into()],
+            local_only: false,
+        }
+    }
+}

@@ -17,7 +17,7 @@ mod routing;
 mod validate;
 mod web;
 
-pub use automail::{AutoMail, DateOrder};
+pub use automail::{AutoMail, DateOrder, Receipts};
 pub use connection::*;
 pub use defense::*;
 pub use inmail::*;

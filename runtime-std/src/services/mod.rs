@@ -9,6 +9,7 @@ pub mod collect;
 pub mod defense;
 pub mod deliver;
 pub mod dlrules;
+pub mod download_receipts;
 pub mod finger;
 pub mod imap;
 pub mod ldap;
