@@ -202,6 +202,84 @@ fn two_local_autoresponders_do_not_loop(flavor: Flavor) {
     assert!(sent_replies(&s, &sink).is_empty());
 }
 
+/// The external autoresponder (§4.2.3.2.2): the message on stdin, the environment
+/// variables, stdout the reply, stderr the control lines; killed past the limit.
+/// (`REPLY-TO` is read from the shell's initial environment: sh itself drops a
+/// variable whose name is not a shell name.)
+fn external_autoresponder(flavor: Flavor) {
+    let sink = Sink::start(&[]);
+    let mut s = server(flavor, &sink);
+    s.add_config("[autoresponder]\nexternal_timeout_secs = 2\n");
+    let script = s.data.join("respond.sh");
+    fs::write(
+        &script,
+        "body=$(cat)\n\
+         case \"$body\" in *sleep-please*) sleep 30; exit 0;; esac\n\
+         echo \"To: bob@sender.test\" >&2\n\
+         echo \"Keep: 0\" >&2\n\
+         printf 'From: alice@sender.test\\nTo: bob@sender.test\\nSubject: ext %s\\n\\nmailbox=%s originator=%s reply-to=%s control=%s\\n' \
+           \"$SUBJECT\" \"$MAILBOX\" \"$ORIGINATOR\" \"$(tr '\\0' '\\n' < /proc/$$/environ | sed -n 's/^REPLY-TO=//p')\" \"$(test -f \"$1\" && echo yes)\"\n",
+    )
+    .unwrap();
+    s.cli_ok(&[
+        "user",
+        "set",
+        ALICE,
+        "--autoresponder-command",
+        &format!("/bin/sh {}", script.display()),
+    ]);
+    let file = s.data.join("on.txt");
+    fs::write(&file, "unused\n").unwrap();
+    s.cli_ok(&[
+        "user",
+        "set",
+        ALICE,
+        "--autoresponder",
+        file.to_str().unwrap(),
+    ]);
+    s.serve();
+    let to = format!("{ALICE}@{DOMAIN}");
+    send(
+        &s,
+        "joe@example.com",
+        &to,
+        &mail(
+            "Joe <joe@example.com>",
+            "Order",
+            "Reply-To: desk@example.com\r\n",
+            "x1",
+        ),
+    );
+    assert!(
+        wait_until(WAIT, || maildir::visible(&s.maildir(BOB)).len() == 1),
+        "{}",
+        s.log()
+    );
+    let (_, reply) = &maildir::visible(&s.maildir(BOB))[0];
+    let reply = String::from_utf8_lossy(reply);
+    assert!(reply.contains("Subject: ext Order"), "{reply}");
+    assert!(reply.contains("Auto-Submitted: auto-replied"), "{reply}");
+    assert!(
+        reply.contains(
+            "mailbox=alice originator=joe@example.com reply-to=desk@example.com control=yes"
+        ),
+        "{reply}"
+    );
+    // Keep: 0 — the message did not stay with Alice.
+    assert!(maildir::visible(&s.maildir(ALICE)).is_empty());
+
+    // A program past the limit is killed; the message is kept, nothing is sent.
+    send(
+        &s,
+        "joe@example.com",
+        &to,
+        &mail("joe@example.com", "slow", "", "x2").replace("Hello.", "sleep-please"),
+    );
+    assert_eq!(maildir::visible(&s.maildir(ALICE)).len(), 1, "{}", s.log());
+    assert_eq!(maildir::visible(&s.maildir(BOB)).len(), 1);
+    assert!(s.log().contains("killed after 2 s"), "{}", s.log());
+}
+
 both_binaries!(
     #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
     vacation_reply_reaches_the_remote_sender_once,
@@ -209,4 +287,6 @@ both_binaries!(
     rfc3834_cases_are_never_answered,
     #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
     two_local_autoresponders_do_not_loop,
+    #[cfg_attr(not(have_smtp_sink), ignore = "smtp-sink is not installed")]
+    external_autoresponder,
 );

@@ -84,9 +84,14 @@ fn run(
     let control = control_dir.join(format!("{user}.{}.ctl", std::process::id()));
     let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     std::fs::write(&control, text).map_err(|e| e.to_string())?;
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!("exec {command} \"$0\""))
+    // Run directly, not through a shell: a shell would drop `REPLY-TO`, which is
+    // not a valid shell variable name.
+    let words = split_command(command);
+    let Some((program, args)) = words.split_first() else {
+        return Err("the command is empty".into());
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .arg(&control)
         .current_dir(dd.root())
         .env("MAILBOXDIR", dd.maildir(user))
@@ -96,6 +101,9 @@ fn run(
     for (k, v) in vars {
         cmd.env(k, v);
     }
+    // Its own process group, so the kill at the time limit reaches whatever the
+    // program started too (a child holding stdout would otherwise keep us waiting).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
     let mut stdin = child.stdin.take();
     let input = message.to_vec();
@@ -131,6 +139,11 @@ fn run(
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
             Ok(None) if start.elapsed() >= timeout => {
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    // SAFETY: kill(2) with a negative pid signals that process group
+                    // (the child's own, made at spawn); no memory is involved.
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -147,5 +160,48 @@ fn run(
         None => Err(format!("killed after {} s", timeout.as_secs())),
         Some(s) if !s.success() => Err(format!("exited with {s}")),
         Some(_) => Ok((out, err)),
+    }
+}
+
+/// A command line as words: blanks separate, double quotes group (the manual's
+/// `"c:\\program files\\perl\\bin\\perl.exe" script.pl`).
+fn split_command(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_words() {
+        assert_eq!(
+            super::split_command(r#""/opt/my perl/perl" respond.pl  -x"#),
+            vec!["/opt/my perl/perl", "respond.pl", "-x"]
+        );
+        assert!(super::split_command("  ").is_empty());
     }
 }
