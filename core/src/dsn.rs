@@ -347,11 +347,12 @@ fn push_text(m: &mut Vec<u8>, text: &str) {
     }
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-fn safe_token(id: &str) -> String {
+/// `id` made safe for a Message-ID or a MIME boundary.
+pub(crate) fn safe_token(id: &str) -> String {
     let t: String = id
         .chars()
         .map(|c| {

@@ -8,7 +8,7 @@
 //! elsewhere answers it, and is sent from the null sender unless a sender is given,
 //! so it is never bounced back to the server.
 
-use crate::dsn::MailHead;
+use crate::dsn::{one_line, safe_token as token, MailHead};
 use crate::smtp::received::write_date;
 use crate::smtp::{Delivery, Envelope, Recipient, Route};
 
@@ -197,28 +197,8 @@ fn body(m: &mut Vec<u8>, text: &str) {
     }
 }
 
-fn one_line(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
-}
-
 fn quoted(s: &str) -> String {
     one_line(s).replace(['"', '\\'], "_")
-}
-
-fn token(id: &str) -> String {
-    let t: String = id
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' => c,
-            _ => '_',
-        })
-        .take(100)
-        .collect();
-    if t.is_empty() {
-        "mail".into()
-    } else {
-        t
-    }
 }
 
 /// A MIME boundary found in no attachment.

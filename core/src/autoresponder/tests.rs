@@ -77,6 +77,17 @@ fn env(global: &AutoMail, now: u64) -> Env<'_> {
 }
 
 fn run(text: &str, message: &[u8], s: &AutoresponderSettings, log: &SentLog) -> Answer {
+    run_with(&Template::parse(text), &BTreeMap::new(), message, s, log)
+}
+
+/// The answer of info@company.com's autoresponder to `message` from joe@example.org.
+fn run_with(
+    t: &Template,
+    files: &BTreeMap<String, Vec<u8>>,
+    message: &[u8],
+    s: &AutoresponderSettings,
+    log: &SentLog,
+) -> Answer {
     let g = AutoMail::default();
     let mb = Mailbox {
         name: "info",
@@ -87,14 +98,7 @@ fn run(text: &str, message: &[u8], s: &AutoresponderSettings, log: &SentLog) -> 
         message,
         return_path: Some("joe@example.org"),
     };
-    answer(
-        &inc,
-        &mb,
-        &env(&g, WED),
-        &Template::parse(text),
-        &BTreeMap::new(),
-        log,
-    )
+    answer(&inc, &mb, &env(&g, WED), t, files, log)
 }
 
 fn body(a: &Answer) -> String {
@@ -202,19 +206,13 @@ fn the_manuals_price_list_example_includes_files() {
         "c:\\prices\\food.txt".to_string(),
         b"Apples 1.00\nPears 2.00\n".to_vec(),
     );
-    let g = AutoMail::default();
-    let s = settings();
-    let mb = Mailbox {
-        name: "pricelist",
-        address: "pricelist@company.com",
-        settings: &s,
-    };
-    let m = msg("FOOD prices");
-    let inc = Incoming {
-        message: &m,
-        return_path: Some("joe@example.org"),
-    };
-    let a = answer(&inc, &mb, &env(&g, WED), &t, &files, &SentLog::default());
+    let a = run_with(
+        &t,
+        &files,
+        &msg("FOOD prices"),
+        &settings(),
+        &SentLog::default(),
+    );
     assert_eq!(
         body(&a),
         "Thank you for your price list request.\n\nOur Food pricelist follows:\nApples 1.00\nPears 2.00\n\nIf you want further help, send an email to helpme@...\n"
@@ -290,19 +288,7 @@ fn attachments_and_the_original_go_along() {
     let t = Template::parse("<Attach:/srv/terms.txt>\n<AppendMsg>\nSee attached");
     let mut files = BTreeMap::new();
     files.insert("/srv/terms.txt".to_string(), b"terms".to_vec());
-    let g = AutoMail::default();
-    let s = settings();
-    let mb = Mailbox {
-        name: "info",
-        address: "info@company.com",
-        settings: &s,
-    };
-    let m = msg("x");
-    let inc = Incoming {
-        message: &m,
-        return_path: Some("joe@example.org"),
-    };
-    let a = answer(&inc, &mb, &env(&g, WED), &t, &files, &SentLog::default());
+    let a = run_with(&t, &files, &msg("x"), &settings(), &SentLog::default());
     let s = String::from_utf8(a.reply.unwrap().data).unwrap();
     assert!(s.contains("filename=\"terms.txt\""));
     assert!(s.contains("dGVybXM=\r\n"));
