@@ -1,19 +1,23 @@
 //! Mailer_Daemon control messages end to end on both binaries (§17, issue 15): a
 //! `Set Forwarding` command changes a user's forwarding; a wrong password changes
-//! nothing; `Status` is answered.
+//! nothing; `Status` is answered. Mailer_Daemon takes mail from logged-in local users
+//! only (the SMTP RCPT rule of the download-query answers, §8.1.1).
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_tests::client::Smtp;
-use mailroom_tests::server::{ALICE, ALICE_PASSWORD, DOMAIN};
+use mailroom_tests::client::{base64, Smtp};
+use mailroom_tests::server::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, DOMAIN};
 use mailroom_tests::{both_binaries, maildir, wait_until, Flavor, TestServer};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn send(s: &TestServer, from: &str, subject: &str, body: &str) {
+/// `login` (user, password) sends a control message as `from`.
+fn send(s: &TestServer, login: (&str, &str), from: &str, subject: &str, body: &str) {
     let (mut c, greeting) = Smtp::connect(s.smtp).expect("connect");
     assert_eq!(greeting.code, 220);
     assert_eq!(c.command("EHLO remote.test").unwrap().code, 250);
+    let auth = base64(format!("\0{}\0{}", login.0, login.1).as_bytes());
+    assert_eq!(c.command(&format!("AUTH PLAIN {auth}")).unwrap().code, 235);
     let m = format!(
         "From: {from}\r\nTo: Mailer_Daemon@{DOMAIN}\r\nSubject: {subject}\r\nMessage-ID: <c{}@remote.test>\r\n\r\n{body}",
         subject.len()
@@ -43,6 +47,7 @@ fn set_forwarding_by_mail(flavor: Flavor) {
     // A wrong password: refused, answered, nothing changed.
     send(
         &s,
+        (ALICE, ALICE_PASSWORD),
         &alice,
         "Set Forwarding",
         "USERNAME alice\r\nPASSWORD not-it\r\nFORWARD TO bob\r\n",
@@ -62,6 +67,7 @@ fn set_forwarding_by_mail(flavor: Flavor) {
 
     send(
         &s,
+        (ALICE, ALICE_PASSWORD),
         &alice,
         "Set Forwarding",
         &format!("USERNAME alice\r\nPASSWORD {ALICE_PASSWORD}\r\nFORWARD TO bob\r\n"),
@@ -81,7 +87,13 @@ fn set_forwarding_by_mail(flavor: Flavor) {
     assert!(wait_until(WAIT, answered), "{}", s.log());
 
     // Status: answered from Mailer_Daemon to anyone (here Bob, a local user).
-    send(&s, &format!("bob@{DOMAIN}"), "Status", "");
+    send(
+        &s,
+        (BOB, BOB_PASSWORD),
+        &format!("bob@{DOMAIN}"),
+        "Status",
+        "",
+    );
     assert!(
         wait_until(WAIT, || mailbox_text(&s, "bob")
             .contains("messages waiting to be sent")),

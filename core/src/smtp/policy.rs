@@ -79,17 +79,17 @@ pub fn decide_recipient(snap: &Snapshot, facts: &SessionFacts<'_>, rcpt: &Mailbo
             None => Route::Remote,
         }),
         // RFC 5321 §4.5.1: postmaster is accepted even with no administrator to take it.
-        // Mailer_Daemon takes local users' answers to download queries (§8.1.1) and
-        // control messages from anywhere (§17: they carry a password).
+        // Mailer_Daemon takes local users' answers to download queries (§8.1.1).
         Outcome::Unknown { .. }
             if snap.config.smtp.reject_unknown_local
                 && !(local_domain
                     && (rcpt
                         .local_part_unquoted()
                         .eq_ignore_ascii_case("postmaster")
-                        || rcpt
-                            .local_part_unquoted()
-                            .eq_ignore_ascii_case("mailer_daemon"))) =>
+                        || (source == Source::Local
+                            && rcpt
+                                .local_part_unquoted()
+                                .eq_ignore_ascii_case("mailer_daemon")))) =>
         {
             RcptDecision::Refuse(UNKNOWN_LOCAL)
         }

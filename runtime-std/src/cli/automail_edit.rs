@@ -6,12 +6,18 @@
 use clap::Args;
 use mailroom_core::accounts::{Account, ClearPeriod};
 
-use super::account_edit::OnOffBool;
 use crate::platform::datadir::DataDir;
 use crate::platform::durable::{self, Access};
 
 /// Largest autoresponder text accepted from a file.
 const MAX_TEXT: u64 = 256 * 1024;
+
+/// yes or no (its own type: importing `account_edit`'s would make an import loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum YesNo {
+    Yes,
+    No,
+}
 
 #[derive(Args, Debug, Default)]
 pub struct AutomailSet {
@@ -22,10 +28,10 @@ pub struct AutomailSet {
     pub autoresponder: Option<String>,
     /// Answer each sender only once (until the memory is cleared).
     #[arg(long, value_name = "yes|no")]
-    pub autoresponder_once: Option<OnOffBool>,
+    pub autoresponder_once: Option<YesNo>,
     /// Keep the incoming message in the mailbox after answering.
     #[arg(long, value_name = "yes|no")]
-    pub autoresponder_keep: Option<OnOffBool>,
+    pub autoresponder_keep: Option<YesNo>,
     /// When the once-per-sender memory is cleared: never, daily, weekly,
     /// fortnightly, monthly.
     #[arg(long, value_name = "PERIOD")]
@@ -66,10 +72,10 @@ pub fn apply(dd: &DataDir, a: &mut Account, set: &AutomailSet) -> Result<(), Str
         }
     }
     if let Some(x) = set.autoresponder_once {
-        ar.once = x == OnOffBool::Yes;
+        ar.once = x == YesNo::Yes;
     }
     if let Some(x) = set.autoresponder_keep {
-        ar.keep = x == OnOffBool::Yes;
+        ar.keep = x == YesNo::Yes;
     }
     if let Some(p) = &set.autoresponder_clear {
         ar.clear = parse_clear(p)?;
