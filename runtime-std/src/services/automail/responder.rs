@@ -30,6 +30,11 @@ pub fn answer_all(
     mailboxes: &[String],
 ) -> Vec<(String, Answer)> {
     let mut out = Vec::new();
+    // Mail filed as junk (a failed DMARC policy) is not answered: its sender is
+    // likely forged.
+    if delivery.junk {
+        return out;
+    }
     for m in mailboxes {
         let Some(account) = snap.accounts.get(m) else {
             continue;
@@ -100,8 +105,8 @@ pub fn answer_all(
 /// Send the reply and the `<CopyTo:>` copy of one answer.
 pub fn send_answer(store: &Store, snap: &Snapshot, id: &str, who: &str, a: &Answer, send: SendFn) {
     if let Some(r) = &a.reply {
+        tracing::info!(id, user = who, to = ?r.to, "autoreply");
         sent_or_logged("autoreply", id, send(store, snap, r));
-        tracing::info!(id, user = who, to = ?r.to, "autoreply sent");
     }
     if let Some(c) = &a.copy {
         sent_or_logged("autoresponder copy", id, send(store, snap, c));
