@@ -92,6 +92,38 @@ pub struct AutoresponderSettings {
     /// Keep the incoming message in the mailbox (VPOP3's default is to keep it).
     #[serde(default = "yes")]
     pub keep: bool,
+    /// How often the once-per-sender memory is forgotten (§4.2.3.2).
+    #[serde(default, skip_serializing_if = "ClearPeriod::is_never")]
+    pub clear: ClearPeriod,
+    /// Header filters (`Field: pattern`): a matching message is not answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
+    /// Header triggers: when any is given, only a matching message is answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
+    /// The external autoresponder's command line (§4.2.3.2.2); empty = the simple
+    /// autoresponder's text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+}
+
+/// When the once-per-sender memory is cleared: never, or at the start of each local
+/// day, week (Monday), fortnight or calendar month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClearPeriod {
+    #[default]
+    Never,
+    Daily,
+    Weekly,
+    Fortnightly,
+    Monthly,
+}
+
+impl ClearPeriod {
+    fn is_never(&self) -> bool {
+        *self == ClearPeriod::Never
+    }
 }
 
 fn yes() -> bool {
@@ -104,13 +136,17 @@ impl Default for AutoresponderSettings {
             enabled: false,
             once: false,
             keep: true,
+            clear: ClearPeriod::Never,
+            filters: Vec::new(),
+            triggers: Vec::new(),
+            command: String::new(),
         }
     }
 }
 
 impl AutoresponderSettings {
     fn is_default(&self) -> bool {
-        !self.enabled && !self.once && self.keep
+        *self == AutoresponderSettings::default()
     }
 }
 

@@ -112,6 +112,9 @@ pub enum ReportKind {
     /// transmission receipt (§16.1.2): handed on to the next server (`Action:
     /// relayed`, RFC 3464 §2.3.3).
     Relayed,
+    /// A success report (RFC 3461 `NOTIFY=SUCCESS`) for mail stored in a local
+    /// mailbox (`Action: delivered`).
+    Delivered,
 }
 
 /// A bounce or a delay warning as a complete message (CRLF line ends).
@@ -122,7 +125,7 @@ pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
     let what = match kind {
         ReportKind::Failed => "Undelivered Mail Returned to Sender",
         ReportKind::Delayed { .. } => "Delayed Mail (still being retried)",
-        ReportKind::Relayed => "Successful Mail Delivery Report",
+        ReportKind::Relayed | ReportKind::Delivered => "Successful Mail Delivery Report",
     };
     let subject = match original_subject(d.original) {
         Some(s) => format!("{what}: {s}"),
@@ -177,6 +180,7 @@ pub fn build_report(d: &Dsn<'_>, kind: ReportKind) -> Vec<u8> {
             ReportKind::Failed => push_line(&mut m, "Action: failed"),
             ReportKind::Delayed { .. } => push_line(&mut m, "Action: delayed"),
             ReportKind::Relayed => push_line(&mut m, "Action: relayed"),
+            ReportKind::Delivered => push_line(&mut m, "Action: delivered"),
         }
         push_line(&mut m, &format!("Status: {}", one_line(&r.status)));
         push_line(
@@ -343,11 +347,12 @@ fn push_text(m: &mut Vec<u8>, text: &str) {
     }
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-fn safe_token(id: &str) -> String {
+/// `id` made safe for a Message-ID or a MIME boundary.
+pub(crate) fn safe_token(id: &str) -> String {
     let t: String = id
         .chars()
         .map(|c| {

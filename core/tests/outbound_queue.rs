@@ -95,7 +95,7 @@ fn refuses(who: impl Fn(&str) -> bool + 'static) -> World {
 fn report(now: Instant, to: &str, recipients: &[FailedRecipient], kind: ReportKind) -> Vec<u8> {
     let (id, text, headers_only) = match kind {
         ReportKind::Failed => ("r1", "Your message could not be delivered.", false),
-        ReportKind::Relayed => ("s1", "Your message was handed on.", true),
+        ReportKind::Relayed | ReportKind::Delivered => ("s1", "Your message was handed on.", true),
         ReportKind::Delayed { .. } => (
             "w1",
             "Your message has not been delivered yet; still trying.",

@@ -4,6 +4,7 @@
 //! files is the runtime's job (`mailroom-std::datadir`). A [`Snapshot`] bundles
 //! everything a session needs and is shared as an `Arc`, swapped whole on reload.
 
+mod automail;
 mod connection;
 mod defense;
 mod inmail;
@@ -18,6 +19,7 @@ mod signature;
 mod validate;
 mod web;
 
+pub use automail::{AutoMail, DateOrder, Receipts};
 pub use connection::*;
 pub use defense::*;
 pub use inmail::*;

@@ -88,6 +88,12 @@ pub struct Config {
     /// `[signature]`: the global signature of outgoing mail (§4.3.4).
     #[serde(default)]
     pub signature: super::SignatureConfig,
+    /// `[autoresponder]`: global autoresponder filters and address lists (issue 15).
+    #[serde(default)]
+    pub autoresponder: super::AutoMail,
+    /// `[receipts]`: delivery receipts on POP3 download (§16.1.2, issue 15).
+    #[serde(default)]
+    pub receipts: super::Receipts,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -126,6 +132,8 @@ impl Default for Config {
             web: super::Web::default(),
             logs: super::Logs::default(),
             signature: super::SignatureConfig::default(),
+            autoresponder: super::AutoMail::default(),
+            receipts: super::Receipts::default(),
         }
     }
 }

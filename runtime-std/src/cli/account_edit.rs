@@ -80,6 +80,8 @@ pub struct UserSet {
     /// Comment (up to 80 characters).
     #[arg(long)]
     pub comment: Option<String>,
+    #[command(flatten)]
+    pub automail: super::automail_edit::AutomailSet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,7 +101,9 @@ pub fn user_set(dd: &DataDir, set: UserSet) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(e),
     };
-    if let Err(e) = apply_user_set(&mut account, &set) {
+    if let Err(e) = apply_user_set(&mut account, &set)
+        .and_then(|()| super::automail_edit::apply(dd, &mut account, &set.automail))
+    {
         return fail(e);
     }
     // The same checks `mailroom check` runs, on the configuration as it would be.
@@ -326,6 +330,7 @@ fn describe_user(a: &Account) -> String {
     if a.no_signature {
         s.push_str("  global signature: not added to this account's mail\n");
     }
+    s.push_str(&super::automail_edit::describe(a));
     s.push_str(&format!("  in Everyone:      {}\n", yn(a.in_everyone)));
     s.push_str(&format!("  send Internet:    {}\n", yn(a.send_internet)));
     s.push_str(&format!("  receive Internet: {}\n", yn(a.receive_internet)));

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod account_edit;
+mod automail_edit;
 mod config_edit;
 mod deliver;
 pub mod devsetup;
@@ -163,7 +164,7 @@ enum UserCommand {
     /// List the accounts.
     List,
     /// Change an account's routing settings and permissions (docs/ROUTING.md).
-    Set(account_edit::UserSet),
+    Set(Box<account_edit::UserSet>),
     /// Show an account's settings.
     Show { name: String },
     /// Change an account's password.
@@ -473,7 +474,7 @@ fn user(dd: &DataDir, command: UserCommand) -> ExitCode {
                 Err(problems) => report_problems(&problems),
             }
         }
-        UserCommand::Set(set) => return account_edit::user_set(dd, set),
+        UserCommand::Set(set) => return account_edit::user_set(dd, *set),
         UserCommand::Show { name } => return account_edit::user_show(dd, &name),
         UserCommand::Passwd { name, password } => {
             let password = match read_password(password) {

@@ -557,6 +557,7 @@ impl Pop3Handler {
             .and_then(|f| Ok((f.metadata()?.len(), f)))
         {
             Ok((len, f)) => {
+                crate::services::download_receipts::on_retrieve(&self.shared, &m.path);
                 self.reading = Some((f, len));
                 self.next_chunk()
             }

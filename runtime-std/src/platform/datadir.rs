@@ -6,6 +6,7 @@
 //! DIR/mailroom.toml          configuration
 //! DIR/users/NAME.toml        one file per account
 //! DIR/users/NAME.secret      its challenge-response secret (encrypted)
+//! DIR/users/NAME.autoresponder  its simple autoresponder text
 //! DIR/access/*ALLOWED.DAT    access restriction files (VPOP3 format, §11.9.1)
 //! DIR/DLRULES.DAT            download rules (VPOP3 format)
 //! DIR/SMTPRULES.TXT          SMTP rules (VPOP3 format, §8.2.4)
@@ -22,7 +23,8 @@
 //!                            USERPLAN.TXT, USERINFO.TXT for finger (§11.5.3)
 //! DIR/spool/                 outbound queue (queue/, tmp/, held/, FLUSH, outbound.lock)
 //! DIR/state/                 state that must survive restarts (secret.key, askbook,
-//!                            connect/, seen/, ids-blocklist)
+//!                            connect/, seen/, ids-blocklist, autoresponder/NAME.sent,
+//!                            quota/NAME)
 //! DIR/state/lists/           mailing lists (docs/LISTS.md): NAME.toml members,
 //!                            pending.toml verifications, held/NAME/TOKEN.eml posts
 //!                            awaiting a moderator, digest/NAME/*.eml; lists.lock
@@ -140,6 +142,18 @@ impl DataDir {
     /// tags); its switches are in the account file.
     pub fn autoresponder_text(&self, name: &str) -> PathBuf {
         self.users_dir().join(format!("{name}.autoresponder"))
+    }
+
+    /// The once-per-sender memory of one account's autoresponder (issue 15).
+    pub fn autoresponder_sent(&self, name: &str) -> PathBuf {
+        self.state_dir()
+            .join("autoresponder")
+            .join(format!("{name}.sent"))
+    }
+
+    /// The quota warning level one account has crossed (issue 15: 0, 80, 100, 120).
+    pub fn quota_state(&self, name: &str) -> PathBuf {
+        self.state_dir().join("quota").join(name)
     }
 
     /// Where `mailroom dkim generate` writes DKIM signing keys.

@@ -122,7 +122,7 @@ pub fn divert_reply(
 }
 
 /// A plan that stores nothing: the mail was taken before routing.
-pub(crate) fn empty_plan() -> Plan {
+pub fn empty_plan() -> Plan {
     Plan {
         recipients: Vec::new(),
         mailboxes: Vec::new(),

@@ -24,38 +24,6 @@ use crate::store::Store;
 /// Longest BOUNCE.MSG used; the rest is ignored.
 const MAX_BOUNCE_MSG: u64 = 64 * 1024;
 
-/// Route and store a mail the server wrote, as local mail from the null sender (so
-/// it is never bounced); lists and mappings apply to its recipient.
-pub fn store_server_mail(
-    store: &Store,
-    snap: &Snapshot,
-    id: String,
-    to: &str,
-    data: Vec<u8>,
-) -> Result<(), DeliveryError> {
-    let mut d = Delivery {
-        id,
-        envelope: Envelope {
-            mail_from: None,
-            recipients: vec![Recipient {
-                address: to.to_string(),
-                route: Route::Remote,
-                dsn_notify: None,
-                dsn_orcpt: None,
-            }],
-            helo: snap.config.hostname.clone(),
-            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            auth_user: None,
-            eight_bit: true,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
-        data,
-        junk: false,
-    };
-    route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
-}
-
 /// Route `delivery` (which came from `source`) and store the result. Returns the plan
 /// so callers can report it. `delivery` is lent, not copied: its recipients (and, for
 /// a rewritten outbound copy, its data) are swapped while storing and put back.
@@ -68,6 +36,15 @@ pub fn route_and_store(
     // A local user's answer to a download query (§8.1.1) is for the Ask book only.
     if let Some(plan) = crate::services::askbook::divert_reply(store, snap, delivery, source) {
         return Ok(plan);
+    }
+    // Mailer_Daemon control messages (§17).
+    if let Some(plan) =
+        crate::services::automail::mailer_daemon::divert(store, snap, delivery, source, send_own)
+    {
+        return Ok(plan);
+    }
+    if let Some(e) = crate::services::automail::quota::refuse_submission(store, snap, delivery) {
+        return Err(e);
     }
     // Mailing lists and the ListServer (docs/LISTS.md) take their recipients first.
     let taken = list_routing(store, snap, source, |r| {
@@ -98,6 +75,21 @@ pub fn list_routing<R>(
         send: &send,
         rest: &rest,
     })
+}
+
+/// The server's own mail written during delivery, routed like locally sent mail (the
+/// same as `server_mail::send_server_mail`, which delivery cannot import).
+fn send_own(
+    store: &Store,
+    snap: &Snapshot,
+    mail: &mailroom_core::servermail::ServerMail,
+) -> Result<(), DeliveryError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{}.{}.{n}.own", now().unix_micros(), std::process::id());
+    let mut d = mail.delivery(id, &snap.config.hostname);
+    route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
 }
 
 /// The plan for a whole message.
@@ -153,12 +145,16 @@ fn store_plan(
 ) -> Result<(), DeliveryError> {
     let sender = delivery.envelope.mail_from.clone();
     if !plan.mailboxes.is_empty() {
-        delivery.envelope.recipients = plan
-            .mailboxes
-            .iter()
-            .map(|m| recipient(m, Route::Local(m.clone()), None))
-            .collect();
-        deliver_logged(store, delivery, source)?;
+        // Autoresponders (keep or not), quota warnings, NOTIFY=SUCCESS reports.
+        crate::services::automail::deliver_local(
+            store,
+            snap,
+            delivery,
+            original,
+            plan,
+            &mut |d| deliver_logged(store, d, source),
+            send_own,
+        )?;
     }
 
     if !plan.remote.is_empty() {

@@ -209,7 +209,7 @@ pub fn ask(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<Asked, Del
     for (n, to) in addressees(snap, held).iter().enumerate() {
         let id = format!("dlq.{}.{n}", now.unix_micros());
         let data = query_message(&rule_mail(snap, held, to, now, &id), &token, delay);
-        crate::services::deliver::store_server_mail(store, snap, id, to, data)?;
+        crate::services::server_mail::send_to(store, snap, id, to, data)?;
     }
     Ok(asked)
 }
@@ -238,7 +238,7 @@ pub fn tell_deleted(store: &Store, snap: &Snapshot, held: &Held<'_>) -> Result<(
     for (n, to) in addressees(snap, held).iter().enumerate() {
         let id = format!("dld.{}.{n}", now.unix_micros());
         let data = deleted_message(&rule_mail(snap, held, to, now, &id));
-        crate::services::deliver::store_server_mail(store, snap, id, to, data)?;
+        crate::services::server_mail::send_to(store, snap, id, to, data)?;
     }
     Ok(())
 }
@@ -258,7 +258,7 @@ pub fn send_admin_mail(
     let now = now();
     let id = format!("err.{}", now.unix_micros());
     let data = mail.render(&cfg.hostname, &cfg.default_domain, &to, now, &id);
-    crate::services::deliver::store_server_mail(store, snap, id, &to, data)
+    crate::services::server_mail::send_to(store, snap, id, &to, data)
 }
 
 fn admin_address(snap: &Snapshot) -> Option<String> {

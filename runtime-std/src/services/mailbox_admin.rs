@@ -12,7 +12,6 @@ use std::io::Read;
 use mailroom_core::config::Snapshot;
 
 use crate::platform::datadir::DataDir;
-use crate::services::deliver;
 use crate::store::index::{Listed, Mailbox};
 use crate::store::{maildir, Committer, Store};
 
@@ -202,7 +201,7 @@ pub fn transfer(
                 m.uid
             );
             let to = format!("{target}@{}", snap.config.default_domain);
-            deliver::store_server_mail(store, snap, id, &to, data)
+            crate::services::server_mail::send_to(store, snap, id, &to, data)
                 .map_err(|e| format!("message {}: {}", m.uid, e.text))?;
         }
     }

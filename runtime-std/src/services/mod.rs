@@ -4,10 +4,12 @@
 
 pub mod app;
 pub mod askbook;
+pub mod automail;
 pub mod collect;
 pub mod defense;
 pub mod deliver;
 pub mod dlrules;
+pub mod download_receipts;
 pub mod finger;
 pub mod imap;
 pub mod ldap;
@@ -19,6 +21,7 @@ pub mod outbound;
 pub mod passwords;
 pub mod queue_hold;
 pub mod scheduler;
+pub mod server_mail;
 pub mod smtprules;
 pub mod summary;
 pub mod unlock_requests;

@@ -89,7 +89,7 @@ pub fn store(
         },
         report_kind,
     );
-    crate::services::deliver::store_server_mail(
+    crate::services::server_mail::send_to(
         &shared.store,
         &snap,
         format!("{id}.{what}"),
