@@ -124,6 +124,8 @@ pub enum Protocol {
     Webmail,
     Password,
     Ldap,
+    /// The status monitor (§4.2.3.3.4, SVC-5).
+    Monitor,
 }
 
 impl Account {

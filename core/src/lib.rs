@@ -24,6 +24,7 @@ pub mod ldap;
 pub mod machine;
 pub mod mailauth;
 pub mod mailbox;
+pub mod monitor;
 pub mod outbound;
 pub mod pass;
 pub mod pop3;

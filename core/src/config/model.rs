@@ -148,6 +148,8 @@ pub struct Services {
     pub finger: Vec<String>,
     /// The LDAP address book (§11.4; port 389 in production), anonymous. Off unless listed.
     pub ldap: Vec<String>,
+    /// The status monitor (SVC-5, §3.1; port 5109 in production). Off unless listed.
+    pub monitor: Vec<String>,
 }
 
 impl Default for Services {
@@ -164,6 +166,7 @@ impl Default for Services {
             pass: vec![],
             finger: vec![],
             ldap: vec![],
+            monitor: vec![],
         }
     }
 }

@@ -227,9 +227,10 @@ fn parse_protocols(s: &str) -> Result<Option<Vec<Protocol>>, String> {
             "webmail" => Protocol::Webmail,
             "password" => Protocol::Password,
             "ldap" => Protocol::Ldap,
+            "monitor" => Protocol::Monitor,
             other => {
                 return Err(format!(
-                "unknown protocol {other:?}; use pop3, imap, smtp, webmail, password, ldap or all"
+                "unknown protocol {other:?}; use pop3, imap, smtp, webmail, password, ldap, monitor or all"
             ))
             }
         };

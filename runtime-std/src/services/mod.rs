@@ -12,6 +12,7 @@ pub mod finger;
 pub mod imap;
 pub mod ldap;
 pub mod mailauth;
+pub mod monitor;
 pub mod outbound;
 pub mod passwords;
 pub mod scheduler;
