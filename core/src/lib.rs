@@ -35,6 +35,7 @@ pub mod security;
 pub mod smtp;
 pub mod smtprules;
 pub mod summary;
+pub mod summary_report;
 pub mod time;
 pub mod transcript;
 pub mod wildcard;

@@ -18,4 +18,5 @@ pub mod passwords;
 pub mod scheduler;
 pub mod smtprules;
 pub mod summary;
+pub mod summary_report;
 pub mod web;
