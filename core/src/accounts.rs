@@ -67,6 +67,10 @@ pub struct Account {
     /// Mailbox quota in octets (§4.3.3); 0 = none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub quota: u64,
+    /// "Monitor" (§4.2.3.3, §15.1): this user's mail is copied when `[monitoring]`
+    /// says "selected".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub monitor: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -25,6 +25,7 @@ pub mod machine;
 pub mod mailauth;
 pub mod mailbox;
 pub mod monitor;
+pub mod monitoring;
 pub mod outbound;
 pub mod pass;
 pub mod pop3;

@@ -85,6 +85,9 @@ pub struct Config {
     /// `[logs]`: the main log, SUMMARY.LOG and the transcripts (issue 17).
     #[serde(default)]
     pub logs: super::Logs,
+    /// `[monitoring]`: monitoring copies (LOG-3, §15.1).
+    #[serde(default)]
+    pub monitoring: super::Monitoring,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -122,6 +125,7 @@ impl Default for Config {
             mailauth: super::MailAuth::default(),
             web: super::Web::default(),
             logs: super::Logs::default(),
+            monitoring: super::Monitoring::default(),
         }
     }
 }

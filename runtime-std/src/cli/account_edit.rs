@@ -73,6 +73,9 @@ pub struct UserSet {
     /// Administrator.
     #[arg(long, value_name = "yes|no")]
     pub admin: Option<OnOffBool>,
+    /// Monitor this user's mail when `[monitoring]` says "selected" (§15.1).
+    #[arg(long, value_name = "yes|no")]
+    pub monitor: Option<OnOffBool>,
     /// Comment (up to 80 characters).
     #[arg(long)]
     pub comment: Option<String>,
@@ -169,6 +172,9 @@ fn apply_user_set(a: &mut Account, set: &UserSet) -> Result<(), String> {
     }
     if let Some(x) = set.admin {
         a.admin = x.get();
+    }
+    if let Some(x) = set.monitor {
+        a.monitor = x.get();
     }
     if let Some(c) = &set.comment {
         if c.chars().count() > mailroom_core::accounts::MAX_COMMENT_LEN {
@@ -331,6 +337,9 @@ fn describe_user(a: &Account) -> String {
                 .join(","),
         }
     ));
+    if a.monitor {
+        s.push_str("  monitored:        yes ([monitoring] selected)\n");
+    }
     s
 }
 

@@ -114,6 +114,9 @@ pub fn execute(
     let result = store_plan(store, snap, delivery, &recipients, source, plan);
     delivery.envelope.recipients = recipients;
     delivery.envelope.mail_from = sender;
+    if result.is_ok() {
+        crate::services::monitoring::after_delivery(store, snap, delivery, source, plan);
+    }
     result
 }
 

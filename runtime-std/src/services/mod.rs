@@ -13,6 +13,7 @@ pub mod imap;
 pub mod ldap;
 pub mod mailauth;
 pub mod monitor;
+pub mod monitoring;
 pub mod outbound;
 pub mod passwords;
 pub mod scheduler;
