@@ -8,6 +8,7 @@
 pub mod access;
 pub mod accounts;
 pub mod address;
+pub mod addressbook;
 pub mod auth;
 pub mod challenge;
 pub mod collect;

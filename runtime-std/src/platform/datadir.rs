@@ -243,6 +243,11 @@ impl DataDir {
         self.log_dir().join("mailroom.log")
     }
 
+    /// The global address book (§4.3.8): the manual's CSV import/export format.
+    pub fn address_book(&self) -> PathBuf {
+        self.root.join("ADDRBOOK.CSV")
+    }
+
     /// The Finger Results Template (§11.5.5); the built-in one when missing.
     pub fn finger_template(&self) -> PathBuf {
         self.root.join("FINGER.TPL")
