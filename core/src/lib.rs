@@ -17,6 +17,7 @@ pub mod connlimit;
 pub mod directory;
 pub mod dns;
 pub mod dsn;
+pub mod extension;
 pub mod finger;
 pub mod http;
 pub mod ids;

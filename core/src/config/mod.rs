@@ -6,6 +6,7 @@
 
 mod connection;
 mod defense;
+mod extensions;
 mod inmail;
 mod logs;
 mod mailauth;
@@ -19,6 +20,7 @@ mod web;
 
 pub use connection::*;
 pub use defense::*;
+pub use extensions::Extensions;
 pub use inmail::*;
 pub use logs::Logs;
 pub use mailauth::*;

@@ -88,6 +88,9 @@ pub struct Config {
     /// `[monitoring]`: monitoring copies (LOG-3, §15.1).
     #[serde(default)]
     pub monitoring: super::Monitoring,
+    /// `[extensions]`: external programs (EXT-1, §23).
+    #[serde(default)]
+    pub extensions: super::Extensions,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -126,6 +129,7 @@ impl Default for Config {
             web: super::Web::default(),
             logs: super::Logs::default(),
             monitoring: super::Monitoring::default(),
+            extensions: super::Extensions::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod collect;
 pub mod defense;
 pub mod deliver;
 pub mod dlrules;
+pub mod extensions;
 pub mod finger;
 pub mod imap;
 pub mod ldap;
