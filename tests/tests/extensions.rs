@@ -5,26 +5,11 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_tests::client::Smtp;
+use mailroom_tests::maildir;
 use mailroom_tests::message::plain;
 use mailroom_tests::{both_binaries, Flavor, TestServer};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-
-fn subjects(s: &TestServer, user: &str) -> Vec<String> {
-    let mut out: Vec<String> = ["new", "cur"]
-        .iter()
-        .filter_map(|d| fs::read_dir(s.maildir(user).join(d)).ok())
-        .flat_map(|rd| rd.flatten())
-        .filter_map(|e| fs::read_to_string(e.path()).ok())
-        .filter_map(|m| {
-            m.lines()
-                .find(|l| l.starts_with("Subject: "))
-                .map(str::to_string)
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 fn outmail_preprocessor(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
@@ -58,7 +43,7 @@ fn outmail_preprocessor(flavor: Flavor) {
     send("discarded");
 
     assert_eq!(
-        subjects(&s, "alice"),
+        maildir::subjects(&s.maildir("alice")),
         vec![
             "Subject: [pre] e2e changed".to_string(),
             "Subject: e2e failed".to_string(),

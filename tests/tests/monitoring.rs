@@ -3,32 +3,14 @@
 //! user with the monitor flag is involved, each copy marked in its subject.
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_tests::client::{base64, Smtp};
+use mailroom_tests::client::Smtp;
+use mailroom_tests::maildir;
 use mailroom_tests::message::plain;
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
-use std::fs;
-
-fn mailbox_texts(s: &TestServer, user: &str) -> Vec<String> {
-    ["new", "cur"]
-        .iter()
-        .filter_map(|d| fs::read_dir(s.maildir(user).join(d)).ok())
-        .flat_map(|rd| rd.flatten())
-        .filter_map(|e| fs::read_to_string(e.path()).ok())
-        .collect()
-}
 
 fn subjects(s: &TestServer, user: &str) -> Vec<String> {
-    let mut out: Vec<String> = mailbox_texts(s, user)
-        .iter()
-        .filter_map(|m| {
-            m.lines()
-                .find(|l| l.starts_with("Subject: "))
-                .map(str::to_string)
-        })
-        .collect();
-    out.sort();
-    out
+    maildir::subjects(&s.maildir(user))
 }
 
 fn monitoring_copies(flavor: Flavor) {
@@ -51,9 +33,7 @@ fn monitoring_copies(flavor: Flavor) {
 
     // Alice, logged in, to Bob (monitored: copied) and to the postmaster (not).
     let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
-    assert_eq!(c.command("EHLO client.test").unwrap().code, 250);
-    let auth = base64(format!("\0{ALICE}\0{ALICE_PASSWORD}").as_bytes());
-    assert_eq!(c.command(&format!("AUTH PLAIN {auth}")).unwrap().code, 235);
+    assert_eq!(c.login(ALICE, ALICE_PASSWORD).unwrap().code, 235);
     for (tag, to) in [
         ("to-bob", "bob@example.com"),
         ("to-pm", "postmaster@example.com"),

@@ -4,20 +4,12 @@
 //! daemon does the same after local midnight).
 #![allow(clippy::disallowed_methods)]
 
-use mailroom_tests::client::{base64, Smtp};
+use mailroom_tests::client::Smtp;
+use mailroom_tests::maildir;
 use mailroom_tests::message::plain;
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
 use std::fs;
-
-fn mailbox_texts(s: &TestServer, user: &str) -> Vec<String> {
-    ["new", "cur"]
-        .iter()
-        .filter_map(|d| fs::read_dir(s.maildir(user).join(d)).ok())
-        .flat_map(|rd| rd.flatten())
-        .filter_map(|e| fs::read_to_string(e.path()).ok())
-        .collect()
-}
 
 fn daily_report(flavor: Flavor) {
     let mut s = TestServer::setup(flavor);
@@ -33,9 +25,7 @@ fn daily_report(flavor: Flavor) {
     assert_eq!(r.code, 250, "{r:?}");
     let _ = c.command("QUIT");
     let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
-    assert_eq!(c.command("EHLO client.test").unwrap().code, 250);
-    let auth = base64(format!("\0{ALICE}\0{ALICE_PASSWORD}").as_bytes());
-    assert_eq!(c.command(&format!("AUTH PLAIN {auth}")).unwrap().code, 235);
+    assert_eq!(c.login(ALICE, ALICE_PASSWORD).unwrap().code, 235);
     let out = plain("report-out", 3000);
     let r = c
         .send_mail("alice@example.com", "bob@example.com", &out)
@@ -53,8 +43,9 @@ fn daily_report(flavor: Flavor) {
         String::from_utf8_lossy(&run.stdout),
         "sent to postmaster@example.com\n"
     );
-    let reports: Vec<String> = mailbox_texts(&s, "postmaster")
+    let reports: Vec<String> = maildir::visible(&s.maildir("postmaster"))
         .into_iter()
+        .map(|(_, m)| String::from_utf8_lossy(&m).into_owned())
         .filter(|m| m.contains("Subject: Daily summary for "))
         .collect();
     assert_eq!(reports.len(), 1, "{reports:?}");
