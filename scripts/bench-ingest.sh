@@ -4,7 +4,11 @@
 # what the disk itself allows and the memory of each binary.
 #
 #   scripts/bench-ingest.sh [--messages N] [--runs R] [--servers "mailroom mailroom-lite postfix"]
-#                           [--skip-build]
+#                           [--logs default|off|all] [--skip-build]
+#
+# --logs sets mailroom's [logs]: `off` writes neither the main log nor SUMMARY.LOG,
+# `all` adds every transcript (docs/LOGS.md), `default` leaves the generated config.
+# BIN=DIR runs the binaries in DIR instead of target/release (with --skip-build).
 #
 # All servers are started first; then every measurement (client × parallelism) is taken
 # R times (default 3) round-robin over the servers, so a noisy neighbour or a slow
@@ -30,7 +34,8 @@ set -euo pipefail
 
 source "$(dirname "$0")/bench-lib.sh"
 SERVERS="mailroom mailroom-lite postfix"
-bench_options "[--messages N] [--runs R] [--servers LIST]" "$@"
+LOGS=default
+bench_options "[--messages N] [--runs R] [--servers LIST] [--logs WHICH]" "$@"
 
 build_release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
 for b in smtp-load fsync-probe; do
@@ -129,6 +134,12 @@ pat = re.compile(r'^\[services\]\n(?:(?!\[).*\n?)*', re.M)
 text = pat.sub(lambda m: services, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + services
 open(path, 'w').write(text)
 EOF
+    case $LOGS in
+    off) printf '\n[logs]\nmain = false\nsummary = false\n' >>"$dir/mailroom.toml" ;;
+    all) printf '\n[logs]\nsmtp_server = true\nsmtp_client = true\npop3_server = true\npop3_client = true\nimap_server = true\n' >>"$dir/mailroom.toml" ;;
+    default) ;;
+    *) echo "--logs: default, off or all" >&2; exit 2 ;;
+    esac
     "$BIN/$name" check --data "$dir" >/dev/null
     "$BIN/$name" user add alice --password 'alice-password-1' --data "$dir" >/dev/null
     "$BIN/$name" user add bob --password 'bob-password-1' --data "$dir" >/dev/null

@@ -115,7 +115,13 @@ pub fn execute(
     delivery.envelope.recipients = recipients;
     delivery.envelope.mail_from = sender;
     if result.is_ok() {
-        crate::services::monitoring::after_delivery(store, snap, delivery, source, plan);
+        crate::services::monitoring::after_delivery(
+            snap,
+            delivery,
+            source,
+            plan,
+            |id, to, text| store_server_mail(store, snap, id, to, text).map_err(|e| e.text),
+        );
     }
     result
 }

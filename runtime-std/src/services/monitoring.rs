@@ -1,16 +1,14 @@
 //! Monitoring copies (LOG-3, §15.1): after a message is stored, `[monitoring]` may
 //! want a copy of it in the monitoring mailbox (and a random sample of the copies in
 //! a second one). The facts and the dice are gathered here; core's `monitoring`
-//! decides and marks the copy, which is stored as the server's own mail.
+//! decides and marks the copy, which the caller (`deliver.rs`) stores as the
+//! server's own mail through `store` (so this module does not import delivery).
 
 use mailroom_core::config::{MonitorMode, Snapshot};
 use mailroom_core::monitoring::{copy_text, decide, Facts};
 use mailroom_core::router::names::Names;
 use mailroom_core::router::{Plan, Source};
 use mailroom_core::smtp::Delivery;
-
-use crate::services::deliver;
-use crate::store::Store;
 
 /// The ids of copies start so; a copy is never copied again.
 const COPY_ID: &str = "monitor.";
@@ -25,14 +23,15 @@ fn roll() -> u8 {
     (u32::from_le_bytes(b) % 100) as u8
 }
 
-/// Called once `delivery` (from `source`) was stored by `plan`. Never fails the
-/// delivery: a copy that cannot be stored is logged.
-pub fn after_delivery(
-    store: &Store,
+/// Called once `delivery` (from `source`) was stored by `plan`; `store(id, to,
+/// text)` stores a copy as the server's mail. Never fails the delivery: a copy that
+/// cannot be stored is logged.
+pub fn after_delivery<E: std::fmt::Display>(
     snap: &Snapshot,
     delivery: &Delivery,
     source: &Source,
     plan: &Plan,
+    store: impl Fn(String, &str, Vec<u8>) -> Result<(), E>,
 ) {
     let cfg = &snap.config.monitoring;
     let off = [cfg.incoming, cfg.outgoing, cfg.internal]
@@ -81,12 +80,12 @@ pub fn after_delivery(
         }
         let id = format!("{COPY_ID}{}.{n}", delivery.id);
         let to = format!("{target}@{domain}");
-        match deliver::store_server_mail(store, snap, id, &to, text.clone()) {
+        match store(id, &to, text.clone()) {
             Ok(()) => {
                 tracing::info!(id = %delivery.id, target, kind = copies.direction.name(), "monitoring copy stored")
             }
             Err(e) => {
-                tracing::error!(id = %delivery.id, target, "cannot store the monitoring copy: {}", e.text)
+                tracing::error!(id = %delivery.id, target, "cannot store the monitoring copy: {e}")
             }
         }
     }
