@@ -5,7 +5,11 @@
 # binary.
 #
 #   scripts/bench-ingest.sh [--messages N] [--runs R] [--servers "mailroom mailroom-lite postfix"]
-#                           [--skip-build]
+#                           [--logs default|off|all] [--skip-build]
+#
+# --logs sets mailroom's [logs]: `off` writes neither the main log nor SUMMARY.LOG,
+# `all` adds every transcript (docs/LOGS.md), `default` leaves the generated config.
+# BIN=DIR runs the binaries in DIR instead of target/release (with --skip-build).
 #
 # The servers `mailroom-direct` and `mailroom-lite-direct` are the same binaries with
 # the ingest journal off (MAILROOM_BENCH_DIRECT_INGEST=1: tmp/ + fsync + rename +
@@ -36,7 +40,8 @@ set -euo pipefail
 
 source "$(dirname "$0")/bench-lib.sh"
 SERVERS="mailroom mailroom-lite postfix"
-bench_options "[--messages N] [--runs R] [--servers LIST]" "$@"
+LOGS=default
+bench_options "[--messages N] [--runs R] [--servers LIST] [--logs WHICH]" "$@"
 
 build_release -p mailroom-smol -p mailroom-std -p mailroom-benches --bins
 for b in smtp-load fsync-probe; do
@@ -138,6 +143,12 @@ pat = re.compile(r'^\[services\]\n(?:(?!\[).*\n?)*', re.M)
 text = pat.sub(lambda m: services, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + services
 open(path, 'w').write(text)
 EOF
+    case $LOGS in
+    off) printf '\n[logs]\nmain = false\nsummary = false\n' >>"$dir/mailroom.toml" ;;
+    all) printf '\n[logs]\nsmtp_server = true\nsmtp_client = true\npop3_server = true\npop3_client = true\nimap_server = true\n' >>"$dir/mailroom.toml" ;;
+    default) ;;
+    *) echo "--logs: default, off or all" >&2; exit 2 ;;
+    esac
     "$BIN/$bin" check --data "$dir" >/dev/null
     "$BIN/$bin" user add alice --password 'alice-password-1' --data "$dir" >/dev/null
     "$BIN/$bin" user add bob --password 'bob-password-1' --data "$dir" >/dev/null

@@ -31,7 +31,7 @@ bench_options() { # USAGE ARGS...
 say() { printf '\n== %s\n' "$*"; }
 wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
-BIN=$ROOT/target/release
+BIN=${BIN:-$ROOT/target/release}
 build_release() { # CARGO-BUILD-ARGS...: unless --skip-build
     if ((!SKIP_BUILD)); then
         say "building release binaries"

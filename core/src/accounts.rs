@@ -71,6 +71,10 @@ pub struct Account {
     /// needs SMTP AUTH to know the account).
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_signature: bool,
+    /// "Monitor" (§4.2.3.3, §15.1): this user's mail is copied when `[monitoring]`
+    /// says "selected".
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub monitor: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -164,6 +168,8 @@ pub enum Protocol {
     Webmail,
     Password,
     Ldap,
+    /// The status monitor (§4.2.3.3.4, SVC-5).
+    Monitor,
 }
 
 impl Account {

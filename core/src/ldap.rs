@@ -13,7 +13,8 @@ use rasn::types::SetOf;
 use rasn_ldap::{
     AddResponse, BindResponse, CompareResponse, DelResponse, ExtendedResponse, Filter, LdapMessage,
     LdapResult, LdapString, ModifyDnResponse, ModifyResponse, PartialAttribute, ProtocolOp,
-    ResultCode, SearchRequest, SearchResultDone, SearchResultEntry, SubstringChoice,
+    ResultCode, SearchRequest, SearchRequestScope, SearchResultDone, SearchResultEntry,
+    SubstringChoice,
 };
 use std::time::Duration;
 
@@ -137,15 +138,84 @@ fn result(code: ResultCode, text: &str) -> LdapResult {
     LdapResult::new(code, LdapString::from(""), LdapString::from(text))
 }
 
-/// The answer to one search over `directory`.
+/// A DN for comparing: lower case, no spaces around the separators.
+fn norm_dn(dn: &str) -> String {
+    dn.split(',')
+        .map(|rdn| rdn.trim().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The DN one level up (`""` above the top).
+fn parent_dn(dn: &str) -> &str {
+    let bytes = dn.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            // An escaped character (`\,` in a name) is no separator.
+            b'\\' => i += 2,
+            b',' => return &dn[i + 1..],
+            _ => i += 1,
+        }
+    }
+    ""
+}
+
+/// Whether an entry named `dn` is in the search's scope below `base` (both
+/// normalised); the empty base is the root of everything.
+fn in_scope(base: &str, scope: SearchRequestScope, dn: &str) -> bool {
+    match scope {
+        SearchRequestScope::BaseObject => dn == base,
+        SearchRequestScope::SingleLevel => parent_dn(dn) == base,
+        // Whole subtree, and any scope a later version of the codec may add.
+        _ => {
+            base.is_empty()
+                || dn == base
+                || (dn.len() > base.len()
+                    && dn.ends_with(base)
+                    && dn.as_bytes()[dn.len() - base.len() - 1] == b',')
+        }
+    }
+}
+
+/// Whether `base` names an entry or a container above entries (`dc=example,dc=com`,
+/// `ou=addressbook,...`, `dc=com`).
+fn base_exists(base: &str, dns: &[String]) -> bool {
+    base.is_empty()
+        || dns.iter().any(|dn| {
+            let mut d = dn.as_str();
+            loop {
+                if d == base {
+                    return true;
+                }
+                if d.is_empty() {
+                    return false;
+                }
+                d = parent_dn(d);
+            }
+        })
+}
+
+/// The answer to one search over `directory`: the entries within the request's base
+/// and scope that match its filter.
 pub fn search(id: u32, req: &SearchRequest, directory: &[Entry]) -> Vec<LdapMessage> {
     let limit = match req.size_limit {
         0 => MAX_RESULTS,
         n => (n as usize).min(MAX_RESULTS),
     };
     let mut out = Vec::new();
+    let base = norm_dn(&req.base_object.to_string());
+    let dns: Vec<String> = directory.iter().map(|e| norm_dn(&e.dn)).collect();
+    if !base_exists(&base, &dns) {
+        let done = SearchResultDone(result(ResultCode::NoSuchObject, "no such base DN"));
+        out.push(LdapMessage::new(id, ProtocolOp::SearchResDone(done)));
+        return out;
+    }
     for (found, e) in directory
         .iter()
+        .zip(&dns)
+        .filter(|(_, dn)| in_scope(&base, req.scope, dn))
+        .map(|(e, _)| e)
         .filter(|e| matches(&req.filter, e))
         .enumerate()
     {

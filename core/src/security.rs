@@ -172,6 +172,8 @@ pub enum Service {
     Imap,
     Http,
     Pass,
+    /// The status monitor (SVC-5).
+    Monitor,
 }
 
 impl Service {
@@ -182,6 +184,7 @@ impl Service {
             Service::Imap => "imap",
             Service::Http => "http",
             Service::Pass => "pass",
+            Service::Monitor => "monitor",
         }
     }
 }

@@ -201,6 +201,7 @@ async fn session(shared: Arc<Shared>, kind: Kind, stream: Async<TcpStream>, admi
         Session::Pass(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
         Session::Finger(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
         Session::Ldap(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
+        Session::Monitor(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
         Session::Imap(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
         Session::Http(mut c, h) => drive(stream, &mut c, Serve(Some(h))).await,
     });

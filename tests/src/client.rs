@@ -83,6 +83,16 @@ impl Smtp {
         self.reply()
     }
 
+    /// `EHLO` and `AUTH PLAIN` as `user`; the AUTH reply.
+    pub fn login(&mut self, user: &str, password: &str) -> std::io::Result<Reply> {
+        let r = self.command("EHLO client.test")?;
+        if r.code != 250 {
+            return Ok(r);
+        }
+        let auth = base64(format!("\0{user}\0{password}").as_bytes());
+        self.command(&format!("AUTH PLAIN {auth}"))
+    }
+
     /// One transaction without pipelining; returns the reply to the final dot, or the
     /// first reply that was not the expected one.
     pub fn send_mail(&mut self, from: &str, to: &str, message: &[u8]) -> std::io::Result<Reply> {

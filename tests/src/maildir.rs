@@ -17,6 +17,21 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The `Subject:` lines of the messages visible in the Maildir `md`, sorted.
+pub fn subjects(md: &Path) -> Vec<String> {
+    let mut v: Vec<String> = visible(md)
+        .iter()
+        .filter_map(|(_, data)| {
+            String::from_utf8_lossy(data)
+                .lines()
+                .find(|l| l.starts_with("Subject: "))
+                .map(str::to_string)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Every message a reader of the Maildir `md` can see (`new/` and `cur/`), with its
 /// contents.
 pub fn visible(md: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -8,10 +8,14 @@ use std::net::SocketAddr;
 use std::process::{Command, Output};
 
 fn ldapsearch(addr: SocketAddr, extra: &[&str]) -> Output {
+    ldapsearch_at(addr, "dc=example,dc=com", extra)
+}
+
+fn ldapsearch_at(addr: SocketAddr, base: &str, extra: &[&str]) -> Output {
     Command::new("ldapsearch")
         .args(["-x", "-LLL", "-o", "nettimeout=30", "-H"])
         .arg(format!("ldap://{addr}"))
-        .args(["-b", "dc=example,dc=com"])
+        .args(["-b", base])
         .args(extra)
         .output()
         .expect("ldapsearch runs")
@@ -77,10 +81,71 @@ fn address_book(flavor: Flavor) {
     );
 }
 
+/// The global address book (§4.3.8) from DIR/ADDRBOOK.CSV beside the users, and the
+/// search base and scope.
+fn global_address_book(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    let addr = s.add_listener("ldap");
+    std::fs::write(
+        s.data.join("ADDRBOOK.CSV"),
+        "cn,mail,givenname,sn,department\r\n\
+         \"John Doe\",john.doe@doe.com,John,Doe,Sales\r\n\
+         \"Smith, Jane\",jane@smith.example,Jane,Smith,\r\n",
+    )
+    .unwrap();
+    s.serve();
+
+    let o = ldapsearch(addr, &["(cn=*doe*)", "mail", "department"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "dn: cn=John Doe,ou=addressbook,dc=example,dc=com\nmail: john.doe@doe.com\n\
+         department: Sales\n\n"
+    );
+    // Users and contacts: postmaster, alice, bob, John, Jane.
+    let o = ldapsearch(addr, &["(mail=*)", "1.1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).matches("dn: ").count(),
+        5
+    );
+    // One level below the base: the users only; below the book: its contacts.
+    let o = ldapsearch(addr, &["-s", "one", "(mail=*)", "1.1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).matches("dn: ").count(),
+        3
+    );
+    let o = ldapsearch_at(
+        addr,
+        "ou=addressbook,dc=example,dc=com",
+        &["-s", "one", "(objectClass=*)", "mail"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("mail: jane@smith.example"), "{out}");
+    assert_eq!(out.matches("dn: ").count(), 2, "{out}");
+    // The base entry itself, and a base that does not exist (No such object, 32).
+    let o = ldapsearch_at(
+        addr,
+        "uid=bob,dc=example,dc=com",
+        &["-s", "base", "(objectClass=*)", "uid"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "dn: uid=bob,dc=example,dc=com\nuid: bob\n\n"
+    );
+    let o = ldapsearch_at(addr, "dc=elsewhere,dc=org", &["(objectClass=*)"]);
+    assert_eq!(o.status.code(), Some(32), "{}", text(&o));
+}
+
 both_binaries!(
     #[cfg_attr(
         not(have_ldapsearch),
         ignore = "ldapsearch (ldap-utils) is not installed"
     )]
     address_book,
+    #[cfg_attr(
+        not(have_ldapsearch),
+        ignore = "ldapsearch (ldap-utils) is not installed"
+    )]
+    global_address_book,
 );

@@ -22,6 +22,14 @@ pub struct Logs {
     pub imap_server: bool,
     /// Largest transcript in kB before it becomes `NAME.old`; 0 = no limit.
     pub transcript_max_kb: u64,
+    /// "Send daily summary logs to the Main Administrator" (§15.2.1): after local
+    /// midnight, the finished day's report in a mail.
+    pub daily_report: bool,
+    /// "Show Idle Accounts": the report lists mailboxes with messages over a day old.
+    pub report_idle_accounts: bool,
+    /// "Keep Summary Messages": the finished day's SUMMARY.LOG lines are kept as
+    /// `DIR/log/Summaries/YYYYMMDD.LOG` and SUMMARY.LOG starts the new day empty.
+    pub keep_summaries: bool,
 }
 
 impl Default for Logs {
@@ -36,6 +44,9 @@ impl Default for Logs {
             smtp_client: false,
             imap_server: false,
             transcript_max_kb: 1024,
+            daily_report: true,
+            report_idle_accounts: false,
+            keep_summaries: false,
         }
     }
 }

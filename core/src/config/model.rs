@@ -94,6 +94,12 @@ pub struct Config {
     /// `[receipts]`: delivery receipts on POP3 download (§16.1.2, issue 15).
     #[serde(default)]
     pub receipts: super::Receipts,
+    /// `[monitoring]`: monitoring copies (LOG-3, §15.1).
+    #[serde(default)]
+    pub monitoring: super::Monitoring,
+    /// `[extensions]`: external programs (EXT-1, §23).
+    #[serde(default)]
+    pub extensions: super::Extensions,
 }
 
 /// Empty names and every section at its default: a base for configurations built in
@@ -134,6 +140,8 @@ impl Default for Config {
             signature: super::SignatureConfig::default(),
             autoresponder: super::AutoMail::default(),
             receipts: super::Receipts::default(),
+            monitoring: super::Monitoring::default(),
+            extensions: super::Extensions::default(),
         }
     }
 }
@@ -160,6 +168,8 @@ pub struct Services {
     pub finger: Vec<String>,
     /// The LDAP address book (§11.4; port 389 in production), anonymous. Off unless listed.
     pub ldap: Vec<String>,
+    /// The status monitor (SVC-5, §3.1; port 5109 in production). Off unless listed.
+    pub monitor: Vec<String>,
 }
 
 impl Default for Services {
@@ -176,6 +186,7 @@ impl Default for Services {
             pass: vec![],
             finger: vec![],
             ldap: vec![],
+            monitor: vec![],
         }
     }
 }

@@ -204,3 +204,51 @@ fn garbage_and_passwords_get_ldap_errors() {
         matches!(&msgs[0].protocol_op, ProtocolOp::BindResponse(r) if r.result_code == ResultCode::InappropriateAuthentication)
     );
 }
+
+#[test]
+fn base_and_scope() {
+    let mut all = people();
+    all.push(Entry {
+        dn: "cn=Smith\\, Jane,ou=addressbook,dc=example,dc=com".into(),
+        attributes: vec![("cn".into(), "Smith, Jane".into())],
+    });
+    let find = |base: &str, scope: SearchRequestScope| {
+        let mut req = search_req(Filter::Present(LdapString::from("objectclass")), &[], 0);
+        req.filter = Filter::Present(LdapString::from("cn"));
+        req.base_object = LdapString::from(base);
+        req.scope = scope;
+        let msgs = search(1, &req, &all);
+        let code = match &msgs.last().unwrap().protocol_op {
+            ProtocolOp::SearchResDone(d) => d.0.result_code,
+            other => panic!("{other:?}"),
+        };
+        (dns(&msgs).len(), code)
+    };
+    use SearchRequestScope::*;
+    assert_eq!(find("", WholeSubtree), (3, ResultCode::Success));
+    assert_eq!(
+        find("dc=example,dc=com", WholeSubtree),
+        (3, ResultCode::Success)
+    );
+    assert_eq!(
+        find("DC=Example, DC=com", SingleLevel),
+        (2, ResultCode::Success)
+    );
+    assert_eq!(find("dc=com", WholeSubtree), (3, ResultCode::Success));
+    assert_eq!(
+        find("ou=addressbook,dc=example,dc=com", SingleLevel),
+        (1, ResultCode::Success)
+    );
+    assert_eq!(
+        find("uid=bob,dc=example,dc=com", BaseObject),
+        (1, ResultCode::Success)
+    );
+    assert_eq!(
+        find("dc=example,dc=com", BaseObject),
+        (0, ResultCode::Success)
+    );
+    assert_eq!(
+        find("dc=elsewhere,dc=org", WholeSubtree),
+        (0, ResultCode::NoSuchObject)
+    );
+}

@@ -77,6 +77,9 @@ pub struct UserSet {
     /// SMTP AUTH to take effect).
     #[arg(long, value_name = "yes|no")]
     pub global_signature: Option<OnOffBool>,
+    /// Monitor this user's mail when `[monitoring]` says "selected" (§15.1).
+    #[arg(long, value_name = "yes|no")]
+    pub monitor: Option<OnOffBool>,
     /// Comment (up to 80 characters).
     #[arg(long)]
     pub comment: Option<String>,
@@ -181,6 +184,9 @@ fn apply_user_set(a: &mut Account, set: &UserSet) -> Result<(), String> {
     if let Some(x) = set.global_signature {
         a.no_signature = !x.get();
     }
+    if let Some(x) = set.monitor {
+        a.monitor = x.get();
+    }
     if let Some(c) = &set.comment {
         if c.chars().count() > mailroom_core::accounts::MAX_COMMENT_LEN {
             return Err("the comment is longer than 80 characters".into());
@@ -238,9 +244,10 @@ fn parse_protocols(s: &str) -> Result<Option<Vec<Protocol>>, String> {
             "webmail" => Protocol::Webmail,
             "password" => Protocol::Password,
             "ldap" => Protocol::Ldap,
+            "monitor" => Protocol::Monitor,
             other => {
                 return Err(format!(
-                "unknown protocol {other:?}; use pop3, imap, smtp, webmail, password, ldap or all"
+                "unknown protocol {other:?}; use pop3, imap, smtp, webmail, password, ldap, monitor or all"
             ))
             }
         };
@@ -345,6 +352,9 @@ fn describe_user(a: &Account) -> String {
                 .join(","),
         }
     ));
+    if a.monitor {
+        s.push_str("  monitored:        yes ([monitoring] selected)\n");
+    }
     s
 }
 

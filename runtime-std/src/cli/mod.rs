@@ -136,6 +136,12 @@ enum Command {
         #[command(subcommand)]
         command: dkim::DkimCommand,
     },
+    /// Send the daily summary report (§15.2.1) to the main administrator now.
+    SummaryReport {
+        /// The day to count, YYYY-MM-DD (default: today so far).
+        #[arg(long, value_name = "DAY")]
+        date: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -266,6 +272,41 @@ pub fn run(rt: &Runtime, args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Deliver(args) => deliver::deliver(&dd, args),
         Command::Ids { command } => ids::ids(&dd, command),
         Command::Dkim { command } => dkim::dkim(&dd, command),
+        Command::SummaryReport { date } => summary_report(&dd, date.as_deref()),
+    }
+}
+
+/// `mailroom summary-report [--date YYYY-MM-DD]`.
+fn summary_report(dd: &DataDir, date: Option<&str>) -> ExitCode {
+    use crate::services::summary_report as report;
+    let day = match date {
+        None => report::today(),
+        Some(text) => {
+            let mut parts = text.splitn(3, '-').map(str::parse::<u32>);
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)))
+                    if (1..=12).contains(&m) && (1..=31).contains(&d) =>
+                {
+                    mailroom_core::schedule::clock::days_from_civil(i64::from(y), m, d)
+                }
+                _ => return fail(format!("--date {text:?}: use YYYY-MM-DD")),
+            }
+        }
+    };
+    let snap = match load_snapshot(dd) {
+        Ok(s) => s,
+        Err(p) => return report_problems(&p),
+    };
+    let store = match crate::store::Store::open(dd) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match report::send(dd, &store, &snap, day) {
+        Ok(to) => {
+            println!("sent to {to}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -214,6 +214,7 @@ fn protocol(service: Service) -> Protocol {
         Service::Imap => Protocol::Imap,
         Service::Http => Protocol::Webmail,
         Service::Pass => Protocol::Password,
+        Service::Monitor => Protocol::Monitor,
     }
 }
 

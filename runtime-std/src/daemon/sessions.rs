@@ -24,6 +24,7 @@ use mailroom_core::http::{HttpCommand, HttpEvent, HttpServer};
 use mailroom_core::ids::Gate;
 use mailroom_core::imap::{ImapCommand, ImapEvent, ImapServer};
 use mailroom_core::ldap::{LdapCommand, LdapEvent, LdapServer};
+use mailroom_core::monitor::{MonitorCommand, MonitorEvent, MonitorServer};
 use mailroom_core::pass::{PassCommand, PassEvent, PassServer};
 use mailroom_core::pop3::{MessageEntry, OpenError, Pop3Command, Pop3Event, Pop3Server};
 use mailroom_core::security::Service;
@@ -82,6 +83,7 @@ pub enum Session {
     Http(Box<Pump<HttpServer>>, HttpHandler),
     Finger(Box<Pump<FingerServer>>, FingerHandler),
     Ldap(Box<Pump<LdapServer>>, LdapHandler),
+    Monitor(Box<Pump<MonitorServer>>, MonitorHandler),
 }
 
 /// A new POP3 or IMAP connection's facts, with a fresh session id.
@@ -186,6 +188,17 @@ pub fn open(
                 shared: shared.clone(),
             };
             Ok((Session::Ldap(Box::new(conn), handler), id))
+        }
+        Kind::Monitor => {
+            let id = pump::new_session_id(now);
+            let challenge = format!("<{id}.{}@{}>", now.unix_micros(), snap.config.hostname);
+            let conn = Pump::with_machine(now, MonitorServer::new(now, challenge), false, None)?;
+            let handler = MonitorHandler {
+                shared: shared.clone(),
+                peer,
+                feed: None,
+            };
+            Ok((Session::Monitor(Box::new(conn), handler), id))
         }
     }
 }
@@ -753,6 +766,52 @@ impl Handler for LdapHandler {
         Some(LdapCommand::Directory(crate::services::ldap::directory(
             &self.shared,
         )))
+    }
+}
+
+/// The status monitor's side of a connection (SVC-5): the login checks here, then
+/// the feed of `services::monitor`, looked at while the monitor listens.
+pub struct MonitorHandler {
+    shared: Arc<Shared>,
+    peer: IpAddr,
+    feed: Option<crate::services::monitor::Subscription>,
+}
+
+/// How often a logged-in monitor's feed is looked at.
+const MONITOR_LOOK: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Handler for MonitorHandler {
+    type Machine = MonitorServer;
+
+    fn answer(&mut self, event: MonitorEvent) -> Option<MonitorCommand> {
+        let (s, peer) = (&self.shared, self.peer);
+        let outcome = match event {
+            MonitorEvent::Login { user, password } => {
+                password_login(s, Service::Monitor, peer, &user, &password)
+            }
+            MonitorEvent::DigestLogin {
+                user,
+                challenge,
+                digest,
+            } => challenge_login(s, Service::Monitor, peer, &user, &digest, |secret| {
+                apop_digest(&challenge, secret)
+            }),
+        };
+        let mut admin = false;
+        if let AuthOutcome::Ok(name) = &outcome {
+            admin = s.snapshot().accounts.get(name).is_some_and(|a| a.admin);
+            self.feed = Some(crate::services::monitor::subscribe());
+        }
+        Some(MonitorCommand::AuthResult { outcome, admin })
+    }
+
+    fn watching(&self) -> Option<std::time::Duration> {
+        self.feed.as_ref().map(|_| MONITOR_LOOK)
+    }
+
+    fn look(&mut self) -> Option<MonitorCommand> {
+        let news = self.feed.as_ref()?.take();
+        (!news.is_empty()).then_some(MonitorCommand::Push(news))
     }
 }
 

@@ -89,6 +89,7 @@ pub fn prepare(dir: &DataDir) -> Result<Prepared, StartError> {
     tracing::info!("serving {} with {users} users", dir.root().display());
     let connections = crate::services::scheduler::spawn(shared.clone(), dir.clone())?;
     crate::services::list_digests::spawn(shared.clone())?;
+    crate::services::summary_report::spawn_daily(&shared);
     Ok(Prepared {
         shared,
         listeners,

@@ -173,6 +173,7 @@ pub fn session(shared: &Arc<Shared>, kind: Kind, stream: TcpStream, admitted: Ad
         Session::Pass(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Finger(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Ldap(mut c, h) => drive(stream, &mut c, Serve(h)),
+        Session::Monitor(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Imap(mut c, h) => drive(stream, &mut c, Serve(h)),
         Session::Http(mut c, h) => drive(stream, &mut c, Serve(h)),
     });

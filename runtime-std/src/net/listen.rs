@@ -30,6 +30,8 @@ pub enum Kind {
     Finger,
     /// `[services].ldap`: the LDAP address book (§11.4).
     Ldap,
+    /// `[services].monitor`: the status monitor (SVC-5).
+    Monitor,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Https => "https",
             Kind::Finger => "finger",
             Kind::Ldap => "ldap",
+            Kind::Monitor => "monitor",
         }
     }
 }
@@ -111,6 +114,7 @@ impl Listeners {
             (Kind::Https, &s.https),
             (Kind::Finger, &s.finger),
             (Kind::Ldap, &s.ldap),
+            (Kind::Monitor, &s.monitor),
         ] {
             for address in list {
                 let fail = |source| ListenError::Bind {

@@ -318,6 +318,16 @@ impl DataDir {
         self.log_dir().join("mailroom.log")
     }
 
+    /// Where external programs' In/Out files live while they run (§23.3).
+    pub fn extensions_dir(&self) -> PathBuf {
+        self.state_dir().join("extensions")
+    }
+
+    /// The global address book (§4.3.8): the manual's CSV import/export format.
+    pub fn address_book(&self) -> PathBuf {
+        self.root.join("ADDRBOOK.CSV")
+    }
+
     /// The Finger Results Template (§11.5.5); the built-in one when missing.
     pub fn finger_template(&self) -> PathBuf {
         self.root.join("FINGER.TPL")

@@ -105,8 +105,13 @@ impl Shared {
         } else {
             Source::Smtp
         };
-        crate::services::deliver::route_and_store(&self.store, &self.snapshot(), delivery, &source)
-            .map(|_| ())
+        let snap = self.snapshot();
+        let dd = self.store.data_dir();
+        use crate::services::extensions::{preprocess, Preprocessed};
+        if preprocess(dd, &snap, delivery) == Preprocessed::Discarded {
+            return Ok(());
+        }
+        crate::services::deliver::route_and_store(&self.store, &snap, delivery, &source).map(|_| ())
     }
 
     /// The canonical account name if `password` is right for `user`. Checked against

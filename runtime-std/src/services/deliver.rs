@@ -132,6 +132,22 @@ pub fn execute(
     let result = store_plan(store, snap, delivery, &recipients, source, plan);
     delivery.envelope.recipients = recipients;
     delivery.envelope.mail_from = sender;
+    if result.is_ok() {
+        crate::services::monitoring::after_delivery(
+            snap,
+            delivery,
+            source,
+            plan,
+            |_id, to, data| {
+                let copy = mailroom_core::servermail::ServerMail {
+                    sender: None,
+                    to: vec![to.to_string()],
+                    data,
+                };
+                send_own(store, snap, &copy).map_err(|e| e.text)
+            },
+        );
+    }
     result
 }
 

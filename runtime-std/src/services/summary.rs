@@ -69,9 +69,14 @@ pub fn stored(dd: &DataDir, delivery: &Delivery, source: &Source) {
     }
 }
 
-/// `delivery` has just been queued for a LAN server (SMTPFWD.DAT).
+/// `delivery` has just been queued for a LAN server (SMTPFWD.DAT): code 5 for its
+/// sender (as for [`stored`]: who logged in, else the envelope sender), code 11 per
+/// address.
 pub fn lan_queued(dd: &DataDir, delivery: &Delivery) {
     let size = delivery.data.len() as u64;
+    let env = &delivery.envelope;
+    let from = env.auth_user.as_deref().or(env.mail_from.as_deref());
+    record(dd, Code::LanQueuedFrom, size, from);
     for r in &delivery.envelope.recipients {
         record(dd, Code::LanQueuedFor, size, Some(&r.address));
     }

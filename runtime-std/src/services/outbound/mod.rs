@@ -29,6 +29,7 @@ use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
 use handle::{Done, Msg, OutboundHandle};
 use mailroom_core::config::{Config, OutTls, Snapshot, TlsVerify};
+use mailroom_core::monitor::Status;
 use mailroom_core::outbound::{
     auto_lan, lan_target, parse_rules, ConnId, Dest, LanRule, OutQueue, QueueAction, QueueCommand,
     QueueSetup, RunId, RunReport, SessionId,
@@ -347,6 +348,13 @@ impl Driver {
                 Next::Wait(w) => break w,
             }
         };
+        // The status monitor shows the queue and the sending sessions (SVC-5).
+        crate::services::monitor::publish(Status::Queue {
+            messages: self.q.messages().count(),
+        });
+        crate::services::monitor::publish(Status::Sending {
+            sessions: self.sinks.len(),
+        });
         if self.dir_dirty {
             self.dir_dirty = false;
             if let Err(e) = state::sync_queue_dir(&self.dd) {

@@ -7,8 +7,9 @@ use super::{commands, control, etrn, localclock, watch};
 use crate::platform::clock;
 use crate::platform::datadir::DataDir;
 use crate::services::app::Shared;
-use crate::services::summary;
+use crate::services::{monitor, summary};
 use mailroom_core::config::Config;
+use mailroom_core::monitor::Status;
 use mailroom_core::schedule::clock::SEC;
 use mailroom_core::schedule::{
     Action, ConnId, Hook, Outcome, Scheduler, SchedulerCommand, Setup, Target,
@@ -440,10 +441,17 @@ impl Driver {
                 let shared = self.shared.clone();
                 let dir = self.dir.clone();
                 let ids: Vec<String> = self.requests.values().map(|r| r.id.clone()).collect();
+                let name = self.name(conn);
                 self.job("inmail", move || {
+                    let status = |active| Status::Collecting {
+                        name: name.clone(),
+                        active,
+                    };
+                    monitor::publish(status(true));
                     crate::services::collect::run::collect_for_driver(
                         &shared, &dir, &in_mail, &ids,
                     );
+                    monitor::publish(status(false));
                     Some(SchedulerCommand::InMailDone { conn, run, in_mail })
                 });
             }
@@ -506,12 +514,20 @@ impl Driver {
             Action::Online { conn, dialled } => {
                 tracing::info!(connection = %self.name(conn), dialled, "online");
                 super::online::set(&self.name(conn), true);
+                monitor::publish(Status::Connection {
+                    name: self.name(conn),
+                    online: true,
+                });
                 self.watch.online(conn, &self.config, StdInstant::now());
                 self.online_since.insert(conn, StdInstant::now());
             }
             Action::Offline { conn, hung_up } => {
                 tracing::info!(connection = %self.name(conn), hung_up, "offline");
                 super::online::set(&self.name(conn), false);
+                monitor::publish(Status::Connection {
+                    name: self.name(conn),
+                    online: false,
+                });
                 self.watch.offline(conn);
                 if let Some(since) = self.online_since.remove(&conn) {
                     let secs = since.elapsed().as_secs();
