@@ -15,6 +15,11 @@ impl Form {
         )
     }
 
+    /// Fields decoded elsewhere (a `multipart/form-data` body's text fields).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Form {
+        Form(pairs)
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

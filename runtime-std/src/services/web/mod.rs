@@ -12,6 +12,7 @@
 //! mail protocols (the caller's `login`).
 
 mod admin;
+mod mail;
 mod pages;
 mod settings;
 pub mod state;
@@ -72,6 +73,7 @@ pub fn body_limit(method: &str, path: &str) -> usize {
             "POST",
             "/admin/mappings/import" | "/admin/rules" | "/admin/access" | "/admin/settings",
         ) => 1 << 20,
+        ("POST", p) if p.starts_with("/mail/") => mail::body_limit(p),
         ("POST", _) => 16 * 1024,
         _ => 0,
     }
@@ -179,8 +181,13 @@ pub fn serve(shared: &Arc<Shared>, req: &Request, client: Client, hooks: &Hooks<
     secure(response, asset(req.path()).is_some())
 }
 
-/// The headers every response carries. Pages behind the login are never cached.
+/// The headers every response carries. Pages behind the login are never cached. A
+/// response that set its own policy (webmail's message frame, stricter still) keeps it.
 fn secure(mut r: Response, asset: bool) -> Response {
+    let own_policy = r
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("Content-Security-Policy"));
     let fixed = [
         (
             "Content-Security-Policy",
@@ -192,6 +199,9 @@ fn secure(mut r: Response, asset: bool) -> Response {
         ("Cross-Origin-Opener-Policy", "same-origin"),
     ];
     for (k, v) in fixed {
+        if own_policy && matches!(k, "Content-Security-Policy" | "X-Frame-Options") {
+            continue;
+        }
         r.headers.push((k.to_string(), v.to_string()));
     }
     if !asset {
@@ -292,7 +302,7 @@ fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
         };
     };
     if method == "POST" {
-        let form = Form::parse(&ctx.req.body);
+        let (form, files) = mail::posted(ctx.req);
         if !token_matches(&who.csrf, form.text("csrf")) {
             tracing::warn!(peer = %ctx.client.ip, user = %who.user, path, "web: CSRF token missing or wrong");
             return pages::error(
@@ -314,6 +324,9 @@ fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
             (hooks.reload)();
             return response;
         }
+        if let Some(rest) = path.strip_prefix("/mail/") {
+            return mail::post(ctx, &who, rest, &form, files, hooks);
+        }
         return pages::error(404, "No such page.");
     }
     if !get {
@@ -330,6 +343,12 @@ fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
             return pages::error(403, "This page is for administrators.");
         }
         return admin::get(ctx, &who, rest);
+    }
+    if path == "/mail" {
+        return redirect("/mail/");
+    }
+    if let Some(rest) = path.strip_prefix("/mail/") {
+        return mail::get(ctx, &who, rest);
     }
     pages::error(404, "No such page.")
 }
