@@ -12,6 +12,8 @@ pub struct Reply {
     /// Names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as sent (a download).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -94,6 +96,7 @@ fn read_reply(s: &mut TcpStream) -> io::Result<Reply> {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
     })
 }
 
@@ -138,6 +141,54 @@ impl Browser {
         body: &str,
         extra: &[(&str, &str)],
     ) -> Reply {
+        self.send(
+            method,
+            path,
+            body.as_bytes(),
+            "application/x-www-form-urlencoded",
+            extra,
+        )
+    }
+
+    /// POST a `multipart/form-data` form: text `fields`, and `files` as
+    /// (field, file name, content type, bytes).
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> Reply {
+        let boundary = "----mailroom-test-7d1f0c";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (k, name, ct, data) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        self.send("POST", path, &body, &ct, &[])
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
         if let Some(c) = &self.cookie {
             head.push_str(&format!("Cookie: mr_session={c}\r\n"));
@@ -146,13 +197,13 @@ impl Browser {
             if let Some(o) = &self.origin {
                 head.push_str(&format!("Origin: {o}\r\n"));
             }
-            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         for (k, v) in extra {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let wire = [head.as_bytes(), body.as_bytes()].concat();
+        let wire = [head.as_bytes(), body].concat();
         for attempt in 0..2 {
             if self.conn.is_none() {
                 self.conn = Some(self.connect().expect("connecting to the web server"));

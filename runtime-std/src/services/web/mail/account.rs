@@ -97,16 +97,29 @@ pub(super) fn password(ctx: &Ctx<'_>, who: &Who, form: &Form, hooks: &Hooks<'_>)
     let new = form.get("new_password").unwrap_or("");
     if let Some(again) = form.get("new_password2") {
         if !again.is_empty() && again != new {
-            return ctx.done(who, back, false, vec!["The two new passwords differ.".into()]);
+            return ctx.done(
+                who,
+                back,
+                false,
+                vec!["The two new passwords differ.".into()],
+            );
         }
     }
     // The old password through the shared lock-out: guessing here counts as anywhere.
-    match (hooks.login)(&who.user, old) {
-        AuthOutcome::Ok(_) => {}
-        AuthOutcome::Locked => {
-            return ctx.done(who, back, false, vec!["The account is locked; try again later.".into()])
-        }
-        _ => return ctx.done(who, back, false, vec!["The current password is wrong.".into()]),
+    // A lock (someone else guessing) does not stop the owner, already logged in and
+    // knowing the password, from changing it: that lifts the lock, as the CLI does.
+    let right = match (hooks.login)(&who.user, old) {
+        AuthOutcome::Ok(_) => true,
+        AuthOutcome::Locked => ctx.shared.authenticate(&who.user, old).is_some(),
+        _ => false,
+    };
+    if !right {
+        return ctx.done(
+            who,
+            back,
+            false,
+            vec!["The current password is wrong.".into()],
+        );
     }
     match users::set_password(&ctx.dd, &who.user, new) {
         Ok(()) => {

@@ -41,10 +41,7 @@ pub(super) fn body_limit(path: &str) -> usize {
 /// A POST body's fields and uploaded files: `multipart/form-data` (compose with
 /// attachments) or URL-encoded (every other form).
 pub(super) fn posted(req: &Request) -> (Form, Vec<Upload>) {
-    match req
-        .header("content-type")
-        .and_then(multipart::boundary_of)
-    {
+    match req.header("content-type").and_then(multipart::boundary_of) {
         Some(boundary) => multipart::parse(&req.body, &boundary),
         None => (Form::parse(&req.body), Vec::new()),
     }

@@ -142,14 +142,9 @@ pub(super) fn list(ctx: &Ctx<'_>, who: &Who) -> Response {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let mut metas: Vec<MessageMeta> = folder.read(|ix| {
-        ix.messages
-            .values()
-            .filter(|m| !m.held)
-            .cloned()
-            .collect()
-    });
-    metas.sort_by(|a, b| (b.internal_date, b.uid).cmp(&(a.internal_date, a.uid)));
+    let mut metas: Vec<MessageMeta> =
+        folder.read(|ix| ix.messages.values().filter(|m| !m.held).cloned().collect());
+    metas.sort_by_key(|m| std::cmp::Reverse((m.internal_date, m.uid)));
     let total = metas.len();
     let pages = total.div_ceil(PAGE).max(1);
     let page = page.min(pages - 1);
@@ -174,7 +169,11 @@ pub(super) fn list(ctx: &Ctx<'_>, who: &Who) -> Response {
             .count()
     });
     let page_link = |p: usize| format!("{}&p={p}", list_link(&name));
-    let title = if name == "INBOX" { "Inbox".to_string() } else { name.clone() };
+    let title = if name == "INBOX" {
+        "Inbox".to_string()
+    } else {
+        name.clone()
+    };
     respond(
         who,
         if name == "INBOX" { "/mail/" } else { "" },
@@ -486,13 +485,7 @@ pub(super) fn set_flags(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
 }
 
 /// Copy `uid` into folder `to`, then expunge it here (IMAP MOVE's way).
-fn transfer(
-    ctx: &Ctx<'_>,
-    who: &Who,
-    folder: &Folder,
-    uid: u32,
-    to: &str,
-) -> Result<(), String> {
+fn transfer(ctx: &Ctx<'_>, who: &Who, folder: &Folder, uid: u32, to: &str) -> Result<(), String> {
     let target = open(ctx, who, to).map_err(|_| format!("There is no folder {to}."))?;
     let Some((m, keywords)) = folder.read(|ix| {
         ix.messages.get(&uid).map(|m| {
@@ -545,7 +538,12 @@ pub(super) fn move_to(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
     };
     let to = form.text("to");
     if to == name || to.is_empty() {
-        return ctx.done(who, &message_link(&name, uid), false, vec!["Choose another folder.".into()]);
+        return ctx.done(
+            who,
+            &message_link(&name, uid),
+            false,
+            vec!["Choose another folder.".into()],
+        );
     }
     let r = transfer(ctx, who, &folder, uid, to).map(|()| format!("Moved to {to}."));
     let ok = r.is_ok();

@@ -41,7 +41,10 @@ struct Draft {
 
 fn reference(form_f: Option<&str>, uid: Option<&str>) -> Option<(String, u32)> {
     let uid = uid?.trim().parse().ok()?;
-    let f = form_f.map(str::trim).filter(|f| !f.is_empty()).unwrap_or("INBOX");
+    let f = form_f
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .unwrap_or("INBOX");
     Some((f.to_string(), uid))
 }
 
@@ -57,7 +60,13 @@ fn prefixed(prefix: &str, subject: &str) -> String {
 
 fn quoted(text: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") })
+        .map(|l| {
+            if l.is_empty() {
+                ">".to_string()
+            } else {
+                format!("> {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -75,7 +84,11 @@ fn bare(a: Option<&mail_parser::Address<'_>>, me: &str) -> Vec<String> {
 }
 
 fn my_address(ctx: &Ctx<'_>, who: &Who) -> String {
-    format!("{}@{}", who.user, ctx.shared.snapshot().config.default_domain)
+    format!(
+        "{}@{}",
+        who.user,
+        ctx.shared.snapshot().config.default_domain
+    )
 }
 
 /// The form filled for a reply or forward of the original the query names.
@@ -175,7 +188,11 @@ fn form_page(who: &Who, d: &Draft, problem: Option<&str>) -> Response {
 /// separated by commas or semicolons.
 fn recipients(field: &str, domain: &str) -> Result<Vec<Mailbox>, String> {
     let mut out = Vec::new();
-    for item in field.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+    for item in field
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let addr = match (item.rfind('<'), item.rfind('>')) {
             (Some(a), Some(b)) if a < b => &item[a + 1..b],
             _ => item,
@@ -271,12 +288,24 @@ pub(super) fn send(ctx: &Ctx<'_>, who: &Who, form: &Form, files: Vec<Upload>) ->
         .or(d.forward.as_ref())
         .and_then(|(f, uid)| {
             let folder = open(ctx, who, f).ok()?;
-            Some((folder.clone(), *uid, read_message(&folder, *uid, MAX_ORIGINAL)?))
+            Some((
+                folder.clone(),
+                *uid,
+                read_message(&folder, *uid, MAX_ORIGINAL)?,
+            ))
         });
     let parsed_original = original
         .as_ref()
         .and_then(|(_, _, data)| MessageParser::default().parse(&data[..]));
-    let data = match build(&d, &me, &to, &cc, &files, parsed_original.as_ref(), &snap.config.hostname) {
+    let data = match build(
+        &d,
+        &me,
+        &to,
+        &cc,
+        &files,
+        parsed_original.as_ref(),
+        &snap.config.hostname,
+    ) {
         Ok(b) => b,
         Err(e) => return form_page(who, &d, Some(&e)),
     };
@@ -313,7 +342,10 @@ pub(super) fn send(ctx: &Ctx<'_>, who: &Who, form: &Form, files: Vec<Upload>) ->
     tracing::info!(user = %who.user, id = %delivery.id, recipients = all.len(), peer = %ctx.client.ip, "webmail: sent");
     let mut lines = vec![format!(
         "Sent to {}.",
-        all.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+        all.iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     )];
     let now = crate::platform::clock::unix_secs();
     let saved = special(ctx, who, SpecialUse::Sent)
@@ -367,13 +399,20 @@ fn build(
                 .collect(),
         )
     };
-    let host = if hostname.is_empty() { "localhost" } else { hostname };
+    let host = if hostname.is_empty() {
+        "localhost"
+    } else {
+        hostname
+    };
     let mut b = MessageBuilder::new()
         .from(me.to_string())
         .subject(d.subject.trim().to_string())
         .date(crate::platform::clock::unix_secs())
         .message_id(format!("{}@{host}", unique()))
-        .header("User-Agent", mail_builder::headers::text::Text::new("Mailroom webmail"))
+        .header(
+            "User-Agent",
+            mail_builder::headers::text::Text::new("Mailroom webmail"),
+        )
         .text_body(d.body.replace("\r\n", "\n"));
     if !to.is_empty() {
         b = b.to(list(to));
@@ -396,7 +435,11 @@ fn build(
         }
     }
     for f in files {
-        let name = if f.name.is_empty() { "attachment" } else { &f.name };
+        let name = if f.name.is_empty() {
+            "attachment"
+        } else {
+            &f.name
+        };
         b = b.attachment(f.content_type.clone(), name.to_string(), f.data.clone());
     }
     if let (Some(m), Some(_)) = (original, &d.forward) {
@@ -436,7 +479,16 @@ mod tests {
             content_type: "application/octet-stream".into(),
             data: (0..=255u8).collect(),
         };
-        let raw = build(&d, "alice@example.com", &to, &[], &[file], None, "h.example").unwrap();
+        let raw = build(
+            &d,
+            "alice@example.com",
+            &to,
+            &[],
+            &[file],
+            None,
+            "h.example",
+        )
+        .unwrap();
         let m = MessageParser::default().parse(&raw[..]).unwrap();
         assert_eq!(m.subject(), Some("Grüße, friends"));
         // Stored mail has CRLF line ends, as SMTP delivers it.
