@@ -280,9 +280,12 @@ pub(super) fn message(ctx: &Ctx<'_>, who: &Who) -> Response {
             (i, n, p.contents().len())
         })
         .collect();
+    // The Date field, else when the message arrived.
     let date = m
         .date()
-        .map(|d| when(u64::try_from(d.to_timestamp()).unwrap_or(0)));
+        .and_then(|d| u64::try_from(d.to_timestamp()).ok())
+        .or(meta(&folder, uid).map(|m| m.internal_date))
+        .map(when);
     let subject = m.subject().unwrap_or("(no subject)").to_string();
     let q = format!("f={}&uid={uid}", encode(&name));
     let action = |what: &str, label: &str| {
