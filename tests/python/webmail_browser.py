@@ -16,11 +16,11 @@ import sys
 import time
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from mailroom_browser import chromium, mark_document, new_page_loaded
 
 
 def main():
@@ -38,19 +38,10 @@ def main():
     ap.add_argument("--screenshots")
     a = ap.parse_args()
 
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1280,860",
-                "--no-first-run", "--disable-extensions"):
-        opts.add_argument(arg)
-    opts.binary_location = "/usr/bin/chromium"
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    opts.add_experimental_option("prefs", {
+    driver = chromium({
         "download.default_directory": a.downloads,
         "download.prompt_for_download": False,
     })
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.set_page_load_timeout(60)
     try:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                {"behavior": "allow", "downloadPath": a.downloads})
@@ -73,18 +64,8 @@ def main():
         driver.get(a.base + path)
         collect_console()
 
-    def new_page_loaded(_driver):
-        # The window marker, not EC.staleness_of: Chromium may answer the latter
-        # with an inspector error while it swaps documents.
-        try:
-            return driver.execute_script(
-                "return window.__mailroomOld === undefined"
-                " && document.readyState === 'complete'")
-        except WebDriverException:
-            return False
-
     def navigate(click):
-        driver.execute_script("window.__mailroomOld = true")
+        mark_document(driver)
         click()
         wait.until(new_page_loaded)
 

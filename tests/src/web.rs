@@ -277,3 +277,33 @@ fn enc(s: &str) -> String {
     }
     out
 }
+
+/// Debian's python3, which has python3-selenium (a pyenv python3 first on PATH may
+/// not), for the browser tests.
+pub fn python_with_selenium() -> Option<std::path::PathBuf> {
+    ["/usr/bin/python3", "python3"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| {
+            std::process::Command::new(p)
+                .args(["-c", "import selenium"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+/// Check that the browser test saved each of `names` in `shots` as a PNG, and copy them
+/// to docs/ (from the mailroom binary's run) when `MAILROOM_WEB_SCREENSHOTS` is set.
+pub fn keep_screenshots(flavor: crate::Flavor, shots: &std::path::Path, names: &[&str]) {
+    for name in names {
+        let shot = shots.join(name);
+        let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
+        if flavor == crate::Flavor::Smol && std::env::var_os("MAILROOM_WEB_SCREENSHOTS").is_some() {
+            let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../docs")
+                .join(name);
+            std::fs::write(&docs, &png).expect("writing the screenshot to docs/");
+        }
+    }
+}

@@ -8,22 +8,10 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_tests::server::POSTMASTER_PASSWORD;
+use mailroom_tests::web::{keep_screenshots, python_with_selenium};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// Debian's python3, which has python3-selenium (a pyenv python3 first on PATH may not).
-fn python_with_selenium() -> Option<PathBuf> {
-    ["/usr/bin/python3", "python3"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| {
-            Command::new(p)
-                .args(["-c", "import selenium"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
 
 fn browser(flavor: Flavor) {
     let Some(python) = python_with_selenium() else {
@@ -60,17 +48,7 @@ fn browser(flavor: Flavor) {
         String::from_utf8_lossy(&out.stderr),
         s.log()
     );
-    for name in ["web-status.png", "web-users.png"] {
-        let shot = shots.join(name);
-        let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
-        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
-        if flavor == Flavor::Smol && std::env::var_os("MAILROOM_WEB_SCREENSHOTS").is_some() {
-            let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../docs")
-                .join(name);
-            std::fs::write(&docs, &png).expect("writing the screenshot to docs/");
-        }
-    }
+    keep_screenshots(flavor, &shots, &["web-status.png", "web-users.png"]);
 }
 
 both_binaries!(

@@ -9,7 +9,7 @@
 
 use mailroom_tests::client::Smtp;
 use mailroom_tests::imap::Imap;
-use mailroom_tests::pop3::Pop3;
+use mailroom_tests::pop3::{retrieve, Pop3};
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD};
 use mailroom_tests::web::{csrf_in, Browser, Reply};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
@@ -396,13 +396,7 @@ fn send_reply_and_attachment_round_trip(flavor: Flavor) {
         .body
         .contains("Re: Report attached"));
     // At alice: over POP3, with In-Reply-To naming the original.
-    let mut p = Pop3::connect(t.pop3).unwrap();
-    assert!(p.login(ALICE, ALICE_PASSWORD).unwrap().starts_with("+OK"));
-    assert!(p.command("RETR 1").unwrap().starts_with("+OK"));
-    let mut got = Vec::new();
-    p.body_into(&mut got).unwrap();
-    let _ = p.command("QUIT");
-    let got = String::from_utf8_lossy(&got);
+    let got = retrieve(t.pop3, ALICE, ALICE_PASSWORD, 1);
     assert!(got.contains("Subject: Re: Report attached"), "{got}");
     assert!(got.contains("In-Reply-To: <"), "{got}");
     assert!(got.contains("Thanks!"), "{got}");
@@ -493,6 +487,7 @@ fn html_is_sanitized_and_framed(flavor: Flavor) {
 fn self_service(flavor: Flavor) {
     let t = setup(flavor, "lockout_failures = 3");
     let mut alice = user(t.http, ALICE, ALICE_PASSWORD);
+    let mut elsewhere = user(t.http, ALICE, ALICE_PASSWORD);
     // Autoresponder: the account file's switches and the text file.
     let r = form(
         &mut alice,
@@ -594,6 +589,9 @@ fn self_service(flavor: Flavor) {
         .get("/mail/password")
         .body
         .contains("Your password is changed."));
+    // The other login of the account ended; this one goes on.
+    assert_eq!(elsewhere.get("/mail/").status, 303, "other session ended");
+    assert_eq!(alice.get("/mail/").status, 200);
     let mut p = Pop3::connect(t.pop3).unwrap();
     assert!(
         p.login(ALICE, "brand-new-pass-7")

@@ -11,27 +11,15 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_tests::client::Smtp;
-use mailroom_tests::pop3::Pop3;
+use mailroom_tests::pop3::retrieve;
 use mailroom_tests::server::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD};
+use mailroom_tests::web::{keep_screenshots, python_with_selenium};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-/// Debian's python3, which has python3-selenium (a pyenv python3 first on PATH may not).
-fn python_with_selenium() -> Option<PathBuf> {
-    ["/usr/bin/python3", "python3"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| {
-            Command::new(p)
-                .args(["-c", "import selenium"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
 
 /// A loopback HTTP server that records the request line of everything that reaches it
 /// (the HTML message's remote images, styles and scripts point here).
@@ -170,13 +158,7 @@ fn browser(flavor: Flavor) {
         );
     }
     // The reply at the recipient, over POP3.
-    let mut p = Pop3::connect(pop3).expect("POP3 connects");
-    assert!(p.login(BOB, BOB_PASSWORD).unwrap().starts_with("+OK"));
-    assert!(p.command("RETR 1").unwrap().starts_with("+OK"));
-    let mut got = Vec::new();
-    p.body_into(&mut got).unwrap();
-    let _ = p.command("QUIT");
-    let got = String::from_utf8_lossy(&got);
+    let got = retrieve(pop3, BOB, BOB_PASSWORD, 1);
     assert!(got.contains(&format!("Subject: Re: {subject}")), "{got}");
     assert!(
         got.contains("In-Reply-To: <lunch@client.example.com>"),
@@ -184,17 +166,11 @@ fn browser(flavor: Flavor) {
     );
     assert!(got.contains("Friday works for me."), "{got}");
     assert!(got.contains("> Shall we meet at noon?"), "{got}");
-    for name in ["webmail-inbox.png", "webmail-message.png"] {
-        let shot = shots.join(name);
-        let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
-        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
-        if flavor == Flavor::Smol && std::env::var_os("MAILROOM_WEB_SCREENSHOTS").is_some() {
-            let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../docs")
-                .join(name);
-            std::fs::write(&docs, &png).expect("writing the screenshot to docs/");
-        }
-    }
+    keep_screenshots(
+        flavor,
+        &shots,
+        &["webmail-inbox.png", "webmail-message.png"],
+    );
 }
 
 both_binaries!(

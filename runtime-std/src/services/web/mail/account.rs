@@ -126,6 +126,19 @@ pub(super) fn password(ctx: &Ctx<'_>, who: &Who, form: &Form, hooks: &Hooks<'_>)
             ctx.shared
                 .security
                 .password_changed(Service::Http, ctx.client.ip, &who.user, ctx.now);
+            // Every other login of the account ends (a thief's included); this one
+            // goes on under the same id and token.
+            let mut sessions = ctx.web.sessions();
+            sessions.remove_user(&who.user);
+            sessions.create(
+                who.id.clone(),
+                who.csrf.clone(),
+                &who.user,
+                who.admin,
+                ctx.client.ip,
+                ctx.now,
+            );
+            drop(sessions);
             (hooks.reload)();
             tracing::info!(user = %who.user, peer = %ctx.client.ip, "webmail: password changed");
             ctx.done(who, back, true, vec!["Your password is changed.".into()])

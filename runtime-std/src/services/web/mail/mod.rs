@@ -12,13 +12,13 @@ mod multipart;
 mod read;
 mod send;
 
-use super::pages::{self, csrf};
+use super::pages;
 use super::{Ctx, Hooks, Who};
 use crate::store::{Folder, FoldersError};
 use mailroom_core::http::form::{encode, Form};
 use mailroom_core::http::{Request, Response};
 use mailroom_core::mailbox::SpecialUse;
-use maud::{html, Markup};
+use maud::Markup;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -81,6 +81,17 @@ pub(super) fn post(
         }
         _ => pages::error(404, "No such form."),
     }
+}
+
+/// A MIME part's `type/subtype`, `application/octet-stream` when it names none.
+fn mime_type(part: &mail_parser::MessagePart<'_>) -> String {
+    use mail_parser::MimeHeaders;
+    part.content_type()
+        .map(|c| match c.subtype() {
+            Some(s) => format!("{}/{s}", c.ctype()),
+            None => c.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
 }
 
 /// The logged-in user's Maildir.
@@ -167,39 +178,12 @@ const NAV: [(&str, &str); 6] = [
     ("/mail/plan", "Plan"),
 ];
 
-/// A webmail page: navigation, the notice left by the last form, then `body`.
-fn layout(who: &Who, current: &str, title: &str, body: Markup) -> Markup {
-    pages::page(
-        title,
-        html! {
-            header {
-                span.brand { "Mailroom" }
-                nav {
-                    @for (href, name) in NAV {
-                        @if href == current { a.current href=(href) aria-current="page" { (name) } }
-                        @else { a href=(href) { (name) } }
-                    }
-                    @if who.admin { a href="/admin/" { "Admin" } }
-                }
-                form.logout method="post" action="/logout" {
-                    (csrf(who))
-                    span { (who.user) }
-                    button type="submit" { "Log out" }
-                }
-            }
-            main.mail {
-                h1 { (title) }
-                @if let Some(n) = &who.notice {
-                    div class=(if n.ok { "notice ok" } else { "notice bad" }) role="status" {
-                        @for l in &n.lines { p { (l) } }
-                    }
-                }
-                (body)
-            }
-        },
-    )
-}
-
+/// A webmail page: the webmail's navigation (and the admin pages' for
+/// administrators), the notice left by the last form, then `body`.
 fn respond(who: &Who, current: &str, title: &str, body: Markup) -> Response {
-    pages::respond(200, layout(who, current, title, body))
+    let mut nav = NAV.to_vec();
+    if who.admin {
+        nav.push(("/admin/", "Admin"));
+    }
+    pages::respond(200, pages::framed(who, &nav, current, title, body))
 }

@@ -75,17 +75,10 @@ pub fn parse(body: &[u8], boundary: &str) -> (Form, Vec<Upload>) {
                     // A file input left empty.
                     continue;
                 }
-                let content_type = part
-                    .content_type()
-                    .map(|c| match c.subtype() {
-                        Some(s) => format!("{}/{s}", c.ctype()),
-                        None => c.ctype().to_string(),
-                    })
-                    .unwrap_or_else(|| "application/octet-stream".into());
                 files.push(Upload {
                     field: name.to_string(),
                     name: file.to_string(),
-                    content_type,
+                    content_type: super::mime_type(part),
                     data: raw.to_vec(),
                 });
             }

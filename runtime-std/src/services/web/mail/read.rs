@@ -219,9 +219,14 @@ pub(super) fn list(ctx: &Ctx<'_>, who: &Who) -> Response {
     )
 }
 
-/// The folder and message a request names, if the message is there (and not held).
-fn find(ctx: &Ctx<'_>, who: &Who) -> Result<(String, Arc<Folder>, u32), Response> {
-    let (name, uid) = target(query(ctx, "f").as_deref(), query(ctx, "uid").as_deref());
+/// The folder and message `f` and `uid` name, if the message is there (not held).
+fn locate(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    f: Option<&str>,
+    uid: Option<&str>,
+) -> Result<(String, Arc<Folder>, u32), Response> {
+    let (name, uid) = target(f, uid);
     let folder = open(ctx, who, &name)?;
     match uid {
         Some(uid) if meta(&folder, uid).is_some() => Ok((name, folder, uid)),
@@ -229,17 +234,22 @@ fn find(ctx: &Ctx<'_>, who: &Who) -> Result<(String, Arc<Folder>, u32), Response
     }
 }
 
-fn load(folder: &Folder, uid: u32) -> Result<Vec<u8>, Response> {
-    read_message(folder, uid, MAX_OPEN).ok_or_else(|| pages::error(404, "No such message."))
+/// The message the query names, with its bytes.
+fn find(ctx: &Ctx<'_>, who: &Who) -> Result<(String, Arc<Folder>, u32, Vec<u8>), Response> {
+    let (name, folder, uid) = locate(
+        ctx,
+        who,
+        query(ctx, "f").as_deref(),
+        query(ctx, "uid").as_deref(),
+    )?;
+    let data = read_message(&folder, uid, MAX_OPEN)
+        .ok_or_else(|| pages::error(404, "No such message."))?;
+    Ok((name, folder, uid, data))
 }
 
 pub(super) fn message(ctx: &Ctx<'_>, who: &Who) -> Response {
-    let (name, folder, uid) = match find(ctx, who) {
+    let (name, folder, uid, data) = match find(ctx, who) {
         Ok(t) => t,
-        Err(r) => return r,
-    };
-    let data = match load(&folder, uid) {
-        Ok(d) => d,
         Err(r) => return r,
     };
     // Opening a message reads it, as FETCH BODY[] and RETR do.
@@ -356,12 +366,8 @@ pub(super) fn message(ctx: &Ctx<'_>, who: &Who) -> Response {
 
 /// The sanitized HTML part, for the message page's sandboxed frame.
 pub(super) fn html_frame(ctx: &Ctx<'_>, who: &Who) -> Response {
-    let (_, folder, uid) = match find(ctx, who) {
+    let (_, _, _, data) = match find(ctx, who) {
         Ok(t) => t,
-        Err(r) => return r,
-    };
-    let data = match load(&folder, uid) {
-        Ok(d) => d,
         Err(r) => return r,
     };
     let images = query(ctx, "images").as_deref() == Some("1");
@@ -394,12 +400,8 @@ pub(super) fn sanitize(html: &str) -> String {
 
 /// An attachment, always as a download.
 pub(super) fn part(ctx: &Ctx<'_>, who: &Who) -> Response {
-    let (_, folder, uid) = match find(ctx, who) {
+    let (_, _, _, data) = match find(ctx, who) {
         Ok(t) => t,
-        Err(r) => return r,
-    };
-    let data = match load(&folder, uid) {
-        Ok(d) => d,
         Err(r) => return r,
     };
     let n: Option<usize> = query(ctx, "n").and_then(|n| n.parse().ok());
@@ -434,13 +436,9 @@ fn percent(s: &str) -> String {
 
 /// The message as stored, as plain text.
 pub(super) fn raw(ctx: &Ctx<'_>, who: &Who) -> Response {
-    let (_, folder, uid) = match find(ctx, who) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match load(&folder, uid) {
-        Ok(d) => Response::new(200)
-            .body("text/plain; charset=utf-8", d)
+    match find(ctx, who) {
+        Ok((_, _, _, data)) => Response::new(200)
+            .body("text/plain; charset=utf-8", data)
             .header("Content-Security-Policy", "default-src 'none'; sandbox"),
         Err(r) => r,
     }
@@ -448,12 +446,7 @@ pub(super) fn raw(ctx: &Ctx<'_>, who: &Who) -> Response {
 
 /// The folder and UID a form names, if the message is there.
 fn posted(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Result<(String, Arc<Folder>, u32), Response> {
-    let (name, uid) = target(form.get("f"), form.get("uid"));
-    let folder = open(ctx, who, &name)?;
-    match uid {
-        Some(uid) if meta(&folder, uid).is_some() => Ok((name, folder, uid)),
-        _ => Err(pages::error(404, "No such message.")),
-    }
+    locate(ctx, who, form.get("f"), form.get("uid"))
 }
 
 pub(super) fn set_flags(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {

@@ -448,14 +448,7 @@ fn build(
                 .attachment_name()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("attachment-{}", i + 1));
-            let ct = p
-                .content_type()
-                .map(|c| match c.subtype() {
-                    Some(s) => format!("{}/{s}", c.ctype()),
-                    None => c.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into());
-            b = b.attachment(ct, name, p.contents().to_vec());
+            b = b.attachment(super::mime_type(p), name, p.contents().to_vec());
         }
     }
     b.write_to_vec().map_err(|e| e.to_string())
