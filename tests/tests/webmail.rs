@@ -366,6 +366,12 @@ fn send_reply_and_attachment_round_trip(flavor: Flavor) {
         .unwrap()
         .starts_with("attachment"));
     assert_eq!(part.bytes, file, "byte for byte");
+    let csp = part.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("sandbox") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(part.header("x-frame-options"), Some("DENY"));
     // Bob replies; the form is filled from the original.
     let compose = bob.get(&format!("/mail/compose?reply={uid}&f=INBOX"));
     assert!(

@@ -184,10 +184,8 @@ pub fn serve(shared: &Arc<Shared>, req: &Request, client: Client, hooks: &Hooks<
 /// The headers every response carries. Pages behind the login are never cached. A
 /// response that set its own policy (webmail's message frame, stricter still) keeps it.
 fn secure(mut r: Response, asset: bool) -> Response {
-    let own_policy = r
-        .headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("Content-Security-Policy"));
+    let own = |name: &str| r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let (own_policy, own_framing) = (own("Content-Security-Policy"), own("X-Frame-Options"));
     let fixed = [
         (
             "Content-Security-Policy",
@@ -199,7 +197,8 @@ fn secure(mut r: Response, asset: bool) -> Response {
         ("Cross-Origin-Opener-Policy", "same-origin"),
     ];
     for (k, v) in fixed {
-        if own_policy && matches!(k, "Content-Security-Policy" | "X-Frame-Options") {
+        if (own_policy && k == "Content-Security-Policy") || (own_framing && k == "X-Frame-Options")
+        {
             continue;
         }
         r.headers.push((k.to_string(), v.to_string()));

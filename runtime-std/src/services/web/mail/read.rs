@@ -20,7 +20,7 @@ use std::sync::Arc;
 const PAGE: usize = 50;
 /// Bytes of a message read to show its row in a list (the header comes first).
 const HEAD_BYTES: u64 = 32 * 1024;
-/// The largest message opened whole; a larger one offers its raw source only.
+/// The most of a message read to show it (SMTP's size limits keep mail far below).
 const MAX_OPEN: u64 = 64 << 20;
 
 /// What the frame of an HTML part may load: nothing but its own inline styles, and
@@ -419,7 +419,10 @@ pub(super) fn part(ctx: &Ctx<'_>, who: &Who) -> Response {
             "Content-Disposition",
             format!("attachment; filename*=UTF-8''{}", percent(name)),
         )
-        .header("Content-Security-Policy", "default-src 'none'; sandbox")
+        .header(
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'; sandbox",
+        )
 }
 
 /// RFC 8187 value characters.
@@ -439,7 +442,10 @@ pub(super) fn raw(ctx: &Ctx<'_>, who: &Who) -> Response {
     match find(ctx, who) {
         Ok((_, _, _, data)) => Response::new(200)
             .body("text/plain; charset=utf-8", data)
-            .header("Content-Security-Policy", "default-src 'none'; sandbox"),
+            .header(
+                "Content-Security-Policy",
+                "default-src 'none'; frame-ancestors 'none'; sandbox",
+            ),
         Err(r) => r,
     }
 }
