@@ -405,6 +405,11 @@ fn send_reply_and_attachment_round_trip(flavor: Flavor) {
     let got = retrieve(t.pop3, ALICE, ALICE_PASSWORD, 1);
     assert!(got.contains("Subject: Re: Report attached"), "{got}");
     assert!(got.contains("In-Reply-To: <"), "{got}");
+    assert!(
+        got.starts_with("Received: from webmail ([127.0.0.1])"),
+        "the trace line of a submission: {got}"
+    );
+    assert!(got.contains("with HTTP"), "{got}");
     assert!(got.contains("Thanks!"), "{got}");
     // Forwarding carries the attachment on.
     let fwd = bob.get(&format!("/mail/compose?forward={uid}&f=INBOX"));

@@ -18,6 +18,7 @@ use mailroom_core::http::form::Form;
 use mailroom_core::http::Response;
 use mailroom_core::mailbox::{Flag, Flags, SpecialUse};
 use mailroom_core::smtp::policy::{decide_recipient, size_limit, RcptDecision, SessionFacts};
+use mailroom_core::smtp::received::{write_received, Trace};
 use mailroom_core::smtp::{Delivery, Envelope, Recipient};
 use maud::html;
 
@@ -320,8 +321,29 @@ pub(super) fn send(ctx: &Ctx<'_>, who: &Who, form: &Form, files: Vec<Upload>) ->
             )),
         );
     }
+    // The trace line an SMTP submission gets, naming the browser's address; the copy
+    // in Sent is the message without it, as a mail program keeps it.
+    let id = format!("web{}", unique());
+    let mut data_traced = Vec::with_capacity(data.len() + 256);
+    write_received(
+        &mut data_traced,
+        &Trace {
+            helo: "webmail",
+            ip: (!snap.config.smtp.hide_ip_addresses).then_some(ctx.client.ip),
+            host: &snap.config.hostname,
+            protocol: if ctx.client.tls { "HTTPS" } else { "HTTP" },
+            id: &id,
+            rcpt: match envelope_rcpts.as_slice() {
+                [one] => Some(one.address.as_str()),
+                _ => None,
+            },
+            date: ctx.now,
+        },
+    );
+    let trace_len = data_traced.len();
+    data_traced.extend_from_slice(&data);
     let mut delivery = Delivery {
-        id: format!("web{}", unique()),
+        id,
         envelope: Envelope {
             mail_from: Some(me.clone()),
             recipients: envelope_rcpts,
@@ -332,7 +354,7 @@ pub(super) fn send(ctx: &Ctx<'_>, who: &Who, form: &Form, files: Vec<Upload>) ->
             dsn_ret: None,
             dsn_envid: None,
         },
-        data,
+        data: data_traced,
         junk: false,
     };
     if let Err(e) = ctx.shared.deliver(&mut delivery) {
@@ -353,7 +375,7 @@ pub(super) fn send(ctx: &Ctx<'_>, who: &Who, form: &Form, files: Vec<Upload>) ->
         .and_then(|name| open(ctx, who, &name).ok())
         .map(|sent| {
             sent.append(
-                &delivery.data,
+                delivery.data.get(trace_len..).unwrap_or_default(),
                 Flags::NONE.with(Flag::Seen),
                 Vec::new(),
                 now,
