@@ -180,7 +180,7 @@ fn reading_shares_state_with_imap_and_pop3(flavor: Flavor) {
         &[("f", "INBOX"), ("uid", &uid)],
     );
     assert_eq!(r.status, 303);
-    assert!(b.get("/mail/").body.contains("Moved to Trash"));
+    assert!(b.get("/mail/").body.contains("Moved 1 to Trash."));
     let mut p = Pop3::connect(t.pop3).unwrap();
     assert!(p.login(BOB, BOB_PASSWORD).unwrap().starts_with("+OK"));
     assert!(
@@ -207,6 +207,31 @@ fn reading_shares_state_with_imap_and_pop3(flavor: Flavor) {
     );
     assert_eq!(r.status, 303);
     assert!(imap_flags(t.imap, BOB, BOB_PASSWORD, "Trash").is_empty());
+    // The list's ticked messages, all at once; another user's UIDs are skipped.
+    for n in 0..3 {
+        smtp_send(&t.s, "bob@example.com", &plain(&format!("batch {n}"), "b"));
+    }
+    let list = b.get("/mail/");
+    let uids: Vec<String> = message_links(&list.body)
+        .iter()
+        .map(|l| uid_of(l).to_string())
+        .collect();
+    assert_eq!(uids.len(), 3);
+    let token = csrf_in(&list.body).unwrap();
+    let fields = |set: &'static str| {
+        let mut f: Vec<(&str, &str)> = vec![("csrf", &token), ("f", "INBOX"), ("set", set)];
+        f.extend(uids[..2].iter().map(|u| ("uid", u.as_str())));
+        f.push(("uid", "999999"));
+        f
+    };
+    assert_eq!(b.post("/mail/bulk", &fields("read")).status, 303);
+    assert!(b.get("/mail/").body.contains("3 messages, 1 unread"));
+    let mut f = fields("move");
+    f.push(("to", "Junk"));
+    assert_eq!(b.post("/mail/bulk", &f).status, 303);
+    assert!(b.get("/mail/").body.contains("Moved 2 to Junk."));
+    assert_eq!(imap_flags(t.imap, BOB, BOB_PASSWORD, "Junk").len(), 3);
+    assert_eq!(imap_flags(t.imap, BOB, BOB_PASSWORD, "INBOX").len(), 1);
 }
 
 fn no_other_users_messages(flavor: Flavor) {

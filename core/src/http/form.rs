@@ -28,6 +28,14 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in order (checkboxes sharing a name).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `name`, trimmed; "" when absent.
     pub fn text(&self, name: &str) -> &str {
         self.get(name).map(str::trim).unwrap_or("")
@@ -78,6 +86,8 @@ mod tests {
         let typed = Form::parse(b"m=alice%0D%0Abob%2C+carol%40x.test%0A%0A");
         assert_eq!(typed.list("m"), ["alice", "bob", "carol@x.test"]);
         assert_eq!(f.get("x"), Some("\u{fffd}"));
+        let many = Form::parse(b"uid=1&set=read&uid=3");
+        assert_eq!(many.all("uid").collect::<Vec<_>>(), ["1", "3"]);
         assert_eq!(
             cookie("a=1; mr_session=xyz; b=2", "mr_session"),
             Some("xyz")

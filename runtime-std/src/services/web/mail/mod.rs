@@ -70,6 +70,7 @@ pub(super) fn post(
 ) -> Response {
     match action {
         "flags" => read::set_flags(ctx, who, form),
+        "bulk" => read::bulk(ctx, who, form),
         "delete" => read::delete(ctx, who, form),
         "move" => read::move_to(ctx, who, form),
         "compose" => send::send(ctx, who, form, files),

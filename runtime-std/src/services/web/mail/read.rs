@@ -186,12 +186,27 @@ pub(super) fn list(ctx: &Ctx<'_>, who: &Who) -> Response {
                     @if rows.is_empty() {
                         p { "No messages." }
                     } @else {
+                        form.bulk method="post" action="/mail/bulk" {
+                        (csrf(who))
+                        input type="hidden" name="f" value=(name);
+                        div.actions {
+                            button type="submit" name="set" value="read" { "Mark read" }
+                            button type="submit" name="set" value="unread" { "Mark unread" }
+                            button type="submit" name="set" value="flag" { "Flag" }
+                            button type="submit" name="set" value="unflag" { "Unflag" }
+                            button type="submit" name="set" value="delete" { "Delete" }
+                            select name="to" aria-label="Move to" {
+                                @for n in folder_names(ctx, who, &name) { option value=(n) { (n) } }
+                            }
+                            button type="submit" name="set" value="move" { "Move" }
+                        }
                         table.messages {
                             thead { tr { th { "" } th { "From" } th { "Subject" } th { "Date" } th.num { "Size" } } }
                             tbody {
                                 @for (m, from, subject) in &rows {
                                     tr class=(if m.flags.contains(Flag::Seen) { "read" } else { "unread" }) {
                                         td.marks {
+                                            input type="checkbox" name="uid" value=(m.uid) aria-label="Select";
                                             @if m.flags.contains(Flag::Flagged) { span.flag title="Flagged" { "⚑" } }
                                             @if m.flags.contains(Flag::Answered) { span title="Answered" { "↩" } }
                                         }
@@ -204,6 +219,7 @@ pub(super) fn list(ctx: &Ctx<'_>, who: &Who) -> Response {
                                     }
                                 }
                             }
+                        }
                         }
                     }
                     @if pages > 1 {
@@ -460,18 +476,8 @@ pub(super) fn set_flags(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let (edit, flag) = match form.text("set") {
-        "read" => (FlagEdit::Add, Flag::Seen),
-        "unread" => (FlagEdit::Remove, Flag::Seen),
-        "flag" => (FlagEdit::Add, Flag::Flagged),
-        "unflag" => (FlagEdit::Remove, Flag::Flagged),
-        _ => return pages::error(400, "Unknown change."),
-    };
-    let change = Change::Flags {
-        uid,
-        edit,
-        flags: Flags::NONE.with(flag),
-        keywords: Vec::new(),
+    let Some(change) = flag_change(form.text("set"), uid) else {
+        return pages::error(400, "Unknown change.");
     };
     if let Err(e) = folder.write(vec![change], false) {
         tracing::warn!(user = %who.user, "webmail: flags: {e}");
@@ -484,6 +490,61 @@ pub(super) fn set_flags(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
         message_link(&name, uid)
     };
     super::super::redirect(&to)
+}
+
+/// The flag change a form's `set` asks for message `uid`.
+fn flag_change(set: &str, uid: u32) -> Option<Change> {
+    let (edit, flag) = match set {
+        "read" => (FlagEdit::Add, Flag::Seen),
+        "unread" => (FlagEdit::Remove, Flag::Seen),
+        "flag" => (FlagEdit::Add, Flag::Flagged),
+        "unflag" => (FlagEdit::Remove, Flag::Flagged),
+        _ => return None,
+    };
+    Some(Change::Flags {
+        uid,
+        edit,
+        flags: Flags::NONE.with(flag),
+        keywords: Vec::new(),
+    })
+}
+
+/// The list's form: one change for every ticked message.
+pub(super) fn bulk(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
+    let (name, _) = target(form.get("f"), None);
+    let folder = match open(ctx, who, &name) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let back = list_link(&name);
+    // Only this user's visible messages of this folder, a page's worth at most.
+    let uids: Vec<u32> = form
+        .all("uid")
+        .filter_map(|u| u.trim().parse().ok())
+        .filter(|&u| meta(&folder, u).is_some())
+        .take(PAGE * 2)
+        .collect();
+    if uids.is_empty() {
+        return ctx.done(who, &back, false, vec!["Tick the messages first.".into()]);
+    }
+    let set = form.text("set");
+    let n = uids.len();
+    let r: Result<String, String> = match set {
+        "delete" => relocate(ctx, who, &folder, &name, &uids, None),
+        "move" => relocate(ctx, who, &folder, &name, &uids, Some(form.text("to"))),
+        _ => {
+            let changes: Option<Vec<Change>> = uids.iter().map(|&u| flag_change(set, u)).collect();
+            let Some(changes) = changes else {
+                return pages::error(400, "Unknown change.");
+            };
+            folder
+                .write(changes, false)
+                .map(|_| format!("Changed {n}."))
+                .map_err(|e| e.to_string())
+        }
+    };
+    let ok = r.is_ok();
+    ctx.done(who, &back, ok, vec![r.unwrap_or_else(|e| e)])
 }
 
 /// Copy `uid` into folder `to`, then expunge it here (IMAP MOVE's way).
@@ -511,24 +572,46 @@ fn transfer(ctx: &Ctx<'_>, who: &Who, folder: &Folder, uid: u32, to: &str) -> Re
     Ok(())
 }
 
+/// Move `uids` of folder `name` to folder `to`, or delete them (`None`): to Trash,
+/// or for good when they are in Trash.
+fn relocate(
+    ctx: &Ctx<'_>,
+    who: &Who,
+    folder: &Folder,
+    name: &str,
+    uids: &[u32],
+    to: Option<&str>,
+) -> Result<String, String> {
+    let n = uids.len();
+    let to = match to {
+        Some(t) => t.to_string(),
+        None => {
+            let trash = special(ctx, who, SpecialUse::Trash)
+                .map_err(|_| "There is no Trash folder.".to_string())?;
+            if trash == name {
+                let gone = uids.iter().map(|&uid| Change::Expunge { uid }).collect();
+                return folder
+                    .write(gone, true)
+                    .map(|_| format!("Deleted {n} for good."))
+                    .map_err(|e| e.to_string());
+            }
+            trash
+        }
+    };
+    if to == name || to.is_empty() {
+        return Err("Choose another folder.".into());
+    }
+    uids.iter()
+        .try_for_each(|&uid| transfer(ctx, who, folder, uid, &to))
+        .map(|()| format!("Moved {n} to {to}."))
+}
+
 pub(super) fn delete(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
     let (name, folder, uid) = match posted(ctx, who, form) {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let trash = match special(ctx, who, SpecialUse::Trash) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let r = if name == trash {
-        // Deleted from the Trash: gone for good.
-        folder
-            .write(vec![Change::Expunge { uid }], true)
-            .map(|_| "Deleted for good.".to_string())
-            .map_err(|e| e.to_string())
-    } else {
-        transfer(ctx, who, &folder, uid, &trash).map(|()| format!("Moved to {trash}."))
-    };
+    let r = relocate(ctx, who, &folder, &name, &[uid], None);
     let ok = r.is_ok();
     ctx.done(who, &list_link(&name), ok, vec![r.unwrap_or_else(|e| e)])
 }
@@ -538,16 +621,7 @@ pub(super) fn move_to(ctx: &Ctx<'_>, who: &Who, form: &Form) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let to = form.text("to");
-    if to == name || to.is_empty() {
-        return ctx.done(
-            who,
-            &message_link(&name, uid),
-            false,
-            vec!["Choose another folder.".into()],
-        );
-    }
-    let r = transfer(ctx, who, &folder, uid, to).map(|()| format!("Moved to {to}."));
+    let r = relocate(ctx, who, &folder, &name, &[uid], Some(form.text("to")));
     let ok = r.is_ok();
     ctx.done(who, &list_link(&name), ok, vec![r.unwrap_or_else(|e| e)])
 }
