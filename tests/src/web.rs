@@ -279,9 +279,10 @@ fn enc(s: &str) -> String {
 }
 
 /// Debian's python3, which has python3-selenium (a pyenv python3 first on PATH may
-/// not), for the browser tests.
+/// not), for the browser tests. Without it the test skips loudly, except under CI,
+/// which must run it.
 pub fn python_with_selenium() -> Option<std::path::PathBuf> {
-    ["/usr/bin/python3", "python3"]
+    let found = ["/usr/bin/python3", "python3"]
         .iter()
         .map(std::path::PathBuf::from)
         .find(|p| {
@@ -289,7 +290,15 @@ pub fn python_with_selenium() -> Option<std::path::PathBuf> {
                 .args(["-c", "import selenium"])
                 .output()
                 .is_ok_and(|o| o.status.success())
-        })
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install python3-selenium"
+        );
+        eprintln!("SKIPPED: python3-selenium is not installed (apt-get install python3-selenium)");
+    }
+    found
 }
 
 /// Check that the browser test saved each of `names` in `shots` as a PNG, and copy them
@@ -306,4 +315,19 @@ pub fn keep_screenshots(flavor: crate::Flavor, shots: &std::path::Path, names: &
             std::fs::write(&docs, &png).expect("writing the screenshot to docs/");
         }
     }
+}
+
+/// Run a browser test script; panics with its output and the server's log unless it
+/// succeeds and says "ok" last.
+pub fn run_browser_script(server: &crate::TestServer, mut script: std::process::Command) {
+    let out = script.output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "{} browser test failed ({}):\n{stdout}\n{}\n--- server log ---\n{}",
+        server.flavor.binary_name(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
 }
