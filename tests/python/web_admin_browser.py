@@ -10,11 +10,10 @@ import argparse
 import os
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from mailroom_browser import chromium, mark_document, new_page_loaded
 
 
 def main():
@@ -26,15 +25,7 @@ def main():
     ap.add_argument("--screenshots")
     a = ap.parse_args()
 
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1280,860",
-                "--no-first-run", "--disable-extensions"):
-        opts.add_argument(arg)
-    opts.binary_location = "/usr/bin/chromium"
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.set_page_load_timeout(60)
+    driver = chromium()
     wait = WebDriverWait(driver, 30)
     errors = []
 
@@ -47,20 +38,8 @@ def main():
         driver.get(a.base + path)
         collect_console()
 
-    def new_page_loaded(_driver):
-        # A fresh document has no marker and has finished loading. Chromium may
-        # answer with an error while it swaps documents (EC.staleness_of then
-        # fails with "Node with given id does not belong to the document"), so
-        # an error here means "not yet".
-        try:
-            return driver.execute_script(
-                "return window.__mailroomOld === undefined"
-                " && document.readyState === 'complete'")
-        except WebDriverException:
-            return False
-
     def submit(form):
-        driver.execute_script("window.__mailroomOld = true")
+        mark_document(driver)
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait.until(new_page_loaded)
         collect_console()

@@ -76,3 +76,16 @@ impl Pop3 {
         }
     }
 }
+
+/// Message `n` of `user`'s maildrop, retrieved over POP3 (un-stuffed).
+pub fn retrieve(addr: SocketAddr, user: &str, password: &str, n: u32) -> String {
+    let mut p = Pop3::connect(addr).expect("POP3 connects");
+    let ok = p.login(user, password).expect("POP3 login");
+    assert!(ok.starts_with("+OK"), "{user}: {ok}");
+    let ok = p.command(&format!("RETR {n}")).expect("RETR");
+    assert!(ok.starts_with("+OK"), "RETR {n}: {ok}");
+    let mut got = Vec::new();
+    p.body_into(&mut got).expect("the message");
+    let _ = p.command("QUIT");
+    String::from_utf8_lossy(&got).into_owned()
+}

@@ -12,6 +12,8 @@ pub struct Reply {
     /// Names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as sent (a download).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -94,6 +96,7 @@ fn read_reply(s: &mut TcpStream) -> io::Result<Reply> {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
     })
 }
 
@@ -138,6 +141,54 @@ impl Browser {
         body: &str,
         extra: &[(&str, &str)],
     ) -> Reply {
+        self.send(
+            method,
+            path,
+            body.as_bytes(),
+            "application/x-www-form-urlencoded",
+            extra,
+        )
+    }
+
+    /// POST a `multipart/form-data` form: text `fields`, and `files` as
+    /// (field, file name, content type, bytes).
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> Reply {
+        let boundary = "----mailroom-test-7d1f0c";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (k, name, ct, data) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        self.send("POST", path, &body, &ct, &[])
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
         if let Some(c) = &self.cookie {
             head.push_str(&format!("Cookie: mr_session={c}\r\n"));
@@ -146,13 +197,13 @@ impl Browser {
             if let Some(o) = &self.origin {
                 head.push_str(&format!("Origin: {o}\r\n"));
             }
-            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         for (k, v) in extra {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let wire = [head.as_bytes(), body.as_bytes()].concat();
+        let wire = [head.as_bytes(), body].concat();
         for attempt in 0..2 {
             if self.conn.is_none() {
                 self.conn = Some(self.connect().expect("connecting to the web server"));
@@ -225,4 +276,58 @@ fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Debian's python3, which has python3-selenium (a pyenv python3 first on PATH may
+/// not), for the browser tests. Without it the test skips loudly, except under CI,
+/// which must run it.
+pub fn python_with_selenium() -> Option<std::path::PathBuf> {
+    let found = ["/usr/bin/python3", "python3"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| {
+            std::process::Command::new(p)
+                .args(["-c", "import selenium"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install python3-selenium"
+        );
+        eprintln!("SKIPPED: python3-selenium is not installed (apt-get install python3-selenium)");
+    }
+    found
+}
+
+/// Check that the browser test saved each of `names` in `shots` as a PNG, and copy them
+/// to docs/ (from the mailroom binary's run) when `MAILROOM_WEB_SCREENSHOTS` is set.
+pub fn keep_screenshots(flavor: crate::Flavor, shots: &std::path::Path, names: &[&str]) {
+    for name in names {
+        let shot = shots.join(name);
+        let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
+        if flavor == crate::Flavor::Smol && std::env::var_os("MAILROOM_WEB_SCREENSHOTS").is_some() {
+            let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../docs")
+                .join(name);
+            std::fs::write(&docs, &png).expect("writing the screenshot to docs/");
+        }
+    }
+}
+
+/// Run a browser test script; panics with its output and the server's log unless it
+/// succeeds and says "ok" last.
+pub fn run_browser_script(server: &crate::TestServer, mut script: std::process::Command) {
+    let out = script.output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "{} browser test failed ({}):\n{stdout}\n{}\n--- server log ---\n{}",
+        server.flavor.binary_name(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
 }

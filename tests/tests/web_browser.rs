@@ -8,30 +8,13 @@
 #![allow(clippy::disallowed_methods)]
 
 use mailroom_tests::server::POSTMASTER_PASSWORD;
+use mailroom_tests::web::{keep_screenshots, python_with_selenium, run_browser_script};
 use mailroom_tests::{both_binaries, Flavor, TestServer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// Debian's python3, which has python3-selenium (a pyenv python3 first on PATH may not).
-fn python_with_selenium() -> Option<PathBuf> {
-    ["/usr/bin/python3", "python3"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| {
-            Command::new(p)
-                .args(["-c", "import selenium"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
 
 fn browser(flavor: Flavor) {
     let Some(python) = python_with_selenium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: install python3-selenium"
-        );
-        eprintln!("SKIPPED: python3-selenium is not installed (apt-get install python3-selenium)");
         return;
     };
     let mut s = TestServer::setup(flavor);
@@ -43,34 +26,15 @@ fn browser(flavor: Flavor) {
     let shots = s.data.parent().expect("scratch").join("shots");
     std::fs::create_dir_all(&shots).expect("a screenshot folder");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/web_admin_browser.py");
-    let out = Command::new(&python)
+    let mut script_run = Command::new(&python);
+    script_run
         .arg(&script)
         .arg(format!("http://{http}"))
         .args(["--user", "postmaster", "--password", POSTMASTER_PASSWORD])
         .args(["--connection", "isp", "--screenshots"])
-        .arg(&shots)
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "{} browser test failed ({}):\n{stdout}\n{}\n--- server log ---\n{}",
-        flavor.binary_name(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
-    for name in ["web-status.png", "web-users.png"] {
-        let shot = shots.join(name);
-        let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
-        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
-        if flavor == Flavor::Smol && std::env::var_os("MAILROOM_WEB_SCREENSHOTS").is_some() {
-            let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../docs")
-                .join(name);
-            std::fs::write(&docs, &png).expect("writing the screenshot to docs/");
-        }
-    }
+        .arg(&shots);
+    run_browser_script(&s, script_run);
+    keep_screenshots(flavor, &shots, &["web-status.png", "web-users.png"]);
 }
 
 both_binaries!(

@@ -15,6 +15,11 @@ impl Form {
         )
     }
 
+    /// Fields decoded elsewhere (a `multipart/form-data` body's text fields).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Form {
+        Form(pairs)
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -24,12 +29,11 @@ impl Form {
     }
 
     /// Every value of `name`, in order (checkboxes sharing a name).
-    pub fn all(&self, name: &str) -> Vec<&str> {
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0
             .iter()
-            .filter(|(k, _)| k == name)
+            .filter(move |(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-            .collect()
     }
 
     /// The first value of `name`, trimmed; "" when absent.
@@ -82,6 +86,8 @@ mod tests {
         let typed = Form::parse(b"m=alice%0D%0Abob%2C+carol%40x.test%0A%0A");
         assert_eq!(typed.list("m"), ["alice", "bob", "carol@x.test"]);
         assert_eq!(f.get("x"), Some("\u{fffd}"));
+        let many = Form::parse(b"uid=1&set=read&uid=3");
+        assert_eq!(many.all("uid").collect::<Vec<_>>(), ["1", "3"]);
         assert_eq!(
             cookie("a=1; mr_session=xyz; b=2", "mr_session"),
             Some("xyz")

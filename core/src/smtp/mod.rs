@@ -9,7 +9,7 @@ pub(crate) mod codec;
 mod command;
 pub mod etrn_client;
 pub mod policy;
-pub(crate) mod received;
+pub mod received;
 mod reply;
 mod server;
 

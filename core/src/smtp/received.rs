@@ -10,7 +10,7 @@ const FOLD_AT: usize = 78;
 
 /// What goes into one `Received:` line.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Trace<'a> {
+pub struct Trace<'a> {
     pub helo: &'a str,
     /// The client's address; `None` when "hide IP addresses" is on.
     pub ip: Option<IpAddr>,
@@ -36,7 +36,7 @@ pub(crate) fn protocol(esmtp: bool, tls: bool, auth: bool) -> &'static str {
 
 /// Append the `Received:` line, CRLF-terminated and folded (CRLF + tab) between
 /// clauses so lines stay within 78 octets unless a single clause is longer.
-pub(crate) fn write_received(out: &mut Vec<u8>, t: &Trace<'_>) {
+pub fn write_received(out: &mut Vec<u8>, t: &Trace<'_>) {
     let mut line_start = out.len();
     out.extend_from_slice(b"Received:");
     let mut clause = |out: &mut Vec<u8>, f: &dyn Fn(&mut Vec<u8>)| {

@@ -101,7 +101,7 @@ pub(super) fn raw(ctx: &Ctx<'_>) -> Response {
 pub(super) fn post(ctx: &Ctx<'_>, form: &Form) -> Outcome {
     let user = form.text("name").to_ascii_lowercase();
     let back = format!("/admin/mailbox?name={}", encode(&user));
-    let uids: Result<Vec<u32>, _> = form.all("uid").iter().map(|u| u.trim().parse()).collect();
+    let uids: Result<Vec<u32>, _> = form.all("uid").map(|u| u.trim().parse()).collect();
     let Ok(uids) = uids else {
         return done(&back, Err("No such message.".into()));
     };

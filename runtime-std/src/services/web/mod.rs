@@ -12,6 +12,7 @@
 //! mail protocols (the caller's `login`).
 
 mod admin;
+mod mail;
 mod mailbox;
 mod pages;
 mod sections;
@@ -80,6 +81,7 @@ pub fn body_limit(method: &str, path: &str) -> usize {
             | "/admin/access"
             | "/admin/settings",
         ) => 1 << 20,
+        ("POST", p) if p.starts_with("/mail/") => mail::body_limit(p),
         ("POST", _) => 16 * 1024,
         _ => 0,
     }
@@ -187,8 +189,11 @@ pub fn serve(shared: &Arc<Shared>, req: &Request, client: Client, hooks: &Hooks<
     secure(response, asset(req.path()).is_some())
 }
 
-/// The headers every response carries. Pages behind the login are never cached.
+/// The headers every response carries. Pages behind the login are never cached. A
+/// response that set its own policy (webmail's message frame, stricter still) keeps it.
 fn secure(mut r: Response, asset: bool) -> Response {
+    let own = |name: &str| r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let (own_policy, own_framing) = (own("Content-Security-Policy"), own("X-Frame-Options"));
     let fixed = [
         (
             "Content-Security-Policy",
@@ -200,6 +205,10 @@ fn secure(mut r: Response, asset: bool) -> Response {
         ("Cross-Origin-Opener-Policy", "same-origin"),
     ];
     for (k, v) in fixed {
+        if (own_policy && k == "Content-Security-Policy") || (own_framing && k == "X-Frame-Options")
+        {
+            continue;
+        }
         r.headers.push((k.to_string(), v.to_string()));
     }
     if !asset {
@@ -300,7 +309,7 @@ fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
         };
     };
     if method == "POST" {
-        let form = Form::parse(&ctx.req.body);
+        let (form, files) = mail::posted(ctx.req);
         if !token_matches(&who.csrf, form.text("csrf")) {
             tracing::warn!(peer = %ctx.client.ip, user = %who.user, path, "web: CSRF token missing or wrong");
             return pages::error(
@@ -322,6 +331,9 @@ fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
             (hooks.reload)();
             return response;
         }
+        if let Some(rest) = path.strip_prefix("/mail/") {
+            return mail::post(ctx, &who, rest, &form, files, hooks);
+        }
         return pages::error(404, "No such page.");
     }
     if !get {
@@ -338,6 +350,12 @@ fn route(ctx: &Ctx<'_>, hooks: &Hooks<'_>) -> Response {
             return pages::error(403, "This page is for administrators.");
         }
         return admin::get(ctx, &who, rest);
+    }
+    if path == "/mail" {
+        return redirect("/mail/");
+    }
+    if let Some(rest) = path.strip_prefix("/mail/") {
+        return mail::get(ctx, &who, rest);
     }
     pages::error(404, "No such page.")
 }

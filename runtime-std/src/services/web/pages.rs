@@ -88,35 +88,45 @@ const NAV: [(&str, &str); 14] = [
 
 /// An admin page: navigation, the notice left by the last form, then `body`.
 pub(crate) fn admin(who: &Who, current: &str, title: &str, body: Markup) -> Response {
-    respond(
-        200,
-        page(
-            title,
-            html! {
-                header {
-                    span.brand { "Mailroom" }
-                    nav {
-                        @for (href, name) in NAV {
-                            @if href == current { a.current href=(href) aria-current="page" { (name) } }
-                            @else { a href=(href) { (name) } }
-                        }
-                    }
-                    form.logout method="post" action="/logout" {
-                        (csrf(who))
-                        span { (who.user) }
-                        button type="submit" { "Log out" }
+    respond(200, framed(who, &NAV, current, title, body))
+}
+
+/// A page behind the login: the bar with `nav` (the link `current` marked) and the
+/// logout form, the notice left by the last form, then `body`. Admin pages and
+/// webmail share it.
+pub(crate) fn framed(
+    who: &Who,
+    nav: &[(&str, &str)],
+    current: &str,
+    title: &str,
+    body: Markup,
+) -> Markup {
+    page(
+        title,
+        html! {
+            header {
+                span.brand { "Mailroom" }
+                nav {
+                    @for (href, name) in nav {
+                        @if *href == current { a.current href=(href) aria-current="page" { (name) } }
+                        @else { a href=(href) { (name) } }
                     }
                 }
-                main {
-                    h1 { (title) }
-                    @if let Some(n) = &who.notice {
-                        div class=(if n.ok { "notice ok" } else { "notice bad" }) role="status" {
-                            @for l in &n.lines { p { (l) } }
-                        }
-                    }
-                    (body)
+                form.logout method="post" action="/logout" {
+                    (csrf(who))
+                    span { (who.user) }
+                    button type="submit" { "Log out" }
                 }
-            },
-        ),
+            }
+            main {
+                h1 { (title) }
+                @if let Some(n) = &who.notice {
+                    div class=(if n.ok { "notice ok" } else { "notice bad" }) role="status" {
+                        @for l in &n.lines { p { (l) } }
+                    }
+                }
+                (body)
+            }
+        },
     )
 }
