@@ -77,19 +77,38 @@ pub fn list_routing<R>(
     })
 }
 
-/// The server's own mail written during delivery, routed like locally sent mail (the
-/// same as `server_mail::send_server_mail`, which delivery cannot import).
+/// The one writer of the server's own mail (`services::server_mail` re-exports it):
+/// route and store `mail` under the delivery id `id` (unique: see [`mail_id`]) like
+/// locally submitted mail. Durable when it returns `Ok`.
+pub fn send_server_mail(
+    store: &Store,
+    snap: &Snapshot,
+    id: String,
+    mail: &mailroom_core::servermail::ServerMail,
+) -> Result<(), DeliveryError> {
+    let mut d = mail.delivery(id, &snap.config.hostname);
+    route_and_store(store, snap, &mut d, &Source::Local)?;
+    tracing::info!(id = %d.id, to = ?mail.to, "server mail sent");
+    Ok(())
+}
+
+/// A delivery id for a server mail about `what`: time, process and a counter, so two
+/// mails written in the same microsecond differ.
+pub fn mail_id(what: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{}.{}.{n}.{what}", now().unix_micros(), std::process::id())
+}
+
+/// [`send_server_mail`] with an id of its own, for the hooks that take a plain
+/// function (`automail::SendFn`).
 fn send_own(
     store: &Store,
     snap: &Snapshot,
     mail: &mailroom_core::servermail::ServerMail,
 ) -> Result<(), DeliveryError> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let id = format!("{}.{}.{n}.own", now().unix_micros(), std::process::id());
-    let mut d = mail.delivery(id, &snap.config.hostname);
-    route_and_store(store, snap, &mut d, &Source::Local).map(|_| ())
+    send_server_mail(store, snap, mail_id("own"), mail)
 }
 
 /// The plan for a whole message.

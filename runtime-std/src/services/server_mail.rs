@@ -5,31 +5,17 @@
 //! it through the outbound queue. Build the message with
 //! `mailroom_core::servermail::compose` (or a report builder of `dsn`).
 //!
-//! Delivery itself (`deliver.rs`) cannot call this module (that would be an import
-//! loop), so the mails its hooks make are sent there through the same
-//! `ServerMail::delivery` + `route_and_store` pair.
+//! The writer itself, `send_server_mail`, lives in `deliver.rs` and is re-exported
+//! here: delivery's own hooks (autoresponders, Mailer_Daemon, monitoring copies, the
+//! list server) write mail too, and delivery cannot import this module (an import
+//! loop).
 
 use mailroom_core::config::Snapshot;
-use mailroom_core::router::Source;
 use mailroom_core::servermail::ServerMail;
 use mailroom_core::smtp::DeliveryError;
 
-use crate::services::deliver::route_and_store;
+pub use crate::services::deliver::{mail_id, send_server_mail};
 use crate::store::Store;
-
-/// Route and store `mail` under the delivery id `id` (unique: see [`mail_id`]).
-/// Durable when it returns `Ok`.
-pub fn send_server_mail(
-    store: &Store,
-    snap: &Snapshot,
-    id: String,
-    mail: &ServerMail,
-) -> Result<(), DeliveryError> {
-    let mut d = mail.delivery(id, &snap.config.hostname);
-    route_and_store(store, snap, &mut d, &Source::Local)?;
-    tracing::info!(id = %d.id, to = ?mail.to, "server mail sent");
-    Ok(())
-}
 
 /// Send a mail to one recipient from the null sender (the common case).
 pub fn send_to(
@@ -45,17 +31,4 @@ pub fn send_to(
         data,
     };
     send_server_mail(store, snap, id, &mail)
-}
-
-/// A delivery id for a server mail about `what`: time, process and a counter, so two
-/// mails written in the same microsecond differ.
-pub fn mail_id(what: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{}.{}.{n}.{what}",
-        crate::platform::clock::now().unix_micros(),
-        std::process::id()
-    )
 }

@@ -13,7 +13,7 @@ use mailroom_core::lists::post::{self, PostCtx, PostDecision};
 use mailroom_core::lists::{self, OutMail, Roster, Special};
 use mailroom_core::lists::{digest, moderation};
 use mailroom_core::router::Plan;
-use mailroom_core::smtp::{Delivery, DeliveryError, Envelope, Recipient, Route};
+use mailroom_core::smtp::{Delivery, DeliveryError, Recipient, Route};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::clock::now;
@@ -157,30 +157,14 @@ fn send(
     id: String,
     m: OutMail,
 ) -> Result<(), DeliveryError> {
-    let mut d = Delivery {
-        id,
-        envelope: Envelope {
-            mail_from: m.from,
-            recipients: m
-                .to
-                .iter()
-                .map(|a| Recipient {
-                    address: a.clone(),
-                    route: Route::Remote,
-                    dsn_notify: None,
-                    dsn_orcpt: None,
-                })
-                .collect(),
-            helo: snap.config.hostname.clone(),
-            client_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            auth_user: None,
-            eight_bit: true,
-            dsn_ret: None,
-            dsn_envid: None,
-        },
+    // The server-mail writer's delivery (`ServerMail::delivery`), routed through
+    // the routing delivery lends (`deliver::list_routing`), as `send_server_mail` does.
+    let mail = mailroom_core::servermail::ServerMail {
+        sender: m.from,
+        to: m.to,
         data: m.data,
-        junk: false,
     };
+    let mut d = mail.delivery(id, &snap.config.hostname);
     (routing.send)(&mut d).map(|_| ())
 }
 
