@@ -583,6 +583,101 @@ fn lists_and_settings(flavor: Flavor) {
     s.cli_ok(&["check"]);
 }
 
+/// A mailing list added and set up on the lists page (§14.6): the settings land in
+/// `[[list]]` and `[list.options]` as `mailroom check` and the list server read them,
+/// defaults are left out of the file, and the page shows the members now in force.
+fn mailing_list_settings(flavor: Flavor) {
+    let (s, http) = web_server(flavor, "");
+    let mut b = admin(http);
+    let token = b.csrf("/admin/lists");
+    let r = b.post(
+        "/admin/lists",
+        &[
+            ("name", "club"),
+            ("kind", "mailing"),
+            ("members", "alice\nbob"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/admin/lists");
+    assert!(page.body.contains("club (mailing list)"), "{}", page.body);
+    assert!(
+        page.body.contains(
+            "Members now (ListServer changes included): alice@example.com, bob@example.com"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("action=\"/admin/lists/mailing\""),
+        "{}",
+        page.body
+    );
+    let r = b.post(
+        "/admin/lists/mailing",
+        &[
+            ("name", "club"),
+            ("moderators", "alice"),
+            ("post", "anyone"),
+            ("moderated", "on"),
+            ("subscribe", "open"),
+            ("footer", "To leave, write to listserver."),
+            ("digest", "on"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let text = fs::read_to_string(s.config_file()).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let list = doc["list"].as_array().unwrap()[0].as_table().unwrap();
+    assert_eq!(list["kind"].as_str(), Some("mailing"), "{text}");
+    assert_eq!(list["post"].as_str(), Some("anyone"), "{text}");
+    assert_eq!(list["moderated"].as_bool(), Some(true), "{text}");
+    assert_eq!(list["subscribe"].as_str(), Some("open"), "{text}");
+    assert!(
+        list.get("confidential").is_none(),
+        "a default stays out: {text}"
+    );
+    let options = list["options"].as_table().unwrap();
+    assert_eq!(
+        options["footer"].as_str(),
+        Some("To leave, write to listserver."),
+        "{text}"
+    );
+    assert_eq!(options["digest"].as_bool(), Some(true), "{text}");
+    s.cli_ok(&["check"]);
+    let shown = String::from_utf8_lossy(&s.cli_ok(&["list", "show"]).stdout).into_owned();
+    assert!(shown.contains("club"), "{shown}");
+    // Back to the defaults: the keys leave the file again.
+    let r = b.post(
+        "/admin/lists/mailing",
+        &[
+            ("name", "club"),
+            ("post", "members"),
+            ("subscribe", "closed"),
+            ("csrf", &token),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let text = fs::read_to_string(s.config_file()).unwrap();
+    assert!(!text.contains("post ="), "{text}");
+    assert!(!text.contains("[list.options]"), "{text}");
+    assert!(!text.contains("moderators"), "{text}");
+    // A distribution list has no such settings.
+    b.post(
+        "/admin/lists",
+        &[("name", "team"), ("members", "alice"), ("csrf", &token)],
+    );
+    b.post(
+        "/admin/lists/mailing",
+        &[("name", "team"), ("post", "anyone"), ("csrf", &token)],
+    );
+    let page = b.get("/admin/lists");
+    assert!(page.body.contains("not a mailing list"), "{}", page.body);
+    s.cli_ok(&["check"]);
+}
+
 /// A user's forwarding, assistants and comment, through `mailroom user set`'s checks.
 fn user_forwarding_and_assistants(flavor: Flavor) {
     let (s, http) = web_server(flavor, "");
@@ -998,6 +1093,7 @@ both_binaries!(
     users_connect_queue_and_logs,
     rules_and_access_files_as_text,
     lists_and_settings,
+    mailing_list_settings,
     user_forwarding_and_assistants,
     settings_forms,
     user_permissions_and_quota,

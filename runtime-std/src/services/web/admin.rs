@@ -64,7 +64,7 @@ pub(super) fn get(ctx: &Ctx<'_>, who: &Who, page: &str) -> Response {
         "mailbox/raw" => mailbox::raw(ctx),
         "queue" => queue_page(ctx, who),
         "logs" => logs_page(ctx, who),
-        "lists" => settings::lists_page(who, &snap),
+        "lists" => settings::lists_page(ctx, who, &snap),
         "settings" => settings::config_page(ctx, who, None),
         "rules" => rules_page(ctx, who, None),
         "access" => access_page(ctx, who, None),
@@ -91,7 +91,9 @@ pub(super) fn post(ctx: &Ctx<'_>, who: &Who, action: &str, form: &Form) -> Respo
         "queue/delete" => delete_queued(ctx, form),
         "queue/flush" => flush(ctx),
         "queue/hold" => hold_queued(ctx, form),
-        "lists" | "lists/edit" | "lists/delete" => settings::post(ctx, action, form),
+        "lists" | "lists/edit" | "lists/mailing" | "lists/delete" => {
+            settings::post(ctx, action, form)
+        }
         "section" => sections::post(ctx, form),
         "settings" => return settings::save_config(ctx, who, form),
         "rules" => return save_text(ctx, who, "/admin/rules", form),
