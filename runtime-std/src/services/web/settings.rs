@@ -136,6 +136,14 @@ fn find(doc: &mut DocumentMut, name: &str) -> Result<usize, EditError> {
         .ok_or_else(|| EditError::Io(format!("There is no list {name:?}.")))
 }
 
+/// `[[list]]` `name` in the document.
+fn list_table<'d>(doc: &'d mut DocumentMut, name: &str) -> Result<&'d mut Table, EditError> {
+    let i = find(doc, name)?;
+    array_of_tables(doc, "list")?
+        .get_mut(i)
+        .ok_or_else(|| EditError::Io("No such list.".into()))
+}
+
 pub(super) fn post(ctx: &Ctx<'_>, action: &str, form: &Form) -> Outcome {
     let name = form.text("name").to_string();
     let to = "/admin/lists";
@@ -161,20 +169,9 @@ pub(super) fn post(ctx: &Ctx<'_>, action: &str, form: &Form) -> Outcome {
         "lists/edit" => {
             let list = form.list("members");
             let r = edit_config(&ctx.dd, |doc| {
-                let i = find(doc, &name)?;
-                let lists = array_of_tables(doc, "list")?;
-                let t = lists
-                    .get_mut(i)
-                    .ok_or_else(|| EditError::Io("No such list.".into()))?;
+                let t = list_table(doc, &name)?;
                 // The comment after the old value stays.
-                let mut new = members_array(&list);
-                if let (Some(old), Some(v)) = (
-                    t.get("members").and_then(Item::as_value),
-                    new.as_value_mut(),
-                ) {
-                    *v.decor_mut() = old.decor().clone();
-                }
-                t.insert("members", new);
+                set_or_default(t, "members", members_array(&list), false);
                 Ok(())
             });
             edit_outcome(to, r, format!("Saved the list {name}."))
@@ -193,11 +190,7 @@ pub(super) fn post(ctx: &Ctx<'_>, action: &str, form: &Form) -> Outcome {
             };
             let footer = form.text("footer").replace("\r\n", "\n");
             let r = edit_config(&ctx.dd, |doc| {
-                let i = find(doc, &name)?;
-                let lists = array_of_tables(doc, "list")?;
-                let t = lists
-                    .get_mut(i)
-                    .ok_or_else(|| EditError::Io("No such list.".into()))?;
+                let t = list_table(doc, &name)?;
                 if t.get("kind").and_then(Item::as_str) != Some("mailing") {
                     return Err(EditError::Io(format!("{name} is not a mailing list.")));
                 }
