@@ -410,3 +410,27 @@ fn describe_forwarding(a: &Account) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The facts of the Status answer (§17.10): the queue, the last connection and the
+/// next one scheduled, times as local stamps in microseconds shown as the manual's
+/// example shows them (`23/03/99 16:00:26`).
+pub fn status_lines(queued: usize, last: Option<i64>, next: Option<i64>) -> String {
+    let when = |stamp: i64| {
+        chrono::DateTime::from_timestamp(stamp.div_euclid(1_000_000), 0)
+            .map(|t| t.format("%d/%m/%y %H:%M:%S").to_string())
+            .unwrap_or_else(|| "an unknown time".into())
+    };
+    let mut s = format!("\nThere are {queued} messages waiting to be sent onto the Internet\n");
+    s.push_str(&match last {
+        Some(t) => format!("The last connection to the Internet was at {}\n", when(t)),
+        None => "There has been no connection to the Internet since the server started\n".into(),
+    });
+    s.push_str(&match next {
+        Some(t) => format!(
+            "The next connection is currently scheduled for {}\n",
+            when(t)
+        ),
+        None => "No connection is scheduled\n".into(),
+    });
+    s
+}

@@ -106,6 +106,16 @@ fn set_forwarding_by_mail(flavor: Flavor) {
         "{text}"
     );
     assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+    // §17.10's connection lines: no connection yet, and the test server's schedule.
+    assert!(
+        text.contains("There has been no connection to the Internet since the server started"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The next connection is currently scheduled for ")
+            || text.contains("No connection is scheduled"),
+        "{text}"
+    );
 }
 
 both_binaries!(set_forwarding_by_mail);

@@ -264,6 +264,24 @@ fn inmail_permissions() {
 }
 
 #[test]
+fn status_lines_as_the_manual_shows_them() {
+    // §17.10's example: 23/03/99 16:00:26 and 17:00:00, local time.
+    let at = |h: i64, m: i64, s: i64| (922_147_200 + h * 3600 + m * 60 + s) * 1_000_000;
+    assert_eq!(
+        status_lines(2, Some(at(16, 0, 26)), Some(at(17, 0, 0))),
+        "\nThere are 2 messages waiting to be sent onto the Internet\n\
+         The last connection to the Internet was at 23/03/99 16:00:26\n\
+         The next connection is currently scheduled for 23/03/99 17:00:00\n"
+    );
+    let none = status_lines(0, None, None);
+    assert!(
+        none.contains("no connection to the Internet since the server started"),
+        "{none}"
+    );
+    assert!(none.contains("No connection is scheduled"), "{none}");
+}
+
+#[test]
 fn status_for_anyone() {
     let d = run("Status", "", "joe@example.org", None);
     assert!(d.status && d.change.is_none());

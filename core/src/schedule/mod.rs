@@ -21,6 +21,18 @@ mod scheduler;
 
 pub use scheduler::Scheduler;
 
+/// The next moment any schedule runs a connection after `local_now` (local time
+/// stamps in microseconds, as `clock` counts them); `None` when nothing is scheduled.
+/// Mailer_Daemon's Status answer tells it (§17.10).
+pub fn next_scheduled(cfg: &crate::config::Config, local_now: i64) -> Option<i64> {
+    Setup::from_config(cfg, &[])
+        .rules
+        .iter()
+        .filter(|r| !r.connections.is_empty())
+        .filter_map(|r| r.next_after(local_now))
+        .min()
+}
+
 use crate::config::{ClockChange, Config, LinkKind};
 use crate::Instant;
 use rules::Rule;
@@ -385,4 +397,41 @@ pub enum Action {
     ClockChanged { by_secs: i64, caught_up: bool },
     /// A `ConnectNow` named nothing that exists.
     Rejected { request: u64, why: String },
+}
+
+#[cfg(test)]
+mod next_scheduled_tests {
+    use super::clock::{DAY, SEC};
+    use super::next_scheduled;
+
+    #[test]
+    fn the_next_slot_of_any_schedule() {
+        let cfg = crate::config::parse_config(
+            "hostname = \"h.example\"\ndefault_domain = \"example.com\"\n\
+             local_domains = [\"example.com\"]\n\
+             [[connection]]\nname = \"isp\"\nlink = \"lan\"\nprimary = true\n\
+             [[schedule]]\nname = \"morning\"\nat = [\"09:00\", \"13:00\"]\n",
+        )
+        .unwrap();
+        // Day 10 of the epoch (a Sunday: every day, as `days` is empty), 08:00.
+        let day = 10 * DAY;
+        assert_eq!(
+            next_scheduled(&cfg, day + 8 * 3600 * SEC),
+            Some(day + 9 * 3600 * SEC)
+        );
+        assert_eq!(
+            next_scheduled(&cfg, day + 9 * 3600 * SEC),
+            Some(day + 13 * 3600 * SEC)
+        );
+        assert_eq!(
+            next_scheduled(&cfg, day + 14 * 3600 * SEC),
+            Some(day + DAY + 9 * 3600 * SEC)
+        );
+        let none = crate::config::parse_config(
+            "hostname = \"h.example\"\ndefault_domain = \"example.com\"\n\
+             local_domains = [\"example.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(next_scheduled(&none, day), None);
+    }
 }

@@ -16,6 +16,9 @@ struct Hub {
     collecting: BTreeSet<String>,
     sending: usize,
     queue: usize,
+    /// When a connection last went online (Unix microseconds): Mailer_Daemon's
+    /// Status answer tells it (§17.10).
+    last_online: Option<i64>,
     next_id: u64,
     subscribers: HashMap<u64, Vec<Status>>,
 }
@@ -27,12 +30,22 @@ fn with_hub<T>(f: impl FnOnce(&mut Hub) -> T) -> T {
     f(guard.get_or_insert_with(Hub::default))
 }
 
+/// When a connection of this server last went online (Unix microseconds); `None`
+/// before the first since start (or in a process that runs no scheduler).
+pub fn last_connection() -> Option<i64> {
+    with_hub(|hub| hub.last_online)
+}
+
 /// Record a change and tell every monitor; a repeat of the current state is dropped
 /// (the queue reports its size after every step).
 pub fn publish(status: Status) {
     with_hub(|hub| {
         let changed = match &status {
-            Status::Connection { name, online: true } => hub.online.insert(name.clone()),
+            Status::Connection { name, online: true } => {
+                let now = crate::platform::clock::unix_micros();
+                hub.last_online = Some(i64::try_from(now).unwrap_or(i64::MAX));
+                hub.online.insert(name.clone())
+            }
             Status::Connection { name, .. } => hub.online.remove(name),
             Status::Collecting { name, active: true } => hub.collecting.insert(name.clone()),
             Status::Collecting { name, .. } => hub.collecting.remove(name),

@@ -62,7 +62,7 @@ pub fn divert(
             reply = format!("The change could not be made: {e}\n");
         }
     }
-    add_facts(dd, &decision, &mut reply);
+    add_facts(dd, snap, &decision, &mut reply);
     tracing::info!(id, command = ?request.command, from = ?from, "Mailer_Daemon command");
     let subject = format!("Re: {}", request.subject);
     let mail = text_mail(
@@ -125,9 +125,10 @@ fn apply(dd: &DataDir, change: &Change) -> Result<(), String> {
     }
 }
 
-/// What only the runtime knows: the queue and a user's plan.
-fn add_facts(dd: &DataDir, d: &Decision, reply: &mut String) {
+/// What only the runtime knows: the queue, the connections' times and a user's plan.
+fn add_facts(dd: &DataDir, snap: &Snapshot, d: &Decision, reply: &mut String) {
     if d.status {
+        use crate::services::scheduler::localclock::local_stamp;
         let queued = fs::read_dir(dd.spool_queue_dir())
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
@@ -135,9 +136,10 @@ fn add_facts(dd: &DataDir, d: &Decision, reply: &mut String) {
                     .count()
             })
             .unwrap_or(0);
-        reply.push_str(&format!(
-            "\nThere are {queued} messages waiting to be sent onto the Internet\n"
-        ));
+        let now = i64::try_from(crate::platform::clock::unix_micros()).unwrap_or(i64::MAX);
+        let last = crate::services::monitor::last_connection().map(local_stamp);
+        let next = mailroom_core::schedule::next_scheduled(&snap.config, local_stamp(now));
+        reply.push_str(&mailerdaemon::status_lines(queued, last, next));
     }
     if let Some(user) = &d.plan_of {
         let plan =
