@@ -64,4 +64,26 @@ fn monitoring_copies(flavor: Flavor) {
     );
 }
 
-both_binaries!(monitoring_copies);
+/// With internal mail copied for "all", the copy (itself internal mail to the
+/// monitoring mailbox) is not copied again: one copy per message, no loop.
+fn a_copy_is_not_copied(flavor: Flavor) {
+    let mut s = TestServer::setup(flavor);
+    s.cli_ok(&["user", "add", "monitor", "--password", "monitor-secret-1"]);
+    s.add_config("\n[monitoring]\ninternal = \"all\"\n");
+    s.serve();
+    let (mut c, _) = Smtp::connect(s.smtp).expect("connect");
+    assert_eq!(c.login(ALICE, ALICE_PASSWORD).unwrap().code, 235);
+    let r = c
+        .send_mail("alice@example.com", "bob@example.com", &plain("once", 3000))
+        .unwrap();
+    assert_eq!(r.code, 250, "{r:?}");
+    let _ = c.command("QUIT");
+    assert_eq!(
+        subjects(&s, "monitor"),
+        vec!["Subject: [Monitored internal] e2e once".to_string()],
+        "{}",
+        s.log()
+    );
+}
+
+both_binaries!(monitoring_copies, a_copy_is_not_copied);

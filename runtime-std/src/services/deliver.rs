@@ -157,13 +157,15 @@ pub fn execute(
             delivery,
             source,
             plan,
-            |_id, to, data| {
+            // The copy keeps the id monitoring gives it: that id is what stops a
+            // copy from being copied again.
+            |id, to, data| {
                 let copy = mailroom_core::servermail::ServerMail {
                     sender: None,
                     to: vec![to.to_string()],
                     data,
                 };
-                send_own(store, snap, &copy).map_err(|e| e.text)
+                send_server_mail(store, snap, id, &copy).map_err(|e| e.text)
             },
         );
     }
